@@ -1,0 +1,31 @@
+import type { Server } from 'node:http';
+import { createLogger, createRedis, loadConfig, redactUrl, Store } from '@aloft/core';
+import { createDashboard } from './app.js';
+
+const config = loadConfig();
+const logger = createLogger({ name: 'dashboard', level: config.logLevel, pretty: config.logPretty });
+const redis = createRedis(config.redisUrl);
+const store = new Store(redis, config.prefix, config.env.ALOFT_LOG_MAX_LINES);
+const dashboard = createDashboard({ store, redis, logger });
+await dashboard.refreshQueues().catch((err: unknown) => logger.warn({ err }, 'could not list queues yet'));
+
+const port = config.env.ALOFT_DASHBOARD_PORT;
+const server: Server = dashboard.app.listen(port, () => {
+  logger.info({ url: `http://localhost:${port}/`, redis: redactUrl(config.redisUrl) }, 'dashboard listening');
+});
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'stopping');
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await closed;
+  await dashboard.close();
+  await redis.quit();
+  logger.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

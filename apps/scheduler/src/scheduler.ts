@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { Gauge, Histogram, type Registry } from 'prom-client';
+import { dueIntervals, scheduledRunId, type Logger, type Store } from '@aloft/core';
+import type { DagProcessor } from './dag-processor.js';
+
+export interface SchedulerOptions {
+  store: Store;
+  redis: Redis;
+  processor: DagProcessor;
+  logger: Logger;
+  registry: Registry;
+  loopMs: number;
+  sweepMs: number;
+  scanMs: number;
+  maxCatchupRuns: number;
+  retentionMaxRuns: number;
+  retentionMaxAgeMs: number;
+  id?: string;
+}
+
+/**
+ * The scheduler's loops: DAG folder scans, schedule ticks, the safety-net sweep and
+ * retention. Ticks, sweeps and retention run on the replica holding the lease; the others
+ * stand by. Correctness never rests on the lease: run ids are deterministic per logical
+ * date and every enqueue is idempotent, so two schedulers at once do no harm.
+ */
+export class Scheduler {
+  readonly id: string;
+  #timers: NodeJS.Timeout[] = [];
+  #stopped = false;
+  #busy = new Set<string>();
+  #lastLoopAt = Date.now();
+  readonly #metrics;
+
+  constructor(private readonly o: SchedulerOptions) {
+    this.id = o.id ?? randomUUID();
+    this.#metrics = {
+      loop: new Histogram({ name: 'aloft_scheduler_loop_seconds', help: 'Duration of one scheduling loop', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [o.registry] }),
+      runsCreated: new Gauge({ name: 'aloft_scheduler_runs_created', help: 'Scheduled runs created by this scheduler since start', registers: [o.registry] }),
+      leader: new Gauge({ name: 'aloft_scheduler_is_leader', help: '1 when this replica holds the scheduling lease', registers: [o.registry] }),
+      importErrors: new Gauge({ name: 'aloft_dag_import_errors', help: 'DAG files with import errors', registers: [o.registry] }),
+    };
+  }
+
+  /** Seconds since the scheduling loop last completed: liveness. */
+  get loopLagMs(): number {
+    return Date.now() - this.#lastLoopAt;
+  }
+
+  async start(): Promise<void> {
+    await this.#guard('scan', () => this.o.processor.scan());
+    this.#every(this.o.scanMs, 'scan', () => this.o.processor.scan());
+    this.#every(this.o.loopMs, 'tick', () => this.tick());
+    this.#every(this.o.sweepMs, 'sweep', () => this.sweep());
+    this.#every(60_000, 'retention', () => this.retention());
+    await this.#guard('tick', () => this.tick());
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+  }
+
+  async releaseLease(): Promise<void> {
+    await this.o.redis.eval(
+      `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+      1,
+      this.o.store.keys.lease('scheduler'),
+      this.id,
+    );
+  }
+
+  #every(ms: number, name: string, fn: () => Promise<unknown>): void {
+    this.#timers.push(setInterval(() => void this.#guard(name, fn), ms));
+  }
+
+  async #guard(name: string, fn: () => Promise<unknown>): Promise<void> {
+    if (this.#stopped || this.#busy.has(name)) return;
+    this.#busy.add(name);
+    try {
+      await fn();
+    } catch (err) {
+      this.o.logger.error({ err, loop: name }, 'scheduler loop failed; will retry');
+    } finally {
+      this.#busy.delete(name);
+    }
+  }
+
+  /** Takes or renews the lease (TTL 3 loop periods, at least 5 s). */
+  async holdsLease(): Promise<boolean> {
+    const ttl = Math.max(5000, this.o.loopMs * 3);
+    const r = await this.o.redis.eval(
+      `local cur = redis.call('GET', KEYS[1])
+       if cur == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+       if not cur then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+       return 0`,
+      1,
+      this.o.store.keys.lease('scheduler'),
+      this.id,
+      String(ttl),
+    );
+    const leader = r === 1;
+    this.#metrics.leader.set(leader ? 1 : 0);
+    return leader;
+  }
+
+  /** Creates the runs whose data intervals have ended. */
+  async tick(now = new Date()): Promise<number> {
+    const end = this.#metrics.loop.startTimer();
+    let created = 0;
+    try {
+      if (!(await this.holdsLease())) return 0;
+      for (const rec of await this.o.store.listDags()) {
+        const d = rec.dag;
+        if (rec.paused || rec.missing || !d.schedule || !d.startDate) continue;
+        const due = dueIntervals({
+          schedule: d.schedule,
+          timezone: d.timezone,
+          startDate: new Date(d.startDate),
+          endDate: d.endDate ? new Date(d.endDate) : null,
+          catchup: d.catchup,
+          lastIntervalEnd: rec.lastIntervalEnd === null ? null : new Date(rec.lastIntervalEnd),
+          now,
+          limit: this.o.maxCatchupRuns,
+        });
+        for (const interval of due) {
+          const r = await this.o.store.createRun({
+            dagId: d.id,
+            runId: scheduledRunId(interval.start),
+            runType: 'scheduled',
+            logicalDate: interval.start,
+            dataIntervalStart: interval.start,
+            dataIntervalEnd: interval.end,
+          });
+          await this.o.store.advanceLastIntervalEnd(d.id, interval.end.getTime());
+          if (r === 'created') {
+            created++;
+            this.o.logger.info({ dag: d.id, logicalDate: interval.start.toISOString() }, 'scheduled run created');
+          }
+        }
+      }
+      this.#metrics.runsCreated.inc(created);
+      this.#metrics.importErrors.set((await this.o.store.listImportErrors()).length);
+      return created;
+    } finally {
+      this.#lastLoopAt = Date.now();
+      end();
+    }
+  }
+
+  /** The safety net: starts queued runs and re-evaluates active ones, for every DAG. */
+  async sweep(): Promise<void> {
+    if (!(await this.holdsLease())) return;
+    for (const id of await this.o.store.listDagIds()) {
+      const r = await this.o.store.sweep(id);
+      if (r.requeued > 0) this.o.logger.warn({ dag: id, requeued: r.requeued }, 'sweep re-enqueued lost jobs');
+    }
+  }
+
+  /** Deletes finished runs past the retention limits (count per DAG and age). */
+  async retention(now = Date.now()): Promise<number> {
+    if (!(await this.holdsLease())) return 0;
+    let deleted = 0;
+    for (const id of await this.o.store.listDagIds()) {
+      const total = await this.o.store.countRuns(id);
+      const runs = await this.o.store.listRuns(id, { offset: 0, limit: total });
+      runs.forEach((run, i) => {
+        const tooMany = i >= this.o.retentionMaxRuns;
+        const tooOld = this.o.retentionMaxAgeMs > 0 && (run.endDate ?? now) < now - this.o.retentionMaxAgeMs;
+        if ((tooMany || tooOld) && (run.state === 'success' || run.state === 'failed')) {
+          deleted++;
+          void this.o.store.deleteRun(id, run.runId);
+        }
+      });
+    }
+    if (deleted) this.o.logger.info({ deleted }, 'retention removed finished runs');
+    return deleted;
+  }
+}

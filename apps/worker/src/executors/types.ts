@@ -1,0 +1,27 @@
+import type { TaskLog } from '../task-log.js';
+
+export interface ExecResult {
+  outcome: 'success' | 'failed' | 'skipped';
+  /** The task's output, already JSON-encoded, when it produced one. */
+  outputJson?: string | undefined;
+  reason?: string | undefined;
+  exitCode?: number | undefined;
+  follow?: string[] | undefined;
+  skipDescendants?: boolean | undefined;
+}
+
+/** A task an executor has started: its result, and how to stop it. */
+export interface RunningTask {
+  result: Promise<ExecResult>;
+  /** Ends the task (timeout, cancel, shutdown); `result` then resolves as failed with `reason`. */
+  cancel(reason: string): Promise<void>;
+  /** Process group id of a local process, recorded so a takeover on this host can end it. */
+  pgid?: number | undefined;
+}
+
+export interface ExecEnv {
+  log: TaskLog;
+  killGraceMs: number;
+}
+
+export const OUTPUT_MARKER = '::aloft-output::';

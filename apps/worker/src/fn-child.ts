@@ -1,0 +1,111 @@
+/**
+ * A long-lived child process that runs `fn`, `branch` and `shortCircuit` functions from DAG
+ * files, one at a time, so a function that blocks, hangs or crashes never stalls the
+ * worker's event loop: the worker kills this process instead. Talks over Node's IPC channel.
+ */
+import { format } from 'node:util';
+import { importDagFile, SkipSignal, type Dag, type TaskContext, type TaskRef } from '@aloft/core';
+
+export interface RunMessage {
+  type: 'run';
+  file: string;
+  dagId: string;
+  taskId: string;
+  ctx: {
+    dagId: string;
+    runId: string;
+    taskId: string;
+    mapIndex: number;
+    tryNumber: number;
+    logicalDate: number;
+    dataIntervalStart: number;
+    dataIntervalEnd: number;
+    ds: string;
+    params: Record<string, unknown>;
+    conf: Record<string, unknown>;
+    outputs: Record<string, unknown>;
+  };
+}
+
+export type ChildMessage =
+  | { type: 'ready' }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; line: string }
+  | { type: 'done'; ok: true; valueJson: string | undefined; skipped?: string | undefined }
+  | { type: 'done'; ok: false; error: string };
+
+const send = (m: ChildMessage): void => {
+  process.send?.(m);
+};
+
+const dagsByFile = new Map<string, { mtimeKey: string; dags: Map<string, Dag> }>();
+let abort: AbortController | undefined;
+
+async function loadDag(file: string, dagId: string): Promise<Dag> {
+  const { statSync } = await import('node:fs');
+  const mtimeKey = String(statSync(file).mtimeMs);
+  let entry = dagsByFile.get(file);
+  if (!entry || entry.mtimeKey !== mtimeKey) {
+    const dags = await importDagFile(file);
+    entry = { mtimeKey, dags: new Map(dags.map((d) => [d.id, d])) };
+    dagsByFile.set(file, entry);
+  }
+  const d = entry.dags.get(dagId);
+  if (!d) throw new Error(`DAG "${dagId}" is no longer declared in ${file}`);
+  return d;
+}
+
+async function run(m: RunMessage): Promise<void> {
+  abort = new AbortController();
+  try {
+    const d = await loadDag(m.file, m.dagId);
+    const fn = d.functionOf(m.taskId);
+    if (!fn) throw new Error(`task "${m.taskId}" of DAG "${m.dagId}" has no function in ${m.file}`);
+    const logAt = (level: 'info' | 'warn' | 'error') => (msg: string, ...args: unknown[]) =>
+      send({ type: 'log', level, line: format(msg, ...args) });
+    const c = m.ctx;
+    const ctx: TaskContext = {
+      dagId: c.dagId,
+      runId: c.runId,
+      taskId: c.taskId,
+      mapIndex: c.mapIndex,
+      tryNumber: c.tryNumber,
+      logicalDate: new Date(c.logicalDate),
+      ds: c.ds,
+      dataIntervalStart: new Date(c.dataIntervalStart),
+      dataIntervalEnd: new Date(c.dataIntervalEnd),
+      params: c.params,
+      conf: c.conf,
+      outputs: c.outputs,
+      output<T>(upstream: TaskRef<T>): T {
+        const id = typeof upstream === 'string' ? upstream : upstream.id;
+        if (!(id in c.outputs)) throw new Error(`task "${id}" is not a direct upstream of "${c.taskId}" with an output`);
+        return c.outputs[id] as T;
+      },
+      log: { info: logAt('info'), warn: logAt('warn'), error: logAt('error') },
+      skip(reason?: string): never {
+        throw new SkipSignal(reason);
+      },
+      signal: abort.signal,
+    };
+    const value = await fn(ctx);
+    let valueJson: string | undefined;
+    if (value !== undefined) {
+      // TaskRefs returned by a branch become their ids.
+      valueJson = JSON.stringify(value);
+    }
+    send({ type: 'done', ok: true, valueJson });
+  } catch (err) {
+    if (err instanceof SkipSignal) send({ type: 'done', ok: true, valueJson: undefined, skipped: err.message });
+    else send({ type: 'done', ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  } finally {
+    abort = undefined;
+  }
+}
+
+process.on('message', (m: RunMessage | { type: 'abort' }) => {
+  if (m.type === 'abort') abort?.abort(new Error('task cancelled'));
+  else void run(m);
+});
+// The worker is gone: nothing left to report to.
+process.on('disconnect', () => process.exit(0));
+send({ type: 'ready' });

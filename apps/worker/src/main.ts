@@ -1,0 +1,52 @@
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { createLogger, createRedis, loadConfig, redactUrl, ServiceHttp, Store } from '@aloft/core';
+import { AloftWorker } from './worker.js';
+
+const config = loadConfig();
+const env = config.env;
+const logger = createLogger({ name: env.ALOFT_WORKER_ID, level: config.logLevel, pretty: config.logPretty });
+const redis = createRedis(config.redisUrl);
+const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES);
+const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'aloft_worker_' });
+
+const worker = new AloftWorker({
+  store,
+  connection: () => createRedis(config.redisUrl),
+  logger,
+  queues: env.ALOFT_WORKER_QUEUES.split(',').map((q) => q.trim()).filter(Boolean),
+  concurrency: env.ALOFT_WORKER_CONCURRENCY,
+  workerId: env.ALOFT_WORKER_ID,
+  lockMs: env.ALOFT_LOCK_MS,
+  heartbeatMs: env.ALOFT_HEARTBEAT_MS,
+  killGraceMs: env.ALOFT_KILL_GRACE_MS,
+  maxOutputBytes: env.ALOFT_MAX_OUTPUT_BYTES,
+  registry,
+});
+
+const http = new ServiceHttp({
+  port: env.ALOFT_WORKER_HTTP_PORT,
+  registry,
+  healthy: () => true,
+  ready: () => redis.status === 'ready' && worker.isRunning,
+});
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal, running: worker.runningCount }, 'stopping: finishing running tasks');
+  await worker.close(env.ALOFT_WORKER_GRACE_MS);
+  await http.stop();
+  await redis.quit();
+  logger.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+
+logger.info({ redis: redactUrl(config.redisUrl), prefix: config.prefix }, 'worker starting');
+worker.start();
+await http.start().catch((err: unknown) => {
+  logger.warn({ err, port: env.ALOFT_WORKER_HTTP_PORT }, 'health/metrics port unavailable; continuing without it');
+});

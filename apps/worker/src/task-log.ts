@@ -1,0 +1,64 @@
+import type { LogLine, Store, TaskInstanceKey } from '@aloft/core';
+
+/**
+ * Collects one try's log lines and writes them to Redis in batches (every 100 ms or 500
+ * lines), so a chatty task costs few round trips. `close()` flushes what is left.
+ */
+export class TaskLog {
+  #buffer: LogLine[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly key: TaskInstanceKey,
+    private readonly tryNumber: number,
+  ) {}
+
+  write(stream: LogLine['stream'], line: string): void {
+    this.#buffer.push({ at: Date.now(), stream, line });
+    if (this.#buffer.length >= 500) this.flush();
+    else this.#timer ??= setTimeout(() => this.flush(), 100);
+  }
+
+  system(line: string): void {
+    this.write('system', line);
+  }
+
+  flush(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const lines = this.#buffer;
+    this.#buffer = [];
+    if (lines.length > 0) {
+      this.#flushing = this.#flushing.then(() => this.store.appendLog(this.key, this.tryNumber, lines)).catch(() => undefined);
+    }
+    return this.#flushing;
+  }
+
+  close(): Promise<void> {
+    return this.flush();
+  }
+}
+
+/** Splits a byte stream into lines, keeping a partial last line until more arrives. */
+export class LineSplitter {
+  #rest = '';
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  push(chunk: Buffer | string): void {
+    const text = this.#rest + chunk.toString();
+    const lines = text.split('\n');
+    this.#rest = lines.pop() ?? '';
+    for (const l of lines) this.onLine(l.endsWith('\r') ? l.slice(0, -1) : l);
+    if (this.#rest.length > 65536) {
+      this.onLine(this.#rest);
+      this.#rest = '';
+    }
+  }
+
+  end(): void {
+    if (this.#rest) this.onLine(this.#rest);
+    this.#rest = '';
+  }
+}

@@ -1,0 +1,344 @@
+import { hostname } from 'node:os';
+import { DelayedError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import {
+  renderArgs,
+  renderTemplate,
+  templateContext,
+  ds as dsOf,
+  type Logger,
+  type SerializedDag,
+  type SerializedTask,
+  type Store,
+  type TaskInstanceKey,
+} from '@aloft/core';
+import { runCommand } from './executors/command.js';
+import { FnPool } from './executors/fn-pool.js';
+import type { ExecResult, RunningTask } from './executors/types.js';
+import { killGroup } from './process-group.js';
+import { TaskLog } from './task-log.js';
+
+export interface JobData {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  try: number;
+}
+
+export interface AloftWorkerOptions {
+  store: Store;
+  /** Creates a Redis connection for BullMQ (one per queue worker). */
+  connection: () => Redis;
+  logger: Logger;
+  queues: string[];
+  concurrency: number;
+  workerId: string;
+  lockMs: number;
+  heartbeatMs: number;
+  killGraceMs: number;
+  maxOutputBytes: number;
+  registry: Registry;
+}
+
+/** Variables from the worker's own environment that tasks get; nothing else leaks through. */
+const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'SHELL'];
+
+/**
+ * Claims task-instance jobs from BullMQ queues and runs them: commands in their own process
+ * group, functions in warm child processes. Records the result and, in the same atomic step,
+ * enqueues whatever became ready downstream.
+ */
+export class AloftWorker {
+  readonly #workers: Worker[] = [];
+  readonly #running = new Map<string, { task: RunningTask; handBack: () => void }>();
+  readonly #dags = new Map<string, SerializedDag>();
+  readonly #fnPool: FnPool;
+  readonly #host = hostname();
+  readonly #metrics;
+  #closing = false;
+
+  constructor(private readonly o: AloftWorkerOptions) {
+    this.#fnPool = new FnPool(this.#baseEnv());
+    this.#metrics = {
+      finished: new Counter({ name: 'aloft_worker_tasks_total', help: 'Task tries finished by this worker, by outcome', labelNames: ['outcome', 'queue'], registers: [o.registry] }),
+      duration: new Histogram({ name: 'aloft_worker_task_duration_seconds', help: 'Task try duration', labelNames: ['queue'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600], registers: [o.registry] }),
+      running: new Gauge({ name: 'aloft_worker_running_tasks', help: 'Tasks running on this worker', registers: [o.registry] }),
+    };
+  }
+
+  get runningCount(): number {
+    return this.#running.size;
+  }
+
+  get isRunning(): boolean {
+    return this.#workers.length > 0 && this.#workers.every((w) => w.isRunning());
+  }
+
+  start(): void {
+    for (const queue of this.o.queues) {
+      const worker = new Worker<JobData>(queue, (job, token) => this.#process(queue, job, token), {
+        connection: this.o.connection(),
+        prefix: this.o.store.keys.bullPrefix,
+        concurrency: this.o.concurrency,
+        lockDuration: this.o.lockMs,
+        stalledInterval: this.o.lockMs,
+        // A stalled job is a worker that died; the next worker takes the instance over.
+        maxStalledCount: 100,
+        removeOnComplete: { count: 0 },
+        removeOnFail: { count: 0 },
+      });
+      worker.on('error', (err) => this.o.logger.error({ err, queue }, 'queue worker error'));
+      this.#workers.push(worker);
+    }
+    this.o.logger.info({ queues: this.o.queues, concurrency: this.o.concurrency, worker: this.o.workerId }, 'worker started');
+  }
+
+  /**
+   * Stops taking jobs, lets running tasks finish for up to `graceMs`, then stops the rest
+   * and hands their instances back to the queue for another worker.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.#closing = true;
+    const closing = Promise.all(this.#workers.map((w) => w.close()));
+    const timer = setTimeout(() => {
+      for (const [id, r] of this.#running) {
+        this.o.logger.warn({ ti: id }, 'grace period over; handing the task back');
+        r.handBack();
+      }
+    }, graceMs);
+    await closing;
+    clearTimeout(timer);
+    await this.#fnPool.close();
+  }
+
+  #baseEnv(): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const k of PASSED_ENV) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+    return env;
+  }
+
+  async #dagVersion(dagId: string, version: string): Promise<SerializedDag | undefined> {
+    const k = `${dagId}@${version}`;
+    let d = this.#dags.get(k);
+    if (!d) {
+      d = await this.o.store.getDagVersion(dagId, version);
+      if (d) this.#dags.set(k, d);
+    }
+    return d;
+  }
+
+  async #process(queue: string, job: Job<JobData>, token: string | undefined): Promise<void> {
+    const { store, logger } = this.o;
+    const d = job.data;
+    const key: TaskInstanceKey = { dagId: d.dagId, runId: d.runId, taskId: d.taskId, mapIndex: d.mapIndex };
+    const claim = await store.startTi(key, d.try, this.o.workerId, this.#host);
+    if (claim.status === 'stale') {
+      logger.debug({ job: job.id }, 'stale job dropped');
+      return;
+    }
+    if (claim.status === 'busy') {
+      await job.moveToDelayed(Date.now() + 500 + Math.floor(Math.random() * 500), token);
+      throw new DelayedError();
+    }
+    const log = new TaskLog(store, key, d.try);
+    if (claim.status === 'takeover') {
+      log.system(`worker ${claim.previousWorker} stopped answering; ${this.o.workerId} takes this try over`);
+      if (claim.previousHost === this.#host && claim.previousPgid) await killGroup(claim.previousPgid, this.o.killGraceMs);
+    }
+    const id = job.id ?? `${d.dagId}|${d.runId}|${d.taskId}`;
+    this.#metrics.running.inc();
+    const started = Date.now();
+    let result: ExecResult;
+    let handedBack = false;
+    let externallyChanged: string | undefined;
+    try {
+      const run = await store.getRun(d.dagId, d.runId);
+      const dag = run && (await this.#dagVersion(d.dagId, run.version));
+      const task = dag?.tasks.find((t) => t.id === d.taskId);
+      if (!run || !dag || !task) {
+        result = { outcome: 'failed', reason: `task "${d.taskId}" is not in the stored DAG "${d.dagId}"` };
+      } else {
+        log.system(`${task.kind} task ${d.dagId}.${d.taskId}, run ${d.runId}, try ${d.try}, on ${this.o.workerId}`);
+        const outputs = await store.getOutputs(d.dagId, d.runId, task.upstream);
+        const params = { ...Object.fromEntries(Object.entries(dag.params).map(([k, p]) => [k, p.default])), ...run.conf };
+        const info = {
+          dagId: d.dagId,
+          runId: d.runId,
+          taskId: d.taskId,
+          mapIndex: d.mapIndex,
+          tryNumber: d.try,
+          logicalDate: new Date(run.logicalDate),
+          dataIntervalStart: new Date(run.dataIntervalStart),
+          dataIntervalEnd: new Date(run.dataIntervalEnd),
+          timezone: dag.timezone,
+          params,
+          conf: run.conf,
+          outputs,
+        };
+        const running = this.#start(task, dag, info, log);
+        if (running.pgid) await store.setTiPgid(key, running.pgid);
+        let timedOut: string | undefined;
+        const timeout =
+          task.executionTimeoutMs !== null
+            ? setTimeout(() => {
+                timedOut = `execution timeout: still running after ${task.executionTimeoutMs} ms`;
+                log.system(timedOut);
+                void running.cancel(timedOut);
+              }, task.executionTimeoutMs)
+            : undefined;
+        const heartbeat = setInterval(() => {
+          void store.getTiStateAndTry(key).then(({ state, try: t }) => {
+            if (externallyChanged || (state === 'running' && t === d.try)) return;
+            externallyChanged = `the task instance is now ${state ?? 'gone'} (try ${t}); stopping this try`;
+            log.system(externallyChanged);
+            void running.cancel(externallyChanged);
+          }, () => undefined);
+        }, this.o.heartbeatMs);
+        this.#running.set(id, {
+          task: running,
+          handBack: () => {
+            handedBack = true;
+            void running.cancel('worker shutting down');
+          },
+        });
+        try {
+          result = await running.result;
+        } finally {
+          clearTimeout(timeout);
+          clearInterval(heartbeat);
+          this.#running.delete(id);
+        }
+        if (timedOut) result = { outcome: 'failed', reason: timedOut, exitCode: result.exitCode };
+        if (result.outcome === 'success') result = this.#checkOutput(task, result);
+      }
+    } catch (err) {
+      result = { outcome: 'failed', reason: `could not run the task: ${err instanceof Error ? err.message : String(err)}` };
+    } finally {
+      this.#metrics.running.dec();
+    }
+    if (result.reason && result.outcome !== 'success') log.system(`${result.outcome}: ${result.reason}`);
+    await log.close();
+    if (externallyChanged) return;
+    if (handedBack) {
+      await store.releaseTi(key, d.try);
+      await job.moveToDelayed(Date.now(), token);
+      throw new DelayedError();
+    }
+    const state = await store.finishTi(key, d.try, {
+      outcome: result.outcome,
+      output: result.outputJson,
+      reason: result.reason,
+      exitCode: result.exitCode,
+      follow: result.follow,
+      skipDescendants: result.skipDescendants,
+    });
+    this.#metrics.finished.inc({ outcome: state, queue });
+    this.#metrics.duration.observe({ queue }, (Date.now() - started) / 1000);
+    logger.info({ dag: d.dagId, run: d.runId, task: d.taskId, try: d.try, state, ms: Date.now() - started }, 'task finished');
+  }
+
+  #start(task: SerializedTask, dag: SerializedDag, info: Parameters<typeof templateContext>[0], log: TaskLog): RunningTask {
+    const where = `${dag.id}.${task.id}`;
+    const env = { log, killGraceMs: this.o.killGraceMs };
+    switch (task.kind) {
+      case 'command': {
+        const spec = task.command!;
+        const tctx = templateContext(info);
+        const command = renderArgs(spec.command, tctx, `${where} command`);
+        const taskEnv: Record<string, string> = {};
+        for (const [k, v] of Object.entries(spec.env)) taskEnv[k] = renderTemplate(v, tctx, `${where} env.${k}`);
+        return runCommand(
+          {
+            command,
+            cwd: spec.cwd,
+            skipExitCode: spec.skipExitCode,
+            env: {
+              ...this.#baseEnv(),
+              ALOFT_DAG_ID: dag.id,
+              ALOFT_TASK_ID: task.id,
+              ALOFT_RUN_ID: info.runId,
+              ALOFT_TRY_NUMBER: String(info.tryNumber),
+              ALOFT_LOGICAL_DATE: info.logicalDate.toISOString(),
+              ALOFT_DS: dsOf(info.logicalDate, dag.timezone),
+              ...taskEnv,
+            },
+          },
+          env,
+        );
+      }
+      case 'fn':
+      case 'branch':
+      case 'shortCircuit': {
+        const running = this.#fnPool.run(
+          {
+            type: 'run',
+            file: dag.fileloc,
+            dagId: dag.id,
+            taskId: task.id,
+            ctx: {
+              dagId: info.dagId,
+              runId: info.runId,
+              taskId: info.taskId,
+              mapIndex: info.mapIndex,
+              tryNumber: info.tryNumber,
+              logicalDate: info.logicalDate.getTime(),
+              dataIntervalStart: info.dataIntervalStart.getTime(),
+              dataIntervalEnd: info.dataIntervalEnd.getTime(),
+              ds: dsOf(info.logicalDate, dag.timezone),
+              params: info.params,
+              conf: info.conf,
+              outputs: info.outputs,
+            },
+          },
+          env,
+        );
+        if (task.kind === 'fn') return running;
+        return { ...running, result: running.result.then((r) => this.#decide(task, r)) };
+      }
+      case 'empty':
+        return { result: Promise.resolve({ outcome: 'success' }), cancel: async () => undefined };
+      case 'kubernetesPod':
+        return {
+          result: Promise.resolve({
+            outcome: 'failed',
+            reason: 'kubernetesPod tasks need a worker with the Kubernetes executor, which this worker does not have',
+          }),
+          cancel: async () => undefined,
+        };
+    }
+  }
+
+  /** Branch and short-circuit results: which downstream tasks go on. */
+  #decide(task: SerializedTask, r: ExecResult): ExecResult {
+    if (r.outcome !== 'success') return r;
+    const value: unknown = r.outputJson === undefined ? undefined : JSON.parse(r.outputJson);
+    if (task.kind === 'shortCircuit') {
+      return { ...r, outputJson: JSON.stringify(Boolean(value)), skipDescendants: !value };
+    }
+    const items = (Array.isArray(value) ? value : value === undefined || value === null ? [] : [value]) as unknown[];
+    const ids = items.map((v) => (typeof v === 'string' ? v : (v as { id?: string } | null)?.id ?? JSON.stringify(v)));
+    const unknown = ids.filter((id) => !task.downstream.includes(id));
+    if (unknown.length > 0) {
+      return {
+        outcome: 'failed',
+        reason: `branch returned ${unknown.map((u) => `"${u}"`).join(', ')}, not a direct downstream task of "${task.id}" (those are: ${task.downstream.join(', ') || 'none'})`,
+      };
+    }
+    return { ...r, outputJson: JSON.stringify(ids), follow: ids };
+  }
+
+  #checkOutput(task: SerializedTask, r: ExecResult): ExecResult {
+    if (r.outputJson === undefined) return r;
+    const bytes = Buffer.byteLength(r.outputJson);
+    if (bytes > this.o.maxOutputBytes) {
+      return {
+        outcome: 'failed',
+        exitCode: r.exitCode,
+        reason: `output of "${task.id}" is ${bytes} bytes, over the limit of ${this.o.maxOutputBytes} bytes (ALOFT_MAX_OUTPUT_BYTES); store large data elsewhere and pass a reference`,
+      };
+    }
+    return r;
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * `aloft` — the command line for Aloft. Talks to Redis directly (REDIS_URL,
+ * ALOFT_KEY_PREFIX). People get tables; `--json` gives scripts JSON.
+ */
+import { Command, Option } from 'commander';
+import { createClient, type AloftClient, type DagRun, type LogLine, type TaskInstance } from '@aloft/core';
+
+const program = new Command('aloft')
+  .description('Aloft: DAGs as code on Redis/BullMQ')
+  .addOption(new Option('--json', 'print JSON for scripts'))
+  .addOption(new Option('--redis-url <url>', 'Redis URL').env('REDIS_URL'))
+  .addOption(new Option('--prefix <prefix>', 'key prefix').env('ALOFT_KEY_PREFIX').default('aloft'));
+
+let client: AloftClient | undefined;
+function aloft(): AloftClient {
+  const o = program.opts<{ redisUrl?: string; prefix: string }>();
+  client ??= createClient({ redisUrl: o.redisUrl, prefix: o.prefix });
+  return client;
+}
+const asJson = (): boolean => Boolean(program.opts<{ json?: boolean }>().json);
+
+function print(value: unknown, table: () => string): void {
+  process.stdout.write(asJson() ? `${JSON.stringify(value, null, 2)}\n` : `${table()}\n`);
+}
+
+function table(rows: (string | number | undefined)[][], head: string[]): string {
+  const cells = [head, ...rows.map((r) => r.map((c) => (c === undefined ? '' : String(c))))];
+  const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((r) => r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+const when = (ms: number | undefined): string | undefined => (ms ? new Date(ms).toISOString().replace('.000Z', 'Z') : undefined);
+
+function parseConf(raw: string | undefined): Record<string, unknown> {
+  if (!raw) return {};
+  try {
+    const v: unknown = JSON.parse(raw);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+    return v as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`--conf must be a JSON object (${(err as Error).message})`);
+  }
+}
+
+const runRows = (runs: DagRun[]) =>
+  runs.map((r) => [r.runId, r.state, r.runType, when(r.logicalDate), when(r.startDate), when(r.endDate)]);
+const RUN_HEAD = ['RUN', 'STATE', 'TYPE', 'LOGICAL DATE', 'STARTED', 'ENDED'];
+const tiRows = (tis: TaskInstance[]) =>
+  tis.map((t) => [t.taskId, t.state, t.try, t.duration === undefined ? undefined : `${t.duration} ms`, t.worker, t.exitCode, t.reason]);
+const TI_HEAD = ['TASK', 'STATE', 'TRY', 'DURATION', 'WORKER', 'EXIT', 'REASON'];
+const logText = (lines: LogLine[]) => lines.map((l) => `${new Date(l.at).toISOString()} ${l.stream.padEnd(6)} ${l.line}`).join('\n');
+
+const dags = program.command('dags').description('DAGs');
+dags
+  .command('list')
+  .description('list DAGs')
+  .action(async () => {
+    const list = await aloft().listDags();
+    print(
+      list.map((d) => ({ id: d.dag.id, paused: d.paused, schedule: d.dag.schedule, tags: d.dag.tags, fileloc: d.dag.fileloc, missing: d.missing })),
+      () =>
+        table(
+          list.map((d) => [d.dag.id, d.paused ? 'paused' : 'active', d.dag.schedule ? JSON.stringify(d.dag.schedule) : 'manual', d.dag.tags.join(','), d.dag.fileloc]),
+          ['DAG', 'STATE', 'SCHEDULE', 'TAGS', 'FILE'],
+        ),
+    );
+  });
+dags
+  .command('errors')
+  .description('DAG files that failed to import')
+  .action(async () => {
+    const errs = await aloft().importErrors();
+    print(errs, () => (errs.length ? errs.map((e) => `${e.file}${e.line ? `:${e.line}` : ''}: ${e.message}`).join('\n') : 'no import errors'));
+  });
+
+for (const [name, paused] of [['pause', true], ['unpause', false]] as const) {
+  program
+    .command(`${name} <dag>`)
+    .description(`${name} a DAG's schedule`)
+    .action(async (dag: string) => {
+      await aloft().setPaused(dag, paused);
+      print({ dag, paused }, () => `${dag} ${paused ? 'paused' : 'unpaused'}`);
+    });
+}
+
+program
+  .command('trigger <dag>')
+  .description('start a manual run')
+  .option('--conf <json>', 'run configuration (JSON object)')
+  .option('--run-id <id>', 'run id (default: manual__<time>__<random>)')
+  .option('--wait', 'wait for the run to finish; exit code 1 if it failed')
+  .option('--timeout <seconds>', 'with --wait: give up after this long', '3600')
+  .action(async (dag: string, o: { conf?: string; runId?: string; wait?: boolean; timeout: string }) => {
+    const run = await aloft().trigger(dag, { conf: parseConf(o.conf), runId: o.runId });
+    if (!o.wait) {
+      print(run, () => `triggered ${dag} run ${run.runId}`);
+      return;
+    }
+    if (!asJson()) process.stderr.write(`triggered ${dag} run ${run.runId}; waiting…\n`);
+    const done = await aloft().waitForRun(dag, run.runId, { timeoutMs: Number(o.timeout) * 1000 });
+    const tis = await aloft().listTaskInstances(dag, run.runId);
+    print({ run: done, tasks: tis }, () => `run ${done.runId}: ${done.state}\n\n${table(tiRows(tis), TI_HEAD)}`);
+    if (done.state !== 'success') process.exitCode = 1;
+  });
+
+program
+  .command('submit')
+  .description('run one command as an ad-hoc job (no DAG file): aloft submit -- echo hi')
+  .argument('<command...>', 'the command and its arguments')
+  .option('--shell', 'run the words as one shell string')
+  .option('--retries <n>', 'retries', '0')
+  .option('--timeout <seconds>', 'execution timeout')
+  .option('--queue <queue>', 'queue', 'default')
+  .option('--follow', 'stream the log until the job ends')
+  .action(async (words: string[], o: { shell?: boolean; retries: string; timeout?: string; queue: string; follow?: boolean }) => {
+    const run = await aloft().submitCommand({
+      command: o.shell ? words.join(' ') : words,
+      retries: Number(o.retries),
+      executionTimeoutMs: o.timeout ? Number(o.timeout) * 1000 : undefined,
+      queue: o.queue,
+    });
+    if (!o.follow) {
+      print(run, () => `submitted ${run.dagId} run ${run.runId}`);
+      return;
+    }
+    const done = await follow(run.dagId, run.runId, 'command');
+    if (done.state !== 'success') process.exitCode = 1;
+  });
+
+const runs = program.command('runs').description('DAG runs');
+runs
+  .command('list <dag>')
+  .option('--limit <n>', 'how many', '25')
+  .option('--offset <n>', 'skip this many (newest first)', '0')
+  .action(async (dag: string, o: { limit: string; offset: string }) => {
+    const list = await aloft().listRuns(dag, { limit: Number(o.limit), offset: Number(o.offset) });
+    print(list, () => table(runRows(list), RUN_HEAD));
+  });
+runs
+  .command('cancel <dag> <run>')
+  .description('mark a run failed and stop its running tasks')
+  .action(async (dag: string, run: string) => {
+    await aloft().cancelRun(dag, run);
+    print({ dag, run, cancelled: true }, () => `cancelled ${dag} run ${run}`);
+  });
+
+program
+  .command('tasks <dag> <run>')
+  .description('task instances of a run')
+  .action(async (dag: string, run: string) => {
+    const tis = await aloft().listTaskInstances(dag, run);
+    print(tis, () => table(tiRows(tis), TI_HEAD));
+  });
+
+program
+  .command('logs <dag> <run> <task>')
+  .description("a task's log (latest try unless --try)")
+  .option('--try <n>', 'try number')
+  .option('-f, --follow', 'keep printing new lines until the task instance finishes')
+  .action(async (dag: string, run: string, task: string, o: { try?: string; follow?: boolean }) => {
+    if (o.follow) {
+      await follow(dag, run, task);
+      return;
+    }
+    const lines = await aloft().getLog(dag, run, task, { try: o.try ? Number(o.try) : undefined });
+    print(lines, () => logText(lines));
+  });
+
+program
+  .command('clear <dag> <run> <task>')
+  .description('run a task instance again (and its downstream with --downstream)')
+  .option('--downstream', 'clear every task downstream too')
+  .action(async (dag: string, run: string, task: string, o: { downstream?: boolean }) => {
+    const n = await aloft().clearTask(dag, run, task, { downstream: Boolean(o.downstream) });
+    print({ cleared: n }, () => `cleared ${n} task instance(s)`);
+  });
+
+/** Prints a task's log as it grows, across tries, until its run finishes. */
+async function follow(dag: string, run: string, task: string): Promise<DagRun> {
+  let tryShown = 0;
+  let from = 0;
+  for (;;) {
+    const ti = await aloft().getTaskInstance(dag, run, task).catch(() => undefined);
+    if (ti && ti.try > 0) {
+      if (ti.try !== tryShown) {
+        if (tryShown) {
+          const rest = await aloft().getLog(dag, run, task, { try: tryShown, from });
+          if (rest.length) process.stdout.write(`${logText(rest)}\n`);
+        }
+        tryShown = ti.try;
+        from = 0;
+        process.stdout.write(`--- try ${tryShown} ---\n`);
+      }
+      const lines = await aloft().getLog(dag, run, task, { try: tryShown, from });
+      if (lines.length) process.stdout.write(`${logText(lines)}\n`);
+      from += lines.length;
+    }
+    const r = await aloft().getRun(dag, run);
+    const finished = ti && ['success', 'failed', 'skipped', 'upstream_failed'].includes(ti.state);
+    if ((finished || r.state === 'success' || r.state === 'failed') && ti) {
+      const rest = await aloft().getLog(dag, run, task, { try: tryShown, from });
+      if (rest.length) process.stdout.write(`${logText(rest)}\n`);
+      process.stdout.write(`--- ${task}: ${ti.state}${ti.reason ? ` (${ti.reason})` : ''} ---\n`);
+      return r;
+    }
+    await new Promise((res) => setTimeout(res, 300));
+  }
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.stderr.write(`aloft: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+} finally {
+  await client?.close();
+}

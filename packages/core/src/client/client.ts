@@ -1,0 +1,221 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { NotFoundError } from '../errors/not-found-error.js';
+import type { ParamSpec, SerializedDag, SerializedTask } from '../model/dag.js';
+import { manualRunId, UNMAPPED } from '../model/ids.js';
+import { FINISHED_RUN_STATES } from '../model/states.js';
+import { createRedis } from '../redis.js';
+import { Store, type DagRecord, type DagRun, type ImportErrorRecord, type LogLine, type TaskInstance } from '../store/store.js';
+
+export interface ClientOptions {
+  redisUrl?: string;
+  /** Key prefix (ALOFT_KEY_PREFIX). Default `aloft`. */
+  prefix?: string;
+  /** Use this connection instead of opening one; the caller closes it. */
+  redis?: Redis;
+}
+
+export interface TriggerOptions {
+  conf?: Record<string, unknown>;
+  runId?: string;
+  logicalDate?: Date;
+}
+
+export interface AdhocCommand {
+  command: string | string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  retries?: number;
+  retryDelayMs?: number;
+  executionTimeoutMs?: number;
+  queue?: string;
+  /** Name shown for the task; default `command`. */
+  taskId?: string;
+}
+
+export const ADHOC_DAG_ID = 'adhoc';
+
+/**
+ * Typed access to Aloft for programs: trigger runs and wait for them, submit ad-hoc
+ * commands, read state and logs, cancel, clear, pause.
+ */
+export class AloftClient {
+  readonly store: Store;
+  readonly #owned: boolean;
+
+  constructor(opts: ClientOptions = {}) {
+    const redis = opts.redis ?? createRedis(opts.redisUrl ?? process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
+    this.#owned = !opts.redis;
+    this.store = new Store(redis, opts.prefix ?? process.env['ALOFT_KEY_PREFIX'] ?? 'aloft');
+  }
+
+  async close(): Promise<void> {
+    if (this.#owned) await this.store.redis.quit();
+  }
+
+  listDags(): Promise<DagRecord[]> {
+    return this.store.listDags();
+  }
+
+  async getDag(dagId: string): Promise<DagRecord> {
+    const d = await this.store.getDag(dagId);
+    if (!d) throw new NotFoundError('dag', dagId);
+    return d;
+  }
+
+  importErrors(): Promise<ImportErrorRecord[]> {
+    return this.store.listImportErrors();
+  }
+
+  async setPaused(dagId: string, paused: boolean): Promise<void> {
+    await this.getDag(dagId);
+    await this.store.setPaused(dagId, paused);
+  }
+
+  /** Starts a manual run; `conf` is checked against the DAG's params. */
+  async trigger(dagId: string, opts: TriggerOptions = {}): Promise<DagRun> {
+    const rec = await this.getDag(dagId);
+    const conf = opts.conf ?? {};
+    const problems = checkConf(rec.dag.params, conf);
+    if (problems.length) throw new Error(`conf for DAG "${dagId}" is invalid: ${problems.join('; ')}`);
+    const at = opts.logicalDate ?? new Date();
+    const runId = opts.runId ?? manualRunId(at, randomBytes(3).toString('hex'));
+    const r = await this.store.createRun({
+      dagId,
+      runId,
+      runType: 'manual',
+      logicalDate: at,
+      dataIntervalStart: at,
+      dataIntervalEnd: at,
+      conf,
+    });
+    if (r === 'exists') throw new Error(`run "${runId}" of DAG "${dagId}" already exists`);
+    return (await this.store.getRun(dagId, runId))!;
+  }
+
+  /** Runs one command as its own single-task run, without a DAG file. */
+  async submitCommand(spec: AdhocCommand): Promise<DagRun> {
+    const taskId = spec.taskId ?? 'command';
+    const task: SerializedTask = {
+      id: taskId,
+      kind: 'command',
+      owner: 'adhoc',
+      retries: spec.retries ?? 0,
+      retryDelayMs: spec.retryDelayMs ?? 1000,
+      retryExponentialBackoff: false,
+      maxRetryDelayMs: 86_400_000,
+      executionTimeoutMs: spec.executionTimeoutMs ?? null,
+      queue: spec.queue ?? 'default',
+      priority: 1,
+      dependsOnPast: false,
+      upstream: [],
+      downstream: [],
+      triggerRule: 'all_success',
+      hasFunction: false,
+      command: { command: spec.command, env: spec.env ?? {}, cwd: spec.cwd, skipExitCode: 99 },
+    };
+    const body = {
+      id: ADHOC_DAG_ID,
+      description: 'Ad-hoc jobs submitted through the client, CLI or API',
+      fileloc: '',
+      schedule: null,
+      timezone: 'UTC',
+      startDate: null,
+      endDate: null,
+      catchup: false,
+      maxActiveRuns: 100_000,
+      maxActiveTasks: 100_000,
+      tags: ['adhoc'],
+      params: {},
+      tasks: [task],
+    };
+    const version = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
+    const dag: SerializedDag = { ...body, version };
+    await this.store.saveDagVersion(dag);
+    const at = new Date();
+    const runId = `adhoc__${at.toISOString()}__${randomBytes(4).toString('hex')}`;
+    await this.store.createRun({
+      dagId: ADHOC_DAG_ID,
+      runId,
+      runType: 'adhoc',
+      logicalDate: at,
+      dataIntervalStart: at,
+      dataIntervalEnd: at,
+      version,
+    });
+    return (await this.store.getRun(ADHOC_DAG_ID, runId))!;
+  }
+
+  async getRun(dagId: string, runId: string): Promise<DagRun> {
+    const r = await this.store.getRun(dagId, runId);
+    if (!r) throw new NotFoundError('run', `${dagId}/${runId}`);
+    return r;
+  }
+
+  listRuns(dagId: string, opts: { limit?: number; offset?: number } = {}): Promise<DagRun[]> {
+    return this.store.listRuns(dagId, opts);
+  }
+
+  listTaskInstances(dagId: string, runId: string): Promise<TaskInstance[]> {
+    return this.store.listTis(dagId, runId);
+  }
+
+  async getTaskInstance(dagId: string, runId: string, taskId: string): Promise<TaskInstance> {
+    const ti = await this.store.getTi({ dagId, runId, taskId, mapIndex: UNMAPPED });
+    if (!ti) throw new NotFoundError('task instance', `${dagId}/${runId}/${taskId}`);
+    return ti;
+  }
+
+  /** Log lines of one try (default: the latest), from line `from`. */
+  async getLog(dagId: string, runId: string, taskId: string, opts: { try?: number; from?: number; count?: number } = {}): Promise<LogLine[]> {
+    const t = opts.try ?? (await this.getTaskInstance(dagId, runId, taskId)).try;
+    return this.store.getLog({ dagId, runId, taskId, mapIndex: UNMAPPED }, t, opts.from ?? 0, opts.count ?? 10_000);
+  }
+
+  async getOutput(dagId: string, runId: string, taskId: string): Promise<unknown> {
+    return (await this.store.getOutputs(dagId, runId, [taskId]))[taskId];
+  }
+
+  async cancelRun(dagId: string, runId: string, reason = 'cancelled by a user'): Promise<void> {
+    await this.getRun(dagId, runId);
+    await this.store.cancelRun(dagId, runId, reason);
+  }
+
+  async clearTask(dagId: string, runId: string, taskId: string, opts: { downstream?: boolean } = {}): Promise<number> {
+    await this.getTaskInstance(dagId, runId, taskId);
+    return this.store.clearTis(dagId, runId, [taskId], opts);
+  }
+
+  async markTask(dagId: string, runId: string, taskId: string, state: 'success' | 'failed' | 'skipped'): Promise<void> {
+    await this.getTaskInstance(dagId, runId, taskId);
+    await this.store.markTi(dagId, runId, taskId, state);
+  }
+
+  /** Resolves when the run has finished (success or failed); rejects after `timeoutMs`. */
+  async waitForRun(dagId: string, runId: string, opts: { timeoutMs?: number; pollMs?: number } = {}): Promise<DagRun> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 3_600_000);
+    for (;;) {
+      const run = await this.getRun(dagId, runId);
+      if (FINISHED_RUN_STATES.has(run.state)) return run;
+      if (Date.now() > deadline) throw new Error(`run "${runId}" of DAG "${dagId}" is still ${run.state} after ${opts.timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, opts.pollMs ?? 200));
+    }
+  }
+}
+
+export function createClient(opts: ClientOptions = {}): AloftClient {
+  return new AloftClient(opts);
+}
+
+/** Problems with a run's conf against the DAG's params: unknown keys are allowed, wrong types are not. */
+export function checkConf(params: Record<string, ParamSpec>, conf: unknown): string[] {
+  if (conf === null || typeof conf !== 'object' || Array.isArray(conf)) return ['conf must be a JSON object'];
+  const problems: string[] = [];
+  for (const [k, v] of Object.entries(conf as Record<string, unknown>)) {
+    const spec = params[k];
+    if (!spec || v === null) continue;
+    const actual = Array.isArray(v) ? 'array' : typeof v;
+    if (actual !== spec.type) problems.push(`conf.${k} must be ${spec.type === 'array' ? 'an array' : `a ${spec.type}`} (got ${actual})`);
+  }
+  return problems;
+}

@@ -1,0 +1,63 @@
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every environment variable Aloft reads, with its default. The README's configuration
+ * reference is this list.
+ */
+const ENV = z.object({
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  ALOFT_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('aloft'),
+  ALOFT_DAGS_FOLDER: z.string().default('examples/dags'),
+  ALOFT_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  ALOFT_LOG_PRETTY: z.enum(['0', '1', 'true', 'false']).default('0'),
+  ALOFT_SCHEDULER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8791),
+  ALOFT_SCHEDULER_LOOP_MS: z.coerce.number().int().min(50).default(1000),
+  ALOFT_SWEEP_MS: z.coerce.number().int().min(100).default(10000),
+  ALOFT_DAG_PARSE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30000),
+  ALOFT_DAG_SCAN_MS: z.coerce.number().int().min(100).default(2000),
+  ALOFT_MAX_CATCHUP_RUNS: z.coerce.number().int().min(1).default(100),
+  ALOFT_WORKER_QUEUES: z.string().default('default'),
+  ALOFT_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(8),
+  ALOFT_WORKER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8792),
+  ALOFT_WORKER_ID: z.string().default(`${hostname()}-${process.pid}`),
+  ALOFT_WORKER_GRACE_MS: z.coerce.number().int().min(0).default(30000),
+  ALOFT_KILL_GRACE_MS: z.coerce.number().int().min(0).default(5000),
+  ALOFT_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2000),
+  ALOFT_LOCK_MS: z.coerce.number().int().min(1000).default(30000),
+  ALOFT_LOG_MAX_LINES: z.coerce.number().int().min(10).default(10000),
+  ALOFT_MAX_OUTPUT_BYTES: z.coerce.number().int().min(16).default(65536),
+  ALOFT_RETENTION_MAX_RUNS: z.coerce.number().int().min(1).default(500),
+  ALOFT_RETENTION_MAX_AGE_DAYS: z.coerce.number().min(0).default(30),
+  ALOFT_DASHBOARD_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+});
+
+export type AloftEnv = z.infer<typeof ENV>;
+
+export interface AloftConfig {
+  redisUrl: string;
+  prefix: string;
+  dagsFolder: string;
+  logLevel: AloftEnv['ALOFT_LOG_LEVEL'];
+  logPretty: boolean;
+  env: AloftEnv;
+}
+
+/** Reads the environment; a bad value is an error naming the variable. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): AloftConfig {
+  const parsed = ENV.safeParse(source);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  const env = parsed.data;
+  return {
+    redisUrl: env.REDIS_URL,
+    prefix: env.ALOFT_KEY_PREFIX,
+    dagsFolder: resolve(env.ALOFT_DAGS_FOLDER),
+    logLevel: env.ALOFT_LOG_LEVEL,
+    logPretty: env.ALOFT_LOG_PRETTY === '1' || env.ALOFT_LOG_PRETTY === 'true',
+    env,
+  };
+}

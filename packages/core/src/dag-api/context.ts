@@ -1,0 +1,42 @@
+import type { TaskRef } from './task-ref.js';
+
+export interface TaskLogger {
+  info(msg: string, ...args: unknown[]): void;
+  warn(msg: string, ...args: unknown[]): void;
+  error(msg: string, ...args: unknown[]): void;
+}
+
+/** What a `fn`, `branch` or `shortCircuit` function receives. */
+export interface TaskContext<P = Record<string, unknown>> {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  tryNumber: number;
+  /** Start of the data interval for scheduled runs; the trigger time for manual ones. */
+  logicalDate: Date;
+  /** Logical date as YYYY-MM-DD in the DAG's time zone. */
+  ds: string;
+  dataIntervalStart: Date;
+  dataIntervalEnd: Date;
+  /** The DAG's params with the run's conf applied on top. */
+  params: P;
+  conf: Record<string, unknown>;
+  /** Output of a direct upstream task, typed by the upstream's declaration. */
+  output<T>(upstream: TaskRef<T>): T;
+  /** Outputs of all direct upstream tasks by task id. */
+  outputs: Record<string, unknown>;
+  log: TaskLogger;
+  /** Ends the task as skipped. */
+  skip(reason?: string): never;
+  /** Aborted when the task is cancelled or times out. */
+  signal: AbortSignal;
+}
+
+/** Thrown by `ctx.skip()`; the worker records the task as skipped. */
+export class SkipSignal extends Error {
+  constructor(reason = 'skipped by the task') {
+    super(reason);
+    this.name = 'SkipSignal';
+  }
+}

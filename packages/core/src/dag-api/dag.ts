@@ -1,0 +1,355 @@
+import { createHash } from 'node:crypto';
+import type { ParamSpec, SerializedDag, SerializedTask, TaskArgs, TaskKind } from '../model/dag.js';
+import { ID_PATTERN } from '../model/ids.js';
+import { TRIGGER_RULES, type TriggerRule } from '../model/trigger-rules.js';
+import { callSiteLine, getImportingFile } from './call-site.js';
+import type { TaskContext } from './context.js';
+import { parseDuration, type Duration } from './durations.js';
+import type {
+  BaseTaskOptions,
+  BranchTaskOptions,
+  CommandTaskOptions,
+  DagOptions,
+  FnTaskOptions,
+  KubernetesPodTaskOptions,
+  ParamInput,
+  ShortCircuitTaskOptions,
+  TaskArgsInput,
+} from './options.js';
+import { validatePodOptions } from './pod-options.js';
+import { parseSchedule } from './schedule.js';
+import { TaskRef } from './task-ref.js';
+import { ValidationIssues } from './validation.js';
+import { registerDag } from './registry.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type TaskFunction = (ctx: TaskContext<any>) => unknown;
+
+interface DeclaredTask {
+  kind: TaskKind;
+  options: BaseTaskOptions & Record<string, unknown>;
+  line: number | undefined;
+  downstream: Set<string>;
+}
+
+const DEFAULT_ARGS: TaskArgs = {
+  owner: 'aloft',
+  retries: 0,
+  retryDelayMs: 300_000,
+  retryExponentialBackoff: false,
+  maxRetryDelayMs: 86_400_000,
+  executionTimeoutMs: null,
+  queue: 'default',
+  priority: 1,
+  dependsOnPast: false,
+};
+
+/**
+ * A DAG under construction. Tasks are declared with its methods; `serialize()` validates the
+ * whole graph and returns what the scheduler stores.
+ */
+export class Dag<P extends Record<string, unknown> = Record<string, unknown>> {
+  readonly id: string;
+  readonly options: DagOptions<P>;
+  readonly file: string | undefined;
+  readonly line: number | undefined;
+  readonly #tasks = new Map<string, DeclaredTask>();
+  readonly #duplicates: { id: string; line: number | undefined }[] = [];
+  readonly #functions = new Map<string, TaskFunction>();
+
+  constructor(options: DagOptions<P>) {
+    this.options = options;
+    this.id = String(options?.id);
+    this.file = getImportingFile();
+    this.line = callSiteLine();
+    registerDag(this as Dag);
+  }
+
+  /** A task that does nothing, like Airflow's EmptyOperator; useful to join branches. */
+  empty(options: BaseTaskOptions): TaskRef<undefined> {
+    return this.#declare<undefined>('empty', options);
+  }
+
+  /** A shell command (string) or program with arguments (array), run by a local worker. */
+  command(options: CommandTaskOptions): TaskRef<unknown> {
+    return this.#declare('command', options);
+  }
+
+  /** A TypeScript function from this file, run isolated in a child process. */
+  fn<T>(options: FnTaskOptions<T, P>): TaskRef<Awaited<T>> {
+    return this.#declare<Awaited<T>>('fn', options, options.run as TaskFunction);
+  }
+
+  /** Runs a function that returns the direct downstream tasks to follow; the rest are skipped. */
+  branch(options: BranchTaskOptions<P>): TaskRef<string[]> {
+    return this.#declare<string[]>('branch', options, options.run as TaskFunction);
+  }
+
+  /** Runs a predicate; false skips every task downstream of it. */
+  shortCircuit(options: ShortCircuitTaskOptions<P>): TaskRef<boolean> {
+    return this.#declare<boolean>('shortCircuit', options, options.run as TaskFunction);
+  }
+
+  /** A Kubernetes pod; validated here, run by a worker's Kubernetes executor. */
+  kubernetesPod(options: KubernetesPodTaskOptions): TaskRef<unknown> {
+    return this.#declare('kubernetesPod', options);
+  }
+
+  /** The function of a `fn`, `branch` or `shortCircuit` task. */
+  functionOf(taskId: string): TaskFunction | undefined {
+    return this.#functions.get(taskId);
+  }
+
+  #declare<T>(kind: TaskKind, options: BaseTaskOptions, fn?: TaskFunction): TaskRef<T> {
+    const line = callSiteLine();
+    const id = String(options?.id);
+    if (this.#tasks.has(id)) {
+      this.#duplicates.push({ id, line });
+    } else {
+      this.#tasks.set(id, { kind, options: options as DeclaredTask['options'], line, downstream: new Set() });
+    }
+    if (fn !== undefined) this.#functions.set(id, fn);
+    const ref = new TaskRef<T>(id, kind, (ids) => {
+      for (const d of ids) this.#tasks.get(id)?.downstream.add(d);
+    });
+    for (const up of options?.upstream ?? []) {
+      this.#tasks.get(up?.id)?.downstream.add(id);
+      if (!this.#tasks.has(up?.id)) this.#danglingUpstreams.push({ task: id, upstream: String(up?.id), line });
+    }
+    return ref;
+  }
+
+  readonly #danglingUpstreams: { task: string; upstream: string; line: number | undefined }[] = [];
+
+  /** Validates everything and returns the stored form; throws DagImportError naming each problem. */
+  serialize(): SerializedDag {
+    const o = this.options ?? ({} as DagOptions<P>);
+    const issues = new ValidationIssues(this.file);
+    const where = `dag "${this.id}"`;
+    if (!ID_PATTERN.test(this.id)) {
+      issues.add('id', `${where}: id must be letters, digits, "_", "-" or "." (got ${JSON.stringify(o.id)})`, this.line);
+    }
+    const schedule = parseSchedule(o.schedule ?? null, o.timezone ?? 'UTC');
+    if (typeof schedule === 'string') issues.add('schedule', `${where}: schedule ${schedule}`, this.line);
+    const timezone = o.timezone ?? 'UTC';
+    if (!isTimeZone(timezone)) issues.add('timezone', `${where}: timezone "${timezone}" is not an IANA time zone`, this.line);
+    const startDate = toIso(o.startDate, `${where}: startDate`, issues, this.line);
+    const endDate = toIso(o.endDate, `${where}: endDate`, issues, this.line);
+    if (startDate && endDate && endDate < startDate) {
+      issues.add('endDate', `${where}: endDate must not be before startDate`, this.line);
+    }
+    if (schedule && typeof schedule !== 'string' && !startDate) {
+      issues.add('startDate', `${where}: a scheduled DAG needs a startDate`, this.line);
+    }
+    const maxActiveRuns = positiveInt(o.maxActiveRuns ?? 16, `${where}: maxActiveRuns`, issues, this.line);
+    const maxActiveTasks = positiveInt(o.maxActiveTasks ?? 16, `${where}: maxActiveTasks`, issues, this.line);
+    const defaults = resolveArgs(DEFAULT_ARGS, o.defaultArgs ?? {}, `${where}: defaultArgs`, issues, this.line);
+    const params = resolveParams(o.params ?? {}, `${where}: params`, issues, this.line);
+
+    for (const dup of this.#duplicates) {
+      issues.add('id', `${where}: task id "${dup.id}" is declared twice`, dup.line);
+    }
+    for (const d of this.#danglingUpstreams) {
+      issues.add('upstream', `${where}, task "${d.task}": upstream "${d.upstream}" is not a task of this DAG`, d.line);
+    }
+    const upstreams = new Map<string, Set<string>>();
+    for (const id of this.#tasks.keys()) upstreams.set(id, new Set());
+    for (const [id, t] of this.#tasks) {
+      for (const down of t.downstream) {
+        if (!this.#tasks.has(down)) {
+          issues.add('downstream', `${where}, task "${id}": downstream "${down}" is not a task of this DAG`, t.line);
+        } else {
+          upstreams.get(down)!.add(id);
+        }
+      }
+    }
+    const tasks: SerializedTask[] = [];
+    for (const [id, t] of this.#tasks) {
+      const at = `${where}, task "${id}"`;
+      if (!ID_PATTERN.test(id)) issues.add('id', `${at}: id must be letters, digits, "_", "-" or "."`, t.line);
+      const args = resolveArgs(defaults, t.options, at, issues, t.line);
+      const triggerRule = (t.options.triggerRule ?? 'all_success') as TriggerRule;
+      if (!TRIGGER_RULES.includes(triggerRule)) {
+        issues.add('triggerRule', `${at}: triggerRule must be one of ${TRIGGER_RULES.join(', ')} (got ${JSON.stringify(triggerRule)})`, t.line);
+      }
+      const task: SerializedTask = {
+        id,
+        kind: t.kind,
+        ...args,
+        upstream: [...upstreams.get(id)!].sort(),
+        downstream: [...t.downstream].sort(),
+        triggerRule,
+        line: t.line,
+        hasFunction: this.#functions.has(id),
+      };
+      if (t.kind === 'command') task.command = commandSpec(t.options, at, issues, t.line);
+      if (t.kind === 'kubernetesPod') task.pod = validatePodOptions(t.options, at, issues, t.line);
+      if (['fn', 'branch', 'shortCircuit'].includes(t.kind) && typeof t.options['run'] !== 'function') {
+        issues.add('run', `${at}: run must be a function`, t.line);
+      }
+      tasks.push(task);
+    }
+    const cycle = findCycle(tasks);
+    if (cycle) issues.add('upstream', `${where}: cycle ${cycle.join(' → ')}`, this.#tasks.get(cycle[0]!)?.line);
+    if (tasks.length === 0) issues.add('tasks', `${where}: has no tasks`, this.line);
+    issues.throwIfAny();
+
+    const body = {
+      id: this.id,
+      description: o.description ?? '',
+      fileloc: this.file ?? '',
+      line: this.line,
+      schedule: schedule as SerializedDag['schedule'],
+      timezone,
+      startDate: startDate ?? null,
+      endDate: endDate ?? null,
+      catchup: o.catchup ?? false,
+      maxActiveRuns,
+      maxActiveTasks,
+      tags: [...(o.tags ?? [])],
+      params,
+      tasks,
+    };
+    const version = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
+    return { ...body, version };
+  }
+}
+
+/** Declares a DAG. Export it (or just call this) from a file in the DAG folder. */
+export function dag<P extends Record<string, unknown> = Record<string, unknown>>(options: DagOptions<P>): Dag<P> {
+  return new Dag<P>(options);
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function toIso(v: string | Date | undefined, what: string, issues: ValidationIssues, line?: number): string | undefined {
+  if (v === undefined) return undefined;
+  const d = v instanceof Date ? v : new Date(v);
+  if (Number.isNaN(d.getTime())) {
+    issues.add(what.split(': ').pop() ?? 'date', `${what} is not a date (got ${JSON.stringify(v)})`, line);
+    return undefined;
+  }
+  return d.toISOString();
+}
+
+function positiveInt(v: unknown, what: string, issues: ValidationIssues, line?: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    issues.add(what.split(': ').pop()!, `${what} must be a whole number ≥ 1 (got ${JSON.stringify(v)})`, line);
+    return 1;
+  }
+  return v;
+}
+
+function resolveArgs(base: TaskArgs, input: TaskArgsInput, at: string, issues: ValidationIssues, line?: number): TaskArgs {
+  const out = { ...base };
+  const dur = (field: keyof TaskArgsInput, v: Duration | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const ms = parseDuration(v);
+    if (typeof ms === 'string') {
+      issues.add(field, `${at}: ${field} ${ms}`, line);
+      return undefined;
+    }
+    return ms;
+  };
+  if (input.owner !== undefined) out.owner = String(input.owner);
+  if (input.retries !== undefined) {
+    if (!Number.isInteger(input.retries) || input.retries < 0) {
+      issues.add('retries', `${at}: retries must be ≥ 0 (got ${JSON.stringify(input.retries)})`, line);
+    } else out.retries = input.retries;
+  }
+  out.retryDelayMs = dur('retryDelay', input.retryDelay) ?? out.retryDelayMs;
+  out.maxRetryDelayMs = dur('maxRetryDelay', input.maxRetryDelay) ?? out.maxRetryDelayMs;
+  if (input.retryExponentialBackoff !== undefined) out.retryExponentialBackoff = Boolean(input.retryExponentialBackoff);
+  if (input.executionTimeout === null) out.executionTimeoutMs = null;
+  else out.executionTimeoutMs = dur('executionTimeout', input.executionTimeout) ?? out.executionTimeoutMs;
+  if (input.queue !== undefined) {
+    if (typeof input.queue !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(input.queue)) {
+      issues.add('queue', `${at}: queue must be letters, digits, "_" or "-" (got ${JSON.stringify(input.queue)})`, line);
+    } else out.queue = input.queue;
+  }
+  if (input.priority !== undefined) {
+    if (!Number.isInteger(input.priority) || input.priority < 1 || input.priority > 1_000_000) {
+      issues.add('priority', `${at}: priority must be a whole number from 1 to 1000000 (got ${JSON.stringify(input.priority)})`, line);
+    } else out.priority = input.priority;
+  }
+  if (input.dependsOnPast !== undefined) out.dependsOnPast = Boolean(input.dependsOnPast);
+  return out;
+}
+
+function resolveParams(input: Record<string, ParamInput>, at: string, issues: ValidationIssues, line?: number): Record<string, ParamSpec> {
+  const out: Record<string, ParamSpec> = {};
+  for (const [name, v] of Object.entries(input)) {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && 'type' in v && 'default' in v) {
+      if (!['string', 'number', 'boolean', 'object', 'array'].includes(v.type)) {
+        issues.add('params', `${at}.${name}: type must be string, number, boolean, object or array`, line);
+        continue;
+      }
+      out[name] = { type: v.type, default: v.default, description: v.description };
+    } else {
+      const type = Array.isArray(v) ? 'array' : v === null ? 'object' : (typeof v as ParamSpec['type']);
+      if (!['string', 'number', 'boolean', 'object', 'array'].includes(type)) {
+        issues.add('params', `${at}.${name}: default must be JSON (got ${typeof v})`, line);
+        continue;
+      }
+      out[name] = { type, default: v };
+    }
+  }
+  return out;
+}
+
+function commandSpec(o: Record<string, unknown>, at: string, issues: ValidationIssues, line?: number): SerializedTask['command'] {
+  const command = o['command'];
+  const okCommand =
+    (typeof command === 'string' && command.trim() !== '') ||
+    (Array.isArray(command) && command.length > 0 && command.every((c) => typeof c === 'string'));
+  if (!okCommand) issues.add('command', `${at}: command must be a non-empty string or array of strings`, line);
+  const env = (o['env'] ?? {}) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(env)) {
+    if (typeof v !== 'string') issues.add('env', `${at}: env.${k} must be a string`, line);
+  }
+  const skipExitCode = o['skipExitCode'] ?? 99;
+  if (typeof skipExitCode !== 'number' || !Number.isInteger(skipExitCode) || skipExitCode < 1 || skipExitCode > 255) {
+    issues.add('skipExitCode', `${at}: skipExitCode must be 1..255 (got ${JSON.stringify(skipExitCode)})`, line);
+  }
+  return {
+    command: command as string | string[],
+    env: env as Record<string, string>,
+    cwd: typeof o['cwd'] === 'string' ? o['cwd'] : undefined,
+    skipExitCode: skipExitCode as number,
+  };
+}
+
+function findCycle(tasks: SerializedTask[]): string[] | undefined {
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  const color = new Map<string, 0 | 1 | 2>();
+  const stack: string[] = [];
+  const visit = (id: string): string[] | undefined => {
+    color.set(id, 1);
+    stack.push(id);
+    for (const d of byId.get(id)?.downstream ?? []) {
+      const c = color.get(d) ?? 0;
+      if (c === 1) return [...stack.slice(stack.indexOf(d)), d];
+      if (c === 0) {
+        const found = visit(d);
+        if (found) return found;
+      }
+    }
+    stack.pop();
+    color.set(id, 2);
+    return undefined;
+  };
+  for (const t of tasks) {
+    if ((color.get(t.id) ?? 0) === 0) {
+      const found = visit(t.id);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}

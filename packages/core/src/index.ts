@@ -1,0 +1,15 @@
+export * from './dag-api/index.js';
+export * from './model/states.js';
+export * from './model/ids.js';
+export * from './model/trigger-rules.js';
+export type * from './model/dag.js';
+export * from './errors/index.js';
+export * from './config/config.js';
+export * from './logging/logger.js';
+export * from './metrics/service-http.js';
+export * from './queue/queue-names.js';
+export * from './store/keys.js';
+export * from './store/store.js';
+export * from './store/graph.js';
+export { createRedis } from './redis.js';
+export * from './client/client.js';

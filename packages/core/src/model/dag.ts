@@ -1,0 +1,73 @@
+import type { TriggerRule } from './trigger-rules.js';
+
+/** A schedule as stored: a cron expression or a fixed interval; `null` = manual only. */
+export type Schedule =
+  | { kind: 'cron'; expression: string }
+  | { kind: 'interval'; everyMs: number }
+  | null;
+
+export type TaskKind = 'empty' | 'command' | 'fn' | 'branch' | 'shortCircuit' | 'kubernetesPod';
+
+export interface CommandSpec {
+  /** A shell string (run by `/bin/sh -c`) or an argv list (run directly). */
+  command: string | string[];
+  env: Record<string, string>;
+  cwd?: string | undefined;
+  /** Exit code that marks the task skipped instead of failed. Default 99. */
+  skipExitCode: number;
+}
+
+/** Everything a task may take from `defaultArgs` and override. */
+export interface TaskArgs {
+  owner: string;
+  retries: number;
+  retryDelayMs: number;
+  retryExponentialBackoff: boolean;
+  maxRetryDelayMs: number;
+  executionTimeoutMs: number | null;
+  queue: string;
+  /** Higher runs first, as in Airflow's priority_weight. */
+  priority: number;
+  dependsOnPast: boolean;
+}
+
+export interface SerializedTask extends TaskArgs {
+  id: string;
+  kind: TaskKind;
+  upstream: string[];
+  downstream: string[];
+  triggerRule: TriggerRule;
+  /** Line in the DAG file where the task was declared. */
+  line?: number | undefined;
+  command?: CommandSpec | undefined;
+  /** Pod parameters, validated at import; the Kubernetes executor consumes them. */
+  pod?: Record<string, unknown> | undefined;
+  /** Present for `fn`, `branch` and `shortCircuit`: the function lives in the DAG file. */
+  hasFunction: boolean;
+}
+
+export interface ParamSpec {
+  type: 'string' | 'number' | 'boolean' | 'object' | 'array';
+  default: unknown;
+  description?: string | undefined;
+}
+
+export interface SerializedDag {
+  id: string;
+  description: string;
+  fileloc: string;
+  line?: number | undefined;
+  schedule: Schedule;
+  timezone: string;
+  /** ISO instants. */
+  startDate: string | null;
+  endDate: string | null;
+  catchup: boolean;
+  maxActiveRuns: number;
+  maxActiveTasks: number;
+  tags: string[];
+  params: Record<string, ParamSpec>;
+  tasks: SerializedTask[];
+  /** Content hash of everything above; changes when the DAG changes. */
+  version: string;
+}

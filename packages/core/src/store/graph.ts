@@ -1,0 +1,72 @@
+import type { SerializedDag } from '../model/dag.js';
+
+/** One task as the Lua scripts read it: short keys keep the graph hash small. */
+export interface GraphNode {
+  u: string[];
+  d: string[];
+  r: string;
+  q: string;
+  p: number;
+  k: string;
+  n: number;
+  dl: number;
+  eb: boolean;
+  md: number;
+  dop: boolean;
+}
+
+export interface GraphMeta {
+  /** Task ids in topological order. */
+  tasks: string[];
+  leaves: string[];
+  mat: number;
+  mar: number;
+}
+
+/** Task ids in topological order (Kahn), stable by declaration order. */
+export function topologicalOrder(dag: Pick<SerializedDag, 'tasks'>): string[] {
+  const indegree = new Map(dag.tasks.map((t) => [t.id, t.upstream.length]));
+  const byId = new Map(dag.tasks.map((t) => [t.id, t]));
+  const ready = dag.tasks.filter((t) => t.upstream.length === 0).map((t) => t.id);
+  const out: string[] = [];
+  while (ready.length > 0) {
+    const id = ready.shift()!;
+    out.push(id);
+    for (const d of byId.get(id)?.downstream ?? []) {
+      const left = indegree.get(d)! - 1;
+      indegree.set(d, left);
+      if (left === 0) ready.push(d);
+    }
+  }
+  return out;
+}
+
+/** The hash `graph:{dag}:{version}`: one field per task, plus `__meta` and `__dag`. */
+export function buildGraphHash(dag: SerializedDag): Record<string, string> {
+  const hash: Record<string, string> = {};
+  for (const t of dag.tasks) {
+    const n: GraphNode = {
+      u: t.upstream,
+      d: t.downstream,
+      r: t.triggerRule,
+      q: t.queue,
+      p: t.priority,
+      k: t.kind,
+      n: t.retries,
+      dl: t.retryDelayMs,
+      eb: t.retryExponentialBackoff,
+      md: t.maxRetryDelayMs,
+      dop: t.dependsOnPast,
+    };
+    hash[t.id] = JSON.stringify(n);
+  }
+  const meta: GraphMeta = {
+    tasks: topologicalOrder(dag),
+    leaves: dag.tasks.filter((t) => t.downstream.length === 0).map((t) => t.id),
+    mat: dag.maxActiveTasks,
+    mar: dag.maxActiveRuns,
+  };
+  hash['__meta'] = JSON.stringify(meta);
+  hash['__dag'] = JSON.stringify(dag);
+  return hash;
+}

@@ -1,0 +1,95 @@
+/**
+ * Every Redis key Aloft uses is built here; no other file concatenates key strings.
+ * Layout under the prefix (default `aloft`):
+ *   dags                        set of DAG ids
+ *   dag:{dag}                   hash: json (serialized DAG), version, paused, fileloc, updatedAt
+ *   graph:{dag}:{version}       hash: task id → compact JSON read by the Lua scripts
+ *   import-errors               hash: file → JSON { file, line, message, at }
+ *   runs:{dag}                  zset: run id by logical date (ms)
+ *   active-runs:{dag}           set: run ids in state running
+ *   queued-runs:{dag}           zset: run ids in state queued, by logical date
+ *   run:{dag}:{run}             hash: run fields
+ *   tis:{dag}:{run}             hash: `task:mapIndex` → state (read by trigger rules)
+ *   ti:{dag}:{run}:{task}:{map} hash: task instance fields
+ *   log:{dag}:{run}:{task}:{map}:{try}   list of log lines (capped)
+ *   out:{dag}:{run}             hash: `task:mapIndex` → output JSON
+ *   running:{dag}               zset: running `run|task:map` by start time (maxActiveTasks)
+ *   events                      stream of every transition (capped)
+ *   queues                      set of queue names in use
+ *   lease:{name}                string: holder id, with TTL
+ *   bull                        BullMQ's own prefix; its keys are `bull:{queue}:…`
+ */
+export class Keys {
+  constructor(readonly prefix: string = 'aloft') {}
+
+  get dags(): string {
+    return `${this.prefix}:dags`;
+  }
+  dag(dagId: string): string {
+    return `${this.prefix}:dag:${dagId}`;
+  }
+  graph(dagId: string, version: string): string {
+    return `${this.prefix}:graph:${dagId}:${version}`;
+  }
+  get importErrors(): string {
+    return `${this.prefix}:import-errors`;
+  }
+  runs(dagId: string): string {
+    return `${this.prefix}:runs:${dagId}`;
+  }
+  activeRuns(dagId: string): string {
+    return `${this.prefix}:active-runs:${dagId}`;
+  }
+  queuedRuns(dagId: string): string {
+    return `${this.prefix}:queued-runs:${dagId}`;
+  }
+  run(dagId: string, runId: string): string {
+    return `${this.prefix}:run:${dagId}:${runId}`;
+  }
+  /** Prefix of run hashes, for the Lua scripts that address several runs of one DAG. */
+  runPrefix(dagId: string): string {
+    return `${this.prefix}:run:${dagId}:`;
+  }
+  tiStates(dagId: string, runId: string): string {
+    return `${this.prefix}:tis:${dagId}:${runId}`;
+  }
+  tiStatesPrefix(dagId: string): string {
+    return `${this.prefix}:tis:${dagId}:`;
+  }
+  ti(dagId: string, runId: string, taskId: string, mapIndex: number): string {
+    return `${this.prefix}:ti:${dagId}:${runId}:${taskId}:${mapIndex}`;
+  }
+  /** Prefix of task instance hashes of one run; Lua appends `task:mapIndex`. */
+  tiPrefix(dagId: string, runId: string): string {
+    return `${this.prefix}:ti:${dagId}:${runId}:`;
+  }
+  log(dagId: string, runId: string, taskId: string, mapIndex: number, tryNumber: number): string {
+    return `${this.prefix}:log:${dagId}:${runId}:${taskId}:${mapIndex}:${tryNumber}`;
+  }
+  logPrefix(dagId: string, runId: string): string {
+    return `${this.prefix}:log:${dagId}:${runId}:`;
+  }
+  outputs(dagId: string, runId: string): string {
+    return `${this.prefix}:out:${dagId}:${runId}`;
+  }
+  running(dagId: string): string {
+    return `${this.prefix}:running:${dagId}`;
+  }
+  get events(): string {
+    return `${this.prefix}:events`;
+  }
+  get queues(): string {
+    return `${this.prefix}:queues`;
+  }
+  lease(name: string): string {
+    return `${this.prefix}:lease:${name}`;
+  }
+  /** BullMQ's `prefix` option: its keys are `{bullPrefix}:{queue}:{…}`. */
+  get bullPrefix(): string {
+    return `${this.prefix}:bull`;
+  }
+  /** Prefix of one BullMQ queue's keys, as its Lua scripts build them (`…:{queue}:`). */
+  bullQueuePrefix(queue: string): string {
+    return `${this.bullPrefix}:${queue}:`;
+  }
+}

@@ -1,0 +1,29 @@
+--[[
+  Marks a run failed: running instances become failed (their workers stop them), the ones
+  not yet finished become skipped, nothing new is enqueued.
+  ARGV: prefix, dagId, runId, now, reason
+]]
+--- @include "lib"
+local prefix, dagId, runId, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local c = newCtx(prefix, dagId, runId, now)
+if not c.version then return -1 end
+local state = rcall('HGET', c.runKey, 'state')
+if state == 'success' or state == 'failed' then return 0 end
+local all = rcall('HGETALL', c.tisKey)
+for i = 1, #all, 2 do
+  local field, s = all[i], all[i + 1]
+  local task = string.sub(field, 1, string.find(field, ':[^:]*$') - 1)
+  if not FINISHED[s] then
+    local target = 'skipped'
+    if s == 'running' then target = 'failed' end
+    rcall('ZREM', c.runningKey, runId .. '|' .. field)
+    finalize(c, task, target, nil, ARGV[5])
+  end
+end
+c.work = {}
+rcall('HSET', c.runKey, 'state', 'failed', 'endDate', now, 'reason', ARGV[5])
+rcall('SREM', prefix .. ':active-runs:' .. dagId, runId)
+rcall('ZREM', prefix .. ':queued-runs:' .. dagId, runId)
+emit(c, 'run', nil, 'failed', ARGV[5])
+startQueuedRuns(prefix, dagId, now, meta(c).mar)
+return 1

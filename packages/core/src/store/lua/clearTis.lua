@@ -1,0 +1,36 @@
+--[[
+  Clears task instances of a run so they run again (Airflow's "clear"): each goes back to
+  none with tries left for its retries, its output is dropped, the run is running again,
+  and the cleared instances are re-evaluated in topological order.
+  A running instance is cleared too; its worker sees the change and stops it.
+  ARGV: prefix, dagId, runId, now, task ids (JSON list)
+]]
+--- @include "lib"
+local prefix, dagId, runId, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local c = newCtx(prefix, dagId, runId, now)
+if not c.version then return -1 end
+local cleared = 0
+for _, task in ipairs(cjson.decode(ARGV[5])) do
+  local n = node(c, task)
+  local state = tiState(c, task)
+  if n and state then
+    if FINISHED[state] then rcall('HINCRBY', c.runKey, 'unfinished', 1) end
+    local key = tiKey(c, task)
+    local try = tonumber(rcall('HGET', key, 'try')) or 0
+    rcall('HSET', c.tisKey, task .. ':-1', 'none')
+    rcall('HSET', key, 'state', 'none', 'maxTries', try + 1 + (n.n or 0))
+    rcall('HDEL', key, 'endDate', 'exitCode', 'reason', 'nextTryAt', 'startDate', 'duration')
+    rcall('HDEL', c.outKey, task .. ':-1')
+    rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':-1')
+    emit(c, 'ti', task, 'none', 'cleared')
+    cleared = cleared + 1
+  end
+end
+if cleared > 0 and rcall('HGET', c.runKey, 'state') ~= 'running' then
+  rcall('HSET', c.runKey, 'state', 'running')
+  rcall('HDEL', c.runKey, 'endDate')
+  rcall('SADD', prefix .. ':active-runs:' .. dagId, runId)
+  emit(c, 'run', nil, 'running', 'cleared')
+end
+evaluateAll(c)
+return cleared

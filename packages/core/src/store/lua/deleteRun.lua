@@ -1,0 +1,20 @@
+--[[
+  Deletes a finished run with its task instances, logs and outputs (retention).
+  ARGV: prefix, dagId, runId
+]]
+--- @include "lib"
+local prefix, dagId, runId = ARGV[1], ARGV[2], ARGV[3]
+local c = newCtx(prefix, dagId, runId, 0)
+local state = rcall('HGET', c.runKey, 'state')
+if state ~= 'success' and state ~= 'failed' and state then return 0 end
+local fields = rcall('HKEYS', c.tisKey)
+for _, field in ipairs(fields) do
+  local key = c.tiPrefix .. field
+  local tries = tonumber(rcall('HGET', key, 'try')) or 0
+  for t = 1, tries do rcall('DEL', prefix .. ':log:' .. dagId .. ':' .. runId .. ':' .. field .. ':' .. t) end
+  rcall('DEL', key)
+end
+rcall('DEL', c.runKey, c.tisKey, c.outKey)
+rcall('ZREM', prefix .. ':runs:' .. dagId, runId)
+rcall('SREM', prefix .. ':active-runs:' .. dagId, runId)
+return 1

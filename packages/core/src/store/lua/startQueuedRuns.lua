@@ -1,0 +1,10 @@
+--[[
+  Starts queued runs of one DAG while fewer than its maxActiveRuns are running.
+  ARGV: prefix, dagId, now
+]]
+--- @include "lib"
+local prefix, dagId, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local version = rcall('HGET', prefix .. ':dag:' .. dagId, 'version')
+if not version then return 0 end
+local m = cjson.decode(rcall('HGET', prefix .. ':graph:' .. dagId .. ':' .. version, '__meta'))
+return startQueuedRuns(prefix, dagId, now, m.mar)

@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
+const INCLUDE = /^--- @include "([^"]+)"\s*$/;
+
+function bullmqIncludesDir(): string {
+  const require = createRequire(import.meta.url);
+  const pkg = require.resolve('bullmq/package.json');
+  return join(dirname(pkg), 'dist', 'esm', 'commands', 'includes');
+}
+
+/**
+ * Builds one Lua script from `lua/<name>.lua`, inlining `--- @include "x"` lines once each,
+ * depth first. `bullmq:x` names BullMQ's shipped include `x.lua` (pinned BullMQ version), so
+ * Aloft's scripts store jobs exactly as BullMQ's own `addJob` does.
+ */
+export function buildScript(name: string): string {
+  const seen = new Set<string>();
+  const bullDir = bullmqIncludesDir();
+  const expand = (path: string, dir: string, bull: boolean): string => {
+    if (seen.has(path)) return '';
+    seen.add(path);
+    const out: string[] = [];
+    for (const line of readFileSync(path, 'utf8').split('\n')) {
+      const m = INCLUDE.exec(line);
+      if (!m) {
+        out.push(line);
+        continue;
+      }
+      const ref = m[1]!;
+      if (ref.startsWith('bullmq:')) out.push(expand(join(bullDir, `${ref.slice(7)}.lua`), bullDir, true));
+      else if (bull) out.push(expand(join(bullDir, `${ref.replace(/^includes\//, '')}.lua`), bullDir, true));
+      else out.push(expand(join(dir, `${ref}.lua`), dir, false));
+    }
+    return out.join('\n');
+  };
+  return `local rcall = redis.call\n${expand(join(LUA_DIR, `${name}.lua`), LUA_DIR, false)}`;
+}

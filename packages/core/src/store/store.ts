@@ -1,0 +1,494 @@
+import type { Redis } from 'ioredis';
+import type { SerializedDag, SerializedTask } from '../model/dag.js';
+import { tiField, UNMAPPED, type TaskInstanceKey } from '../model/ids.js';
+import type { RunState, TaskState } from '../model/states.js';
+import { buildGraphHash } from './graph.js';
+import { Keys } from './keys.js';
+import { buildScript } from './script-loader.js';
+
+const SCRIPTS = [
+  'createRun',
+  'startQueuedRuns',
+  'startTi',
+  'finishTi',
+  'clearTis',
+  'markTi',
+  'cancelRun',
+  'sweep',
+  'deleteRun',
+  'releaseTi',
+] as const;
+type ScriptName = (typeof SCRIPTS)[number];
+
+type ScriptRunner = (...args: (string | number)[]) => Promise<unknown>;
+
+export interface DagRecord {
+  dag: SerializedDag;
+  paused: boolean;
+  updatedAt: number;
+  /** End of the last scheduled data interval (ms), or null before the first run. */
+  lastIntervalEnd: number | null;
+  missing: boolean;
+}
+
+export interface ImportErrorRecord {
+  file: string;
+  line?: number | undefined;
+  field?: string | undefined;
+  message: string;
+  at: number;
+}
+
+export type RunType = 'scheduled' | 'manual' | 'backfill' | 'adhoc';
+
+export interface DagRun {
+  dagId: string;
+  runId: string;
+  state: RunState;
+  runType: RunType;
+  version: string;
+  logicalDate: number;
+  dataIntervalStart: number;
+  dataIntervalEnd: number;
+  conf: Record<string, unknown>;
+  queuedAt: number;
+  startDate?: number | undefined;
+  endDate?: number | undefined;
+  unfinished: number;
+  reason?: string | undefined;
+}
+
+export interface TaskInstance {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  state: TaskState;
+  try: number;
+  maxTries?: number | undefined;
+  queue?: string | undefined;
+  queuedAt?: number | undefined;
+  startDate?: number | undefined;
+  endDate?: number | undefined;
+  duration?: number | undefined;
+  worker?: string | undefined;
+  hostname?: string | undefined;
+  pgid?: number | undefined;
+  exitCode?: number | undefined;
+  reason?: string | undefined;
+  nextTryAt?: number | undefined;
+  jobId?: string | undefined;
+}
+
+export type StartResult =
+  | { status: 'ok' }
+  | { status: 'takeover'; previousWorker: string; previousHost: string; previousPgid: number | undefined }
+  | { status: 'stale' }
+  | { status: 'busy' };
+
+export interface FinishInput {
+  outcome: 'success' | 'failed' | 'skipped';
+  output?: string | undefined;
+  reason?: string | undefined;
+  exitCode?: number | undefined;
+  /** Branch tasks: the direct downstream task ids to follow. */
+  follow?: string[] | undefined;
+  /** Short-circuit tasks that returned false. */
+  skipDescendants?: boolean | undefined;
+}
+
+export interface LogLine {
+  at: number;
+  stream: 'stdout' | 'stderr' | 'system';
+  line: string;
+}
+
+const num = (v: string | undefined): number | undefined => (v === undefined || v === '' ? undefined : Number(v));
+
+/**
+ * All reads and writes of orchestration state. Every read-then-write is one Lua script
+ * (see ./lua), so concurrent schedulers and workers never interleave halfway.
+ */
+export class Store {
+  readonly keys: Keys;
+  readonly #scripts = new Map<ScriptName, ScriptRunner>();
+
+  constructor(
+    readonly redis: Redis,
+    prefix = 'aloft',
+    private readonly logMaxLines = 10_000,
+  ) {
+    this.keys = new Keys(prefix);
+    for (const name of SCRIPTS) {
+      const command = `aloft_${name}`;
+      if (!(command in redis)) redis.defineCommand(command, { numberOfKeys: 0, lua: buildScript(name) });
+      const fn = (redis as unknown as Record<string, ScriptRunner>)[command]!.bind(redis);
+      this.#scripts.set(name, fn);
+    }
+  }
+
+  #run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+    return this.#scripts.get(name)!(this.keys.prefix, ...args);
+  }
+
+  // ── DAGs ────────────────────────────────────────────────────────────────────
+
+  /** Stores a parsed DAG; a new version gets its own graph, old runs keep theirs. */
+  async saveDag(dag: SerializedDag): Promise<boolean> {
+    const current = await this.redis.hget(this.keys.dag(dag.id), 'version');
+    const graphKey = this.keys.graph(dag.id, dag.version);
+    const multi = this.redis.multi();
+    if (current !== dag.version) multi.hset(graphKey, buildGraphHash(dag));
+    multi.hset(this.keys.dag(dag.id), {
+      json: JSON.stringify(dag),
+      version: dag.version,
+      fileloc: dag.fileloc,
+      updatedAt: Date.now(),
+      missing: '0',
+    });
+    multi.hsetnx(this.keys.dag(dag.id), 'paused', '0');
+    multi.sadd(this.keys.dags, dag.id);
+    const queues = [...new Set(dag.tasks.map((t) => t.queue))];
+    if (queues.length) multi.sadd(this.keys.queues, ...queues);
+    await multi.exec();
+    return current !== dag.version;
+  }
+
+  /** Stores one version's graph without making it the DAG's current version (ad-hoc jobs). */
+  async saveDagVersion(dag: SerializedDag): Promise<void> {
+    const multi = this.redis.multi();
+    multi.hset(this.keys.graph(dag.id, dag.version), buildGraphHash(dag));
+    multi.hsetnx(this.keys.dag(dag.id), 'json', JSON.stringify(dag));
+    multi.hsetnx(this.keys.dag(dag.id), 'version', dag.version);
+    multi.hsetnx(this.keys.dag(dag.id), 'paused', '0');
+    multi.hset(this.keys.dag(dag.id), 'updatedAt', Date.now());
+    multi.sadd(this.keys.dags, dag.id);
+    multi.sadd(this.keys.queues, ...new Set(dag.tasks.map((t) => t.queue)));
+    await multi.exec();
+  }
+
+  /** A DAG whose file is gone stays visible (with its history) but is not scheduled. */
+  async markDagMissing(dagId: string): Promise<void> {
+    await this.redis.hset(this.keys.dag(dagId), 'missing', '1');
+  }
+
+  async listDagIds(): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.dags)).sort();
+  }
+
+  async getDag(dagId: string): Promise<DagRecord | undefined> {
+    const h = await this.redis.hgetall(this.keys.dag(dagId));
+    if (!h['json']) return undefined;
+    return {
+      dag: JSON.parse(h['json']) as SerializedDag,
+      paused: h['paused'] === '1',
+      updatedAt: Number(h['updatedAt'] ?? 0),
+      lastIntervalEnd: num(h['lastIntervalEnd']) ?? null,
+      missing: h['missing'] === '1',
+    };
+  }
+
+  async listDags(): Promise<DagRecord[]> {
+    const ids = await this.listDagIds();
+    const out: DagRecord[] = [];
+    for (const id of ids) {
+      const d = await this.getDag(id);
+      if (d) out.push(d);
+    }
+    return out;
+  }
+
+  /** The serialized DAG a run was created from (its version), cached by the caller. */
+  async getDagVersion(dagId: string, version: string): Promise<SerializedDag | undefined> {
+    const json = await this.redis.hget(this.keys.graph(dagId, version), '__dag');
+    return json ? (JSON.parse(json) as SerializedDag) : undefined;
+  }
+
+  async setPaused(dagId: string, paused: boolean): Promise<void> {
+    await this.redis.hset(this.keys.dag(dagId), 'paused', paused ? '1' : '0');
+    if (!paused) await this.startQueuedRuns(dagId);
+  }
+
+  /** Moves the schedule forward; never backwards, whichever scheduler writes last. */
+  async advanceLastIntervalEnd(dagId: string, end: number): Promise<void> {
+    await this.redis.eval(
+      `local cur = tonumber(redis.call('HGET', KEYS[1], 'lastIntervalEnd') or '0')
+       if tonumber(ARGV[1]) > cur then redis.call('HSET', KEYS[1], 'lastIntervalEnd', ARGV[1]) end
+       return 1`,
+      1,
+      this.keys.dag(dagId),
+      String(end),
+    );
+  }
+
+  async setImportError(err: ImportErrorRecord): Promise<void> {
+    await this.redis.hset(this.keys.importErrors, err.file, JSON.stringify(err));
+  }
+
+  async clearImportError(file: string): Promise<void> {
+    await this.redis.hdel(this.keys.importErrors, file);
+  }
+
+  async listImportErrors(): Promise<ImportErrorRecord[]> {
+    const all = await this.redis.hgetall(this.keys.importErrors);
+    return Object.values(all)
+      .map((v) => JSON.parse(v) as ImportErrorRecord)
+      .sort((a, b) => a.file.localeCompare(b.file));
+  }
+
+  // ── Runs ────────────────────────────────────────────────────────────────────
+
+  /** Creates a run (idempotent by run id) and starts it if maxActiveRuns allows. */
+  async createRun(input: {
+    dagId: string;
+    runId: string;
+    runType: RunType;
+    logicalDate: Date;
+    dataIntervalStart: Date;
+    dataIntervalEnd: Date;
+    conf?: Record<string, unknown>;
+    /** A stored version of the DAG other than its current one (ad-hoc jobs). */
+    version?: string;
+  }): Promise<'created' | 'exists'> {
+    const fields = {
+      runType: input.runType,
+      dataIntervalStart: String(input.dataIntervalStart.getTime()),
+      dataIntervalEnd: String(input.dataIntervalEnd.getTime()),
+      conf: JSON.stringify(input.conf ?? {}),
+    };
+    const r = await this.#run(
+      'createRun',
+      input.dagId,
+      input.runId,
+      Date.now(),
+      input.logicalDate.getTime(),
+      JSON.stringify(fields),
+      input.version ?? '',
+    );
+    if (r === -1) throw new Error(`DAG "${input.dagId}" is not stored; is its file in the DAG folder?`);
+    return r === 1 ? 'created' : 'exists';
+  }
+
+  async startQueuedRuns(dagId: string): Promise<number> {
+    return Number(await this.#run('startQueuedRuns', dagId, Date.now()));
+  }
+
+  async getRun(dagId: string, runId: string): Promise<DagRun | undefined> {
+    const h = await this.redis.hgetall(this.keys.run(dagId, runId));
+    if (!h['state']) return undefined;
+    return parseRun(h);
+  }
+
+  /** Newest first by logical date. */
+  async listRuns(dagId: string, opts: { limit?: number; offset?: number } = {}): Promise<DagRun[]> {
+    const offset = opts.offset ?? 0;
+    const ids = await this.redis.zrevrange(this.keys.runs(dagId), offset, offset + (opts.limit ?? 25) - 1);
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hgetall(this.keys.run(dagId, id));
+    const res = (await pipe.exec()) ?? [];
+    return res.map(([, h]) => h as Record<string, string>).filter((h) => h['state']).map(parseRun);
+  }
+
+  async countRuns(dagId: string): Promise<number> {
+    return this.redis.zcard(this.keys.runs(dagId));
+  }
+
+  async cancelRun(dagId: string, runId: string, reason = 'run cancelled'): Promise<boolean> {
+    const r = await this.#run('cancelRun', dagId, runId, Date.now(), reason);
+    if (r === -1) throw new Error(`run "${runId}" of DAG "${dagId}" does not exist`);
+    return r === 1;
+  }
+
+  async deleteRun(dagId: string, runId: string): Promise<boolean> {
+    return (await this.#run('deleteRun', dagId, runId)) === 1;
+  }
+
+  async sweep(dagId: string, staleMs = 30_000): Promise<{ started: number; requeued: number }> {
+    const [started, requeued] = (await this.#run('sweep', dagId, Date.now(), staleMs)) as [number, number];
+    return { started, requeued };
+  }
+
+  // ── Task instances ──────────────────────────────────────────────────────────
+
+  async startTi(key: TaskInstanceKey, tryNumber: number, workerId: string, host: string): Promise<StartResult> {
+    const r = (await this.#run(
+      'startTi',
+      key.dagId,
+      key.runId,
+      key.taskId,
+      key.mapIndex,
+      tryNumber,
+      Date.now(),
+      workerId,
+      host,
+    )) as string[];
+    if (r[0] === 'takeover') {
+      return { status: 'takeover', previousWorker: r[1] ?? '', previousHost: r[2] ?? '', previousPgid: num(r[3]) };
+    }
+    return { status: r[0] as 'ok' | 'stale' | 'busy' };
+  }
+
+  async releaseTi(key: TaskInstanceKey, tryNumber: number): Promise<boolean> {
+    return (await this.#run('releaseTi', key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, Date.now())) === 1;
+  }
+
+  /** Records the process group of a running try so a takeover on the same host can end it. */
+  async setTiPgid(key: TaskInstanceKey, pgid: number): Promise<void> {
+    await this.redis.hset(this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex), 'pgid', String(pgid));
+  }
+
+  async finishTi(key: TaskInstanceKey, tryNumber: number, f: FinishInput): Promise<TaskState | 'stale'> {
+    return (await this.#run(
+      'finishTi',
+      key.dagId,
+      key.runId,
+      key.taskId,
+      key.mapIndex,
+      tryNumber,
+      Date.now(),
+      f.outcome,
+      f.output ?? '',
+      f.reason ?? '',
+      f.exitCode === undefined ? '' : String(f.exitCode),
+      f.follow ? JSON.stringify(f.follow) : '',
+      f.skipDescendants ? '1' : '0',
+    )) as TaskState | 'stale';
+  }
+
+  /** Clears task instances so they run again; with `downstream`, their descendants too. */
+  async clearTis(dagId: string, runId: string, taskIds: string[], opts: { downstream?: boolean } = {}): Promise<number> {
+    let ids = taskIds;
+    if (opts.downstream) {
+      const run = await this.getRun(dagId, runId);
+      const dag = run && (await this.getDagVersion(dagId, run.version));
+      if (dag) ids = [...descendants(dag.tasks, taskIds)];
+    }
+    const r = Number(await this.#run('clearTis', dagId, runId, Date.now(), JSON.stringify(ids)));
+    if (r === -1) throw new Error(`run "${runId}" of DAG "${dagId}" does not exist`);
+    return r;
+  }
+
+  async markTi(dagId: string, runId: string, taskId: string, state: 'success' | 'failed' | 'skipped'): Promise<void> {
+    const r = await this.#run('markTi', dagId, runId, taskId, Date.now(), state);
+    if (r === -1) throw new Error(`task "${taskId}" of run "${runId}" of DAG "${dagId}" does not exist`);
+  }
+
+  async getTi(key: TaskInstanceKey): Promise<TaskInstance | undefined> {
+    const state = await this.redis.hget(this.keys.tiStates(key.dagId, key.runId), tiField(key.taskId, key.mapIndex));
+    if (!state) return undefined;
+    const h = await this.redis.hgetall(this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex));
+    return parseTi(key.dagId, key.runId, key.taskId, key.mapIndex, { ...h, state });
+  }
+
+  /** State and try of a task instance, cheaply: what a worker's heartbeat checks. */
+  async getTiStateAndTry(key: TaskInstanceKey): Promise<{ state: TaskState | undefined; try: number }> {
+    const [state, t] = await this.redis
+      .multi()
+      .hget(this.keys.tiStates(key.dagId, key.runId), tiField(key.taskId, key.mapIndex))
+      .hget(this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex), 'try')
+      .exec()
+      .then((r) => (r ?? []).map(([, v]) => v as string | null));
+    return { state: (state ?? undefined) as TaskState | undefined, try: Number(t ?? 0) };
+  }
+
+  async listTis(dagId: string, runId: string): Promise<TaskInstance[]> {
+    const states = await this.redis.hgetall(this.keys.tiStates(dagId, runId));
+    const fields = Object.keys(states);
+    const pipe = this.redis.pipeline();
+    for (const f of fields) pipe.hgetall(`${this.keys.tiPrefix(dagId, runId)}${f}`);
+    const res = (await pipe.exec()) ?? [];
+    return fields.map((f, i) => {
+      const at = f.lastIndexOf(':');
+      const h = (res[i]?.[1] ?? {}) as Record<string, string>;
+      return parseTi(dagId, runId, f.slice(0, at), Number(f.slice(at + 1)), { ...h, state: states[f]! });
+    });
+  }
+
+  // ── Logs and outputs ────────────────────────────────────────────────────────
+
+  async appendLog(key: TaskInstanceKey, tryNumber: number, lines: LogLine[]): Promise<void> {
+    if (lines.length === 0) return;
+    const k = this.keys.log(key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber);
+    await this.redis
+      .multi()
+      .rpush(k, ...lines.map((l) => JSON.stringify(l)))
+      .ltrim(k, -this.logMaxLines, -1)
+      .exec();
+  }
+
+  async getLog(key: TaskInstanceKey, tryNumber: number, from = 0, count = 1000): Promise<LogLine[]> {
+    const k = this.keys.log(key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber);
+    const raw = await this.redis.lrange(k, from, from + count - 1);
+    return raw.map((r) => JSON.parse(r) as LogLine);
+  }
+
+  /** Outputs of the given tasks of a run, by task id (unmapped instances). */
+  async getOutputs(dagId: string, runId: string, taskIds: string[]): Promise<Record<string, unknown>> {
+    if (taskIds.length === 0) return {};
+    const vals = await this.redis.hmget(this.keys.outputs(dagId, runId), ...taskIds.map((t) => tiField(t, UNMAPPED)));
+    const out: Record<string, unknown> = {};
+    taskIds.forEach((t, i) => {
+      const v = vals[i];
+      if (v !== null && v !== undefined) out[t] = JSON.parse(v);
+    });
+    return out;
+  }
+}
+
+export function descendants(tasks: SerializedTask[], roots: string[]): Set<string> {
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  const seen = new Set<string>(roots);
+  const queue = [...roots];
+  while (queue.length) {
+    for (const d of byId.get(queue.shift()!)?.downstream ?? []) {
+      if (!seen.has(d)) {
+        seen.add(d);
+        queue.push(d);
+      }
+    }
+  }
+  return seen;
+}
+
+function parseRun(h: Record<string, string>): DagRun {
+  return {
+    dagId: h['dagId']!,
+    runId: h['runId']!,
+    state: h['state'] as RunState,
+    runType: (h['runType'] ?? 'manual') as RunType,
+    version: h['version']!,
+    logicalDate: Number(h['logicalDate']),
+    dataIntervalStart: Number(h['dataIntervalStart'] ?? h['logicalDate']),
+    dataIntervalEnd: Number(h['dataIntervalEnd'] ?? h['logicalDate']),
+    conf: JSON.parse(h['conf'] ?? '{}') as Record<string, unknown>,
+    queuedAt: Number(h['queuedAt']),
+    startDate: num(h['startDate']),
+    endDate: num(h['endDate']),
+    unfinished: Number(h['unfinished'] ?? 0),
+    reason: h['reason'],
+  };
+}
+
+function parseTi(dagId: string, runId: string, taskId: string, mapIndex: number, h: Record<string, string>): TaskInstance {
+  return {
+    dagId,
+    runId,
+    taskId,
+    mapIndex,
+    state: h['state'] as TaskState,
+    try: Number(h['try'] ?? 0),
+    maxTries: num(h['maxTries']),
+    queue: h['queue'],
+    queuedAt: num(h['queuedAt']),
+    startDate: num(h['startDate']),
+    endDate: num(h['endDate']),
+    duration: num(h['duration']),
+    worker: h['worker'],
+    hostname: h['hostname'],
+    pgid: num(h['pgid']),
+    exitCode: num(h['exitCode']),
+    reason: h['reason'],
+    nextTryAt: num(h['nextTryAt']),
+    jobId: h['jobId'],
+  };
+}

@@ -1,0 +1,1 @@
+export { startRedis, freePort, ensureRedisServer, type RedisHandle } from './redis-server.js';

@@ -1,0 +1,70 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, System, waitFor } from './support/system.js';
+
+describe('example DAGs end to end (real redis-server, scheduler and two workers)', () => {
+  const sys = new System({ dagsFolder: join(ROOT, 'examples', 'dags') });
+
+  beforeAll(async () => {
+    await sys.start();
+    await sys.spawn('scheduler', 'scheduler');
+    await sys.spawn('worker', 'worker-1');
+    await sys.spawn('worker', 'worker-2');
+    await waitFor('example DAGs stored', async () => (await sys.client.listDags()).length >= 2);
+  });
+  afterAll(() => sys.stop());
+
+  it('kubernetes_sample: run_this_first, then passing succeeds and failing fails after one retry', async () => {
+    const run = await sys.client.trigger('kubernetes_sample');
+    const done = await sys.client.waitForRun('kubernetes_sample', run.runId, { timeoutMs: 60_000 });
+    expect(done.state).toBe('failed');
+    const tis = Object.fromEntries((await sys.client.listTaskInstances('kubernetes_sample', run.runId)).map((t) => [t.taskId, t]));
+    expect(tis['run_this_first']?.state).toBe('success');
+    expect(tis['passing']?.state).toBe('success');
+    expect(tis['passing']?.exitCode).toBe(0);
+    expect(tis['failing']?.state).toBe('failed');
+    expect(tis['failing']?.try).toBe(2);
+    expect(tis['failing']?.reason).toBe('command not found: python-not-installed');
+
+    const passingLog = await sys.client.getLog('kubernetes_sample', run.runId, 'passing');
+    expect(passingLog.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual(['hello world']);
+    expect(passingLog.at(-1)?.line).toBe('exit code 0');
+    for (const t of [1, 2]) {
+      const log = await sys.client.getLog('kubernetes_sample', run.runId, 'failing', { try: t });
+      expect(log.map((l) => l.line)).toContain('command not found: python-not-installed');
+      expect(log[0]?.line).toContain(`try ${t}`);
+    }
+  });
+
+  it('etl_fan_out: outputs flow from extract through four transforms into load and a templated report', async () => {
+    const run = await sys.client.trigger('etl_fan_out', { conf: { currency: 'USD' } });
+    const done = await sys.client.waitForRun('etl_fan_out', run.runId, { timeoutMs: 60_000 });
+    expect(done.state).toBe('success');
+    const tis = await sys.client.listTaskInstances('etl_fan_out', run.runId);
+    expect(tis.map((t) => `${t.taskId}=${t.state}`).sort()).toEqual(
+      ['extract', 'load', 'report', 'transform_east', 'transform_north', 'transform_south', 'transform_west'].map((t) => `${t}=success`),
+    );
+    // Both workers took part or one did; either way every task ran exactly once.
+    expect(tis.every((t) => t.try === 1)).toBe(true);
+    expect(await sys.client.getOutput('etl_fan_out', run.runId, 'transform_south')).toEqual({ region: 'south', revenue: 251, orders: 20 });
+    expect(await sys.client.getOutput('etl_fan_out', run.runId, 'load')).toEqual({ regions: 4, revenue: 1255, currency: 'USD' });
+    const report = await sys.client.getLog('etl_fan_out', run.runId, 'report');
+    const ds = new Date(run.logicalDate).toISOString().slice(0, 10);
+    expect(report.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual([`report for ${ds}: revenue 1255 USD`]);
+    const extractLog = await sys.client.getLog('etl_fan_out', run.runId, 'extract');
+    expect(extractLog.map((l) => l.line)).toContain(`[info] extracting 4 regions for ${ds}`);
+  });
+
+  it('creates the scheduled run of the latest interval for each example DAG', async () => {
+    const runs = await waitFor('scheduled runs', async () => {
+      const k = (await sys.client.listRuns('kubernetes_sample')).filter((r) => r.runType === 'scheduled');
+      const e = (await sys.client.listRuns('etl_fan_out')).filter((r) => r.runType === 'scheduled');
+      return k.length && e.length ? { k, e } : undefined;
+    });
+    expect(runs.k).toHaveLength(1);
+    const tenMin = 600_000;
+    const expectedStart = Math.floor(Date.now() / tenMin) * tenMin - tenMin;
+    expect(runs.k[0]!.logicalDate).toBe(expectedStart);
+    expect(runs.k[0]!.runId).toBe(`scheduled__${new Date(expectedStart).toISOString()}`);
+  });
+});
