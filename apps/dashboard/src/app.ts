@@ -26,7 +26,16 @@ export interface Dashboard {
 export function createDashboard(o: DashboardOptions): Dashboard {
   const app = express();
   app.disable('x-powered-by');
-  app.use(pinoHttp({ logger: o.logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' } }));
+  app.use(
+    pinoHttp({
+      logger: o.logger,
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
+      serializers: {
+        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ status: res.statusCode }),
+      },
+    }),
+  );
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'aloft_dashboard_' });

@@ -17,6 +17,7 @@ import { runCommand } from './executors/command.js';
 import { FnPool } from './executors/fn-pool.js';
 import type { ExecResult, RunningTask } from './executors/types.js';
 import { killGroup } from './process-group.js';
+import { Reaper } from './reaper.js';
 import { TaskLog } from './task-log.js';
 
 export interface JobData {
@@ -56,11 +57,13 @@ export class AloftWorker {
   readonly #dags = new Map<string, SerializedDag>();
   readonly #fnPool: FnPool;
   readonly #host = hostname();
+  readonly #reaper: Reaper;
   readonly #metrics;
   #closing = false;
 
   constructor(private readonly o: AloftWorkerOptions) {
     this.#fnPool = new FnPool(this.#baseEnv());
+    this.#reaper = new Reaper(o.killGraceMs);
     this.#metrics = {
       finished: new Counter({ name: 'aloft_worker_tasks_total', help: 'Task tries finished by this worker, by outcome', labelNames: ['outcome', 'queue'], registers: [o.registry] }),
       duration: new Histogram({ name: 'aloft_worker_task_duration_seconds', help: 'Task try duration', labelNames: ['queue'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600], registers: [o.registry] }),
@@ -111,6 +114,7 @@ export class AloftWorker {
     await closing;
     clearTimeout(timer);
     await this.#fnPool.close();
+    this.#reaper.close();
   }
 
   #baseEnv(): Record<string, string> {
@@ -178,7 +182,10 @@ export class AloftWorker {
           outputs,
         };
         const running = this.#start(task, dag, info, log);
-        if (running.pgid) await store.setTiPgid(key, running.pgid);
+        if (running.pgid) {
+          this.#reaper.watch(running.pgid);
+          await store.setTiPgid(key, running.pgid);
+        }
         let timedOut: string | undefined;
         const timeout =
           task.executionTimeoutMs !== null
@@ -209,6 +216,7 @@ export class AloftWorker {
           clearTimeout(timeout);
           clearInterval(heartbeat);
           this.#running.delete(id);
+          if (running.pgid) this.#reaper.forget(running.pgid);
         }
         if (timedOut) result = { outcome: 'failed', reason: timedOut, exitCode: result.exitCode };
         if (result.outcome === 'success') result = this.#checkOutput(task, result);

@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+// Quick start: installs what is missing, starts Redis (unless REDIS_URL is set), the
+// scheduler, two workers and the dashboard, with every log in this terminal.
+// Ctrl-C stops everything cleanly.
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { ensureInstalled, ensureRedisServer, ROOT } from './lib/bootstrap.mjs';
+
+const COLORS = [36, 33, 35, 32, 34, 31];
+const children = [];
+let stopping = false;
+
+function prefixed(name, color, stream, target) {
+  const tag = `\x1b[${color}m${name.padEnd(10)}|\x1b[0m `;
+  createInterface({ input: stream }).on('line', (line) => target.write(`${tag}${line}\n`));
+}
+
+function say(msg) {
+  process.stdout.write(`\x1b[1maloft     |\x1b[0m ${msg}\n`);
+}
+
+function portFree(port) {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function ping(port) {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('error', () => resolve(false));
+    s.once('connect', () => s.write('PING\r\n'));
+    s.once('data', (d) => {
+      s.destroy();
+      resolve(d.toString().startsWith('+PONG'));
+    });
+  });
+}
+
+function start(name, file, env, color) {
+  const child = spawn(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', file.startsWith('/') ? file : join(ROOT, file)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  prefixed(name, color, child.stdout, process.stdout);
+  prefixed(name, color, child.stderr, process.stderr);
+  child.on('exit', (code, signal) => {
+    if (!stopping) say(`\x1b[31m${name} exited unexpectedly (${signal ?? `code ${code}`}); the others keep running\x1b[0m`);
+  });
+  children.push({ name, child });
+  return child;
+}
+
+ensureInstalled();
+
+const env = {
+  ALOFT_DAGS_FOLDER: process.env.ALOFT_DAGS_FOLDER ?? join(ROOT, 'examples', 'dags'),
+  ALOFT_LOG_PRETTY: process.env.ALOFT_LOG_PRETTY ?? '1',
+};
+let redis;
+if (!process.env.REDIS_URL) {
+  ensureRedisServer();
+  let port = Number(process.env.ALOFT_REDIS_PORT ?? 6380);
+  if (!(await portFree(port))) port = await freePort();
+  const dir = join(ROOT, '.data', 'redis');
+  mkdirSync(dir, { recursive: true });
+  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  prefixed('redis', 90, redis.stdout, process.stdout);
+  prefixed('redis', 90, redis.stderr, process.stderr);
+  const deadline = Date.now() + 10_000;
+  while (!(await ping(port))) {
+    if (redis.exitCode !== null || Date.now() > deadline) {
+      say('redis-server did not start; see its log above');
+      process.exit(1);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  env.REDIS_URL = `redis://127.0.0.1:${port}`;
+  say(`redis-server on port ${port}, data and AOF in .data/redis`);
+} else {
+  say('using REDIS_URL');
+}
+
+const dashboardPort = process.env.ALOFT_DASHBOARD_PORT ?? '8080';
+start('scheduler', 'apps/scheduler/src/main.ts', env, COLORS[0]);
+start('worker-1', 'apps/worker/src/main.ts', { ...env, ALOFT_WORKER_ID: 'worker-1', ALOFT_WORKER_HTTP_PORT: '8792' }, COLORS[1]);
+start('worker-2', 'apps/worker/src/main.ts', { ...env, ALOFT_WORKER_ID: 'worker-2', ALOFT_WORKER_HTTP_PORT: '8793' }, COLORS[2]);
+start('dashboard', 'apps/dashboard/src/main.ts', { ...env, ALOFT_DASHBOARD_PORT: dashboardPort }, COLORS[3]);
+say(`dashboard: http://localhost:${dashboardPort}/  ·  queues: http://localhost:${dashboardPort}/queues  ·  DAGs from ${env.ALOFT_DAGS_FOLDER}`);
+say('CLI in another terminal: pnpm aloft dags list   (Ctrl-C here stops everything)');
+
+async function stop(signal) {
+  if (stopping) return;
+  stopping = true;
+  say(`${signal}: stopping services…`);
+  const alive = children.filter(({ child }) => child.exitCode === null && child.signalCode === null);
+  await Promise.all(
+    alive.map(
+      ({ name, child }) =>
+        new Promise((resolve) => {
+          const timer = setTimeout(() => {
+            say(`${name} did not stop in 35 s; killing it`);
+            child.kill('SIGKILL');
+          }, 35_000);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+  if (redis && redis.exitCode === null) {
+    const exited = new Promise((r) => redis.once('exit', r));
+    redis.kill('SIGTERM');
+    await exited;
+  }
+  say('stopped');
+  process.exit(0);
+}
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));
