@@ -15,10 +15,11 @@ export interface GraphNode {
   dop: boolean;
 }
 
+/**
+ * Per-DAG limits, read on every task start: kept apart from the task lists (`__topo`,
+ * `__leaves`) so that reading them stays O(1) on a DAG with thousands of tasks.
+ */
 export interface GraphMeta {
-  /** Task ids in topological order. */
-  tasks: string[];
-  leaves: string[];
   mat: number;
   mar: number;
 }
@@ -41,7 +42,10 @@ export function topologicalOrder(dag: Pick<SerializedDag, 'tasks'>): string[] {
   return out;
 }
 
-/** The hash `graph:{dag}:{version}`: one field per task, plus `__meta` and `__dag`. */
+/**
+ * The hash `graph:{dag}:{version}`: one field per task, plus `__meta` (limits), `__topo`
+ * (task ids in topological order), `__leaves` and `__dag` (the serialized DAG).
+ */
 export function buildGraphHash(dag: SerializedDag): Record<string, string> {
   const hash: Record<string, string> = {};
   for (const t of dag.tasks) {
@@ -60,13 +64,10 @@ export function buildGraphHash(dag: SerializedDag): Record<string, string> {
     };
     hash[t.id] = JSON.stringify(n);
   }
-  const meta: GraphMeta = {
-    tasks: topologicalOrder(dag),
-    leaves: dag.tasks.filter((t) => t.downstream.length === 0).map((t) => t.id),
-    mat: dag.maxActiveTasks,
-    mar: dag.maxActiveRuns,
-  };
+  const meta: GraphMeta = { mat: dag.maxActiveTasks, mar: dag.maxActiveRuns };
   hash['__meta'] = JSON.stringify(meta);
+  hash['__topo'] = JSON.stringify(topologicalOrder(dag));
+  hash['__leaves'] = JSON.stringify(dag.tasks.filter((t) => t.downstream.length === 0).map((t) => t.id));
   hash['__dag'] = JSON.stringify(dag);
   return hash;
 }

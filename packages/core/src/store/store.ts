@@ -138,7 +138,9 @@ export class Store {
     const current = await this.redis.hget(this.keys.dag(dag.id), 'version');
     const graphKey = this.keys.graph(dag.id, dag.version);
     const multi = this.redis.multi();
-    if (current !== dag.version) multi.hset(graphKey, buildGraphHash(dag));
+    // Rewritten even when the version is unchanged: the same content always yields the same
+    // hash, and a graph stored by an older Aloft gains the fields this one reads.
+    multi.hset(graphKey, buildGraphHash(dag));
     multi.hset(this.keys.dag(dag.id), {
       json: JSON.stringify(dag),
       version: dag.version,

@@ -14,13 +14,14 @@ if version == nil or version == '' then version = rcall('HGET', dagKey, 'version
 if not version then return -1 end
 local graphKey = prefix .. ':graph:' .. dagId .. ':' .. version
 local m = cjson.decode(rcall('HGET', graphKey, '__meta'))
+local tasks = cjson.decode(rcall('HGET', graphKey, '__topo'))
 local fields = cjson.decode(ARGV[6])
 for k, v in pairs(fields) do rcall('HSET', runKey, k, v) end
 rcall('HSET', runKey, 'dagId', dagId, 'runId', runId, 'state', 'queued', 'version', version,
-  'logicalDate', ARGV[5], 'queuedAt', now, 'unfinished', #m.tasks)
+  'logicalDate', ARGV[5], 'queuedAt', now, 'unfinished', #tasks)
 local tisKey = prefix .. ':tis:' .. dagId .. ':' .. runId
 local batch = {}
-for _, task in ipairs(m.tasks) do
+for _, task in ipairs(tasks) do
   batch[#batch + 1] = task .. ':-1'
   batch[#batch + 1] = 'none'
   if #batch >= 1000 then

@@ -31,6 +31,10 @@ local function meta(c)
   return c.meta
 end
 
+local function graphList(c, field)
+  return cjson.decode(rcall('HGET', c.graphKey, field))
+end
+
 local function node(c, task)
   local n = c.nodes[task]
   if n == nil then
@@ -66,9 +70,8 @@ local function bullPriority(p)
 end
 
 local function finishRun(c)
-  local m = meta(c)
   local state = 'success'
-  for _, leaf in ipairs(m.leaves) do
+  for _, leaf in ipairs(graphList(c, '__leaves')) do
     local s = tiState(c, leaf)
     if s == 'failed' or s == 'upstream_failed' then state = 'failed' end
   end
@@ -226,7 +229,7 @@ end
 
 -- Evaluates every task of the run in topological order (run start, sweep, clear).
 local function evaluateAll(c)
-  for _, task in ipairs(meta(c).tasks) do
+  for _, task in ipairs(graphList(c, '__topo')) do
     evaluate(c, task)
     if #c.work > 0 then drain(c) end
   end

@@ -1,0 +1,255 @@
+/**
+ * `pnpm bench`: Aloft against raw BullMQ on this machine, in one run, with its own
+ * redis-server and two worker processes each. Prints figures, then one JSON line.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { QueueEvents, Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createClient, type AloftClient } from '@aloft/core';
+import { freePort, startRedis } from '@aloft/core/testing';
+
+const ROOT = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
+const WIDE = Number(process.env['BENCH_WIDE'] ?? 10_000);
+const CHAIN_RUNS = Number(process.env['BENCH_CHAIN_RUNS'] ?? 1_000);
+const HOPS = Number(process.env['BENCH_HOPS'] ?? 2_000);
+const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 16);
+const HOP_CHAIN = 201; // tasks per hop-latency run: 200 hops each
+
+const say = (s: string) => process.stdout.write(`${s}\n`);
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+async function redisStats(redis: Redis): Promise<{ cmds: number; bytes: number }> {
+  const info = await redis.info();
+  const get = (k: string) => Number(new RegExp(`^${k}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+  return { cmds: get('total_commands_processed'), bytes: get('used_memory') };
+}
+
+/** Where Redis spent its time: the costliest commands by total microseconds. */
+async function topCommands(redis: Redis): Promise<string> {
+  const rows = (await redis.info('commandstats'))
+    .split('\n')
+    .map((l) => /^cmdstat_(\S+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ cmd: m[1]!, calls: Number(m[2]), usec: Number(m[3]), per: Number(m[4]) }))
+    .sort((a, b) => b.usec - a.usec)
+    .slice(0, 8);
+  return rows.map((r) => `  ${r.cmd}: ${r.calls} calls, ${round(r.usec / 1000, 0)} ms, ${r.per} µs/call`).join('\n');
+}
+
+function startRaw(mode: 'noop' | 'hop', queue: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = fork(join(ROOT, 'packages', 'bench', 'src', 'raw-worker.ts'), [mode, queue, String(CONCURRENCY)], {
+    execArgv: ['--import', 'tsx'],
+    env,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve) => child.once('message', () => resolve(child)));
+}
+
+async function stopAll(children: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null) return resolve();
+          c.once('exit', () => resolve());
+          c.kill('SIGTERM');
+          setTimeout(() => c.kill('SIGKILL'), 10_000);
+        }),
+    ),
+  );
+}
+
+async function rawThroughput(url: string): Promise<number> {
+  const env = { ...process.env, REDIS_URL: url };
+  const workers = await Promise.all([startRaw('noop', 'raw-noop', env), startRaw('noop', 'raw-noop', env)]);
+  const conn = new Redis(url, { maxRetriesPerRequest: null });
+  const queue = new Queue('raw-noop', { connection: conn });
+  const evConn = new Redis(url, { maxRetriesPerRequest: null });
+  const events = new QueueEvents('raw-noop', { connection: evConn });
+  await events.waitUntilReady();
+  let done = 0;
+  const finished = new Promise<void>((resolve) =>
+    events.on('completed', () => {
+      if (++done === WIDE) resolve();
+    }),
+  );
+  const t0 = performance.now();
+  for (let i = 0; i < WIDE; i += 1000) {
+    await queue.addBulk(
+      Array.from({ length: Math.min(1000, WIDE - i) }, (_, j) => ({ name: 'noop', data: { i: i + j }, opts: { removeOnComplete: true, removeOnFail: true } })),
+    );
+  }
+  await finished;
+  const perS = WIDE / ((performance.now() - t0) / 1000);
+  await events.close();
+  await queue.close();
+  conn.disconnect();
+  evConn.disconnect();
+  await stopAll(workers);
+  return perS;
+}
+
+async function rawHops(url: string): Promise<number[]> {
+  const env = { ...process.env, REDIS_URL: url, HOPS: String(HOPS) };
+  const workers = await Promise.all([startRaw('hop', 'raw-hop', env), startRaw('hop', 'raw-hop', env)]);
+  const conn = new Redis(url, { maxRetriesPerRequest: null });
+  const queue = new Queue('raw-hop', { connection: conn });
+  await queue.add('hop', { i: 0, t: Date.now() }, { removeOnComplete: true });
+  while ((await conn.get('raw-hop:done')) !== '1') await new Promise((r) => setTimeout(r, 50));
+  const lat = (await conn.lrange('raw-hop:latencies', 1, -1)).map(Number);
+  await queue.close();
+  await conn.quit();
+  await stopAll(workers);
+  return lat;
+}
+
+function writeBenchDags(folder: string): void {
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(
+    join(folder, 'bench_wide.ts'),
+    `import { dag } from '@aloft/core';
+const d = dag({ id: 'bench_wide', maxActiveTasks: 1000000 });
+for (let i = 0; i < ${WIDE}; i++) d.fn({ id: 't' + i, run: () => undefined });
+`,
+  );
+  writeFileSync(
+    join(folder, 'bench_chain.ts'),
+    `import { dag, chain } from '@aloft/core';
+const d = dag({ id: 'bench_chain', maxActiveRuns: 100000, maxActiveTasks: 1000000 });
+chain(...Array.from({ length: 10 }, (_, i) => d.fn({ id: 't' + i, run: () => undefined })));
+`,
+  );
+  writeFileSync(
+    join(folder, 'bench_hops.ts'),
+    `import { dag, chain } from '@aloft/core';
+const d = dag({ id: 'bench_hops', maxActiveTasks: 1000000 });
+chain(...Array.from({ length: ${HOP_CHAIN} }, (_, i) => d.fn({ id: 't' + i, run: () => undefined })));
+`,
+  );
+}
+
+function startAloft(app: string, env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', join(ROOT, 'apps', app, 'src', 'main.ts')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+async function waitRuns(client: AloftClient, dagId: string, runIds: string[]): Promise<void> {
+  const pending = new Set(runIds);
+  while (pending.size) {
+    for (const id of [...pending]) {
+      const r = await client.getRun(dagId, id);
+      if (r.state === 'success' || r.state === 'failed') {
+        if (r.state === 'failed') throw new Error(`bench run ${dagId}/${id} failed`);
+        pending.delete(id);
+      }
+    }
+    if (pending.size) await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function main(): Promise<void> {
+  say(`aloft bench: ${cpus().length} cores, node ${process.version}, 2 worker processes × concurrency ${CONCURRENCY}`);
+  const redisHandle = await startRedis();
+  const url = redisHandle.url;
+  const admin = new Redis(url);
+  const children: ChildProcess[] = [];
+  const folder = join(ROOT, '.bench', 'dags');
+  try {
+    say('\n— raw BullMQ —');
+    const rawPerS = await rawThroughput(url);
+    say(`no-op jobs: ${WIDE} in one batch: ${round(rawPerS, 0)} jobs/s`);
+    const rawLat = await rawHops(url);
+    say(`hop (a job adds the next): p50 ${round(pct(rawLat, 50))} ms, p99 ${round(pct(rawLat, 99))} ms over ${rawLat.length} hops`);
+    await admin.flushall();
+
+    say('\n— Aloft —');
+    writeBenchDags(folder);
+    const env = {
+      ...process.env,
+      REDIS_URL: url,
+      ALOFT_DAGS_FOLDER: folder,
+      ALOFT_LOG_LEVEL: 'warn',
+      ALOFT_WORKER_CONCURRENCY: String(CONCURRENCY),
+      ALOFT_SCHEDULER_HTTP_PORT: String(await freePort()),
+      ALOFT_DAG_PARSE_TIMEOUT_MS: '120000',
+    };
+    children.push(startAloft('scheduler', env));
+    for (const id of ['bench-1', 'bench-2']) {
+      children.push(startAloft('worker', { ...env, ALOFT_WORKER_ID: id, ALOFT_WORKER_HTTP_PORT: String(await freePort()) }));
+    }
+    const client = createClient({ redisUrl: url });
+    while ((await client.listDags()).length < 3) await new Promise((r) => setTimeout(r, 200));
+    // Warm the workers' function processes.
+    const warm = await client.trigger('bench_chain');
+    await waitRuns(client, 'bench_chain', [warm.runId]);
+
+    await admin.config('RESETSTAT');
+    const before = await redisStats(admin);
+    let t0 = performance.now();
+    const wide = await client.trigger('bench_wide');
+    await waitRuns(client, 'bench_wide', [wide.runId]);
+    const widePerS = WIDE / ((performance.now() - t0) / 1000);
+    const after = await redisStats(admin);
+    const cmdsPerTask = (after.cmds - before.cmds) / WIDE;
+    const bytesPerTask = (after.bytes - before.bytes) / WIDE;
+    say(`one run of ${WIDE} independent no-op tasks: ${round(widePerS, 0)} tasks/s`);
+    say(`redis: ${round(cmdsPerTask, 1)} commands and ${round(bytesPerTask, 0)} bytes of memory per task instance (retained run)`);
+    if (process.env['BENCH_VERBOSE']) say(await topCommands(admin));
+
+    t0 = performance.now();
+    const runs: string[] = [];
+    for (let i = 0; i < CHAIN_RUNS; i++) runs.push((await client.trigger('bench_chain')).runId);
+    await waitRuns(client, 'bench_chain', runs);
+    const chainPerS = (CHAIN_RUNS * 10) / ((performance.now() - t0) / 1000);
+    say(`${CHAIN_RUNS} runs of a 10-task chain: ${round(chainPerS, 0)} tasks/s`);
+
+    const hops: number[] = [];
+    while (hops.length < HOPS) {
+      const r = await client.trigger('bench_hops');
+      await waitRuns(client, 'bench_hops', [r.runId]);
+      const tis = new Map((await client.listTaskInstances('bench_hops', r.runId)).map((t) => [t.taskId, t]));
+      for (let i = 1; i < HOP_CHAIN; i++) {
+        const up = tis.get(`t${i - 1}`)!;
+        const down = tis.get(`t${i}`)!;
+        hops.push(down.startDate! - up.endDate!);
+      }
+    }
+    say(`hop (upstream success → downstream start): p50 ${pct(hops, 50)} ms, p99 ${pct(hops, 99)} ms over ${hops.length} hops`);
+    await client.close();
+
+    const tasksPerS = Math.min(widePerS, chainPerS);
+    const result = {
+      tasks_per_s: round(tasksPerS, 0),
+      wide_tasks_per_s: round(widePerS, 0),
+      chain_tasks_per_s: round(chainPerS, 0),
+      raw_jobs_per_s: round(rawPerS, 0),
+      throughput_ratio: round(tasksPerS / rawPerS, 3),
+      hop_p50_ms: pct(hops, 50),
+      hop_p99_ms: pct(hops, 99),
+      raw_hop_p50_ms: round(pct(rawLat, 50), 3),
+      raw_hop_p99_ms: round(pct(rawLat, 99), 3),
+      hop_ratio: round(pct(hops, 50) / Math.max(pct(rawLat, 50), 0.5), 2),
+      redis_cmds_per_task: round(cmdsPerTask, 1),
+      redis_bytes_per_task: round(bytesPerTask, 0),
+    };
+    say('');
+    say(JSON.stringify(result));
+  } finally {
+    await stopAll(children);
+    await admin.quit();
+    await redisHandle.stop();
+    rmSync(join(ROOT, '.bench'), { recursive: true, force: true });
+  }
+}
+
+await main();
