@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { Gauge, Histogram, type Registry } from 'prom-client';
-import { dueIntervals, scheduledRunId, type Logger, type Store } from '@aloft/core';
+import { dueIntervals, scheduledRunId, type Logger, type SerializedDag, type Store } from '@aloft/core';
 import type { DagProcessor } from './dag-processor.js';
 
 export interface SchedulerOptions {
@@ -31,6 +31,7 @@ export class Scheduler {
   #stopped = false;
   #busy = new Set<string>();
   #lastLoopAt = Date.now();
+  readonly #versions = new Map<string, SerializedDag>();
   readonly #metrics;
 
   constructor(private readonly o: SchedulerOptions) {
@@ -106,15 +107,29 @@ export class Scheduler {
     return leader;
   }
 
+  /** Serialized DAGs by version; versions never change, so parse each once. */
+  async #dagVersion(dagId: string, version: string): Promise<SerializedDag | undefined> {
+    const k = `${dagId}@${version}`;
+    let d = this.#versions.get(k);
+    if (!d) {
+      d = await this.o.store.getDagVersion(dagId, version);
+      if (!d) return undefined;
+      if (this.#versions.size >= 1024) this.#versions.delete(this.#versions.keys().next().value!);
+      this.#versions.set(k, d);
+    }
+    return d;
+  }
+
   /** Creates the runs whose data intervals have ended. */
   async tick(now = new Date()): Promise<number> {
     const end = this.#metrics.loop.startTimer();
     let created = 0;
     try {
       if (!(await this.holdsLease())) return 0;
-      for (const rec of await this.o.store.listDags()) {
-        const d = rec.dag;
-        if (rec.paused || rec.missing || !d.schedule || !d.startDate) continue;
+      for (const rec of await this.o.store.listDagHeads()) {
+        if (rec.paused || rec.missing) continue;
+        const d = await this.#dagVersion(rec.dagId, rec.version);
+        if (!d?.schedule || !d.startDate) continue;
         const due = dueIntervals({
           schedule: d.schedule,
           timezone: d.timezone,

@@ -3,6 +3,7 @@
  * files, one at a time, so a function that blocks, hangs or crashes never stalls the
  * worker's event loop: the worker kills this process instead. Talks over Node's IPC channel.
  */
+import { statSync } from 'node:fs';
 import { format } from 'node:util';
 import { importDagFile, SkipSignal, type Dag, type TaskContext, type TaskRef } from '@aloft/core';
 
@@ -41,7 +42,6 @@ const dagsByFile = new Map<string, { mtimeKey: string; dags: Map<string, Dag> }>
 let abort: AbortController | undefined;
 
 async function loadDag(file: string, dagId: string): Promise<Dag> {
-  const { statSync } = await import('node:fs');
   const mtimeKey = String(statSync(file).mtimeMs);
   let entry = dagsByFile.get(file);
   if (!entry || entry.mtimeKey !== mtimeKey) {

@@ -39,6 +39,19 @@ export class TaskLog {
   close(): Promise<void> {
     return this.flush();
   }
+
+  /**
+   * Ends batching and returns the lines not yet written, once earlier batches are in, so
+   * the caller can write them together with the try's result in one step.
+   */
+  async takeRest(): Promise<LogLine[]> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#flushing;
+    const lines = this.#buffer;
+    this.#buffer = [];
+    return lines;
+  }
 }
 
 /** Splits a byte stream into lines, keeping a partial last line until more arrives. */

@@ -14,7 +14,7 @@ import {
   type TaskInstanceKey,
 } from '@aloft/core';
 import { runCommand } from './executors/command.js';
-import { FnPool } from './executors/fn-pool.js';
+import { FnPool, type FnPoolOptions } from './executors/fn-pool.js';
 import type { ExecResult, RunningTask } from './executors/types.js';
 import { killGroup } from './process-group.js';
 import { Reaper } from './reaper.js';
@@ -40,6 +40,8 @@ export interface AloftWorkerOptions {
   heartbeatMs: number;
   killGraceMs: number;
   maxOutputBytes: number;
+  /** Function runner processes: how many to keep warm, and when extra idle ones stop. */
+  fnRunners?: FnPoolOptions;
   registry: Registry;
 }
 
@@ -54,7 +56,7 @@ const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'S
 export class AloftWorker {
   readonly #workers: Worker[] = [];
   readonly #running = new Map<string, { task: RunningTask; handBack: () => void }>();
-  readonly #dags = new Map<string, SerializedDag>();
+  readonly #dags = new Map<string, SerializedDag & { byId: Map<string, SerializedTask> }>();
   readonly #fnPool: FnPool;
   readonly #host = hostname();
   readonly #reaper: Reaper;
@@ -62,7 +64,7 @@ export class AloftWorker {
   #closing = false;
 
   constructor(private readonly o: AloftWorkerOptions) {
-    this.#fnPool = new FnPool(this.#baseEnv());
+    this.#fnPool = new FnPool(this.#baseEnv(), o.fnRunners);
     this.#reaper = new Reaper(o.killGraceMs);
     this.#metrics = {
       finished: new Counter({ name: 'aloft_worker_tasks_total', help: 'Task tries finished by this worker, by outcome', labelNames: ['outcome', 'queue'], registers: [o.registry] }),
@@ -95,6 +97,7 @@ export class AloftWorker {
       worker.on('error', (err) => this.o.logger.error({ err, queue }, 'queue worker error'));
       this.#workers.push(worker);
     }
+    void this.#fnPool.prewarm();
     this.o.logger.info({ queues: this.o.queues, concurrency: this.o.concurrency, worker: this.o.workerId }, 'worker started');
   }
 
@@ -123,12 +126,16 @@ export class AloftWorker {
     return env;
   }
 
-  async #dagVersion(dagId: string, version: string): Promise<SerializedDag | undefined> {
+  async #dagVersion(dagId: string, version: string): Promise<(SerializedDag & { byId: Map<string, SerializedTask> }) | undefined> {
     const k = `${dagId}@${version}`;
     let d = this.#dags.get(k);
     if (!d) {
-      d = await this.o.store.getDagVersion(dagId, version);
-      if (d) this.#dags.set(k, d);
+      const s = await this.o.store.getDagVersion(dagId, version);
+      if (!s) return undefined;
+      d = { ...s, byId: new Map(s.tasks.map((t) => [t.id, t])) };
+      // Versions are immutable; keep the most recent few hundred.
+      if (this.#dags.size >= 256) this.#dags.delete(this.#dags.keys().next().value!);
+      this.#dags.set(k, d);
     }
     return d;
   }
@@ -137,7 +144,11 @@ export class AloftWorker {
     const { store, logger } = this.o;
     const d = job.data;
     const key: TaskInstanceKey = { dagId: d.dagId, runId: d.runId, taskId: d.taskId, mapIndex: d.mapIndex };
-    const claim = await store.startTi(key, d.try, this.o.workerId, this.#host);
+    const claim = await store.startTi(key, d.try, this.o.workerId, this.#host, {
+      at: Date.now(),
+      stream: 'system',
+      line: `try ${d.try} of ${d.dagId}.${d.taskId}, run ${d.runId}, on ${this.o.workerId}`,
+    });
     if (claim.status === 'stale') {
       logger.debug({ job: job.id }, 'stale job dropped');
       return;
@@ -158,13 +169,12 @@ export class AloftWorker {
     let handedBack = false;
     let externallyChanged: string | undefined;
     try {
-      const run = await store.getRun(d.dagId, d.runId);
-      const dag = run && (await this.#dagVersion(d.dagId, run.version));
-      const task = dag?.tasks.find((t) => t.id === d.taskId);
-      if (!run || !dag || !task) {
+      const run = claim.run;
+      const dag = await this.#dagVersion(d.dagId, run.version);
+      const task = dag?.byId.get(d.taskId);
+      if (!dag || !task) {
         result = { outcome: 'failed', reason: `task "${d.taskId}" is not in the stored DAG "${d.dagId}"` };
       } else {
-        log.system(`${task.kind} task ${d.dagId}.${d.taskId}, run ${d.runId}, try ${d.try}, on ${this.o.workerId}`);
         const outputs = await store.getOutputs(d.dagId, d.runId, task.upstream);
         const params = { ...Object.fromEntries(Object.entries(dag.params).map(([k, p]) => [k, p.default])), ...run.conf };
         const info = {
@@ -227,7 +237,7 @@ export class AloftWorker {
       this.#metrics.running.dec();
     }
     if (result.reason && result.outcome !== 'success') log.system(`${result.outcome}: ${result.reason}`);
-    await log.close();
+    if (externallyChanged || handedBack) await log.close();
     if (externallyChanged) return;
     if (handedBack) {
       await store.releaseTi(key, d.try);
@@ -241,6 +251,7 @@ export class AloftWorker {
       exitCode: result.exitCode,
       follow: result.follow,
       skipDescendants: result.skipDescendants,
+      logLines: await log.takeRest(),
     });
     this.#metrics.finished.inc({ outcome: state, queue });
     this.#metrics.duration.observe({ queue }, (Date.now() - started) / 1000);

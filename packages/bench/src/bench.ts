@@ -3,7 +3,7 @@
  * redis-server and two worker processes each. Prints figures, then one JSON line.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { QueueEvents, Queue } from 'bullmq';
@@ -29,6 +29,49 @@ async function redisStats(redis: Redis): Promise<{ cmds: number; bytes: number }
   const info = await redis.info();
   const get = (k: string) => Number(new RegExp(`^${k}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
   return { cmds: get('total_commands_processed'), bytes: get('used_memory') };
+}
+
+/** CPU milliseconds used so far by this machine's processes, grouped by role (Linux). */
+function cpuByRole(): Map<string, number> {
+  const out = new Map<string, number>();
+  const tick = 10; // USER_HZ is 100 on Linux
+  let pids: string[] = [];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return out;
+  }
+  for (const pid of pids) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const role = /redis-server/.test(cmd)
+        ? 'redis-server'
+        : /fn-child/.test(cmd)
+          ? 'function runners'
+          : /apps\/worker\/src\/main/.test(cmd)
+            ? 'workers'
+            : /apps\/scheduler\/src\/main/.test(cmd)
+              ? 'scheduler'
+              : /bench\.ts/.test(cmd)
+                ? 'bench (client)'
+                : undefined;
+      if (!role) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(role, (out.get(role) ?? 0) + (Number(f[11]) + Number(f[12])) * tick);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return out;
+}
+
+function cpuDelta(before: Map<string, number>, after: Map<string, number>, tasks: number): string {
+  return [...after]
+    .map(([role, ms]) => [role, ms - (before.get(role) ?? 0)] as const)
+    .sort((a, b) => b[1] - a[1])
+    .map(([role, ms]) => `  cpu ${role}: ${ms} ms (${round((ms * 1000) / tasks, 0)} µs per task)`)
+    .join('\n');
 }
 
 /** Where Redis spent its time: the costliest commands by total microseconds. */
@@ -117,6 +160,9 @@ function writeBenchDags(folder: string): void {
     `import { dag } from '@aloft/core';
 const d = dag({ id: 'bench_wide', maxActiveTasks: 1000000 });
 for (let i = 0; i < ${WIDE}; i++) d.fn({ id: 't' + i, run: () => undefined });
+// Same file, so warming up loads it into every function runner.
+const w = dag({ id: 'bench_warm', maxActiveTasks: 1000000 });
+for (let i = 0; i < ${4 * CONCURRENCY}; i++) w.fn({ id: 't' + i, run: () => new Promise((r) => setTimeout(r, 200)) });
 `,
   );
   writeFileSync(
@@ -143,17 +189,18 @@ function startAloft(app: string, env: NodeJS.ProcessEnv): ChildProcess {
   });
 }
 
+/** Polls the runs' states in one pipeline per round, so waiting costs the system little. */
 async function waitRuns(client: AloftClient, dagId: string, runIds: string[]): Promise<void> {
-  const pending = new Set(runIds);
-  while (pending.size) {
-    for (const id of [...pending]) {
-      const r = await client.getRun(dagId, id);
-      if (r.state === 'success' || r.state === 'failed') {
-        if (r.state === 'failed') throw new Error(`bench run ${dagId}/${id} failed`);
-        pending.delete(id);
-      }
-    }
-    if (pending.size) await new Promise((r) => setTimeout(r, 50));
+  let pending = runIds;
+  const { store } = client;
+  while (pending.length) {
+    const pipe = store.redis.pipeline();
+    for (const id of pending) pipe.hget(store.keys.run(dagId, id), 'state');
+    const states = ((await pipe.exec()) ?? []).map(([, v]) => v as string | null);
+    const failed = pending.find((_, i) => states[i] === 'failed');
+    if (failed) throw new Error(`bench run ${dagId}/${failed} failed`);
+    pending = pending.filter((_, i) => states[i] !== 'success');
+    if (pending.length) await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -180,6 +227,8 @@ async function main(): Promise<void> {
       ALOFT_DAGS_FOLDER: folder,
       ALOFT_LOG_LEVEL: 'warn',
       ALOFT_WORKER_CONCURRENCY: String(CONCURRENCY),
+      // Steady state: every function runner is started before measuring.
+      ALOFT_FN_RUNNERS_WARM: String(CONCURRENCY),
       ALOFT_SCHEDULER_HTTP_PORT: String(await freePort()),
       ALOFT_DAG_PARSE_TIMEOUT_MS: '120000',
     };
@@ -188,13 +237,16 @@ async function main(): Promise<void> {
       children.push(startAloft('worker', { ...env, ALOFT_WORKER_ID: id, ALOFT_WORKER_HTTP_PORT: String(await freePort()) }));
     }
     const client = createClient({ redisUrl: url });
-    while ((await client.listDags()).length < 3) await new Promise((r) => setTimeout(r, 200));
-    // Warm the workers' function processes.
-    const warm = await client.trigger('bench_chain');
-    await waitRuns(client, 'bench_chain', [warm.runId]);
+    while ((await client.listDags()).length < 4) await new Promise((r) => setTimeout(r, 200));
+    // Warm up: every function runner imports the DAG files.
+    for (const id of ['bench_warm', 'bench_chain', 'bench_hops']) {
+      const r = await client.trigger(id);
+      await waitRuns(client, id, [r.runId]);
+    }
 
     await admin.config('RESETSTAT');
     const before = await redisStats(admin);
+    const cpuBefore = cpuByRole();
     let t0 = performance.now();
     const wide = await client.trigger('bench_wide');
     await waitRuns(client, 'bench_wide', [wide.runId]);
@@ -204,7 +256,10 @@ async function main(): Promise<void> {
     const bytesPerTask = (after.bytes - before.bytes) / WIDE;
     say(`one run of ${WIDE} independent no-op tasks: ${round(widePerS, 0)} tasks/s`);
     say(`redis: ${round(cmdsPerTask, 1)} commands and ${round(bytesPerTask, 0)} bytes of memory per task instance (retained run)`);
-    if (process.env['BENCH_VERBOSE']) say(await topCommands(admin));
+    if (process.env['BENCH_VERBOSE']) {
+      say(cpuDelta(cpuBefore, cpuByRole(), WIDE));
+      say(await topCommands(admin));
+    }
 
     t0 = performance.now();
     const runs: string[] = [];

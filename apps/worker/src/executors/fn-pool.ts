@@ -13,16 +13,58 @@ interface Slot {
   onOutput: ((stream: 'stdout' | 'stderr', line: string) => void) | undefined;
 }
 
+export interface FnPoolOptions {
+  /** Runner processes started ahead of demand and kept while idle. */
+  warm: number;
+  /** Runners beyond `warm` that sit idle this long are stopped. */
+  idleMs: number;
+}
+
 /**
  * Warm child processes that run task functions, at most one task per child at a time.
  * A child that is cancelled, times out or crashes is killed and replaced on demand.
+ * Starting a runner costs a Node process boot and the import of the DAG file, so `warm`
+ * runners are started ahead (one after another, in the background) and the pool keeps
+ * what it grew to until a runner has been idle for `idleMs`.
  */
 export class FnPool {
-  readonly #idle: Slot[] = [];
+  readonly #idle: { slot: Slot; since: number }[] = [];
   readonly #all = new Set<Slot>();
+  readonly #reap: NodeJS.Timeout;
   #closed = false;
 
-  constructor(private readonly childEnv: NodeJS.ProcessEnv) {}
+  constructor(
+    private readonly childEnv: NodeJS.ProcessEnv,
+    private readonly o: FnPoolOptions = { warm: 0, idleMs: 600_000 },
+  ) {
+    this.#reap = setInterval(() => this.#reapIdle(), Math.max(1000, Math.min(o.idleMs, 60_000)));
+    this.#reap.unref();
+  }
+
+  get size(): number {
+    return this.#all.size;
+  }
+
+  /** Starts runners, one at a time, until `warm` of them exist. */
+  async prewarm(): Promise<void> {
+    while (!this.#closed && this.#all.size < this.o.warm) {
+      const slot = this.#spawn();
+      try {
+        await slot.ready;
+      } catch {
+        return;
+      }
+      if (!this.#closed) this.#idle.push({ slot, since: Date.now() });
+    }
+  }
+
+  #reapIdle(): void {
+    const cutoff = Date.now() - this.o.idleMs;
+    // Oldest idle first; keep `warm` runners.
+    while (this.#all.size > this.o.warm && this.#idle.length && this.#idle[0]!.since < cutoff) {
+      this.#idle.shift()!.slot.child.kill('SIGKILL');
+    }
+  }
 
   #spawn(): Slot {
     const child = fork(CHILD, [], {
@@ -50,7 +92,7 @@ export class FnPool {
     child.stderr?.on('data', (c: Buffer) => err.push(c));
     child.once('exit', () => {
       this.#all.delete(slot);
-      const i = this.#idle.indexOf(slot);
+      const i = this.#idle.findIndex((e) => e.slot === slot);
       if (i >= 0) this.#idle.splice(i, 1);
     });
     this.#all.add(slot);
@@ -58,17 +100,21 @@ export class FnPool {
   }
 
   run(msg: RunMessage, env: ExecEnv): RunningTask {
-    const slot = this.#idle.pop() ?? this.#spawn();
+    // Most recently used first, so the least used drift to the reaper.
+    const slot = this.#idle.pop()?.slot ?? this.#spawn();
     let cancelled: string | undefined;
+    let settled = false;
     let settle: (r: ExecResult) => void = () => undefined;
     const result = new Promise<ExecResult>((resolve) => {
       settle = resolve;
     });
     const finish = (r: ExecResult, reusable: boolean) => {
+      if (settled) return;
+      settled = true;
       slot.current = undefined;
       slot.onOutput = undefined;
       slot.child.off('exit', onExit);
-      if (reusable && !this.#closed && slot.child.connected) this.#idle.push(slot);
+      if (reusable && !this.#closed && slot.child.connected) this.#idle.push({ slot, since: Date.now() });
       else slot.child.kill('SIGKILL');
       settle(r);
     };
@@ -97,15 +143,24 @@ export class FnPool {
       async cancel(reason: string) {
         cancelled = reason;
         if (slot.child.connected) slot.child.send({ type: 'abort' });
-        // Give the function a moment to notice its AbortSignal, then end the process.
+        // Give the function a moment to notice its AbortSignal, then end the process, unless
+        // it finished meanwhile and the runner already serves another task.
         await new Promise((r) => setTimeout(r, Math.min(env.killGraceMs, 1000)));
-        slot.child.kill('SIGKILL');
+        if (!settled) {
+          settled = true;
+          slot.current = undefined;
+          slot.onOutput = undefined;
+          slot.child.off('exit', onExit);
+          slot.child.kill('SIGKILL');
+          settle({ outcome: 'failed', reason });
+        }
       },
     };
   }
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#reap);
     for (const s of this.#all) s.child.kill('SIGKILL');
     this.#all.clear();
     this.#idle.length = 0;

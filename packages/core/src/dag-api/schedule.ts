@@ -42,13 +42,21 @@ export function parseSchedule(input: string | { every: Duration } | null, timezo
   return `must be a cron expression, a preset, { every: '10m' } or null (got ${JSON.stringify(input)})`;
 }
 
+const zones = new Map<string, string>();
+
+/** The zone itself when the runtime knows it, else UTC (validation reports bad zones). */
 function safeZone(tz: string): string {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return tz;
-  } catch {
-    return 'UTC';
+  let z = zones.get(tz);
+  if (z === undefined) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      z = tz;
+    } catch {
+      z = 'UTC';
+    }
+    zones.set(tz, z);
   }
+  return z;
 }
 
 /** Ticks of a schedule: the boundaries between data intervals. */
@@ -182,8 +190,16 @@ export function describeSchedule(schedule: Schedule): string {
 }
 
 /** A date as YYYY-MM-DD in a time zone (Airflow's `ds`). */
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+
 export function ds(date: Date, timezone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: safeZone(timezone), year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(date);
+  if (timezone === 'UTC' || timezone === 'Etc/UTC') return date.toISOString().slice(0, 10);
+  let f = dayFormats.get(timezone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', { timeZone: safeZone(timezone), year: 'numeric', month: '2-digit', day: '2-digit' });
+    dayFormats.set(timezone, f);
+  }
+  const parts = f.formatToParts(date);
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
   return `${get('year')}-${get('month')}-${get('day')}`;
 }

@@ -80,9 +80,17 @@ export interface TaskInstance {
   jobId?: string | undefined;
 }
 
+export interface DagHead {
+  dagId: string;
+  version: string;
+  paused: boolean;
+  lastIntervalEnd: number | null;
+  missing: boolean;
+}
+
 export type StartResult =
-  | { status: 'ok' }
-  | { status: 'takeover'; previousWorker: string; previousHost: string; previousPgid: number | undefined }
+  | { status: 'ok'; run: DagRun }
+  | { status: 'takeover'; run: DagRun; previousWorker: string; previousHost: string; previousPgid: number | undefined }
   | { status: 'stale' }
   | { status: 'busy' };
 
@@ -95,6 +103,8 @@ export interface FinishInput {
   follow?: string[] | undefined;
   /** Short-circuit tasks that returned false. */
   skipDescendants?: boolean | undefined;
+  /** The try's last log lines, written in the same step. */
+  logLines?: LogLine[] | undefined;
 }
 
 export interface LogLine {
@@ -188,6 +198,19 @@ export class Store {
       lastIntervalEnd: num(h['lastIntervalEnd']) ?? null,
       missing: h['missing'] === '1',
     };
+  }
+
+  /** Every DAG's current version and scheduling flags, without the DAGs themselves. */
+  async listDagHeads(): Promise<DagHead[]> {
+    const ids = await this.listDagIds();
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hmget(this.keys.dag(id), 'version', 'paused', 'lastIntervalEnd', 'missing');
+    const res = (await pipe.exec()) ?? [];
+    return ids.flatMap((dagId, i) => {
+      const [version, paused, last, missing] = (res[i]?.[1] ?? []) as (string | null)[];
+      if (!version) return [];
+      return [{ dagId, version, paused: paused === '1', lastIntervalEnd: num(last ?? undefined) ?? null, missing: missing === '1' }];
+    });
   }
 
   async listDags(): Promise<DagRecord[]> {
@@ -312,7 +335,8 @@ export class Store {
 
   // ── Task instances ──────────────────────────────────────────────────────────
 
-  async startTi(key: TaskInstanceKey, tryNumber: number, workerId: string, host: string): Promise<StartResult> {
+  /** Claims a try; `firstLogLine` is written to its log in the same step. */
+  async startTi(key: TaskInstanceKey, tryNumber: number, workerId: string, host: string, firstLogLine?: LogLine): Promise<StartResult> {
     const r = (await this.#run(
       'startTi',
       key.dagId,
@@ -323,11 +347,17 @@ export class Store {
       Date.now(),
       workerId,
       host,
+      firstLogLine ? JSON.stringify(firstLogLine) : '',
     )) as string[];
-    if (r[0] === 'takeover') {
-      return { status: 'takeover', previousWorker: r[1] ?? '', previousHost: r[2] ?? '', previousPgid: num(r[3]) };
+    const status = r[0] as StartResult['status'];
+    if (status === 'stale' || status === 'busy') return { status };
+    const h: Record<string, string> = {};
+    for (let i = 4; i + 1 < r.length; i += 2) h[r[i]!] = r[i + 1]!;
+    const run = parseRun(h);
+    if (status === 'takeover') {
+      return { status, run, previousWorker: r[1] ?? '', previousHost: r[2] ?? '', previousPgid: num(r[3]) };
     }
-    return { status: r[0] as 'ok' | 'stale' | 'busy' };
+    return { status, run };
   }
 
   async releaseTi(key: TaskInstanceKey, tryNumber: number): Promise<boolean> {
@@ -354,6 +384,8 @@ export class Store {
       f.exitCode === undefined ? '' : String(f.exitCode),
       f.follow ? JSON.stringify(f.follow) : '',
       f.skipDescendants ? '1' : '0',
+      this.logMaxLines,
+      ...(f.logLines ?? []).map((l) => JSON.stringify(l)),
     )) as TaskState | 'stale';
   }
 

@@ -5,13 +5,19 @@
   Returns the recorded state, or 'stale' when the try is no longer the running one.
   ARGV: prefix, dagId, runId, taskId, mapIndex, try, now, outcome (success|failed|skipped),
         output JSON or '', reason, exitCode or '', follow (JSON list for branches) or '',
-        skipDescendants ('1' when a short-circuit returned false)
+        skipDescendants ('1' when a short-circuit returned false), log cap (lines),
+        then the try's last log lines (JSON each), appended before anything else
 ]]
 --- @include "lib"
 local prefix, dagId, runId, task = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local try, now, outcome = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 local c = newCtx(prefix, dagId, runId, now)
 if not c.version then return 'stale' end
+if #ARGV > 14 then
+  local logKey = prefix .. ':log:' .. dagId .. ':' .. runId .. ':' .. task .. ':-1:' .. try
+  for i = 15, #ARGV, 1000 do rcall('RPUSH', logKey, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
+  rcall('LTRIM', logKey, -tonumber(ARGV[14]), -1)
+end
 local key = tiKey(c, task)
 if tiState(c, task) ~= 'running' or tonumber(rcall('HGET', key, 'try')) ~= try then return 'stale' end
 rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':-1')

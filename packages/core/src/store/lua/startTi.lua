@@ -2,9 +2,11 @@
   A worker claims one try of a task instance: queued/up_for_retry → running. A stalled job
   redelivered after its worker died finds the instance running with the same try: that is
   a takeover, and the caller learns the previous holder so it can end what is left of it.
-  Returns { status, previousWorker, previousHost, previousPgid }, status one of
-  ok | takeover | stale | busy.
-  ARGV: prefix, dagId, runId, taskId, mapIndex, try, now, workerId, hostname
+  Returns { status, previousWorker, previousHost, previousPgid, ...run hash fields },
+  status one of ok | takeover | stale | busy; with ok and takeover the run's hash follows
+  (field, value, ...), so the worker needs no second round trip for it. A first log line
+  (JSON) is appended to the try's log when given.
+  ARGV: prefix, dagId, runId, taskId, mapIndex, try, now, workerId, hostname, log line or ''
 ]]
 --- @include "lib"
 local prefix, dagId, runId, task = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -13,6 +15,12 @@ local c = newCtx(prefix, dagId, runId, now)
 if not c.version or rcall('HGET', c.runKey, 'state') ~= 'running' then return { 'stale' } end
 local key = tiKey(c, task)
 local state = tiState(c, task)
+local function claimed(status, prev)
+  if ARGV[10] ~= '' then rcall('RPUSH', c.p .. ':log:' .. dagId .. ':' .. runId .. ':' .. task .. ':-1:' .. try, ARGV[10]) end
+  local out = { status, prev[1] or '', prev[2] or '', prev[3] or '' }
+  for _, v in ipairs(rcall('HGETALL', c.runKey)) do out[#out + 1] = v end
+  return out
+end
 local current = tonumber(rcall('HGET', key, 'try'))
 if current ~= try then return { 'stale' } end
 if state == 'running' then
@@ -20,7 +28,7 @@ if state == 'running' then
   rcall('HSET', key, 'worker', ARGV[8], 'hostname', ARGV[9], 'takenOverAt', now)
   rcall('HDEL', key, 'pgid')
   emit(c, 'ti', task, 'running', 'taken over by ' .. ARGV[8])
-  return { 'takeover', prev[1] or '', prev[2] or '', prev[3] or '' }
+  return claimed('takeover', prev)
 end
 if state ~= 'queued' and state ~= 'up_for_retry' then return { 'stale' } end
 if rcall('ZCARD', c.runningKey) >= meta(c).mat then return { 'busy' } end
@@ -29,4 +37,4 @@ rcall('HSET', key, 'state', 'running', 'startDate', now, 'worker', ARGV[8], 'hos
 rcall('HDEL', key, 'endDate', 'exitCode', 'reason', 'nextTryAt', 'pgid')
 rcall('ZADD', c.runningKey, now, runId .. '|' .. task .. ':-1')
 emit(c, 'ti', task, 'running')
-return { 'ok' }
+return claimed('ok', {})
