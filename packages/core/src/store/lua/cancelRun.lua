@@ -17,7 +17,7 @@ for i = 1, #all, 2 do
     local target = 'skipped'
     if s == 'running' then target = 'failed' end
     rcall('ZREM', c.runningKey, runId .. '|' .. field)
-    finalize(c, task, target, nil, ARGV[5])
+    finalize(c, task, target, { 'reason', ARGV[5] }, ARGV[5])
   end
 end
 c.work = {}
