@@ -3,7 +3,7 @@
 // scheduler, two workers and the dashboard, with every log in this terminal.
 // Ctrl-C stops everything cleanly.
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -94,6 +94,8 @@ if (!process.env.REDIS_URL) {
     await new Promise((r) => setTimeout(r, 50));
   }
   env.REDIS_URL = `redis://127.0.0.1:${port}`;
+  // The CLI (scripts/aloft.mjs) finds this Redis from another terminal.
+  writeFileSync(join(ROOT, '.data', 'redis-url'), `${env.REDIS_URL}\n`);
   say(`redis-server on port ${port}, data and AOF in .data/redis`);
 } else {
   say('using REDIS_URL');
@@ -105,7 +107,7 @@ start('worker-1', 'apps/worker/src/main.ts', { ...env, ALOFT_WORKER_ID: 'worker-
 start('worker-2', 'apps/worker/src/main.ts', { ...env, ALOFT_WORKER_ID: 'worker-2', ALOFT_WORKER_HTTP_PORT: '8793' }, COLORS[2]);
 start('dashboard', 'apps/dashboard/src/main.ts', { ...env, ALOFT_DASHBOARD_PORT: dashboardPort }, COLORS[3]);
 say(`dashboard: http://localhost:${dashboardPort}/  ·  queues: http://localhost:${dashboardPort}/queues  ·  DAGs from ${env.ALOFT_DAGS_FOLDER}`);
-say('CLI in another terminal: pnpm aloft dags list   (Ctrl-C here stops everything)');
+say('CLI in another terminal: node scripts/aloft.mjs dags list   (Ctrl-C here stops everything)');
 
 async function stop(signal) {
   if (stopping) return;
@@ -132,6 +134,7 @@ async function stop(signal) {
     const exited = new Promise((r) => redis.once('exit', r));
     redis.kill('SIGTERM');
     await exited;
+    rmSync(join(ROOT, '.data', 'redis-url'), { force: true });
   }
   say('stopped');
   process.exit(0);

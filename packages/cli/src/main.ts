@@ -3,7 +3,7 @@
  * ALOFT_KEY_PREFIX). People get tables; `--json` gives scripts JSON.
  */
 import { Command, Option } from 'commander';
-import { createClient, type AloftClient, type DagRun, type LogLine, type TaskInstance } from '@aloft/core';
+import { createClient, createRedis, redactUrl, type AloftClient, type DagRun, type LogLine, type SerializedDag, type TaskInstance } from '@aloft/core';
 
 const program = new Command('aloft')
   .description('Aloft: DAGs as code on Redis/BullMQ')
@@ -14,9 +14,26 @@ const program = new Command('aloft')
 let client: AloftClient | undefined;
 function aloft(): AloftClient {
   const o = program.opts<{ redisUrl?: string; prefix: string }>();
-  client ??= createClient({ redisUrl: o.redisUrl, prefix: o.prefix });
+  if (!client) {
+    const url = o.redisUrl ?? 'redis://127.0.0.1:6379';
+    // A command line should fail at once with one clear line, not retry forever.
+    const redis = createRedis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000 });
+    redis.on('error', () => undefined);
+    redis.once('end', () => {
+      if (!done) {
+        process.stderr.write(
+          `aloft: cannot reach Redis at ${redactUrl(url)}; start Aloft with \`node scripts/up.mjs\` or set REDIS_URL\n`,
+        );
+        process.exit(2);
+      }
+    });
+    client = createClient({ redis, prefix: o.prefix });
+    ownRedis = redis;
+  }
   return client;
 }
+let ownRedis: ReturnType<typeof createRedis> | undefined;
+let done = false;
 const asJson = (): boolean => Boolean(program.opts<{ json?: boolean }>().json);
 
 function print(value: unknown, table: () => string): void {
@@ -42,6 +59,11 @@ function parseConf(raw: string | undefined): Record<string, unknown> {
   }
 }
 
+function scheduleText(s: SerializedDag['schedule']): string {
+  if (!s) return 'manual';
+  return s.kind === 'cron' ? s.expression : `every ${s.everyMs / 1000}s`;
+}
+
 const runRows = (runs: DagRun[]) =>
   runs.map((r) => [r.runId, r.state, r.runType, when(r.logicalDate), when(r.startDate), when(r.endDate)]);
 const RUN_HEAD = ['RUN', 'STATE', 'TYPE', 'LOGICAL DATE', 'STARTED', 'ENDED'];
@@ -60,7 +82,7 @@ dags
       list.map((d) => ({ id: d.dag.id, paused: d.paused, schedule: d.dag.schedule, tags: d.dag.tags, fileloc: d.dag.fileloc, missing: d.missing })),
       () =>
         table(
-          list.map((d) => [d.dag.id, d.paused ? 'paused' : 'active', d.dag.schedule ? JSON.stringify(d.dag.schedule) : 'manual', d.dag.tags.join(','), d.dag.fileloc]),
+          list.map((d) => [d.dag.id, d.paused ? 'paused' : 'active', scheduleText(d.dag.schedule), d.dag.tags.join(','), d.dag.fileloc]),
           ['DAG', 'STATE', 'SCHEDULE', 'TAGS', 'FILE'],
         ),
     );
@@ -213,5 +235,6 @@ try {
   process.stderr.write(`aloft: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 1;
 } finally {
-  await client?.close();
+  done = true;
+  await ownRedis?.quit().catch(() => undefined);
 }
