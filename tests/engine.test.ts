@@ -134,6 +134,19 @@ describe('engine semantics end to end (real redis-server, scheduler and two work
     expect(tis['busy_fn']?.state).toBe('failed');
     expect(tis['busy_fn']?.reason).toMatch(/execution timeout/);
     expect(tis['busy_fn']?.duration).toBeLessThan(5_000);
+    expect(tis['exits']?.state).toBe('failed');
+    expect(tis['exits']?.reason).toBe("the function's runner ended (exit code 3)");
+    // What a function prints reaches its log before the task is reported; a partial last
+    // line waits for its newline until the function ends.
+    expect(tis['prints']?.state).toBe('success');
+    const printed = await sys.client.getLog('timeouts', r.runId, 'prints');
+    expect(printed.filter((l) => l.stream !== 'system').map((l) => `${l.stream}:${l.line}`)).toEqual([
+      'stdout:from console.log',
+      'stderr:to stderr',
+      'stdout:partial line without newline',
+    ]);
+    // The workers lived through all of it.
+    expect(sys.services.filter((s) => s.child.exitCode === null).map((s) => s.name)).toEqual(['scheduler', 'worker-1', 'worker-2']);
   });
 
   it('hands a command output to a function and a function output to a template; rejects oversized outputs; caps logs', async () => {

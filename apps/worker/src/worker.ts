@@ -50,7 +50,7 @@ const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'S
 
 /**
  * Claims task-instance jobs from BullMQ queues and runs them: commands in their own process
- * group, functions in warm child processes. Records the result and, in the same atomic step,
+ * group, functions in warm worker threads. Records the result and, in the same atomic step,
  * enqueues whatever became ready downstream.
  */
 export class AloftWorker {

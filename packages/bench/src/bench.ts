@@ -1,6 +1,8 @@
 /**
  * `pnpm bench`: Aloft against raw BullMQ on this machine, in one run, with its own
  * redis-server and two worker processes each. Prints figures, then one JSON line.
+ * BENCH_VERBOSE=1 adds CPU per process role and Redis commandstats; BENCH_PROF=1 writes
+ * V8 CPU profiles of the Aloft processes to .test-results/bench-profiles.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,15 +48,13 @@ function cpuByRole(): Map<string, number> {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       const role = /redis-server/.test(cmd)
         ? 'redis-server'
-        : /fn-child/.test(cmd)
-          ? 'function runners'
-          : /apps\/worker\/src\/main/.test(cmd)
-            ? 'workers'
-            : /apps\/scheduler\/src\/main/.test(cmd)
-              ? 'scheduler'
-              : /bench\.ts/.test(cmd)
-                ? 'bench (client)'
-                : undefined;
+        : /apps\/worker\/src\/main/.test(cmd)
+          ? 'workers (with their function-runner threads)'
+          : /apps\/scheduler\/src\/main/.test(cmd)
+            ? 'scheduler'
+            : /bench\.ts/.test(cmd)
+              ? 'bench (client)'
+              : undefined;
       if (!role) continue;
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -182,7 +182,7 @@ chain(...Array.from({ length: ${HOP_CHAIN} }, (_, i) => d.fn({ id: 't' + i, run:
 }
 
 function startAloft(app: string, env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', join(ROOT, 'apps', app, 'src', 'main.ts')], {
+  return spawn(process.execPath, [...(process.env['BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, '.test-results', 'bench-profiles')}`] : []), '--conditions=aloft-source', '--import', 'tsx', join(ROOT, 'apps', app, 'src', 'main.ts')], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'ignore', 'inherit'],

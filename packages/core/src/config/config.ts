@@ -25,6 +25,7 @@ const ENV = z.object({
   ALOFT_WORKER_GRACE_MS: z.coerce.number().int().min(0).default(30000),
   ALOFT_FN_RUNNERS_WARM: z.coerce.number().int().min(0).max(1000).default(2),
   ALOFT_FN_RUNNER_IDLE_MS: z.coerce.number().int().min(1000).default(600000),
+  ALOFT_FN_RUNNER_HEAP_MB: z.coerce.number().int().min(16).default(1024),
   ALOFT_KILL_GRACE_MS: z.coerce.number().int().min(0).default(5000),
   ALOFT_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2000),
   ALOFT_LOCK_MS: z.coerce.number().int().min(1000).default(30000),

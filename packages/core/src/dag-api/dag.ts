@@ -75,7 +75,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> {
     return this.#declare('command', options);
   }
 
-  /** A TypeScript function from this file, run isolated in a child process. */
+  /** A TypeScript function from this file, run isolated in a worker thread of its own. */
   fn<T>(options: FnTaskOptions<T, P>): TaskRef<Awaited<T>> {
     return this.#declare<Awaited<T>>('fn', options, options.run as TaskFunction);
   }

@@ -1,10 +1,13 @@
 /**
- * A long-lived child process that runs `fn`, `branch` and `shortCircuit` functions from DAG
+ * A long-lived worker thread that runs `fn`, `branch` and `shortCircuit` functions from DAG
  * files, one at a time, so a function that blocks, hangs or crashes never stalls the
- * worker's event loop: the worker kills this process instead. Talks over Node's IPC channel.
+ * worker's event loop: the worker terminates this thread instead. It has its own event
+ * loop, heap (capped) and copy of the environment; `process.exit()` in a function ends only
+ * this thread. Started through fn-runner-boot.mjs, which registers the TypeScript loader.
  */
 import { statSync } from 'node:fs';
 import { format } from 'node:util';
+import { parentPort } from 'node:worker_threads';
 import { importDagFile, SkipSignal, type Dag, type TaskContext, type TaskRef } from '@aloft/core';
 
 export interface RunMessage {
@@ -31,11 +34,12 @@ export interface RunMessage {
 export type ChildMessage =
   | { type: 'ready' }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; line: string }
+  | { type: 'out'; stream: 'stdout' | 'stderr'; text: string }
   | { type: 'done'; ok: true; valueJson: string | undefined; skipped?: string | undefined }
   | { type: 'done'; ok: false; error: string };
 
 const send = (m: ChildMessage): void => {
-  process.send?.(m);
+  parentPort?.postMessage(m);
 };
 
 const dagsByFile = new Map<string, { mtimeKey: string; dags: Map<string, Dag> }>();
@@ -102,10 +106,21 @@ async function run(m: RunMessage): Promise<void> {
   }
 }
 
-process.on('message', (m: RunMessage | { type: 'abort' }) => {
+// console.log and process.stdout.write travel as messages on the same port as 'done', so
+// every line a function prints reaches its task's log before the task is reported over.
+for (const stream of ['stdout', 'stderr'] as const) {
+  const target = process[stream];
+  target.write = ((chunk: string | Uint8Array, enc?: unknown, cb?: unknown): boolean => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    send({ type: 'out', stream, text });
+    const done = typeof enc === 'function' ? enc : cb;
+    if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
+    return true;
+  }) as typeof target.write;
+}
+
+parentPort?.on('message', (m: RunMessage | { type: 'abort' }) => {
   if (m.type === 'abort') abort?.abort(new Error('task cancelled'));
   else void run(m);
 });
-// The worker is gone: nothing left to report to.
-process.on('disconnect', () => process.exit(0));
 send({ type: 'ready' });
