@@ -6,6 +6,7 @@ import type { LogLine, Store, TaskInstanceKey } from '@aloft/core';
  */
 export class TaskLog {
   #buffer: LogLine[] = [];
+  #meta: Record<string, string> = {};
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
@@ -25,13 +26,23 @@ export class TaskLog {
     this.write('system', line);
   }
 
+  /**
+   * A task-instance field written in the same step as the lines buffered so far (e.g. how
+   * far a pod's log was read), so the two never disagree after a crash.
+   */
+  mark(field: string, value: string): void {
+    this.#meta[field] = value;
+  }
+
   flush(): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     const lines = this.#buffer;
+    const meta = this.#meta;
     this.#buffer = [];
+    this.#meta = {};
     if (lines.length > 0) {
-      this.#flushing = this.#flushing.then(() => this.store.appendLog(this.key, this.tryNumber, lines)).catch(() => undefined);
+      this.#flushing = this.#flushing.then(() => this.store.appendLog(this.key, this.tryNumber, lines, meta)).catch(() => undefined);
     }
     return this.#flushing;
   }

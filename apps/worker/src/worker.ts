@@ -15,6 +15,8 @@ import {
 } from '@aloft/core';
 import { runCommand } from './executors/command.js';
 import { FnPool, type FnPoolOptions } from './executors/fn-pool.js';
+import { KubernetesExecutor } from './executors/kubernetes/executor.js';
+import type { PodParams } from './executors/kubernetes/pod-spec.js';
 import type { ExecResult, RunningTask } from './executors/types.js';
 import { killGroup } from './process-group.js';
 import { Reaper } from './reaper.js';
@@ -42,6 +44,8 @@ export interface AloftWorkerOptions {
   maxOutputBytes: number;
   /** Function runner processes: how many to keep warm, and when extra idle ones stop. */
   fnRunners?: FnPoolOptions;
+  /** Kubernetes pod tasks: the cluster (unset: KUBECONFIG or in-cluster) and the default startup timeout. */
+  kubernetes?: { kubeconfig?: string | undefined; context?: string | undefined; startupTimeoutMs: number };
   registry: Registry;
 }
 
@@ -58,6 +62,7 @@ export class AloftWorker {
   readonly #running = new Map<string, { task: RunningTask; handBack: () => void }>();
   readonly #dags = new Map<string, SerializedDag & { byId: Map<string, SerializedTask> }>();
   readonly #fnPool: FnPool;
+  readonly #k8s: KubernetesExecutor;
   readonly #host = hostname();
   readonly #reaper: Reaper;
   readonly #metrics;
@@ -65,6 +70,13 @@ export class AloftWorker {
 
   constructor(private readonly o: AloftWorkerOptions) {
     this.#fnPool = new FnPool(this.#baseEnv(), o.fnRunners);
+    this.#k8s = new KubernetesExecutor({
+      store: o.store,
+      logger: o.logger,
+      kubeconfig: o.kubernetes?.kubeconfig,
+      context: o.kubernetes?.context,
+      defaultStartupTimeoutMs: o.kubernetes?.startupTimeoutMs ?? 120_000,
+    });
     this.#reaper = new Reaper(o.killGraceMs);
     this.#metrics = {
       finished: new Counter({ name: 'aloft_worker_tasks_total', help: 'Task tries finished by this worker, by outcome', labelNames: ['outcome', 'queue'], registers: [o.registry] }),
@@ -117,6 +129,7 @@ export class AloftWorker {
     await closing;
     clearTimeout(timer);
     await this.#fnPool.close();
+    this.#k8s.close();
     this.#reaper.close();
   }
 
@@ -273,16 +286,7 @@ export class AloftWorker {
             command,
             cwd: spec.cwd,
             skipExitCode: spec.skipExitCode,
-            env: {
-              ...this.#baseEnv(),
-              ALOFT_DAG_ID: dag.id,
-              ALOFT_TASK_ID: task.id,
-              ALOFT_RUN_ID: info.runId,
-              ALOFT_TRY_NUMBER: String(info.tryNumber),
-              ALOFT_LOGICAL_DATE: info.logicalDate.toISOString(),
-              ALOFT_DS: dsOf(info.logicalDate, dag.timezone),
-              ...taskEnv,
-            },
+            env: { ...this.#baseEnv(), ...aloftEnv(dag, task, info), ...taskEnv },
           },
           env,
         );
@@ -319,13 +323,17 @@ export class AloftWorker {
       case 'empty':
         return { result: Promise.resolve({ outcome: 'success' }), cancel: async () => undefined };
       case 'kubernetesPod':
-        return {
-          result: Promise.resolve({
-            outcome: 'failed',
-            reason: 'kubernetesPod tasks need a worker with the Kubernetes executor, which this worker does not have',
-          }),
-          cancel: async () => undefined,
-        };
+        return this.#k8s.run(
+          {
+            params: task.pod as unknown as PodParams,
+            id: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex, tryNumber: info.tryNumber },
+            key: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex },
+            ctx: templateContext(info),
+            dagFile: dag.fileloc,
+            taskEnv: aloftEnv(dag, task, info),
+          },
+          env,
+        );
     }
   }
 
@@ -360,4 +368,16 @@ export class AloftWorker {
     }
     return r;
   }
+}
+
+/** Variables every command and pod gets: which try of which task this is. */
+function aloftEnv(dag: SerializedDag, task: SerializedTask, info: Parameters<typeof templateContext>[0]): Record<string, string> {
+  return {
+    ALOFT_DAG_ID: dag.id,
+    ALOFT_TASK_ID: task.id,
+    ALOFT_RUN_ID: info.runId,
+    ALOFT_TRY_NUMBER: String(info.tryNumber),
+    ALOFT_LOGICAL_DATE: info.logicalDate.toISOString(),
+    ALOFT_DS: dsOf(info.logicalDate, dag.timezone),
+  };
 }

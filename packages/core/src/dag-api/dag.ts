@@ -183,7 +183,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> {
         hasFunction: this.#functions.has(id),
       };
       if (t.kind === 'command') task.command = commandSpec(t.options, at, issues, t.line);
-      if (t.kind === 'kubernetesPod') task.pod = validatePodOptions(t.options, at, issues, t.line);
+      if (t.kind === 'kubernetesPod') task.pod = validatePodOptions(t.options, at, issues, t.line, this.file);
       if (['fn', 'branch', 'shortCircuit'].includes(t.kind) && typeof t.options['run'] !== 'function') {
         issues.add('run', `${at}: run must be a function`, t.line);
       }

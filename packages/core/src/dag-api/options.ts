@@ -83,18 +83,73 @@ export interface ShortCircuitTaskOptions<P> extends BaseTaskOptions {
   run: (ctx: TaskContext<P>) => boolean | Promise<boolean>;
 }
 
+/** A secret reaches the pod by reference only; workers never read its value. */
+export type PodSecret =
+  /** One key as one environment variable. */
+  | { type: 'env'; secret: string; key: string; envName: string }
+  /** Every key as an environment variable. */
+  | { type: 'envFrom'; secret: string }
+  /** Keys as files under mountPath. */
+  | { type: 'volume'; secret: string; mountPath: string; items?: { key: string; path: string }[] };
+
+type K8sObject = Record<string, unknown>;
+
+/**
+ * A Kubernetes pod, like Airflow's KubernetesPodOperator. The parameters are merged onto
+ * `podTemplate` / `podTemplateFile` when given; the main container is named `base`.
+ */
 export interface KubernetesPodTaskOptions extends BaseTaskOptions {
   image: string;
+  /** Default `default`. */
   namespace?: string;
+  /** The container's command (entrypoint); templated like command tasks. */
   cmds?: string[];
+  /** The container's arguments; templated. */
   arguments?: string[];
-  env?: Record<string, string>;
+  /** Values (templated) or references to a secret or config map key. */
+  env?: Record<string, string | { secretKeyRef: { name: string; key: string } } | { configMapKeyRef: { name: string; key: string } }>;
+  envFrom?: ({ secretRef: { name: string } } | { configMapRef: { name: string } })[];
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  /** Prefix of the generated pod name. */
   namePrefix?: string;
   resources?: {
     requests?: { cpu?: string; memory?: string; [k: string]: string | undefined };
     limits?: { cpu?: string; memory?: string; [k: string]: string | undefined };
   };
-  [more: string]: unknown;
+  secrets?: PodSecret[];
+  volumes?: K8sObject[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean; subPath?: string }[];
+  nodeSelector?: Record<string, string>;
+  affinity?: K8sObject;
+  tolerations?: { key?: string; operator?: 'Exists' | 'Equal'; value?: string; effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute'; tolerationSeconds?: number }[];
+  serviceAccountName?: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  imagePullSecrets?: string[];
+  securityContext?: K8sObject;
+  containerSecurityContext?: K8sObject;
+  initContainers?: K8sObject[];
+  sidecars?: K8sObject[];
+  hostNetwork?: boolean;
+  dnsPolicy?: 'ClusterFirst' | 'ClusterFirstWithHostNet' | 'Default' | 'None';
+  priorityClassName?: string;
+  /** A base pod (object) that the parameters are merged onto. */
+  podTemplate?: K8sObject;
+  /** A base pod as a YAML file, relative to the DAG file. */
+  podTemplateFile?: string;
+  /** Time allowed in Pending (unschedulable, pulling) before the try fails. */
+  startupTimeout?: Duration;
+  /** activeDeadlineSeconds of the pod. */
+  activeDeadline?: Duration;
+  terminationGracePeriod?: Duration;
+  /** What happens to the pod when the try ends. Default `delete`. */
+  onFinish?: 'delete' | 'deleteOnSuccess' | 'keep';
+  /** Stream the containers' logs into the task's log. Default true. */
+  getLogs?: boolean;
+  /** Exit codes of the main container that mean "skipped". */
+  skipExitCodes?: number[];
+  /** The cluster: a kubeconfig file and context, or the worker's own service account. */
+  cluster?: { kubeconfig?: string; context?: string } | { inCluster: true };
+  /** After an OOMKill, the next try gets memory × factor (requests and limits), up to max. */
+  oomRetry?: { factor: number; max: string };
 }

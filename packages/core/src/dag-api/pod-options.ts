@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDuration } from './durations.js';
 import { DNS1123_LABEL, K8S_QUANTITY, labelKeyProblem, labelValueProblem, type ValidationIssues } from './validation.js';
 
@@ -16,7 +18,7 @@ const TASK_ARGS = new Set(['id', 'upstream', 'triggerRule', 'owner', 'retries', 
  * Validates a kubernetesPod task's parameters at import and returns them normalized
  * (durations in ms, defaults filled). Only references to secrets are stored, never values.
  */
-export function validatePodOptions(o: Record<string, unknown>, at: string, issues: ValidationIssues, line?: number): Record<string, unknown> {
+export function validatePodOptions(o: Record<string, unknown>, at: string, issues: ValidationIssues, line?: number, file?: string): Record<string, unknown> {
   const bad = (field: string, problem: string) => issues.add(field, `${at}: ${field} ${problem}`, line);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
@@ -99,5 +101,91 @@ export function validatePodOptions(o: Record<string, unknown>, at: string, issue
       if (typeof c?.image !== 'string' || c.image === '') bad(`${f}[${i}].image`, 'is required');
     });
   }
+  validateMore(o, bad, file);
   return out;
+}
+
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isName = (v: unknown): v is string => typeof v === 'string' && v.length <= 253 && DNS1123_SUBDOMAIN.test(v);
+
+/** Secrets, volumes, scheduling, cluster and retry-sizing parameters. */
+function validateMore(o: Record<string, unknown>, bad: (field: string, problem: string) => void, file: string | undefined): void {
+  const env = o['env'];
+  if (isObj(env)) for (const k of Object.keys(env)) if (!ENV_NAME.test(k)) bad(`env.${k}`, 'is not a valid environment variable name');
+  const secrets = o['secrets'];
+  if (secrets !== undefined) {
+    if (!Array.isArray(secrets)) bad('secrets', 'must be a list');
+    else {
+      secrets.forEach((s: Record<string, unknown>, i) => {
+        const f = `secrets[${i}]`;
+        if (!isObj(s)) return bad(f, 'must be an object');
+        if (!isName(s['secret'])) bad(`${f}.secret`, `must be a Secret name (DNS-1123 subdomain), got ${JSON.stringify(s['secret'])}`);
+        if (s['type'] === 'env') {
+          if (typeof s['key'] !== 'string' || s['key'] === '') bad(`${f}.key`, 'is required for type env');
+          if (typeof s['envName'] !== 'string' || !ENV_NAME.test(s['envName'])) bad(`${f}.envName`, 'must be a valid environment variable name');
+        } else if (s['type'] === 'volume') {
+          if (typeof s['mountPath'] !== 'string' || !s['mountPath'].startsWith('/')) bad(`${f}.mountPath`, 'must be an absolute path');
+        } else if (s['type'] !== 'envFrom') bad(`${f}.type`, 'must be env, envFrom or volume');
+      });
+    }
+  }
+  const envFrom = o['envFrom'];
+  if (envFrom !== undefined && (!Array.isArray(envFrom) || !envFrom.every((e) => isObj(e) && (isObj(e['secretRef']) || isObj(e['configMapRef']))))) {
+    bad('envFrom', 'must be a list of { secretRef: { name } } or { configMapRef: { name } }');
+  }
+  const volumes = o['volumes'];
+  const names = new Set<string>();
+  if (volumes !== undefined) {
+    if (!Array.isArray(volumes)) bad('volumes', 'must be a list of volumes');
+    else volumes.forEach((v: Record<string, unknown>, i) => {
+      if (!isObj(v) || typeof v['name'] !== 'string' || !DNS1123_LABEL.test(v['name'])) bad(`volumes[${i}].name`, 'must be a DNS-1123 label');
+      else names.add(v['name']);
+    });
+  }
+  const mounts = o['volumeMounts'];
+  if (mounts !== undefined) {
+    if (!Array.isArray(mounts)) bad('volumeMounts', 'must be a list');
+    else mounts.forEach((m: Record<string, unknown>, i) => {
+      if (!isObj(m) || typeof m['mountPath'] !== 'string' || !m['mountPath'].startsWith('/')) bad(`volumeMounts[${i}].mountPath`, 'must be an absolute path');
+      if (!isObj(m) || typeof m['name'] !== 'string' || !names.has(m['name'])) bad(`volumeMounts[${i}].name`, `must name one of the task's volumes (${[...names].join(', ') || 'none declared'})`);
+    });
+  }
+  const sel = o['nodeSelector'];
+  if (sel !== undefined && (!isObj(sel) || !Object.values(sel).every((v) => typeof v === 'string'))) bad('nodeSelector', 'must be an object of strings');
+  if (o['affinity'] !== undefined && !isObj(o['affinity'])) bad('affinity', 'must be an object');
+  const tol = o['tolerations'];
+  if (tol !== undefined) {
+    if (!Array.isArray(tol)) bad('tolerations', 'must be a list');
+    else tol.forEach((t: Record<string, unknown>, i) => {
+      if (!isObj(t)) return bad(`tolerations[${i}]`, 'must be an object');
+      if (t['operator'] !== undefined && !['Exists', 'Equal'].includes(t['operator'] as string)) bad(`tolerations[${i}].operator`, 'must be Exists or Equal');
+      if (t['effect'] !== undefined && !['NoSchedule', 'PreferNoSchedule', 'NoExecute'].includes(t['effect'] as string)) bad(`tolerations[${i}].effect`, 'must be NoSchedule, PreferNoSchedule or NoExecute');
+    });
+  }
+  for (const f of ['serviceAccountName', 'priorityClassName'] as const) if (o[f] !== undefined && !isName(o[f])) bad(f, 'must be a DNS-1123 subdomain');
+  for (const f of ['securityContext', 'containerSecurityContext', 'podTemplate'] as const) if (o[f] !== undefined && !isObj(o[f])) bad(f, 'must be an object');
+  for (const f of ['hostNetwork', 'getLogs'] as const) if (o[f] !== undefined && typeof o[f] !== 'boolean') bad(f, 'must be true or false');
+  const tpl = o['podTemplateFile'];
+  if (tpl !== undefined) {
+    if (typeof tpl !== 'string') bad('podTemplateFile', 'must be a path');
+    else if (file && !existsSync(isAbsolute(tpl) ? tpl : resolve(dirname(file), tpl))) bad('podTemplateFile', `does not exist: ${tpl}`);
+  }
+  const cluster = o['cluster'];
+  if (cluster !== undefined) {
+    if (!isObj(cluster)) bad('cluster', 'must be { kubeconfig, context } or { inCluster: true }');
+    else if (cluster['inCluster'] !== undefined && cluster['inCluster'] !== true) bad('cluster.inCluster', 'must be true when given');
+    else for (const k of ['kubeconfig', 'context']) if (cluster[k] !== undefined && typeof cluster[k] !== 'string') bad(`cluster.${k}`, 'must be a string');
+  }
+  const oom = o['oomRetry'];
+  if (oom !== undefined) {
+    if (!isObj(oom)) bad('oomRetry', 'must be { factor, max }');
+    else {
+      if (typeof oom['factor'] !== 'number' || !(oom['factor'] > 1) || oom['factor'] > 16) bad('oomRetry.factor', 'must be a number above 1 (at most 16)');
+      if (typeof oom['max'] !== 'string' || !K8S_QUANTITY.test(oom['max'])) bad('oomRetry.max', 'must be a memory quantity such as "8Gi"');
+      const mem = (o['resources'] as { limits?: { memory?: unknown }; requests?: { memory?: unknown } } | undefined);
+      if (!mem?.limits?.memory && !mem?.requests?.memory) bad('oomRetry', 'needs resources.requests.memory or resources.limits.memory to scale');
+    }
+  }
 }

@@ -364,6 +364,15 @@ export class Store {
     return (await this.#run('releaseTi', key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, Date.now())) === 1;
   }
 
+  /** Executor bookkeeping on a task instance (pod name, log cursors, state detail). */
+  async setTiFields(key: TaskInstanceKey, fields: Record<string, string>): Promise<void> {
+    await this.redis.hset(this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex), fields);
+  }
+
+  async getTiField(key: TaskInstanceKey, field: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex), field)) ?? undefined;
+  }
+
   /** Records the process group of a running try so a takeover on the same host can end it. */
   async setTiPgid(key: TaskInstanceKey, pgid: number): Promise<void> {
     await this.redis.hset(this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex), 'pgid', String(pgid));
@@ -440,14 +449,16 @@ export class Store {
 
   // ── Logs and outputs ────────────────────────────────────────────────────────
 
-  async appendLog(key: TaskInstanceKey, tryNumber: number, lines: LogLine[]): Promise<void> {
+  /** Appends log lines; `fields` are set on the task instance in the same step. */
+  async appendLog(key: TaskInstanceKey, tryNumber: number, lines: LogLine[], fields: Record<string, string> = {}): Promise<void> {
     if (lines.length === 0) return;
     const k = this.keys.log(key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber);
-    await this.redis
+    const m = this.redis
       .multi()
       .rpush(k, ...lines.map((l) => JSON.stringify(l)))
-      .ltrim(k, -this.logMaxLines, -1)
-      .exec();
+      .ltrim(k, -this.logMaxLines, -1);
+    if (Object.keys(fields).length) m.hset(this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex), fields);
+    await m.exec();
   }
 
   async getLog(key: TaskInstanceKey, tryNumber: number, from = 0, count = 1000): Promise<LogLine[]> {

@@ -1,0 +1,39 @@
+/**
+ * The pod twin of `kubernetes_sample`, as in Airflow's example: `run_this_first`, then a
+ * pod that passes (python:3.12 printing "hello world") and one that fails (an image with
+ * no python3). Manual only: it needs a worker with a cluster (KUBECONFIG or in-cluster);
+ * trigger it with `pnpm aloft trigger kubernetes_sample_pod --wait`.
+ */
+import { dag } from '@aloft/core';
+
+const sample = dag({
+  id: 'kubernetes_sample_pod',
+  description: 'kubernetes_sample with real pods: a passing and a failing one',
+  schedule: null,
+  tags: ['example', 'sample', 'kubernetes'],
+  defaultArgs: { owner: 'aloft', retries: 1, retryDelay: '2s' },
+});
+
+const start = sample.empty({ id: 'run_this_first' });
+
+const passing = sample.kubernetesPod({
+  id: 'passing',
+  namespace: 'default',
+  image: 'python:3.12-slim',
+  cmds: ['python3', '-c'],
+  arguments: ["print('hello world')"],
+  labels: { example: 'kubernetes-sample' },
+  startupTimeout: '5m',
+});
+
+const failing = sample.kubernetesPod({
+  id: 'failing',
+  namespace: 'default',
+  image: 'busybox:1.36',
+  cmds: ['python3', '-c'],
+  arguments: ["print('hello world')"],
+  labels: { example: 'kubernetes-sample' },
+  startupTimeout: '5m',
+});
+
+start.then([passing, failing]);

@@ -1,0 +1,187 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '@aloft/k8s-emulator';
+import type { TaskInstance } from '@aloft/core';
+import { ROOT, System, waitFor } from './support/system.js';
+
+/**
+ * Pod tasks end to end: scheduler and workers as processes, real redis-server, and the
+ * project's Kubernetes API emulator (a real HTTP server the unmodified client talks to).
+ * With KUBECONFIG pointing at a real cluster the emulator-only checks are skipped.
+ */
+const REAL = Boolean(process.env['ALOFT_TEST_REAL_CLUSTER'] && process.env['KUBECONFIG']);
+const TMP = join(ROOT, '.test-results', `k8s-${process.pid}`);
+const SECRET_VALUE = 'sw0rdf1sh-never-in-redis';
+
+describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
+  let emu: Emulator;
+  const kubeconfig = join(TMP, 'kubeconfig');
+  const sys = new System({ dagsFolder: join(ROOT, 'tests', 'fixtures', 'k8s-dags'), env: { ALOFT_KILL_GRACE_MS: '500', ALOFT_LOCK_MS: '2000' } });
+
+  const tis = async (dagId: string, runId: string): Promise<Record<string, TaskInstance>> =>
+    Object.fromEntries((await sys.client.listTaskInstances(dagId, runId)).map((t) => [t.taskId, t]));
+  const stdout = async (dagId: string, runId: string, taskId: string, t?: number) =>
+    (await sys.client.getLog(dagId, runId, taskId, t ? { try: t } : {})).filter((l) => l.stream === 'stdout').map((l) => l.line);
+  const creates = () => emu.requests.filter((r) => r.method === 'POST' && /\/pods$/.test(r.path)).map((r) => r.path);
+
+  beforeAll(async () => {
+    mkdirSync(TMP, { recursive: true });
+    emu = await startEmulator();
+    emu.writeKubeconfig(kubeconfig);
+    emu.addSecret('default', 'db', { password: SECRET_VALUE });
+    await sys.start();
+    await sys.spawn('scheduler', 'scheduler');
+    await sys.spawn('worker', 'worker-1', { KUBECONFIG: kubeconfig });
+    await sys.spawn('worker', 'worker-2', { KUBECONFIG: kubeconfig });
+    await waitFor('pod DAGs stored', async () => (await sys.client.listDags()).length >= 3, 60_000);
+  });
+  afterAll(async () => {
+    await sys.stop();
+    await emu?.stop();
+    rmSync(TMP, { recursive: true, force: true });
+  });
+
+  it('runs pods to success, failure and skip, with logs, outputs and reasons in words', async () => {
+    const run = await sys.client.trigger('pods');
+    const done = await sys.client.waitForRun('pods', run.runId, { timeoutMs: 60_000, pollMs: 100 });
+    expect(done.state).toBe('failed');
+    const t = await tis('pods', run.runId);
+    const ds = new Date(run.logicalDate).toISOString().slice(0, 10);
+
+    expect(t['hello']?.state).toBe('success');
+    expect(await stdout('pods', run.runId, 'hello')).toEqual([`hello ${ds}`, 'hi from pods']);
+    expect(await sys.client.getOutput('pods', run.runId, 'hello')).toEqual({ rows: 3 });
+    expect(t['marked']?.state).toBe('success');
+    expect(await sys.client.getOutput('pods', run.runId, 'marked')).toEqual([1, 2]);
+
+    expect(t['exit3']?.state).toBe('failed');
+    expect(t['exit3']?.exitCode).toBe(3);
+    expect(t['exit3']?.reason).toBe('exit code 3');
+    expect(await stdout('pods', run.runId, 'exit3')).toEqual(['failing']);
+    expect(t['skip42']?.state).toBe('skipped');
+
+    expect(t['pull']?.state).toBe('failed');
+    expect(t['pull']?.reason).toMatch(/^(ErrImagePull|ImagePullBackOff): container "base": .*does-not-exist\/image:1/);
+    const pullLog = (await sys.client.getLog('pods', run.runId, 'pull')).map((l) => l.line);
+    expect(pullLog.some((l) => /recent events of pod/.test(l))).toBe(true);
+
+    expect(t['unschedulable']?.state).toBe('failed');
+    expect(t['unschedulable']?.reason).toBe('Unschedulable after 1 s (startup timeout): Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.');
+    const pendingLog = (await sys.client.getLog('pods', run.runId, 'unschedulable')).map((l) => l.line);
+    expect(pendingLog).toContain('pod pending: Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.');
+
+    expect(t['no_secret']?.state).toBe('failed');
+    expect(t['no_secret']?.reason).toMatch(/^CreateContainerConfigError: container "base": .*secret "missing" not found/);
+    expect(t['with_secret']?.state).toBe('success');
+    expect(await stdout('pods', run.runId, 'with_secret')).toEqual([`got a password of ${SECRET_VALUE.length} characters`]);
+
+    expect(t['sidecar']?.state).toBe('success');
+    expect((await stdout('pods', run.runId, 'sidecar')).sort()).toEqual(['[base] from main', '[helper] from helper']);
+
+    expect(t['crashing']?.state).toBe('failed');
+    expect(t['crashing']?.reason).toMatch(/^CrashLoopBackOff: container "base": back-off 10s restarting failed container/);
+    expect(t['evicted']?.state).toBe('failed');
+    expect(t['evicted']?.reason).toMatch(/^Evicted: The node was low on resource: memory\./);
+    expect(t['deadline']?.state).toBe('failed');
+    expect(t['deadline']?.reason).toMatch(/^active deadline exceeded/);
+
+    // Pods are named per try and deleted when done (onFinish: delete).
+    await waitFor('pods deleted', async () => emu.podNames('default').length === 0, 15_000);
+    expect(new Set(creates()).size).toBeGreaterThan(0);
+  });
+
+  it('never puts a secret value in Redis, and refers to secrets only by name', async () => {
+    const redis = sys.client.store.redis;
+    const keys = await redis.keys('*');
+    for (const k of keys) {
+      const type = await redis.type(k);
+      const dump =
+        type === 'string' ? await redis.get(k)
+        : type === 'hash' ? JSON.stringify(await redis.hgetall(k))
+        : type === 'list' ? JSON.stringify(await redis.lrange(k, 0, -1))
+        : type === 'stream' ? JSON.stringify(await redis.xrange(k, '-', '+'))
+        : type === 'zset' ? JSON.stringify(await redis.zrange(k, 0, -1))
+        : type === 'set' ? JSON.stringify(await redis.smembers(k))
+        : '';
+      expect(dump ?? '', k).not.toContain(SECRET_VALUE);
+    }
+  });
+
+  it('retries an OOMKilled pod with more memory, recording the size of each try', async () => {
+    const run = await sys.client.trigger('pod_oom');
+    const done = await sys.client.waitForRun('pod_oom', run.runId, { timeoutMs: 60_000, pollMs: 100 });
+    expect(done.state).toBe('failed');
+    const ti = await sys.client.getTaskInstance('pod_oom', run.runId, 'hungry');
+    expect(ti.try).toBe(3);
+    expect(ti.reason).toMatch(/^OOMKilled/);
+    const limits: string[] = [];
+    for (const n of [1, 2, 3]) {
+      const log = (await sys.client.getLog('pod_oom', run.runId, 'hungry', { try: n })).map((l) => l.line);
+      const created = log.find((l) => l.startsWith('created pod'));
+      limits.push(/memory limit (\S+)\)/.exec(created ?? '')?.[1] ?? '?');
+    }
+    // 64Mi, then ×1.5 = 96Mi, then capped at 100Mi.
+    expect(limits).toEqual(['64Mi', '96Mi', '100Mi']);
+  });
+
+  it('cancelling a run deletes its pod', async () => {
+    const run = await sys.client.trigger('pod_slow', { conf: { lines: 100, pause: 0.2 } });
+    await waitFor('the pod to run', async () => (await stdout('pod_slow', run.runId, 'ticker')).length >= 2);
+    const name = emu.podNames('default')[0]!;
+    await sys.client.cancelRun('pod_slow', run.runId);
+    await waitFor('the pod to be deleted', async () => !emu.podNames('default').includes(name), 15_000);
+    const ti = await sys.client.getTaskInstance('pod_slow', run.runId, 'ticker');
+    expect(ti.state).toBe('failed');
+  });
+
+  it.skipIf(REAL)('follows pods through one watch per namespace, resuming after drops and 410 Gone, without losing or repeating a log line', async () => {
+    const before = emu.requests.length;
+    const run = await sys.client.trigger('pod_slow', { conf: { lines: 30, pause: 0.1 } });
+    await waitFor('the pod to log', async () => (await stdout('pod_slow', run.runId, 'ticker')).length >= 5);
+    emu.dropWatches();
+    emu.dropLogStreams();
+    await new Promise((r) => setTimeout(r, 400));
+    emu.compactHistory();
+    emu.dropWatches();
+    emu.dropLogStreams();
+    const done = await sys.client.waitForRun('pod_slow', run.runId, { timeoutMs: 60_000, pollMs: 100 });
+    expect(done.state).toBe('success');
+    expect(await stdout('pod_slow', run.runId, 'ticker')).toEqual(Array.from({ length: 30 }, (_, i) => `line ${i + 1}`));
+    const during = emu.requests.slice(before);
+    // No per-pod polling: pods are read through the shared watch, never one by one.
+    expect(during.filter((r) => r.method === 'GET' && /\/pods\/[^/]+$/.test(r.path))).toEqual([]);
+    // Each worker re-watched after the drops (a handful of watch calls, not one per pod or per second).
+    const watches = during.filter((r) => r.method === 'GET' && r.query['watch'] !== undefined);
+    expect(watches.length).toBeGreaterThanOrEqual(2);
+    expect(watches.length).toBeLessThanOrEqual(12);
+    // Resumed watches asked for the last version seen; the 410 made the workers list again.
+    expect(watches.some((r) => Number(r.query['resourceVersion']) > 1)).toBe(true);
+    expect(during.filter((r) => r.method === 'GET' && /\/pods$/.test(r.path) && r.query['watch'] === undefined).length).toBeGreaterThanOrEqual(1);
+    // Log streams were reopened from where they stopped.
+    expect(during.filter((r) => r.path.endsWith('/log') && r.query['sinceTime']).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it.skipIf(REAL)('a worker killed mid-pod: the next worker adopts the same pod and its log goes on without a gap or a repeat', async () => {
+    const run = await sys.client.trigger('pod_slow', { conf: { lines: 40, pause: 0.1 } });
+    const ti = await waitFor('the pod to log', async () => {
+      const t = await sys.client.getTaskInstance('pod_slow', run.runId, 'ticker');
+      return t.state === 'running' && (await stdout('pod_slow', run.runId, 'ticker')).length >= 5 && t;
+    });
+    const holder = sys.services.find((s) => s.name === ti.worker)!;
+    const createsBefore = creates().length;
+    holder.child.kill('SIGKILL');
+    await holder.exited;
+    const done = await sys.client.waitForRun('pod_slow', run.runId, { timeoutMs: 90_000, pollMs: 200 });
+    expect(done.state).toBe('success');
+    const after = await sys.client.getTaskInstance('pod_slow', run.runId, 'ticker');
+    expect(after.try).toBe(1);
+    expect(after.worker).not.toBe(ti.worker);
+    // The same pod, adopted: no second create succeeded for this try.
+    const log = await sys.client.getLog('pod_slow', run.runId, 'ticker');
+    expect(log.some((l) => /exists already .* following it/.test(l.line))).toBe(true);
+    expect(creates().length - createsBefore).toBeLessThanOrEqual(1);
+    expect(log.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual(Array.from({ length: 40 }, (_, i) => `line ${i + 1}`));
+    await sys.spawn('worker', `${ti.worker}-again`, { KUBECONFIG: kubeconfig });
+  });
+});
