@@ -10,6 +10,15 @@ export function renderTemplate(template: string, ctx: Record<string, unknown>, w
     return env.renderString(template, ctx);
   } catch (err) {
     const msg = (err as Error).message.replace(/^\(unknown path\)\s*/, '').replace(/\s+/g, ' ').trim();
+    const at = /^\[Line (\d+), Column (\d+)\]\s*(.*)$/.exec(msg);
+    if (at && /null or undefined/.test(at[3] ?? '')) {
+      // Name the expression that came out undefined, and what a template can use.
+      const line = template.split('\n')[Number(at[1]) - 1] ?? '';
+      const col = Number(at[2]);
+      const expr = [...line.matchAll(/\{\{.*?\}\}/g)].find((m) => m.index <= col + 2 && m.index + m[0].length >= col)?.[0];
+      const names = Object.keys(ctx).join(', ');
+      throw new Error(`template in ${where}: ${expr ?? 'an expression'} is undefined (line ${at[1]}, column ${col}); a template can use ${names}`);
+    }
     throw new Error(`template in ${where}: ${msg}`);
   }
 }

@@ -1,0 +1,56 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PARSE_MARKER, type ParseResult } from '../src/parse-protocol.js';
+
+/**
+ * DAG files as the scheduler loads them: each imported by the parse child in its own Node
+ * process, which reports the DAGs or the first problem with its line and field.
+ */
+const ROOT = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
+const DIR = join(ROOT, '.test-results', `parse-dags-${process.pid}`);
+const CHILD = join(ROOT, 'apps', 'scheduler', 'src', 'parse-child.ts');
+mkdirSync(DIR, { recursive: true });
+afterAll(() => rmSync(DIR, { recursive: true, force: true }));
+
+let n = 0;
+async function parse(source: string): Promise<ParseResult & { file: string }> {
+  const file = join(DIR, `dag${++n}.ts`);
+  writeFileSync(file, `import { dag, chain } from '@aloft/core';\n${source}\n`);
+  const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', CHILD, file], { cwd: ROOT });
+  const line = stdout.split('\n').find((l) => l.startsWith(PARSE_MARKER));
+  if (!line) throw new Error(`no parse result in: ${stdout}`);
+  return { ...(JSON.parse(line.slice(PARSE_MARKER.length)) as ParseResult), file };
+}
+
+describe('DAG file validation (file, line, field)', () => {
+  const cases: [string, string, number, string, RegExp][] = [
+    ['cycle', `const d = dag({ id: 'c' });\nconst a = d.empty({ id: 'a' });\nconst b = d.empty({ id: 'b' });\na.then(b);\nb.then(a);`, 3, 'upstream', /cycle a → b → a/],
+    ['duplicate task id', `const d = dag({ id: 'dup' });\nd.empty({ id: 't' });\nd.empty({ id: 't' });`, 4, 'id', /"t".*(twice|duplicate)/i],
+    ['invalid DAG id', `const d = dag({ id: 'bad id!' });\nd.empty({ id: 't' });`, 2, 'id', /bad id!/],
+    ['unknown upstream', `const d = dag({ id: 'up' });\nd.empty({ id: 'sum', upstream: [{ id: 'numbrs' } as never] });`, 3, 'upstream', /upstream "numbrs" is not a task of this DAG/],
+    ['bad cron', `const d = dag({ id: 'sched', schedule: '99 * * * *' });\nd.empty({ id: 't' });`, 2, 'schedule', /not a valid cron expression/],
+    ['negative retries', `const d = dag({ id: 'retries' });\nd.command({ id: 't', command: 'true', retries: -1 });`, 3, 'retries', /retries/],
+    ['unknown trigger rule', `const d = dag({ id: 'rule' });\nd.empty({ id: 't', triggerRule: 'sometimes' as never });`, 3, 'triggerRule', /sometimes/],
+    ['unknown time zone', `const d = dag({ id: 'tz', timezone: 'Mars/Olympus' });\nd.empty({ id: 't' });`, 2, 'timezone', /Mars\/Olympus/],
+    ['bad quantity', `const d = dag({ id: 'pod' });\nd.kubernetesPod({ id: 'p', image: 'busybox', resources: { limits: { memory: 'lots' } } });`, 3, 'resources.limits.memory', /Kubernetes quantity/],
+    ['mount of no volume', `const d = dag({ id: 'mnt' });\nd.kubernetesPod({ id: 'p', image: 'busybox', volumeMounts: [{ name: 'data', mountPath: '/data' }] });`, 3, 'volumeMounts[0].name', /volumes/],
+    ['bad secret', `const d = dag({ id: 'sec' });\nd.kubernetesPod({ id: 'p', image: 'busybox', secrets: [{ type: 'env', secret: 'db', key: 'k', envName: '1BAD' }] });`, 3, 'secrets[0].envName', /environment variable name/],
+  ];
+  for (const [what, src, line, field, msg] of cases) {
+    it(`reports ${what} at line ${line}, field ${field}`, async () => {
+      const r = await parse(src);
+      expect('error' in r && r.error).toMatchObject({ line, field });
+      expect('error' in r && r.error.message).toMatch(msg);
+    });
+  }
+
+  it('reports a file that throws at the line of the throw, and a good file parses', async () => {
+    const bad = await parse(`const d = dag({ id: 'x' });\nd.empty({ id: 't' });\nthrow new Error('boom');`);
+    expect('error' in bad && bad.error).toMatchObject({ line: 4, message: 'Error: boom' });
+    const good = await parse(`const d = dag({ id: 'fine', schedule: '@hourly', startDate: '2026-01-01' });\nd.empty({ id: 't' });`);
+    expect('dags' in good && good.dags.map((d) => d.id)).toEqual(['fine']);
+  });
+});

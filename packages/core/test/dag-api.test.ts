@@ -1,0 +1,71 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { importDagFile, type SerializedDag } from '../src/index.js';
+
+/** DAG files written to a folder inside the repo, so `@aloft/core` resolves as for users. */
+const DIR = join(new URL('../../..', import.meta.url).pathname, '.test-results', `unit-dags-${process.pid}`);
+mkdirSync(DIR, { recursive: true });
+afterAll(() => rmSync(DIR, { recursive: true, force: true }));
+
+let n = 0;
+async function load(source: string): Promise<{ file: string; dags: SerializedDag[] }> {
+  const file = join(DIR, `dag${++n}.ts`);
+  writeFileSync(file, `import { dag, chain } from '@aloft/core';\n${source}\n`);
+  const dags = await importDagFile(file);
+  return { file, dags: dags.map((d) => d.serialize()) };
+}
+
+describe('DAG API', () => {
+  it('serializes DAG options, default args and per-task overrides', async () => {
+    const { dags } = await load(`
+const d = dag({
+  id: 'etl', description: 'd', schedule: '@daily', startDate: '2026-01-01', endDate: '2026-12-31', timezone: 'Europe/Berlin',
+  catchup: true, maxActiveRuns: 2, maxActiveTasks: 4, tags: ['a', 'b'], params: { limit: 10, name: { type: 'string', default: 'x' } },
+  defaultArgs: { owner: 'ops', retries: 3, retryDelay: '30s', retryExponentialBackoff: true, maxRetryDelay: '10m', executionTimeout: '1h', queue: 'q1', priority: 5, dependsOnPast: true },
+});
+d.empty({ id: 'start' });
+d.command({ id: 'override', command: 'true', retries: 0, queue: 'fast', executionTimeout: null });
+`);
+    const d = dags[0]!;
+    expect(d).toMatchObject({ id: 'etl', timezone: 'Europe/Berlin', catchup: true, maxActiveRuns: 2, maxActiveTasks: 4, tags: ['a', 'b'] });
+    expect(d.schedule).toEqual({ kind: 'cron', expression: '0 0 * * *' });
+    expect(d.params['limit']?.default).toBe(10);
+    expect(d.params['name']).toMatchObject({ type: 'string', default: 'x' });
+    const [start, override] = d.tasks;
+    expect(start).toMatchObject({ owner: 'ops', retries: 3, retryDelayMs: 30_000, retryExponentialBackoff: true, maxRetryDelayMs: 600_000, executionTimeoutMs: 3_600_000, queue: 'q1', priority: 5, dependsOnPast: true });
+    expect(override).toMatchObject({ retries: 0, queue: 'fast', executionTimeoutMs: null, owner: 'ops' });
+    expect(d.version).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('links tasks with then(), fan-out and fan-in lists and chain(), with trigger rules', async () => {
+    const { dags } = await load(`
+const d = dag({ id: 'shape' });
+const a = d.empty({ id: 'a' });
+const [b, c] = [d.command({ id: 'b', command: ['echo', 'hi'] }), d.fn({ id: 'c', run: () => 1 })];
+const j = d.empty({ id: 'j', triggerRule: 'one_failed' });
+a.then([b, c]).then(j);
+const x = d.empty({ id: 'x' }), y = d.empty({ id: 'y' }), z = d.empty({ id: 'z', triggerRule: 'none_skipped' });
+chain(j, [x, y], z);
+`);
+    const t = Object.fromEntries(dags[0]!.tasks.map((x) => [x.id, x]));
+    expect(t['a']?.downstream.sort()).toEqual(['b', 'c']);
+    expect(t['j']?.upstream.sort()).toEqual(['b', 'c']);
+    expect(t['j']?.triggerRule).toBe('one_failed');
+    expect(t['z']?.upstream.sort()).toEqual(['x', 'y']);
+    expect(t['b']?.triggerRule).toBe('all_success');
+    expect(t['b']?.command).toMatchObject({ command: ['echo', 'hi'], skipExitCode: 99 });
+    expect(t['c']?.hasFunction).toBe(true);
+  });
+
+  it('keeps a kubernetesPod task as validated parameters, secrets by reference only', async () => {
+    const { dags } = await load(`
+const d = dag({ id: 'pods' });
+d.kubernetesPod({ id: 'p', image: 'busybox:1.36', cmds: ['sh', '-c', 'echo {{ ds }}'], resources: { limits: { memory: '1Gi' } },
+  secrets: [{ type: 'env', secret: 'db', key: 'password', envName: 'DB_PASSWORD' }], startupTimeout: '2m', oomRetry: { factor: 1.5, max: '4Gi' } });
+`);
+    const pod = dags[0]!.tasks[0]!.pod!;
+    expect(pod).toMatchObject({ namespace: 'default', image: 'busybox:1.36', startupTimeoutMs: 120_000, onFinish: 'delete', getLogs: true });
+    expect(pod['secrets']).toEqual([{ type: 'env', secret: 'db', key: 'password', envName: 'DB_PASSWORD' }]);
+  });
+});
