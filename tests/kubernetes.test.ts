@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '@aloft/k8s-emulator';
@@ -17,7 +17,9 @@ const SECRET_VALUE = 'sw0rdf1sh-never-in-redis';
 describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
   let emu: Emulator;
   const kubeconfig = join(TMP, 'kubeconfig');
-  const sys = new System({ dagsFolder: join(ROOT, 'tests', 'fixtures', 'k8s-dags'), env: { ALOFT_KILL_GRACE_MS: '500', ALOFT_LOCK_MS: '2000' } });
+  // The fixtures, plus the pod examples exactly as users get them.
+  const dags = join(TMP, 'dags');
+  const sys = new System({ dagsFolder: dags, env: { ALOFT_KILL_GRACE_MS: '500', ALOFT_LOCK_MS: '2000' } });
 
   const tis = async (dagId: string, runId: string): Promise<Record<string, TaskInstance>> =>
     Object.fromEntries((await sys.client.listTaskInstances(dagId, runId)).map((t) => [t.taskId, t]));
@@ -26,20 +28,49 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
   const creates = () => emu.requests.filter((r) => r.method === 'POST' && /\/pods$/.test(r.path)).map((r) => r.path);
 
   beforeAll(async () => {
-    mkdirSync(TMP, { recursive: true });
+    mkdirSync(dags, { recursive: true });
+    const fixtures = join(ROOT, 'tests', 'fixtures', 'k8s-dags');
+    for (const f of readdirSync(fixtures)) copyFileSync(join(fixtures, f), join(dags, f));
+    for (const f of ['kubernetes_sample_pod.ts', 'pod_pipeline.ts']) copyFileSync(join(ROOT, 'examples', 'dags', f), join(dags, f));
     emu = await startEmulator();
     emu.writeKubeconfig(kubeconfig);
     emu.addSecret('default', 'db', { password: SECRET_VALUE });
+    emu.addSecret('default', 'warehouse', { password: SECRET_VALUE });
     await sys.start();
     await sys.spawn('scheduler', 'scheduler');
     await sys.spawn('worker', 'worker-1', { KUBECONFIG: kubeconfig });
     await sys.spawn('worker', 'worker-2', { KUBECONFIG: kubeconfig });
-    await waitFor('pod DAGs stored', async () => (await sys.client.listDags()).length >= 3, 60_000);
+    await waitFor('pod DAGs stored', async () => (await sys.client.listDags()).length >= 5, 60_000);
   });
   afterAll(async () => {
     await sys.stop();
     await emu?.stop();
     rmSync(TMP, { recursive: true, force: true });
+  });
+
+  it('kubernetes_sample_pod: passing prints hello world; failing (no python in ubuntu) fails with the reason, retried once', async () => {
+    const run = await sys.client.trigger('kubernetes_sample_pod');
+    const done = await sys.client.waitForRun('kubernetes_sample_pod', run.runId, { timeoutMs: 60_000, pollMs: 100 });
+    expect(done.state).toBe('failed');
+    const t = await tis('kubernetes_sample_pod', run.runId);
+    expect(t['run_this_first']?.state).toBe('success');
+    expect(t['passing']?.state).toBe('success');
+    expect(await stdout('kubernetes_sample_pod', run.runId, 'passing')).toEqual(['hello world']);
+    expect(t['failing']?.state).toBe('failed');
+    expect(t['failing']?.try).toBe(2);
+    expect(t['failing']?.exitCode).toBe(128);
+    expect(t['failing']?.reason).toMatch(/^exit code 128 \(StartError: .*exec: "python": executable file not found in \$PATH/);
+    const created = emu.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/namespaces/default/pods');
+    expect(created.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('pod_pipeline: a secret by reference, resources, and outputs from pod to pod to function', async () => {
+    const run = await sys.client.trigger('pod_pipeline');
+    const done = await sys.client.waitForRun('pod_pipeline', run.runId, { timeoutMs: 60_000, pollMs: 100 });
+    expect(done.state).toBe('success');
+    expect(await sys.client.getOutput('pod_pipeline', run.runId, 'extract')).toEqual({ rows: 2, orders: 42 });
+    expect(await stdout('pod_pipeline', run.runId, 'transform')).toEqual(['42 orders in 2 rows']);
+    expect(await sys.client.getOutput('pod_pipeline', run.runId, 'report')).toEqual({ average: 21 });
   });
 
   it('runs pods to success, failure and skip, with logs, outputs and reasons in words', async () => {

@@ -1,8 +1,8 @@
 /**
  * The pod twin of `kubernetes_sample`, as in Airflow's example: `run_this_first`, then a
- * pod that passes (python:3.12 printing "hello world") and one that fails (an image with
- * no python3). Manual only: it needs a worker with a cluster (KUBECONFIG or in-cluster);
- * trigger it with `pnpm aloft trigger kubernetes_sample_pod --wait`.
+ * pod that passes (python:3.12-slim printing "hello world") and one that fails (the same
+ * command in ubuntu:24.04, which has no python). Manual only: it needs a worker with a
+ * cluster (KUBECONFIG or in-cluster); `pnpm aloft trigger kubernetes_sample_pod --wait`.
  */
 import { dag } from '@aloft/core';
 
@@ -20,19 +20,21 @@ const passing = sample.kubernetesPod({
   id: 'passing',
   namespace: 'default',
   image: 'python:3.12-slim',
-  cmds: ['python3', '-c'],
+  cmds: ['python', '-c'],
   arguments: ["print('hello world')"],
-  labels: { example: 'kubernetes-sample' },
+  labels: { foo: 'bar' },
+  getLogs: true,
   startupTimeout: '5m',
 });
 
 const failing = sample.kubernetesPod({
   id: 'failing',
   namespace: 'default',
-  image: 'busybox:1.36',
-  cmds: ['python3', '-c'],
+  image: 'ubuntu:24.04',
+  cmds: ['python', '-c'],
   arguments: ["print('hello world')"],
-  labels: { example: 'kubernetes-sample' },
+  labels: { foo: 'bar' },
+  getLogs: true,
   startupTimeout: '5m',
 });
 

@@ -63,14 +63,25 @@ export function ensureRedisServer() {
   process.exit(1);
 }
 
+/** Installs a Debian package when `present()` is false and we are root on Debian/Ubuntu. */
+function ensureDebianPackage(present, pkg, why) {
+  if (present()) return true;
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!root || !existsSync('/etc/debian_version')) return false;
+  console.error(`[aloft] installing Debian package ${pkg} ${why} …`);
+  const r = spawnSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pkg}`], { stdio: ['ignore', 2, 2] });
+  return r.status === 0 && present();
+}
+
+/**
+ * python3 for the Kubernetes emulator's python images (it runs pod commands as local
+ * processes); without it those pod tests report the missing interpreter.
+ */
+export function ensurePython() {
+  return ensureDebianPackage(() => onPath('python3'), 'python3-minimal', 'for the Kubernetes emulator');
+}
+
 /** Chromium for the browser tests: Debian's package, never a downloaded browser. */
 export function ensureChromium() {
-  if (existsSync('/usr/bin/chromium')) return true;
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (root && existsSync('/etc/debian_version')) {
-    console.error('[aloft] installing Debian package chromium for the browser tests …');
-    const r = spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'], { stdio: ['ignore', 2, 2] });
-    return r.status === 0 && existsSync('/usr/bin/chromium');
-  }
-  return false;
+  return ensureDebianPackage(() => existsSync('/usr/bin/chromium'), 'chromium', 'for the browser tests');
 }

@@ -56,6 +56,34 @@ interface Watcher {
 }
 
 const TOKEN = 'emulator-token';
+
+/**
+ * What the emulated images contain, so a command behaves as it would in a cluster: the
+ * interpreters an image has run from this machine (python/python3 → python3, node → this
+ * Node), and one it lacks fails to start as kubelet reports it. Images not listed here
+ * are treated as having every interpreter.
+ */
+const INTERPRETERS = ['python', 'python3', 'node', 'ruby', 'perl', 'java'];
+const IMAGE_HAS: [RegExp, string[]][] = [
+  [/^(docker\.io\/)?(library\/)?python(:|$)/, ['python', 'python3']],
+  [/^(docker\.io\/)?(library\/)?node(:|$)/, ['node']],
+  [/^(docker\.io\/)?(library\/)?(ubuntu|debian|busybox|alpine)(:|$)/, []],
+];
+
+function imageLacks(image: string, argv0: string): boolean {
+  const bin = argv0.split('/').pop() ?? argv0;
+  if (!INTERPRETERS.includes(bin)) return false;
+  const profile = IMAGE_HAS.find(([re]) => re.test(image));
+  return profile !== undefined && !profile[1].includes(bin);
+}
+
+/** The local program that stands in for an image's interpreter. */
+function localProgram(argv0: string): string {
+  const bin = argv0.split('/').pop() ?? argv0;
+  if (bin === 'python' || bin === 'python3') return 'python3';
+  if (bin === 'node') return process.execPath;
+  return argv0;
+}
 const BEHAVIOUR = 'emulator.aloft.dev/behaviour';
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -222,7 +250,7 @@ export async function startEmulator(): Promise<Emulator> {
   }
 
   /** Runs one container's command; resolves with its exit code and termination message. */
-  function runContainer(p: PodState, spec: Obj, run: ContainerRun, env: Record<string, string>): Promise<{ code: number; message: string }> {
+  function runContainer(p: PodState, spec: Obj, run: ContainerRun, env: Record<string, string>): Promise<{ code: number; message: string; startError?: boolean }> {
     run.termFile = join(p.dir, `${run.name}.termination-log`);
     const argv = [...((spec['command'] ?? []) as string[]), ...((spec['args'] ?? []) as string[])].map((a) => a.replaceAll('/dev/termination-log', run.termFile!));
     run.started = true;
@@ -230,8 +258,12 @@ export async function startEmulator(): Promise<Emulator> {
       // An image's default entrypoint: nothing to run here; it ends at once.
       return new Promise((res) => later(p, 50, () => res({ code: 0, message: '' })));
     }
+    if (imageLacks(spec['image'] as string, argv[0]!)) {
+      const message = `failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "${argv[0]}": executable file not found in $PATH: unknown`;
+      return Promise.resolve({ code: 128, message, startError: true });
+    }
     return new Promise((res) => {
-      const proc = spawn(argv[0]!, argv.slice(1), { env, cwd: p.dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const proc = spawn(localProgram(argv[0]!), argv.slice(1), { env, cwd: p.dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       run.proc = proc;
       for (const stream of [proc.stdout, proc.stderr]) {
         let rest = '';
@@ -372,7 +404,7 @@ export async function startEmulator(): Promise<Emulator> {
       const crash = behaviour === 'crashloop' && run === main.run;
       const once = async (): Promise<void> => {
         const cmd = crash ? { ...c, command: ['sh', '-c', 'echo crashing; exit 1'], args: [] } : behaviour === 'oom' && run === main.run && !c.command ? { ...c, command: ['sleep', '10'] } : c;
-        const { code, message } = await runContainer(p, cmd, run, envs.get(c.name)!);
+        const { code, message, startError } = await runContainer(p, cmd, run, envs.get(c.name)!);
         if (p.deleting || stopped) return;
         if (crash) {
           const cs = containerStatus(p, c.name);
@@ -387,6 +419,9 @@ export async function startEmulator(): Promise<Emulator> {
         const killed = run.killedFor;
         if (st.phase === 'Failed' && (st.reason === 'Evicted' || st.reason === 'DeadlineExceeded')) {
           terminate(p, c.name, killed?.exitCode ?? code, 'Error', '', startedAt);
+        } else if (startError) {
+          terminate(p, c.name, code, 'StartError', message, startedAt);
+          event(p, 'Warning', 'Failed', `Error: ${message}`);
         } else terminate(p, c.name, killed?.exitCode ?? code, killed?.reason ?? (code === 0 ? 'Completed' : 'Error'), message, startedAt);
         endLogs(run);
         publish(ns, 'MODIFIED', p.obj);

@@ -34,7 +34,9 @@ export function verdict(pod: V1Pod): PodVerdict {
       return { kind: 'failed', reason: `OOMKilled: container "${main!.name}" ran out of memory (exit code ${term.exitCode})`, exitCode: term.exitCode, oomKilled: true, message: term.message };
     }
     if (term.exitCode === 0) return { kind: 'succeeded', exitCode: 0, message: term.message };
-    return { kind: 'failed', reason: `exit code ${term.exitCode}${term.reason && term.reason !== 'Error' ? ` (${term.reason})` : ''}`, exitCode: term.exitCode, oomKilled: false, message: term.message };
+    // A container that could not start says why in its message (e.g. the executable is missing).
+    const why = term.reason && term.reason !== 'Error' && term.reason !== 'Completed' ? ` (${term.reason}${term.reason !== 'Error' && term.message && /Start|CannotRun/.test(term.reason) ? `: ${term.message}` : ''})` : '';
+    return { kind: 'failed', reason: `exit code ${term.exitCode}${why}`, exitCode: term.exitCode, oomKilled: false, message: term.message };
   }
   if (st.phase === 'Failed') return { kind: 'failed', reason: `pod failed: ${st.reason ?? ''} ${st.message ?? ''}`.trim(), exitCode: undefined, oomKilled: false, message: undefined };
   if (st.phase === 'Succeeded') return { kind: 'succeeded', exitCode: 0, message: undefined };

@@ -1,0 +1,55 @@
+/**
+ * Pods that pass data along: an extract pod reads a password from a Secret (by reference:
+ * the worker never sees it), runs with requests and limits, and returns its result as
+ * JSON through its termination message; a transform pod gets that output through a
+ * template; a function sums up. Manual only: it needs a worker with a cluster and a
+ * Secret `warehouse` with a key `password` in the namespace.
+ */
+import { dag } from '@aloft/core';
+
+const p = dag({
+  id: 'pod_pipeline',
+  description: 'Secrets, resources and outputs between pods',
+  schedule: null,
+  tags: ['example', 'kubernetes'],
+  defaultArgs: { retries: 1, retryDelay: '10s' },
+});
+
+const extract = p.kubernetesPod({
+  id: 'extract',
+  namespace: 'default',
+  image: 'python:3.12-slim',
+  cmds: ['python', '-c'],
+  arguments: [
+    [
+      'import json, os',
+      'assert os.environ["WAREHOUSE_PASSWORD"], "no password"',
+      'rows = [{"day": "{{ ds }}", "region": r, "orders": n} for r, n in [("north", 12), ("south", 30)]]',
+      'print(f"extracted {len(rows)} rows")',
+      'open("/dev/termination-log", "w").write(json.dumps({"rows": len(rows), "orders": sum(r["orders"] for r in rows)}))',
+    ].join('\n'),
+  ],
+  secrets: [{ type: 'env', secret: 'warehouse', key: 'password', envName: 'WAREHOUSE_PASSWORD' }],
+  resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+  oomRetry: { factor: 2, max: '1Gi' },
+});
+
+const transform = p.kubernetesPod({
+  id: 'transform',
+  namespace: 'default',
+  image: 'busybox:1.36',
+  cmds: ['sh', '-c'],
+  arguments: ['echo "{{ outputs.extract.orders }} orders in {{ outputs.extract.rows }} rows"; echo \'{"average": {{ outputs.extract.orders / outputs.extract.rows }}}\' > /dev/termination-log'],
+  resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '64Mi' } },
+});
+
+const report = p.fn({
+  id: 'report',
+  run: (ctx) => {
+    const { average } = ctx.output(transform) as { average: number };
+    ctx.log.info('average orders per row: %d', average);
+    return { average };
+  },
+});
+
+extract.then(transform).then(report);
