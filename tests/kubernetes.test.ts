@@ -40,7 +40,7 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
     await sys.spawn('scheduler', 'scheduler');
     await sys.spawn('worker', 'worker-1', { KUBECONFIG: kubeconfig });
     await sys.spawn('worker', 'worker-2', { KUBECONFIG: kubeconfig });
-    await waitFor('pod DAGs stored', async () => (await sys.client.listDags()).length >= 5, 60_000);
+    await waitFor('pod DAGs stored', async () => (await sys.client.listDags()).length >= 9, 60_000);
   });
   afterAll(async () => {
     await sys.stop();
@@ -166,6 +166,50 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
     expect(ti.state).toBe('failed');
   });
 
+  it.skipIf(REAL)('rides out 429 answers, honouring Retry-After, and never starts a pod twice', async () => {
+    const from = emu.requests.length;
+    emu.setFaults({ rate: 0.5, status: 429, retryAfter: 1, match: /^(POST|DELETE) \/api\/v1\/namespaces\/default\/pods/ });
+    try {
+      const run = await sys.client.trigger('pod_burst');
+      const done = await sys.client.waitForRun('pod_burst', run.runId, { timeoutMs: 90_000, pollMs: 200 });
+      expect(done.state).toBe('success');
+    } finally {
+      emu.setFaults(undefined);
+    }
+    const posts = emu.requests.slice(from).filter((r) => r.method === 'POST');
+    const refused = posts.filter((r) => r.status === 429);
+    expect(refused.length).toBeGreaterThan(0);
+    // Every pod was created exactly once, and a refused create was tried again no sooner
+    // than its Retry-After (1 s).
+    const created = posts.filter((r) => r.status === 201);
+    expect(created).toHaveLength(20);
+    expect(new Set(created.map((r) => r.name)).size).toBe(20);
+    for (const r of refused) {
+      const again = posts.find((x) => x.name === r.name && x.at > r.at);
+      expect(again, r.name).toBeDefined();
+      expect(again!.at - r.at, r.name).toBeGreaterThanOrEqual(950);
+    }
+  });
+
+  it.skipIf(REAL)('waits for a full quota instead of failing, and fails with the quota message past the startup timeout', async () => {
+    emu.setPodQuota('default', 2);
+    try {
+      const run = await sys.client.trigger('pod_quota');
+      const done = await sys.client.waitForRun('pod_quota', run.runId, { timeoutMs: 90_000, pollMs: 200 });
+      expect(done.state).toBe('success');
+      const logs = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => sys.client.getLog('pod_quota', run.runId, `q${i}`)));
+      expect(logs.some((l) => l.some((x) => /^waiting for quota: .*exceeded quota: pod-count/.test(x.line)))).toBe(true);
+      emu.setPodQuota('default', 0);
+      const full = await sys.client.trigger('pod_quota_full');
+      await sys.client.waitForRun('pod_quota_full', full.runId, { timeoutMs: 30_000, pollMs: 100 });
+      const ti = await sys.client.getTaskInstance('pod_quota_full', full.runId, 'never');
+      expect(ti.state).toBe('failed');
+      expect(ti.reason).toMatch(/^quota still exceeded after 1 s \(startup timeout\): .*exceeded quota/);
+    } finally {
+      emu.setPodQuota('default', undefined);
+    }
+  });
+
   it.skipIf(REAL)('follows pods through one watch per namespace, resuming after drops and 410 Gone, without losing or repeating a log line', async () => {
     const before = emu.requests.length;
     const run = await sys.client.trigger('pod_slow', { conf: { lines: 30, pause: 0.1 } });
@@ -216,3 +260,49 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
     await sys.spawn('worker', `${ti.worker}-again`, { KUBECONFIG: kubeconfig });
   });
 });
+
+describe.skipIf(REAL)('500 pods at once on one worker', () => {
+  let emu: Emulator;
+  const dir = join(TMP, 'many');
+  const sys = new System({ dagsFolder: dir, env: { ALOFT_WORKER_CONCURRENCY: '500', ALOFT_K8S_CREATE_CONCURRENCY: '32' } });
+
+  beforeAll(async () => {
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(join(ROOT, 'tests', 'fixtures', 'k8s-dags', 'pods.ts'), join(dir, 'pods.ts'));
+    emu = await startEmulator();
+    emu.writeKubeconfig(join(dir, 'kubeconfig'));
+    await sys.start();
+    await sys.spawn('scheduler', 'scheduler');
+    await sys.spawn('worker', 'worker-many', { KUBECONFIG: join(dir, 'kubeconfig') });
+    await waitFor('pod DAGs stored', async () => (await sys.client.listDags()).some((d) => d.dag.id === 'pod_many'), 60_000);
+  });
+  afterAll(async () => {
+    await sys.stop();
+    await emu?.stop();
+  });
+
+  it('runs them all through a single watch, creating each pod once', async () => {
+    const run = await sys.client.trigger('pod_many');
+    let peak = 0;
+    const done = await waitFor(
+      'the 500 pods',
+      async () => {
+        peak = Math.max(peak, emu.podNames('default').length);
+        const r = await sys.client.getRun('pod_many', run.runId);
+        return (r.state === 'success' || r.state === 'failed') && r;
+      },
+      180_000,
+    );
+    expect(done.state).toBe('success');
+    const tis = await sys.client.listTaskInstances('pod_many', run.runId);
+    expect(tis.filter((t) => t.state === 'success')).toHaveLength(500);
+    // The pods overlapped: hundreds existed at once.
+    expect(peak).toBeGreaterThan(100);
+    expect(emu.watchCounts()['default']?.max).toBe(1);
+    const posts = emu.requests.filter((r) => r.method === 'POST');
+    expect(posts).toHaveLength(500);
+    // No per-pod reads: state came from the one watch.
+    expect(emu.requests.filter((r) => r.method === 'GET' && /\/pods\/[^/]+$/.test(r.path))).toEqual([]);
+  });
+});
+

@@ -21,7 +21,7 @@ const worker = new AloftWorker({
   heartbeatMs: env.ALOFT_HEARTBEAT_MS,
   killGraceMs: env.ALOFT_KILL_GRACE_MS,
   maxOutputBytes: env.ALOFT_MAX_OUTPUT_BYTES,
-  kubernetes: { kubeconfig: env.ALOFT_K8S_KUBECONFIG, context: env.ALOFT_K8S_CONTEXT, startupTimeoutMs: env.ALOFT_K8S_STARTUP_TIMEOUT_MS },
+  kubernetes: { kubeconfig: env.ALOFT_K8S_KUBECONFIG, context: env.ALOFT_K8S_CONTEXT, startupTimeoutMs: env.ALOFT_K8S_STARTUP_TIMEOUT_MS, createConcurrency: env.ALOFT_K8S_CREATE_CONCURRENCY },
   fnRunners: { warm: env.ALOFT_FN_RUNNERS_WARM, idleMs: env.ALOFT_FN_RUNNER_IDLE_MS, maxHeapMb: env.ALOFT_FN_RUNNER_HEAP_MB },
   registry,
 });

@@ -45,7 +45,7 @@ export interface AloftWorkerOptions {
   /** Function runner processes: how many to keep warm, and when extra idle ones stop. */
   fnRunners?: FnPoolOptions;
   /** Kubernetes pod tasks: the cluster (unset: KUBECONFIG or in-cluster) and the default startup timeout. */
-  kubernetes?: { kubeconfig?: string | undefined; context?: string | undefined; startupTimeoutMs: number };
+  kubernetes?: { kubeconfig?: string | undefined; context?: string | undefined; startupTimeoutMs: number; createConcurrency?: number };
   registry: Registry;
 }
 
@@ -76,6 +76,7 @@ export class AloftWorker {
       kubeconfig: o.kubernetes?.kubeconfig,
       context: o.kubernetes?.context,
       defaultStartupTimeoutMs: o.kubernetes?.startupTimeoutMs ?? 120_000,
+      createConcurrency: o.kubernetes?.createConcurrency,
     });
     this.#reaper = new Reaper(o.killGraceMs);
     this.#metrics = {

@@ -21,6 +21,22 @@ export interface RecordedRequest {
   method: string;
   path: string;
   query: Record<string, string>;
+  /** When it arrived (ms since the epoch) and the status it got. */
+  at: number;
+  status?: number;
+  /** The pod a create was for. */
+  name?: string;
+}
+
+/** Answers a fraction of the matching requests with an error instead of serving them. */
+export interface Faults {
+  /** 0..1 */
+  rate: number;
+  status: 429 | 500 | 503;
+  /** Seconds, sent as Retry-After. */
+  retryAfter?: number;
+  /** Only requests whose method and path match, e.g. /^POST .*\/pods$/. Default: all but watches and logs. */
+  match?: RegExp;
 }
 
 interface LogLine {
@@ -101,6 +117,14 @@ export interface Emulator {
   dropWatches(): void;
   /** Ends every open follow-log connection abruptly. */
   dropLogStreams(): void;
+  /** Errors (429/5xx) for a fraction of requests; `undefined` turns them off. */
+  setFaults(f: Faults | undefined): void;
+  /** A ResourceQuota on pods: creates beyond `pods` live pods answer 403 exceeded quota. */
+  setPodQuota(namespace: string, pods: number | undefined): void;
+  /** Watch connections open now, and the most ever open at once, per namespace. */
+  watchCounts(): Record<string, { open: number; max: number }>;
+  /** When each pod reached each phase (ms), for latency figures. */
+  phaseTimes(namespace: string, name: string): Record<string, number>;
   /** Forgets the event history: a watch resuming from any version seen so far gets 410 Gone. */
   compactHistory(): void;
   stop(): Promise<void>;
@@ -162,12 +186,20 @@ export async function startEmulator(): Promise<Emulator> {
   let rv = 1;
   let oldest = 1;
   let stopped = false;
+  let faults: Faults | undefined;
+  const quotas = new Map<string, number>();
+  const watchMax = new Map<string, number>();
+  const phases = new Map<string, Record<string, number>>();
 
   const nowIso = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const key = (ns: string, name: string) => `${ns}/${name}`;
 
   function publish(ns: string, type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: Obj): void {
     obj['metadata']['resourceVersion'] = String(++rv);
+    const times = phases.get(key(ns, obj['metadata'].name)) ?? {};
+    times[obj['status']?.phase ?? 'Pending'] ??= Date.now();
+    if (type === 'DELETED') times['Deleted'] = Date.now();
+    phases.set(key(ns, obj['metadata'].name), times);
     const snap = structuredClone(obj);
     history.push({ rv, ns, type, obj: snap });
     if (history.length > 20_000) oldest = history.splice(0, 10_000).at(-1)!.rv + 1;
@@ -493,6 +525,11 @@ export async function startEmulator(): Promise<Emulator> {
     }
     if (problems.length) return status(res, 422, 'Invalid', `Pod "${name ?? ''}" is invalid: ${problems.join(', ')}`);
     if (pods.has(key(ns, name))) return status(res, 409, 'AlreadyExists', `pods "${name}" already exists`);
+    const quota = quotas.get(ns);
+    const used = [...pods.values()].filter((p) => p.obj['metadata'].namespace === ns && !['Succeeded', 'Failed'].includes(p.obj['status'].phase)).length;
+    if (quota !== undefined && used >= quota) {
+      return status(res, 403, 'Forbidden', `pods "${name}" is forbidden: exceeded quota: pod-count, requested: pods=1, used: pods=${used}, limited: pods=${quota}`);
+    }
     const obj: Obj = structuredClone(body);
     obj['apiVersion'] = 'v1';
     obj['kind'] = 'Pod';
@@ -598,6 +635,8 @@ export async function startEmulator(): Promise<Emulator> {
     }
     const w: Watcher = { ns, selector, res };
     watchers.add(w);
+    const open = [...watchers].filter((x) => x.ns === ns).length;
+    watchMax.set(ns, Math.max(watchMax.get(ns) ?? 0, open));
     res.on('close', () => watchers.delete(w));
     const timeout = Number(q.get('timeoutSeconds') ?? 0);
     if (timeout > 0) setTimeout(() => res.end(), timeout * 1000).unref();
@@ -613,13 +652,24 @@ export async function startEmulator(): Promise<Emulator> {
   const server: Server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://emulator');
-      requests.push({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams) });
+      const rec: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), at: Date.now() };
+      requests.push(rec);
+      res.on('finish', () => (rec.status = res.statusCode));
       if (req.headers.authorization !== `Bearer ${TOKEN}`) return status(res, 401, 'Unauthorized', 'Unauthorized');
       const q = url.searchParams;
+      const sent = req.method === 'POST' || req.method === 'DELETE' ? await body(req).catch(() => undefined) : undefined;
+      if (req.method === 'POST') rec.name = sent?.['metadata']?.name;
+      const streaming = q.get('watch') === 'true' || q.get('watch') === '1' || url.pathname.endsWith('/log');
+      const line = `${req.method} ${url.pathname}`;
+      if (faults && (faults.match ? faults.match.test(line) : !streaming) && Math.random() < faults.rate) {
+        if (faults.retryAfter !== undefined) res.setHeader('retry-after', String(faults.retryAfter));
+        const reason = faults.status === 429 ? 'TooManyRequests' : 'InternalError';
+        return status(res, faults.status, reason, faults.status === 429 ? 'Too many requests, please try again later.' : 'Internal error occurred: emulated fault');
+      }
       let m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(url.pathname);
       if (m) {
         const ns = m[1]!;
-        if (req.method === 'POST') return createPod(ns, (await body(req)) ?? {}, res);
+        if (req.method === 'POST') return createPod(ns, sent ?? {}, res);
         if (req.method === 'GET' && (q.get('watch') === 'true' || q.get('watch') === '1')) return serveWatch(ns, q, res);
         if (req.method === 'GET') {
           const selector = parseSelector(q.get('labelSelector') ?? undefined);
@@ -637,8 +687,7 @@ export async function startEmulator(): Promise<Emulator> {
         if (m[3] === '/log' && req.method === 'GET') return serveLogs(p, q, res);
         if (req.method === 'GET') return json(res, 200, p.obj);
         if (req.method === 'DELETE' && !m[3]) {
-          const b = await body(req).catch(() => undefined);
-          const grace = q.get('gracePeriodSeconds') ?? b?.['gracePeriodSeconds'];
+          const grace = q.get('gracePeriodSeconds') ?? sent?.['gracePeriodSeconds'];
           return deletePod(p, grace === undefined || grace === null ? undefined : Number(grace), res);
         }
       }
@@ -707,6 +756,16 @@ export async function startEmulator(): Promise<Emulator> {
         }
       }
     },
+    setFaults: (f) => {
+      faults = f;
+    },
+    setPodQuota: (ns, n) => void (n === undefined ? quotas.delete(ns) : quotas.set(ns, n)),
+    watchCounts: () => {
+      const out: Record<string, { open: number; max: number }> = {};
+      for (const [ns, max] of watchMax) out[ns] = { open: [...watchers].filter((w) => w.ns === ns).length, max };
+      return out;
+    },
+    phaseTimes: (ns, name) => ({ ...phases.get(key(ns, name)) }),
     compactHistory: () => {
       // Every version handed out so far is expired: any resume answers 410 Gone.
       // (One version is spent on the compaction, so a list afterwards returns a valid one.)

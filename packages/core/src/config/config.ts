@@ -29,6 +29,7 @@ const ENV = z.object({
   ALOFT_K8S_KUBECONFIG: z.string().optional(),
   ALOFT_K8S_CONTEXT: z.string().optional(),
   ALOFT_K8S_STARTUP_TIMEOUT_MS: z.coerce.number().int().min(1000).default(120000),
+  ALOFT_K8S_CREATE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
   ALOFT_KILL_GRACE_MS: z.coerce.number().int().min(0).default(5000),
   ALOFT_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2000),
   ALOFT_LOCK_MS: z.coerce.number().int().min(1000).default(30000),

@@ -14,7 +14,45 @@ export interface KubernetesExecutorOptions {
   context?: string | undefined;
   /** How long a pod may stay Pending when its task sets no startupTimeout. */
   defaultStartupTimeoutMs: number;
+  /** Pod creates in flight at once from this worker (a burst queues behind them). */
+  createConcurrency?: number;
 }
+
+/** At most `max` calls at once; the rest wait their turn in order. */
+class Limiter {
+  #active = 0;
+  readonly #waiting: (() => void)[] = [];
+  constructor(private readonly max: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#active >= this.max) await new Promise<void>((r) => this.#waiting.push(r));
+    this.#active++;
+    try {
+      return await fn();
+    } finally {
+      this.#active--;
+      this.#waiting.shift()?.();
+    }
+  }
+}
+
+const codeOf = (err: unknown): number | undefined =>
+  err instanceof ApiException ? err.code : ((err as { code?: unknown; statusCode?: unknown })?.statusCode as number | undefined);
+
+/** Seconds of a Retry-After header, in ms. */
+function retryAfterMs(err: unknown): number | undefined {
+  const h = err instanceof ApiException ? (err.headers['retry-after'] ?? err.headers['Retry-After']) : undefined;
+  const s = h === undefined ? NaN : Number(h);
+  return Number.isFinite(s) ? Math.min(60_000, Math.max(0, s * 1000)) : undefined;
+}
+
+/** The API server is busy or failing for now: try again after a pause. */
+const isTransient = (err: unknown): boolean => {
+  const c = codeOf(err);
+  return c === 429 || (c !== undefined && c >= 500) || (!(err instanceof ApiException) && /ECONNREFUSED|ECONNRESET|socket hang up|fetch failed|ETIMEDOUT/.test(String(err)));
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface PodRun {
   params: PodParams;
@@ -43,8 +81,33 @@ const isCode = (err: unknown, code: number) =>
 export class KubernetesExecutor {
   readonly #configs = new Map<string, KubeConfig>();
   readonly #watchers = new Map<string, PodWatcher>();
+  readonly #creates: Limiter;
+  /** Calls retried after 429/5xx, for metrics and tests. */
+  readonly retries = { transient: 0, quota: 0 };
 
-  constructor(private readonly o: KubernetesExecutorOptions) {}
+  constructor(private readonly o: KubernetesExecutorOptions) {
+    this.#creates = new Limiter(o.createConcurrency ?? 16);
+  }
+
+  /** `fn`, again after 429/5xx (honouring Retry-After) until `deadline`. */
+  async #retrying<T>(fn: () => Promise<T>, deadline: number, onQuota?: (message: string) => void): Promise<T> {
+    let delay = 200;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        const quota = codeOf(err) === 403 && /exceeded quota/.test(err instanceof ApiException ? apiMessage(err) : String(err));
+        if (!(isTransient(err) || (quota && onQuota)) || Date.now() >= deadline) throw err;
+        if (quota) {
+          this.retries.quota++;
+          onQuota?.(apiMessage(err as ApiException<unknown>));
+        } else this.retries.transient++;
+        const wait = retryAfterMs(err) ?? delay;
+        delay = Math.min(delay * 2, quota ? 5_000 : 10_000);
+        await sleep(Math.min(wait, Math.max(0, deadline - Date.now())));
+      }
+    }
+  }
 
   #config(cluster: PodParams['cluster']): { kc: KubeConfig; id: string } {
     const file = cluster?.kubeconfig ?? this.o.kubeconfig;
@@ -163,7 +226,7 @@ export class KubernetesExecutor {
         cancelled = reason;
         const grace = p.terminationGracePeriodMs !== undefined ? Math.ceil(p.terminationGracePeriodMs / 1000) : undefined;
         env.log.system(`deleting pod ${ns}/${name}: ${reason}`);
-        await api.deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: grace }).catch((err: unknown) => {
+        await this.#retrying(() => api.deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: grace }), Date.now() + 30_000).catch((err: unknown) => {
           if (!isCode(err, 404)) env.log.system(`could not delete pod ${name}: ${String(err)}`);
         });
         settle({ kind: 'cancelled' });
@@ -173,13 +236,30 @@ export class KubernetesExecutor {
       await this.o.store.setTiFields(r.key, { pod: `${ns}/${name}`, ...(memory ? { podMemory: memory } : {}) });
       try {
         try {
-          const created = await api.createNamespacedPod({ namespace: ns, body: pod });
+          // A busy API server (429/5xx) or a full quota is waited out up to the startup
+          // timeout; a create that succeeded but whose answer was lost comes back as 409.
+          let quotaShown = '';
+          const created = await this.#retrying(
+            () => this.#creates.run(() => api.createNamespacedPod({ namespace: ns, body: pod })),
+            Date.now() + startupMs,
+            (message) => {
+              if (message === quotaShown) return;
+              quotaShown = message;
+              env.log.system(`waiting for quota: ${message}`);
+              void this.o.store.setTiFields(r.key, { detail: `waiting for quota: ${message}` });
+            },
+          );
           env.log.system(`created pod ${ns}/${name}${memory ? ` (memory limit ${memory})` : ''}`);
           watcher.observe(created);
         } catch (err) {
-          if (!isCode(err, 409)) throw err;
+          if (!isCode(err, 409)) {
+            if (codeOf(err) === 403 && /exceeded quota/.test(String(apiMessage(err as ApiException<unknown>)))) {
+              return { outcome: 'failed', reason: `quota still exceeded after ${Math.round(startupMs / 1000)} s (startup timeout): ${apiMessage(err as ApiException<unknown>)}` };
+            }
+            throw err;
+          }
           env.log.system(`pod ${ns}/${name} exists already (created by a previous holder of this try); following it`);
-          const known = watcher.get(name) ?? (await api.readNamespacedPod({ name, namespace: ns }));
+          const known = watcher.get(name) ?? (await this.#retrying(() => api.readNamespacedPod({ name, namespace: ns }), Date.now() + 30_000));
           onPod(known, 'MODIFIED');
         }
         if (cancelled) await cancel(cancelled);
@@ -216,7 +296,7 @@ export class KubernetesExecutor {
         }
         const remove = p.onFinish === 'delete' || (p.onFinish === 'deleteOnSuccess' && res.outcome !== 'failed');
         if (remove) {
-          await api.deleteNamespacedPod({ name, namespace: ns }).catch((err: unknown) => {
+          await this.#retrying(() => api.deleteNamespacedPod({ name, namespace: ns }), Date.now() + 30_000).catch((err: unknown) => {
             if (!isCode(err, 404)) env.log.system(`could not delete pod ${name}: ${String(err)}`);
           });
         } else env.log.system(`pod ${ns}/${name} kept (onFinish: ${p.onFinish})`);
@@ -293,7 +373,7 @@ export class KubernetesExecutor {
 
   async #appendEvents(api: CoreV1Api, ns: string, name: string, env: ExecEnv): Promise<void> {
     try {
-      const list = await api.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` });
+      const list = await this.#retrying(() => api.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` }), Date.now() + 10_000);
       const items = [...list.items].sort((a, b) => time(a) - time(b)).slice(-20);
       if (items.length) env.log.system(`recent events of pod ${name}:`);
       for (const e of items) env.log.system(`  ${e.type ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`);

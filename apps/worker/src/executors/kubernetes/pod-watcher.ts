@@ -51,7 +51,18 @@ export class PodWatcher {
 
   async #firstList(): Promise<void> {
     this.stats.lists++;
-    const list = await this.#api.listNamespacedPod({ namespace: this.namespace, labelSelector: `${MANAGED_BY}=aloft` });
+    // A busy or failing API server (429/5xx) gets a few more chances; anything else fails now.
+    let list;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        list = await this.#api.listNamespacedPod({ namespace: this.namespace, labelSelector: `${MANAGED_BY}=aloft` });
+        break;
+      } catch (err) {
+        const code = (err as { code?: number }).code;
+        if (attempt >= 6 || !(code === 429 || (code !== undefined && code >= 500))) throw err;
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      }
+    }
     for (const pod of list.items) this.#apply(pod, 'MODIFIED');
     this.#rv = list.metadata?.resourceVersion;
   }
