@@ -99,6 +99,8 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
 
     expect(t['unschedulable']?.state).toBe('failed');
     expect(t['unschedulable']?.reason).toBe('Unschedulable after 1 s (startup timeout): Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.');
+    expect(t['unschedulable']?.detail).toBe('Pending: Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.');
+    expect(t['hello']?.pod).toMatch(/^default\/pods-hello-[0-9a-f]{10}-1$/);
     const pendingLog = (await sys.client.getLog('pods', run.runId, 'unschedulable')).map((l) => l.line);
     expect(pendingLog).toContain('pod pending: Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.');
 
@@ -152,8 +154,9 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
       const created = log.find((l) => l.startsWith('created pod'));
       limits.push(/memory limit (\S+)\)/.exec(created ?? '')?.[1] ?? '?');
     }
-    // 64Mi, then ×1.5 = 96Mi, then capped at 100Mi.
+    // 64Mi, then ×1.5 = 96Mi, then capped at 100Mi; the task instance keeps each try's size.
     expect(limits).toEqual(['64Mi', '96Mi', '100Mi']);
+    expect(ti.podMemoryByTry).toEqual({ 1: '64Mi', 2: '96Mi', 3: '100Mi' });
   });
 
   it('cancelling a run deletes its pod', async () => {

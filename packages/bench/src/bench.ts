@@ -12,12 +12,14 @@ import { QueueEvents, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createClient, type AloftClient } from '@aloft/core';
 import { freePort, startRedis } from '@aloft/core/testing';
+import { startEmulator } from '@aloft/k8s-emulator';
 
 const ROOT = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
 const WIDE = Number(process.env['BENCH_WIDE'] ?? 10_000);
 const CHAIN_RUNS = Number(process.env['BENCH_CHAIN_RUNS'] ?? 1_000);
 const HOPS = Number(process.env['BENCH_HOPS'] ?? 2_000);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 16);
+const PODS = Number(process.env['BENCH_PODS'] ?? 1_000);
 const HOP_CHAIN = 201; // tasks per hop-latency run: 200 hops each
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
@@ -179,6 +181,68 @@ const d = dag({ id: 'bench_hops', maxActiveTasks: 1000000 });
 chain(...Array.from({ length: ${HOP_CHAIN} }, (_, i) => d.fn({ id: 't' + i, run: () => undefined })));
 `,
   );
+  writeFileSync(
+    join(folder, 'bench_pods.ts'),
+    `import { dag } from '@aloft/core';
+const d = dag({ id: 'bench_pods', maxActiveTasks: 1000000 });
+for (let i = 0; i < ${PODS}; i++) d.kubernetesPod({ id: 'p' + i, queue: 'pods', image: 'busybox:1.36', cmds: ['true'], startupTimeout: '10m' });
+`,
+  );
+}
+
+interface PodFigures {
+  podsPerS: number;
+  requestsPerPod: number;
+  enqueueToCreate: number[];
+  succeededToSuccess: number[];
+}
+
+/**
+ * PODS pod tasks that exit at once, through a worker on the Kubernetes API emulator:
+ * pods per second, enqueue → create request, pod Succeeded (in the API) → task success,
+ * and API requests per pod apart from the shared watch.
+ */
+async function podBench(client: AloftClient, env: NodeJS.ProcessEnv, children: ChildProcess[]): Promise<PodFigures> {
+  const emu = await startEmulator();
+  try {
+    const kubeconfig = join(ROOT, '.bench', 'kubeconfig');
+    emu.writeKubeconfig(kubeconfig);
+    const port = await freePort();
+    children.push(
+      startAloft('worker', {
+        ...env,
+        KUBECONFIG: kubeconfig,
+        ALOFT_WORKER_QUEUES: 'pods',
+        ALOFT_WORKER_CONCURRENCY: '500',
+        ALOFT_WORKER_ID: 'bench-pods',
+        ALOFT_WORKER_HTTP_PORT: String(port),
+      }),
+    );
+    // Measure from a ready worker, not its boot.
+    while (!(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 100));
+    const from = emu.requests.length;
+    const t0 = performance.now();
+    const run = await client.trigger('bench_pods');
+    await waitRuns(client, 'bench_pods', [run.runId]);
+    const podsPerS = PODS / ((performance.now() - t0) / 1000);
+    const reqs = emu.requests.slice(from);
+    const created = new Map(reqs.filter((r) => r.method === 'POST' && r.status === 201).map((r) => [r.name!, r.at]));
+    const tis = await client.listTaskInstances('bench_pods', run.runId);
+    const enqueueToCreate: number[] = [];
+    const succeededToSuccess: number[] = [];
+    for (const ti of tis) {
+      const name = ti.pod?.split('/')[1];
+      if (!name) continue;
+      const at = created.get(name);
+      if (at !== undefined && ti.queuedAt) enqueueToCreate.push(at - ti.queuedAt);
+      const succeeded = emu.phaseTimes('default', name)['Succeeded'];
+      if (succeeded !== undefined && ti.endDate) succeededToSuccess.push(ti.endDate - succeeded);
+    }
+    const perPod = reqs.filter((r) => r.query['watch'] === undefined).length / PODS;
+    return { podsPerS, requestsPerPod: perPod, enqueueToCreate, succeededToSuccess };
+  } finally {
+    await emu.stop();
+  }
 }
 
 function startAloft(app: string, env: NodeJS.ProcessEnv): ChildProcess {
@@ -237,7 +301,7 @@ async function main(): Promise<void> {
       children.push(startAloft('worker', { ...env, ALOFT_WORKER_ID: id, ALOFT_WORKER_HTTP_PORT: String(await freePort()) }));
     }
     const client = createClient({ redisUrl: url });
-    while ((await client.listDags()).length < 4) await new Promise((r) => setTimeout(r, 200));
+    while ((await client.listDags()).length < 5) await new Promise((r) => setTimeout(r, 200));
     // Warm up: every function runner imports the DAG files.
     for (const id of ['bench_warm', 'bench_chain', 'bench_hops']) {
       const r = await client.trigger(id);
@@ -280,6 +344,12 @@ async function main(): Promise<void> {
       }
     }
     say(`hop (upstream success → downstream start): p50 ${pct(hops, 50)} ms, p99 ${pct(hops, 99)} ms over ${hops.length} hops`);
+
+    say('\n— Aloft pods (Kubernetes API emulator) —');
+    const pods = await podBench(client, env, children);
+    say(`${PODS} pod tasks that exit at once: ${round(pods.podsPerS, 1)} pods/s, ${round(pods.requestsPerPod, 2)} API requests per pod besides the shared watch`);
+    say(`enqueued → create request: p50 ${pct(pods.enqueueToCreate, 50)} ms, p99 ${pct(pods.enqueueToCreate, 99)} ms`);
+    say(`pod Succeeded → task success: p50 ${pct(pods.succeededToSuccess, 50)} ms, p99 ${pct(pods.succeededToSuccess, 99)} ms`);
     await client.close();
 
     const tasksPerS = Math.min(widePerS, chainPerS);
@@ -296,6 +366,12 @@ async function main(): Promise<void> {
       hop_ratio: round(pct(hops, 50) / Math.max(pct(rawLat, 50), 0.5), 2),
       redis_cmds_per_task: round(cmdsPerTask, 1),
       redis_bytes_per_task: round(bytesPerTask, 0),
+      pods_per_s: round(pods.podsPerS, 1),
+      k8s_requests_per_pod: round(pods.requestsPerPod, 2),
+      pod_enqueue_to_create_p50_ms: pct(pods.enqueueToCreate, 50),
+      pod_enqueue_to_create_p99_ms: pct(pods.enqueueToCreate, 99),
+      pod_succeeded_to_success_p50_ms: pct(pods.succeededToSuccess, 50),
+      pod_succeeded_to_success_p99_ms: pct(pods.succeededToSuccess, 99),
     };
     say('');
     say(JSON.stringify(result));

@@ -78,6 +78,12 @@ export interface TaskInstance {
   reason?: string | undefined;
   nextTryAt?: number | undefined;
   jobId?: string | undefined;
+  /** What the executor says the try is doing now (e.g. why its pod is pending). */
+  detail?: string | undefined;
+  /** namespace/name of the try's pod, for kubernetesPod tasks. */
+  pod?: string | undefined;
+  /** Memory limit each try's pod ran with (oomRetry), by try number. */
+  podMemoryByTry?: Record<number, string> | undefined;
 }
 
 export interface DagHead {
@@ -535,5 +541,12 @@ function parseTi(dagId: string, runId: string, taskId: string, mapIndex: number,
     reason: h['reason'],
     nextTryAt: num(h['nextTryAt']),
     jobId: h['jobId'],
+    detail: h['detail'],
+    pod: h['pod'],
+    podMemoryByTry: Object.fromEntries(
+      Object.entries(h)
+        .filter(([k]) => k.startsWith('podMemory:'))
+        .map(([k, v]) => [Number(k.slice('podMemory:'.length)), v]),
+    ),
   };
 }

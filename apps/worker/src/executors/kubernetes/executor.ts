@@ -233,7 +233,7 @@ export class KubernetesExecutor {
       };
 
       const unsubscribe = watcher.subscribe(name, onPod);
-      await this.o.store.setTiFields(r.key, { pod: `${ns}/${name}`, ...(memory ? { podMemory: memory } : {}) });
+      await this.o.store.setTiFields(r.key, { pod: `${ns}/${name}`, ...(memory ? { [`podMemory:${r.id.tryNumber}`]: memory } : {}) });
       try {
         try {
           // A busy API server (429/5xx) or a full quota is waited out up to the startup
@@ -296,8 +296,11 @@ export class KubernetesExecutor {
         }
         const remove = p.onFinish === 'delete' || (p.onFinish === 'deleteOnSuccess' && res.outcome !== 'failed');
         if (remove) {
-          await this.#retrying(() => api.deleteNamespacedPod({ name, namespace: ns }), Date.now() + 30_000).catch((err: unknown) => {
-            if (!isCode(err, 404)) env.log.system(`could not delete pod ${name}: ${String(err)}`);
+          // The result does not wait for the cleanup; a pod left behind by a worker that
+          // dies meanwhile keeps its labels and is found again.
+          env.log.system(`deleting pod ${ns}/${name} (onFinish: ${p.onFinish})`);
+          void this.#retrying(() => api.deleteNamespacedPod({ name, namespace: ns }), Date.now() + 60_000).catch((err: unknown) => {
+            if (!isCode(err, 404)) this.o.logger.warn({ pod: `${ns}/${name}`, err: String(err) }, 'could not delete a finished pod');
           });
         } else env.log.system(`pod ${ns}/${name} kept (onFinish: ${p.onFinish})`);
         return res;
