@@ -38,9 +38,16 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
     emu.addSecret('default', 'warehouse', { password: SECRET_VALUE });
     await sys.start();
     await sys.spawn('scheduler', 'scheduler');
-    await sys.spawn('worker', 'worker-1', { KUBECONFIG: kubeconfig });
-    await sys.spawn('worker', 'worker-2', { KUBECONFIG: kubeconfig });
-    await waitFor('pod DAGs stored', async () => (await sys.client.listDags()).length >= 9, 60_000);
+    // Tasks with runInPod: the "task image" is this checkout, run by the emulator's node.
+    const taskPods = {
+      KUBECONFIG: kubeconfig,
+      ALOFT_TASK_POD_IMAGE: 'aloft/aloft:test',
+      ALOFT_TASK_POD_COMMAND: JSON.stringify(['node', '--conditions=aloft-source', '--import', join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'), join(ROOT, 'apps', 'worker', 'src', 'run-task.ts')]),
+      ALOFT_TASK_POD_DAGS_FOLDER: dags,
+    };
+    await sys.spawn('worker', 'worker-1', taskPods);
+    await sys.spawn('worker', 'worker-2', taskPods);
+    await waitFor('pod DAGs stored', async () => (await sys.client.listDags()).length >= 10, 60_000);
   });
   afterAll(async () => {
     await sys.stop();
@@ -71,6 +78,35 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
     expect(await sys.client.getOutput('pod_pipeline', run.runId, 'extract')).toEqual({ rows: 2, orders: 42 });
     expect(await stdout('pod_pipeline', run.runId, 'transform')).toEqual(['42 orders in 2 rows']);
     expect(await sys.client.getOutput('pod_pipeline', run.runId, 'report')).toEqual({ average: 21 });
+  });
+
+  it('runInPod: command and function tasks run in pods of their own and come back as if run on a worker', async () => {
+    const from = emu.requests.length;
+    const run = await sys.client.trigger('in_pods');
+    const done = await sys.client.waitForRun('in_pods', run.runId, { timeoutMs: 90_000, pollMs: 100 });
+    const t = await tis('in_pods', run.runId);
+    const ds = new Date(run.logicalDate).toISOString().slice(0, 10);
+    expect(t['make']?.state).toBe('success');
+    expect(await sys.client.getOutput('in_pods', run.runId, 'make')).toEqual({ n: 3, ds });
+    expect(await stdout('in_pods', run.runId, 'make')).toEqual(['[info] making 3', 'plain print']);
+    expect(t['make']?.pod).toMatch(/^default\//);
+    expect(t['shell']?.state).toBe('success');
+    expect(await stdout('in_pods', run.runId, 'shell')).toEqual(['n=3 on in_pods', '::aloft-output::{"ok": true}']);
+    expect(await sys.client.getOutput('in_pods', run.runId, 'shell')).toEqual({ ok: true });
+    expect(t['shell']?.podMemoryByTry).toEqual({ 1: '128Mi' });
+    expect(t['pick']?.state).toBe('success');
+    expect(t['yes']?.state).toBe('success');
+    expect(t['no']?.state).toBe('skipped');
+    expect(t['skipper']?.state).toBe('skipped');
+    expect(t['thrower']?.state).toBe('failed');
+    expect(t['thrower']?.reason).toBe('exit code 1');
+    expect((await sys.client.getLog('in_pods', run.runId, 'thrower')).some((l) => /Error: bad input/.test(l.line))).toBe(true);
+    expect(t['local']?.state).toBe('success');
+    expect(t['local']?.pod).toBeUndefined();
+    expect(done.state).toBe('failed');
+    const creates = emu.requests.slice(from).filter((r) => r.method === 'POST' && r.status === 201).map((r) => r.name!);
+    // make, shell, pick, skipper, thrower: five pods; empty and local tasks need none.
+    expect(creates).toHaveLength(5);
   });
 
   it('runs pods to success, failure and skip, with logs, outputs and reasons in words', async () => {

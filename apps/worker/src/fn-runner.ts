@@ -8,7 +8,8 @@
 import { statSync } from 'node:fs';
 import { format } from 'node:util';
 import { parentPort } from 'node:worker_threads';
-import { importDagFile, SkipSignal, type Dag, type TaskContext, type TaskRef } from '@aloft/core';
+import { importDagFile, SkipSignal, type Dag } from '@aloft/core';
+import { taskContext } from './task-context.js';
 
 export interface RunMessage {
   type: 'run';
@@ -64,33 +65,7 @@ async function run(m: RunMessage): Promise<void> {
     const d = await loadDag(m.file, m.dagId);
     const fn = d.functionOf(m.taskId);
     if (!fn) throw new Error(`task "${m.taskId}" of DAG "${m.dagId}" has no function in ${m.file}`);
-    const logAt = (level: 'info' | 'warn' | 'error') => (msg: string, ...args: unknown[]) =>
-      send({ type: 'log', level, line: format(msg, ...args) });
-    const c = m.ctx;
-    const ctx: TaskContext = {
-      dagId: c.dagId,
-      runId: c.runId,
-      taskId: c.taskId,
-      mapIndex: c.mapIndex,
-      tryNumber: c.tryNumber,
-      logicalDate: new Date(c.logicalDate),
-      ds: c.ds,
-      dataIntervalStart: new Date(c.dataIntervalStart),
-      dataIntervalEnd: new Date(c.dataIntervalEnd),
-      params: c.params,
-      conf: c.conf,
-      outputs: c.outputs,
-      output<T>(upstream: TaskRef<T>): T {
-        const id = typeof upstream === 'string' ? upstream : upstream.id;
-        if (!(id in c.outputs)) throw new Error(`task "${id}" is not a direct upstream of "${c.taskId}" with an output`);
-        return c.outputs[id] as T;
-      },
-      log: { info: logAt('info'), warn: logAt('warn'), error: logAt('error') },
-      skip(reason?: string): never {
-        throw new SkipSignal(reason);
-      },
-      signal: abort.signal,
-    };
+    const ctx = taskContext(m.ctx, (level, msg, args) => send({ type: 'log', level, line: format(msg, ...args) }), abort.signal);
     const value = await fn(ctx);
     let valueJson: string | undefined;
     if (value !== undefined) {

@@ -22,6 +22,13 @@ const worker = new AloftWorker({
   killGraceMs: env.ALOFT_KILL_GRACE_MS,
   maxOutputBytes: env.ALOFT_MAX_OUTPUT_BYTES,
   kubernetes: { kubeconfig: env.ALOFT_K8S_KUBECONFIG, context: env.ALOFT_K8S_CONTEXT, startupTimeoutMs: env.ALOFT_K8S_STARTUP_TIMEOUT_MS, createConcurrency: env.ALOFT_K8S_CREATE_CONCURRENCY },
+  dagsFolder: config.dagsFolder,
+  taskPods: {
+    image: env.ALOFT_TASK_POD_IMAGE,
+    command: env.ALOFT_TASK_POD_COMMAND,
+    namespace: env.ALOFT_TASK_POD_NAMESPACE,
+    dagsFolder: env.ALOFT_TASK_POD_DAGS_FOLDER,
+  },
   fnRunners: { warm: env.ALOFT_FN_RUNNERS_WARM, idleMs: env.ALOFT_FN_RUNNER_IDLE_MS, maxHeapMb: env.ALOFT_FN_RUNNER_HEAP_MB },
   registry,
 });

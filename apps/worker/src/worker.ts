@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { relative } from 'node:path';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -16,8 +17,10 @@ import {
 import { runCommand } from './executors/command.js';
 import { FnPool, type FnPoolOptions } from './executors/fn-pool.js';
 import { KubernetesExecutor } from './executors/kubernetes/executor.js';
+import type { RunMessage } from './fn-runner.js';
+import { encodeSpec, type PodTaskSpec } from './pod-task-spec.js';
 import type { PodParams } from './executors/kubernetes/pod-spec.js';
-import type { ExecResult, RunningTask } from './executors/types.js';
+import type { ExecEnv, ExecResult, RunningTask } from './executors/types.js';
 import { killGroup } from './process-group.js';
 import { Reaper } from './reaper.js';
 import { TaskLog } from './task-log.js';
@@ -42,12 +45,32 @@ export interface AloftWorkerOptions {
   heartbeatMs: number;
   killGraceMs: number;
   maxOutputBytes: number;
+  /** The DAG folder, so a function task in a pod finds its file relative to the pod's own. */
+  dagsFolder?: string;
+  /** Tasks that run in their own pod (runInPod): the task image, its entrypoint, namespace, DAG folder. */
+  taskPods?: TaskPodDefaults;
   /** Function runner processes: how many to keep warm, and when extra idle ones stop. */
   fnRunners?: FnPoolOptions;
   /** Kubernetes pod tasks: the cluster (unset: KUBECONFIG or in-cluster) and the default startup timeout. */
   kubernetes?: { kubeconfig?: string | undefined; context?: string | undefined; startupTimeoutMs: number; createConcurrency?: number };
   registry: Registry;
 }
+
+export interface TaskPodDefaults {
+  image: string;
+  /** The entrypoint that runs one task (apps/worker/src/run-task.ts in the Aloft image). */
+  command: string[];
+  namespace: string;
+  /** Where the DAG files are inside the task image. */
+  dagsFolder?: string | undefined;
+}
+
+const DEFAULT_TASK_PODS: TaskPodDefaults = {
+  image: 'aloft/aloft:latest',
+  command: ['node', '--conditions=aloft-source', '--import', 'tsx', '/app/apps/worker/src/run-task.ts'],
+  namespace: 'default',
+  dagsFolder: '/app/dags',
+};
 
 /** Variables from the worker's own environment that tasks get; nothing else leaks through. */
 const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'SHELL'];
@@ -282,6 +305,15 @@ export class AloftWorker {
         const command = renderArgs(spec.command, tctx, `${where} command`);
         const taskEnv: Record<string, string> = {};
         for (const [k, v] of Object.entries(spec.env)) taskEnv[k] = renderTemplate(v, tctx, `${where} env.${k}`);
+        if (task.runInPod) {
+          return this.#inPod(task, dag, info, env, {
+            kind: 'command',
+            command,
+            cwd: spec.cwd,
+            skipExitCode: spec.skipExitCode,
+            env: { ...aloftEnv(dag, task, info), ...taskEnv },
+          });
+        }
         return runCommand(
           {
             command,
@@ -295,26 +327,25 @@ export class AloftWorker {
       case 'fn':
       case 'branch':
       case 'shortCircuit': {
+        if (task.runInPod) {
+          const rel = relative(this.o.dagsFolder ?? '', dag.fileloc);
+          const running = this.#inPod(task, dag, info, env, {
+            kind: task.kind,
+            file: this.o.dagsFolder && !rel.startsWith('..') ? rel : dag.fileloc,
+            dagId: dag.id,
+            taskId: task.id,
+            ctx: fnContext(dag, info),
+            skipExitCode: 99,
+          });
+          return task.kind === 'fn' ? running : { ...running, result: running.result.then((r) => this.#decide(task, r)) };
+        }
         const running = this.#fnPool.run(
           {
             type: 'run',
             file: dag.fileloc,
             dagId: dag.id,
             taskId: task.id,
-            ctx: {
-              dagId: info.dagId,
-              runId: info.runId,
-              taskId: info.taskId,
-              mapIndex: info.mapIndex,
-              tryNumber: info.tryNumber,
-              logicalDate: info.logicalDate.getTime(),
-              dataIntervalStart: info.dataIntervalStart.getTime(),
-              dataIntervalEnd: info.dataIntervalEnd.getTime(),
-              ds: dsOf(info.logicalDate, dag.timezone),
-              params: info.params,
-              conf: info.conf,
-              outputs: info.outputs,
-            },
+            ctx: fnContext(dag, info),
           },
           env,
         );
@@ -336,6 +367,39 @@ export class AloftWorker {
           env,
         );
     }
+  }
+
+  /** A command or function task in a pod of its own; this worker only watches it. */
+  #inPod(task: SerializedTask, dag: SerializedDag, info: Parameters<typeof templateContext>[0], env: ExecEnv, spec: PodTaskSpec): RunningTask {
+    const o = task.runInPod!;
+    const tp = this.o.taskPods ?? DEFAULT_TASK_PODS;
+    const params = {
+      ...(o as Record<string, unknown>),
+      namespace: o.namespace ?? tp.namespace,
+      image: o.image ?? tp.image,
+      cmds: [...tp.command, '--termination-log', '/dev/termination-log'],
+      env: { ALOFT_TASK_SPEC: encodeSpec(spec), ...(tp.dagsFolder ? { ALOFT_DAGS_FOLDER: tp.dagsFolder } : {}) },
+      onFinish: 'delete',
+      getLogs: true,
+      skipExitCodes: [spec.skipExitCode],
+    } as unknown as PodParams;
+    const running = this.#k8s.run(
+      {
+        params,
+        id: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex, tryNumber: info.tryNumber },
+        key: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex },
+        // Already templated: the pod's own parameters have nothing left to render.
+        ctx: {},
+        dagFile: dag.fileloc,
+        taskEnv: aloftEnv(dag, task, info),
+      },
+      env,
+    );
+    // The pod's exit code is the task's: the skip code means skipped, as on a worker.
+    return {
+      ...running,
+      result: running.result.then((r) => (r.outcome === 'skipped' ? { ...r, reason: r.reason?.replace(/^exit code (\d+) means skipped$/, 'skipped in its pod (exit code $1)') } : r)),
+    };
   }
 
   /** Branch and short-circuit results: which downstream tasks go on. */
@@ -380,5 +444,23 @@ function aloftEnv(dag: SerializedDag, task: SerializedTask, info: Parameters<typ
     ALOFT_TRY_NUMBER: String(info.tryNumber),
     ALOFT_LOGICAL_DATE: info.logicalDate.toISOString(),
     ALOFT_DS: dsOf(info.logicalDate, dag.timezone),
+  };
+}
+
+/** What a function task's context is built from, as plain data (for a runner thread or a pod). */
+function fnContext(dag: SerializedDag, info: Parameters<typeof templateContext>[0]): RunMessage['ctx'] {
+  return {
+    dagId: info.dagId,
+    runId: info.runId,
+    taskId: info.taskId,
+    mapIndex: info.mapIndex,
+    tryNumber: info.tryNumber,
+    logicalDate: info.logicalDate.getTime(),
+    dataIntervalStart: info.dataIntervalStart.getTime(),
+    dataIntervalEnd: info.dataIntervalEnd.getTime(),
+    ds: dsOf(info.logicalDate, dag.timezone),
+    params: info.params,
+    conf: info.conf,
+    outputs: info.outputs,
   };
 }

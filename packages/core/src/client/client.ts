@@ -108,6 +108,7 @@ export class AloftClient {
       queue: spec.queue ?? 'default',
       priority: 1,
       dependsOnPast: false,
+      runInPod: null,
       upstream: [],
       downstream: [],
       triggerRule: 'all_success',

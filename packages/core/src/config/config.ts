@@ -29,6 +29,22 @@ const ENV = z.object({
   ALOFT_K8S_KUBECONFIG: z.string().optional(),
   ALOFT_K8S_CONTEXT: z.string().optional(),
   ALOFT_K8S_STARTUP_TIMEOUT_MS: z.coerce.number().int().min(1000).default(120000),
+  ALOFT_TASK_POD_IMAGE: z.string().default('aloft/aloft:latest'),
+  ALOFT_TASK_POD_COMMAND: z
+    .string()
+    .default('["node","--conditions=aloft-source","--import","tsx","/app/apps/worker/src/run-task.ts"]')
+    .transform((s, c) => {
+      try {
+        const v: unknown = JSON.parse(s);
+        if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string')) return v as string[];
+      } catch {
+        // Reported below.
+      }
+      c.addIssue({ code: 'custom', message: 'must be a JSON array of strings, e.g. ["node","/app/apps/worker/src/run-task.ts"]' });
+      return z.NEVER;
+    }),
+  ALOFT_TASK_POD_NAMESPACE: z.string().default('default'),
+  ALOFT_TASK_POD_DAGS_FOLDER: z.string().default('/app/dags'),
   ALOFT_K8S_CREATE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
   ALOFT_KILL_GRACE_MS: z.coerce.number().int().min(0).default(5000),
   ALOFT_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2000),

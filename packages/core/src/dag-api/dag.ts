@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ParamSpec, SerializedDag, SerializedTask, TaskArgs, TaskKind } from '../model/dag.js';
+import type { ParamSpec, RunInPod, SerializedDag, SerializedTask, TaskArgs, TaskKind } from '../model/dag.js';
 import { ID_PATTERN } from '../model/ids.js';
 import { TRIGGER_RULES, type TriggerRule } from '../model/trigger-rules.js';
 import { callSiteLine, getImportingFile } from './call-site.js';
@@ -42,6 +42,7 @@ const DEFAULT_ARGS: TaskArgs = {
   queue: 'default',
   priority: 1,
   dependsOnPast: false,
+  runInPod: null,
 };
 
 /**
@@ -280,7 +281,26 @@ function resolveArgs(base: TaskArgs, input: TaskArgsInput, at: string, issues: V
     } else out.priority = input.priority;
   }
   if (input.dependsOnPast !== undefined) out.dependsOnPast = Boolean(input.dependsOnPast);
+  if (input.runInPod !== undefined) out.runInPod = runInPodOf(input.runInPod, at, issues, line);
   return out;
+}
+
+const RUN_IN_POD_FIELDS = ['image', 'namespace', 'resources', 'nodeSelector', 'tolerations', 'serviceAccountName', 'secrets', 'labels', 'annotations'];
+
+function runInPodOf(v: unknown, at: string, issues: ValidationIssues, line?: number): RunInPod | null {
+  if (v === false || v === null) return null;
+  if (v === true) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    issues.add('runInPod', `${at}: runInPod must be true, false or an object of pod overrides`, line);
+    return null;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!RUN_IN_POD_FIELDS.includes(k)) issues.add(`runInPod.${k}`, `${at}: runInPod.${k} is not a pod override (${RUN_IN_POD_FIELDS.join(', ')})`, line);
+  // The overrides are pod parameters: the same checks, with the field named under runInPod.
+  const sub = new ValidationIssues(undefined);
+  validatePodOptions({ image: 'task-image', ...o }, `${at}: runInPod`, sub, line);
+  for (const i of sub.list()) issues.add(`runInPod.${i.field}`, i.message, line);
+  return o as RunInPod;
 }
 
 function resolveParams(input: Record<string, ParamInput>, at: string, issues: ValidationIssues, line?: number): Record<string, ParamSpec> {

@@ -1,3 +1,4 @@
+import type { RunInPod } from '../model/dag.js';
 import type { TriggerRule } from '../model/trigger-rules.js';
 import type { TaskContext } from './context.js';
 import type { Duration } from './durations.js';
@@ -18,6 +19,13 @@ export interface TaskArgsInput {
   queue?: string;
   priority?: number;
   dependsOnPast?: boolean;
+  /**
+   * Run this `command`/`fn` task (or, in defaultArgs, every such task of the DAG) in a pod
+   * of its own built from the Aloft task image, like Airflow's KubernetesExecutor. `true`
+   * uses the worker's defaults; an object overrides image, namespace, resources, node
+   * selector, tolerations, service account, secrets, labels and annotations.
+   */
+  runInPod?: boolean | RunInPod;
 }
 
 export type ParamInput =

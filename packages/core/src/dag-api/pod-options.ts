@@ -10,9 +10,9 @@ const KNOWN = new Set([
   'secrets', 'volumes', 'volumeMounts', 'nodeSelector', 'affinity', 'tolerations', 'serviceAccountName',
   'imagePullPolicy', 'imagePullSecrets', 'securityContext', 'containerSecurityContext', 'initContainers', 'sidecars',
   'hostNetwork', 'dnsPolicy', 'priorityClassName', 'podTemplate', 'podTemplateFile', 'startupTimeout',
-  'activeDeadline', 'terminationGracePeriod', 'onFinish', 'getLogs', 'skipExitCodes', 'cluster', 'oomRetry',
+  'activeDeadline', 'terminationGracePeriod', 'onFinish', 'getLogs', 'skipExitCodes', 'cluster', 'oomRetry', 'runInPod',
 ]);
-const TASK_ARGS = new Set(['id', 'upstream', 'triggerRule', 'owner', 'retries', 'retryDelay', 'retryExponentialBackoff', 'maxRetryDelay', 'executionTimeout', 'queue', 'priority', 'dependsOnPast']);
+const TASK_ARGS = new Set(['id', 'upstream', 'triggerRule', 'owner', 'retries', 'retryDelay', 'retryExponentialBackoff', 'maxRetryDelay', 'executionTimeout', 'queue', 'priority', 'dependsOnPast', 'runInPod']);
 
 /**
  * Validates a kubernetesPod task's parameters at import and returns them normalized

@@ -13,6 +13,10 @@ export class ValidationIssues {
     return this.#issues.length;
   }
 
+  list(): readonly { message: string; line?: number | undefined; field: string }[] {
+    return this.#issues;
+  }
+
   throwIfAny(): void {
     const first = this.#issues[0];
     if (!first) return;

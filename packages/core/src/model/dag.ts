@@ -29,6 +29,24 @@ export interface TaskArgs {
   /** Higher runs first, as in Airflow's priority_weight. */
   priority: number;
   dependsOnPast: boolean;
+  /**
+   * command/fn/branch/shortCircuit tasks: run in a pod of their own (the Aloft task image,
+   * with these overrides) instead of on the worker, like Airflow's KubernetesExecutor.
+   */
+  runInPod: RunInPod | null;
+}
+
+/** Where and how a task that runs in its own pod runs; every field is optional. */
+export interface RunInPod {
+  image?: string;
+  namespace?: string;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  nodeSelector?: Record<string, string>;
+  tolerations?: Record<string, unknown>[];
+  serviceAccountName?: string;
+  secrets?: unknown[];
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
 }
 
 export interface SerializedTask extends TaskArgs {

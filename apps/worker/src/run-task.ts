@@ -1,0 +1,72 @@
+/**
+ * The entrypoint of a task that runs in a pod of its own (runInPod, like Airflow's
+ * KubernetesExecutor). The worker that created the pod passes the task in ALOFT_TASK_SPEC
+ * (base64 JSON, already templated) and only watches: this process has no Redis and no
+ * secrets beyond what the pod spec gives it. What it prints is the task's log, the JSON it
+ * writes to the termination log is the task's output, and its exit code is the result:
+ * 0 success, the task's skip code skipped, anything else failed.
+ *
+ *   run-task --termination-log /dev/termination-log
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { format } from 'node:util';
+import { importDagFile, SkipSignal } from '@aloft/core';
+import type { PodTaskSpec } from './pod-task-spec.js';
+import { taskContext } from './task-context.js';
+
+const args = process.argv.slice(2);
+const termLog = args[args.indexOf('--termination-log') + 1] ?? '/dev/termination-log';
+
+function output(value: unknown): void {
+  if (value === undefined) return;
+  writeFileSync(termLog, JSON.stringify(value));
+}
+
+async function runCommand(s: Extract<PodTaskSpec, { kind: 'command' }>): Promise<number> {
+  const [cmd, argv] = typeof s.command === 'string' ? ['/bin/sh', ['-c', s.command]] : [s.command[0]!, s.command.slice(1)];
+  return new Promise((resolve) => {
+    const child = spawn(cmd, argv, { stdio: 'inherit', cwd: s.cwd, env: { ...process.env, ...s.env } });
+    child.on('error', (err) => {
+      process.stderr.write(`could not start ${cmd}: ${err.message}\n`);
+      resolve(127);
+    });
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + 15 : 1)));
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => child.kill(sig));
+  });
+}
+
+async function runFunction(s: Extract<PodTaskSpec, { kind: 'fn' | 'branch' | 'shortCircuit' }>): Promise<number> {
+  const folder = process.env['ALOFT_DAGS_FOLDER'] ?? '/app/dags';
+  const file = isAbsolute(s.file) ? s.file : join(folder, s.file);
+  const dag = (await importDagFile(file)).find((d) => d.id === s.dagId);
+  const fn = dag?.functionOf(s.taskId);
+  if (!fn) {
+    process.stderr.write(`task "${s.taskId}" of DAG "${s.dagId}" has no function in ${file}\n`);
+    return 1;
+  }
+  const abort = new AbortController();
+  process.on('SIGTERM', () => abort.abort(new Error('pod deleted')));
+  const ctx = taskContext(s.ctx, (level, msg, rest) => process.stdout.write(`[${level}] ${format(msg, ...rest)}\n`), abort.signal);
+  try {
+    output(await fn(ctx));
+    return 0;
+  } catch (err) {
+    if (err instanceof SkipSignal) {
+      process.stdout.write(`skipped: ${err.message}\n`);
+      return s.skipExitCode;
+    }
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}
+
+const raw = process.env['ALOFT_TASK_SPEC'];
+if (!raw) {
+  process.stderr.write('run-task: ALOFT_TASK_SPEC is not set; this entrypoint runs in a task pod created by an Aloft worker\n');
+  process.exit(2);
+}
+const spec = JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as PodTaskSpec;
+const code = spec.kind === 'command' ? await runCommand(spec) : await runFunction(spec);
+process.exit(code);

@@ -1,0 +1,36 @@
+import { SkipSignal, type TaskContext, type TaskRef } from '@aloft/core';
+import type { RunMessage } from './fn-runner.js';
+
+type Level = 'info' | 'warn' | 'error';
+
+/**
+ * The context a task function receives, from the plain data a runner thread or a task pod
+ * gets: dates as Date, outputs by upstream, a logger, skip() and the cancel signal.
+ */
+export function taskContext(c: RunMessage['ctx'], log: (level: Level, msg: string, args: unknown[]) => void, signal: AbortSignal): TaskContext {
+  const at = (level: Level) => (msg: string, ...args: unknown[]) => log(level, msg, args);
+  return {
+    dagId: c.dagId,
+    runId: c.runId,
+    taskId: c.taskId,
+    mapIndex: c.mapIndex,
+    tryNumber: c.tryNumber,
+    logicalDate: new Date(c.logicalDate),
+    ds: c.ds,
+    dataIntervalStart: new Date(c.dataIntervalStart),
+    dataIntervalEnd: new Date(c.dataIntervalEnd),
+    params: c.params,
+    conf: c.conf,
+    outputs: c.outputs,
+    output<T>(upstream: TaskRef<T>): T {
+      const id = typeof upstream === 'string' ? upstream : upstream.id;
+      if (!(id in c.outputs)) throw new Error(`task "${id}" is not a direct upstream of "${c.taskId}" with an output`);
+      return c.outputs[id] as T;
+    },
+    log: { info: at('info'), warn: at('warn'), error: at('error') },
+    skip(reason?: string): never {
+      throw new SkipSignal(reason);
+    },
+    signal,
+  };
+}
