@@ -8,9 +8,9 @@ import { ROOT, System, waitFor } from './support/system.js';
 /**
  * Pod tasks end to end: scheduler and workers as processes, real redis-server, and the
  * project's Kubernetes API emulator (a real HTTP server the unmodified client talks to).
- * With KUBECONFIG pointing at a real cluster the emulator-only checks are skipped.
+ * With KUBECONFIG set, the pod kubernetes_sample also runs against that cluster.
  */
-const REAL = Boolean(process.env['ALOFT_TEST_REAL_CLUSTER'] && process.env['KUBECONFIG']);
+const CLUSTER = process.env['KUBECONFIG'];
 const TMP = join(ROOT, '.test-results', `k8s-${process.pid}`);
 const SECRET_VALUE = 'sw0rdf1sh-never-in-redis';
 
@@ -205,7 +205,7 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
     expect(ti.state).toBe('failed');
   });
 
-  it.skipIf(REAL)('rides out 429 answers, honouring Retry-After, and never starts a pod twice', async () => {
+  it('rides out 429 answers, honouring Retry-After, and never starts a pod twice', async () => {
     const from = emu.requests.length;
     emu.setFaults({ rate: 0.5, status: 429, retryAfter: 1, match: /^(POST|DELETE) \/api\/v1\/namespaces\/default\/pods/ });
     try {
@@ -230,7 +230,7 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
     }
   });
 
-  it.skipIf(REAL)('waits for a full quota instead of failing, and fails with the quota message past the startup timeout', async () => {
+  it('waits for a full quota instead of failing, and fails with the quota message past the startup timeout', async () => {
     emu.setPodQuota('default', 2);
     try {
       const run = await sys.client.trigger('pod_quota');
@@ -249,7 +249,7 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
     }
   });
 
-  it.skipIf(REAL)('follows pods through one watch per namespace, resuming after drops and 410 Gone, without losing or repeating a log line', async () => {
+  it('follows pods through one watch per namespace, resuming after drops and 410 Gone, without losing or repeating a log line', async () => {
     const before = emu.requests.length;
     const run = await sys.client.trigger('pod_slow', { conf: { lines: 30, pause: 0.1 } });
     await waitFor('the pod to log', async () => (await stdout('pod_slow', run.runId, 'ticker')).length >= 5);
@@ -276,7 +276,7 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
     expect(during.filter((r) => r.path.endsWith('/log') && r.query['sinceTime']).length).toBeGreaterThanOrEqual(1);
   });
 
-  it.skipIf(REAL)('a worker killed mid-pod: the next worker adopts the same pod and its log goes on without a gap or a repeat', async () => {
+  it('a worker killed mid-pod: the next worker adopts the same pod and its log goes on without a gap or a repeat', async () => {
     const run = await sys.client.trigger('pod_slow', { conf: { lines: 40, pause: 0.1 } });
     const ti = await waitFor('the pod to log', async () => {
       const t = await sys.client.getTaskInstance('pod_slow', run.runId, 'ticker');
@@ -300,7 +300,7 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
   });
 });
 
-describe.skipIf(REAL)('500 pods at once on one worker', () => {
+describe('500 pods at once on one worker', () => {
   let emu: Emulator;
   const dir = join(TMP, 'many');
   const sys = new System({ dagsFolder: dir, env: { ALOFT_WORKER_CONCURRENCY: '500', ALOFT_K8S_CREATE_CONCURRENCY: '32' } });
@@ -343,5 +343,33 @@ describe.skipIf(REAL)('500 pods at once on one worker', () => {
     // No per-pod reads: state came from the one watch.
     expect(emu.requests.filter((r) => r.method === 'GET' && /\/pods\/[^/]+$/.test(r.path))).toEqual([]);
   });
+});
+
+describe.runIf(CLUSTER)('kubernetes_sample_pod on the cluster in KUBECONFIG', () => {
+  const dir = join(TMP, 'cluster');
+  const sys = new System({ dagsFolder: dir });
+  beforeAll(async () => {
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(join(ROOT, 'examples', 'dags', 'kubernetes_sample_pod.ts'), join(dir, 'kubernetes_sample_pod.ts'));
+    await sys.start();
+    await sys.spawn('scheduler', 'scheduler');
+    await sys.spawn('worker', 'worker-cluster', { KUBECONFIG: CLUSTER! });
+    await waitFor('the sample stored', async () => (await sys.client.listDags()).length >= 1, 60_000);
+  });
+  afterAll(() => sys.stop());
+
+  it('passing prints hello world; failing fails with its exit code, retried once', async () => {
+    const run = await sys.client.trigger('kubernetes_sample_pod');
+    const done = await sys.client.waitForRun('kubernetes_sample_pod', run.runId, { timeoutMs: 600_000, pollMs: 1000 });
+    expect(done.state).toBe('failed');
+    const passing = await sys.client.getTaskInstance('kubernetes_sample_pod', run.runId, 'passing');
+    expect(passing.state).toBe('success');
+    const log = await sys.client.getLog('kubernetes_sample_pod', run.runId, 'passing');
+    expect(log.filter((l) => l.stream === 'stdout').map((l) => l.line)).toContain('hello world');
+    const failing = await sys.client.getTaskInstance('kubernetes_sample_pod', run.runId, 'failing');
+    expect(failing.state).toBe('failed');
+    expect(failing.try).toBe(2);
+    expect(failing.reason).toMatch(/exit code \d+/);
+  }, 900_000);
 });
 

@@ -117,6 +117,8 @@ export interface Emulator {
   dropWatches(): void;
   /** Ends every open follow-log connection abruptly. */
   dropLogStreams(): void;
+  /** Makes a namespace exist (default and kube-system always do). */
+  addNamespace(name: string): void;
   /** Errors (429/5xx) for a fraction of requests; `undefined` turns them off. */
   setFaults(f: Faults | undefined): void;
   /** A ResourceQuota on pods: creates beyond `pods` live pods answer 403 exceeded quota. */
@@ -174,7 +176,28 @@ function timeKey(ts: string): bigint {
   return secs * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0').slice(0, 9));
 }
 
-export async function startEmulator(): Promise<Emulator> {
+const QUANTITY = /^([+-]?[0-9.]+)([eE][+-]?[0-9]+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/** What the API server would reject in a pod's labels and container resources. */
+function podProblems(body: Obj): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries((body['metadata']?.labels ?? {}) as Record<string, unknown>)) {
+    if (typeof v !== 'string' || v.length > 63 || !LABEL_VALUE.test(v)) out.push(`metadata.labels: Invalid value: ${JSON.stringify(v)}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.' (label ${k})`);
+  }
+  const containers = [...((body['spec']?.initContainers ?? []) as Obj[]), ...((body['spec']?.containers ?? []) as Obj[])];
+  containers.forEach((c, i) => {
+    for (const kind of ['requests', 'limits']) {
+      for (const [r, q] of Object.entries((c?.['resources']?.[kind] ?? {}) as Record<string, unknown>)) {
+        if (typeof q !== 'string' || !QUANTITY.test(q)) out.push(`spec.containers[${i}].resources.${kind}[${r}]: Invalid value: ${JSON.stringify(q)}: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'`);
+      }
+    }
+  });
+  return out;
+}
+
+export async function startEmulator(opts: { namespaces?: string[] } = {}): Promise<Emulator> {
+  const namespaces = new Set(['default', 'kube-system', ...(opts.namespaces ?? [])]);
   const pods = new Map<string, PodState>();
   const secrets = new Map<string, Record<string, string>>();
   const configMaps = new Map<string, Record<string, string>>();
@@ -523,6 +546,7 @@ export async function startEmulator(): Promise<Emulator> {
       if (!c?.name) problems.push(`spec.containers[${i}].name: Required value`);
       if (!c?.image) problems.push(`spec.containers[${i}].image: Required value`);
     }
+    problems.push(...podProblems(body ?? {}));
     if (problems.length) return status(res, 422, 'Invalid', `Pod "${name ?? ''}" is invalid: ${problems.join(', ')}`);
     if (pods.has(key(ns, name))) return status(res, 409, 'AlreadyExists', `pods "${name}" already exists`);
     const quota = quotas.get(ns);
@@ -640,6 +664,12 @@ export async function startEmulator(): Promise<Emulator> {
     res.on('close', () => watchers.delete(w));
     const timeout = Number(q.get('timeoutSeconds') ?? 0);
     if (timeout > 0) setTimeout(() => res.end(), timeout * 1000).unref();
+    if (q.get('allowWatchBookmarks') === 'true') {
+      // Like the API server: now and then, the current version with no object change.
+      const t = setInterval(() => res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(rv) } } })}\n`), 2000);
+      t.unref();
+      res.on('close', () => clearInterval(t));
+    }
   }
 
   async function body(req: IncomingMessage): Promise<Obj | undefined> {
@@ -665,6 +695,15 @@ export async function startEmulator(): Promise<Emulator> {
         if (faults.retryAfter !== undefined) res.setHeader('retry-after', String(faults.retryAfter));
         const reason = faults.status === 429 ? 'TooManyRequests' : 'InternalError';
         return status(res, faults.status, reason, faults.status === 429 ? 'Too many requests, please try again later.' : 'Internal error occurred: emulated fault');
+      }
+      if (url.pathname === '/api/v1/namespaces' && req.method === 'GET') {
+        const items = [...namespaces].map((n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n }, status: { phase: 'Active' } }));
+        return json(res, 200, { kind: 'NamespaceList', apiVersion: 'v1', metadata: { resourceVersion: String(rv) }, items });
+      }
+      const nsMatch = /^\/api\/v1\/namespaces\/([^/]+)(\/.*)?$/.exec(url.pathname);
+      if (nsMatch && !namespaces.has(nsMatch[1]!)) return status(res, 404, 'NotFound', `namespaces "${nsMatch[1]}" not found`);
+      if (nsMatch && !nsMatch[2] && req.method === 'GET') {
+        return json(res, 200, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: nsMatch[1] }, status: { phase: 'Active' } });
       }
       let m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(url.pathname);
       if (m) {
@@ -756,6 +795,7 @@ export async function startEmulator(): Promise<Emulator> {
         }
       }
     },
+    addNamespace: (n) => void namespaces.add(n),
     setFaults: (f) => {
       faults = f;
     },

@@ -55,6 +55,13 @@ describe('Kubernetes API emulator', () => {
     expect((await api.listNamespacedPod({ namespace: 'default', labelSelector: 'app!=emu-test' })).items).toEqual([]);
     const noAuth = await fetch(`${emu.url}/api/v1/namespaces/default/pods`);
     expect(noAuth.status).toBe(401);
+    await expect(api.createNamespacedPod({ namespace: 'nowhere', body: pod('a2', ['true']) })).rejects.toMatchObject({ code: 404 });
+    const badQty = pod('a3', ['true']);
+    badQty.spec!.containers[0]!.resources = { limits: { memory: 'lots' } };
+    await expect(api.createNamespacedPod({ namespace: 'default', body: badQty })).rejects.toMatchObject({ code: 422 });
+    await expect(api.createNamespacedPod({ namespace: 'default', body: pod('a4', ['true'], { labels: { team: 'bad value!' } }) })).rejects.toMatchObject({ code: 422 });
+    emu.addNamespace('jobs');
+    expect((await api.listNamespace()).items.map((n) => n.metadata?.name)).toEqual(expect.arrayContaining(['default', 'jobs']));
   });
 
   it('runs the container command: exit code, termination message and both streams in the log', async () => {

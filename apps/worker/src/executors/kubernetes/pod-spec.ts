@@ -102,7 +102,8 @@ export function identityLabels(id: PodIdentity): Record<string, string> {
     [LABELS.dag]: labelValue(id.dagId),
     [LABELS.task]: labelValue(id.taskId),
     [LABELS.run]: labelValue(id.runId),
-    [LABELS.mapIndex]: String(id.mapIndex),
+    // A label value must start with a letter or digit: -1 (not mapped) is written "none".
+    [LABELS.mapIndex]: id.mapIndex < 0 ? 'none' : String(id.mapIndex),
     [LABELS.try]: String(id.tryNumber),
   };
 }
