@@ -133,6 +133,9 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
     const pullLog = (await sys.client.getLog('pods', run.runId, 'pull')).map((l) => l.line);
     expect(pullLog.some((l) => /recent events of pod/.test(l))).toBe(true);
 
+    expect(t['bad_image']?.state).toBe('failed');
+    expect(t['bad_image']?.reason).toMatch(/^InvalidImageName: container "base": .*invalid reference format/);
+
     expect(t['unschedulable']?.state).toBe('failed');
     expect(t['unschedulable']?.reason).toBe('Unschedulable after 1 s (startup timeout): Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.');
     expect(t['unschedulable']?.detail).toBe('Pending: Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.');
@@ -291,9 +294,13 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
     const after = await sys.client.getTaskInstance('pod_slow', run.runId, 'ticker');
     expect(after.try).toBe(1);
     expect(after.worker).not.toBe(ti.worker);
-    // The same pod, adopted: no second create succeeded for this try.
+    // The same pod, adopted: exactly one create succeeded for it; the new holder's got 409.
     const log = await sys.client.getLog('pod_slow', run.runId, 'ticker');
     expect(log.some((l) => /exists already .* following it/.test(l.line))).toBe(true);
+    const podName = after.pod!.split('/')[1]!;
+    const forPod = emu.requests.filter((r) => r.method === 'POST' && r.name === podName);
+    expect(forPod.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(forPod.filter((r) => r.status === 409).length).toBeGreaterThanOrEqual(1);
     expect(creates().length - createsBefore).toBeLessThanOrEqual(1);
     expect(log.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual(Array.from({ length: 40 }, (_, i) => `line ${i + 1}`));
     await sys.spawn('worker', `${ti.worker}-again`, { KUBECONFIG: kubeconfig });
