@@ -76,6 +76,17 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
+  // For autoscalers (KEDA's metrics-api scaler): jobs waiting per queue, counting BullMQ's
+  // prioritized jobs (Aloft enqueues with priorities), as JSON. Counts only.
+  app.get('/metrics/queues', async (_req, res) => {
+    await refreshQueues().catch(() => undefined);
+    const out: Record<string, { waiting: number; active: number; delayed: number }> = {};
+    for (const [name, q] of queues) {
+      const c = await q.getJobCounts('wait', 'prioritized', 'active', 'delayed');
+      out[name] = { waiting: (c['wait'] ?? 0) + (c['prioritized'] ?? 0), active: c['active'] ?? 0, delayed: c['delayed'] ?? 0 };
+    }
+    res.json({ queues: out });
+  });
   app.use('/queues', async (_req, _res, next) => {
     await refreshQueues().catch(() => undefined);
     next();

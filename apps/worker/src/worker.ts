@@ -67,7 +67,7 @@ export interface TaskPodDefaults {
 
 const DEFAULT_TASK_PODS: TaskPodDefaults = {
   image: 'aloft/aloft:latest',
-  command: ['node', '--conditions=aloft-source', '--import', 'tsx', '/app/apps/worker/src/run-task.ts'],
+  command: ['aloft-entrypoint', 'run-task'],
   namespace: 'default',
   dagsFolder: '/app/dags',
 };

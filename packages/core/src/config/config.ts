@@ -32,7 +32,7 @@ const ENV = z.object({
   ALOFT_TASK_POD_IMAGE: z.string().default('aloft/aloft:latest'),
   ALOFT_TASK_POD_COMMAND: z
     .string()
-    .default('["node","--conditions=aloft-source","--import","tsx","/app/apps/worker/src/run-task.ts"]')
+    .default('["aloft-entrypoint","run-task"]')
     .transform((s, c) => {
       try {
         const v: unknown = JSON.parse(s);
@@ -40,7 +40,7 @@ const ENV = z.object({
       } catch {
         // Reported below.
       }
-      c.addIssue({ code: 'custom', message: 'must be a JSON array of strings, e.g. ["node","/app/apps/worker/src/run-task.ts"]' });
+      c.addIssue({ code: 'custom', message: 'must be a JSON array of strings, e.g. ["aloft-entrypoint","run-task"]' });
       return z.NEVER;
     }),
   ALOFT_TASK_POD_NAMESPACE: z.string().default('default'),
@@ -57,6 +57,9 @@ const ENV = z.object({
 });
 
 export type AloftEnv = z.infer<typeof ENV>;
+
+/** Every environment variable Aloft reads (all have defaults or are optional). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(ENV.shape);
 
 export interface AloftConfig {
   redisUrl: string;

@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import * as keda from '@kubernetes-models/keda';
+import * as k8s from 'kubernetes-models';
+import { CONFIG_VARIABLES } from '@aloft/core';
+import { POD_EXECUTOR_API_CALLS } from '../apps/worker/src/executors/kubernetes/executor.js';
+import { containersOf, kustomize, podSpecOf, type Manifest } from './support/kustomize.js';
+import { ROOT } from './support/system.js';
+
+/**
+ * The deploy manifests, checked statically (no cluster or Docker engine here): rendered
+ * like kustomize, validated against the Kubernetes API schemas shipped by
+ * kubernetes-models, and held to the rules of the deploy issue.
+ */
+const K = join(ROOT, 'deploy', 'kubernetes');
+const renders: Record<string, Manifest[]> = {
+  base: kustomize(join(K, 'base')),
+  dev: kustomize(join(K, 'overlays', 'dev')),
+  prod: kustomize(join(K, 'overlays', 'prod')),
+};
+const APPS = ['aloft-scheduler', 'aloft-worker', 'aloft-dashboard'];
+/** Helpers the manifests use to compose REDIS_URL; not read by the apps themselves. */
+const COMPOSE_ONLY = ['REDIS_PASSWORD', 'ALOFT_REDIS_HOST'];
+
+/** The model class of a manifest's apiVersion and kind, from kubernetes-models (or KEDA's). */
+function modelOf(m: Manifest): (new (o: unknown) => { validate(): void }) | undefined {
+  const [group, version] = m.apiVersion.includes('/') ? m.apiVersion.split('/') : ['', m.apiVersion];
+  // The packages export groups camel-cased: rbac.authorization.k8s.io -> rbacAuthorizationK8sIo.
+  const camel = group!.split('.').map((p, i) => (i === 0 ? p : p[0]!.toUpperCase() + p.slice(1))).join('');
+  const lib = (group === 'keda.sh' ? keda : k8s) as Record<string, any>;
+  const mod = group === '' ? lib[version!] : lib[camel]?.[version!];
+  return mod?.[m.kind];
+}
+
+describe('deploy manifests', () => {
+  for (const [name, ms] of Object.entries(renders)) {
+    it(`${name}: every manifest validates against the API schema of its kind`, () => {
+      expect(ms.length).toBeGreaterThan(5);
+      for (const m of ms) {
+        const Model = modelOf(m);
+        expect(Model, `${m.apiVersion} ${m.kind} has a schema`).toBeDefined();
+        expect(() => new Model!(m).validate(), `${m.kind} ${m.metadata.name}`).not.toThrow();
+      }
+    });
+
+    it(`${name}: every Service selects pods that exist, every namespaced object names its namespace`, () => {
+      const pods = ms.filter((m) => podSpecOf(m)).map((m) => ({ ns: m.metadata.namespace, labels: m['spec'].template.metadata.labels as Record<string, string> }));
+      for (const svc of ms.filter((m) => m.kind === 'Service')) {
+        const sel = svc['spec'].selector as Record<string, string>;
+        const match = pods.filter((p) => p.ns === svc.metadata.namespace && Object.entries(sel).every(([k, v]) => p.labels[k] === v));
+        expect(match.length, `Service ${svc.metadata.name}`).toBeGreaterThan(0);
+      }
+      for (const m of ms.filter((x) => x.kind !== 'Namespace')) expect(m.metadata.namespace, `${m.kind} ${m.metadata.name}`).toMatch(/^aloft(-tasks)?$/);
+    });
+
+    it(`${name}: no container runs as root or privileged`, () => {
+      for (const m of ms.filter((x) => podSpecOf(x))) {
+        const pod = podSpecOf(m);
+        expect(pod.securityContext?.runAsNonRoot, m.metadata.name).toBe(true);
+        expect(pod.securityContext?.runAsUser, m.metadata.name).toBeGreaterThan(0);
+        for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+          expect(c.securityContext?.privileged ?? false, c.name).toBe(false);
+          expect(c.securityContext?.allowPrivilegeEscalation, c.name).toBe(false);
+          expect(c.securityContext?.runAsUser ?? 1, c.name).not.toBe(0);
+        }
+      }
+    });
+
+    it(`${name}: the apps get REDIS_URL, and set only variables they read`, () => {
+      const config = ms.find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'aloft-config')!;
+      for (const m of ms.filter((x) => APPS.includes(x.metadata.name) && x.kind === 'Deployment')) {
+        for (const c of podSpecOf(m).containers) {
+          const names = [...(c.env ?? []).map((e: { name: string }) => e.name), ...Object.keys(config['data'])];
+          expect(names, m.metadata.name).toContain('REDIS_URL');
+          for (const n of names) expect([...CONFIG_VARIABLES, ...COMPOSE_ONLY], `${m.metadata.name} sets ${n}`).toContain(n);
+        }
+      }
+    });
+  }
+
+  it('the workers’ Role grants exactly the API calls the pod executor makes, and nothing on secrets', () => {
+    const role = renders.base.find((m) => m.kind === 'Role' && m.metadata.name === 'aloft-worker')!;
+    const granted = (role['rules'] as { apiGroups: string[]; resources: string[]; verbs: string[] }[]).flatMap((r) =>
+      r.resources.flatMap((res) => r.verbs.map((v) => `${res}:${v}`)),
+    );
+    const used = POD_EXECUTOR_API_CALLS.flatMap((c) => c.verbs.map((v) => `${c.resource}:${v}`));
+    expect(granted.sort()).toEqual([...used].sort());
+    expect(granted.some((g) => g.startsWith('secrets'))).toBe(false);
+    for (const ms of Object.values(renders)) {
+      expect(ms.some((m) => m.kind === 'ClusterRoleBinding' || m.kind === 'ClusterRole')).toBe(false);
+    }
+  });
+
+  it('prod: two schedulers, several workers, disruption budgets, probes and resources on every container', () => {
+    const byName = (n: string) => renders.prod.find((m) => m.metadata.name === n && m.kind !== 'PodDisruptionBudget' && podSpecOf(m))!;
+    expect(byName('aloft-scheduler')['spec'].replicas).toBe(2);
+    expect(byName('aloft-worker')['spec'].replicas).toBeGreaterThanOrEqual(2);
+    expect(renders.prod.filter((m) => m.kind === 'PodDisruptionBudget').map((m) => m.metadata.name).sort()).toEqual(APPS.slice().sort());
+    for (const c of containersOf(renders.prod)) {
+      expect(c.readinessProbe, c.name).toBeDefined();
+      expect(c.livenessProbe, c.name).toBeDefined();
+      expect(c.resources?.requests?.memory, c.name).toBeDefined();
+      expect(c.resources?.limits?.memory, c.name).toBeDefined();
+    }
+    // A stopping worker gets longer than its drain time.
+    const worker = podSpecOf(byName('aloft-worker'));
+    const config = renders.prod.find((m) => m.kind === 'ConfigMap')!;
+    expect(worker.terminationGracePeriodSeconds * 1000).toBeGreaterThan(Number(config['data'].ALOFT_WORKER_GRACE_MS));
+    expect(renders.prod.some((m) => m.kind === 'ScaledObject' && m['spec'].scaleTargetRef.name === 'aloft-worker')).toBe(true);
+  });
+
+  it('dev: one replica each, the dev image tag', () => {
+    for (const n of APPS) {
+      const d = renders.dev.find((m) => m.kind === 'Deployment' && m.metadata.name === n)!;
+      expect(d['spec'].replicas, n).toBe(1);
+      expect(podSpecOf(d).containers[0].image, n).toBe('aloft/aloft:dev');
+    }
+  });
+});
+
+describe('Dockerfile', () => {
+  const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const lines = text.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+
+  it('pins its base image to a full version, and runs as a non-root user', () => {
+    const base = /^ARG NODE_IMAGE=(\S+)/m.exec(text)?.[1] ?? '';
+    expect(base).toMatch(/^node:\d+\.\d+\.\d+-[a-z]+-slim(@sha256:[0-9a-f]{64})?$/);
+    for (const from of lines.filter((l) => l.startsWith('FROM '))) expect(from).not.toMatch(/:latest\b/);
+    const stages = text.split(/^FROM /m);
+    const final = stages.at(-1)!;
+    const user = /^USER (\S+)/m.exec(final)?.[1];
+    expect(user).toBeDefined();
+    expect(user!.split(':')[0]).not.toMatch(/^(0|root)$/);
+  });
+
+  it('puts no secrets in layers and builds from a context without them', () => {
+    for (const l of lines.filter((x) => /^(ENV|ARG) /.test(x))) expect(l).not.toMatch(/(PASSWORD|SECRET|TOKEN|API_KEY)\s*=/i);
+    for (const l of lines.filter((x) => /^(COPY|ADD) /.test(x))) expect(l).not.toMatch(/\.env|\.pem|\.key|kubeconfig|id_rsa/);
+    const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8');
+    for (const p of ['**/node_modules', '.git', '**/.env', '**/*.pem', '.data']) expect(ignore).toContain(p);
+  });
+
+  it('serves every component and task pods through one entrypoint', () => {
+    const entry = readFileSync(join(ROOT, 'deploy', 'docker', 'entrypoint.sh'), 'utf8');
+    for (const c of ['scheduler', 'worker', 'dashboard', 'run-task', 'aloft']) expect(entry).toMatch(new RegExp(`^\\s+${c}\\) shift; run `, 'm'));
+    expect(text).toContain('ENTRYPOINT ["/usr/local/bin/aloft-entrypoint"]');
+  });
+});
