@@ -173,4 +173,49 @@ d.empty({ id: 'a' });
     await waitFor('syntax fixed', async () => (await sys.client.listDags()).some((d) => d.dag.id === 'syntax'));
     expect((await sys.client.importErrors()).map((e) => e.file.split('/').pop()).sort()).toEqual(['badschedule.ts', 'cycle.ts', 'throws.ts']);
   });
+
+  it('keeps scheduling when the lease holder is killed: the standby takes over within the lease TTL, nothing duplicated or skipped', async () => {
+    const dags = dagFolder('lease');
+    folders.push(dags);
+    const start = new Date(Date.now() - 5_000).toISOString();
+    writeFileSync(
+      join(dags, 'beat.ts'),
+      `import { dag } from '@aloft/core';
+const d = dag({ id: 'beat', schedule: { every: '1s' }, startDate: '${start}', catchup: true, maxActiveRuns: 100 });
+d.empty({ id: 'noop' });
+`,
+    );
+    const sys = await new System({ dagsFolder: dags, env: { ALOFT_SCHEDULER_LOOP_MS: '200', ALOFT_SWEEP_MS: '500' } }).start();
+    systems.push(sys);
+    const a = await sys.spawn('scheduler', 'scheduler-a');
+    const b = await sys.spawn('scheduler', 'scheduler-b');
+    await sys.spawn('worker', 'worker-1');
+    await waitFor('a few runs', async () => (await sys.client.listRuns('beat', { limit: 1000 })).length >= 5, 60_000);
+    const leaderOf = async () => {
+      for (const s of [a, b]) {
+        const text = await fetch(`http://127.0.0.1:${s.port}/metrics`).then((r) => r.text(), () => '');
+        if (/^aloft_scheduler_is_leader 1$/m.test(text)) return s;
+      }
+      return undefined;
+    };
+    const leader = await waitFor('the lease holder', leaderOf);
+    const standby = leader === a ? b : a;
+    leader.child.kill('SIGKILL');
+    await leader.exited;
+    const killedAt = Date.now();
+    // The lease lives 3 loop periods, at least 5 s; the standby takes over after it lapses.
+    const first = await waitFor('a run created by the standby', async () => {
+      const runs = await sys.client.listRuns('beat', { limit: 1000 });
+      return runs.filter((r) => r.queuedAt > killedAt + 200).sort((x, y) => x.queuedAt - y.queuedAt)[0];
+    }, 20_000);
+    expect(first.queuedAt - killedAt).toBeLessThan(5_000 + 2_000);
+    expect(await leaderOf()).toBe(standby);
+    await waitFor('runs up to now', async () => {
+      const runs = await sys.client.listRuns('beat', { limit: 1000 });
+      return Math.max(...runs.map((r) => r.logicalDate)) >= killedAt + 2_000;
+    }, 20_000);
+    const dates = (await sys.client.listRuns('beat', { limit: 1000 })).map((r) => r.logicalDate).sort((x, y) => x - y);
+    expect(new Set(dates).size).toBe(dates.length);
+    for (let i = 1; i < dates.length; i++) expect(dates[i]! - dates[i - 1]!).toBe(1000);
+  });
 });

@@ -8,6 +8,9 @@ import { z } from 'zod';
  */
 const ENV = z.object({
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  ALOFT_REDIS_SENTINELS: z.string().optional(),
+  ALOFT_REDIS_SENTINEL_NAME: z.string().default('mymaster'),
+  ALOFT_REDIS_SENTINEL_PASSWORD: z.string().optional(),
   ALOFT_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('aloft'),
   ALOFT_DAGS_FOLDER: z.string().default('examples/dags'),
   ALOFT_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
