@@ -107,7 +107,9 @@ describe('deploy manifests', () => {
     const worker = podSpecOf(byName('aloft-worker'));
     const config = renders.prod.find((m) => m.kind === 'ConfigMap')!;
     expect(worker.terminationGracePeriodSeconds * 1000).toBeGreaterThan(Number(config['data'].ALOFT_WORKER_GRACE_MS));
-    expect(renders.prod.some((m) => m.kind === 'ScaledObject' && m['spec'].scaleTargetRef.name === 'aloft-worker')).toBe(true);
+    const scaled = renders.prod.find((m) => m.kind === 'ScaledObject' && m['spec'].scaleTargetRef.name === 'aloft-worker')!;
+    expect(scaled['spec'].minReplicaCount).toBe(4);
+    expect(scaled['spec'].triggers[0].metadata.valueLocation).toBe('queues.default.waiting');
   });
 
   it('dev: one replica each, the dev image tag', () => {
@@ -116,6 +118,7 @@ describe('deploy manifests', () => {
       expect(d['spec'].replicas, n).toBe(1);
       expect(podSpecOf(d).containers[0].image, n).toBe('aloft/aloft:dev');
     }
+    expect(renders.dev.find((m) => m.kind === 'ScaledObject')!['spec']).toMatchObject({ minReplicaCount: 1, maxReplicaCount: 2 });
   });
 });
 
