@@ -10,6 +10,7 @@ describe('dashboard service endpoints', () => {
     await sys.spawn('scheduler', 'scheduler');
     dash = await sys.spawn('dashboard', 'dashboard');
     await waitFor('the dashboard', async () => (await fetch(`http://127.0.0.1:${dash.port}/readyz`).catch(() => undefined))?.ok);
+    await waitFor('example DAGs stored', async () => (await sys.client.listDags()).some((d) => d.dag.id === 'etl_fan_out'), 60_000);
   });
   afterAll(() => sys.stop());
 
