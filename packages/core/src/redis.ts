@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 
 /**
@@ -5,14 +6,16 @@ import { Redis, type RedisOptions } from 'ioredis';
  * `redis://`, `rediss://` (TLS) and passwords/ACL users (`redis://user:pass@host`) come from
  * the URL; ioredis parses it. With ALOFT_REDIS_SENTINELS (`host:port,host:port`) the
  * connection goes through Sentinel to the primary named ALOFT_REDIS_SENTINEL_NAME, with
- * the URL's user, password, database and TLS, and follows failovers.
+ * the URL's user, password, database and TLS, and follows failovers. ALOFT_REDIS_TLS_CA
+ * names a CA certificate file to trust for rediss:// (a private CA; public ones need none).
  */
 export function createRedis(url: string, extra: RedisOptions = {}, env: NodeJS.ProcessEnv = process.env): Redis {
   const base: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, ...extra };
-  const sentinels = env['ALOFT_REDIS_SENTINELS'];
-  if (!sentinels) return new Redis(url, base);
   const u = new URL(url);
-  const tls = u.protocol === 'rediss:' ? {} : undefined;
+  const caFile = env['ALOFT_REDIS_TLS_CA'];
+  const tls = u.protocol === 'rediss:' ? (caFile ? { ca: readFileSync(caFile) } : {}) : undefined;
+  const sentinels = env['ALOFT_REDIS_SENTINELS'];
+  if (!sentinels) return new Redis(url, tls ? { ...base, tls } : base);
   return new Redis({
     ...base,
     sentinels: sentinels.split(',').map((hp) => {

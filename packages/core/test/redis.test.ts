@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,30 @@ describe.skipIf(Boolean(process.env['REDIS_URL']))('Redis connection settings', 
     await new Promise((r) => setTimeout(r, 100));
     expect(errors.join('\n')).toMatch(/WRONGPASS|invalid username-password/);
     wrong.disconnect();
+  });
+
+  it('speaks TLS to a rediss:// URL, trusting the CA in ALOFT_REDIS_TLS_CA', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aloft-tls-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    if (gen.status !== 0) throw new Error('openssl could not make a test certificate');
+    const port = await freePort();
+    const server = spawn(ensureRedisServer(), ['--port', '0', '--tls-port', String(port), '--tls-cert-file', cert, '--tls-key-file', key, '--tls-auth-clients', 'no', '--requirepass', 'pw', '--save', '', '--bind', '127.0.0.1'], { stdio: 'ignore' });
+    cleanups.push(() => void server.kill('SIGKILL'));
+    const r = createRedis(`rediss://:pw@127.0.0.1:${port}`, { retryStrategy: (n) => (n > 50 ? null : 100) }, { ALOFT_REDIS_TLS_CA: cert });
+    r.on('error', () => undefined);
+    expect(await r.ping()).toBe('PONG');
+    await r.quit();
+    // Without the CA the certificate is refused.
+    const untrusted = createRedis(`rediss://:pw@127.0.0.1:${port}`, { lazyConnect: true, retryStrategy: () => null }, {});
+    const errors: string[] = [];
+    untrusted.on('error', (e: Error) => errors.push(e.message));
+    await untrusted.connect().catch(() => undefined);
+    await new Promise((res) => setTimeout(res, 100));
+    expect(errors.join('\n')).toMatch(/self[- ]signed|certificate/i);
+    untrusted.disconnect();
   });
 
   it('finds the primary through Sentinel (ALOFT_REDIS_SENTINELS)', async () => {

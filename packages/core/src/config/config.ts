@@ -8,6 +8,7 @@ import { z } from 'zod';
  */
 const ENV = z.object({
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  ALOFT_REDIS_TLS_CA: z.string().optional(),
   ALOFT_REDIS_SENTINELS: z.string().optional(),
   ALOFT_REDIS_SENTINEL_NAME: z.string().default('mymaster'),
   ALOFT_REDIS_SENTINEL_PASSWORD: z.string().optional(),
