@@ -1,6 +1,7 @@
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { startEmulator, type Emulator } from '@aloft/k8s-emulator';
 import type { TaskInstance } from '@aloft/core';
 import { ROOT, System, waitFor } from './support/system.js';
@@ -19,7 +20,7 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
   const kubeconfig = join(TMP, 'kubeconfig');
   // The fixtures, plus the pod examples exactly as users get them.
   const dags = join(TMP, 'dags');
-  const sys = new System({ dagsFolder: dags, env: { ALOFT_KILL_GRACE_MS: '500', ALOFT_LOCK_MS: '2000' } });
+  const sys = new System({ dagsFolder: dags, env: { ALOFT_KILL_GRACE_MS: '500', ALOFT_LOCK_MS: '2000', ALOFT_K8S_ORPHAN_SWEEP_MS: '500' } });
 
   const tis = async (dagId: string, runId: string): Promise<Record<string, TaskInstance>> =>
     Object.fromEntries((await sys.client.listTaskInstances(dagId, runId)).map((t) => [t.taskId, t]));
@@ -196,6 +197,33 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
     // 64Mi, then ×1.5 = 96Mi, then capped at 100Mi; the task instance keeps each try's size.
     expect(limits).toEqual(['64Mi', '96Mi', '100Mi']);
     expect(ti.podMemoryByTry).toEqual({ 1: '64Mi', 2: '96Mi', 3: '100Mi' });
+  });
+
+  it('deletes a finished pod left behind for a try that is over', async () => {
+    const run = await sys.client.trigger('pod_slow', { conf: { lines: 1, pause: 0 } });
+    await sys.client.waitForRun('pod_slow', run.runId, { timeoutMs: 30_000, pollMs: 100 });
+    const ti = await sys.client.getTaskInstance('pod_slow', run.runId, 'ticker');
+    // As if a worker had died between recording the result and deleting the pod: the same
+    // try's pod, finished, still there.
+    const kc = new KubeConfig();
+    kc.loadFromString(emu.kubeConfig());
+    const name = `${ti.pod!.split('/')[1]}-left`;
+    await kc.makeApiClient(CoreV1Api).createNamespacedPod({
+      namespace: 'default',
+      body: {
+        metadata: {
+          name,
+          labels: { 'aloft.dev/managed-by': 'aloft', 'aloft.dev/try': '1' },
+          annotations: { 'aloft.dev/dag-id': 'pod_slow', 'aloft.dev/run-id': run.runId, 'aloft.dev/task-id': 'ticker', 'aloft.dev/map-index': '-1', 'aloft.dev/on-finish': 'delete' },
+        },
+        spec: { restartPolicy: 'Never', containers: [{ name: 'base', image: 'busybox:1.36', command: ['true'] }] },
+      },
+    });
+    await waitFor('the left-behind pod to finish and be deleted', async () => !emu.podNames('default').includes(name), 15_000);
+    const times = emu.phaseTimes('default', name);
+    expect(times['Succeeded']).toBeDefined();
+    expect(times['Deleted']).toBeGreaterThanOrEqual(times['Succeeded']!);
+    expect(emu.requests.some((r) => r.method === 'DELETE' && r.path.endsWith(`/pods/${name}`))).toBe(true);
   });
 
   it('cancelling a run deletes its pod', async () => {

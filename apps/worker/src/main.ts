@@ -21,7 +21,7 @@ const worker = new AloftWorker({
   heartbeatMs: env.ALOFT_HEARTBEAT_MS,
   killGraceMs: env.ALOFT_KILL_GRACE_MS,
   maxOutputBytes: env.ALOFT_MAX_OUTPUT_BYTES,
-  kubernetes: { kubeconfig: env.ALOFT_K8S_KUBECONFIG, context: env.ALOFT_K8S_CONTEXT, startupTimeoutMs: env.ALOFT_K8S_STARTUP_TIMEOUT_MS, createConcurrency: env.ALOFT_K8S_CREATE_CONCURRENCY },
+  kubernetes: { kubeconfig: env.ALOFT_K8S_KUBECONFIG, context: env.ALOFT_K8S_CONTEXT, startupTimeoutMs: env.ALOFT_K8S_STARTUP_TIMEOUT_MS, createConcurrency: env.ALOFT_K8S_CREATE_CONCURRENCY, orphanSweepMs: env.ALOFT_K8S_ORPHAN_SWEEP_MS },
   dagsFolder: config.dagsFolder,
   taskPods: {
     image: env.ALOFT_TASK_POD_IMAGE,

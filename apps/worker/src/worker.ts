@@ -52,7 +52,7 @@ export interface AloftWorkerOptions {
   /** Function runner processes: how many to keep warm, and when extra idle ones stop. */
   fnRunners?: FnPoolOptions;
   /** Kubernetes pod tasks: the cluster (unset: KUBECONFIG or in-cluster) and the default startup timeout. */
-  kubernetes?: { kubeconfig?: string | undefined; context?: string | undefined; startupTimeoutMs: number; createConcurrency?: number };
+  kubernetes?: { kubeconfig?: string | undefined; context?: string | undefined; startupTimeoutMs: number; createConcurrency?: number; orphanSweepMs?: number };
   registry: Registry;
 }
 
@@ -100,6 +100,7 @@ export class AloftWorker {
       context: o.kubernetes?.context,
       defaultStartupTimeoutMs: o.kubernetes?.startupTimeoutMs ?? 120_000,
       createConcurrency: o.kubernetes?.createConcurrency,
+      orphanSweepMs: o.kubernetes?.orphanSweepMs,
     });
     this.#reaper = new Reaper(o.killGraceMs);
     this.#metrics = {

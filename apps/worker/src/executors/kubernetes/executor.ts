@@ -16,6 +16,8 @@ export interface KubernetesExecutorOptions {
   defaultStartupTimeoutMs: number;
   /** Pod creates in flight at once from this worker (a burst queues behind them). */
   createConcurrency?: number;
+  /** How often to look for finished pods nobody will delete. */
+  orphanSweepMs?: number;
 }
 
 /** At most `max` calls at once; the rest wait their turn in order. */
@@ -85,8 +87,52 @@ export class KubernetesExecutor {
   /** Calls retried after 429/5xx, for metrics and tests. */
   readonly retries = { transient: 0, quota: 0 };
 
+  readonly #sweeper: NodeJS.Timeout;
+  /** Finished pods deleted by the orphan sweep, for metrics and tests. */
+  orphansDeleted = 0;
+
   constructor(private readonly o: KubernetesExecutorOptions) {
     this.#creates = new Limiter(o.createConcurrency ?? 16);
+    this.#sweeper = setInterval(() => void this.sweepOrphans().catch(() => undefined), o.orphanSweepMs ?? 60_000);
+    this.#sweeper.unref();
+  }
+
+  /**
+   * Deletes finished pods that nobody will clean up: their try is over (the task instance
+   * moved on, or is no longer running that try) and no task here follows them — e.g. a
+   * worker died between recording the result and deleting the pod. Pods with onFinish
+   * keep, or deleteOnSuccess that failed, stay. Safe on every worker at once.
+   */
+  async sweepOrphans(): Promise<number> {
+    let deleted = 0;
+    for (const [k, w] of this.#watchers) {
+      const kc = this.#configs.get(k.slice(0, k.lastIndexOf('|')));
+      if (!kc) continue;
+      const api = kc.makeApiClient(CoreV1Api);
+      for (const pod of w.unfollowed()) {
+        const phase = pod.status?.phase;
+        const a = pod.metadata?.annotations ?? {};
+        const onFinish = a['aloft.dev/on-finish'] ?? 'delete';
+        if ((phase !== 'Succeeded' && phase !== 'Failed') || pod.metadata?.deletionTimestamp) continue;
+        if (onFinish === 'keep' || (onFinish === 'deleteOnSuccess' && phase === 'Failed')) continue;
+        const key = { dagId: a['aloft.dev/dag-id'] ?? '', runId: a['aloft.dev/run-id'] ?? '', taskId: a['aloft.dev/task-id'] ?? '', mapIndex: Number(a['aloft.dev/map-index'] ?? -1) };
+        if (!key.dagId || !key.runId || !key.taskId) continue;
+        const ti = await this.o.store.getTiStateAndTry(key);
+        const podTry = Number(pod.metadata?.labels?.['aloft.dev/try']);
+        if (ti.state === 'running' && ti.try === podTry) continue; // its holder may still finish it
+        await api.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: w.namespace }).then(
+          () => {
+            deleted++;
+            this.o.logger.info({ pod: `${w.namespace}/${pod.metadata!.name}` }, 'deleted a finished pod left behind');
+          },
+          (err: unknown) => {
+            if (!isCode(err, 404)) this.o.logger.warn({ pod: pod.metadata!.name, err: String(err) }, 'could not delete a finished pod left behind');
+          },
+        );
+      }
+    }
+    this.orphansDeleted += deleted;
+    return deleted;
   }
 
   /** `fn`, again after 429/5xx (honouring Retry-After) until `deadline`. */
@@ -149,6 +195,7 @@ export class KubernetesExecutor {
   }
 
   close(): void {
+    clearInterval(this.#sweeper);
     for (const w of this.#watchers.values()) w.stop();
   }
 

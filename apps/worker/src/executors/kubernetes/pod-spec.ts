@@ -201,6 +201,8 @@ export function buildPod(input: BuildInput): V1Pod {
       'aloft.dev/dag-id': id.dagId,
       'aloft.dev/run-id': id.runId,
       'aloft.dev/task-id': id.taskId,
+      'aloft.dev/map-index': String(id.mapIndex),
+      'aloft.dev/on-finish': p.onFinish,
     },
   };
   delete pod.metadata.generateName;

@@ -71,6 +71,11 @@ export class PodWatcher {
     return this.#pods.get(name);
   }
 
+  /** Pods known from the watch that no task of this worker is following now. */
+  unfollowed(): V1Pod[] {
+    return [...this.#pods].filter(([name]) => !this.#listeners.has(name)).map(([, pod]) => pod);
+  }
+
   /** Calls `fn` on every change of the named pod, and at once with its current state if known. */
   subscribe(name: string, fn: PodListener): () => void {
     let set = this.#listeners.get(name);
