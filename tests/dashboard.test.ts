@@ -1,27 +1,120 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '@aloft/core';
+import { Auth } from '../apps/dashboard/src/auth.js';
 import { ROOT, System, waitFor, type Service } from './support/system.js';
 
-describe('dashboard service endpoints', () => {
-  const sys = new System({ dagsFolder: join(ROOT, 'examples', 'dags') });
+describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () => {
+  const sys = new System({ dagsFolder: join(ROOT, 'examples', 'dags'), env: { ALOFT_DASHBOARD_LOGIN_ATTEMPTS: '5' } });
   let dash: Service;
+  let base = '';
+  let adminPassword = '';
+
+  /** A browser-like request from this site (Origin set), without following redirects. */
+  const req = (path: string, init: RequestInit & { cookie?: string } = {}) =>
+    fetch(`${base}${path}`, {
+      redirect: 'manual',
+      ...init,
+      headers: { origin: base, ...(init.cookie ? { cookie: init.cookie } : {}), ...(init.headers as Record<string, string>) },
+    });
+  const login = (username: string, password: string, extra: Record<string, string> = {}) =>
+    req('/login', {
+      method: 'POST',
+      body: new URLSearchParams({ username, password, next: '/' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...extra },
+    });
+  const cookieOf = (r: Response) => (r.headers.get('set-cookie') ?? '').split(';')[0]!;
+
   beforeAll(async () => {
     await sys.start();
     await sys.spawn('scheduler', 'scheduler');
     dash = await sys.spawn('dashboard', 'dashboard');
-    await waitFor('the dashboard', async () => (await fetch(`http://127.0.0.1:${dash.port}/readyz`).catch(() => undefined))?.ok);
+    base = `http://127.0.0.1:${dash.port}`;
+    await waitFor('the dashboard', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok);
     await waitFor('example DAGs stored', async () => (await sys.client.listDags()).some((d) => d.dag.id === 'etl_fan_out'), 60_000);
+    const log = join(ROOT, '.test-results', 'logs', `${sys.prefix}-dashboard.log`);
+    adminPassword = await waitFor('the generated admin password in the log', async () => /user \\"admin\\" with password (\S+) \(shown once/.exec(readFileSync(log, 'utf8'))?.[1]);
   });
   afterAll(() => sys.stop());
 
-  it('reports queue depth for autoscalers, counting prioritized jobs, with no worker running', async () => {
+  it('shows nothing without signing in', async () => {
+    const page = await req('/', { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toBe('/login?next=%2F');
+    const api = await req('/queues/api/queues');
+    expect(api.status).toBe(401);
+    expect(await api.json()).toEqual({ error: 'sign in first', field: 'session' });
+    expect((await req('/login')).status).toBe(200);
+  });
+
+  it('signs in with the generated admin password (printed once, stored only hashed), not with a wrong one', async () => {
+    expect(adminPassword.length).toBeGreaterThanOrEqual(20);
+    const wrong = await login('admin', 'not-the-password');
+    expect(wrong.status).toBe(401);
+    expect(await wrong.text()).toContain('Wrong username or password.');
+    const ok = await login('admin', adminPassword);
+    expect(ok.status).toBe(303);
+    const cookie = cookieOf(ok);
+    expect(ok.headers.get('set-cookie')).toMatch(/HttpOnly/i);
+    expect(ok.headers.get('set-cookie')).toMatch(/SameSite=Lax/i);
+    const home = await req('/', { cookie, headers: { accept: 'text/html' } });
+    expect(home.status).toBe(200);
+    expect(await home.text()).toContain('etl_fan_out');
+    expect((await req('/queues/api/queues', { cookie })).status).toBe(200);
+    // Neither the password nor the session token is in Redis.
+    const redis = sys.client.store.redis;
+    for (const k of await redis.keys(`${sys.prefix}:dashboard:*`)) {
+      const type = await redis.type(k);
+      const dump = type === 'hash' ? JSON.stringify(await redis.hgetall(k)) : type === 'string' ? await redis.get(k) : '';
+      expect(`${k} ${dump}`).not.toContain(adminPassword);
+      expect(`${k} ${dump}`).not.toContain(cookie.split('=')[1]!);
+    }
+    const out = await req('/logout', { method: 'POST', cookie });
+    expect(out.status).toBe(303);
+    expect((await req('/queues/api/queues', { cookie })).status).toBe(401);
+  });
+
+  it('refuses state changes without this site as Origin (CSRF), and viewers cannot change anything', async () => {
+    const noOrigin = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ username: 'admin', password: adminPassword }) });
+    expect(noOrigin.status).toBe(403);
+    expect(await noOrigin.json()).toMatchObject({ field: 'origin' });
+    const evil = await login('admin', adminPassword, { origin: 'https://evil.example' });
+    expect(evil.status).toBe(403);
+
+    const auth = new Auth(sys.client.store.redis, sys.prefix, createLogger({ name: 'test', level: 'silent', pretty: false }));
+    await auth.addUser('vera', 'viewer-password-123', 'viewer');
+    const viewer = cookieOf(await login('vera', 'viewer-password-123'));
+    expect((await req('/queues/api/queues', { cookie: viewer })).status).toBe(200);
+    const pause = await req('/queues/api/queues/default/pause', { method: 'PUT', cookie: viewer });
+    expect(pause.status).toBe(403);
+    expect(await pause.json()).toMatchObject({ error: 'this needs the operator role; you are viewer', field: 'role' });
+    const admin = cookieOf(await login('admin', adminPassword));
+    const crossSite = await fetch(`${base}/queues/api/queues/default/pause`, { method: 'PUT', redirect: 'manual', headers: { cookie: admin, origin: 'https://evil.example' } });
+    expect(crossSite.status).toBe(403);
+  });
+
+  it('rate-limits sign-in attempts', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await login('admin', `guess-${i}`)).status);
+    expect(statuses).toContain(429);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5);
+    const limited = await login('admin', adminPassword);
+    expect(limited.status).toBe(429);
+    expect(await limited.json()).toMatchObject({ field: 'password' });
+  });
+
+  it('reports queue depth for autoscalers without a session (counts only), counting prioritized jobs', async () => {
     const run = await sys.client.trigger('etl_fan_out');
     await waitFor('extract queued', async () => (await sys.client.getTaskInstance('etl_fan_out', run.runId, 'extract')).state === 'queued');
-    const body = (await (await fetch(`http://127.0.0.1:${dash.port}/metrics/queues`)).json()) as { queues: Record<string, { waiting: number; active: number }> };
+    const body = (await (await fetch(`${base}/metrics/queues`)).json()) as { queues: Record<string, { waiting: number; active: number }> };
     expect(body.queues['default']?.waiting).toBeGreaterThanOrEqual(1);
     expect(body.queues['default']?.active).toBe(0);
-    const metrics = await (await fetch(`http://127.0.0.1:${dash.port}/metrics`)).text();
+    const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/^aloft_queue_jobs\{queue="default",state="prioritized"\} [1-9]/m);
-    expect((await fetch(`http://127.0.0.1:${dash.port}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const headers = (await fetch(`${base}/login`)).headers;
+    expect(headers.get('x-content-type-options')).toBe('nosniff');
+    expect(headers.get('x-frame-options')).toBe('SAMEORIGIN');
   });
 });

@@ -6,7 +6,8 @@ const config = loadConfig();
 const logger = createLogger({ name: 'dashboard', level: config.logLevel, pretty: config.logPretty });
 const redis = createRedis(config.redisUrl);
 const store = new Store(redis, config.prefix, config.env.ALOFT_LOG_MAX_LINES);
-const dashboard = createDashboard({ store, redis, logger });
+const dashboard = createDashboard({ store, redis, logger, loginAttempts: config.env.ALOFT_DASHBOARD_LOGIN_ATTEMPTS });
+await dashboard.auth.bootstrap(config.env.ALOFT_DASHBOARD_ADMIN_PASSWORD);
 await dashboard.refreshQueues().catch((err: unknown) => logger.warn({ err }, 'could not list queues yet'));
 
 const port = config.env.ALOFT_DASHBOARD_PORT;

@@ -59,6 +59,8 @@ const ENV = z.object({
   ALOFT_RETENTION_MAX_RUNS: z.coerce.number().int().min(1).default(500),
   ALOFT_RETENTION_MAX_AGE_DAYS: z.coerce.number().min(0).default(30),
   ALOFT_DASHBOARD_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  ALOFT_DASHBOARD_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+  ALOFT_DASHBOARD_LOGIN_ATTEMPTS: z.coerce.number().int().min(1).default(10),
 });
 
 export type AloftEnv = z.infer<typeof ENV>;

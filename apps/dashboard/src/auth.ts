@@ -1,0 +1,140 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import bcrypt from 'bcryptjs';
+import type { NextFunction, Request, Response } from 'express';
+import type { Redis } from 'ioredis';
+import type { Logger } from '@aloft/core';
+
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface SessionUser {
+  username: string;
+  role: Role;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      user?: SessionUser;
+    }
+  }
+}
+
+const COOKIE = 'aloft_session';
+const SESSION_TTL_S = 12 * 3600;
+const BCRYPT_COST = 12;
+const rank = (r: Role) => ROLES.indexOf(r);
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/**
+ * Users and sessions in Redis. Passwords are bcrypt hashes; a session is a random token in
+ * an httpOnly cookie, stored in Redis only as its SHA-256, so Redis holds nothing a reader
+ * could sign in with.
+ */
+export class Auth {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly logger: Logger,
+  ) {}
+
+  #users = () => `${this.prefix}:dashboard:users`;
+  #session = (token: string) => `${this.prefix}:dashboard:session:${sha256(token)}`;
+
+  /**
+   * With no users yet, creates `admin` with ALOFT_DASHBOARD_ADMIN_PASSWORD, or a generated
+   * password printed once in the log. There is no built-in default password.
+   */
+  async bootstrap(adminPassword: string | undefined): Promise<void> {
+    if ((await this.redis.hlen(this.#users())) > 0) return;
+    const password = adminPassword || randomBytes(18).toString('base64url');
+    const created = await this.redis.hsetnx(this.#users(), 'admin', JSON.stringify({ hash: await bcrypt.hash(password, BCRYPT_COST), role: 'admin', createdAt: Date.now() }));
+    if (created && !adminPassword) {
+      // Shown this once: it is stored only as a hash.
+      this.logger.warn(`first start: created user "admin" with password ${password} (shown once; change it or set ALOFT_DASHBOARD_ADMIN_PASSWORD)`);
+    } else if (created) this.logger.info('first start: created user "admin" with the password from ALOFT_DASHBOARD_ADMIN_PASSWORD');
+  }
+
+  async addUser(username: string, password: string, role: Role): Promise<void> {
+    if (!/^[a-z0-9_.-]{1,64}$/i.test(username)) throw new Error('username: letters, digits, ".", "_" or "-", at most 64');
+    if (password.length < 12) throw new Error('password: at least 12 characters');
+    await this.redis.hset(this.#users(), username, JSON.stringify({ hash: await bcrypt.hash(password, BCRYPT_COST), role, createdAt: Date.now() }));
+  }
+
+  #dummy: Promise<string> | undefined;
+
+  /** The user, when the password is right; the same work is done for unknown users. */
+  async verify(username: string, password: string): Promise<SessionUser | undefined> {
+    const raw = await this.redis.hget(this.#users(), username);
+    const rec = raw ? (JSON.parse(raw) as { hash: string; role: Role }) : undefined;
+    this.#dummy ??= bcrypt.hash(randomBytes(8).toString('hex'), BCRYPT_COST);
+    const ok = await bcrypt.compare(password, rec?.hash ?? (await this.#dummy));
+    return ok && rec ? { username, role: rec.role } : undefined;
+  }
+
+  async startSession(res: Response, user: SessionUser, secure: boolean): Promise<void> {
+    const token = randomBytes(32).toString('base64url');
+    await this.redis.set(this.#session(token), JSON.stringify(user), 'EX', SESSION_TTL_S);
+    res.cookie(COOKIE, token, { httpOnly: true, sameSite: 'lax', secure, maxAge: SESSION_TTL_S * 1000, path: '/' });
+  }
+
+  async endSession(req: Request, res: Response): Promise<void> {
+    const token = cookieOf(req, COOKIE);
+    if (token) await this.redis.del(this.#session(token));
+    res.clearCookie(COOKIE, { path: '/' });
+  }
+
+  /** Puts the signed-in user (if any) on the request. */
+  session() {
+    return async (req: Request, _res: Response, next: NextFunction) => {
+      const token = cookieOf(req, COOKIE);
+      if (token) {
+        const raw = await this.redis.get(this.#session(token)).catch(() => null);
+        if (raw) req.user = JSON.parse(raw) as SessionUser;
+      }
+      next();
+    };
+  }
+}
+
+/** Pages send people to the sign-in page; API calls get 401/403 as JSON. */
+export function requireRole(role: Role) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const wantsHtml = req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');
+    if (!req.user) {
+      if (wantsHtml) return res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
+      return res.status(401).json({ error: 'sign in first', field: 'session' });
+    }
+    if (rank(req.user.role) < rank(role)) return res.status(403).json({ error: `this needs the ${role} role; you are ${req.user.role}`, field: 'role' });
+    next();
+  };
+}
+
+/**
+ * CSRF protection for browser requests that change state: the Origin (or Referer) must be
+ * this site. Cookies are SameSite=Lax as a second line.
+ */
+export function sameOrigin() {
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return next();
+    const from = req.headers.origin ?? (req.headers.referer ? new URL(req.headers.referer).origin : undefined);
+    const self = `${req.protocol}://${req.headers.host}`;
+    if (!from || !safeEqual(from, self)) return res.status(403).json({ error: 'cross-site or unmarked request refused (CSRF protection)', field: 'origin' });
+    next();
+  };
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function cookieOf(req: Request, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return decodeURIComponent(v.join('='));
+  }
+  return undefined;
+}
