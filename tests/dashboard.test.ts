@@ -94,6 +94,56 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
     expect(crossSite.status).toBe(403);
   });
 
+  it('API tokens: created once by an admin, scoped to a role, revocable, never stored in clear', async () => {
+    const admin = cookieOf(await login('admin', adminPassword));
+    const json = (body: unknown, cookie = admin) => ({ method: 'POST', cookie, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    const created = await req('/api/v1/tokens', json({ name: 'ci-reader', role: 'viewer' }));
+    expect(created.status).toBe(201);
+    const { token } = (await created.json()) as { token: string };
+    expect(token).toMatch(/^aloft_[A-Za-z0-9_-]{40,}$/);
+    expect((await req('/api/v1/tokens', json({ name: 'ci-reader', role: 'viewer' }))).status).toBe(409);
+    const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+    // Programs send no Origin: a token is not a browser cookie, so no CSRF check applies.
+    expect((await fetch(`${base}/queues/api/queues`, { headers: bearer(token) })).status).toBe(200);
+    const pause = await fetch(`${base}/queues/api/queues/default/pause`, { method: 'PUT', headers: bearer(token) });
+    expect(pause.status).toBe(403);
+    expect((await fetch(`${base}/api/v1/tokens`, { headers: bearer(token) })).status).toBe(403);
+    const bad = await fetch(`${base}/queues/api/queues`, { headers: bearer('aloft_nope') });
+    expect(bad.status).toBe(401);
+    expect(await bad.json()).toEqual({ error: 'unknown or revoked API token', field: 'authorization' });
+    const listed = (await (await req('/api/v1/tokens', { cookie: admin })).json()) as { tokens: { name: string; role: string; createdBy: string }[] };
+    expect(listed.tokens).toEqual([expect.objectContaining({ name: 'ci-reader', role: 'viewer', createdBy: 'admin' })]);
+    expect(JSON.stringify(listed)).not.toContain(token);
+    const redis = sys.client.store.redis;
+    for (const k of await redis.keys(`${sys.prefix}:dashboard:*`)) {
+      const type = await redis.type(k);
+      expect(type === 'hash' ? JSON.stringify(await redis.hgetall(k)) : '', k).not.toContain(token);
+    }
+    expect((await req('/api/v1/tokens/ci-reader', { method: 'DELETE', cookie: admin })).status).toBe(204);
+    expect((await fetch(`${base}/queues/api/queues`, { headers: bearer(token) })).status).toBe(401);
+    expect((await req('/api/v1/tokens/ci-reader', { method: 'DELETE', cookie: admin })).status).toBe(404);
+  });
+
+  it('answers bad API requests with a 4xx naming the field', async () => {
+    const admin = cookieOf(await login('admin', adminPassword));
+    const post = (path: string, body: string) => req(path, { method: 'POST', cookie: admin, body, headers: { 'content-type': 'application/json' } });
+    const role = await post('/api/v1/tokens', JSON.stringify({ name: 'x', role: 'superuser' }));
+    expect(role.status).toBe(400);
+    expect(await role.json()).toMatchObject({ field: 'role' });
+    const short = await post('/api/v1/users', JSON.stringify({ username: 'olga', password: 'short', role: 'operator' }));
+    expect(short.status).toBe(400);
+    expect(await short.json()).toEqual({ error: 'at least 12 characters', field: 'password' });
+    const broken = await post('/api/v1/users', '{"username": ');
+    expect(broken.status).toBe(400);
+    expect(await broken.json()).toEqual({ error: 'body is not valid JSON', field: 'body' });
+    const huge = await post('/api/v1/users', JSON.stringify({ username: 'x', password: 'y'.repeat(200_000), role: 'viewer' }));
+    expect(huge.status).toBe(413);
+    expect((await req('/api/v1/nothing-here', { cookie: admin })).status).toBe(404);
+    const made = await post('/api/v1/users', JSON.stringify({ username: 'olga', password: 'operator-password-1', role: 'operator' }));
+    expect(made.status).toBe(201);
+    expect((await login('olga', 'operator-password-1')).status).toBe(303);
+  });
+
   it('rate-limits sign-in attempts', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 8; i++) statuses.push((await login('admin', `guess-${i}`)).status);

@@ -10,6 +10,7 @@ import { listQueueNames, type Logger, type Store } from '@aloft/core';
 import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import { RedisStore } from 'rate-limit-redis';
+import { adminApi } from './admin-api.js';
 import { Auth, requireRole, sameOrigin } from './auth.js';
 import { renderHome } from './home.js';
 
@@ -95,6 +96,8 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   const loginLimit = rateLimit({
     windowMs: 15 * 60_000,
     limit: o.loginAttempts ?? 10,
+    // Only refused attempts count: signing in again and again is not guessing.
+    skipSuccessfulRequests: true,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     store: new RedisStore({ prefix: `${o.store.keys.prefix}:dashboard:login-limit:`, sendCommand: (...args: string[]) => o.redis.call(args[0]!, ...args.slice(1)) as never }),
@@ -147,6 +150,11 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   });
   // Everything below needs a signed-in user; changing anything needs an operator.
   app.use(sameOrigin(), requireRole('viewer'));
+  app.use(
+    '/api/v1',
+    express.json({ limit: '100kb' }),
+    adminApi(auth),
+  );
   app.use('/queues', (req, res, next) => (['GET', 'HEAD'].includes(req.method) ? next() : requireRole('operator')(req, res, next)));
   app.use('/queues', async (_req, _res, next) => {
     await refreshQueues().catch(() => undefined);
@@ -155,6 +163,17 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   app.use('/queues', serverAdapter.getRouter() as express.Router);
   app.get('/', async (_req, res) => {
     res.type('html').send(await renderHome(o.store));
+  });
+
+  // Bad JSON, oversized bodies: a 4xx that says so, never a stack trace.
+  app.use((err: { status?: number; type?: string; message?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (res.headersSent) return next(err);
+    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status === 500) o.logger.error({ err }, 'request failed');
+    res.status(status).json({
+      error: err.type === 'entity.too.large' ? 'request body too large (limit 100 kB)' : err.type === 'entity.parse.failed' ? 'body is not valid JSON' : status === 500 ? 'internal error' : (err.message ?? 'bad request'),
+      field: 'body',
+    });
   });
 
   return {

@@ -17,6 +17,8 @@ declare global {
   namespace Express {
     interface Request {
       user?: SessionUser;
+      /** Authenticated by an API token (no cookie): not a browser request, no CSRF check. */
+      viaToken?: boolean;
     }
   }
 }
@@ -40,6 +42,7 @@ export class Auth {
   ) {}
 
   #users = () => `${this.prefix}:dashboard:users`;
+  #tokens = () => `${this.prefix}:dashboard:tokens`;
   #session = (token: string) => `${this.prefix}:dashboard:session:${sha256(token)}`;
 
   /**
@@ -73,6 +76,41 @@ export class Auth {
     return ok && rec ? { username, role: rec.role } : undefined;
   }
 
+  async listUsers(): Promise<{ username: string; role: Role; createdAt: number }[]> {
+    const all = await this.redis.hgetall(this.#users());
+    return Object.entries(all)
+      .map(([username, raw]) => {
+        const r = JSON.parse(raw) as { role: Role; createdAt: number };
+        return { username, role: r.role, createdAt: r.createdAt };
+      })
+      .sort((a, b) => a.username.localeCompare(b.username));
+  }
+
+  /**
+   * A new API token for programs, scoped to a role. The token is returned once; Redis
+   * keeps only its SHA-256 (tokens are long random strings, so a fast hash is enough).
+   */
+  async createToken(name: string, role: Role, createdBy: string): Promise<string> {
+    const token = `aloft_${randomBytes(32).toString('base64url')}`;
+    const taken = await this.redis.hsetnx(`${this.#tokens()}:names`, name, sha256(token));
+    if (!taken) throw new Error(`a token named "${name}" exists already`);
+    await this.redis.hset(this.#tokens(), sha256(token), JSON.stringify({ name, role, createdBy, createdAt: Date.now() }));
+    return token;
+  }
+
+  async revokeToken(name: string): Promise<boolean> {
+    const digest = await this.redis.hget(`${this.#tokens()}:names`, name);
+    if (!digest) return false;
+    await this.redis.multi().hdel(this.#tokens(), digest).hdel(`${this.#tokens()}:names`, name).exec();
+    return true;
+  }
+
+  async listTokens(): Promise<{ name: string; role: Role; createdBy: string; createdAt: number }[]> {
+    return Object.values(await this.redis.hgetall(this.#tokens()))
+      .map((raw) => JSON.parse(raw) as { name: string; role: Role; createdBy: string; createdAt: number })
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
   async startSession(res: Response, user: SessionUser, secure: boolean): Promise<void> {
     const token = randomBytes(32).toString('base64url');
     await this.redis.set(this.#session(token), JSON.stringify(user), 'EX', SESSION_TTL_S);
@@ -85,9 +123,21 @@ export class Auth {
     res.clearCookie(COOKIE, { path: '/' });
   }
 
-  /** Puts the signed-in user (if any) on the request. */
+  /** Puts the signed-in user, or the API token's identity, on the request. */
   session() {
-    return async (req: Request, _res: Response, next: NextFunction) => {
+    return async (req: Request, res: Response, next: NextFunction) => {
+      const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+      if (bearer) {
+        const raw = await this.redis.hget(this.#tokens(), sha256(bearer)).catch(() => null);
+        if (!raw) {
+          res.status(401).json({ error: 'unknown or revoked API token', field: 'authorization' });
+          return;
+        }
+        const t = JSON.parse(raw) as { name: string; role: Role };
+        req.user = { username: `token:${t.name}`, role: t.role };
+        req.viaToken = true;
+        return next();
+      }
       const token = cookieOf(req, COOKIE);
       if (token) {
         const raw = await this.redis.get(this.#session(token)).catch(() => null);
@@ -117,7 +167,7 @@ export function requireRole(role: Role) {
  */
 export function sameOrigin() {
   return (req: Request, res: Response, next: NextFunction) => {
-    if (['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return next();
+    if (['GET', 'HEAD', 'OPTIONS'].includes(req.method) || req.viaToken) return next();
     const from = req.headers.origin ?? (req.headers.referer ? new URL(req.headers.referer).origin : undefined);
     const self = `${req.protocol}://${req.headers.host}`;
     if (!from || !safeEqual(from, self)) return res.status(403).json({ error: 'cross-site or unmarked request refused (CSRF protection)', field: 'origin' });
