@@ -144,6 +144,147 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
     expect((await login('olga', 'operator-password-1')).status).toBe(303);
   });
 
+  it('REST API: DAGs, runs, task instances, logs, outputs; 4xx naming the field, 404 for unknown ids, OpenAPI', async () => {
+    const admin = cookieOf(await login('admin', adminPassword));
+    const mk = async (name: string, role: string) =>
+      ((await (await req('/api/v1/tokens', { method: 'POST', cookie: admin, body: JSON.stringify({ name, role }), headers: { 'content-type': 'application/json' } })).json()) as { token: string }).token;
+    const op = await mk('api-operator', 'operator');
+    const viewer = await mk('api-viewer', 'viewer');
+    const call = async (method: string, path: string, token: string, body?: unknown) => {
+      const r = await fetch(`${base}/api/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: r.status, body: (r.status === 204 ? null : await r.json()) as any };
+    };
+    const dags = await call('GET', '/dags', viewer);
+    expect(dags.body.dags.map((d: { id: string }) => d.id)).toEqual(expect.arrayContaining(['etl_fan_out', 'kubernetes_sample']));
+    expect((await call('GET', '/dags?tag=etl', viewer)).body.dags.map((d: { id: string }) => d.id)).toEqual(['etl_fan_out']);
+    expect((await call('GET', '/dags/etl_fan_out', viewer)).body.tasks.map((t: { id: string }) => t.id)).toContain('extract');
+    expect(await call('GET', '/dags/nope', viewer)).toEqual({ status: 404, body: { error: 'dag "nope" not found', field: 'path' } });
+
+    expect(await call('POST', '/dags/etl_fan_out/runs', op, { conf: { currency: 5 } })).toEqual({ status: 400, body: { error: 'conf.currency must be a string (got number)', field: 'conf.currency' } });
+    expect((await call('POST', '/dags/etl_fan_out/runs', op, { conf: [] })).body.field).toBe('conf');
+    expect((await call('POST', '/dags/etl_fan_out/runs', viewer, {})).status).toBe(403);
+    const made = await call('POST', '/dags/etl_fan_out/runs', op, { conf: { currency: 'USD' }, runId: 'api_run_1' });
+    expect(made.status).toBe(201);
+    expect(made.body).toMatchObject({ runId: 'api_run_1', conf: { currency: 'USD' } });
+    expect((await call('POST', '/dags/etl_fan_out/runs', op, { runId: 'api_run_1' })).status).toBe(409);
+    const runs = await call('GET', '/dags/etl_fan_out/runs?limit=5', viewer);
+    expect(runs.body.runs.map((r: { runId: string }) => r.runId)).toContain('api_run_1');
+    expect((await call('GET', '/dags/etl_fan_out/runs?limit=0', viewer)).body.field).toBe('limit');
+    expect((await call('GET', '/dags/etl_fan_out/runs/nope', viewer)).status).toBe(404);
+
+    await waitFor('extract queued', async () => (await call('GET', '/dags/etl_fan_out/runs/api_run_1/tasks/extract', viewer)).body.state === 'queued');
+    const tasks = await call('GET', '/dags/etl_fan_out/runs/api_run_1/tasks', viewer);
+    expect(tasks.body.taskInstances).toHaveLength(7);
+    expect((await call('POST', '/dags/etl_fan_out/runs/api_run_1/tasks/extract/mark', op, { state: 'done' })).body.field).toBe('state');
+    const marked = await call('POST', '/dags/etl_fan_out/runs/api_run_1/tasks/extract/mark', op, { state: 'success' });
+    expect(marked.body.state).toBe('success');
+    expect((await call('GET', '/dags/etl_fan_out/runs/api_run_1/tasks/extract/output', viewer)).body).toEqual({ output: null });
+    expect((await call('GET', '/dags/etl_fan_out/runs/api_run_1/tasks/extract/logs', viewer)).body).toMatchObject({ try: expect.any(Number), lines: expect.any(Array) });
+    expect((await call('GET', '/dags/etl_fan_out/runs/api_run_1/tasks/nope', viewer)).status).toBe(404);
+    expect((await call('POST', '/dags/etl_fan_out/runs/api_run_1/tasks/extract/clear', op, { downstream: true })).body.cleared).toBeGreaterThanOrEqual(1);
+    const cancelled = await call('POST', '/dags/etl_fan_out/runs/api_run_1/cancel', op);
+    expect(cancelled.body).toMatchObject({ state: 'failed', reason: 'cancelled by token:api-operator' });
+
+    expect((await call('PATCH', '/dags/kubernetes_sample', op, { paused: 'yes' })).body.field).toBe('paused');
+    expect((await call('PATCH', '/dags/kubernetes_sample', op, { paused: true })).body).toEqual({ id: 'kubernetes_sample', paused: true });
+    expect((await call('GET', '/dags?paused=true', viewer)).body.dags.map((d: { id: string }) => d.id)).toEqual(['kubernetes_sample']);
+    expect((await call('GET', '/importErrors', viewer)).body).toEqual({ importErrors: [] });
+
+    const doc = await call('GET', '/openapi.json', viewer);
+    expect(doc.body.openapi).toBe('3.1.0');
+    expect(doc.body.paths['/dags/{dagId}/runs'].post.requestBody.content['application/json'].schema.properties).toHaveProperty('conf');
+  });
+
+  it('ad-hoc jobs, live logs and events over SSE, queues summary, grid, run filters', async () => {
+    const worker = await sys.spawn('worker', 'worker-1');
+    const admin = cookieOf(await login('admin', adminPassword));
+    const op = ((await (await req('/api/v1/tokens', { method: 'POST', cookie: admin, body: JSON.stringify({ name: 'live-operator', role: 'operator' }), headers: { 'content-type': 'application/json' } })).json()) as { token: string }).token;
+    const auth = { authorization: `Bearer ${op}` };
+    const call = async (method: string, path: string, body?: unknown) => {
+      const r = await fetch(`${base}/api/v1${path}`, { method, headers: { ...auth, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+      return { status: r.status, body: (await r.json()) as any };
+    };
+    /** Reads SSE events until `stop` says so; returns them as [event, data] pairs. */
+    const sse = async (path: string, stop: (events: [string, any][]) => boolean, timeoutMs = 30_000) => {
+      const ac = new AbortController();
+      const timer = setTimeout(() => ac.abort(), timeoutMs);
+      const r = await fetch(`${base}/api/v1${path}`, { headers: auth, signal: ac.signal });
+      expect(r.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      const events: [string, any][] = [];
+      const dec = new TextDecoder();
+      let buf = '';
+      try {
+        for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
+          buf += dec.decode(chunk, { stream: true });
+          let i: number;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            const ev = /^event: (.*)$/m.exec(block)?.[1];
+            const data = /^data: (.*)$/m.exec(block)?.[1];
+            if (ev && data) events.push([ev, JSON.parse(data)]);
+          }
+          if (stop(events)) break;
+        }
+      } finally {
+        clearTimeout(timer);
+        ac.abort();
+      }
+      return events;
+    };
+
+    // Live transitions of ad-hoc runs, watched from before the job is submitted.
+    const watching = sse('/events?dagId=adhoc', (ev) => ev.some(([, d]) => d.taskId === 'greet' && d.state === 'success'));
+    await new Promise((r) => setTimeout(r, 300));
+    const job = await call('POST', '/jobs', { kind: 'command', command: 'for i in 1 2 3; do echo line-$i; sleep 0.2; done', taskId: 'greet', retries: 1, executionTimeoutMs: 30_000 });
+    expect(job.status).toBe(201);
+    expect(job.body).toMatchObject({ dagId: 'adhoc', runType: 'adhoc' });
+    const runId = job.body.runId as string;
+    const enc = encodeURIComponent(runId);
+    const followed = await sse(`/dags/adhoc/runs/${enc}/tasks/greet/logs/stream`, (ev) => ev.some(([e]) => e === 'end'));
+    const lines = followed.filter(([e]) => e === 'line').map(([, d]) => d);
+    expect(lines.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual(['line-1', 'line-2', 'line-3']);
+    expect(lines.map((l) => l.n)).toEqual(lines.map((_, i) => i));
+    expect(followed.at(-1)).toEqual(['end', { try: 1, state: 'success' }]);
+    const transitions = (await watching).map(([, d]) => `${d.taskId}:${d.state}`);
+    expect(transitions).toEqual(expect.arrayContaining(['greet:running', 'greet:success']));
+    expect((await call('GET', `/dags/adhoc/runs/${enc}`)).body.state).toBe('success');
+    expect((await call('GET', '/dags/adhoc/runs?runType=adhoc&state=success')).body.runs.map((r: { runId: string }) => r.runId)).toContain(runId);
+    expect((await call('GET', '/dags/adhoc/runs?state=done')).body.field).toBe('state');
+    // Following from a line number resumes there; a finished try ends at once.
+    const tail = await sse(`/dags/adhoc/runs/${enc}/tasks/greet/logs/stream?from=${lines.length - 1}`, (ev) => ev.some(([e]) => e === 'end'));
+    expect(tail.filter(([e]) => e === 'line').map(([, d]) => d.n)).toEqual([lines.length - 1]);
+
+    // Bad jobs name the field; pod jobs are validated like kubernetesPod tasks.
+    expect(await call('POST', '/jobs', { kind: 'command', command: [] })).toMatchObject({ status: 400, body: { field: 'command' } });
+    expect((await call('POST', '/jobs', { kind: 'shell', command: 'x' })).body.field).toBe('kind');
+    expect((await call('POST', '/jobs', { kind: 'command', command: 'true', retries: -1 })).body.field).toBe('retries');
+    const badPod = await call('POST', '/jobs', { kind: 'kubernetesPod', image: 'busybox:1.36', resources: { limits: { memory: 'lots' } } });
+    expect(badPod).toMatchObject({ status: 400, body: { field: 'resources.limits.memory' } });
+    expect(badPod.body.error).toContain('Kubernetes quantity');
+    const pod = await call('POST', '/jobs', { kind: 'kubernetesPod', image: 'busybox:1.36', cmds: ['sh', '-c', 'echo hi'], taskId: 'pod-hi' });
+    expect(pod.status).toBe(201);
+    const podTask = (await call('GET', `/dags/adhoc/runs/${encodeURIComponent(pod.body.runId)}/tasks`)).body.taskInstances;
+    expect(podTask.map((t: { taskId: string }) => t.taskId)).toEqual(['pod-hi']);
+    await call('POST', `/dags/adhoc/runs/${encodeURIComponent(pod.body.runId)}/cancel`);
+
+    const queues = await call('GET', '/queues');
+    const def = queues.body.queues.find((q: { name: string }) => q.name === 'default');
+    expect(def).toMatchObject({ waiting: expect.any(Number), active: expect.any(Number), delayed: expect.any(Number) });
+    expect(def.workers).toBeGreaterThanOrEqual(1);
+
+    const grid = await call('GET', '/dags/etl_fan_out/grid?limit=5');
+    expect(grid.body.tasks.map((t: { id: string }) => t.id)).toContain('extract');
+    expect(grid.body.runs.length).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(grid.body.runs[0].tis)).toEqual(expect.arrayContaining(['extract']));
+    expect((await call('GET', '/dags/etl_fan_out/grid?limit=1000')).body.field).toBe('limit');
+    expect(await worker.kill('SIGTERM')).toBe(0);
+  });
+
   it('rate-limits sign-in attempts', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 8; i++) statuses.push((await login('admin', `guess-${i}`)).status);

@@ -11,6 +11,9 @@ import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import { RedisStore } from 'rate-limit-redis';
 import { adminApi } from './admin-api.js';
+import { api } from './api.js';
+import { EventHub } from './live.js';
+import { openApiDocument } from './openapi.js';
 import { Auth, requireRole, sameOrigin } from './auth.js';
 import { renderHome } from './home.js';
 
@@ -150,11 +153,13 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   });
   // Everything below needs a signed-in user; changing anything needs an operator.
   app.use(sameOrigin(), requireRole('viewer'));
-  app.use(
-    '/api/v1',
-    express.json({ limit: '100kb' }),
-    adminApi(auth),
-  );
+  const openapi = openApiDocument();
+  app.get('/api/v1/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+  const hub = new EventHub(o.store, o.logger);
+  const rest = api({ store: o.store, hub });
+  app.use('/api/v1', express.json({ limit: '100kb' }), rest, adminApi(auth));
   app.use('/queues', (req, res, next) => (['GET', 'HEAD'].includes(req.method) ? next() : requireRole('operator')(req, res, next)));
   app.use('/queues', async (_req, _res, next) => {
     await refreshQueues().catch(() => undefined);
@@ -182,6 +187,8 @@ export function createDashboard(o: DashboardOptions): Dashboard {
     refreshQueues,
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));
+      await rest.close();
+      await hub.close();
     },
   };
 }

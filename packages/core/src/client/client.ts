@@ -4,6 +4,8 @@ import { NotFoundError } from '../errors/not-found-error.js';
 import type { ParamSpec, SerializedDag, SerializedTask } from '../model/dag.js';
 import { manualRunId, UNMAPPED } from '../model/ids.js';
 import { FINISHED_RUN_STATES } from '../model/states.js';
+import { validatePodOptions } from '../dag-api/pod-options.js';
+import { ValidationIssues } from '../dag-api/validation.js';
 import { createRedis } from '../redis.js';
 import { Store, type DagRecord, type DagRun, type ImportErrorRecord, type LogLine, type TaskInstance } from '../store/store.js';
 
@@ -33,7 +35,28 @@ export interface AdhocCommand {
   taskId?: string;
 }
 
+/** One pod as its own single-task run: the parameters of a `kubernetesPod` task. */
+export interface AdhocPod {
+  image: string;
+  namespace?: string;
+  cmds?: string[];
+  arguments?: string[];
+  env?: Record<string, string>;
+  labels?: Record<string, string>;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  startupTimeout?: string | number;
+  retries?: number;
+  retryDelayMs?: number;
+  executionTimeoutMs?: number;
+  queue?: string;
+  /** Name shown for the task; default `pod`. */
+  taskId?: string;
+}
+
+export type AdhocJob = ({ kind: 'command' } & AdhocCommand) | ({ kind: 'kubernetesPod' } & AdhocPod);
+
 export const ADHOC_DAG_ID = 'adhoc';
+const ADHOC_TASK_ID = /^[A-Za-z0-9_-]{1,100}$/;
 
 /**
  * Typed access to Aloft for programs: trigger runs and wait for them, submit ad-hoc
@@ -94,17 +117,32 @@ export class AloftClient {
   }
 
   /** Runs one command as its own single-task run, without a DAG file. */
-  async submitCommand(spec: AdhocCommand): Promise<DagRun> {
-    const taskId = spec.taskId ?? 'command';
-    const task: SerializedTask = {
+  submitCommand(spec: AdhocCommand): Promise<DagRun> {
+    return this.submitJob({ kind: 'command', ...spec });
+  }
+
+  /**
+   * Runs one command or one pod as its own single-task run of the `adhoc` DAG, with
+   * retries and a timeout, followed like any other run. Bad parameters throw a
+   * DagImportError naming the field.
+   */
+  async submitJob(spec: AdhocJob): Promise<DagRun> {
+    const issues = new ValidationIssues(undefined);
+    const taskId = spec.taskId ?? (spec.kind === 'command' ? 'command' : 'pod');
+    if (!ADHOC_TASK_ID.test(taskId)) issues.add('taskId', 'taskId must be 1-100 letters, digits, _ or -');
+    const retries = spec.retries ?? 0;
+    if (!Number.isInteger(retries) || retries < 0 || retries > 100) issues.add('retries', 'retries must be an integer from 0 to 100');
+    const timeout = spec.executionTimeoutMs;
+    if (timeout !== undefined && (!Number.isInteger(timeout) || timeout <= 0)) issues.add('executionTimeoutMs', 'executionTimeoutMs must be a positive integer');
+    const base: SerializedTask = {
       id: taskId,
-      kind: 'command',
+      kind: spec.kind,
       owner: 'adhoc',
-      retries: spec.retries ?? 0,
+      retries,
       retryDelayMs: spec.retryDelayMs ?? 1000,
       retryExponentialBackoff: false,
       maxRetryDelayMs: 86_400_000,
-      executionTimeoutMs: spec.executionTimeoutMs ?? null,
+      executionTimeoutMs: timeout ?? null,
       queue: spec.queue ?? 'default',
       priority: 1,
       dependsOnPast: false,
@@ -113,8 +151,22 @@ export class AloftClient {
       downstream: [],
       triggerRule: 'all_success',
       hasFunction: false,
-      command: { command: spec.command, env: spec.env ?? {}, cwd: spec.cwd, skipExitCode: 99 },
     };
+    if (spec.kind === 'command') {
+      const c = spec.command as unknown;
+      const ok = (typeof c === 'string' && c.trim() !== '') || (Array.isArray(c) && c.length > 0 && c.every((x) => typeof x === 'string'));
+      if (!ok) issues.add('command', 'command must be a non-empty string or a list of strings');
+      base.command = { command: spec.command, env: spec.env ?? {}, cwd: spec.cwd, skipExitCode: 99 };
+    } else {
+      const { kind: _k, taskId: _t, retries: _r, retryDelayMs: _d, executionTimeoutMs: _e, queue: _q, ...pod } = spec;
+      if ('podTemplateFile' in pod) issues.add('podTemplateFile', 'podTemplateFile is not available for ad-hoc pods');
+      base.pod = validatePodOptions(pod as Record<string, unknown>, `ad-hoc pod "${taskId}"`, issues);
+    }
+    issues.throwIfAny();
+    return this.#submitTask(base);
+  }
+
+  async #submitTask(task: SerializedTask): Promise<DagRun> {
     const body = {
       id: ADHOC_DAG_ID,
       description: 'Ad-hoc jobs submitted through the client, CLI or API',

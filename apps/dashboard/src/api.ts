@@ -1,0 +1,321 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { z } from 'zod';
+import { Queue } from 'bullmq';
+import {
+  ADHOC_DAG_ID,
+  checkConf,
+  createClient,
+  DagImportError,
+  FINISHED_TASK_STATES,
+  listQueueNames,
+  NotFoundError,
+  UNMAPPED,
+  type AloftClient,
+  type Store,
+  type TaskState,
+} from '@aloft/core';
+import { requireRole } from './auth.js';
+import { openSse, type EventHub } from './live.js';
+
+/**
+ * The REST API over DAGs, runs, task instances, logs and outputs (/api/v1). Reads need a
+ * viewer, changes an operator. Bad input gets 400 JSON naming the field, unknown ids 404.
+ */
+
+const Page = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(25),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+const RunFilter = Page.extend({
+  state: z.enum(['queued', 'running', 'success', 'failed']).optional(),
+  runType: z.enum(['scheduled', 'manual', 'backfill', 'adhoc']).optional(),
+});
+const GridQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(365).default(25),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+const Retry = {
+  retries: z.number().int().min(0).max(100).optional(),
+  retryDelayMs: z.number().int().min(0).max(86_400_000).optional(),
+  executionTimeoutMs: z.number().int().min(1).optional(),
+  queue: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'letters, digits and _ . - only').optional(),
+  taskId: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, _ or - only').optional(),
+};
+const Job = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('command'),
+    command: z.union([z.string().min(1), z.array(z.string()).min(1)]),
+    env: z.record(z.string(), z.string()).optional(),
+    cwd: z.string().optional(),
+    ...Retry,
+  }),
+  z.object({
+    kind: z.literal('kubernetesPod'),
+    image: z.string().min(1),
+    namespace: z.string().optional(),
+    cmds: z.array(z.string()).optional(),
+    arguments: z.array(z.string()).optional(),
+    env: z.record(z.string(), z.string()).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    resources: z.object({ requests: z.record(z.string(), z.string()).optional(), limits: z.record(z.string(), z.string()).optional() }).optional(),
+    startupTimeout: z.union([z.string(), z.number()]).optional(),
+    ...Retry,
+  }),
+]);
+const Follow = z.object({
+  try: z.coerce.number().int().min(1).optional(),
+  from: z.coerce.number().int().min(0).default(0),
+});
+const Watch = z.object({ dagId: z.string().optional(), runId: z.string().optional() });
+const Trigger = z.object({
+  conf: z.record(z.string(), z.unknown()).default({}),
+  runId: z.string().regex(/^[A-Za-z0-9_.:+-]{1,250}$/, 'letters, digits and _ . : + - only').optional(),
+  logicalDate: z.iso.datetime({ offset: true }).optional(),
+});
+const Pause = z.object({ paused: z.boolean() });
+const Clear = z.object({ downstream: z.boolean().default(false) });
+const Mark = z.object({ state: z.enum(['success', 'failed', 'skipped']) });
+const LogQuery = z.object({
+  try: z.coerce.number().int().min(1).optional(),
+  from: z.coerce.number().int().min(0).default(0),
+  count: z.coerce.number().int().min(1).max(10_000).default(1000),
+});
+
+export const API_SCHEMAS = { Page, RunFilter, GridQuery, Trigger, Pause, Clear, Mark, LogQuery, Job, Follow, Watch };
+
+class BadRequest extends Error {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message);
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const r = schema.safeParse(value ?? {});
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new BadRequest(i.message, i.path.join('.') || 'body');
+  }
+  return r.data;
+}
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+const h = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => fn(req, res).catch(next);
+const p = (req: Request, name: string) => String(req.params[name]);
+
+export interface ApiOptions {
+  store: Store;
+  hub: EventHub;
+  /** How often a followed log is read for new lines. */
+  followPollMs?: number;
+}
+
+export function api(o: ApiOptions): Router & { close(): Promise<void> } {
+  const { store, hub } = o;
+  const client: AloftClient = createClient({ redis: store.redis, prefix: store.keys.prefix });
+  const queues = new Map<string, Queue>();
+  const queue = (name: string) => {
+    let q = queues.get(name);
+    if (!q) queues.set(name, (q = new Queue(name, { connection: store.redis, prefix: store.keys.bullPrefix })));
+    return q;
+  };
+  const r = express.Router();
+  const viewer = requireRole('viewer');
+  const operator = requireRole('operator');
+
+  r.get('/dags', viewer, h(async (req, res) => {
+    const tag = typeof req.query['tag'] === 'string' ? req.query['tag'] : undefined;
+    const paused = req.query['paused'] === undefined ? undefined : req.query['paused'] === 'true';
+    const dags = (await client.listDags())
+      .filter((d) => (tag ? d.dag.tags.includes(tag) : true) && (paused === undefined ? true : d.paused === paused))
+      .map((d) => ({ id: d.dag.id, description: d.dag.description, schedule: d.dag.schedule, tags: d.dag.tags, paused: d.paused, fileloc: d.dag.fileloc, missing: d.missing }));
+    res.json({ dags });
+  }));
+  r.get('/dags/:dagId', viewer, h(async (req, res) => {
+    const d = await client.getDag(p(req, 'dagId'));
+    res.json({ ...d.dag, paused: d.paused, missing: d.missing });
+  }));
+  r.patch('/dags/:dagId', operator, h(async (req, res) => {
+    const body = parse(Pause, req.body);
+    await client.getDag(p(req, 'dagId'));
+    await client.setPaused(p(req, 'dagId'), body.paused);
+    res.json({ id: p(req, 'dagId'), paused: body.paused });
+  }));
+  r.get('/importErrors', viewer, h(async (_req, res) => {
+    res.json({ importErrors: await client.importErrors() });
+  }));
+  r.get('/dags/:dagId/runs', viewer, h(async (req, res) => {
+    const q = parse(RunFilter, req.query);
+    const dagId = p(req, 'dagId');
+    if (dagId !== ADHOC_DAG_ID) await client.getDag(dagId);
+    const total = await store.countRuns(dagId);
+    if (!q.state && !q.runType) {
+      res.json({ runs: await client.listRuns(dagId, q), total, limit: q.limit, offset: q.offset });
+      return;
+    }
+    // Filtered: walk the runs newest first in chunks, skipping `offset` matches.
+    const runs = [];
+    let skipped = 0;
+    for (let at = 0; at < total && runs.length < q.limit; at += 500) {
+      for (const run of await client.listRuns(dagId, { offset: at, limit: 500 })) {
+        if ((q.state && run.state !== q.state) || (q.runType && run.runType !== q.runType)) continue;
+        if (skipped++ < q.offset) continue;
+        runs.push(run);
+        if (runs.length === q.limit) break;
+      }
+    }
+    res.json({ runs, total, limit: q.limit, offset: q.offset });
+  }));
+  r.get('/dags/:dagId/grid', viewer, h(async (req, res) => {
+    const q = parse(GridQuery, req.query);
+    const rec = await client.getDag(p(req, 'dagId'));
+    const [runs, total] = await Promise.all([client.listRuns(rec.dag.id, q), store.countRuns(rec.dag.id)]);
+    const pipe = store.redis.pipeline();
+    for (const run of runs) pipe.hgetall(store.keys.tiStates(rec.dag.id, run.runId));
+    const states = ((await pipe.exec()) ?? []).map(([, v]) => v as Record<string, string>);
+    res.json({
+      tasks: rec.dag.tasks.map((t) => ({ id: t.id, kind: t.kind, upstream: t.upstream, triggerRule: t.triggerRule })),
+      total,
+      runs: runs.map((run, i) => {
+        const tis: Record<string, string> = {};
+        for (const [field, state] of Object.entries(states[i] ?? {})) tis[field.slice(0, field.lastIndexOf(':'))] = state;
+        return { runId: run.runId, state: run.state, runType: run.runType, logicalDate: run.logicalDate, startDate: run.startDate, endDate: run.endDate, tis };
+      }),
+    });
+  }));
+  r.post('/dags/:dagId/runs', operator, h(async (req, res) => {
+    const body = parse(Trigger, req.body);
+    const dag = await client.getDag(p(req, 'dagId'));
+    const problems = checkConf(dag.dag.params, body.conf);
+    if (problems.length) throw new BadRequest(problems[0]!, problems[0]!.split(' ')[0]!);
+    try {
+      const run = await client.trigger(p(req, 'dagId'), {
+        conf: body.conf,
+        runId: body.runId,
+        logicalDate: body.logicalDate ? new Date(body.logicalDate) : undefined,
+      });
+      res.status(201).json(run);
+    } catch (err) {
+      if (/already exists/.test(String(err))) throw Object.assign(new BadRequest((err as Error).message, 'runId'), { status: 409 });
+      throw err;
+    }
+  }));
+  r.get('/dags/:dagId/runs/:runId', viewer, h(async (req, res) => {
+    res.json(await client.getRun(p(req, 'dagId'), p(req, 'runId')));
+  }));
+  r.post('/dags/:dagId/runs/:runId/cancel', operator, h(async (req, res) => {
+    await client.cancelRun(p(req, 'dagId'), p(req, 'runId'), `cancelled by ${req.user!.username}`);
+    res.json(await client.getRun(p(req, 'dagId'), p(req, 'runId')));
+  }));
+  r.get('/dags/:dagId/runs/:runId/tasks', viewer, h(async (req, res) => {
+    await client.getRun(p(req, 'dagId'), p(req, 'runId'));
+    res.json({ taskInstances: await client.listTaskInstances(p(req, 'dagId'), p(req, 'runId')) });
+  }));
+  r.get('/dags/:dagId/runs/:runId/tasks/:taskId', viewer, h(async (req, res) => {
+    res.json(await client.getTaskInstance(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId')));
+  }));
+  r.post('/dags/:dagId/runs/:runId/tasks/:taskId/clear', operator, h(async (req, res) => {
+    const body = parse(Clear, req.body);
+    const cleared = await client.clearTask(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'), body);
+    res.json({ cleared });
+  }));
+  r.post('/dags/:dagId/runs/:runId/tasks/:taskId/mark', operator, h(async (req, res) => {
+    const body = parse(Mark, req.body);
+    await client.markTask(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'), body.state);
+    res.json(await client.getTaskInstance(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId')));
+  }));
+  r.get('/dags/:dagId/runs/:runId/tasks/:taskId/logs', viewer, h(async (req, res) => {
+    const q = parse(LogQuery, req.query);
+    const ti = await client.getTaskInstance(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'));
+    const lines = await client.getLog(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'), { try: q.try ?? ti.try, from: q.from, count: q.count });
+    res.json({ try: q.try ?? ti.try, from: q.from, next: q.from + lines.length, lines });
+  }));
+  r.get('/dags/:dagId/runs/:runId/tasks/:taskId/logs/stream', viewer, h(async (req, res) => {
+    const q = parse(Follow, req.query);
+    const dagId = p(req, 'dagId');
+    const runId = p(req, 'runId');
+    const taskId = p(req, 'taskId');
+    const ti = await client.getTaskInstance(dagId, runId, taskId);
+    const tryNo = q.try ?? Math.max(ti.try, 1);
+    const key = { dagId, runId, taskId, mapIndex: UNMAPPED };
+    let n = q.from;
+    let closed = false;
+    let wake: (() => void) | undefined;
+    const unsubscribe = hub.subscribe((e) => {
+      if (e.dagId === dagId && e.runId === runId && e.taskId === taskId) wake?.();
+    });
+    const send = openSse(res, () => {
+      closed = true;
+      unsubscribe();
+      wake?.();
+    });
+    // The try is over once a later try began or the task instance left running for good.
+    const over = async () => {
+      const { state, try: current } = await store.getTiStateAndTry(key);
+      if (current > tryNo) return { state: 'up_for_retry' as TaskState };
+      if (current === tryNo && state && (FINISHED_TASK_STATES.has(state) || state === 'up_for_retry')) return { state };
+      if (current < tryNo && state && FINISHED_TASK_STATES.has(state)) return { state };
+      return undefined;
+    };
+    while (!closed) {
+      const end = await over();
+      const lines = await store.getLog(key, tryNo, n, 1000);
+      for (const l of lines) send('line', { n: n++, ...l });
+      if (lines.length === 1000) continue;
+      if (end) {
+        send('end', { try: tryNo, state: end.state });
+        break;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, o.followPollMs ?? 300);
+      });
+      wake = undefined;
+    }
+    res.end();
+  }));
+  r.get('/events', viewer, h(async (req, res) => {
+    const q = parse(Watch, req.query);
+    let unsubscribe = () => {};
+    const send = openSse(res, () => unsubscribe());
+    unsubscribe = hub.subscribe((e) => {
+      if ((q.dagId && e.dagId !== q.dagId) || (q.runId && e.runId !== q.runId)) return;
+      send(e.type, e);
+    });
+    send('ready', { subscribed: q });
+  }));
+  r.get('/queues', viewer, h(async (_req, res) => {
+    const names = await listQueueNames(store.redis, store.keys);
+    const out = [];
+    for (const name of names.sort()) {
+      const q = queue(name);
+      const c = await q.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'completed', 'failed');
+      out.push({ name, waiting: (c['wait'] ?? 0) + (c['prioritized'] ?? 0), active: c['active'] ?? 0, delayed: c['delayed'] ?? 0, completed: c['completed'] ?? 0, failed: c['failed'] ?? 0, workers: (await q.getWorkers()).length });
+    }
+    res.json({ queues: out });
+  }));
+  r.post('/jobs', operator, h(async (req, res) => {
+    const job = parse(Job, req.body);
+    res.status(201).json(await client.submitJob(job as Parameters<AloftClient['submitJob']>[0]));
+  }));
+  r.get('/dags/:dagId/runs/:runId/tasks/:taskId/output', viewer, h(async (req, res) => {
+    await client.getTaskInstance(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'));
+    const output = await client.getOutput(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'));
+    res.json({ output: output ?? null });
+  }));
+
+  // Known failures as 4xx JSON; the rest goes to the app's handler (500, logged).
+  r.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (err instanceof NotFoundError) return void res.status(404).json({ error: err.message, field: 'path' });
+    if (err instanceof DagImportError) return void res.status(400).json({ error: err.message, field: err.field ?? 'body' });
+    if (err instanceof BadRequest) return void res.status((err as BadRequest & { status?: number }).status ?? 400).json({ error: err.message, field: err.field });
+    next(err);
+  });
+  return Object.assign(r, {
+    async close() {
+      await Promise.all([...queues.values()].map((q) => q.close()));
+    },
+  });
+}

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { API_SCHEMAS } from './api.js';
+
+type Op = { summary: string; role: 'viewer' | 'operator' | 'admin'; body?: z.ZodType; query?: z.ZodType };
+
+const OPS: Record<string, Record<string, Op>> = {
+  '/dags': { get: { summary: 'List DAGs (filters: tag, paused)', role: 'viewer' } },
+  '/dags/{dagId}': {
+    get: { summary: 'A DAG with its serialized structure', role: 'viewer' },
+    patch: { summary: 'Pause or unpause', role: 'operator', body: API_SCHEMAS.Pause },
+  },
+  '/importErrors': { get: { summary: 'DAG files that failed to import, with file, line and message', role: 'viewer' } },
+  '/dags/{dagId}/runs': {
+    get: { summary: 'Runs, newest first (filters: state, runType)', role: 'viewer', query: API_SCHEMAS.RunFilter },
+    post: { summary: "Trigger a run; conf is checked against the DAG's params", role: 'operator', body: API_SCHEMAS.Trigger },
+  },
+  '/dags/{dagId}/grid': { get: { summary: 'Runs × tasks: the state of every task instance of the latest runs', role: 'viewer', query: API_SCHEMAS.GridQuery } },
+  '/dags/{dagId}/runs/{runId}': { get: { summary: 'A run', role: 'viewer' } },
+  '/dags/{dagId}/runs/{runId}/cancel': { post: { summary: 'Cancel a run', role: 'operator' } },
+  '/dags/{dagId}/runs/{runId}/tasks': { get: { summary: 'Task instances of a run', role: 'viewer' } },
+  '/dags/{dagId}/runs/{runId}/tasks/{taskId}': { get: { summary: 'A task instance', role: 'viewer' } },
+  '/dags/{dagId}/runs/{runId}/tasks/{taskId}/clear': { post: { summary: 'Clear (run again), optionally with downstream', role: 'operator', body: API_SCHEMAS.Clear } },
+  '/dags/{dagId}/runs/{runId}/tasks/{taskId}/mark': { post: { summary: 'Mark success, failed or skipped', role: 'operator', body: API_SCHEMAS.Mark } },
+  '/dags/{dagId}/runs/{runId}/tasks/{taskId}/logs': { get: { summary: 'Log lines of a try, paged', role: 'viewer', query: API_SCHEMAS.LogQuery } },
+  '/dags/{dagId}/runs/{runId}/tasks/{taskId}/logs/stream': {
+    get: { summary: 'Follow a log live (text/event-stream): `line` events {n, at, stream, line}, then `end` {try, state}', role: 'viewer', query: API_SCHEMAS.Follow },
+  },
+  '/events': { get: { summary: 'Live transitions (text/event-stream), optionally of one DAG or run; event name = transition type', role: 'viewer', query: API_SCHEMAS.Watch } },
+  '/queues': { get: { summary: 'Jobs per queue (waiting, active, delayed) and workers listening', role: 'viewer' } },
+  '/jobs': { post: { summary: 'Submit an ad-hoc command or kubernetesPod job: a run of the `adhoc` DAG, followed like any run', role: 'operator', body: API_SCHEMAS.Job } },
+  '/dags/{dagId}/runs/{runId}/tasks/{taskId}/output': { get: { summary: 'The output of a task instance', role: 'viewer' } },
+  '/users': { get: { summary: 'Users', role: 'admin' }, post: { summary: 'Add a user', role: 'admin' } },
+  '/tokens': { get: { summary: 'API tokens (without secrets)', role: 'admin' }, post: { summary: 'Create an API token, shown once', role: 'admin' } },
+  '/tokens/{name}': { delete: { summary: 'Revoke an API token', role: 'admin' } },
+};
+
+const ERROR = { type: 'object', required: ['error', 'field'], properties: { error: { type: 'string' }, field: { type: 'string' } } };
+
+/** The OpenAPI 3.1 document of /api/v1, with request schemas from the same zod schemas the API validates with. */
+export function openApiDocument(): Record<string, unknown> {
+  const paths: Record<string, unknown> = {};
+  for (const [path, ops] of Object.entries(OPS)) {
+    const item: Record<string, unknown> = {};
+    for (const [method, op] of Object.entries(ops)) {
+      const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+      const query = op.query ? Object.entries((z.toJSONSchema(op.query, { io: 'input' }) as { properties?: Record<string, unknown> }).properties ?? {}).map(([name, schema]) => ({ name, in: 'query', schema })) : [];
+      item[method] = {
+        summary: op.summary,
+        description: `Needs the ${op.role} role (session cookie or Bearer token).`,
+        parameters: [...params, ...query],
+        ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(op.body, { io: 'input' }) } } } } : {}),
+        responses: {
+          '200': { description: 'OK' },
+          '400': { description: 'Bad input; the body names the field', content: { 'application/json': { schema: ERROR } } },
+          '401': { description: 'Not signed in', content: { 'application/json': { schema: ERROR } } },
+          '403': { description: 'Wrong role or cross-site request', content: { 'application/json': { schema: ERROR } } },
+          '404': { description: 'Unknown id', content: { 'application/json': { schema: ERROR } } },
+          '413': { description: 'Body over 100 kB', content: { 'application/json': { schema: ERROR } } },
+        },
+      };
+    }
+    paths[path] = item;
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Aloft API', version: '1' },
+    servers: [{ url: '/api/v1' }],
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: 'aloft_session' } } },
+    security: [{ bearer: [] }, { session: [] }],
+    paths,
+  };
+}
