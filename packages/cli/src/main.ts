@@ -1,15 +1,23 @@
 /**
  * `aloft` — the command line for Aloft. Talks to Redis directly (REDIS_URL,
- * ALOFT_KEY_PREFIX). People get tables; `--json` gives scripts JSON.
+ * ALOFT_KEY_PREFIX), or with `--server` (ALOFT_SERVER) to the dashboard's REST API with an
+ * API token (`--token`, ALOFT_TOKEN). People get tables; `--json` gives scripts JSON.
  */
 import { Command, Option } from 'commander';
-import { createClient, createRedis, redactUrl, type AloftClient, type DagRun, type LogLine, type SerializedDag, type TaskInstance } from '@aloft/core';
+import { createClient, createRedis, redactUrl, type AloftClient } from '@aloft/core';
+import { AloftConnectionError, AloftHttpClient, type DagRun, type Schedule, type TaskInstance } from '@aloft/sdk';
+import { HttpBackend, logText, RedisBackend, type Backend } from './backends.js';
 
 const program = new Command('aloft')
   .description('Aloft: DAGs as code on Redis/BullMQ')
   .addOption(new Option('--json', 'print JSON for scripts'))
   .addOption(new Option('--redis-url <url>', 'Redis URL').env('REDIS_URL'))
-  .addOption(new Option('--prefix <prefix>', 'key prefix').env('ALOFT_KEY_PREFIX').default('aloft'));
+  .addOption(new Option('--prefix <prefix>', 'key prefix').env('ALOFT_KEY_PREFIX').default('aloft'))
+  .addOption(new Option('--server <url>', "use the dashboard's REST API at this URL instead of Redis").env('ALOFT_SERVER'))
+  .addOption(new Option('--token <token>', 'API token for --server (the env variable keeps it out of `ps`)').env('ALOFT_TOKEN'));
+
+/** A mistake in how the command line was called: one line, exit code 2. */
+class UsageError extends Error {}
 
 let client: AloftClient | undefined;
 function aloft(): AloftClient {
@@ -34,6 +42,21 @@ function aloft(): AloftClient {
 }
 let ownRedis: ReturnType<typeof createRedis> | undefined;
 let done = false;
+
+let chosen: Backend | undefined;
+/** Redis or the REST API, picked once from the global options. */
+function backend(): Backend {
+  if (chosen) return chosen;
+  const o = program.opts<{ server?: string; token?: string }>();
+  if (!o.server) return (chosen = new RedisBackend(aloft()));
+  if (!o.token) throw new UsageError('--server needs an API token: pass --token or set ALOFT_TOKEN (an admin creates one in the dashboard)');
+  try {
+    return (chosen = new HttpBackend(new AloftHttpClient({ baseUrl: o.server, token: o.token })));
+  } catch (err) {
+    throw new UsageError(`--server: ${(err as Error).message}`);
+  }
+}
+
 const asJson = (): boolean => Boolean(program.opts<{ json?: boolean }>().json);
 
 function print(value: unknown, table: () => string): void {
@@ -59,7 +82,7 @@ function parseConf(raw: string | undefined): Record<string, unknown> {
   }
 }
 
-function scheduleText(s: SerializedDag['schedule']): string {
+function scheduleText(s: Schedule): string {
   if (!s) return 'manual';
   return s.kind === 'cron' ? s.expression : `every ${s.everyMs / 1000}s`;
 }
@@ -70,19 +93,18 @@ const RUN_HEAD = ['RUN', 'STATE', 'TYPE', 'LOGICAL DATE', 'STARTED', 'ENDED'];
 const tiRows = (tis: TaskInstance[]) =>
   tis.map((t) => [t.taskId, t.state, t.try, t.duration === undefined ? undefined : `${t.duration} ms`, t.worker, t.exitCode, t.reason]);
 const TI_HEAD = ['TASK', 'STATE', 'TRY', 'DURATION', 'WORKER', 'EXIT', 'REASON'];
-const logText = (lines: LogLine[]) => lines.map((l) => `${new Date(l.at).toISOString()} ${l.stream.padEnd(6)} ${l.line}`).join('\n');
 
 const dags = program.command('dags').description('DAGs');
 dags
   .command('list')
   .description('list DAGs')
   .action(async () => {
-    const list = await aloft().listDags();
+    const list = await backend().listDags();
     print(
-      list.map((d) => ({ id: d.dag.id, paused: d.paused, schedule: d.dag.schedule, tags: d.dag.tags, fileloc: d.dag.fileloc, missing: d.missing })),
+      list,
       () =>
         table(
-          list.map((d) => [d.dag.id, d.paused ? 'paused' : 'active', scheduleText(d.dag.schedule), d.dag.tags.join(','), d.dag.fileloc]),
+          list.map((d) => [d.id, d.paused ? 'paused' : 'active', scheduleText(d.schedule), d.tags.join(','), d.fileloc]),
           ['DAG', 'STATE', 'SCHEDULE', 'TAGS', 'FILE'],
         ),
     );
@@ -91,7 +113,7 @@ dags
   .command('errors')
   .description('DAG files that failed to import')
   .action(async () => {
-    const errs = await aloft().importErrors();
+    const errs = await backend().importErrors();
     print(errs, () => (errs.length ? errs.map((e) => `${e.file}${e.line ? `:${e.line}` : ''}: ${e.message}`).join('\n') : 'no import errors'));
   });
 
@@ -100,7 +122,7 @@ for (const [name, paused] of [['pause', true], ['unpause', false]] as const) {
     .command(`${name} <dag>`)
     .description(`${name} a DAG's schedule`)
     .action(async (dag: string) => {
-      await aloft().setPaused(dag, paused);
+      await backend().setPaused(dag, paused);
       print({ dag, paused }, () => `${dag} ${paused ? 'paused' : 'unpaused'}`);
     });
 }
@@ -113,14 +135,14 @@ program
   .option('--wait', 'wait for the run to finish; exit code 1 if it failed')
   .option('--timeout <seconds>', 'with --wait: give up after this long', '3600')
   .action(async (dag: string, o: { conf?: string; runId?: string; wait?: boolean; timeout: string }) => {
-    const run = await aloft().trigger(dag, { conf: parseConf(o.conf), runId: o.runId });
+    const run = await backend().trigger(dag, { conf: parseConf(o.conf), runId: o.runId });
     if (!o.wait) {
       print(run, () => `triggered ${dag} run ${run.runId}`);
       return;
     }
     if (!asJson()) process.stderr.write(`triggered ${dag} run ${run.runId}; waiting…\n`);
-    const done = await aloft().waitForRun(dag, run.runId, { timeoutMs: Number(o.timeout) * 1000 });
-    const tis = await aloft().listTaskInstances(dag, run.runId);
+    const done = await backend().waitForRun(dag, run.runId, { timeoutMs: Number(o.timeout) * 1000 });
+    const tis = await backend().listTaskInstances(dag, run.runId);
     print({ run: done, tasks: tis }, () => `run ${done.runId}: ${done.state}\n\n${table(tiRows(tis), TI_HEAD)}`);
     if (done.state !== 'success') process.exitCode = 1;
   });
@@ -135,7 +157,7 @@ program
   .option('--queue <queue>', 'queue', 'default')
   .option('--follow', 'stream the log until the job ends')
   .action(async (words: string[], o: { shell?: boolean; retries: string; timeout?: string; queue: string; follow?: boolean }) => {
-    const run = await aloft().submitCommand({
+    const run = await backend().submitCommand({
       command: o.shell ? words.join(' ') : words,
       retries: Number(o.retries),
       executionTimeoutMs: o.timeout ? Number(o.timeout) * 1000 : undefined,
@@ -145,7 +167,7 @@ program
       print(run, () => `submitted ${run.dagId} run ${run.runId}`);
       return;
     }
-    const done = await follow(run.dagId, run.runId, 'command');
+    const done = await backend().follow(run.dagId, run.runId, 'command', { allTries: true });
     if (done.state !== 'success') process.exitCode = 1;
   });
 
@@ -155,14 +177,14 @@ runs
   .option('--limit <n>', 'how many', '25')
   .option('--offset <n>', 'skip this many (newest first)', '0')
   .action(async (dag: string, o: { limit: string; offset: string }) => {
-    const list = await aloft().listRuns(dag, { limit: Number(o.limit), offset: Number(o.offset) });
+    const list = await backend().listRuns(dag, { limit: Number(o.limit), offset: Number(o.offset) });
     print(list, () => table(runRows(list), RUN_HEAD));
   });
 runs
   .command('cancel <dag> <run>')
   .description('mark a run failed and stop its running tasks')
   .action(async (dag: string, run: string) => {
-    await aloft().cancelRun(dag, run);
+    await backend().cancelRun(dag, run);
     print({ dag, run, cancelled: true }, () => `cancelled ${dag} run ${run}`);
   });
 
@@ -170,7 +192,7 @@ program
   .command('tasks <dag> <run>')
   .description('task instances of a run')
   .action(async (dag: string, run: string) => {
-    const tis = await aloft().listTaskInstances(dag, run);
+    const tis = await backend().listTaskInstances(dag, run);
     print(tis, () => table(tiRows(tis), TI_HEAD));
   });
 
@@ -181,10 +203,10 @@ program
   .option('-f, --follow', 'keep printing new lines until the task instance finishes')
   .action(async (dag: string, run: string, task: string, o: { try?: string; follow?: boolean }) => {
     if (o.follow) {
-      await follow(dag, run, task);
+      await backend().follow(dag, run, task);
       return;
     }
-    const lines = await aloft().getLog(dag, run, task, { try: o.try ? Number(o.try) : undefined });
+    const lines = await backend().getLog(dag, run, task, { try: o.try ? Number(o.try) : undefined });
     print(lines, () => logText(lines));
   });
 
@@ -193,47 +215,16 @@ program
   .description('run a task instance again (and its downstream with --downstream)')
   .option('--downstream', 'clear every task downstream too')
   .action(async (dag: string, run: string, task: string, o: { downstream?: boolean }) => {
-    const n = await aloft().clearTask(dag, run, task, { downstream: Boolean(o.downstream) });
+    const n = await backend().clearTask(dag, run, task, { downstream: Boolean(o.downstream) });
     print({ cleared: n }, () => `cleared ${n} task instance(s)`);
   });
-
-/** Prints a task's log as it grows, across tries, until its run finishes. */
-async function follow(dag: string, run: string, task: string): Promise<DagRun> {
-  let tryShown = 0;
-  let from = 0;
-  for (;;) {
-    const ti = await aloft().getTaskInstance(dag, run, task).catch(() => undefined);
-    if (ti && ti.try > 0) {
-      if (ti.try !== tryShown) {
-        if (tryShown) {
-          const rest = await aloft().getLog(dag, run, task, { try: tryShown, from });
-          if (rest.length) process.stdout.write(`${logText(rest)}\n`);
-        }
-        tryShown = ti.try;
-        from = 0;
-        process.stdout.write(`--- try ${tryShown} ---\n`);
-      }
-      const lines = await aloft().getLog(dag, run, task, { try: tryShown, from });
-      if (lines.length) process.stdout.write(`${logText(lines)}\n`);
-      from += lines.length;
-    }
-    const r = await aloft().getRun(dag, run);
-    const finished = ti && ['success', 'failed', 'skipped', 'upstream_failed'].includes(ti.state);
-    if ((finished || r.state === 'success' || r.state === 'failed') && ti) {
-      const rest = await aloft().getLog(dag, run, task, { try: tryShown, from });
-      if (rest.length) process.stdout.write(`${logText(rest)}\n`);
-      process.stdout.write(`--- ${task}: ${ti.state}${ti.reason ? ` (${ti.reason})` : ''} ---\n`);
-      return r;
-    }
-    await new Promise((res) => setTimeout(res, 300));
-  }
-}
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   process.stderr.write(`aloft: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 1;
+  // As when Redis cannot be reached: 2 for "could not even ask", 1 for a failed command.
+  process.exitCode = err instanceof UsageError || err instanceof AloftConnectionError ? 2 : 1;
 } finally {
   done = true;
   await ownRedis?.quit().catch(() => undefined);

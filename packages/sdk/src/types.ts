@@ -1,0 +1,234 @@
+/**
+ * The shapes the REST API sends and takes. They are written out here (not imported from
+ * @aloft/core) so the SDK runs in any Node program without Redis or BullMQ installed.
+ * Dates are epoch milliseconds unless a field says otherwise.
+ */
+
+/** A cron expression or a fixed interval; `null` means the DAG runs only when triggered. */
+export type Schedule = { kind: 'cron'; expression: string } | { kind: 'interval'; everyMs: number } | null;
+
+export type RunState = 'queued' | 'running' | 'success' | 'failed';
+export type RunType = 'scheduled' | 'manual' | 'backfill' | 'adhoc';
+export type TaskState = 'none' | 'scheduled' | 'queued' | 'running' | 'success' | 'failed' | 'up_for_retry' | 'upstream_failed' | 'skipped';
+export type TaskKind = 'empty' | 'command' | 'fn' | 'branch' | 'shortCircuit' | 'kubernetesPod';
+/** States a task instance can be marked with by hand. */
+export type MarkState = 'success' | 'failed' | 'skipped';
+
+/** One entry of `GET /dags`. */
+export interface DagSummary {
+  id: string;
+  description: string;
+  schedule: Schedule;
+  tags: string[];
+  paused: boolean;
+  /** The DAG file, relative to the DAGs folder. */
+  fileloc: string;
+  /** True when the file that declared the DAG is gone. */
+  missing: boolean;
+  /** The schedule in words, e.g. "At 06:00 (UTC)". */
+  scheduleText: string;
+  timezone: string;
+  /** When the next scheduled run is due; `null` when paused or unscheduled. */
+  nextRunAt: number | null;
+  owners: string[];
+  /** How many tasks the DAG has. */
+  tasks: number;
+  /** The latest runs, newest first. */
+  recentRuns: { runId: string; state: RunState | 'unknown'; logicalDate: number }[];
+}
+
+/** `GET /dags/:dagId/grid`: the latest runs (newest first) with every task instance's state. */
+export interface Grid {
+  tasks: { id: string; kind: TaskKind; upstream: string[]; triggerRule: string }[];
+  /** All runs of the DAG, for paging. */
+  total: number;
+  runs: { runId: string; state: RunState; runType: RunType; logicalDate: number; startDate?: number | undefined; endDate?: number | undefined; tis: Record<string, TaskState> }[];
+}
+
+export interface ParamSpec {
+  type: 'string' | 'number' | 'boolean' | 'object' | 'array';
+  default: unknown;
+  description?: string | undefined;
+}
+
+/** A task as the DAG declares it (a subset of what the server sends is typed; the rest passes through). */
+export interface DagTask {
+  id: string;
+  kind: TaskKind;
+  upstream: string[];
+  downstream: string[];
+  triggerRule: string;
+  owner: string;
+  retries: number;
+  retryDelayMs: number;
+  retryExponentialBackoff: boolean;
+  maxRetryDelayMs: number;
+  executionTimeoutMs: number | null;
+  queue: string;
+  priority: number;
+  dependsOnPast: boolean;
+  hasFunction: boolean;
+  line?: number | undefined;
+  command?: { command: string | string[]; env: Record<string, string>; cwd?: string | undefined; skipExitCode: number } | undefined;
+  pod?: Record<string, unknown> | undefined;
+  runInPod?: Record<string, unknown> | null | undefined;
+  [other: string]: unknown;
+}
+
+/** `GET /dags/:dagId`: the DAG as stored, with its pause state. */
+export interface DagDetail {
+  id: string;
+  description: string;
+  fileloc: string;
+  line?: number | undefined;
+  schedule: Schedule;
+  timezone: string;
+  /** ISO instants. */
+  startDate: string | null;
+  endDate: string | null;
+  catchup: boolean;
+  maxActiveRuns: number;
+  maxActiveTasks: number;
+  tags: string[];
+  params: Record<string, ParamSpec>;
+  tasks: DagTask[];
+  /** Content hash of the DAG; changes when the DAG changes. */
+  version: string;
+  paused: boolean;
+  missing: boolean;
+}
+
+/** A DAG file that failed to import. */
+export interface ImportErrorRecord {
+  file: string;
+  line?: number | undefined;
+  field?: string | undefined;
+  message: string;
+  at: number;
+}
+
+export interface DagRun {
+  dagId: string;
+  runId: string;
+  state: RunState;
+  runType: RunType;
+  version: string;
+  logicalDate: number;
+  dataIntervalStart: number;
+  dataIntervalEnd: number;
+  conf: Record<string, unknown>;
+  queuedAt: number;
+  startDate?: number | undefined;
+  endDate?: number | undefined;
+  /** Task instances not finished yet. */
+  unfinished: number;
+  reason?: string | undefined;
+}
+
+/** `GET /dags/:dagId/runs`: one page of runs, newest first. */
+export interface RunPage {
+  runs: DagRun[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export interface TaskInstance {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  mapIndex: number;
+  state: TaskState;
+  try: number;
+  maxTries?: number | undefined;
+  queue?: string | undefined;
+  queuedAt?: number | undefined;
+  startDate?: number | undefined;
+  endDate?: number | undefined;
+  duration?: number | undefined;
+  worker?: string | undefined;
+  hostname?: string | undefined;
+  pgid?: number | undefined;
+  exitCode?: number | undefined;
+  reason?: string | undefined;
+  nextTryAt?: number | undefined;
+  jobId?: string | undefined;
+  /** What the executor says the try is doing now (e.g. why its pod is pending). */
+  detail?: string | undefined;
+  /** namespace/name of the try's pod, for kubernetesPod tasks. */
+  pod?: string | undefined;
+  /** Memory limit each try's pod ran with (oomRetry), by try number. */
+  podMemoryByTry?: Record<number, string> | undefined;
+}
+
+export type LogStream = 'stdout' | 'stderr' | 'system';
+
+export interface LogLine {
+  at: number;
+  stream: LogStream;
+  line: string;
+}
+
+/** `GET …/tasks/:taskId/logs`: lines `from` to `next - 1` of one try. */
+export interface LogPage {
+  try: number;
+  from: number;
+  /** Pass as `from` to get the lines after these. */
+  next: number;
+  lines: LogLine[];
+}
+
+/** What `followLog` yields: log lines as they are written, then one `end`. */
+export type LogEvent =
+  | ({ type: 'line'; /** Line number within the try, from 0. */ n: number } & LogLine)
+  | {
+      type: 'end';
+      /** The task instance's state when its try finished (`up_for_retry` when another try follows). */
+      state: TaskState;
+      /** The try that finished. */
+      try?: number | undefined;
+    };
+
+export interface QueueCounts {
+  name: string;
+  waiting: number;
+  active: number;
+  delayed: number;
+  completed: number;
+  failed: number;
+  /** Workers listening on the queue (newer servers). */
+  workers?: number;
+}
+
+interface JobSpecBase {
+  retries?: number;
+  retryDelayMs?: number;
+  executionTimeoutMs?: number;
+  queue?: string;
+  /** Name of the single task; default `command` or `pod`. */
+  taskId?: string;
+}
+
+/** An ad-hoc command: a shell string (`/bin/sh -c`) or an argv list (run directly). */
+export interface CommandJobSpec extends JobSpecBase {
+  kind: 'command';
+  command: string | string[];
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+/** An ad-hoc Kubernetes pod. */
+export interface KubernetesPodJobSpec extends JobSpecBase {
+  kind: 'kubernetesPod';
+  image: string;
+  cmds?: string[];
+  arguments?: string[];
+  env?: Record<string, string>;
+  namespace?: string;
+  labels?: Record<string, string>;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  /** How long the pod may take to start: `"5m"` or milliseconds. */
+  startupTimeout?: string | number;
+}
+
+export type JobSpec = CommandJobSpec | KubernetesPodJobSpec;
