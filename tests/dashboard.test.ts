@@ -60,7 +60,9 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
     expect(ok.headers.get('set-cookie')).toMatch(/SameSite=Lax/i);
     const home = await req('/', { cookie, headers: { accept: 'text/html' } });
     expect(home.status).toBe(200);
-    expect(await home.text()).toContain('etl_fan_out');
+    expect(await home.text()).toContain('/ui/app.js');
+    expect(home.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(((await (await req('/api/v1/dags', { cookie })).json()) as { dags: { id: string }[] }).dags.map((d) => d.id)).toContain('etl_fan_out');
     expect((await req('/queues/api/queues', { cookie })).status).toBe(200);
     // Neither the password nor the session token is in Redis.
     const redis = sys.client.store.redis;

@@ -18,6 +18,9 @@ const NewToken = z.object({ name: z.string().regex(/^[a-z0-9_.-]{1,64}$/i, 'lett
 /** Users and API tokens, for admins: /api/v1/users and /api/v1/tokens. */
 export function adminApi(auth: Auth): Router {
   const r = express.Router();
+  r.get('/me', (req, res) => {
+    res.json({ username: req.user!.username, role: req.user!.role });
+  });
   r.use(['/users', '/tokens'], requireRole('admin'));
   r.get('/users', async (_req, res) => {
     res.json({ users: await auth.listUsers() });

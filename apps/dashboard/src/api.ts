@@ -1,16 +1,21 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { Queue } from 'bullmq';
+import cronstrue from 'cronstrue';
 import {
   ADHOC_DAG_ID,
   checkConf,
   createClient,
   DagImportError,
   FINISHED_TASK_STATES,
+  describeSchedule,
   listQueueNames,
+  nextRunAt,
   NotFoundError,
   UNMAPPED,
   type AloftClient,
+  type DagRecord,
+  type Schedule,
   type Store,
   type TaskState,
 } from '@aloft/core';
@@ -66,7 +71,11 @@ const Follow = z.object({
   try: z.coerce.number().int().min(1).optional(),
   from: z.coerce.number().int().min(0).default(0),
 });
-const Watch = z.object({ dagId: z.string().optional(), runId: z.string().optional() });
+const Watch = z.object({
+  dagId: z.string().optional(),
+  runId: z.string().optional(),
+  types: z.string().regex(/^(run|ti)(,(run|ti))*$/, 'a comma-separated list of run, ti').optional(),
+});
 const Trigger = z.object({
   conf: z.record(z.string(), z.unknown()).default({}),
   runId: z.string().regex(/^[A-Za-z0-9_.:+-]{1,250}$/, 'letters, digits and _ . : + - only').optional(),
@@ -101,6 +110,34 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   return r.data;
 }
 
+const RECENT_RUNS = 12;
+
+/** "At 06:00 AM, only on Monday (Europe/Paris)": cron in words by cronstrue, intervals by Aloft. */
+export function scheduleInWords(schedule: Schedule, timezone: string): string {
+  if (!schedule) return 'Manual only';
+  if (schedule.kind === 'interval') return describeSchedule(schedule).replace(/^every/, 'Every');
+  const tz = timezone === 'UTC' ? ' (UTC)' : ` (${timezone})`;
+  try {
+    return cronstrue.toString(schedule.expression, { verbose: false, use24HourTimeFormat: true }) + tz;
+  } catch {
+    return `cron ${schedule.expression}${tz}`;
+  }
+}
+
+function nextRun(d: DagRecord, now: Date): number | null {
+  if (d.paused || !d.dag.schedule || !d.dag.startDate || d.missing) return null;
+  const at = nextRunAt({
+    schedule: d.dag.schedule,
+    timezone: d.dag.timezone,
+    startDate: new Date(d.dag.startDate),
+    endDate: d.dag.endDate ? new Date(d.dag.endDate) : null,
+    catchup: d.dag.catchup,
+    lastIntervalEnd: d.lastIntervalEnd === null ? null : new Date(d.lastIntervalEnd),
+    now,
+  });
+  return at ? at.getTime() : null;
+}
+
 type Handler = (req: Request, res: Response) => Promise<void>;
 const h = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => fn(req, res).catch(next);
 const p = (req: Request, name: string) => String(req.params[name]);
@@ -128,9 +165,32 @@ export function api(o: ApiOptions): Router & { close(): Promise<void> } {
   r.get('/dags', viewer, h(async (req, res) => {
     const tag = typeof req.query['tag'] === 'string' ? req.query['tag'] : undefined;
     const paused = req.query['paused'] === undefined ? undefined : req.query['paused'] === 'true';
-    const dags = (await client.listDags())
-      .filter((d) => (tag ? d.dag.tags.includes(tag) : true) && (paused === undefined ? true : d.paused === paused))
-      .map((d) => ({ id: d.dag.id, description: d.dag.description, schedule: d.dag.schedule, tags: d.dag.tags, paused: d.paused, fileloc: d.dag.fileloc, missing: d.missing }));
+    const recs = (await client.listDags()).filter((d) => (tag ? d.dag.tags.includes(tag) : true) && (paused === undefined ? true : d.paused === paused));
+    // The latest runs of every DAG in one round trip: run ids, then their states.
+    const ids = await Promise.all(recs.map((d) => store.redis.zrevrange(store.keys.runs(d.dag.id), 0, RECENT_RUNS - 1)));
+    const pipe = store.redis.pipeline();
+    recs.forEach((d, i) => ids[i]!.forEach((id) => pipe.hmget(store.keys.run(d.dag.id, id), 'state', 'logicalDate')));
+    const fields = ((await pipe.exec()) ?? []).map(([, v]) => v as (string | null)[]);
+    let at = 0;
+    const now = new Date();
+    const dags = recs.map((d, i) => ({
+      id: d.dag.id,
+      description: d.dag.description,
+      schedule: d.dag.schedule,
+      scheduleText: scheduleInWords(d.dag.schedule, d.dag.timezone),
+      timezone: d.dag.timezone,
+      nextRunAt: nextRun(d, now),
+      tags: d.dag.tags,
+      owners: [...new Set(d.dag.tasks.map((t) => t.owner))],
+      paused: d.paused,
+      fileloc: d.dag.fileloc,
+      missing: d.missing,
+      tasks: d.dag.tasks.length,
+      recentRuns: ids[i]!.map((runId) => {
+        const [state, logicalDate] = fields[at++] ?? [];
+        return { runId, state: state ?? 'unknown', logicalDate: Number(logicalDate ?? 0) };
+      }),
+    }));
     res.json({ dags });
   }));
   r.get('/dags/:dagId', viewer, h(async (req, res) => {
@@ -251,12 +311,12 @@ export function api(o: ApiOptions): Router & { close(): Promise<void> } {
       unsubscribe();
       wake?.();
     });
-    // The try is over once a later try began or the task instance left running for good.
-    const over = async () => {
+    // A try's number is given when it is queued (or waits for its retry delay); it is over
+    // once a later try exists (`retried`: a retry or a clear) or it finished for good.
+    const over = async (): Promise<{ state: TaskState | 'retried' } | undefined> => {
       const { state, try: current } = await store.getTiStateAndTry(key);
-      if (current > tryNo) return { state: 'up_for_retry' as TaskState };
-      if (current === tryNo && state && (FINISHED_TASK_STATES.has(state) || state === 'up_for_retry')) return { state };
-      if (current < tryNo && state && FINISHED_TASK_STATES.has(state)) return { state };
+      if (current > tryNo) return { state: 'retried' };
+      if (state && FINISHED_TASK_STATES.has(state)) return { state };
       return undefined;
     };
     while (!closed) {
@@ -278,10 +338,11 @@ export function api(o: ApiOptions): Router & { close(): Promise<void> } {
   }));
   r.get('/events', viewer, h(async (req, res) => {
     const q = parse(Watch, req.query);
+    const types = q.types ? new Set(q.types.split(',')) : undefined;
     let unsubscribe = () => {};
     const send = openSse(res, () => unsubscribe());
     unsubscribe = hub.subscribe((e) => {
-      if ((q.dagId && e.dagId !== q.dagId) || (q.runId && e.runId !== q.runId)) return;
+      if ((q.dagId && e.dagId !== q.dagId) || (q.runId && e.runId !== q.runId) || (types && !types.has(e.type))) return;
       send(e.type, e);
     });
     send('ready', { subscribed: q });

@@ -15,7 +15,7 @@ import { api } from './api.js';
 import { EventHub } from './live.js';
 import { openApiDocument } from './openapi.js';
 import { Auth, requireRole, sameOrigin } from './auth.js';
-import { renderHome } from './home.js';
+import { uiRouter } from './ui.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -39,6 +39,8 @@ export interface DashboardOptions {
 
 export interface Dashboard {
   app: Express;
+  /** Resolves once the web UI is bundled (rejects if it cannot be). */
+  uiReady: Promise<unknown>;
   auth: Auth;
   /** Picks up queues that appeared since the last call (new DAGs naming new queues). */
   refreshQueues(): Promise<void>;
@@ -49,11 +51,14 @@ export interface Dashboard {
 export function createDashboard(o: DashboardOptions): Dashboard {
   const app = express();
   app.disable('x-powered-by');
+  const ui = uiRouter();
   // Behind an ingress on a private network, X-Forwarded-Proto/For say whether the user's
   // connection was TLS (secure cookies) and where it came from (login rate limit).
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
   // bull-board's UI needs its own scripts and styles; the other headers apply everywhere.
-  app.use(helmet({ contentSecurityPolicy: false }));
+  // Referrer-Policy same-origin, not helmet's no-referrer: under no-referrer browsers send
+  // `Origin: null` on form posts, and the CSRF check could not tell our own forms apart.
+  app.use(helmet({ contentSecurityPolicy: false, referrerPolicy: { policy: 'same-origin' } }));
   app.use(
     pinoHttp({
       logger: o.logger,
@@ -166,9 +171,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
     next();
   });
   app.use('/queues', serverAdapter.getRouter() as express.Router);
-  app.get('/', async (_req, res) => {
-    res.type('html').send(await renderHome(o.store));
-  });
+  app.use(ui);
 
   // Bad JSON, oversized bodies: a 4xx that says so, never a stack trace.
   app.use((err: { status?: number; type?: string; message?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
@@ -183,6 +186,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
 
   return {
     app,
+    uiReady: ui.ready,
     auth,
     refreshQueues,
     async close() {

@@ -8,6 +8,11 @@ const redis = createRedis(config.redisUrl);
 const store = new Store(redis, config.prefix, config.env.ALOFT_LOG_MAX_LINES);
 const dashboard = createDashboard({ store, redis, logger, loginAttempts: config.env.ALOFT_DASHBOARD_LOGIN_ATTEMPTS });
 await dashboard.auth.bootstrap(config.env.ALOFT_DASHBOARD_ADMIN_PASSWORD);
+const bundled = Date.now();
+await dashboard.uiReady.then(
+  () => logger.info({ ms: Date.now() - bundled }, 'web UI bundled'),
+  (err: unknown) => logger.error({ err }, 'the web UI could not be bundled; the API still works'),
+);
 await dashboard.refreshQueues().catch((err: unknown) => logger.warn({ err }, 'could not list queues yet'));
 
 const port = config.env.ALOFT_DASHBOARD_PORT;

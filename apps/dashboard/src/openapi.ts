@@ -29,6 +29,7 @@ const OPS: Record<string, Record<string, Op>> = {
   '/queues': { get: { summary: 'Jobs per queue (waiting, active, delayed) and workers listening', role: 'viewer' } },
   '/jobs': { post: { summary: 'Submit an ad-hoc command or kubernetesPod job: a run of the `adhoc` DAG, followed like any run', role: 'operator', body: API_SCHEMAS.Job } },
   '/dags/{dagId}/runs/{runId}/tasks/{taskId}/output': { get: { summary: 'The output of a task instance', role: 'viewer' } },
+  '/me': { get: { summary: 'Who is signed in, and their role', role: 'viewer' } },
   '/users': { get: { summary: 'Users', role: 'admin' }, post: { summary: 'Add a user', role: 'admin' } },
   '/tokens': { get: { summary: 'API tokens (without secrets)', role: 'admin' }, post: { summary: 'Create an API token, shown once', role: 'admin' } },
   '/tokens/{name}': { delete: { summary: 'Revoke an API token', role: 'admin' } },

@@ -1,0 +1,56 @@
+/** The browser's view of /api/v1: the session cookie authenticates, Origin passes CSRF. */
+
+import type { DagDetail, DagRun, DagSummary, Grid, ImportErrorRecord, LogLine as SdkLogLine, TaskInstance } from '@aloft/sdk';
+
+export type { DagDetail, DagRun, DagSummary, Grid, ParamSpec, TaskInstance } from '@aloft/sdk';
+/** A line as the log stream sends it: with its number. */
+export type LogLine = SdkLogLine & { n: number };
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field: string,
+  ) {
+    super(message);
+  }
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`/api/v1${path}`, {
+    method,
+    credentials: 'same-origin',
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status === 401) {
+    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+    throw new ApiError(401, 'sign in first', 'session');
+  }
+  const data = (await res.json().catch(() => ({}))) as T & { error?: string; field?: string };
+  if (!res.ok) throw new ApiError(res.status, data.error ?? res.statusText, data.field ?? '');
+  return data;
+}
+
+const seg = encodeURIComponent;
+const runPath = (dagId: string, runId: string) => `/dags/${seg(dagId)}/runs/${seg(runId)}`;
+const tiPath = (dagId: string, runId: string, taskId: string) => `${runPath(dagId, runId)}/tasks/${seg(taskId)}`;
+
+export const api = {
+  me: () => call<{ username: string; role: 'viewer' | 'operator' | 'admin' }>('GET', '/me'),
+  dags: () => call<{ dags: DagSummary[] }>('GET', '/dags').then((r) => r.dags),
+  importErrors: () => call<{ importErrors: ImportErrorRecord[] }>('GET', '/importErrors').then((r) => r.importErrors),
+  dag: (id: string) => call<DagDetail>('GET', `/dags/${seg(id)}`),
+  setPaused: (id: string, paused: boolean) => call('PATCH', `/dags/${seg(id)}`, { paused }),
+  grid: (id: string, limit: number, offset: number) => call<Grid>('GET', `/dags/${seg(id)}/grid?limit=${limit}&offset=${offset}`),
+  runs: (id: string, limit: number, offset: number) => call<{ runs: DagRun[]; total: number }>('GET', `/dags/${seg(id)}/runs?limit=${limit}&offset=${offset}`),
+  run: (dagId: string, runId: string) => call<DagRun>('GET', runPath(dagId, runId)),
+  trigger: (id: string, conf: Record<string, unknown>) => call<DagRun>('POST', `/dags/${seg(id)}/runs`, { conf }),
+  cancel: (dagId: string, runId: string) => call<DagRun>('POST', `${runPath(dagId, runId)}/cancel`),
+  tis: (dagId: string, runId: string) => call<{ taskInstances: TaskInstance[] }>('GET', `${runPath(dagId, runId)}/tasks`).then((r) => r.taskInstances),
+  ti: (dagId: string, runId: string, taskId: string) => call<TaskInstance>('GET', tiPath(dagId, runId, taskId)),
+  output: (dagId: string, runId: string, taskId: string) => call<{ output: unknown }>('GET', `${tiPath(dagId, runId, taskId)}/output`).then((r) => r.output),
+  clear: (dagId: string, runId: string, taskId: string, downstream: boolean) => call<{ cleared: number }>('POST', `${tiPath(dagId, runId, taskId)}/clear`, { downstream }),
+  mark: (dagId: string, runId: string, taskId: string, state: 'success' | 'failed') => call<TaskInstance>('POST', `${tiPath(dagId, runId, taskId)}/mark`, { state }),
+  logStreamUrl: (dagId: string, runId: string, taskId: string, tryNo: number) => `/api/v1${tiPath(dagId, runId, taskId)}/logs/stream?try=${tryNo}`,
+};

@@ -1,0 +1,128 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, System, waitFor } from './support/system.js';
+
+// Debian's Chromium, never a downloaded browser; screenshots of each view are kept as artifacts.
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = join(ROOT, '.test-results', 'screenshots');
+
+describe('web UI in Chromium: sign in, DAG list, trigger kubernetes_sample and watch it live, failing log, clear', () => {
+  const sys = new System({ dagsFolder: join(ROOT, 'examples', 'dags') });
+  let base = '';
+  let password = '';
+  let browser: Browser;
+  let page: Page;
+  const shot = (name: string, p: Page = page) => p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    await sys.start();
+    await sys.spawn('scheduler', 'scheduler');
+    await sys.spawn('worker', 'worker-1');
+    const dash = await sys.spawn('dashboard', 'dashboard');
+    base = `http://127.0.0.1:${dash.port}`;
+    await waitFor('the dashboard', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok, 60_000);
+    await waitFor('example DAGs stored', async () => (await sys.client.listDags()).some((d) => d.dag.id === 'kubernetes_sample'), 60_000);
+    const log = join(ROOT, '.test-results', 'logs', `${sys.prefix}-dashboard.log`);
+    password = await waitFor('the admin password', async () => /user \\"admin\\" with password (\S+) \(shown once/.exec(readFileSync(log, 'utf8'))?.[1]);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    page = await browser.newPage({ viewport: { width: 1366, height: 860 } });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await sys.stop();
+  });
+
+  it('signs in and shows the DAG list with schedules in words, next runs and no import errors', async () => {
+    await page.goto(`${base}/`);
+    expect(new URL(page.url()).pathname).toBe('/login');
+    await page.fill('input[name=username]', 'admin');
+    await page.fill('input[name=password]', 'wrong-password');
+    await page.click('button[type=submit]');
+    await page.getByRole('alert').filter({ hasText: 'Wrong username or password.' }).waitFor();
+    await page.fill('input[name=username]', 'admin');
+    await page.fill('input[name=password]', password);
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${base}/`);
+    const row = page.locator('tr[data-dag=kubernetes_sample]');
+    await row.waitFor();
+    await expect.poll(() => row.textContent()).toContain('Every 10 minutes');
+    expect(await page.locator('tr[data-dag=etl_fan_out]').count()).toBe(1);
+    expect(await page.locator('.import-errors').count()).toBe(0);
+    expect(await row.getByRole('switch').isChecked()).toBe(true);
+    await shot('01-dag-list');
+  });
+
+  it('triggers kubernetes_sample and shows its tasks turn green and red live, without reloading', async () => {
+    await page.click('a.dag-id:text-is("kubernetes_sample")');
+    await page.waitForURL(/\/dags\/kubernetes_sample/);
+    // A mark on the window survives only if the page is never reloaded.
+    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    await page.getByRole('button', { name: 'Trigger' }).click();
+    const dialog = page.locator('dialog[open]');
+    await dialog.getByRole('button', { name: 'Trigger run' }).click();
+    await page.waitForURL(/[?&]run=manual__/);
+    const runId = new URL(page.url()).searchParams.get('run')!;
+    const cell = (task: string, state: string) => page.locator(`a.cell[data-run="${runId}"][data-task="${task}"][data-state="${state}"]`);
+    await cell('run_this_first', 'success').waitFor({ timeout: 30_000 });
+    await cell('passing', 'success').waitFor({ timeout: 30_000 });
+    await cell('failing', 'failed').waitFor({ timeout: 30_000 });
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    expect((await sys.client.getRun('kubernetes_sample', runId)).state).toBe('failed');
+    await page.locator(`.panel`).getByText('failed').first().waitFor();
+    await shot('02-dag-grid');
+    await page.getByRole('tab', { name: 'Graph' }).click();
+    await page.locator('svg.graph g.node[data-task=failing][data-state=failed]').waitFor();
+    expect(await page.locator('svg.graph g.node[data-task=passing][data-state=success]').count()).toBe(1);
+    expect(await page.locator('svg.graph path.edge').count()).toBe(2);
+    await shot('03-dag-graph');
+    await page.getByRole('tab', { name: 'Timeline' }).click();
+    await page.locator('.gantt-row').nth(2).waitFor();
+    await shot('04-dag-timeline');
+    await page.getByRole('tab', { name: 'Grid' }).click();
+  });
+
+  it("opens the failing task's log, searches it, and clears the task", async () => {
+    const runId = new URL(page.url()).searchParams.get('run')!;
+    await page.locator(`a.cell[data-run="${runId}"][data-task="failing"]`).click();
+    await page.waitForURL(/\/tasks\/failing$/);
+    await page.locator('[data-log-status]').filter({ hasText: 'try ended: failed' }).waitFor();
+    const log = page.getByRole('log', { name: 'Task log' });
+    await expect.poll(() => log.textContent()).toContain('python-not-installed');
+    expect(await page.locator('dl.facts').textContent()).toContain('2 of 2');
+    await page.getByLabel('Search the log').fill('python-not-installed');
+    expect(await log.locator('mark').count()).toBeGreaterThan(0);
+    await shot('05-task-log');
+
+    await page.getByRole('button', { name: 'Clear' }).click();
+    const confirm = page.locator('dialog[open]');
+    await confirm.getByText('The task runs again as a new try.').waitFor();
+    await confirm.getByRole('button', { name: 'Clear' }).click();
+    // Cleared, the task runs again with its retries (tries 3 and 4); the page follows live.
+    await expect.poll(async () => page.locator('dl.facts').textContent(), { timeout: 30_000 }).toMatch(/Try4 of 4/);
+    await page.locator('[data-log-status]').filter({ hasText: 'try ended: failed' }).waitFor({ timeout: 30_000 });
+    await expect.poll(() => log.textContent()).toContain('python-not-installed');
+    await shot('06-task-cleared');
+    const ti = await sys.client.getTaskInstance('kubernetes_sample', runId, 'failing');
+    expect(ti.state).toBe('failed');
+    expect(ti.try).toBe(4);
+  });
+
+  it('reads on a phone and in the dark theme', async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', deviceScaleFactor: 2 });
+    await phone.context().addCookies(await page.context().cookies());
+    await phone.goto(`${base}/`);
+    await phone.locator('tr[data-dag=kubernetes_sample]').waitFor();
+    const bg = await phone.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(bg).toBe('rgb(14, 17, 22)');
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await shot('07-phone-dark-list', phone);
+    await phone.goto(`${base}/dags/kubernetes_sample`);
+    await phone.locator('a.cell').first().waitFor();
+    await shot('08-phone-dark-grid', phone);
+    await phone.close();
+  });
+});
