@@ -28,7 +28,7 @@ describe('web UI in Chromium: sign in, DAG list, trigger kubernetes_sample and w
     const log = join(ROOT, '.test-results', 'logs', `${sys.prefix}-dashboard.log`);
     password = await waitFor('the admin password', async () => /user \\"admin\\" with password (\S+) \(shown once/.exec(readFileSync(log, 'utf8'))?.[1]);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-    page = await browser.newPage({ viewport: { width: 1366, height: 860 } });
+    page = await (await browser.newContext({ viewport: { width: 1366, height: 860 } })).newPage();
   });
   afterAll(async () => {
     await browser?.close();
@@ -53,6 +53,19 @@ describe('web UI in Chromium: sign in, DAG list, trigger kubernetes_sample and w
     expect(await page.locator('.import-errors').count()).toBe(0);
     expect(await row.getByRole('switch').isChecked()).toBe(true);
     await shot('01-dag-list');
+
+    // Pausing asks first, and another open page shows it at once (live, no reload).
+    const other = await page.context().newPage();
+    await other.goto(`${base}/`);
+    const otherSwitch = other.locator('tr[data-dag=etl_fan_out]').getByRole('switch');
+    await expect.poll(() => otherSwitch.isChecked()).toBe(true);
+    await page.locator('tr[data-dag=etl_fan_out]').getByRole('switch').click();
+    const confirm = page.locator('dialog[open]');
+    await confirm.getByText('No new scheduled runs start').waitFor();
+    await confirm.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => otherSwitch.isChecked(), { timeout: 10_000 }).toBe(false);
+    expect((await sys.client.getDag('etl_fan_out')).paused).toBe(true);
+    await other.close();
   });
 
   it('triggers kubernetes_sample and shows its tasks turn green and red live, without reloading', async () => {

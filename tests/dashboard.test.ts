@@ -305,6 +305,9 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
     expect(body.queues['default']?.active).toBe(0);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/^aloft_queue_jobs\{queue="default",state="prioritized"\} [1-9]/m);
+    expect(metrics).toMatch(/^aloft_task_instances\{state="queued"\} [1-9]/m);
+    // The live-updates test before this one made the dashboard read transitions.
+    expect(metrics).toMatch(/^aloft_event_lag_seconds_count [1-9]/m);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const headers = (await fetch(`${base}/login`)).headers;
     expect(headers.get('x-content-type-options')).toBe('nosniff');

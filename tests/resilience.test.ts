@@ -200,6 +200,8 @@ d.empty({ id: 'noop' });
     };
     const leader = await waitFor('the lease holder', leaderOf);
     const standby = leader === a ? b : a;
+    const lag = /^aloft_scheduler_loop_lag_seconds (\S+)$/m.exec(await (await fetch(`http://127.0.0.1:${leader.port}/metrics`)).text());
+    expect(Number(lag?.[1])).toBeLessThan(5);
     leader.child.kill('SIGKILL');
     await leader.exited;
     const killedAt = Date.now();

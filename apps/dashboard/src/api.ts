@@ -74,7 +74,7 @@ const Follow = z.object({
 const Watch = z.object({
   dagId: z.string().optional(),
   runId: z.string().optional(),
-  types: z.string().regex(/^(run|ti)(,(run|ti))*$/, 'a comma-separated list of run, ti').optional(),
+  types: z.string().regex(/^(run|ti|dag)(,(run|ti|dag))*$/, 'a comma-separated list of run, ti, dag').optional(),
 });
 const Trigger = z.object({
   conf: z.record(z.string(), z.unknown()).default({}),

@@ -5,8 +5,8 @@ import { Queue } from 'bullmq';
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import { pinoHttp } from 'pino-http';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { listQueueNames, type Logger, type Store } from '@aloft/core';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { listQueueNames, TASK_STATES, type Logger, type Store } from '@aloft/core';
 import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import { RedisStore } from 'rate-limit-redis';
@@ -90,6 +90,30 @@ export function createDashboard(o: DashboardOptions): Dashboard {
     },
   });
 
+  new Gauge({
+    name: 'aloft_task_instances',
+    help: 'Task instances of running DAG runs, by state',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const counts = new Map<string, number>(TASK_STATES.map((st) => [st, 0]));
+      for (const dagId of await o.store.listDagIds()) {
+        const runs = await o.redis.smembers(o.store.keys.activeRuns(dagId));
+        if (runs.length === 0) continue;
+        const pipe = o.redis.pipeline();
+        for (const runId of runs) pipe.hvals(o.store.keys.tiStates(dagId, runId));
+        for (const [, states] of (await pipe.exec()) ?? []) for (const st of states as string[]) counts.set(st, (counts.get(st) ?? 0) + 1);
+      }
+      for (const [state, n] of counts) this.set({ state }, n);
+    },
+  });
+  const eventLag = new Histogram({
+    name: 'aloft_event_lag_seconds',
+    help: 'From a task or run transition to the dashboard reading it for live updates',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [registry],
+  });
+
   const refreshQueues = async () => {
     for (const name of await listQueueNames(o.redis, o.store.keys)) {
       if (queues.has(name)) continue;
@@ -162,7 +186,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   app.get('/api/v1/openapi.json', (_req, res) => {
     res.json(openapi);
   });
-  const hub = new EventHub(o.store, o.logger);
+  const hub = new EventHub(o.store, o.logger, eventLag);
   const rest = api({ store: o.store, hub });
   app.use('/api/v1', express.json({ limit: '100kb' }), rest, adminApi(auth));
   app.use('/queues', (req, res, next) => (['GET', 'HEAD'].includes(req.method) ? next() : requireRole('operator')(req, res, next)));

@@ -30,6 +30,8 @@ export class EventHub {
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
+    /** Seconds from a transition (its `at`) to this process reading it, per event. */
+    private readonly lag?: { observe(seconds: number): void },
   ) {}
 
   subscribe(fn: Listener): () => void {
@@ -56,6 +58,7 @@ export class EventHub {
             const f: Record<string, string> = {};
             for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
             const e: LiveEvent = { id, type: f['type'] ?? '', dagId: f['dag'] ?? '', runId: f['run'] ?? '', taskId: f['task'] ?? '', state: f['state'] ?? '', at: Number(f['at'] ?? 0), detail: f['detail'] ?? '' };
+            this.lag?.observe(Math.max(0, Date.now() - e.at) / 1000);
             for (const l of this.#listeners) l(e);
           }
         }

@@ -21,6 +21,7 @@ export function DagPage({ dagId }: { dagId: string }) {
     tis.reload();
   });
   const live = useLive({ dagId }, (batch) => {
+    if (batch.some((e) => e.type === 'dag')) dag.reload();
     grid.reload();
     if (batch.some((e) => e.runId === runId)) tis.reload();
   });

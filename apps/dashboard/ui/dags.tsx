@@ -23,7 +23,7 @@ export function DagList() {
   const [filter, setFilter] = useState('');
   const canOperate = useCanOperate();
   const { ask, dialog } = useConfirm(() => dags.reload());
-  useLive({ types: 'run' }, () => dags.reload(), 1000);
+  useLive({ types: 'run,dag' }, () => dags.reload(), 1000);
 
   const q = filter.trim().toLowerCase();
   const shown = (dags.data ?? []).filter((d) => !q || d.id.toLowerCase().includes(q) || d.tags.some((t) => t.toLowerCase().includes(q)));

@@ -101,7 +101,7 @@ export function useData<T>(fn: () => Promise<T>, deps: unknown[]): Loaded<T> {
 }
 
 export interface LiveChange {
-  type: 'run' | 'ti';
+  type: 'run' | 'ti' | 'dag';
   dagId: string;
   runId: string;
   taskId: string;
@@ -132,6 +132,7 @@ export function useLive(query: Record<string, string | undefined>, onChange: (ba
     };
     es.addEventListener('run', take);
     es.addEventListener('ti', take);
+    es.addEventListener('dag', take);
     es.addEventListener('ready', () => setConnected(true));
     es.onerror = () => setConnected(false);
     return () => {

@@ -111,6 +111,8 @@ export class DagProcessor {
         return;
       }
     }
+    // The file is good: its error goes before its DAGs appear, so nobody sees both.
+    await this.store.clearImportError(file);
     const ids = result.dags.map((d) => d.id);
     for (const gone of state.dagIds.filter((id) => !ids.includes(id))) await this.store.markDagMissing(gone);
     for (const d of result.dags) {
@@ -118,7 +120,6 @@ export class DagProcessor {
       if (changed) this.logger.info({ dag: d.id, version: d.version, tasks: d.tasks.length }, 'DAG stored');
     }
     state.dagIds = ids;
-    await this.store.clearImportError(file);
     this.logger.debug({ file: this.#rel(file), dags: ids, ms: Date.now() - started }, 'DAG file parsed');
   }
 

@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { createClient, type AloftClient } from '@aloft/core';
 import { freePort, startRedis } from '@aloft/core/testing';
 import { startEmulator } from '@aloft/k8s-emulator';
+import { apiBench, apiBenchDag, API_TASKS } from './api-bench.js';
 
 const ROOT = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
 const WIDE = Number(process.env['BENCH_WIDE'] ?? 10_000);
@@ -20,6 +21,8 @@ const CHAIN_RUNS = Number(process.env['BENCH_CHAIN_RUNS'] ?? 1_000);
 const HOPS = Number(process.env['BENCH_HOPS'] ?? 2_000);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 16);
 const PODS = Number(process.env['BENCH_PODS'] ?? 1_000);
+const API_RUNS = Number(process.env['BENCH_API_RUNS'] ?? 1_000);
+const API_REQUESTS = Number(process.env['BENCH_API_REQUESTS'] ?? 1_000);
 const HOP_CHAIN = 201; // tasks per hop-latency run: 200 hops each
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
@@ -181,6 +184,7 @@ const d = dag({ id: 'bench_hops', maxActiveTasks: 1000000 });
 chain(...Array.from({ length: ${HOP_CHAIN} }, (_, i) => d.fn({ id: 't' + i, run: () => undefined })));
 `,
   );
+  writeFileSync(join(folder, 'bench_api.ts'), apiBenchDag());
   writeFileSync(
     join(folder, 'bench_pods.ts'),
     `import { dag } from '@aloft/core';
@@ -301,7 +305,7 @@ async function main(): Promise<void> {
       children.push(startAloft('worker', { ...env, ALOFT_WORKER_ID: id, ALOFT_WORKER_HTTP_PORT: String(await freePort()) }));
     }
     const client = createClient({ redisUrl: url });
-    while ((await client.listDags()).length < 5) await new Promise((r) => setTimeout(r, 200));
+    while ((await client.listDags()).length < 6) await new Promise((r) => setTimeout(r, 200));
     // Warm up: every function runner imports the DAG files.
     for (const id of ['bench_warm', 'bench_chain', 'bench_hops']) {
       const r = await client.trigger(id);
@@ -345,6 +349,39 @@ async function main(): Promise<void> {
     }
     say(`hop (upstream success → downstream start): p50 ${pct(hops, 50)} ms, p99 ${pct(hops, 99)} ms over ${hops.length} hops`);
 
+    say('\n— Dashboard API —');
+    t0 = performance.now();
+    const apiRuns: string[] = [];
+    for (let i = 0; i < API_RUNS; i++) apiRuns.push((await client.trigger('bench_api')).runId);
+    await waitRuns(client, 'bench_api', apiRuns);
+    say(`${API_RUNS} runs × ${API_TASKS} tasks of bench_api made in ${round((performance.now() - t0) / 1000, 1)} s`);
+    const password = 'bench-admin-password';
+    const dashPort = await freePort();
+    children.push(startAloft('dashboard', { ...env, ALOFT_DASHBOARD_PORT: String(dashPort), ALOFT_DASHBOARD_ADMIN_PASSWORD: password, ALOFT_LOG_LEVEL: 'warn' }));
+    const base = `http://127.0.0.1:${dashPort}`;
+    while (!(await fetch(`${base}/readyz`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 200));
+    let backgroundTasks = 0;
+    const api = await apiBench({
+      client,
+      base,
+      password,
+      runs: API_RUNS,
+      requests: API_REQUESTS,
+      clients: 8,
+      // Workers stay busy with chain runs, 20 at a time, while the API is measured.
+      async background(stop) {
+        while (!stop()) {
+          const batch: string[] = [];
+          for (let i = 0; i < 20; i++) batch.push((await client.trigger('bench_chain')).runId);
+          await waitRuns(client, 'bench_chain', batch);
+          backgroundTasks += batch.length * 10;
+        }
+      },
+    });
+    for (const e of api.endpoints) say(`GET ${e.name}: p50 ${round(e.p50, 1)} ms, p99 ${round(e.p99, 1)} ms, ${round(e.reqPerS, 0)} req/s (${round(e.bytes / 1024, 1)} KiB)`);
+    say(`(8 concurrent clients, ${API_REQUESTS} requests each endpoint, while workers ran ${backgroundTasks} chain tasks)`);
+    if (api.uiGridMs !== undefined) say(`web UI in Chromium: DAG page to 25 × ${API_TASKS} grid cells drawn p50 ${round(api.uiGridMs, 0)} ms; grid → graph of ${API_TASKS} nodes p50 ${round(api.uiGraphMs ?? 0, 0)} ms`);
+
     say('\n— Aloft pods (Kubernetes API emulator) —');
     const pods = await podBench(client, env, children);
     say(`${PODS} pod tasks that exit at once: ${round(pods.podsPerS, 1)} pods/s, ${round(pods.requestsPerPod, 2)} API requests per pod besides the shared watch`);
@@ -366,6 +403,13 @@ async function main(): Promise<void> {
       hop_ratio: round(pct(hops, 50) / Math.max(pct(rawLat, 50), 0.5), 2),
       redis_cmds_per_task: round(cmdsPerTask, 1),
       redis_bytes_per_task: round(bytesPerTask, 0),
+      api_grid_p50_ms: round(api.endpoints[0]!.p50, 1),
+      api_grid_p99_ms: round(api.endpoints[0]!.p99, 1),
+      api_grid_req_per_s: round(api.endpoints[0]!.reqPerS, 0),
+      api_runs_p50_ms: round(api.endpoints[2]!.p50, 1),
+      api_runs_p99_ms: round(api.endpoints[2]!.p99, 1),
+      api_runs_req_per_s: round(api.endpoints[2]!.reqPerS, 0),
+      ui_grid_ms: api.uiGridMs === undefined ? null : round(api.uiGridMs, 0),
       pods_per_s: round(pods.podsPerS, 1),
       k8s_requests_per_pod: round(pods.requestsPerPod, 2),
       pod_enqueue_to_create_p50_ms: pct(pods.enqueueToCreate, 50),

@@ -236,7 +236,12 @@ export class Store {
   }
 
   async setPaused(dagId: string, paused: boolean): Promise<void> {
-    await this.redis.hset(this.keys.dag(dagId), 'paused', paused ? '1' : '0');
+    // With an event, as transitions have, so every open dashboard shows it at once.
+    await this.redis
+      .multi()
+      .hset(this.keys.dag(dagId), 'paused', paused ? '1' : '0')
+      .xadd(this.keys.events, 'MAXLEN', '~', 10000, '*', 'type', 'dag', 'dag', dagId, 'run', '', 'task', '', 'state', paused ? 'paused' : 'active', 'at', Date.now(), 'detail', '')
+      .exec();
     if (!paused) await this.startQueuedRuns(dagId);
   }
 
