@@ -274,6 +274,12 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
     expect(podTask.map((t: { taskId: string }) => t.taskId)).toEqual(['pod-hi']);
     await call('POST', `/dags/adhoc/runs/${encodeURIComponent(pod.body.runId)}/cancel`);
 
+    // Ad-hoc jobs have their own task ids; the grid gives each a row. They are not triggered.
+    const adhocGrid = (await call('GET', '/dags/adhoc/grid')).body;
+    expect(adhocGrid.tasks.map((t: { id: string }) => t.id)).toEqual(expect.arrayContaining(['greet', 'pod-hi']));
+    expect(adhocGrid.runs.find((r: { runId: string }) => r.runId === runId).tis).toEqual({ greet: 'success' });
+    expect(await call('POST', '/dags/adhoc/runs', {})).toMatchObject({ status: 400, body: { field: 'dagId' } });
+
     const queues = await call('GET', '/queues');
     const def = queues.body.queues.find((q: { name: string }) => q.name === 'default');
     expect(def).toMatchObject({ waiting: expect.any(Number), active: expect.any(Number), delayed: expect.any(Number) });

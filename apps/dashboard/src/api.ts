@@ -14,8 +14,10 @@ import {
   NotFoundError,
   UNMAPPED,
   type AloftClient,
+  type DagHead,
   type DagRecord,
   type Schedule,
+  type SerializedDag,
   type Store,
   type TaskState,
 } from '@aloft/core';
@@ -162,30 +164,46 @@ export function api(o: ApiOptions): Router & { close(): Promise<void> } {
   const viewer = requireRole('viewer');
   const operator = requireRole('operator');
 
+  // What the DAG list shows of a DAG's definition, by id and version: parsing every DAG's
+  // JSON per request costs most with the biggest DAGs, and a version never changes.
+  const summaries = new Map<string, { version: string; dag: SerializedDag; owners: string[]; tasks: number }>();
+  const summaryOf = async (head: DagHead) => {
+    const hit = summaries.get(head.dagId);
+    if (hit?.version === head.version) return hit;
+    const rec = await store.getDag(head.dagId);
+    if (!rec) return undefined;
+    const { tasks, ...dag } = rec.dag;
+    const s = { version: rec.dag.version, dag: { ...dag, tasks: [] }, owners: [...new Set(tasks.map((t) => t.owner))], tasks: tasks.length };
+    summaries.set(head.dagId, s);
+    return s;
+  };
+
   r.get('/dags', viewer, h(async (req, res) => {
     const tag = typeof req.query['tag'] === 'string' ? req.query['tag'] : undefined;
     const paused = req.query['paused'] === undefined ? undefined : req.query['paused'] === 'true';
-    const recs = (await client.listDags()).filter((d) => (tag ? d.dag.tags.includes(tag) : true) && (paused === undefined ? true : d.paused === paused));
+    const heads = (await store.listDagHeads()).filter((d) => paused === undefined || d.paused === paused);
+    const found = await Promise.all(heads.map(async (head) => ({ head, s: await summaryOf(head) })));
+    const recs = found.filter((f): f is { head: DagHead; s: NonNullable<typeof f.s> } => !!f.s && (!tag || f.s.dag.tags.includes(tag)));
     // The latest runs of every DAG in one round trip: run ids, then their states.
-    const ids = await Promise.all(recs.map((d) => store.redis.zrevrange(store.keys.runs(d.dag.id), 0, RECENT_RUNS - 1)));
+    const ids = await Promise.all(recs.map((d) => store.redis.zrevrange(store.keys.runs(d.head.dagId), 0, RECENT_RUNS - 1)));
     const pipe = store.redis.pipeline();
-    recs.forEach((d, i) => ids[i]!.forEach((id) => pipe.hmget(store.keys.run(d.dag.id, id), 'state', 'logicalDate')));
+    recs.forEach((d, i) => ids[i]!.forEach((id) => pipe.hmget(store.keys.run(d.head.dagId, id), 'state', 'logicalDate')));
     const fields = ((await pipe.exec()) ?? []).map(([, v]) => v as (string | null)[]);
     let at = 0;
     const now = new Date();
-    const dags = recs.map((d, i) => ({
-      id: d.dag.id,
-      description: d.dag.description,
-      schedule: d.dag.schedule,
-      scheduleText: scheduleInWords(d.dag.schedule, d.dag.timezone),
-      timezone: d.dag.timezone,
-      nextRunAt: nextRun(d, now),
-      tags: d.dag.tags,
-      owners: [...new Set(d.dag.tasks.map((t) => t.owner))],
-      paused: d.paused,
-      fileloc: d.dag.fileloc,
-      missing: d.missing,
-      tasks: d.dag.tasks.length,
+    const dags = recs.map(({ head, s }, i) => ({
+      id: s.dag.id,
+      description: s.dag.description,
+      schedule: s.dag.schedule,
+      scheduleText: scheduleInWords(s.dag.schedule, s.dag.timezone),
+      timezone: s.dag.timezone,
+      nextRunAt: nextRun({ dag: s.dag, paused: head.paused, missing: head.missing, lastIntervalEnd: head.lastIntervalEnd, updatedAt: 0 }, now),
+      tags: s.dag.tags,
+      owners: s.owners,
+      paused: head.paused,
+      fileloc: s.dag.fileloc,
+      missing: head.missing,
+      tasks: s.tasks,
       recentRuns: ids[i]!.map((runId) => {
         const [state, logicalDate] = fields[at++] ?? [];
         return { runId, state: state ?? 'unknown', logicalDate: Number(logicalDate ?? 0) };
@@ -235,8 +253,18 @@ export function api(o: ApiOptions): Router & { close(): Promise<void> } {
     const pipe = store.redis.pipeline();
     for (const run of runs) pipe.hgetall(store.keys.tiStates(rec.dag.id, run.runId));
     const states = ((await pipe.exec()) ?? []).map(([, v]) => v as Record<string, string>);
+    // Task ids the current version no longer has (or ad-hoc jobs' own) still get a row.
+    const known = new Set(rec.dag.tasks.map((t) => t.id));
+    const extra = new Set<string>();
+    for (const h of states) for (const field of Object.keys(h ?? {})) {
+      const id = field.slice(0, field.lastIndexOf(':'));
+      if (!known.has(id)) extra.add(id);
+    }
     res.json({
-      tasks: rec.dag.tasks.map((t) => ({ id: t.id, kind: t.kind, upstream: t.upstream, triggerRule: t.triggerRule })),
+      tasks: [
+        ...rec.dag.tasks.map((t) => ({ id: t.id, kind: t.kind, upstream: t.upstream, triggerRule: t.triggerRule })),
+        ...[...extra].sort().map((id) => ({ id, kind: 'unknown', upstream: [], triggerRule: 'all_success' })),
+      ],
       total,
       runs: runs.map((run, i) => {
         const tis: Record<string, string> = {};
@@ -247,6 +275,7 @@ export function api(o: ApiOptions): Router & { close(): Promise<void> } {
   }));
   r.post('/dags/:dagId/runs', operator, h(async (req, res) => {
     const body = parse(Trigger, req.body);
+    if (p(req, 'dagId') === ADHOC_DAG_ID) throw new BadRequest('ad-hoc jobs are submitted with POST /api/v1/jobs', 'dagId');
     const dag = await client.getDag(p(req, 'dagId'));
     const problems = checkConf(dag.dag.params, body.conf);
     if (problems.length) throw new BadRequest(problems[0]!, problems[0]!.split(' ')[0]!);

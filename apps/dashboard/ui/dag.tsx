@@ -56,7 +56,7 @@ export function DagPage({ dagId }: { dagId: string }) {
               <span />
               {d.paused ? 'paused' : 'active'}
             </label>
-            <button type="button" class="primary" disabled={!canOperate || d.missing} onClick={() => setTriggering(true)}>
+            <button type="button" class="primary" disabled={!canOperate || d.missing || dagId === 'adhoc'} onClick={() => setTriggering(true)}>
               Trigger
             </button>
           </div>
@@ -166,7 +166,7 @@ function GridView({ dag, grid, runId, page }: { dag: DagDetail; grid: Grid; runI
             </tr>
           </thead>
           <tbody>
-            {dag.tasks.map((t) => (
+            {grid.tasks.map((t) => (
               <tr key={t.id}>
                 <th class="task-col" title={`${t.kind}${t.triggerRule !== 'all_success' ? ` · ${t.triggerRule}` : ''}`}>
                   {t.id}

@@ -39,7 +39,8 @@ export interface DagSummary {
 
 /** `GET /dags/:dagId/grid`: the latest runs (newest first) with every task instance's state. */
 export interface Grid {
-  tasks: { id: string; kind: TaskKind; upstream: string[]; triggerRule: string }[];
+  /** The DAG's tasks, then task ids only older versions (or ad-hoc jobs) had, as kind `unknown`. */
+  tasks: { id: string; kind: TaskKind | 'unknown'; upstream: string[]; triggerRule: string }[];
   /** All runs of the DAG, for paging. */
   total: number;
   runs: { runId: string; state: RunState; runType: RunType; logicalDate: number; startDate?: number | undefined; endDate?: number | undefined; tis: Record<string, TaskState> }[];
