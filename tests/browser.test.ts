@@ -123,6 +123,22 @@ describe('web UI in Chromium: sign in, DAG list, trigger kubernetes_sample and w
     expect(ti.try).toBe(4);
   });
 
+  it('draws task groups as boxes around their tasks in the graph', async () => {
+    await page.goto(`${base}/dags/grouped_pipeline?tab=graph`);
+    const inner = page.locator('svg.graph g.group[data-group="publish.report"] rect');
+    await inner.waitFor();
+    const outer = await page.locator('svg.graph g.group[data-group="publish"] rect').boundingBox();
+    const box = (await inner.boundingBox())!;
+    const render = (await page.locator('svg.graph g.node[data-task="publish.report.render"] rect').boundingBox())!;
+    // Nested: render inside publish.report inside publish.
+    expect(render.x).toBeGreaterThanOrEqual(box.x);
+    expect(render.x + render.width).toBeLessThanOrEqual(box.x + box.width);
+    expect(box.x).toBeGreaterThanOrEqual(outer!.x);
+    expect(box.y + box.height).toBeLessThanOrEqual(outer!.y + outer!.height + 0.5);
+    expect(await page.locator('svg.graph g.node').count()).toBe(7);
+    await shot('07-graph-groups');
+  });
+
   it('reads on a phone and in the dark theme', async () => {
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', deviceScaleFactor: 2 });
     await phone.context().addCookies(await page.context().cookies());
@@ -132,10 +148,10 @@ describe('web UI in Chromium: sign in, DAG list, trigger kubernetes_sample and w
     expect(bg).toBe('rgb(14, 17, 22)');
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
-    await shot('07-phone-dark-list', phone);
+    await shot('08-phone-dark-list', phone);
     await phone.goto(`${base}/dags/kubernetes_sample`);
     await phone.locator('a.cell').first().waitFor();
-    await shot('08-phone-dark-grid', phone);
+    await shot('09-phone-dark-grid', phone);
     await phone.close();
   });
 });

@@ -10,7 +10,11 @@ describe('example DAGs end to end (real redis-server, scheduler and two workers)
     await sys.spawn('scheduler', 'scheduler');
     await sys.spawn('worker', 'worker-1');
     await sys.spawn('worker', 'worker-2');
-    await waitFor('example DAGs stored', async () => (await sys.client.listDags()).length >= 2);
+    const all = ['etl_fan_out', 'grouped_pipeline', 'kubernetes_sample', 'kubernetes_sample_pod', 'pod_pipeline'];
+    await waitFor('every example DAG stored', async () => {
+      const ids = new Set((await sys.client.listDags()).map((d) => d.dag.id));
+      return all.every((id) => ids.has(id));
+    }, 60_000);
   });
   afterAll(() => sys.stop());
 
@@ -34,6 +38,22 @@ describe('example DAGs end to end (real redis-server, scheduler and two workers)
       expect(log.map((l) => l.line)).toContain('command not found: python-not-installed');
       expect(log[0]?.line).toContain(`try ${t}`);
     }
+  });
+
+  it('grouped_pipeline: task groups run as wholes, outputs cross group borders, nested ids', async () => {
+    const rec = await sys.client.getDag('grouped_pipeline');
+    expect(rec.dag.groups?.map((g) => g.id)).toEqual(['ingest', 'publish', 'publish.report']);
+    const run = await sys.client.trigger('grouped_pipeline');
+    const done = await sys.client.waitForRun('grouped_pipeline', run.runId, { timeoutMs: 60_000 });
+    expect(done.state).toBe('success');
+    const tis = (await sys.client.listTaskInstances('grouped_pipeline', run.runId)).map((t) => `${t.taskId}:${t.state}`).sort();
+    expect(tis).toEqual(['check:success', 'ingest.orders:success', 'ingest.refunds:success', 'publish.report.render:success', 'publish.report.send:success', 'publish.table:success', 'start:success']);
+    expect(await sys.client.getOutput('grouped_pipeline', run.runId, 'check')).toBe(230);
+    const table = await sys.client.getLog('grouped_pipeline', run.runId, 'publish.table');
+    expect(table.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual([`net=230 for ${new Date(done.logicalDate).toISOString().slice(0, 10)}`]);
+    const send = await sys.client.getTaskInstance('grouped_pipeline', run.runId, 'publish.report.send');
+    const render = await sys.client.getTaskInstance('grouped_pipeline', run.runId, 'publish.report.render');
+    expect(send.startDate!).toBeGreaterThanOrEqual(render.endDate!);
   });
 
   it('etl_fan_out: outputs flow from extract through four transforms into load and a templated report', async () => {

@@ -206,25 +206,35 @@ function Legend() {
 
 interface Laid {
   nodes: { id: string; x: number; y: number; w: number; h: number; kind: string }[];
+  groups: { id: string; x: number; y: number; w: number; h: number; tooltip?: string | undefined }[];
   edges: { from: string; to: string; points: { x: number; y: number }[] }[];
   width: number;
   height: number;
 }
 
-/** Lays the DAG out left to right with dagre; done once per DAG structure. */
+const GROUP = 'group:';
+
+/** Lays the DAG out left to right with dagre, task groups as clusters; once per DAG structure. */
 function layout(dag: DagDetail): Laid {
-  const g = new dagre.graphlib.Graph();
-  g.setGraph({ rankdir: 'LR', nodesep: 18, ranksep: 48, marginx: 8, marginy: 8 });
+  const groups = dag.groups ?? [];
+  const g = new dagre.graphlib.Graph({ compound: groups.length > 0 });
+  g.setGraph({ rankdir: 'LR', nodesep: 18, ranksep: 48, marginx: 8, marginy: groups.length ? 24 : 8 });
   g.setDefaultEdgeLabel(() => ({}));
-  for (const t of dag.tasks) g.setNode(t.id, { width: Math.max(90, t.id.length * 7.4 + 28), height: 34 });
+  const label = (id: string) => (id.includes('.') ? id.slice(id.lastIndexOf('.') + 1) : id);
+  for (const t of dag.tasks) g.setNode(t.id, { width: Math.max(90, label(t.id).length * 7.4 + 28), height: 34 });
+  for (const grp of groups) g.setNode(GROUP + grp.id, { paddingTop: 22 });
+  for (const grp of groups) if (grp.parent) g.setParent(GROUP + grp.id, GROUP + grp.parent);
+  for (const t of dag.tasks) if (t.group) g.setParent(t.id, GROUP + t.group);
   for (const t of dag.tasks) for (const u of t.upstream) g.setEdge(u, t.id);
   dagre.layout(g);
   const info = g.graph();
+  const box = (id: string) => {
+    const n = g.node(id);
+    return { x: n.x - n.width / 2, y: n.y - n.height / 2, w: n.width, h: n.height };
+  };
   return {
-    nodes: dag.tasks.map((t) => {
-      const n = g.node(t.id);
-      return { id: t.id, x: n.x - n.width / 2, y: n.y - n.height / 2, w: n.width, h: n.height, kind: t.kind };
-    }),
+    nodes: dag.tasks.map((t) => ({ id: t.id, kind: t.kind, ...box(t.id) })),
+    groups: groups.map((grp) => ({ id: grp.id, tooltip: grp.tooltip, ...box(GROUP + grp.id) })),
     edges: g.edges().map((e) => ({ from: e.v, to: e.w, points: g.edge(e).points ?? [] })),
     width: info.width ?? 0,
     height: info.height ?? 0,
@@ -242,6 +252,15 @@ function GraphView({ dag, tis, runId }: { dag: DagDetail; tis: TaskInstance[]; r
             <path d="M0,0 L10,5 L0,10 z" class="arrowhead" />
           </marker>
         </defs>
+        {laid.groups.map((grp) => (
+          <g key={grp.id} class="group" data-group={grp.id}>
+            <title>{grp.tooltip ? `${grp.id}: ${grp.tooltip}` : grp.id}</title>
+            <rect x={grp.x} y={grp.y - 14} width={grp.w} height={grp.h + 14} rx="8" />
+            <text x={grp.x + 8} y={grp.y + 2}>
+              {grp.id.slice(grp.id.lastIndexOf('.') + 1)}
+            </text>
+          </g>
+        ))}
         {laid.edges.map((e) => (
           <path key={`${e.from}>${e.to}`} class="edge" marker-end="url(#arrow)" d={e.points.map((p, i) => `${i ? 'L' : 'M'}${p.x},${p.y}`).join(' ')} />
         ))}
@@ -252,7 +271,7 @@ function GraphView({ dag, tis, runId }: { dag: DagDetail; tis: TaskInstance[]; r
               <title>{`${n.id} (${n.kind}): ${s}`}</title>
               <rect x={n.x} y={n.y} width={n.w} height={n.h} rx="6" />
               <text x={n.x + n.w / 2} y={n.y + n.h / 2 + 4} text-anchor="middle">
-                {n.id}
+                {n.id.slice(n.id.lastIndexOf('.') + 1)}
               </text>
             </g>
           );

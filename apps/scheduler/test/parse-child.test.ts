@@ -39,6 +39,8 @@ describe('DAG file validation (file, line, field)', () => {
     ['mount of no volume', `const d = dag({ id: 'mnt' });\nd.kubernetesPod({ id: 'p', image: 'busybox', volumeMounts: [{ name: 'data', mountPath: '/data' }] });`, 3, 'volumeMounts[0].name', /volumes/],
     ['bad secret', `const d = dag({ id: 'sec' });\nd.kubernetesPod({ id: 'p', image: 'busybox', secrets: [{ type: 'env', secret: 'db', key: 'k', envName: '1BAD' }] });`, 3, 'secrets[0].envName', /environment variable name/],
     ['misspelt runInPod override', `const d = dag({ id: 'rip', defaultArgs: { runInPod: true } });\nd.fn({ id: 'f', run: () => 1, runInPod: { nodeSelecter: { a: 'b' } } as never });`, 3, 'runInPod.nodeSelecter', /not a pod override/],
+    ['bad group id', `const d = dag({ id: 'grp' });\nd.group({ id: 'a.b' }, (g) => {\n  g.empty({ id: 'x' });\n});`, 3, 'group', /group id must be letters/],
+    ['duplicate group id', `const d = dag({ id: 'grp2' });\nd.group({ id: 'g' }, (g) => g.empty({ id: 'x' }));\nd.group({ id: 'g' }, (g) => g.empty({ id: 'y' }));`, 4, 'group', /group "g" is declared twice/],
     ['bad runInPod quantity', `const d = dag({ id: 'rip2' });\nd.command({ id: 'c', command: 'true', runInPod: { resources: { limits: { memory: 'huge' } } } });`, 3, 'runInPod.resources.limits.memory', /Kubernetes quantity/],
   ];
   for (const [what, src, line, field, msg] of cases) {

@@ -58,6 +58,56 @@ chain(j, [x, y], z);
     expect(t['c']?.hasFunction).toBe(true);
   });
 
+  it('task groups: prefixed ids, the group as a dependency (roots in, leaves out), nesting, group defaults', async () => {
+    const { dags } = await load(`
+const d = dag({ id: 'grouped', defaultArgs: { retries: 1, queue: 'q' } });
+const start = d.empty({ id: 'start' });
+const extract = d.group({ id: 'extract', tooltip: 'pull the sources', defaultArgs: { retries: 3 } }, (g) => {
+  const a = g.command({ id: 'orders', command: 'true' });
+  const b = g.command({ id: 'users', command: 'true', retries: 0 });
+  const both = g.empty({ id: 'both' });
+  [a, b].forEach((t) => t.then(both));
+  g.group({ id: 'more', defaultArgs: { queue: 'slow' } }, (inner) => {
+    inner.fn({ id: 'rates', run: () => 1 });
+  });
+});
+const load = d.group({ id: 'load' }, (g) => {
+  chain(g.empty({ id: 'stage' }), g.empty({ id: 'swap' }));
+});
+const end = d.empty({ id: 'end', upstream: [load] });
+start.then(extract).then(load);
+chain(start, [extract], end);
+`);
+    const d = dags[0]!;
+    const t = Object.fromEntries(d.tasks.map((x) => [x.id, x]));
+    expect(Object.keys(t).sort()).toEqual(['end', 'extract.both', 'extract.more.rates', 'extract.orders', 'extract.users', 'load.stage', 'load.swap', 'start']);
+    // Into a group: its roots; out of a group: its leaves.
+    expect(t['start']!.downstream).toEqual(['extract.more.rates', 'extract.orders', 'extract.users']);
+    expect(t['load.stage']!.upstream).toEqual(['extract.both', 'extract.more.rates']);
+    expect(t['end']!.upstream).toEqual(['extract.both', 'extract.more.rates', 'load.swap']);
+    expect(t['extract.orders']).toMatchObject({ group: 'extract', retries: 3, queue: 'q' });
+    expect(t['extract.users']).toMatchObject({ retries: 0 });
+    expect(t['extract.more.rates']).toMatchObject({ group: 'extract.more', retries: 3, queue: 'slow' });
+    expect(t['start']!.group).toBeUndefined();
+    expect(d.groups).toEqual([
+      { id: 'extract', parent: null, tooltip: 'pull the sources', line: undefined },
+      { id: 'extract.more', parent: 'extract', line: undefined },
+      { id: 'load', parent: null, line: undefined },
+    ]);
+  });
+
+  // Lines are checked where the scheduler imports files (apps/scheduler/test/parse-child.test.ts).
+  it('reports bad and duplicate group ids together', async () => {
+    await expect(
+      load(`
+const d = dag({ id: 'badgroups' });
+d.group({ id: 'a.b' }, (g) => { g.empty({ id: 'x' }); });
+d.group({ id: 'ok' }, (g) => { g.empty({ id: 'x' }); });
+d.group({ id: 'ok' }, (g) => { g.empty({ id: 'y' }); });
+`),
+    ).rejects.toThrow(/dag "badgroups": group id must be letters, digits, "_" or "-" \(got "a.b"\); also: dag "badgroups": group "ok" is declared twice/);
+  });
+
   it('keeps a kubernetesPod task as validated parameters, secrets by reference only', async () => {
     const { dags } = await load(`
 const d = dag({ id: 'pods' });

@@ -73,6 +73,8 @@ export interface DagTask {
   command?: { command: string | string[]; env: Record<string, string>; cwd?: string | undefined; skipExitCode: number } | undefined;
   pod?: Record<string, unknown> | undefined;
   runInPod?: Record<string, unknown> | null | undefined;
+  /** Full id of the task group the task is in (`extract.more`), if any. */
+  group?: string | undefined;
   [other: string]: unknown;
 }
 
@@ -93,6 +95,8 @@ export interface DagDetail {
   tags: string[];
   params: Record<string, ParamSpec>;
   tasks: DagTask[];
+  /** Task groups (full id, parent group), when the DAG has any. */
+  groups?: { id: string; parent: string | null; tooltip?: string | undefined }[] | undefined;
   /** Content hash of the DAG; changes when the DAG changes. */
   version: string;
   paused: boolean;

@@ -5,20 +5,12 @@ import { TRIGGER_RULES, type TriggerRule } from '../model/trigger-rules.js';
 import { callSiteLine, getImportingFile } from './call-site.js';
 import type { TaskContext } from './context.js';
 import { parseDuration, type Duration } from './durations.js';
-import type {
-  BaseTaskOptions,
-  BranchTaskOptions,
-  CommandTaskOptions,
-  DagOptions,
-  FnTaskOptions,
-  KubernetesPodTaskOptions,
-  ParamInput,
-  ShortCircuitTaskOptions,
-  TaskArgsInput,
-} from './options.js';
+import { Operators } from './operators.js';
+import type { BaseTaskOptions, CommandTaskOptions, DagOptions, ParamInput, TaskArgsInput } from './options.js';
 import { validatePodOptions } from './pod-options.js';
 import { parseSchedule } from './schedule.js';
-import { TaskRef } from './task-ref.js';
+import { sourcesOf, TaskRef } from './task-ref.js';
+import { TaskGroup, type GroupHost, type TaskGroupOptions } from './task-group.js';
 import { ValidationIssues } from './validation.js';
 import { registerDag } from './registry.js';
 
@@ -30,7 +22,11 @@ interface DeclaredTask {
   options: BaseTaskOptions & Record<string, unknown>;
   line: number | undefined;
   downstream: Set<string>;
+  group: string | undefined;
 }
+
+const GROUP_ID = /^[A-Za-z0-9_-]{1,100}$/;
+const TASK_ARG_KEYS = ['owner', 'retries', 'retryDelay', 'retryExponentialBackoff', 'maxRetryDelay', 'executionTimeout', 'queue', 'priority', 'dependsOnPast', 'runInPod'] as const;
 
 const DEFAULT_ARGS: TaskArgs = {
   owner: 'aloft',
@@ -49,7 +45,7 @@ const DEFAULT_ARGS: TaskArgs = {
  * A DAG under construction. Tasks are declared with its methods; `serialize()` validates the
  * whole graph and returns what the scheduler stores.
  */
-export class Dag<P extends Record<string, unknown> = Record<string, unknown>> {
+export class Dag<P extends Record<string, unknown> = Record<string, unknown>> extends Operators<P> {
   readonly id: string;
   readonly options: DagOptions<P>;
   readonly file: string | undefined;
@@ -57,8 +53,22 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> {
   readonly #tasks = new Map<string, DeclaredTask>();
   readonly #duplicates: { id: string; line: number | undefined }[] = [];
   readonly #functions = new Map<string, TaskFunction>();
+  readonly #groups = new Map<string, { group: TaskGroup<never>; line: number | undefined }>();
+  readonly #groupProblems: { field: string; message: string; line: number | undefined }[] = [];
+  readonly #host: GroupHost = {
+    declare: (kind, options, fn, group) => this.#declare(kind, options, fn, group),
+    downstreamOf: (taskId) => this.#tasks.get(taskId)?.downstream ?? new Set(),
+    addGroup: (group, line) => {
+      if (!GROUP_ID.test(group.localId)) {
+        this.#groupProblems.push({ field: 'group', message: `group id must be letters, digits, "_" or "-" (got ${JSON.stringify(group.localId)})`, line });
+      } else if (this.#groups.has(group.id)) {
+        this.#groupProblems.push({ field: 'group', message: `group "${group.id}" is declared twice`, line });
+      } else this.#groups.set(group.id, { group, line });
+    },
+  };
 
   constructor(options: DagOptions<P>) {
+    super();
     this.options = options;
     this.id = String(options?.id);
     this.file = getImportingFile();
@@ -66,34 +76,12 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> {
     registerDag(this as Dag);
   }
 
-  /** A task that does nothing, like Airflow's EmptyOperator; useful to join branches. */
-  empty(options: BaseTaskOptions): TaskRef<undefined> {
-    return this.#declare<undefined>('empty', options);
+  protected declareTask<T>(kind: TaskKind, options: BaseTaskOptions, fn?: TaskFunction): TaskRef<T> {
+    return this.#declare<T>(kind, options, fn);
   }
 
-  /** A shell command (string) or program with arguments (array), run by a local worker. */
-  command(options: CommandTaskOptions): TaskRef<unknown> {
-    return this.#declare('command', options);
-  }
-
-  /** A TypeScript function from this file, run isolated in a worker thread of its own. */
-  fn<T>(options: FnTaskOptions<T, P>): TaskRef<Awaited<T>> {
-    return this.#declare<Awaited<T>>('fn', options, options.run as TaskFunction);
-  }
-
-  /** Runs a function that returns the direct downstream tasks to follow; the rest are skipped. */
-  branch(options: BranchTaskOptions<P>): TaskRef<string[]> {
-    return this.#declare<string[]>('branch', options, options.run as TaskFunction);
-  }
-
-  /** Runs a predicate; false skips every task downstream of it. */
-  shortCircuit(options: ShortCircuitTaskOptions<P>): TaskRef<boolean> {
-    return this.#declare<boolean>('shortCircuit', options, options.run as TaskFunction);
-  }
-
-  /** A Kubernetes pod; validated here, run by a worker's Kubernetes executor. */
-  kubernetesPod(options: KubernetesPodTaskOptions): TaskRef<unknown> {
-    return this.#declare('kubernetesPod', options);
+  protected newGroup(options: TaskGroupOptions): TaskGroup<P> {
+    return new TaskGroup<P>(this.#host, options, undefined, callSiteLine());
   }
 
   /** The function of a `fn`, `branch` or `shortCircuit` task. */
@@ -101,19 +89,25 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> {
     return this.#functions.get(taskId);
   }
 
-  #declare<T>(kind: TaskKind, options: BaseTaskOptions, fn?: TaskFunction): TaskRef<T> {
+  #declare<T>(kind: TaskKind, options: BaseTaskOptions, fn?: TaskFunction, group?: TaskGroup<never>): TaskRef<T> {
     const line = callSiteLine();
-    const id = String(options?.id);
+    const id = group ? `${group.id}.${String(options?.id)}` : String(options?.id);
+    if (group) {
+      // The group's defaults (with its parents'), under the task's own options.
+      const defaults = Object.fromEntries(TASK_ARG_KEYS.filter((k) => group.defaultArgs[k] !== undefined).map((k) => [k, group.defaultArgs[k]]));
+      options = { ...defaults, ...options };
+    }
     if (this.#tasks.has(id)) {
       this.#duplicates.push({ id, line });
     } else {
-      this.#tasks.set(id, { kind, options: options as DeclaredTask['options'], line, downstream: new Set() });
+      this.#tasks.set(id, { kind, options: options as DeclaredTask['options'], line, downstream: new Set(), group: group?.id });
     }
     if (fn !== undefined) this.#functions.set(id, fn);
     const ref = new TaskRef<T>(id, kind, (ids) => {
       for (const d of ids) this.#tasks.get(id)?.downstream.add(d);
     });
-    for (const up of options?.upstream ?? []) {
+    group?.addMember(ref);
+    for (const up of sourcesOf((options?.upstream ?? []) as readonly TaskRef<unknown>[])) {
       this.#tasks.get(up?.id)?.downstream.add(id);
       if (!this.#tasks.has(up?.id)) this.#danglingUpstreams.push({ task: id, upstream: String(up?.id), line });
     }
@@ -147,6 +141,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> {
     const defaults = resolveArgs(DEFAULT_ARGS, o.defaultArgs ?? {}, `${where}: defaultArgs`, issues, this.line);
     const params = resolveParams(o.params ?? {}, `${where}: params`, issues, this.line);
 
+    for (const g of this.#groupProblems) issues.add(g.field, `${where}: ${g.message}`, g.line);
     for (const dup of this.#duplicates) {
       issues.add('id', `${where}: task id "${dup.id}" is declared twice`, dup.line);
     }
@@ -182,6 +177,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> {
         triggerRule,
         line: t.line,
         hasFunction: this.#functions.has(id),
+        ...(t.group ? { group: t.group } : {}),
       };
       if (t.kind === 'command') task.command = commandSpec(t.options, at, issues, t.line);
       if (t.kind === 'kubernetesPod') task.pod = validatePodOptions(t.options, at, issues, t.line, this.file);
@@ -210,6 +206,9 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> {
       tags: [...(o.tags ?? [])],
       params,
       tasks,
+      ...(this.#groups.size
+        ? { groups: [...this.#groups.values()].map(({ group, line }) => ({ id: group.id, parent: group.parent?.id ?? null, ...(group.tooltip ? { tooltip: group.tooltip } : {}), line })) }
+        : {}),
     };
     const version = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
     return { ...body, version };

@@ -1,5 +1,6 @@
 export { dag, Dag, type TaskFunction } from './dag.js';
-export { chain, TaskList, TaskRef } from './task-ref.js';
+export { chain, TaskList, TaskRef, type GroupRef } from './task-ref.js';
+export { TaskGroup, type TaskGroupOptions } from './task-group.js';
 export { SkipSignal, type TaskContext, type TaskLogger } from './context.js';
 export type * from './options.js';
 export { takeDefinedDags, registerDag } from './registry.js';

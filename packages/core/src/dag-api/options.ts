@@ -2,7 +2,7 @@ import type { RunInPod } from '../model/dag.js';
 import type { TriggerRule } from '../model/trigger-rules.js';
 import type { TaskContext } from './context.js';
 import type { Duration } from './durations.js';
-import type { TaskRef } from './task-ref.js';
+import type { GroupRef, TaskRef } from './task-ref.js';
 
 /** Task arguments as authors write them; every one may be set in `defaultArgs`. */
 export interface TaskArgsInput {
@@ -62,7 +62,8 @@ export interface DagOptions<P extends Record<string, unknown> = Record<string, u
 
 export interface BaseTaskOptions extends TaskArgsInput {
   id: string;
-  upstream?: readonly TaskRef<unknown>[];
+  /** Tasks (or whole task groups: their leaves) this task runs after. */
+  upstream?: readonly (TaskRef<unknown> | GroupRef)[];
   triggerRule?: TriggerRule;
 }
 

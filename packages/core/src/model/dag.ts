@@ -60,6 +60,8 @@ export interface SerializedTask extends TaskArgs {
   command?: CommandSpec | undefined;
   /** Pod parameters, validated at import; the Kubernetes executor consumes them. */
   pod?: Record<string, unknown> | undefined;
+  /** Full id of the innermost task group the task was declared in. */
+  group?: string | undefined;
   /** Present for `fn`, `branch` and `shortCircuit`: the function lives in the DAG file. */
   hasFunction: boolean;
 }
@@ -68,6 +70,14 @@ export interface ParamSpec {
   type: 'string' | 'number' | 'boolean' | 'object' | 'array';
   default: unknown;
   description?: string | undefined;
+}
+
+/** A task group: its full id (`outer.inner`), its parent group, and its tooltip. */
+export interface SerializedGroup {
+  id: string;
+  parent: string | null;
+  tooltip?: string | undefined;
+  line?: number | undefined;
 }
 
 export interface SerializedDag {
@@ -86,6 +96,8 @@ export interface SerializedDag {
   tags: string[];
   params: Record<string, ParamSpec>;
   tasks: SerializedTask[];
+  /** Task groups, when the DAG has any (for the dashboard's graph). */
+  groups?: SerializedGroup[] | undefined;
   /** Content hash of everything above; changes when the DAG changes. */
   version: string;
 }

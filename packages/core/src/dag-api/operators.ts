@@ -1,0 +1,58 @@
+import type { TaskKind } from '../model/dag.js';
+import type { TaskFunction } from './dag.js';
+import type {
+  BaseTaskOptions,
+  BranchTaskOptions,
+  CommandTaskOptions,
+  FnTaskOptions,
+  KubernetesPodTaskOptions,
+  ShortCircuitTaskOptions,
+} from './options.js';
+import type { TaskGroup, TaskGroupOptions } from './task-group.js';
+import type { TaskRef } from './task-ref.js';
+
+/** The operators, shared by a DAG and its task groups; each declares tasks its own way. */
+export abstract class Operators<P extends Record<string, unknown>> {
+  protected abstract declareTask<T>(kind: TaskKind, options: BaseTaskOptions, fn?: TaskFunction): TaskRef<T>;
+  protected abstract newGroup(options: TaskGroupOptions): TaskGroup<P>;
+
+  /** A task that does nothing, like Airflow's EmptyOperator; useful to join branches. */
+  empty(options: BaseTaskOptions): TaskRef<undefined> {
+    return this.declareTask<undefined>('empty', options);
+  }
+
+  /** A shell command (string) or program with arguments (array), run by a local worker. */
+  command(options: CommandTaskOptions): TaskRef<unknown> {
+    return this.declareTask('command', options);
+  }
+
+  /** A TypeScript function from this file, run isolated in a worker thread of its own. */
+  fn<T>(options: FnTaskOptions<T, P>): TaskRef<Awaited<T>> {
+    return this.declareTask<Awaited<T>>('fn', options, options.run as TaskFunction);
+  }
+
+  /** Runs a function that returns the direct downstream tasks to follow; the rest are skipped. */
+  branch(options: BranchTaskOptions<P>): TaskRef<string[]> {
+    return this.declareTask<string[]>('branch', options, options.run as TaskFunction);
+  }
+
+  /** Runs a predicate; false skips every task downstream of it. */
+  shortCircuit(options: ShortCircuitTaskOptions<P>): TaskRef<boolean> {
+    return this.declareTask<boolean>('shortCircuit', options, options.run as TaskFunction);
+  }
+
+  /** A Kubernetes pod; validated here, run by a worker's Kubernetes executor. */
+  kubernetesPod(options: KubernetesPodTaskOptions): TaskRef<unknown> {
+    return this.declareTask('kubernetesPod', options);
+  }
+
+  /**
+   * Tasks declared in `build` get the group's id as a prefix (`extract.orders`); the group
+   * can then be a dependency as a whole: `start.then(group)`, `group.then(end)`. Groups nest.
+   */
+  group(options: TaskGroupOptions, build: (g: TaskGroup<P>) => void): TaskGroup<P> {
+    const g = this.newGroup(options);
+    build(g);
+    return g;
+  }
+}
