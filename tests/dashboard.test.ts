@@ -280,6 +280,15 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
     expect(adhocGrid.runs.find((r: { runId: string }) => r.runId === runId).tis).toEqual({ greet: 'success' });
     expect(await call('POST', '/dags/adhoc/runs', {})).toMatchObject({ status: 400, body: { field: 'dagId' } });
 
+    // Backfill and clear over a range through the API.
+    const bf = await call('POST', '/dags/etl_fan_out/backfill', { from: '2026-01-01T00:00:00Z', to: '2026-01-01T02:00:00Z' });
+    expect(bf).toMatchObject({ status: 201, body: { created: ['2026-01-01T00', '2026-01-01T01', '2026-01-01T02'].map((h) => `scheduled__${h}:00:00.000Z`), skipped: [] } });
+    expect((await call('POST', '/dags/etl_fan_out/backfill', { from: 'yesterday', to: '2026-01-01T02:00:00Z' })).body.field).toBe('from');
+    expect((await call('POST', '/dags/etl_fan_out/backfill', { from: '2026-01-01T00:00:00Z', to: '2026-01-01T02:00:00Z', conf: { currency: 1 } })).body.field).toBe('conf');
+    const cleared = await call('POST', '/dags/etl_fan_out/clear', { from: '2026-01-01T00:00:00Z', to: '2026-01-01T02:00:00Z', taskRegex: '^extract$' });
+    expect(cleared).toMatchObject({ status: 200, body: { runs: 3 } });
+    expect((await call('POST', '/dags/etl_fan_out/clear', { from: '2026-01-01T00:00:00Z', to: '2026-01-01T02:00:00Z', taskRegex: '(' })).body.field).toBe('taskRegex');
+
     const queues = await call('GET', '/queues');
     const def = queues.body.queues.find((q: { name: string }) => q.name === 'default');
     expect(def).toMatchObject({ waiting: expect.any(Number), active: expect.any(Number), delayed: expect.any(Number) });

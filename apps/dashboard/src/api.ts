@@ -84,6 +84,19 @@ const Trigger = z.object({
   logicalDate: z.iso.datetime({ offset: true }).optional(),
 });
 const Pause = z.object({ paused: z.boolean() });
+const Backfill = z.object({
+  from: z.iso.datetime({ offset: true }),
+  to: z.iso.datetime({ offset: true }),
+  rerun: z.boolean().default(false),
+  conf: z.record(z.string(), z.unknown()).default({}),
+});
+const ClearRange = z.object({
+  from: z.iso.datetime({ offset: true }),
+  to: z.iso.datetime({ offset: true }),
+  taskRegex: z.string().max(500).optional(),
+  downstream: z.boolean().default(false),
+  failedOnly: z.boolean().default(false),
+});
 const Clear = z.object({ downstream: z.boolean().default(false) });
 const Mark = z.object({ state: z.enum(['success', 'failed', 'skipped']) });
 const LogQuery = z.object({
@@ -92,7 +105,7 @@ const LogQuery = z.object({
   count: z.coerce.number().int().min(1).max(10_000).default(1000),
 });
 
-export const API_SCHEMAS = { Page, RunFilter, GridQuery, Trigger, Pause, Clear, Mark, LogQuery, Job, Follow, Watch };
+export const API_SCHEMAS = { Backfill, ClearRange, Page, RunFilter, GridQuery, Trigger, Pause, Clear, Mark, LogQuery, Job, Follow, Watch };
 
 class BadRequest extends Error {
   constructor(
@@ -289,6 +302,24 @@ export function api(o: ApiOptions): Router & { close(): Promise<void> } {
     } catch (err) {
       if (/already exists/.test(String(err))) throw Object.assign(new BadRequest((err as Error).message, 'runId'), { status: 409 });
       throw err;
+    }
+  }));
+  r.post('/dags/:dagId/backfill', operator, h(async (req, res) => {
+    const body = parse(Backfill, req.body);
+    try {
+      res.status(201).json(await client.backfill(p(req, 'dagId'), { ...body, from: new Date(body.from), to: new Date(body.to) }));
+    } catch (err) {
+      if (err instanceof NotFoundError) throw err;
+      throw new BadRequest((err as Error).message, /conf/.test((err as Error).message) ? 'conf' : /schedule/.test((err as Error).message) ? 'dagId' : 'from');
+    }
+  }));
+  r.post('/dags/:dagId/clear', operator, h(async (req, res) => {
+    const body = parse(ClearRange, req.body);
+    try {
+      res.json(await client.clearRange(p(req, 'dagId'), { ...body, from: new Date(body.from), to: new Date(body.to) }));
+    } catch (err) {
+      if (err instanceof NotFoundError) throw err;
+      throw new BadRequest((err as Error).message, 'taskRegex');
     }
   }));
   r.get('/dags/:dagId/runs/:runId', viewer, h(async (req, res) => {

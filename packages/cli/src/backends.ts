@@ -23,6 +23,21 @@ export interface CommandJob {
   queue: string;
 }
 
+export interface BackfillInput {
+  from: Date;
+  to: Date;
+  rerun: boolean;
+  conf: Record<string, unknown>;
+}
+
+export interface ClearRangeInput {
+  from: Date;
+  to: Date;
+  taskRegex: string | undefined;
+  downstream: boolean;
+  failedOnly: boolean;
+}
+
 export interface Backend {
   listDags(): Promise<DagRow[]>;
   importErrors(): Promise<ImportErrorRecord[]>;
@@ -37,6 +52,8 @@ export interface Backend {
   getTaskInstance(dagId: string, runId: string, taskId: string): Promise<TaskInstance>;
   getLog(dagId: string, runId: string, taskId: string, opts: { try?: number | undefined; from?: number | undefined }): Promise<LogLine[]>;
   clearTask(dagId: string, runId: string, taskId: string, opts: { downstream: boolean }): Promise<number>;
+  backfill(dagId: string, opts: BackfillInput): Promise<{ created: string[]; skipped: string[]; rerun: string[] }>;
+  clearRange(dagId: string, opts: ClearRangeInput): Promise<{ runs: number; cleared: number }>;
   /**
    * Prints a task's log as it grows, across tries, until it finishes; resolves to its run.
    * `allTries`: start at try 1 (a job just submitted) rather than the latest try.
@@ -129,6 +146,12 @@ export class RedisBackend implements Backend {
   clearTask(dagId: string, runId: string, taskId: string, opts: { downstream: boolean }) {
     return this.client.clearTask(dagId, runId, taskId, opts);
   }
+  backfill(dagId: string, opts: BackfillInput) {
+    return this.client.backfill(dagId, opts);
+  }
+  clearRange(dagId: string, opts: ClearRangeInput) {
+    return this.client.clearRange(dagId, opts);
+  }
   follow(dagId: string, runId: string, taskId: string) {
     return pollFollow(this, dagId, runId, taskId);
   }
@@ -176,6 +199,12 @@ export class HttpBackend implements Backend {
   }
   clearTask(dagId: string, runId: string, taskId: string, opts: { downstream: boolean }) {
     return this.client.clearTask(dagId, runId, taskId, opts);
+  }
+  backfill(dagId: string, opts: BackfillInput) {
+    return this.client.backfill(dagId, opts);
+  }
+  clearRange(dagId: string, opts: ClearRangeInput) {
+    return this.client.clearRange(dagId, opts);
   }
 
   /**

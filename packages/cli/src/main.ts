@@ -210,13 +210,43 @@ program
     print(lines, () => logText(lines));
   });
 
+/** A date on the command line: ISO (`2026-01-01`, `2026-01-01T06:00:00Z`); a bad one is a usage error. */
+function dateArg(name: string, v: string | undefined): Date {
+  const d = v === undefined ? new Date(NaN) : new Date(v);
+  if (Number.isNaN(d.getTime())) throw new UsageError(`${name} must be a date such as 2026-01-01 or 2026-01-01T06:00:00Z (got ${JSON.stringify(v)})`);
+  return d;
+}
+
 program
-  .command('clear <dag> <run> <task>')
-  .description('run a task instance again (and its downstream with --downstream)')
+  .command('clear <dag> [run] [task]')
+  .description('run a task instance again; or, with --from/--to, the matching task instances of every run in the range')
   .option('--downstream', 'clear every task downstream too')
-  .action(async (dag: string, run: string, task: string, o: { downstream?: boolean }) => {
+  .option('--from <date>', 'first logical date of the range (inclusive)')
+  .option('--to <date>', 'last logical date of the range (inclusive)')
+  .option('--task <regex>', 'range: only tasks whose id matches')
+  .option('--failed-only', 'range: only failed (or upstream-failed) task instances')
+  .action(async (dag: string, run: string | undefined, task: string | undefined, o: { downstream?: boolean; from?: string; to?: string; task?: string; failedOnly?: boolean }) => {
+    if (o.from !== undefined || o.to !== undefined) {
+      if (run !== undefined) throw new UsageError('give either <run> <task> or --from/--to, not both');
+      const r = await backend().clearRange(dag, { from: dateArg('--from', o.from), to: dateArg('--to', o.to), taskRegex: o.task, downstream: Boolean(o.downstream), failedOnly: Boolean(o.failedOnly) });
+      print(r, () => `cleared ${r.cleared} task instance(s) in ${r.runs} run(s)`);
+      return;
+    }
+    if (run === undefined || task === undefined) throw new UsageError('clear needs <run> <task>, or --from and --to');
     const n = await backend().clearTask(dag, run, task, { downstream: Boolean(o.downstream) });
     print({ cleared: n }, () => `cleared ${n} task instance(s)`);
+  });
+
+program
+  .command('backfill <dag>')
+  .description("create the run of every scheduled logical date from --from to --to (like Airflow's backfill)")
+  .requiredOption('--from <date>', 'first logical date (inclusive)')
+  .requiredOption('--to <date>', 'last logical date (inclusive)')
+  .option('--rerun', 'clear and run again the runs that already exist in the range')
+  .option('--conf <json>', 'conf for the new runs (JSON object)')
+  .action(async (dag: string, o: { from: string; to: string; rerun?: boolean; conf?: string }) => {
+    const r = await backend().backfill(dag, { from: dateArg('--from', o.from), to: dateArg('--to', o.to), rerun: Boolean(o.rerun), conf: parseConf(o.conf) });
+    print(r, () => `created ${r.created.length} run(s), skipped ${r.skipped.length} existing, re-ran ${r.rerun.length}` + (r.created.length ? `\n${r.created.join('\n')}` : ''));
   });
 
 try {

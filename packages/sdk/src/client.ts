@@ -148,6 +148,18 @@ export class AloftHttpClient {
     return this.#call('GET', `/dags/${seg(dagId)}/grid`, { query: page });
   }
 
+  /** Creates the runs of every scheduled logical date in [from, to]; existing ones are skipped unless `rerun`. */
+  backfill(dagId: string, opts: { from: Date | string; to: Date | string; rerun?: boolean; conf?: Record<string, unknown> }): Promise<{ created: string[]; skipped: string[]; rerun: string[] }> {
+    const iso = (d: Date | string) => (d instanceof Date ? d.toISOString() : d);
+    return this.#call('POST', `/dags/${seg(dagId)}/backfill`, { body: { from: iso(opts.from), to: iso(opts.to), rerun: opts.rerun, conf: opts.conf } });
+  }
+
+  /** Clears the task instances of every run in [from, to]: tasks matching `taskRegex`, only failed ones, with downstream. */
+  clearRange(dagId: string, opts: { from: Date | string; to: Date | string; taskRegex?: string; downstream?: boolean; failedOnly?: boolean }): Promise<{ runs: number; cleared: number }> {
+    const iso = (d: Date | string) => (d instanceof Date ? d.toISOString() : d);
+    return this.#call('POST', `/dags/${seg(dagId)}/clear`, { body: { ...opts, from: iso(opts.from), to: iso(opts.to) } });
+  }
+
   /** Starts a manual run; the server checks `conf` against the DAG's params. */
   trigger(dagId: string, opts: TriggerOptions = {}): Promise<DagRun> {
     const logicalDate = opts.logicalDate instanceof Date ? opts.logicalDate.toISOString() : opts.logicalDate;

@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { NotFoundError } from '../errors/not-found-error.js';
 import type { ParamSpec, SerializedDag, SerializedTask } from '../model/dag.js';
-import { manualRunId, UNMAPPED } from '../model/ids.js';
+import { manualRunId, scheduledRunId, UNMAPPED } from '../model/ids.js';
+import { intervalsBetween } from '../dag-api/schedule.js';
 import { FINISHED_RUN_STATES } from '../model/states.js';
 import { validatePodOptions } from '../dag-api/pod-options.js';
 import { ValidationIssues } from '../dag-api/validation.js';
@@ -54,6 +55,36 @@ export interface AdhocPod {
 }
 
 export type AdhocJob = ({ kind: 'command' } & AdhocCommand) | ({ kind: 'kubernetesPod' } & AdhocPod);
+
+export interface BackfillOptions {
+  /** First logical date (inclusive). */
+  from: Date;
+  /** Last logical date (inclusive). */
+  to: Date;
+  /** Clear and run again the runs that already exist in the range. Default: skip them. */
+  rerun?: boolean;
+  conf?: Record<string, unknown>;
+}
+
+export interface BackfillResult {
+  /** Runs created, oldest first; beyond maxActiveRuns they wait queued. */
+  created: string[];
+  /** Runs that existed and were left alone. */
+  skipped: string[];
+  /** Runs that existed and were cleared to run again (rerun). */
+  rerun: string[];
+}
+
+export interface ClearRangeOptions {
+  from: Date;
+  to: Date;
+  /** Only tasks whose id matches this regular expression. */
+  taskRegex?: string;
+  /** Clear the downstream of each matched task too. */
+  downstream?: boolean;
+  /** Only task instances that failed (or whose upstream failed). */
+  failedOnly?: boolean;
+}
 
 export const ADHOC_DAG_ID = 'adhoc';
 const ADHOC_TASK_ID = /^[A-Za-z0-9_-]{1,100}$/;
@@ -197,6 +228,68 @@ export class AloftClient {
       version,
     });
     return (await this.store.getRun(ADHOC_DAG_ID, runId))!;
+  }
+
+  /**
+   * Creates the run of every scheduled logical date in [from, to] (Airflow's backfill), with
+   * the run ids the scheduler would use, so a date never gets two runs. Runs past the
+   * DAG's maxActiveRuns wait queued and start as others finish.
+   */
+  async backfill(dagId: string, opts: BackfillOptions): Promise<BackfillResult> {
+    const rec = await this.getDag(dagId);
+    const d = rec.dag;
+    if (!d.schedule) throw new Error(`DAG "${dagId}" has no schedule, so it has no logical dates to backfill; trigger it instead`);
+    if (!(opts.from <= opts.to)) throw new Error('backfill: --from must not be after --to');
+    const conf = opts.conf ?? {};
+    const problems = checkConf(d.params, conf);
+    if (problems.length) throw new Error(`conf for DAG "${dagId}" is invalid: ${problems.join('; ')}`);
+    const startDate = d.startDate ? new Date(d.startDate) : opts.from;
+    const out: BackfillResult = { created: [], skipped: [], rerun: [] };
+    for (const iv of intervalsBetween(d.schedule, d.timezone, startDate, opts.from, opts.to)) {
+      const existing = await this.store.redis.zrangebyscore(this.store.keys.runs(dagId), iv.start.getTime(), iv.start.getTime());
+      if (existing.length) {
+        if (!opts.rerun) {
+          out.skipped.push(...existing);
+          continue;
+        }
+        for (const runId of existing) {
+          const tis = await this.store.listTis(dagId, runId);
+          await this.store.clearTis(dagId, runId, tis.map((t) => t.taskId), {});
+          out.rerun.push(runId);
+        }
+        continue;
+      }
+      const runId = scheduledRunId(iv.start);
+      const r = await this.store.createRun({ dagId, runId, runType: 'backfill', logicalDate: iv.start, dataIntervalStart: iv.start, dataIntervalEnd: iv.end, conf });
+      (r === 'created' ? out.created : out.skipped).push(runId);
+    }
+    return out;
+  }
+
+  /**
+   * Clears (runs again) the task instances of every run whose logical date is in
+   * [from, to], optionally only tasks matching a regex, only failed ones, with downstream.
+   */
+  async clearRange(dagId: string, opts: ClearRangeOptions): Promise<{ runs: number; cleared: number }> {
+    await this.getDag(dagId);
+    let re: RegExp | undefined;
+    try {
+      re = opts.taskRegex ? new RegExp(opts.taskRegex) : undefined;
+    } catch (err) {
+      throw new Error(`--task is not a valid regular expression: ${(err as Error).message}`);
+    }
+    const runIds = await this.store.redis.zrangebyscore(this.store.keys.runs(dagId), opts.from.getTime(), opts.to.getTime());
+    let runs = 0;
+    let cleared = 0;
+    for (const runId of runIds) {
+      const picked = (await this.store.listTis(dagId, runId))
+        .filter((t) => (!re || re.test(t.taskId)) && (!opts.failedOnly || t.state === 'failed' || t.state === 'upstream_failed'))
+        .map((t) => t.taskId);
+      if (picked.length === 0) continue;
+      runs++;
+      cleared += await this.store.clearTis(dagId, runId, picked, { downstream: opts.downstream ?? false });
+    }
+    return { runs, cleared };
   }
 
   async getRun(dagId: string, runId: string): Promise<DagRun> {

@@ -158,6 +158,22 @@ export function dueIntervals(i: DueInput): DataInterval[] {
   return inRange(iv) ? [iv] : [];
 }
 
+/**
+ * Every data interval whose start (the run's logical date) lies in [from, to], oldest first,
+ * for a backfill. At most `limit`; more is an error naming the range.
+ */
+export function intervalsBetween(schedule: NonNullable<Schedule>, timezone: string, startDate: Date, from: Date, to: Date, limit = 10_000): DataInterval[] {
+  const ticks = ticksOf(schedule, timezone, startDate);
+  const out: DataInterval[] = [];
+  for (let start = ticks.after(new Date(from.getTime() - 1)); start && start <= to; start = ticks.after(start)) {
+    const end = ticks.after(start);
+    if (!end) break;
+    if (out.length === limit) throw new Error(`the range ${from.toISOString()} .. ${to.toISOString()} holds more than ${limit} intervals`);
+    out.push({ start, end });
+  }
+  return out;
+}
+
 /** When the next run will be created (the end of the next interval), for display. */
 export function nextRunAt(i: Omit<DueInput, 'limit'>): Date | null {
   if (!i.schedule) return null;
