@@ -120,6 +120,12 @@ describe('web UI in Chromium: sign in, DAG list, trigger kubernetes_sample and w
     await shot('06-task-cleared');
     const ti = await sys.client.getTaskInstance('kubernetes_sample', runId, 'failing');
     expect(ti.state).toBe('failed');
+
+    // Mark it success, after confirming; the page follows (the finished run keeps its state, as in Airflow).
+    await page.getByRole('button', { name: 'Mark success' }).click();
+    await page.locator('dialog[open]').getByRole('button', { name: 'Mark success' }).click();
+    await page.locator('h1 .badge.st-success').waitFor({ timeout: 10_000 });
+    expect((await sys.client.getTaskInstance('kubernetes_sample', runId, 'failing')).state).toBe('success');
     expect(ti.try).toBe(4);
   });
 
