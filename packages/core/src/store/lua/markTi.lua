@@ -13,7 +13,8 @@ if rcall('HGET', c.runKey, 'state') ~= 'running' then
   rcall('SADD', prefix .. ':active-runs:' .. dagId, runId)
 end
 rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':-1')
-if FINISHED[tiState(c, task)] then rcall('HINCRBY', c.runKey, 'unfinished', 1) end
+-- finalize counts the instance as finished only if it was not already; a finished one
+-- stays counted, so marking it again leaves `unfinished` as it is.
 finalize(c, task, state, nil, 'marked ' .. state)
 c.runDone = true
 drain(c)
