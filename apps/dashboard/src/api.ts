@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import cronstrue from 'cronstrue';
 import {
   ADHOC_DAG_ID,
@@ -8,14 +8,13 @@ import {
   createClient,
   DagImportError,
   FINISHED_TASK_STATES,
+  InvalidInputError,
   describeSchedule,
-  listQueueNames,
   nextRunAt,
   NotFoundError,
   UNMAPPED,
   type AloftClient,
   type DagHead,
-  type DagRecord,
   type Schedule,
   type SerializedDag,
   type Store,
@@ -139,15 +138,15 @@ export function scheduleInWords(schedule: Schedule, timezone: string): string {
   }
 }
 
-function nextRun(d: DagRecord, now: Date): number | null {
-  if (d.paused || !d.dag.schedule || !d.dag.startDate || d.missing) return null;
+function nextRun(dag: SerializedDag, head: DagHead, now: Date): number | null {
+  if (head.paused || !dag.schedule || !dag.startDate || head.missing) return null;
   const at = nextRunAt({
-    schedule: d.dag.schedule,
-    timezone: d.dag.timezone,
-    startDate: new Date(d.dag.startDate),
-    endDate: d.dag.endDate ? new Date(d.dag.endDate) : null,
-    catchup: d.dag.catchup,
-    lastIntervalEnd: d.lastIntervalEnd === null ? null : new Date(d.lastIntervalEnd),
+    schedule: dag.schedule,
+    timezone: dag.timezone,
+    startDate: new Date(dag.startDate),
+    endDate: dag.endDate ? new Date(dag.endDate) : null,
+    catchup: dag.catchup,
+    lastIntervalEnd: head.lastIntervalEnd === null ? null : new Date(head.lastIntervalEnd),
     now,
   });
   return at ? at.getTime() : null;
@@ -162,17 +161,19 @@ export interface ApiOptions {
   hub: EventHub;
   /** How often a followed log is read for new lines. */
   followPollMs?: number;
+  /** The dashboard's BullMQ queues by name (the ones bull-board shows), refreshed first. */
+  queues: () => Promise<ReadonlyMap<string, Queue>>;
 }
 
-export function api(o: ApiOptions): Router & { close(): Promise<void> } {
+/** Jobs of one queue by state; waiting counts BullMQ's prioritized jobs (Aloft enqueues with priorities). */
+export async function queueCounts(q: Queue): Promise<{ waiting: number; active: number; delayed: number; completed: number; failed: number }> {
+  const c = await q.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'completed', 'failed');
+  return { waiting: (c['wait'] ?? 0) + (c['prioritized'] ?? 0), active: c['active'] ?? 0, delayed: c['delayed'] ?? 0, completed: c['completed'] ?? 0, failed: c['failed'] ?? 0 };
+}
+
+export function api(o: ApiOptions): Router {
   const { store, hub } = o;
   const client: AloftClient = createClient({ redis: store.redis, prefix: store.keys.prefix });
-  const queues = new Map<string, Queue>();
-  const queue = (name: string) => {
-    let q = queues.get(name);
-    if (!q) queues.set(name, (q = new Queue(name, { connection: store.redis, prefix: store.keys.bullPrefix })));
-    return q;
-  };
   const r = express.Router();
   const viewer = requireRole('viewer');
   const operator = requireRole('operator');
@@ -210,7 +211,7 @@ export function api(o: ApiOptions): Router & { close(): Promise<void> } {
       schedule: s.dag.schedule,
       scheduleText: scheduleInWords(s.dag.schedule, s.dag.timezone),
       timezone: s.dag.timezone,
-      nextRunAt: nextRun({ dag: s.dag, paused: head.paused, missing: head.missing, lastIntervalEnd: head.lastIntervalEnd, updatedAt: 0 }, now),
+      nextRunAt: nextRun(s.dag, head, now),
       tags: s.dag.tags,
       owners: s.owners,
       paused: head.paused,
@@ -306,21 +307,11 @@ export function api(o: ApiOptions): Router & { close(): Promise<void> } {
   }));
   r.post('/dags/:dagId/backfill', operator, h(async (req, res) => {
     const body = parse(Backfill, req.body);
-    try {
-      res.status(201).json(await client.backfill(p(req, 'dagId'), { ...body, from: new Date(body.from), to: new Date(body.to) }));
-    } catch (err) {
-      if (err instanceof NotFoundError) throw err;
-      throw new BadRequest((err as Error).message, /conf/.test((err as Error).message) ? 'conf' : /schedule/.test((err as Error).message) ? 'dagId' : 'from');
-    }
+    res.status(201).json(await client.backfill(p(req, 'dagId'), { ...body, from: new Date(body.from), to: new Date(body.to) }));
   }));
   r.post('/dags/:dagId/clear', operator, h(async (req, res) => {
     const body = parse(ClearRange, req.body);
-    try {
-      res.json(await client.clearRange(p(req, 'dagId'), { ...body, from: new Date(body.from), to: new Date(body.to) }));
-    } catch (err) {
-      if (err instanceof NotFoundError) throw err;
-      throw new BadRequest((err as Error).message, 'taskRegex');
-    }
+    res.json(await client.clearRange(p(req, 'dagId'), { ...body, from: new Date(body.from), to: new Date(body.to) }));
   }));
   r.get('/dags/:dagId/runs/:runId', viewer, h(async (req, res) => {
     res.json(await client.getRun(p(req, 'dagId'), p(req, 'runId')));
@@ -408,12 +399,11 @@ export function api(o: ApiOptions): Router & { close(): Promise<void> } {
     send('ready', { subscribed: q });
   }));
   r.get('/queues', viewer, h(async (_req, res) => {
-    const names = await listQueueNames(store.redis, store.keys);
+    const queues = await o.queues();
     const out = [];
-    for (const name of names.sort()) {
-      const q = queue(name);
-      const c = await q.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'completed', 'failed');
-      out.push({ name, waiting: (c['wait'] ?? 0) + (c['prioritized'] ?? 0), active: c['active'] ?? 0, delayed: c['delayed'] ?? 0, completed: c['completed'] ?? 0, failed: c['failed'] ?? 0, workers: (await q.getWorkers()).length });
+    for (const name of [...queues.keys()].sort()) {
+      const q = queues.get(name)!;
+      out.push({ name, ...(await queueCounts(q)), workers: (await q.getWorkers()).length });
     }
     res.json({ queues: out });
   }));
@@ -431,12 +421,9 @@ export function api(o: ApiOptions): Router & { close(): Promise<void> } {
   r.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (err instanceof NotFoundError) return void res.status(404).json({ error: err.message, field: 'path' });
     if (err instanceof DagImportError) return void res.status(400).json({ error: err.message, field: err.field ?? 'body' });
+    if (err instanceof InvalidInputError) return void res.status(400).json({ error: err.message, field: err.field });
     if (err instanceof BadRequest) return void res.status((err as BadRequest & { status?: number }).status ?? 400).json({ error: err.message, field: err.field });
     next(err);
   });
-  return Object.assign(r, {
-    async close() {
-      await Promise.all([...queues.values()].map((q) => q.close()));
-    },
-  });
+  return r;
 }

@@ -11,7 +11,7 @@ import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import { RedisStore } from 'rate-limit-redis';
 import { adminApi } from './admin-api.js';
-import { api } from './api.js';
+import { api, queueCounts } from './api.js';
 import { EventHub } from './live.js';
 import { openApiDocument } from './openapi.js';
 import { Auth, requireRole, sameOrigin } from './auth.js';
@@ -169,14 +169,13 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
-  // For autoscalers (KEDA's metrics-api scaler): jobs waiting per queue, counting BullMQ's
-  // prioritized jobs (Aloft enqueues with priorities), as JSON. Counts only.
+  // For autoscalers (KEDA's metrics-api scaler): jobs per queue as JSON, counts only.
   app.get('/metrics/queues', async (_req, res) => {
     await refreshQueues().catch(() => undefined);
     const out: Record<string, { waiting: number; active: number; delayed: number }> = {};
     for (const [name, q] of queues) {
-      const c = await q.getJobCounts('wait', 'prioritized', 'active', 'delayed');
-      out[name] = { waiting: (c['wait'] ?? 0) + (c['prioritized'] ?? 0), active: c['active'] ?? 0, delayed: c['delayed'] ?? 0 };
+      const { waiting, active, delayed } = await queueCounts(q);
+      out[name] = { waiting, active, delayed };
     }
     res.json({ queues: out });
   });
@@ -187,7 +186,14 @@ export function createDashboard(o: DashboardOptions): Dashboard {
     res.json(openapi);
   });
   const hub = new EventHub(o.store, o.logger, eventLag);
-  const rest = api({ store: o.store, hub });
+  const rest = api({
+    store: o.store,
+    hub,
+    queues: async () => {
+      await refreshQueues();
+      return queues;
+    },
+  });
   app.use('/api/v1', express.json({ limit: '100kb' }), rest, adminApi(auth));
   app.use('/queues', (req, res, next) => (['GET', 'HEAD'].includes(req.method) ? next() : requireRole('operator')(req, res, next)));
   app.use('/queues', async (_req, _res, next) => {
@@ -215,7 +221,6 @@ export function createDashboard(o: DashboardOptions): Dashboard {
     refreshQueues,
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));
-      await rest.close();
       await hub.close();
     },
   };

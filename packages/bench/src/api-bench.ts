@@ -1,10 +1,10 @@
 /**
- * The dashboard's API under load: the grid and run-list endpoints of a DAG with RUNS runs ×
- * 50 tasks, from CLIENTS concurrent clients over loopback, while the workers run other tasks.
+ * The dashboard's API under load: the grid and run-list endpoints of a DAG with many runs ×
+ * 50 tasks (bench.ts makes them), from concurrent clients over loopback, while the workers run other tasks.
  * And, where Debian's Chromium is installed, how long the DAG page takes to show that grid.
  */
 import { existsSync } from 'node:fs';
-import type { AloftClient } from '@aloft/core';
+import { pct } from './stats.js';
 
 export const API_TASKS = 50;
 
@@ -23,11 +23,6 @@ const d = dag({ id: 'bench_api', maxActiveRuns: 100000, maxActiveTasks: 1000000 
 for (let c = 0; c < 5; c++) chain(...Array.from({ length: ${API_TASKS / 5} }, (_, i) => d.fn({ id: 'c' + c + '_t' + i, run: () => undefined })));
 `;
 }
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
-};
 
 async function signIn(base: string, password: string): Promise<string> {
   const r = await fetch(`${base}/login`, {
@@ -62,10 +57,8 @@ async function load(url: string, token: string, total: number, clients: number):
 }
 
 export async function apiBench(opts: {
-  client: AloftClient;
   base: string;
   password: string;
-  runs: number;
   requests: number;
   clients: number;
   /** Keeps the workers busy while measuring; resolves when told to stop. */

@@ -14,6 +14,7 @@ import { createClient, type AloftClient } from '@aloft/core';
 import { freePort, startRedis } from '@aloft/core/testing';
 import { startEmulator } from '@aloft/k8s-emulator';
 import { apiBench, apiBenchDag, API_TASKS } from './api-bench.js';
+import { pct } from './stats.js';
 
 const ROOT = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
 const WIDE = Number(process.env['BENCH_WIDE'] ?? 10_000);
@@ -26,10 +27,6 @@ const API_REQUESTS = Number(process.env['BENCH_API_REQUESTS'] ?? 1_000);
 const HOP_CHAIN = 201; // tasks per hop-latency run: 200 hops each
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-};
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 async function redisStats(redis: Redis): Promise<{ cmds: number; bytes: number }> {
@@ -362,10 +359,8 @@ async function main(): Promise<void> {
     while (!(await fetch(`${base}/readyz`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 200));
     let backgroundTasks = 0;
     const api = await apiBench({
-      client,
       base,
       password,
-      runs: API_RUNS,
       requests: API_REQUESTS,
       clients: 8,
       // Workers stay busy with chain runs, 20 at a time, while the API is measured.

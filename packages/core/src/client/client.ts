@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { InvalidInputError } from '../errors/invalid-input-error.js';
 import { NotFoundError } from '../errors/not-found-error.js';
 import type { ParamSpec, SerializedDag, SerializedTask } from '../model/dag.js';
 import { manualRunId, scheduledRunId, UNMAPPED } from '../model/ids.js';
@@ -238,11 +239,11 @@ export class AloftClient {
   async backfill(dagId: string, opts: BackfillOptions): Promise<BackfillResult> {
     const rec = await this.getDag(dagId);
     const d = rec.dag;
-    if (!d.schedule) throw new Error(`DAG "${dagId}" has no schedule, so it has no logical dates to backfill; trigger it instead`);
-    if (!(opts.from <= opts.to)) throw new Error('backfill: --from must not be after --to');
+    if (!d.schedule) throw new InvalidInputError(`DAG "${dagId}" has no schedule, so it has no logical dates to backfill; trigger it instead`, 'dagId');
+    if (!(opts.from <= opts.to)) throw new InvalidInputError('backfill: --from must not be after --to', 'from');
     const conf = opts.conf ?? {};
     const problems = checkConf(d.params, conf);
-    if (problems.length) throw new Error(`conf for DAG "${dagId}" is invalid: ${problems.join('; ')}`);
+    if (problems.length) throw new InvalidInputError(`conf for DAG "${dagId}" is invalid: ${problems.join('; ')}`, 'conf');
     const startDate = d.startDate ? new Date(d.startDate) : opts.from;
     const out: BackfillResult = { created: [], skipped: [], rerun: [] };
     for (const iv of intervalsBetween(d.schedule, d.timezone, startDate, opts.from, opts.to)) {
@@ -276,7 +277,7 @@ export class AloftClient {
     try {
       re = opts.taskRegex ? new RegExp(opts.taskRegex) : undefined;
     } catch (err) {
-      throw new Error(`--task is not a valid regular expression: ${(err as Error).message}`);
+      throw new InvalidInputError(`--task is not a valid regular expression: ${(err as Error).message}`, 'taskRegex');
     }
     const runIds = await this.store.redis.zrangebyscore(this.store.keys.runs(dagId), opts.from.getTime(), opts.to.getTime());
     let runs = 0;

@@ -6,7 +6,7 @@ import { callSiteLine, getImportingFile } from './call-site.js';
 import type { TaskContext } from './context.js';
 import { parseDuration, type Duration } from './durations.js';
 import { Operators } from './operators.js';
-import type { BaseTaskOptions, CommandTaskOptions, DagOptions, ParamInput, TaskArgsInput } from './options.js';
+import { TASK_ARG_KEYS, type BaseTaskOptions, type DagOptions, type ParamInput, type TaskArgsInput } from './options.js';
 import { validatePodOptions } from './pod-options.js';
 import { parseSchedule } from './schedule.js';
 import { sourcesOf, TaskRef } from './task-ref.js';
@@ -26,7 +26,6 @@ interface DeclaredTask {
 }
 
 const GROUP_ID = /^[A-Za-z0-9_-]{1,100}$/;
-const TASK_ARG_KEYS = ['owner', 'retries', 'retryDelay', 'retryExponentialBackoff', 'maxRetryDelay', 'executionTimeout', 'queue', 'priority', 'dependsOnPast', 'runInPod'] as const;
 
 const DEFAULT_ARGS: TaskArgs = {
   owner: 'aloft',
@@ -107,7 +106,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       for (const d of ids) this.#tasks.get(id)?.downstream.add(d);
     });
     group?.addMember(ref);
-    for (const up of sourcesOf((options?.upstream ?? []) as readonly TaskRef<unknown>[])) {
+    for (const up of sourcesOf(options?.upstream ?? [])) {
       this.#tasks.get(up?.id)?.downstream.add(id);
       if (!this.#tasks.has(up?.id)) this.#danglingUpstreams.push({ task: id, upstream: String(up?.id), line });
     }

@@ -28,6 +28,11 @@ export interface TaskArgsInput {
   runInPod?: boolean | RunInPod;
 }
 
+/** Every task argument's name, as written in options and defaultArgs. */
+export const TASK_ARG_KEYS = [
+  'owner', 'retries', 'retryDelay', 'retryExponentialBackoff', 'maxRetryDelay', 'executionTimeout', 'queue', 'priority', 'dependsOnPast', 'runInPod',
+] as const satisfies readonly (keyof TaskArgsInput)[];
+
 export type ParamInput =
   | string
   | number

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDuration } from './durations.js';
+import { TASK_ARG_KEYS } from './options.js';
 import { DNS1123_LABEL, K8S_QUANTITY, labelKeyProblem, labelValueProblem, type ValidationIssues } from './validation.js';
 
 const KNOWN = new Set([
@@ -12,7 +13,7 @@ const KNOWN = new Set([
   'hostNetwork', 'dnsPolicy', 'priorityClassName', 'podTemplate', 'podTemplateFile', 'startupTimeout',
   'activeDeadline', 'terminationGracePeriod', 'onFinish', 'getLogs', 'skipExitCodes', 'cluster', 'oomRetry', 'runInPod',
 ]);
-const TASK_ARGS = new Set(['id', 'upstream', 'triggerRule', 'owner', 'retries', 'retryDelay', 'retryExponentialBackoff', 'maxRetryDelay', 'executionTimeout', 'queue', 'priority', 'dependsOnPast', 'runInPod']);
+const TASK_ARGS = new Set<string>(['id', 'upstream', 'triggerRule', ...TASK_ARG_KEYS]);
 
 /**
  * Validates a kubernetesPod task's parameters at import and returns them normalized

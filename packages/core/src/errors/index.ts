@@ -4,3 +4,4 @@ export { IllegalTransitionError } from './illegal-transition-error.js';
 export { TaskFailedError } from './task-failed-error.js';
 export { NonRetryableError } from './non-retryable-error.js';
 export { NotFoundError } from './not-found-error.js';
+export { InvalidInputError } from './invalid-input-error.js';
