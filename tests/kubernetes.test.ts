@@ -164,6 +164,22 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
     expect(new Set(creates()).size).toBeGreaterThan(0);
   });
 
+  it('a mapped pod task starts one pod per element of its upstream list, each once', async () => {
+    const before = creates().length;
+    const run = await sys.client.trigger('pod_mapped');
+    const done = await sys.client.waitForRun('pod_mapped', run.runId, { timeoutMs: 60_000, pollMs: 100 });
+    expect(done.state).toBe('success');
+    for (const [i, shard] of ['a', 'b', 'c'].entries()) {
+      const log = await sys.client.getLog('pod_mapped', run.runId, 'process', { mapIndex: i });
+      expect(log.filter((l) => l.stream === 'stdout').map((l) => l.line)).toContain(`processing b1/${shard} as ${i}`);
+    }
+    expect(await sys.client.getOutput('pod_mapped', run.runId, 'process')).toEqual(['a-done', 'b-done', 'c-done']);
+    // shards, then one pod per element; the three have names of their own.
+    expect(creates().length - before).toBe(4);
+    const pods = (await sys.client.listTaskInstances('pod_mapped', run.runId)).filter((t) => t.taskId === 'process' && t.mapIndex >= 0).map((t) => t.pod);
+    expect(new Set(pods).size).toBe(3);
+  });
+
   it('never puts a secret value in Redis, and refers to secrets only by name', async () => {
     const redis = sys.client.store.redis;
     const keys = await redis.keys('*');

@@ -22,6 +22,7 @@ export interface RunMessage {
     taskId: string;
     mapIndex: number;
     tryNumber: number;
+    args: Record<string, unknown>;
     logicalDate: number;
     dataIntervalStart: number;
     dataIntervalEnd: number;

@@ -15,6 +15,7 @@ export function taskContext(c: RunMessage['ctx'], log: (level: Level, msg: strin
     taskId: c.taskId,
     mapIndex: c.mapIndex,
     tryNumber: c.tryNumber,
+    args: c.args,
     logicalDate: new Date(c.logicalDate),
     ds: c.ds,
     dataIntervalStart: new Date(c.dataIntervalStart),

@@ -13,6 +13,8 @@ import {
   type SerializedTask,
   type Store,
   type TaskInstanceKey,
+  instanceArgs,
+  UNMAPPED,
 } from '@aloft/core';
 import { runCommand } from './executors/command.js';
 import { FnPool, type FnPoolOptions } from './executors/fn-pool.js';
@@ -24,6 +26,8 @@ import type { ExecEnv, ExecResult, RunningTask } from './executors/types.js';
 import { killGroup } from './process-group.js';
 import { Reaper } from './reaper.js';
 import { TaskLog } from './task-log.js';
+
+type WorkerDag = SerializedDag & { byId: Map<string, SerializedTask> };
 
 export interface JobData {
   dagId: string;
@@ -83,7 +87,9 @@ const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'S
 export class AloftWorker {
   readonly #workers: Worker[] = [];
   readonly #running = new Map<string, { task: RunningTask; handBack: () => void }>();
-  readonly #dags = new Map<string, SerializedDag & { byId: Map<string, SerializedTask> }>();
+  readonly #dags = new Map<string, WorkerDag>();
+  /** Upstream lists that mapped instances take their elements from, by (dag, run, task, try). */
+  readonly #sourceLists = new Map<string, unknown[]>();
   readonly #fnPool: FnPool;
   readonly #k8s: KubernetesExecutor;
   readonly #host = hostname();
@@ -164,7 +170,7 @@ export class AloftWorker {
     return env;
   }
 
-  async #dagVersion(dagId: string, version: string): Promise<(SerializedDag & { byId: Map<string, SerializedTask> }) | undefined> {
+  async #dagVersion(dagId: string, version: string): Promise<WorkerDag | undefined> {
     const k = `${dagId}@${version}`;
     let d = this.#dags.get(k);
     if (!d) {
@@ -213,7 +219,7 @@ export class AloftWorker {
       if (!dag || !task) {
         result = { outcome: 'failed', reason: `task "${d.taskId}" is not in the stored DAG "${d.dagId}"` };
       } else {
-        const outputs = await store.getOutputs(d.dagId, d.runId, task.upstream);
+        const { outputs, args } = await this.#inputs(dag, task, d);
         const params = { ...Object.fromEntries(Object.entries(dag.params).map(([k, p]) => [k, p.default])), ...run.conf };
         const info = {
           dagId: d.dagId,
@@ -221,6 +227,7 @@ export class AloftWorker {
           taskId: d.taskId,
           mapIndex: d.mapIndex,
           tryNumber: d.try,
+          args,
           logicalDate: new Date(run.logicalDate),
           dataIntervalStart: new Date(run.dataIntervalStart),
           dataIntervalEnd: new Date(run.dataIntervalEnd),
@@ -294,6 +301,47 @@ export class AloftWorker {
     this.#metrics.finished.inc({ outcome: state, queue });
     this.#metrics.duration.observe({ queue }, (Date.now() - started) / 1000);
     logger.info({ dag: d.dagId, run: d.runId, task: d.taskId, try: d.try, state, ms: Date.now() - started }, 'task finished');
+  }
+
+  /**
+   * Upstream outputs and arguments of one instance. A mapped instance gets its own element
+   * of each list it was expanded over in `args`; those lists are not repeated in `outputs`,
+   * so 10,000 instances over one upstream list read it once (cached), not 10,000 times.
+   */
+  async #inputs(dag: WorkerDag, task: SerializedTask, d: JobData): Promise<{ outputs: Record<string, unknown>; args: Record<string, unknown> }> {
+    const { store } = this.o;
+    const sources = new Set(task.map?.over.flatMap((o) => ('upstream' in o ? [o.upstream] : [])) ?? []);
+    const upstream = d.mapIndex < 0 ? task.upstream : task.upstream.filter((u) => !sources.has(u));
+    const mapped = new Set(upstream.filter((u) => dag.byId.get(u)?.map));
+    const outputs = await store.getOutputs(d.dagId, d.runId, upstream, mapped);
+    const at = (taskId: string, mapIndex: number) => ({ dagId: d.dagId, runId: d.runId, taskId, mapIndex });
+    const list = async (taskId: string): Promise<unknown[]> => {
+      const tryNumber = await store.getTiField(at(taskId, UNMAPPED), 'try');
+      const k = `${d.dagId}|${d.runId}|${taskId}|${tryNumber}`;
+      let v = this.#sourceLists.get(k);
+      if (!v) {
+        const out = await store.getOutput(at(taskId, UNMAPPED));
+        if (!Array.isArray(out)) throw new Error(`the output of "${taskId}" is not a list`);
+        v = out;
+        if (this.#sourceLists.size >= 16) this.#sourceLists.delete(this.#sourceLists.keys().next().value!);
+        this.#sourceLists.set(k, v);
+      }
+      return v;
+    };
+    const isMapped = (o: { upstream: string }) => Boolean(dag.byId.get(o.upstream)?.map);
+    const args = await instanceArgs(task, d.mapIndex, {
+      length: async (o) => {
+        if ('values' in o) return o.values.length;
+        if (isMapped(o)) return (await store.getMapCounts(d.dagId, d.runId))[o.upstream]?.n ?? 0;
+        return (await list(o.upstream)).length;
+      },
+      element: async (o, i) => {
+        if ('values' in o) return o.values[i];
+        if (isMapped(o)) return store.getOutput(at(o.upstream, i));
+        return (await list(o.upstream))[i];
+      },
+    });
+    return { outputs, args };
   }
 
   #start(task: SerializedTask, dag: SerializedDag, info: Parameters<typeof templateContext>[0], log: TaskLog): RunningTask {
@@ -456,6 +504,7 @@ function fnContext(dag: SerializedDag, info: Parameters<typeof templateContext>[
     taskId: info.taskId,
     mapIndex: info.mapIndex,
     tryNumber: info.tryNumber,
+    args: info.args,
     logicalDate: info.logicalDate.getTime(),
     dataIntervalStart: info.dataIntervalStart.getTime(),
     dataIntervalEnd: info.dataIntervalEnd.getTime(),

@@ -1,6 +1,7 @@
 export * from './dag-api/index.js';
 export * from './model/states.js';
 export * from './model/ids.js';
+export * from './model/mapping.js';
 export * from './model/trigger-rules.js';
 export type * from './model/dag.js';
 export * from './errors/index.js';

@@ -118,4 +118,47 @@ d.kubernetesPod({ id: 'p', image: 'busybox:1.36', cmds: ['sh', '-c', 'echo {{ ds
     expect(pod).toMatchObject({ namespace: 'default', image: 'busybox:1.36', startupTimeoutMs: 120_000, onFinish: 'delete', getLogs: true });
     expect(pod['secrets']).toEqual([{ type: 'env', secret: 'db', key: 'password', envName: 'DB_PASSWORD' }]);
   });
+
+  it('mapped tasks: expand over literals and upstream outputs (which become upstreams), fixed args, the cap', async () => {
+    const { dags } = await load(`
+const d = dag({ id: 'mapped' });
+const files = d.fn({ id: 'files', run: () => ['a', 'b'] });
+d.fn({ id: 'each', expand: { file: files, mode: ['fast', 'slow'] }, args: { bucket: 'b1' }, maxMapLength: 10, run: () => 1 });
+d.command({ id: 'echo', expand: { n: [1, 2, 3] }, command: 'echo {{ args.n }}' });
+`);
+    const t = Object.fromEntries(dags[0]!.tasks.map((x) => [x.id, x]));
+    expect(t['each']).toMatchObject({
+      upstream: ['files'],
+      args: { bucket: 'b1' },
+      map: { over: [{ arg: 'file', upstream: 'files' }, { arg: 'mode', values: ['fast', 'slow'] }], maxLength: 10 },
+    });
+    expect(t['files']!.downstream).toEqual(['each']);
+    expect(t['echo']!.map).toEqual({ over: [{ arg: 'n', values: [1, 2, 3] }], maxLength: 1024 });
+    expect(t['files']!.map).toBeUndefined();
+  });
+
+  it('reports bad mapping options with their field', async () => {
+    await expect(
+      load(`
+const d = dag({ id: 'badmap' });
+const up = d.fn({ id: 'up', run: () => [1] });
+d.fn({ id: 'a', expand: { x: 'not a list' }, run: () => 1 });
+d.fn({ id: 'b', expand: { x: [1] }, args: { x: 2 }, run: () => 1 });
+d.fn({ id: 'c', expand: { 'bad-name': [1] }, maxMapLength: 0, run: () => 1 });
+d.branch({ id: 'd', expand: { x: up }, run: () => [] });
+d.fn({ id: 'e', expand: {}, run: () => 1 });
+`),
+    ).rejects.toThrow(
+      new RegExp(
+        [
+          'task "a": expand.x must be a list or an upstream task whose output is a list \\(got string\\)',
+          'task "b": "x" is both a fixed and a mapped argument',
+          'task "c": argument name "bad-name" must be letters',
+          'task "c": maxMapLength must be a whole number ≥ 1 \\(got 0\\)',
+          'task "d": expand is for command, fn and kubernetesPod tasks, not branch',
+          'task "e": expand needs at least one argument',
+        ].join('.*'),
+      ),
+    );
+  });
 });

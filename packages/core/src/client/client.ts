@@ -307,20 +307,25 @@ export class AloftClient {
     return this.store.listTis(dagId, runId);
   }
 
-  async getTaskInstance(dagId: string, runId: string, taskId: string): Promise<TaskInstance> {
-    const ti = await this.store.getTi({ dagId, runId, taskId, mapIndex: UNMAPPED });
-    if (!ti) throw new NotFoundError('task instance', `${dagId}/${runId}/${taskId}`);
+  /** A task instance; map index −1 is a mapped task as a whole (with `mapped` counts). */
+  async getTaskInstance(dagId: string, runId: string, taskId: string, mapIndex = UNMAPPED): Promise<TaskInstance> {
+    const ti = await this.store.getTi({ dagId, runId, taskId, mapIndex });
+    if (!ti) throw new NotFoundError('task instance', `${dagId}/${runId}/${taskId}${mapIndex === UNMAPPED ? '' : `[${mapIndex}]`}`);
     return ti;
   }
 
   /** Log lines of one try (default: the latest), from line `from`. */
-  async getLog(dagId: string, runId: string, taskId: string, opts: { try?: number; from?: number; count?: number } = {}): Promise<LogLine[]> {
-    const t = opts.try ?? (await this.getTaskInstance(dagId, runId, taskId)).try;
-    return this.store.getLog({ dagId, runId, taskId, mapIndex: UNMAPPED }, t, opts.from ?? 0, opts.count ?? 10_000);
+  async getLog(dagId: string, runId: string, taskId: string, opts: { try?: number; from?: number; count?: number; mapIndex?: number } = {}): Promise<LogLine[]> {
+    const mapIndex = opts.mapIndex ?? UNMAPPED;
+    const t = opts.try ?? (await this.getTaskInstance(dagId, runId, taskId, mapIndex)).try;
+    return this.store.getLog({ dagId, runId, taskId, mapIndex }, t, opts.from ?? 0, opts.count ?? 10_000);
   }
 
-  async getOutput(dagId: string, runId: string, taskId: string): Promise<unknown> {
-    return (await this.store.getOutputs(dagId, runId, [taskId]))[taskId];
+  /** A task's output; a mapped task as a whole gives the list of its instances' outputs. */
+  async getOutput(dagId: string, runId: string, taskId: string, mapIndex = UNMAPPED): Promise<unknown> {
+    if (mapIndex !== UNMAPPED) return (await this.store.getOutput({ dagId, runId, taskId, mapIndex })) ?? undefined;
+    const ti = await this.store.getTi({ dagId, runId, taskId, mapIndex });
+    return (await this.store.getOutputs(dagId, runId, [taskId], new Set(ti?.mapped ? [taskId] : [])))[taskId];
   }
 
   async cancelRun(dagId: string, runId: string, reason = 'cancelled by a user'): Promise<void> {
@@ -333,9 +338,10 @@ export class AloftClient {
     return this.store.clearTis(dagId, runId, [taskId], opts);
   }
 
-  async markTask(dagId: string, runId: string, taskId: string, state: 'success' | 'failed' | 'skipped'): Promise<void> {
-    await this.getTaskInstance(dagId, runId, taskId);
-    await this.store.markTi(dagId, runId, taskId, state);
+  /** Marks a task instance; a mapped task as a whole (every instance) unless `mapIndex` names one. */
+  async markTask(dagId: string, runId: string, taskId: string, state: 'success' | 'failed' | 'skipped', mapIndex = UNMAPPED): Promise<void> {
+    await this.getTaskInstance(dagId, runId, taskId, mapIndex);
+    await this.store.markTi(dagId, runId, taskId, state, mapIndex);
   }
 
   /** Resolves when the run has finished (success or failed); rejects after `timeoutMs`. */

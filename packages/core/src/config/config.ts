@@ -56,6 +56,7 @@ const ENV = z.object({
   ALOFT_LOCK_MS: z.coerce.number().int().min(1000).default(30000),
   ALOFT_LOG_MAX_LINES: z.coerce.number().int().min(10).default(10000),
   ALOFT_MAX_OUTPUT_BYTES: z.coerce.number().int().min(16).default(65536),
+  ALOFT_MAX_MAP_LENGTH: z.coerce.number().int().min(1).default(1024),
   ALOFT_RETENTION_MAX_RUNS: z.coerce.number().int().min(1).default(500),
   ALOFT_RETENTION_MAX_AGE_DAYS: z.coerce.number().min(0).default(30),
   ALOFT_DASHBOARD_PORT: z.coerce.number().int().min(0).max(65535).default(8080),

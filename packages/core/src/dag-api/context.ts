@@ -11,8 +11,11 @@ export interface TaskContext<P = Record<string, unknown>> {
   dagId: string;
   runId: string;
   taskId: string;
+  /** −1 unless the task is mapped; then the instance's position, from 0. */
   mapIndex: number;
   tryNumber: number;
+  /** The task's fixed `args` with, for a mapped instance, its own element of each mapped one. */
+  args: Record<string, unknown>;
   /** Start of the data interval for scheduled runs; the trigger time for manual ones. */
   logicalDate: Date;
   /** Logical date as YYYY-MM-DD in the DAG's time zone. */
@@ -24,7 +27,7 @@ export interface TaskContext<P = Record<string, unknown>> {
   conf: Record<string, unknown>;
   /** Output of a direct upstream task, typed by the upstream's declaration. */
   output<T>(upstream: TaskRef<T>): T;
-  /** Outputs of all direct upstream tasks by task id. */
+  /** Outputs of all direct upstream tasks by task id; a mapped upstream gives the list of its instances' outputs, in order. */
   outputs: Record<string, unknown>;
   log: TaskLogger;
   /** Ends the task as skipped. */

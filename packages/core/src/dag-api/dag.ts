@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { ParamSpec, RunInPod, SerializedDag, SerializedTask, TaskArgs, TaskKind } from '../model/dag.js';
+import type { MappedArg, ParamSpec, RunInPod, SerializedDag, SerializedTask, TaskArgs, TaskKind } from '../model/dag.js';
 import { ID_PATTERN } from '../model/ids.js';
 import { TRIGGER_RULES, type TriggerRule } from '../model/trigger-rules.js';
 import { callSiteLine, getImportingFile } from './call-site.js';
 import type { TaskContext } from './context.js';
 import { parseDuration, type Duration } from './durations.js';
 import { Operators } from './operators.js';
-import { TASK_ARG_KEYS, type BaseTaskOptions, type DagOptions, type ParamInput, type TaskArgsInput } from './options.js';
+import { TASK_ARG_KEYS, type BaseTaskOptions, type DagOptions, type MappableOptions, type ParamInput, type TaskArgsInput } from './options.js';
 import { validatePodOptions } from './pod-options.js';
 import { parseSchedule } from './schedule.js';
 import { sourcesOf, TaskRef } from './task-ref.js';
@@ -106,7 +106,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       for (const d of ids) this.#tasks.get(id)?.downstream.add(d);
     });
     group?.addMember(ref);
-    for (const up of sourcesOf(options?.upstream ?? [])) {
+    for (const up of [...sourcesOf(options?.upstream ?? []), ...expandSources(options)]) {
       this.#tasks.get(up?.id)?.downstream.add(id);
       if (!this.#tasks.has(up?.id)) this.#danglingUpstreams.push({ task: id, upstream: String(up?.id), line });
     }
@@ -178,6 +178,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
         hasFunction: this.#functions.has(id),
         ...(t.group ? { group: t.group } : {}),
       };
+      Object.assign(task, mapping(t, upstreams.get(id)!, at, issues));
       if (t.kind === 'command') task.command = commandSpec(t.options, at, issues, t.line);
       if (t.kind === 'kubernetesPod') task.pod = validatePodOptions(t.options, at, issues, t.line, this.file);
       if (['fn', 'branch', 'shortCircuit'].includes(t.kind) && typeof t.options['run'] !== 'function') {
@@ -319,6 +320,70 @@ function resolveParams(input: Record<string, ParamInput>, at: string, issues: Va
       out[name] = { type, default: v };
     }
   }
+  return out;
+}
+
+/** Upstream tasks an `expand` option maps over: they become upstreams of the task. */
+function expandSources(options: BaseTaskOptions | undefined): TaskRef<unknown>[] {
+  const expand = (options as MappableOptions | undefined)?.expand;
+  if (expand === null || typeof expand !== 'object') return [];
+  return Object.values(expand).filter((v): v is TaskRef<unknown> => v instanceof TaskRef);
+}
+
+const MAPPABLE: readonly TaskKind[] = ['command', 'fn', 'kubernetesPod'];
+const ARG_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The `args`, `expand` and `maxMapLength` options, checked and in their stored form. */
+function mapping(t: DeclaredTask, upstream: Set<string>, at: string, issues: ValidationIssues): Pick<SerializedTask, 'args' | 'map'> {
+  const o = t.options as MappableOptions;
+  const out: Pick<SerializedTask, 'args' | 'map'> = {};
+  const names = (field: string, v: unknown): v is Record<string, unknown> => {
+    if (v === undefined) return false;
+    if (!MAPPABLE.includes(t.kind)) {
+      issues.add(field, `${at}: ${field} is for command, fn and kubernetesPod tasks, not ${t.kind}`, t.line);
+      return false;
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof TaskRef) {
+      issues.add(field, `${at}: ${field} must be an object of named arguments`, t.line);
+      return false;
+    }
+    for (const k of Object.keys(v)) {
+      if (!ARG_NAME.test(k)) issues.add(`${field}.${k}`, `${at}: argument name ${JSON.stringify(k)} must be letters, digits and "_", not starting with a digit`, t.line);
+    }
+    return true;
+  };
+  if (names('args', o.args)) {
+    try {
+      out.args = JSON.parse(JSON.stringify(o.args)) as Record<string, unknown>;
+    } catch (err) {
+      issues.add('args', `${at}: args must be JSON values (${(err as Error).message})`, t.line);
+    }
+  }
+  if (o.maxMapLength !== undefined && o.expand === undefined) issues.add('maxMapLength', `${at}: maxMapLength needs expand`, t.line);
+  if (!names('expand', o.expand)) return out;
+  const over: MappedArg[] = [];
+  for (const [arg, v] of Object.entries(o.expand)) {
+    if (out.args && arg in out.args) issues.add(`expand.${arg}`, `${at}: "${arg}" is both a fixed and a mapped argument`, t.line);
+    if (v instanceof TaskRef) {
+      if (upstream.has(v.id)) over.push({ arg, upstream: v.id });
+    } else if (Array.isArray(v)) {
+      try {
+        over.push({ arg, values: JSON.parse(JSON.stringify(v)) as unknown[] });
+      } catch (err) {
+        issues.add(`expand.${arg}`, `${at}: expand.${arg} must hold JSON values (${(err as Error).message})`, t.line);
+      }
+    } else {
+      issues.add(`expand.${arg}`, `${at}: expand.${arg} must be a list or an upstream task whose output is a list (got ${typeof v})`, t.line);
+    }
+  }
+  if (Object.keys(o.expand).length === 0) issues.add('expand', `${at}: expand needs at least one argument`, t.line);
+  const fallback = Number(process.env['ALOFT_MAX_MAP_LENGTH'] ?? 1024);
+  const maxLength = o.maxMapLength ?? fallback;
+  if (!Number.isInteger(maxLength) || maxLength < 1) {
+    const from = o.maxMapLength === undefined ? 'ALOFT_MAX_MAP_LENGTH' : 'maxMapLength';
+    issues.add('maxMapLength', `${at}: ${from} must be a whole number ≥ 1 (got ${JSON.stringify(o.maxMapLength ?? process.env['ALOFT_MAX_MAP_LENGTH'])})`, t.line);
+  }
+  out.map = { over, maxLength };
   return out;
 }
 

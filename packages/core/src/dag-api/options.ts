@@ -72,7 +72,24 @@ export interface BaseTaskOptions extends TaskArgsInput {
   triggerRule?: TriggerRule;
 }
 
-export interface CommandTaskOptions extends BaseTaskOptions {
+/**
+ * Arguments of `command`, `fn` and `kubernetesPod` tasks: `ctx.args` in a function and
+ * `{{ args.name }}` in templates. With `expand` the task is mapped, like Airflow's
+ * `partial(...).expand(...)`: one instance per element, created when the task is ready.
+ */
+export interface MappableOptions {
+  /** Fixed arguments, the same for every instance (JSON values). */
+  args?: Record<string, unknown>;
+  /**
+   * Mapped arguments: a literal list, or an upstream task whose output is a list (it
+   * becomes an upstream). Several give their cross product. An empty list skips the task.
+   */
+  expand?: Record<string, readonly unknown[] | TaskRef<unknown>>;
+  /** Instances allowed per run; past it the task fails. Default ALOFT_MAX_MAP_LENGTH or 1024. */
+  maxMapLength?: number;
+}
+
+export interface CommandTaskOptions extends BaseTaskOptions, MappableOptions {
   /** A shell string or an argv list; templated with the run context (`{{ ds }}`). */
   command: string | string[];
   env?: Record<string, string>;
@@ -81,7 +98,7 @@ export interface CommandTaskOptions extends BaseTaskOptions {
   skipExitCode?: number;
 }
 
-export interface FnTaskOptions<T, P> extends BaseTaskOptions {
+export interface FnTaskOptions<T, P> extends BaseTaskOptions, MappableOptions {
   run: (ctx: TaskContext<P>) => T | Promise<T>;
 }
 
@@ -112,7 +129,7 @@ type K8sObject = Record<string, unknown>;
  * A Kubernetes pod, like Airflow's KubernetesPodOperator. The parameters are merged onto
  * `podTemplate` / `podTemplateFile` when given; the main container is named `base`.
  */
-export interface KubernetesPodTaskOptions extends BaseTaskOptions {
+export interface KubernetesPodTaskOptions extends BaseTaskOptions, MappableOptions {
   image: string;
   /** Default `default`. */
   namespace?: string;

@@ -4,16 +4,15 @@ import { parseDuration } from './durations.js';
 import { TASK_ARG_KEYS } from './options.js';
 import { DNS1123_LABEL, K8S_QUANTITY, labelKeyProblem, labelValueProblem, type ValidationIssues } from './validation.js';
 
-const KNOWN = new Set([
-  'id', 'upstream', 'triggerRule', 'owner', 'retries', 'retryDelay', 'retryExponentialBackoff', 'maxRetryDelay',
-  'executionTimeout', 'queue', 'priority', 'dependsOnPast',
+/** The pod's own parameters; task options (TASK_ARGS) are accepted beside them. */
+const POD_PARAMS = new Set([
   'image', 'namespace', 'cmds', 'arguments', 'env', 'envFrom', 'labels', 'annotations', 'namePrefix', 'resources',
   'secrets', 'volumes', 'volumeMounts', 'nodeSelector', 'affinity', 'tolerations', 'serviceAccountName',
   'imagePullPolicy', 'imagePullSecrets', 'securityContext', 'containerSecurityContext', 'initContainers', 'sidecars',
   'hostNetwork', 'dnsPolicy', 'priorityClassName', 'podTemplate', 'podTemplateFile', 'startupTimeout',
-  'activeDeadline', 'terminationGracePeriod', 'onFinish', 'getLogs', 'skipExitCodes', 'cluster', 'oomRetry', 'runInPod',
+  'activeDeadline', 'terminationGracePeriod', 'onFinish', 'getLogs', 'skipExitCodes', 'cluster', 'oomRetry',
 ]);
-const TASK_ARGS = new Set<string>(['id', 'upstream', 'triggerRule', ...TASK_ARG_KEYS]);
+const TASK_ARGS = new Set<string>(['id', 'upstream', 'triggerRule', 'args', 'expand', 'maxMapLength', ...TASK_ARG_KEYS]);
 
 /**
  * Validates a kubernetesPod task's parameters at import and returns them normalized
@@ -23,8 +22,9 @@ export function validatePodOptions(o: Record<string, unknown>, at: string, issue
   const bad = (field: string, problem: string) => issues.add(field, `${at}: ${field} ${problem}`, line);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
-    if (!KNOWN.has(k)) bad(k, 'is not a kubernetesPod parameter');
-    else if (!TASK_ARGS.has(k) && v !== undefined) out[k] = v;
+    if (POD_PARAMS.has(k)) {
+      if (v !== undefined) out[k] = v;
+    } else if (!TASK_ARGS.has(k)) bad(k, 'is not a kubernetesPod parameter');
   }
   if (typeof o['image'] !== 'string' || o['image'].trim() === '' || /\s/.test(o['image'])) bad('image', 'must be a container image reference such as "busybox:1.36"');
   const namespace = o['namespace'] ?? 'default';

@@ -35,6 +35,7 @@ export interface TemplateInfo {
   taskId: string;
   mapIndex: number;
   tryNumber: number;
+  args: Record<string, unknown>;
   logicalDate: Date;
   dataIntervalStart: Date;
   dataIntervalEnd: Date;
@@ -59,6 +60,7 @@ export function templateContext(i: TemplateInfo): Record<string, unknown> {
     run_id: i.runId,
     task_id: i.taskId,
     map_index: i.mapIndex,
+    args: i.args,
     try_number: i.tryNumber,
     params: i.params,
     conf: i.conf,

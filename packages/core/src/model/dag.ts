@@ -49,6 +49,19 @@ export interface RunInPod {
   annotations?: Record<string, string>;
 }
 
+/**
+ * Dynamic task mapping: one task instance per element at run time. With several mapped
+ * arguments the instances are their cross product, the last argument varying fastest.
+ */
+export interface MapSpec {
+  over: MappedArg[];
+  /** Instances allowed; past it the task fails. */
+  maxLength: number;
+}
+
+/** A mapped argument: a literal list from the DAG file, or an upstream task's list output. */
+export type MappedArg = { arg: string; values: unknown[] } | { arg: string; upstream: string };
+
 export interface SerializedTask extends TaskArgs {
   id: string;
   kind: TaskKind;
@@ -60,6 +73,9 @@ export interface SerializedTask extends TaskArgs {
   command?: CommandSpec | undefined;
   /** Pod parameters, validated at import; the Kubernetes executor consumes them. */
   pod?: Record<string, unknown> | undefined;
+  /** Fixed arguments (`ctx.args`, `{{ args.x }}`); a mapped task's mapped ones join them per instance. */
+  args?: Record<string, unknown> | undefined;
+  map?: MapSpec | undefined;
   /** Full id of the innermost task group the task was declared in. */
   group?: string | undefined;
   /** Present for `fn`, `branch` and `shortCircuit`: the function lives in the DAG file. */

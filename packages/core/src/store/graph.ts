@@ -13,6 +13,8 @@ export interface GraphNode {
   eb: boolean;
   md: number;
   dop: boolean;
+  /** Mapped: each argument's list length (literal) or source task, and the cap. */
+  m?: { s: ({ a: string; n: number } | { a: string; t: string })[]; x: number };
 }
 
 /**
@@ -62,6 +64,9 @@ export function buildGraphHash(dag: SerializedDag): Record<string, string> {
       md: t.maxRetryDelayMs,
       dop: t.dependsOnPast,
     };
+    if (t.map) {
+      n.m = { s: t.map.over.map((o) => ('values' in o ? { a: o.arg, n: o.values.length } : { a: o.arg, t: o.upstream })), x: t.map.maxLength };
+    }
     hash[t.id] = JSON.stringify(n);
   }
   const meta: GraphMeta = { mat: dag.maxActiveTasks, mar: dag.maxActiveRuns };

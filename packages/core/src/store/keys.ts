@@ -13,6 +13,7 @@
  *   ti:{dag}:{run}:{task}:{map} hash: task instance fields
  *   log:{dag}:{run}:{task}:{map}:{try}   list of log lines (capped)
  *   out:{dag}:{run}             hash: `task:mapIndex` → output JSON
+ *   map:{dag}:{run}             hash: `task:n` instances of an expanded mapped task, `task:{state}` counts
  *   running:{dag}               zset: running `run|task:map` by start time (maxActiveTasks)
  *   events                      stream of every transition (capped)
  *   queues                      set of queue names in use
@@ -71,6 +72,9 @@ export class Keys {
   }
   outputs(dagId: string, runId: string): string {
     return `${this.prefix}:out:${dagId}:${runId}`;
+  }
+  mapCounts(dagId: string, runId: string): string {
+    return `${this.prefix}:map:${dagId}:${runId}`;
   }
   running(dagId: string): string {
     return `${this.prefix}:running:${dagId}`;

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { SerializedDag, SerializedTask } from '../model/dag.js';
 import { tiField, UNMAPPED, type TaskInstanceKey } from '../model/ids.js';
+import { summarizeMapped } from '../model/mapping.js';
 import type { RunState, TaskState } from '../model/states.js';
 import { buildGraphHash } from './graph.js';
 import { Keys } from './keys.js';
@@ -58,6 +59,15 @@ export interface DagRun {
   reason?: string | undefined;
 }
 
+/** A mapped task's instances once expanded, and how many ended in each final state. */
+export interface MapCounts {
+  n: number;
+  success: number;
+  failed: number;
+  skipped: number;
+  upstream_failed: number;
+}
+
 export interface TaskInstance {
   dagId: string;
   runId: string;
@@ -84,6 +94,11 @@ export interface TaskInstance {
   pod?: string | undefined;
   /** Memory limit each try's pod ran with (oomRetry), by try number. */
   podMemoryByTry?: Record<number, string> | undefined;
+  /**
+   * A mapped task as a whole (map index −1 once expanded): its instance count and how many
+   * are in each state; `state` then sums them up (summarizeMapped).
+   */
+  mapped?: { n: number; states: Partial<Record<TaskState, number>> } | undefined;
 }
 
 export interface DagHead {
@@ -422,16 +437,38 @@ export class Store {
     return r;
   }
 
-  async markTi(dagId: string, runId: string, taskId: string, state: 'success' | 'failed' | 'skipped'): Promise<void> {
-    const r = await this.#run('markTi', dagId, runId, taskId, Date.now(), state);
-    if (r === -1) throw new Error(`task "${taskId}" of run "${runId}" of DAG "${dagId}" does not exist`);
+  /** Marks a task instance; a mapped task as a whole unless `mapIndex` names one instance. */
+  async markTi(dagId: string, runId: string, taskId: string, state: 'success' | 'failed' | 'skipped', mapIndex = UNMAPPED): Promise<void> {
+    const r = await this.#run('markTi', dagId, runId, taskId, Date.now(), state, mapIndex);
+    if (r === -1) {
+      const which = mapIndex === UNMAPPED ? '' : ` [${mapIndex}]`;
+      throw new Error(`task "${taskId}"${which} of run "${runId}" of DAG "${dagId}" does not exist`);
+    }
+  }
+
+  /** Expanded mapped tasks of a run: instances, and how many ended in each final state. */
+  async getMapCounts(dagId: string, runId: string): Promise<Record<string, MapCounts>> {
+    const h = await this.redis.hgetall(this.keys.mapCounts(dagId, runId));
+    const out: Record<string, MapCounts> = {};
+    for (const [f, v] of Object.entries(h)) {
+      const at = f.lastIndexOf(':');
+      const task = f.slice(0, at);
+      const c = (out[task] ??= { n: 0, success: 0, failed: 0, skipped: 0, upstream_failed: 0 });
+      const k = f.slice(at + 1) as keyof MapCounts;
+      if (k in c) c[k] = Number(v);
+    }
+    return out;
   }
 
   async getTi(key: TaskInstanceKey): Promise<TaskInstance | undefined> {
     const state = await this.redis.hget(this.keys.tiStates(key.dagId, key.runId), tiField(key.taskId, key.mapIndex));
-    if (!state) return undefined;
     const h = await this.redis.hgetall(this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex));
-    return parseTi(key.dagId, key.runId, key.taskId, key.mapIndex, { ...h, state });
+    if (state) return parseTi(key.dagId, key.runId, key.taskId, key.mapIndex, { ...h, state });
+    if (h['state'] !== 'mapped') return undefined;
+    const n = Number(h['mapped']);
+    const fields = Array.from({ length: n }, (_, i) => tiField(key.taskId, i));
+    const states = await this.redis.hmget(this.keys.tiStates(key.dagId, key.runId), ...fields);
+    return mappedTi(parseTi(key.dagId, key.runId, key.taskId, UNMAPPED, h), states.filter((s): s is string => s !== null) as TaskState[]);
   }
 
   /** State and try of a task instance, cheaply: what a worker's heartbeat checks. */
@@ -451,11 +488,20 @@ export class Store {
     const pipe = this.redis.pipeline();
     for (const f of fields) pipe.hgetall(`${this.keys.tiPrefix(dagId, runId)}${f}`);
     const res = (await pipe.exec()) ?? [];
-    return fields.map((f, i) => {
+    const tis = fields.map((f, i) => {
       const at = f.lastIndexOf(':');
       const h = (res[i]?.[1] ?? {}) as Record<string, string>;
       return parseTi(dagId, runId, f.slice(0, at), Number(f.slice(at + 1)), { ...h, state: states[f]! });
     });
+    // Each expanded mapped task also gets one row as a whole, after its instances.
+    const byTask = new Map<string, TaskState[]>();
+    for (const ti of tis) if (ti.mapIndex >= 0) (byTask.get(ti.taskId) ?? byTask.set(ti.taskId, []).get(ti.taskId)!).push(ti.state);
+    if (byTask.size === 0) return tis;
+    const pipe2 = this.redis.pipeline();
+    for (const task of byTask.keys()) pipe2.hgetall(this.keys.ti(dagId, runId, task, UNMAPPED));
+    const heads = (await pipe2.exec()) ?? [];
+    [...byTask].forEach(([task, s], i) => tis.push(mappedTi(parseTi(dagId, runId, task, UNMAPPED, (heads[i]?.[1] ?? {}) as Record<string, string>), s)));
+    return tis;
   }
 
   // ── Logs and outputs ────────────────────────────────────────────────────────
@@ -478,16 +524,37 @@ export class Store {
     return raw.map((r) => JSON.parse(r) as LogLine);
   }
 
-  /** Outputs of the given tasks of a run, by task id (unmapped instances). */
-  async getOutputs(dagId: string, runId: string, taskIds: string[]): Promise<Record<string, unknown>> {
+  /**
+   * Outputs of the given tasks of a run, by task id. A task in `mapped` gives the list of its
+   * instances' outputs in map-index order (null where an instance left none), or [] when it
+   * never expanded.
+   */
+  async getOutputs(dagId: string, runId: string, taskIds: string[], mapped: ReadonlySet<string> = new Set()): Promise<Record<string, unknown>> {
     if (taskIds.length === 0) return {};
-    const vals = await this.redis.hmget(this.keys.outputs(dagId, runId), ...taskIds.map((t) => tiField(t, UNMAPPED)));
+    const fields: string[] = [];
+    const spans = new Map<string, [number, number]>();
+    const counts = mapped.size ? await this.redis.hmget(this.keys.mapCounts(dagId, runId), ...[...mapped].map((t) => `${t}:n`)) : [];
+    const countOf = new Map([...mapped].map((t, i) => [t, Number(counts[i] ?? 0)]));
+    for (const t of taskIds) {
+      const n = mapped.has(t) ? countOf.get(t)! : -1;
+      spans.set(t, [fields.length, n]);
+      if (n < 0) fields.push(tiField(t, UNMAPPED));
+      else for (let i = 0; i < n; i++) fields.push(tiField(t, i));
+    }
+    const vals = fields.length ? await this.redis.hmget(this.keys.outputs(dagId, runId), ...fields) : [];
+    const parse = (v: string | null | undefined) => (v === null || v === undefined ? null : (JSON.parse(v) as unknown));
     const out: Record<string, unknown> = {};
-    taskIds.forEach((t, i) => {
-      const v = vals[i];
-      if (v !== null && v !== undefined) out[t] = JSON.parse(v);
-    });
+    for (const [t, [from, n]] of spans) {
+      if (n >= 0) out[t] = vals.slice(from, from + n).map(parse);
+      else if (vals[from] !== null && vals[from] !== undefined) out[t] = parse(vals[from]);
+    }
     return out;
+  }
+
+  /** Output of one instance (null when it left none). */
+  async getOutput(key: TaskInstanceKey): Promise<unknown> {
+    const v = await this.redis.hget(this.keys.outputs(key.dagId, key.runId), tiField(key.taskId, key.mapIndex));
+    return v === null ? null : (JSON.parse(v) as unknown);
   }
 }
 
@@ -523,6 +590,12 @@ function parseRun(h: Record<string, string>): DagRun {
     unfinished: Number(h['unfinished'] ?? 0),
     reason: h['reason'],
   };
+}
+
+function mappedTi(head: TaskInstance, states: TaskState[]): TaskInstance {
+  const counts: Partial<Record<TaskState, number>> = {};
+  for (const s of states) counts[s] = (counts[s] ?? 0) + 1;
+  return { ...head, state: summarizeMapped(states), mapped: { n: states.length, states: counts } };
 }
 
 function parseTi(dagId: string, runId: string, taskId: string, mapIndex: number, h: Record<string, string>): TaskInstance {

@@ -12,12 +12,13 @@ if state == 'success' or state == 'failed' then return 0 end
 local all = rcall('HGETALL', c.tisKey)
 for i = 1, #all, 2 do
   local field, s = all[i], all[i + 1]
-  local task = string.sub(field, 1, string.find(field, ':[^:]*$') - 1)
+  local at = string.find(field, ':[^:]*$')
+  local task, mi = string.sub(field, 1, at - 1), string.sub(field, at + 1)
   if not FINISHED[s] then
     local target = 'skipped'
     if s == 'running' then target = 'failed' end
     rcall('ZREM', c.runningKey, runId .. '|' .. field)
-    finalize(c, task, target, { 'reason', ARGV[5] }, ARGV[5])
+    finalize(c, task, target, { 'reason', ARGV[5] }, ARGV[5], mi)
   end
 end
 c.work = {}

@@ -10,18 +10,39 @@ local prefix, dagId, runId, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local c = newCtx(prefix, dagId, runId, now)
 if not c.version then return -1 end
 local cleared = 0
+-- One instance back to none, keeping its try count so that its next try logs apart.
+local function reset(task, mi, n)
+  local key = tiKey(c, task, mi)
+  local try = tonumber(rcall('HGET', key, 'try')) or 0
+  rcall('HSET', key, 'state', 'none', 'maxTries', try + 1 + (n.n or 0))
+  rcall('HDEL', key, 'endDate', 'exitCode', 'reason', 'nextTryAt', 'startDate', 'duration', 'mapped')
+  rcall('HDEL', c.outKey, task .. ':' .. mi)
+  rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':' .. mi)
+end
 for _, task in ipairs(cjson.decode(ARGV[5])) do
   local n = node(c, task)
   local state = tiState(c, task)
-  if n and state then
-    if FINISHED[state] then rcall('HINCRBY', c.runKey, 'unfinished', 1) end
-    local key = tiKey(c, task)
-    local try = tonumber(rcall('HGET', key, 'try')) or 0
+  local m = n and not state and mapCounts(c, task)
+  if m then
+    -- A mapped task goes back to one unexpanded instance; it expands again when it runs,
+    -- over whatever its upstream then returns. Its instances' workers see them gone and stop.
+    local unfinished = 0
+    for i = 0, m.n - 1 do
+      local mi = tostring(i)
+      if not FINISHED[tiState(c, task, mi)] then unfinished = unfinished + 1 end
+      rcall('HDEL', c.tisKey, task .. ':' .. mi)
+      reset(task, mi, n)
+    end
+    rcall('HDEL', c.mapKey, task .. ':n', task .. ':success', task .. ':skipped', task .. ':failed', task .. ':upstream_failed')
+    rcall('HINCRBY', c.runKey, 'unfinished', 1 - unfinished)
     rcall('HSET', c.tisKey, task .. ':-1', 'none')
-    rcall('HSET', key, 'state', 'none', 'maxTries', try + 1 + (n.n or 0))
-    rcall('HDEL', key, 'endDate', 'exitCode', 'reason', 'nextTryAt', 'startDate', 'duration')
-    rcall('HDEL', c.outKey, task .. ':-1')
-    rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':-1')
+    reset(task, UNMAPPED, n)
+    emit(c, 'ti', task, 'none', 'cleared')
+    cleared = cleared + 1
+  elseif n and state then
+    if FINISHED[state] then rcall('HINCRBY', c.runKey, 'unfinished', 1) end
+    rcall('HSET', c.tisKey, task .. ':-1', 'none')
+    reset(task, UNMAPPED, n)
     emit(c, 'ti', task, 'none', 'cleared')
     cleared = cleared + 1
   end

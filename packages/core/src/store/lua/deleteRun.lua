@@ -14,7 +14,12 @@ for _, field in ipairs(fields) do
   for t = 1, tries do rcall('DEL', prefix .. ':log:' .. dagId .. ':' .. runId .. ':' .. field .. ':' .. t) end
   rcall('DEL', key)
 end
-rcall('DEL', c.runKey, c.tisKey, c.outKey)
+-- A mapped task's instance -1 left the state hash when it expanded; its fields hash stays.
+for _, field in ipairs(rcall('HKEYS', c.mapKey)) do
+  local task = string.match(field, '^(.*):n$')
+  if task then rcall('DEL', tiKey(c, task)) end
+end
+rcall('DEL', c.runKey, c.tisKey, c.outKey, c.mapKey)
 rcall('ZREM', prefix .. ':runs:' .. dagId, runId)
 rcall('SREM', prefix .. ':active-runs:' .. dagId, runId)
 return 1

@@ -10,17 +10,17 @@
 ]]
 --- @include "lib"
 local prefix, dagId, runId, task = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local try, now, outcome = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
+local mi, try, now, outcome = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 local c = newCtx(prefix, dagId, runId, now)
 if not c.version then return 'stale' end
 if #ARGV > 14 then
-  local logKey = prefix .. ':log:' .. dagId .. ':' .. runId .. ':' .. task .. ':-1:' .. try
+  local logKey = prefix .. ':log:' .. dagId .. ':' .. runId .. ':' .. task .. ':' .. mi .. ':' .. try
   for i = 15, #ARGV, 1000 do rcall('RPUSH', logKey, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
   rcall('LTRIM', logKey, -tonumber(ARGV[14]), -1)
 end
-local key = tiKey(c, task)
-if tiState(c, task) ~= 'running' or tonumber(rcall('HGET', key, 'try')) ~= try then return 'stale' end
-rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':-1')
+local key = tiKey(c, task, mi)
+if tiState(c, task, mi) ~= 'running' or tonumber(rcall('HGET', key, 'try')) ~= try then return 'stale' end
+rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':' .. mi)
 local started = tonumber(rcall('HGET', key, 'startDate')) or now
 local fields = { 'duration', now - started }
 if ARGV[10] ~= '' then fields[#fields + 1] = 'reason'; fields[#fields + 1] = ARGV[10] end
@@ -36,12 +36,12 @@ if outcome == 'failed' and try < (tonumber(rcall('HGET', key, 'maxTries')) or tr
   if delay < 1 then delay = 1 end
   for i = 1, #fields, 2 do rcall('HSET', key, fields[i], fields[i + 1]) end
   rcall('HSET', key, 'endDate', now)
-  enqueue(c, task, n, math.floor(delay))
+  enqueue(c, task, n, math.floor(delay), mi)
   return 'up_for_retry'
 end
 
-if ARGV[9] ~= '' then rcall('HSET', c.outKey, task .. ':-1', ARGV[9]) end
-finalize(c, task, outcome, fields, ARGV[10])
+if ARGV[9] ~= '' then rcall('HSET', c.outKey, task .. ':' .. mi, ARGV[9]) end
+finalize(c, task, outcome, fields, ARGV[10], mi)
 
 if outcome == 'success' and ARGV[12] ~= '' then
   local follow = {}

@@ -11,6 +11,7 @@ local FINISHED = { success = true, failed = true, skipped = true, upstream_faile
 local UNMAPPED = '-1'
 
 local startQueuedRuns
+local expand
 
 local function newCtx(prefix, dagId, runId, now)
   local c = { p = prefix, dag = dagId, run = runId, now = tonumber(now), nodes = {}, work = {} }
@@ -18,6 +19,7 @@ local function newCtx(prefix, dagId, runId, now)
   c.tisKey = prefix .. ':tis:' .. dagId .. ':' .. runId
   c.tiPrefix = prefix .. ':ti:' .. dagId .. ':' .. runId .. ':'
   c.outKey = prefix .. ':out:' .. dagId .. ':' .. runId
+  c.mapKey = prefix .. ':map:' .. dagId .. ':' .. runId
   c.runningKey = prefix .. ':running:' .. dagId
   c.eventsKey = prefix .. ':events'
   c.bullPrefix = prefix .. ':bull'
@@ -46,20 +48,31 @@ local function node(c, task)
   return n
 end
 
-local function tiKey(c, task) return c.tiPrefix .. task .. ':' .. UNMAPPED end
-local function tiState(c, task) return rcall('HGET', c.tisKey, task .. ':' .. UNMAPPED) end
+-- `mi` is the map index as a string; omitted, the unmapped instance ('-1').
+local function tiKey(c, task, mi) return c.tiPrefix .. task .. ':' .. (mi or UNMAPPED) end
+local function tiState(c, task, mi) return rcall('HGET', c.tisKey, task .. ':' .. (mi or UNMAPPED)) end
 
-local function emit(c, kind, task, state, detail)
+local function emit(c, kind, task, state, detail, mi)
   rcall('XADD', c.eventsKey, 'MAXLEN', '~', 10000, '*', 'type', kind, 'dag', c.dag, 'run', c.run,
-    'task', task or '', 'state', state, 'at', c.now, 'detail', detail or '')
+    'task', task or '', 'state', state, 'at', c.now, 'detail', detail or '', 'map', mi or UNMAPPED)
+end
+
+-- A mapped task's instances once expanded: how many, and how many ended in each final state.
+-- Nil while the task is not expanded (its instance -1 stands for it until then).
+local function mapCounts(c, task)
+  local v = rcall('HMGET', c.mapKey, task .. ':n', task .. ':success', task .. ':skipped', task .. ':failed',
+    task .. ':upstream_failed')
+  if not v[1] then return nil end
+  return { n = tonumber(v[1]), success = tonumber(v[2]) or 0, skipped = tonumber(v[3]) or 0,
+    failed = tonumber(v[4]) or 0, upstream_failed = tonumber(v[5]) or 0 }
 end
 
 local function escapeId(s)
   return (string.gsub(string.gsub(s, '%%', '%%25'), ':', '%%3A'))
 end
 
-local function jobIdFor(c, task, try)
-  return c.dag .. '|' .. escapeId(c.run) .. '|' .. task .. '|' .. UNMAPPED .. '|' .. try
+local function jobIdFor(c, task, try, mi)
+  return c.dag .. '|' .. escapeId(c.run) .. '|' .. task .. '|' .. mi .. '|' .. try
 end
 
 -- Airflow's priority_weight runs higher first; BullMQ runs lower first (1 is highest).
@@ -73,6 +86,10 @@ local function finishRun(c)
   local state = 'success'
   for _, leaf in ipairs(graphList(c, '__leaves')) do
     local s = tiState(c, leaf)
+    if not s then
+      local m = mapCounts(c, leaf)
+      if m and m.failed + m.upstream_failed > 0 then s = 'failed' end
+    end
     if s == 'failed' or s == 'upstream_failed' then state = 'failed' end
   end
   rcall('HSET', c.runKey, 'state', state, 'endDate', c.now)
@@ -80,16 +97,22 @@ local function finishRun(c)
   emit(c, 'run', nil, state)
 end
 
--- Records a final state of a task instance and queues its downstream for evaluation.
-local function finalize(c, task, state, fields, detail)
-  local prev = tiState(c, task)
-  rcall('HSET', c.tisKey, task .. ':' .. UNMAPPED, state)
-  local key = tiKey(c, task)
+-- Records a final state of a task instance and queues its downstream for evaluation. A
+-- mapped instance also moves its task's counts, which the downstream trigger rules read.
+local function finalize(c, task, state, fields, detail, mi)
+  mi = mi or UNMAPPED
+  local prev = tiState(c, task, mi)
+  rcall('HSET', c.tisKey, task .. ':' .. mi, state)
+  local key = tiKey(c, task, mi)
   rcall('HSET', key, 'state', state, 'endDate', c.now)
   if fields then
     for i = 1, #fields, 2 do rcall('HSET', key, fields[i], fields[i + 1]) end
   end
-  emit(c, 'ti', task, state, detail)
+  emit(c, 'ti', task, state, detail, mi)
+  if mi ~= UNMAPPED then
+    if FINISHED[prev] then rcall('HINCRBY', c.mapKey, task .. ':' .. prev, -1) end
+    rcall('HINCRBY', c.mapKey, task .. ':' .. state, 1)
+  end
   if not FINISHED[prev] then
     local left = rcall('HINCRBY', c.runKey, 'unfinished', -1)
     if left <= 0 then c.runDone = true end
@@ -97,8 +120,9 @@ local function finalize(c, task, state, fields, detail)
   table.insert(c.work, task)
 end
 
-local function enqueue(c, task, n, delay)
-  local key = tiKey(c, task)
+local function enqueue(c, task, n, delay, mi)
+  mi = mi or UNMAPPED
+  local key = tiKey(c, task, mi)
   local try = rcall('HINCRBY', key, 'try', 1)
   local maxTries = tonumber(rcall('HGET', key, 'maxTries'))
   if maxTries == nil then
@@ -107,15 +131,15 @@ local function enqueue(c, task, n, delay)
   end
   local state = 'queued'
   if delay > 0 then state = 'up_for_retry' end
-  rcall('HSET', c.tisKey, task .. ':' .. UNMAPPED, state)
-  local jobId = jobIdFor(c, task, try)
+  rcall('HSET', c.tisKey, task .. ':' .. mi, state)
+  local jobId = jobIdFor(c, task, try, mi)
   rcall('HSET', key, 'state', state, 'queuedAt', c.now, 'queue', n.q, 'jobId', jobId)
   if delay > 0 then rcall('HSET', key, 'nextTryAt', c.now + delay) end
   local bq = c.bullPrefix .. ':' .. n.q .. ':'
   local jobKey = bq .. jobId
   if rcall('EXISTS', jobKey) == 0 then
     local data = '{"dagId":' .. cjson.encode(c.dag) .. ',"runId":' .. cjson.encode(c.run) ..
-      ',"taskId":' .. cjson.encode(task) .. ',"mapIndex":-1,"try":' .. try .. '}'
+      ',"taskId":' .. cjson.encode(task) .. ',"mapIndex":' .. mi .. ',"try":' .. try .. '}'
     local opts = { attempts = 1, removeOnComplete = true, removeOnFail = true,
       priority = bullPriority(n.p), delay = delay }
     local maxEvents = getOrSetMaxEvents(bq .. 'meta')
@@ -124,7 +148,7 @@ local function enqueue(c, task, n, delay)
       bq .. 'prioritized', bq .. 'pc', bq .. 'delayed', bq .. 'marker')
   end
   rcall('SADD', c.p .. ':queues', n.q)
-  emit(c, 'ti', task, state)
+  emit(c, 'ti', task, state, nil, mi)
 end
 
 -- dependsOnPast: the same task in the previous run (by logical date) must have succeeded or
@@ -139,12 +163,20 @@ end
 
 -- Decides what a task in state none should do given its upstream states:
 -- 'run', a final state ('skipped' / 'upstream_failed'), or nil to keep waiting.
+-- Every instance of a mapped upstream counts, as in Airflow.
 local function decide(c, n)
   local total = #n.u
   local success, skipped, failed, upFailed = 0, 0, 0, 0
   for _, u in ipairs(n.u) do
     local s = tiState(c, u)
-    if s == 'success' then success = success + 1
+    local m = (not s) and mapCounts(c, u)
+    if m then
+      total = total + m.n - 1
+      success = success + m.success
+      skipped = skipped + m.skipped
+      failed = failed + m.failed
+      upFailed = upFailed + m.upstream_failed
+    elseif s == 'success' then success = success + 1
     elseif s == 'skipped' then skipped = skipped + 1
     elseif s == 'failed' then failed = failed + 1
     elseif s == 'upstream_failed' then upFailed = upFailed + 1 end
@@ -190,6 +222,59 @@ local function decide(c, n)
   return nil
 end
 
+-- How many instances a mapped task expands to, or nil and the reason it cannot: the
+-- product of its mapped arguments' lengths (literal lists, an upstream's list output, or a
+-- mapped upstream's instances).
+local function mapLength(c, task, n)
+  local total = 1
+  for _, s in ipairs(n.m.s) do
+    local len = s.n
+    if not len then
+      local un = node(c, s.t)
+      if un.m and not tiState(c, s.t) then
+        len = mapCounts(c, s.t).n
+      elseif un.m then
+        len = 0
+      else
+        local raw = rcall('HGET', c.outKey, s.t .. ':' .. UNMAPPED)
+        if not raw then return nil, 'upstream "' .. s.t .. '" left no output to expand "' .. s.a .. '" over' end
+        local ok, v = pcall(cjson.decode, raw)
+        if not ok or type(v) ~= 'table' or not string.find(raw, '^%s*%[') then
+          return nil, 'the output of "' .. s.t .. '" is not a list, so "' .. s.a .. '" cannot expand over it'
+        end
+        len = #v
+      end
+    end
+    total = total * len
+  end
+  return total
+end
+
+-- Replaces a mapped task's instance -1 with one instance per element and enqueues them all.
+-- An empty list skips the task; more instances than its cap fail it.
+expand = function(c, task, n)
+  local total, why = mapLength(c, task, n)
+  if not total then
+    finalize(c, task, 'failed', { 'reason', why }, why)
+    return
+  end
+  if total == 0 then
+    finalize(c, task, 'skipped', { 'reason', 'expanded over an empty list' }, 'expanded over an empty list')
+    return
+  end
+  if total > n.m.x then
+    why = 'expands to ' .. total .. ' instances, over its limit of ' .. n.m.x .. ' (maxMapLength)'
+    finalize(c, task, 'failed', { 'reason', why }, why)
+    return
+  end
+  rcall('HDEL', c.tisKey, task .. ':' .. UNMAPPED)
+  rcall('HSET', tiKey(c, task), 'state', 'mapped', 'mapped', total, 'startDate', c.now)
+  rcall('HSET', c.mapKey, task .. ':n', total)
+  rcall('HINCRBY', c.runKey, 'unfinished', total - 1)
+  emit(c, 'ti', task, 'mapped', tostring(total))
+  for i = 0, total - 1 do enqueue(c, task, n, 0, tostring(i)) end
+end
+
 local function evaluate(c, task)
   local st = tiState(c, task)
   if st ~= 'none' and st ~= 'scheduled' then return end
@@ -198,7 +283,9 @@ local function evaluate(c, task)
   if d == nil then return end
   if d == 'run' then
     if n.dop and not pastAllows(c, task) then return end
-    if n.k == 'empty' then
+    if n.m then
+      expand(c, task, n)
+    elseif n.k == 'empty' then
       -- Like Airflow's EmptyOperator: never sent to a worker.
       finalize(c, task, 'success', { 'startDate', c.now })
     else

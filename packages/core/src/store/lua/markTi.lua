@@ -2,7 +2,7 @@
   Marks one task instance success, failed or skipped by hand and lets its downstream react,
   as Airflow's "mark success / mark failed" does. A running try is stopped by its worker,
   which sees the state change.
-  ARGV: prefix, dagId, runId, taskId, now, state
+  ARGV: prefix, dagId, runId, taskId, now, state, mapIndex (optional)
 ]]
 --- @include "lib"
 local prefix, dagId, runId, task, now, state = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
@@ -12,10 +12,23 @@ if rcall('HGET', c.runKey, 'state') ~= 'running' then
   rcall('HSET', c.runKey, 'state', 'running')
   rcall('SADD', prefix .. ':active-runs:' .. dagId, runId)
 end
-rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':-1')
--- finalize counts the instance as finished only if it was not already; a finished one
--- stays counted, so marking it again leaves `unfinished` as it is.
-finalize(c, task, state, nil, 'marked ' .. state)
+-- finalize counts an instance as finished only if it was not already; a finished one stays
+-- counted, so marking it again leaves `unfinished` as it is. A mapped task is marked as a
+-- whole (every instance) unless one map index is given.
+local function mark(mi)
+  rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':' .. mi)
+  finalize(c, task, state, nil, 'marked ' .. state, mi)
+end
+local mi = ARGV[7] or UNMAPPED
+local m = not tiState(c, task) and mapCounts(c, task)
+if mi ~= UNMAPPED then
+  if not tiState(c, task, mi) then return -1 end
+  mark(mi)
+elseif m then
+  for i = 0, m.n - 1 do mark(tostring(i)) end
+else
+  mark(UNMAPPED)
+end
 c.runDone = true
 drain(c)
 return 1

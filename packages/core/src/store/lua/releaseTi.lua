@@ -6,11 +6,12 @@
 --- @include "lib"
 local prefix, dagId, runId, task = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local c = newCtx(prefix, dagId, runId, tonumber(ARGV[7]))
-local key = tiKey(c, task)
-if tiState(c, task) ~= 'running' or tonumber(rcall('HGET', key, 'try')) ~= tonumber(ARGV[6]) then return 0 end
-rcall('HSET', c.tisKey, task .. ':-1', 'queued')
+local mi = ARGV[5]
+local key = tiKey(c, task, mi)
+if tiState(c, task, mi) ~= 'running' or tonumber(rcall('HGET', key, 'try')) ~= tonumber(ARGV[6]) then return 0 end
+rcall('HSET', c.tisKey, task .. ':' .. mi, 'queued')
 rcall('HSET', key, 'state', 'queued', 'queuedAt', c.now)
 rcall('HDEL', key, 'pgid', 'worker', 'hostname')
-rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':-1')
-emit(c, 'ti', task, 'queued', 'handed back by a worker that shut down')
+rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':' .. mi)
+emit(c, 'ti', task, 'queued', 'handed back by a worker that shut down', mi)
 return 1

@@ -10,13 +10,13 @@
 ]]
 --- @include "lib"
 local prefix, dagId, runId, task = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local try, now = tonumber(ARGV[6]), tonumber(ARGV[7])
+local mi, try, now = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local c = newCtx(prefix, dagId, runId, now)
 if not c.version or rcall('HGET', c.runKey, 'state') ~= 'running' then return { 'stale' } end
-local key = tiKey(c, task)
-local state = tiState(c, task)
+local key = tiKey(c, task, mi)
+local state = tiState(c, task, mi)
 local function claimed(status, prev)
-  if ARGV[10] ~= '' then rcall('RPUSH', c.p .. ':log:' .. dagId .. ':' .. runId .. ':' .. task .. ':-1:' .. try, ARGV[10]) end
+  if ARGV[10] ~= '' then rcall('RPUSH', c.p .. ':log:' .. dagId .. ':' .. runId .. ':' .. task .. ':' .. mi .. ':' .. try, ARGV[10]) end
   local out = { status, prev[1] or '', prev[2] or '', prev[3] or '' }
   for _, v in ipairs(rcall('HGETALL', c.runKey)) do out[#out + 1] = v end
   return out
@@ -27,14 +27,14 @@ if state == 'running' then
   local prev = rcall('HMGET', key, 'worker', 'hostname', 'pgid')
   rcall('HSET', key, 'worker', ARGV[8], 'hostname', ARGV[9], 'takenOverAt', now)
   rcall('HDEL', key, 'pgid')
-  emit(c, 'ti', task, 'running', 'taken over by ' .. ARGV[8])
+  emit(c, 'ti', task, 'running', 'taken over by ' .. ARGV[8], mi)
   return claimed('takeover', prev)
 end
 if state ~= 'queued' and state ~= 'up_for_retry' then return { 'stale' } end
 if rcall('ZCARD', c.runningKey) >= meta(c).mat then return { 'busy' } end
-rcall('HSET', c.tisKey, task .. ':-1', 'running')
+rcall('HSET', c.tisKey, task .. ':' .. mi, 'running')
 rcall('HSET', key, 'state', 'running', 'startDate', now, 'worker', ARGV[8], 'hostname', ARGV[9])
 rcall('HDEL', key, 'endDate', 'exitCode', 'reason', 'nextTryAt', 'pgid')
-rcall('ZADD', c.runningKey, now, runId .. '|' .. task .. ':-1')
-emit(c, 'ti', task, 'running')
+rcall('ZADD', c.runningKey, now, runId .. '|' .. task .. ':' .. mi)
+emit(c, 'ti', task, 'running', nil, mi)
 return claimed('ok', {})

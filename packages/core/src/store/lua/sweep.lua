@@ -15,15 +15,16 @@ for _, runId in ipairs(rcall('SMEMBERS', prefix .. ':active-runs:' .. dagId)) do
     local all = rcall('HGETALL', c.tisKey)
     for i = 1, #all, 2 do
       if all[i + 1] == 'queued' then
-        local task = string.sub(all[i], 1, string.find(all[i], ':[^:]*$') - 1)
-        local key = tiKey(c, task)
+        local at = string.find(all[i], ':[^:]*$')
+        local task, mi = string.sub(all[i], 1, at - 1), string.sub(all[i], at + 1)
+        local key = tiKey(c, task, mi)
         local f = rcall('HMGET', key, 'queuedAt', 'queue', 'jobId')
         if f[1] and now - tonumber(f[1]) > staleMs and f[2] and
             rcall('EXISTS', c.bullPrefix .. ':' .. f[2] .. ':' .. f[3]) == 0 then
           -- enqueue increments the try; the lost try never started, so step back first.
           rcall('HINCRBY', key, 'try', -1)
           rcall('HSET', c.tisKey, all[i], 'none')
-          enqueue(c, task, node(c, task), 0)
+          enqueue(c, task, node(c, task), 0, mi)
           requeued = requeued + 1
         end
       end
