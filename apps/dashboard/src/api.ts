@@ -104,7 +104,8 @@ const LogQuery = z.object({
   count: z.coerce.number().int().min(1).max(10_000).default(1000),
 });
 
-export const API_SCHEMAS = { Backfill, ClearRange, Page, RunFilter, GridQuery, Trigger, Pause, Clear, Mark, LogQuery, Job, Follow, Watch };
+const PoolSet = z.object({ slots: z.number().int().min(0).max(1_000_000), description: z.string().max(500).default('') });
+export const API_SCHEMAS = { Backfill, ClearRange, Page, RunFilter, GridQuery, Trigger, Pause, Clear, Mark, LogQuery, Job, Follow, Watch, PoolSet };
 
 class BadRequest extends Error {
   constructor(
@@ -406,6 +407,17 @@ export function api(o: ApiOptions): Router {
       out.push({ name, ...(await queueCounts(q)), workers: (await q.getWorkers()).length });
     }
     res.json({ queues: out });
+  }));
+  r.get('/pools', viewer, h(async (_req, res) => {
+    res.json({ pools: await client.listPools() });
+  }));
+  r.put('/pools/:name', operator, h(async (req, res) => {
+    const body = parse(PoolSet, req.body);
+    res.json(await client.setPool(p(req, 'name'), body.slots, body.description));
+  }));
+  r.delete('/pools/:name', operator, h(async (req, res) => {
+    await client.deletePool(p(req, 'name'));
+    res.status(204).end();
   }));
   r.post('/jobs', operator, h(async (req, res) => {
     const job = parse(Job, req.body);

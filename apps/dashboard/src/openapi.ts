@@ -29,6 +29,11 @@ const OPS: Record<string, Record<string, Op>> = {
   },
   '/events': { get: { summary: 'Live transitions (text/event-stream), optionally of one DAG or run; event name = transition type', role: 'viewer', query: API_SCHEMAS.Watch } },
   '/queues': { get: { summary: 'Jobs per queue (waiting, active, delayed) and workers listening', role: 'viewer' } },
+  '/pools': { get: { summary: 'Pools with their slots: used by running instances, wanted by queued ones, open', role: 'viewer' } },
+  '/pools/{name}': {
+    put: { summary: 'Create or resize a pool (0 slots holds its tasks back)', role: 'operator', body: API_SCHEMAS.PoolSet },
+    delete: { summary: "Delete a pool (default_pool: back to unlimited); its queued tasks fail when claimed", role: 'operator' },
+  },
   '/jobs': { post: { summary: 'Submit an ad-hoc command or kubernetesPod job: a run of the `adhoc` DAG, followed like any run', role: 'operator', body: API_SCHEMAS.Job } },
   '/dags/{dagId}/runs/{runId}/tasks/{taskId}/output': { get: { summary: 'The output of a task instance', role: 'viewer' } },
   '/me': { get: { summary: 'Who is signed in, and their role', role: 'viewer' } },

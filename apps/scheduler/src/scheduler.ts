@@ -181,6 +181,8 @@ export class Scheduler {
       const r = await this.o.store.sweep(id);
       if (r.requeued > 0) this.o.logger.warn({ dag: id, requeued: r.requeued }, 'sweep re-enqueued lost jobs');
     }
+    const dropped = await this.o.store.reconcilePools();
+    if (dropped > 0) this.o.logger.warn({ dropped }, 'sweep gave back pool slots held by instances no longer running');
   }
 
   /** Deletes finished runs past the retention limits (count per DAG and age). */

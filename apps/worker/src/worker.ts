@@ -197,7 +197,7 @@ export class AloftWorker {
       logger.debug({ job: job.id }, 'stale job dropped');
       return;
     }
-    if (claim.status === 'busy') {
+    if (claim.status === 'busy' || claim.status === 'pool') {
       await job.moveToDelayed(Date.now() + 500 + Math.floor(Math.random() * 500), token);
       throw new DelayedError();
     }

@@ -4,7 +4,7 @@
  * one once and the commands do not care which.
  */
 import type { AloftClient } from '@aloft/core';
-import { AloftApiError, type AloftHttpClient, type DagRun, type ImportErrorRecord, type LogLine, type Schedule, type TaskInstance } from '@aloft/sdk';
+import { AloftApiError, type AloftHttpClient, type DagRun, type ImportErrorRecord, type LogLine, type PoolInfo, type Schedule, type TaskInstance } from '@aloft/sdk';
 
 /** A row of `dags list` (the same JSON in both modes). */
 export interface DagRow {
@@ -54,6 +54,9 @@ export interface Backend {
   clearTask(dagId: string, runId: string, taskId: string, opts: { downstream: boolean }): Promise<number>;
   backfill(dagId: string, opts: BackfillInput): Promise<{ created: string[]; skipped: string[]; rerun: string[] }>;
   clearRange(dagId: string, opts: ClearRangeInput): Promise<{ runs: number; cleared: number }>;
+  listPools(): Promise<PoolInfo[]>;
+  setPool(name: string, slots: number, description: string | undefined): Promise<PoolInfo>;
+  deletePool(name: string): Promise<void>;
   /**
    * Prints a task's log as it grows, across tries, until it finishes; resolves to its run.
    * `allTries`: start at try 1 (a job just submitted) rather than the latest try.
@@ -137,6 +140,15 @@ export class RedisBackend implements Backend {
   listTaskInstances(dagId: string, runId: string) {
     return this.client.listTaskInstances(dagId, runId);
   }
+  listPools() {
+    return this.client.listPools();
+  }
+  setPool(name: string, slots: number, description: string | undefined) {
+    return this.client.setPool(name, slots, description);
+  }
+  deletePool(name: string) {
+    return this.client.deletePool(name);
+  }
   getTaskInstance(dagId: string, runId: string, taskId: string) {
     return this.client.getTaskInstance(dagId, runId, taskId);
   }
@@ -190,6 +202,15 @@ export class HttpBackend implements Backend {
   }
   listTaskInstances(dagId: string, runId: string) {
     return this.client.listTaskInstances(dagId, runId);
+  }
+  listPools() {
+    return this.client.listPools();
+  }
+  setPool(name: string, slots: number, description: string | undefined) {
+    return this.client.setPool(name, slots, description);
+  }
+  deletePool(name: string) {
+    return this.client.deletePool(name);
   }
   getTaskInstance(dagId: string, runId: string, taskId: string) {
     return this.client.getTaskInstance(dagId, runId, taskId);

@@ -188,6 +188,37 @@ runs
     print({ dag, run, cancelled: true }, () => `cancelled ${dag} run ${run}`);
   });
 
+const pools = program.command('pools').description('pools: slots shared by all DAGs');
+pools
+  .command('list')
+  .description('pools with their slots used, queued and open')
+  .action(async () => {
+    const list = await backend().listPools();
+    print(list, () =>
+      table(
+        list.map((p) => [p.name, p.slots ?? 'unlimited', p.used, p.queued, p.open ?? '', p.description]),
+        ['POOL', 'SLOTS', 'USED', 'QUEUED', 'OPEN', 'DESCRIPTION'],
+      ),
+    );
+  });
+pools
+  .command('set <name> <slots>')
+  .description('create or resize a pool (0 slots holds its tasks back)')
+  .option('--description <text>', 'what the pool guards')
+  .action(async (name: string, slots: string, o: { description?: string }) => {
+    const n = Number(slots);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`slots must be a whole number ≥ 0 (got ${JSON.stringify(slots)})`);
+    const pool = await backend().setPool(name, n, o.description);
+    print(pool, () => `pool ${pool.name}: ${pool.slots} slots (${pool.used} used, ${pool.queued} queued)`);
+  });
+pools
+  .command('delete <name>')
+  .description('delete a pool; its queued tasks fail when claimed (default_pool goes back to unlimited)')
+  .action(async (name: string) => {
+    await backend().deletePool(name);
+    print({ name, deleted: true }, () => `deleted pool ${name}`);
+  });
+
 program
   .command('tasks <dag> <run>')
   .description('task instances of a run')

@@ -161,4 +161,18 @@ d.fn({ id: 'e', expand: {}, run: () => 1 });
       ),
     );
   });
+
+  it('pools: a task or defaultArgs names one and its slots; bad values name the field', async () => {
+    const { dags } = await load(`
+const d = dag({ id: 'pooled', defaultArgs: { pool: 'warehouse' } });
+d.command({ id: 'a', command: 'true' });
+d.command({ id: 'b', command: 'true', pool: 'default_pool', poolSlots: 3 });
+`);
+    const [a, b] = dags[0]!.tasks;
+    expect(a).toMatchObject({ pool: 'warehouse', poolSlots: 1 });
+    expect(b).toMatchObject({ pool: null, poolSlots: 3 });
+    await expect(load(`dag({ id: 'badpool' }).command({ id: 'x', command: 'true', pool: 'no spaces', poolSlots: 0 });`)).rejects.toThrow(
+      /pool must be letters, digits, "_", "-" or "." \(got "no spaces"\).*poolSlots must be a whole number ≥ 1 \(got 0\)/,
+    );
+  });
 });

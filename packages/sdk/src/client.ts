@@ -11,6 +11,7 @@ import type {
   LogLine,
   LogPage,
   MarkState,
+  PoolInfo,
   QueueCounts,
   RunPage,
   RunState,
@@ -276,6 +277,21 @@ export class AloftHttpClient {
 
   async queues(): Promise<QueueCounts[]> {
     return (await this.#call<{ queues: QueueCounts[] }>('GET', '/queues')).queues;
+  }
+
+  // --- pools ---
+
+  async listPools(): Promise<PoolInfo[]> {
+    return (await this.#call<{ pools: PoolInfo[] }>('GET', '/pools')).pools;
+  }
+
+  /** Creates or resizes a pool. */
+  setPool(name: string, slots: number, description?: string): Promise<PoolInfo> {
+    return this.#call('PUT', `/pools/${seg(name)}`, { body: { slots, ...(description === undefined ? {} : { description }) } });
+  }
+
+  async deletePool(name: string): Promise<void> {
+    await this.#call('DELETE', `/pools/${seg(name)}`);
   }
 
   // --- plumbing ---

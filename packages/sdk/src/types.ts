@@ -194,6 +194,18 @@ export type LogEvent =
       try?: number | undefined;
     };
 
+/** A pool of task slots shared by all DAGs; `slots: null` is the unconfigured default pool (unlimited). */
+export interface PoolInfo {
+  name: string;
+  slots: number | null;
+  description: string;
+  /** Slots held by running task instances. */
+  used: number;
+  /** Slots wanted by queued task instances. */
+  queued: number;
+  open: number | null;
+}
+
 export interface QueueCounts {
   name: string;
   waiting: number;

@@ -3,13 +3,13 @@ import type { Redis } from 'ioredis';
 import { InvalidInputError } from '../errors/invalid-input-error.js';
 import { NotFoundError } from '../errors/not-found-error.js';
 import type { ParamSpec, SerializedDag, SerializedTask } from '../model/dag.js';
-import { manualRunId, scheduledRunId, UNMAPPED } from '../model/ids.js';
+import { DEFAULT_POOL, manualRunId, POOL_NAME, scheduledRunId, UNMAPPED } from '../model/ids.js';
 import { intervalsBetween } from '../dag-api/schedule.js';
 import { FINISHED_RUN_STATES } from '../model/states.js';
 import { validatePodOptions } from '../dag-api/pod-options.js';
 import { ValidationIssues } from '../dag-api/validation.js';
 import { createRedis } from '../redis.js';
-import { Store, type DagRecord, type DagRun, type ImportErrorRecord, type LogLine, type TaskInstance } from '../store/store.js';
+import { Store, type DagRecord, type DagRun, type ImportErrorRecord, type LogLine, type PoolInfo, type TaskInstance } from '../store/store.js';
 
 export interface ClientOptions {
   redisUrl?: string;
@@ -178,6 +178,8 @@ export class AloftClient {
       queue: spec.queue ?? 'default',
       priority: 1,
       dependsOnPast: false,
+      pool: null,
+      poolSlots: 1,
       runInPod: null,
       upstream: [],
       downstream: [],
@@ -291,6 +293,28 @@ export class AloftClient {
       cleared += await this.store.clearTis(dagId, runId, picked, { downstream: opts.downstream ?? false });
     }
     return { runs, cleared };
+  }
+
+  listPools(): Promise<PoolInfo[]> {
+    return this.store.listPools();
+  }
+
+  /** Creates or resizes a pool; running instances keep their slots when it shrinks. */
+  async setPool(name: string, slots: number, description = ''): Promise<PoolInfo> {
+    if (!POOL_NAME.test(name)) throw new InvalidInputError(`pool name must be 1-100 letters, digits, "_", "-" or "." (got ${JSON.stringify(name)})`, 'name');
+    if (!Number.isInteger(slots) || slots < 0 || slots > 1_000_000) throw new InvalidInputError(`slots must be a whole number from 0 to 1000000 (got ${JSON.stringify(slots)})`, 'slots');
+    if (typeof description !== 'string' || description.length > 500) throw new InvalidInputError('description must be a string of at most 500 characters', 'description');
+    await this.store.setPool(name, slots, description);
+    return (await this.store.listPools()).find((p) => p.name === name)!;
+  }
+
+  async deletePool(name: string): Promise<void> {
+    if (name === DEFAULT_POOL) {
+      // The default pool cannot go away; deleting its configuration makes it unlimited again.
+      await this.store.deletePool(name);
+      return;
+    }
+    if (!(await this.store.deletePool(name))) throw new NotFoundError('pool', name);
   }
 
   async getRun(dagId: string, runId: string): Promise<DagRun> {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { MappedArg, ParamSpec, RunInPod, SerializedDag, SerializedTask, TaskArgs, TaskKind } from '../model/dag.js';
-import { ID_PATTERN } from '../model/ids.js';
+import { DEFAULT_POOL, ID_PATTERN, POOL_NAME } from '../model/ids.js';
 import { TRIGGER_RULES, type TriggerRule } from '../model/trigger-rules.js';
 import { callSiteLine, getImportingFile } from './call-site.js';
 import type { TaskContext } from './context.js';
@@ -37,6 +37,8 @@ const DEFAULT_ARGS: TaskArgs = {
   queue: 'default',
   priority: 1,
   dependsOnPast: false,
+  pool: null,
+  poolSlots: 1,
   runInPod: null,
 };
 
@@ -280,6 +282,16 @@ function resolveArgs(base: TaskArgs, input: TaskArgsInput, at: string, issues: V
     } else out.priority = input.priority;
   }
   if (input.dependsOnPast !== undefined) out.dependsOnPast = Boolean(input.dependsOnPast);
+  if (input.pool !== undefined) {
+    if (typeof input.pool !== 'string' || !POOL_NAME.test(input.pool)) {
+      issues.add('pool', `${at}: pool must be letters, digits, "_", "-" or "." (got ${JSON.stringify(input.pool)})`, line);
+    } else out.pool = input.pool === DEFAULT_POOL ? null : input.pool;
+  }
+  if (input.poolSlots !== undefined) {
+    if (!Number.isInteger(input.poolSlots) || input.poolSlots < 1) {
+      issues.add('poolSlots', `${at}: poolSlots must be a whole number ≥ 1 (got ${JSON.stringify(input.poolSlots)})`, line);
+    } else out.poolSlots = input.poolSlots;
+  }
   if (input.runInPod !== undefined) out.runInPod = runInPodOf(input.runInPod, at, issues, line);
   return out;
 }

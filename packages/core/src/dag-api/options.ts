@@ -20,6 +20,13 @@ export interface TaskArgsInput {
   priority?: number;
   dependsOnPast?: boolean;
   /**
+   * A pool whose slots cap how many instances run at once across all DAGs (create it with
+   * `aloft pools set NAME SLOTS`). Default: default_pool, unlimited unless configured.
+   */
+  pool?: string;
+  /** Slots of the pool each instance takes. Default 1. */
+  poolSlots?: number;
+  /**
    * Run this `command`/`fn` task (or, in defaultArgs, every such task of the DAG) in a pod
    * of its own built from the Aloft task image, like Airflow's KubernetesExecutor. `true`
    * uses the worker's defaults; an object overrides image, namespace, resources, node
@@ -30,7 +37,7 @@ export interface TaskArgsInput {
 
 /** Every task argument's name, as written in options and defaultArgs. */
 export const TASK_ARG_KEYS = [
-  'owner', 'retries', 'retryDelay', 'retryExponentialBackoff', 'maxRetryDelay', 'executionTimeout', 'queue', 'priority', 'dependsOnPast', 'runInPod',
+  'owner', 'retries', 'retryDelay', 'retryExponentialBackoff', 'maxRetryDelay', 'executionTimeout', 'queue', 'priority', 'dependsOnPast', 'pool', 'poolSlots', 'runInPod',
 ] as const satisfies readonly (keyof TaskArgsInput)[];
 
 export type ParamInput =

@@ -29,6 +29,10 @@ export interface TaskArgs {
   /** Higher runs first, as in Airflow's priority_weight. */
   priority: number;
   dependsOnPast: boolean;
+  /** Pool whose slots the task takes while it runs; null = default_pool (unlimited unless configured). */
+  pool: string | null;
+  /** Slots of the pool one instance takes. Default 1. */
+  poolSlots: number;
   /**
    * command/fn/branch/shortCircuit tasks: run in a pod of their own (the Aloft task image,
    * with these overrides) instead of on the worker, like Airflow's KubernetesExecutor.

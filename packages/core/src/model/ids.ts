@@ -1,6 +1,11 @@
 /** Ids of DAGs and tasks: letters, digits, `_`, `-`, `.` (`.` joins task group ids). */
 export const ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,249}$/;
 
+/** Pool names (task `pool` option, `aloft pools set`). */
+export const POOL_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
+/** The pool of tasks that name none: unlimited until it is configured. */
+export const DEFAULT_POOL = 'default_pool';
+
 /** Map index of a task instance that is not mapped (dynamic task mapping). */
 export const UNMAPPED = -1;
 

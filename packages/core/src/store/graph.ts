@@ -13,6 +13,9 @@ export interface GraphNode {
   eb: boolean;
   md: number;
   dop: boolean;
+  /** Pool and slots taken, when the task names a pool. */
+  pl?: string;
+  ps?: number;
   /** Mapped: each argument's list length (literal) or source task, and the cap. */
   m?: { s: ({ a: string; n: number } | { a: string; t: string })[]; x: number };
 }
@@ -64,6 +67,8 @@ export function buildGraphHash(dag: SerializedDag): Record<string, string> {
       md: t.maxRetryDelayMs,
       dop: t.dependsOnPast,
     };
+    if (t.pool) n.pl = t.pool;
+    if (t.poolSlots !== 1) n.ps = t.poolSlots;
     if (t.map) {
       n.m = { s: t.map.over.map((o) => ('values' in o ? { a: o.arg, n: o.values.length } : { a: o.arg, t: o.upstream })), x: t.map.maxLength };
     }

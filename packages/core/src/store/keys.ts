@@ -17,6 +17,9 @@
  *   running:{dag}               zset: running `run|task:map` by start time (maxActiveTasks)
  *   events                      stream of every transition (capped)
  *   queues                      set of queue names in use
+ *   pools                       hash: pool name → JSON { slots, description }
+ *   pool-used:{pool}            hash: `dag|run|task:map` → slots held by a running instance
+ *   pool-queued:{pool}          hash: `dag|run|task:map` → slots wanted by a queued instance
  *   lease:{name}                string: holder id, with TTL
  *   bull                        BullMQ's own prefix; its keys are `bull:{queue}:…`
  */
@@ -84,6 +87,15 @@ export class Keys {
   }
   get queues(): string {
     return `${this.prefix}:queues`;
+  }
+  get pools(): string {
+    return `${this.prefix}:pools`;
+  }
+  poolUsed(pool: string): string {
+    return `${this.prefix}:pool-used:${pool}`;
+  }
+  poolQueued(pool: string): string {
+    return `${this.prefix}:pool-queued:${pool}`;
   }
   lease(name: string): string {
     return `${this.prefix}:lease:${name}`;

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { SerializedDag, SerializedTask } from '../model/dag.js';
-import { tiField, UNMAPPED, type TaskInstanceKey } from '../model/ids.js';
+import { DEFAULT_POOL, tiField, UNMAPPED, type TaskInstanceKey } from '../model/ids.js';
 import { summarizeMapped } from '../model/mapping.js';
 import type { RunState, TaskState } from '../model/states.js';
 import { buildGraphHash } from './graph.js';
@@ -9,6 +9,7 @@ import { buildScript } from './script-loader.js';
 
 const SCRIPTS = [
   'createRun',
+  'reconcilePools',
   'startQueuedRuns',
   'startTi',
   'finishTi',
@@ -68,6 +69,18 @@ export interface MapCounts {
   upstream_failed: number;
 }
 
+/** Pool of task slots shared by all DAGs; `slots: null` is the unconfigured default pool (unlimited). */
+export interface PoolInfo {
+  name: string;
+  slots: number | null;
+  description: string;
+  /** Slots held by running instances. */
+  used: number;
+  /** Slots wanted by queued instances. */
+  queued: number;
+  open: number | null;
+}
+
 export interface TaskInstance {
   dagId: string;
   runId: string;
@@ -113,7 +126,9 @@ export type StartResult =
   | { status: 'ok'; run: DagRun }
   | { status: 'takeover'; run: DagRun; previousWorker: string; previousHost: string; previousPgid: number | undefined }
   | { status: 'stale' }
-  | { status: 'busy' };
+  /** maxActiveTasks reached, or no free slot in the instance's pool: try again soon. */
+  | { status: 'busy' }
+  | { status: 'pool' };
 
 export interface FinishInput {
   outcome: 'success' | 'failed' | 'skipped';
@@ -359,6 +374,39 @@ export class Store {
     return { started, requeued };
   }
 
+  // ── Pools ───────────────────────────────────────────────────────────────────
+
+  /** Creates or resizes a pool. 0 slots holds every task of the pool back. */
+  async setPool(name: string, slots: number, description = ''): Promise<void> {
+    await this.redis.hset(this.keys.pools, name, JSON.stringify({ slots, description }));
+  }
+
+  /** Deletes a pool; false when there was none. Its queued tasks then fail when claimed. */
+  async deletePool(name: string): Promise<boolean> {
+    const [[, n]] = (await this.redis.multi().hdel(this.keys.pools, name).del(this.keys.poolUsed(name), this.keys.poolQueued(name)).exec()) as [[null, number]];
+    return n === 1;
+  }
+
+  /** Every pool with its slots used by running instances and wanted by queued ones. */
+  async listPools(): Promise<PoolInfo[]> {
+    const conf = await this.redis.hgetall(this.keys.pools);
+    const names = [...new Set([DEFAULT_POOL, ...Object.keys(conf)])].sort();
+    const pipe = this.redis.pipeline();
+    for (const n of names) pipe.hvals(this.keys.poolUsed(n)).hvals(this.keys.poolQueued(n));
+    const res = ((await pipe.exec()) ?? []).map(([, v]) => (v as string[]).reduce((a, b) => a + Number(b), 0));
+    return names.map((name, i) => {
+      const c = conf[name] ? (JSON.parse(conf[name]) as { slots: number; description: string }) : undefined;
+      const used = res[2 * i]!;
+      const queued = res[2 * i + 1]!;
+      return { name, slots: c ? c.slots : null, description: c?.description ?? (name === DEFAULT_POOL ? 'tasks without a pool; unlimited until configured' : ''), used, queued, open: c ? Math.max(0, c.slots - used) : null };
+    });
+  }
+
+  /** Drops slots held by instances no longer running (a repair; slots are given back on every transition). */
+  async reconcilePools(): Promise<number> {
+    return Number(await this.#run('reconcilePools'));
+  }
+
   // ── Task instances ──────────────────────────────────────────────────────────
 
   /** Claims a try; `firstLogLine` is written to its log in the same step. */
@@ -376,7 +424,7 @@ export class Store {
       firstLogLine ? JSON.stringify(firstLogLine) : '',
     )) as string[];
     const status = r[0] as StartResult['status'];
-    if (status === 'stale' || status === 'busy') return { status };
+    if (status === 'stale' || status === 'busy' || status === 'pool') return { status };
     const h: Record<string, string> = {};
     for (let i = 4; i + 1 < r.length; i += 2) h[r[i]!] = r[i + 1]!;
     const run = parseRun(h);

@@ -13,6 +13,7 @@ local cleared = 0
 -- One instance back to none, keeping its try count so that its next try logs apart.
 local function reset(task, mi, n)
   local key = tiKey(c, task, mi)
+  poolLeave(c, task, mi)
   local try = tonumber(rcall('HGET', key, 'try')) or 0
   rcall('HSET', key, 'state', 'none', 'maxTries', try + 1 + (n.n or 0))
   rcall('HDEL', key, 'endDate', 'exitCode', 'reason', 'nextTryAt', 'startDate', 'duration', 'mapped')

@@ -97,6 +97,35 @@ local function finishRun(c)
   emit(c, 'run', nil, state)
 end
 
+-- Pools, as in Airflow: `pools` maps a name to JSON {slots, description}. Per pool, the
+-- instances holding slots (`pool-used:{name}`) and waiting for them (`pool-queued:{name}`),
+-- as hashes occupant → slots. An instance records its pool in its own hash when queued.
+-- Tasks without a pool are in default_pool, which is unlimited (untracked) unless configured.
+local DEFAULT_POOL = 'default_pool'
+
+local function poolConf(c, name)
+  c.pools = c.pools or {}
+  local v = c.pools[name]
+  if v == nil then
+    local raw = rcall('HGET', c.p .. ':pools', name)
+    if raw then v = cjson.decode(raw) else v = false end
+    c.pools[name] = v
+  end
+  return v
+end
+
+local function occupant(c, task, mi) return c.dag .. '|' .. c.run .. '|' .. task .. ':' .. mi end
+
+-- Gives back the slots an instance holds or waits for; safe to call more than once.
+local function poolLeave(c, task, mi)
+  local pool = rcall('HGET', tiKey(c, task, mi), 'pool')
+  if pool then
+    local o = occupant(c, task, mi)
+    rcall('HDEL', c.p .. ':pool-used:' .. pool, o)
+    rcall('HDEL', c.p .. ':pool-queued:' .. pool, o)
+  end
+end
+
 -- Records a final state of a task instance and queues its downstream for evaluation. A
 -- mapped instance also moves its task's counts, which the downstream trigger rules read.
 local function finalize(c, task, state, fields, detail, mi)
@@ -109,6 +138,7 @@ local function finalize(c, task, state, fields, detail, mi)
     for i = 1, #fields, 2 do rcall('HSET', key, fields[i], fields[i + 1]) end
   end
   emit(c, 'ti', task, state, detail, mi)
+  if prev == 'running' or prev == 'queued' or prev == 'up_for_retry' then poolLeave(c, task, mi) end
   if mi ~= UNMAPPED then
     if FINISHED[prev] then rcall('HINCRBY', c.mapKey, task .. ':' .. prev, -1) end
     rcall('HINCRBY', c.mapKey, task .. ':' .. state, 1)
@@ -135,6 +165,14 @@ local function enqueue(c, task, n, delay, mi)
   local jobId = jobIdFor(c, task, try, mi)
   rcall('HSET', key, 'state', state, 'queuedAt', c.now, 'queue', n.q, 'jobId', jobId)
   if delay > 0 then rcall('HSET', key, 'nextTryAt', c.now + delay) end
+  local pool = n.pl
+  if not pool and poolConf(c, DEFAULT_POOL) then pool = DEFAULT_POOL end
+  if pool then
+    local o = occupant(c, task, mi)
+    rcall('HSET', key, 'pool', pool, 'poolSlots', n.ps or 1)
+    rcall('HDEL', c.p .. ':pool-used:' .. pool, o)
+    rcall('HSET', c.p .. ':pool-queued:' .. pool, o, n.ps or 1)
+  end
   local bq = c.bullPrefix .. ':' .. n.q .. ':'
   local jobKey = bq .. jobId
   if rcall('EXISTS', jobKey) == 0 then

@@ -3,7 +3,7 @@
   redelivered after its worker died finds the instance running with the same try: that is
   a takeover, and the caller learns the previous holder so it can end what is left of it.
   Returns { status, previousWorker, previousHost, previousPgid, ...run hash fields },
-  status one of ok | takeover | stale | busy; with ok and takeover the run's hash follows
+  status one of ok | takeover | stale | busy (maxActiveTasks) | pool (no free slot); with ok and takeover the run's hash follows
   (field, value, ...), so the worker needs no second round trip for it. A first log line
   (JSON) is appended to the try's log when given.
   ARGV: prefix, dagId, runId, taskId, mapIndex, try, now, workerId, hostname, log line or ''
@@ -32,6 +32,29 @@ if state == 'running' then
 end
 if state ~= 'queued' and state ~= 'up_for_retry' then return { 'stale' } end
 if rcall('ZCARD', c.runningKey) >= meta(c).mat then return { 'busy' } end
+local pool, need = unpack(rcall('HMGET', key, 'pool', 'poolSlots'))
+local conf = pool and poolConf(c, pool)
+if pool and (conf or pool ~= DEFAULT_POOL) then
+  need = tonumber(need) or 1
+  local why
+  if not conf then
+    why = 'pool "' .. pool .. '" does not exist; create it with `aloft pools set ' .. pool .. ' <slots>`'
+  elseif conf.slots > 0 and need > conf.slots then
+    why = 'needs ' .. need .. ' slots of pool "' .. pool .. '", which has ' .. conf.slots
+  end
+  if why then
+    finalize(c, task, 'failed', { 'reason', why }, why, mi)
+    drain(c)
+    return { 'stale' }
+  end
+  local usedKey = c.p .. ':pool-used:' .. pool
+  local used = 0
+  for _, v in ipairs(rcall('HVALS', usedKey)) do used = used + tonumber(v) end
+  if used + need > conf.slots then return { 'pool' } end
+  local o = occupant(c, task, mi)
+  rcall('HSET', usedKey, o, need)
+  rcall('HDEL', c.p .. ':pool-queued:' .. pool, o)
+end
 rcall('HSET', c.tisKey, task .. ':' .. mi, 'running')
 rcall('HSET', key, 'state', 'running', 'startDate', now, 'worker', ARGV[8], 'hostname', ARGV[9])
 rcall('HDEL', key, 'endDate', 'exitCode', 'reason', 'nextTryAt', 'pgid')
