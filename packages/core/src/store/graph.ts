@@ -13,6 +13,8 @@ export interface GraphNode {
   eb: boolean;
   md: number;
   dop: boolean;
+  /** Datasets the task updates on success (only present when it has outlets). */
+  o?: string[];
 }
 
 /**
@@ -55,13 +57,16 @@ export function buildGraphHash(dag: SerializedDag): Record<string, string> {
       r: t.triggerRule,
       q: t.queue,
       p: t.priority,
-      k: t.kind,
+      // An empty task with outlets goes to a worker like any task (which succeeds at once), so
+      // its finish records the dataset updates; without, the Lua marks it done in place.
+      k: t.kind === 'empty' && t.outlets ? 'emptyWithOutlets' : t.kind,
       n: t.retries,
       dl: t.retryDelayMs,
       eb: t.retryExponentialBackoff,
       md: t.maxRetryDelayMs,
       dop: t.dependsOnPast,
     };
+    if (t.outlets) n.o = t.outlets;
     hash[t.id] = JSON.stringify(n);
   }
   const meta: GraphMeta = { mat: dag.maxActiveTasks, mar: dag.maxActiveRuns };

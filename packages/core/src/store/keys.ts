@@ -17,6 +17,13 @@
  *   events                      stream of every transition (capped)
  *   queues                      set of queue names in use
  *   lease:{name}                string: holder id, with TTL
+ *   datasets                    set of dataset URIs ever produced, consumed or updated
+ *   dataset:{uri}               hash: lastUpdateAt, lastEvent (JSON), updates (count)
+ *   dataset-producers:{uri}     set of DAG ids with a task whose outlets name the dataset
+ *   dataset-consumers:{uri}     set of DAG ids scheduled on the dataset
+ *   dataset-pending:{dag}       hash: uri → latest update event (JSON) since the DAG's last
+ *                               dataset-triggered run
+ *   dataset-events              list of update events (JSON), newest first (capped)
  *   bull                        BullMQ's own prefix; its keys are `bull:{queue}:…`
  */
 export class Keys {
@@ -80,6 +87,24 @@ export class Keys {
   }
   get queues(): string {
     return `${this.prefix}:queues`;
+  }
+  get datasets(): string {
+    return `${this.prefix}:datasets`;
+  }
+  dataset(uri: string): string {
+    return `${this.prefix}:dataset:${uri}`;
+  }
+  datasetProducers(uri: string): string {
+    return `${this.prefix}:dataset-producers:${uri}`;
+  }
+  datasetConsumers(uri: string): string {
+    return `${this.prefix}:dataset-consumers:${uri}`;
+  }
+  datasetPending(dagId: string): string {
+    return `${this.prefix}:dataset-pending:${dagId}`;
+  }
+  get datasetEvents(): string {
+    return `${this.prefix}:dataset-events`;
   }
   lease(name: string): string {
     return `${this.prefix}:lease:${name}`;
