@@ -55,9 +55,9 @@ export class DatasetStore {
   index(multi: ChainableCommander, dagId: string, prev: SerializedDag | undefined, next: SerializedDag | undefined): void {
     const before = datasetsOf(prev);
     const after = datasetsOf(next);
-    for (const uri of before.produces.filter((u) => !after.produces.includes(u))) multi.srem(this.keys.datasetProducers(uri), dagId);
-    for (const uri of before.consumes.filter((u) => !after.consumes.includes(u))) multi.srem(this.keys.datasetConsumers(uri), dagId);
     const dropped = before.consumes.filter((u) => !after.consumes.includes(u));
+    for (const uri of before.produces.filter((u) => !after.produces.includes(u))) multi.srem(this.keys.datasetProducers(uri), dagId);
+    for (const uri of dropped) multi.srem(this.keys.datasetConsumers(uri), dagId);
     // Updates of datasets the DAG no longer waits for stop counting; the others keep counting.
     if (dropped.length && next) multi.hdel(this.keys.datasetPending(dagId), ...dropped);
     for (const uri of after.produces) multi.sadd(this.keys.datasetProducers(uri), dagId);
