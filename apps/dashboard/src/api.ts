@@ -12,6 +12,7 @@ import {
   describeSchedule,
   nextRunAt,
   NotFoundError,
+  RUN_TYPES,
   UNMAPPED,
   type AloftClient,
   type DagHead,
@@ -34,7 +35,7 @@ const Page = z.object({
 });
 const RunFilter = Page.extend({
   state: z.enum(['queued', 'running', 'success', 'failed']).optional(),
-  runType: z.enum(['scheduled', 'manual', 'backfill', 'adhoc']).optional(),
+  runType: z.enum(RUN_TYPES).optional(),
 });
 const GridQuery = z.object({
   limit: z.coerce.number().int().min(1).max(365).default(25),
@@ -127,10 +128,11 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
 
 const RECENT_RUNS = 12;
 
-/** "At 06:00 AM, only on Monday (Europe/Paris)": cron in words by cronstrue, intervals by Aloft. */
+/** "At 06:00 AM, only on Monday (Europe/Paris)": cron in words by cronstrue, intervals and datasets by Aloft. */
 export function scheduleInWords(schedule: Schedule, timezone: string): string {
   if (!schedule) return 'Manual only';
   if (schedule.kind === 'interval') return describeSchedule(schedule).replace(/^every/, 'Every');
+  if (schedule.kind === 'datasets') return describeSchedule(schedule).replace(/^on/, 'On');
   const tz = timezone === 'UTC' ? ' (UTC)' : ` (${timezone})`;
   try {
     return cronstrue.toString(schedule.expression, { verbose: false, use24HourTimeFormat: true }) + tz;
@@ -235,6 +237,9 @@ export function api(o: ApiOptions): Router {
     await client.getDag(p(req, 'dagId'));
     await client.setPaused(p(req, 'dagId'), body.paused);
     res.json({ id: p(req, 'dagId'), paused: body.paused });
+  }));
+  r.get('/datasets', viewer, h(async (_req, res) => {
+    res.json({ datasets: await client.listDatasets() });
   }));
   r.get('/importErrors', viewer, h(async (_req, res) => {
     res.json({ importErrors: await client.importErrors() });

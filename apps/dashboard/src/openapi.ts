@@ -9,6 +9,7 @@ const OPS: Record<string, Record<string, Op>> = {
     get: { summary: 'A DAG with its serialized structure', role: 'viewer' },
     patch: { summary: 'Pause or unpause', role: 'operator', body: API_SCHEMAS.Pause },
   },
+  '/datasets': { get: { summary: 'Datasets that tasks update (outlets) or DAGs are scheduled on: last update, producers, consumers', role: 'viewer' } },
   '/importErrors': { get: { summary: 'DAG files that failed to import, with file, line and message', role: 'viewer' } },
   '/dags/{dagId}/runs': {
     get: { summary: 'Runs, newest first (filters: state, runType)', role: 'viewer', query: API_SCHEMAS.RunFilter },

@@ -4,6 +4,7 @@ import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import {
+  AloftClient,
   renderArgs,
   renderTemplate,
   templateContext,
@@ -18,6 +19,7 @@ import {
 } from '@aloft/core';
 import { runCommand } from './executors/command.js';
 import { FnPool, type FnPoolOptions } from './executors/fn-pool.js';
+import { runTriggerDagRun } from './executors/trigger-dag-run.js';
 import { KubernetesExecutor } from './executors/kubernetes/executor.js';
 import type { RunMessage } from './fn-runner.js';
 import { encodeSpec, type PodTaskSpec } from './pod-task-spec.js';
@@ -94,6 +96,8 @@ export class AloftWorker {
   readonly #k8s: KubernetesExecutor;
   readonly #host = hostname();
   readonly #reaper: Reaper;
+  /** Creates the runs of triggerDagRun tasks, as a manual trigger does. */
+  readonly #client: AloftClient;
   readonly #metrics;
   #closing = false;
 
@@ -109,6 +113,7 @@ export class AloftWorker {
       orphanSweepMs: o.kubernetes?.orphanSweepMs,
     });
     this.#reaper = new Reaper(o.killGraceMs);
+    this.#client = new AloftClient({ redis: o.store.redis, prefix: o.store.keys.prefix });
     this.#metrics = {
       finished: new Counter({ name: 'aloft_worker_tasks_total', help: 'Task tries finished by this worker, by outcome', labelNames: ['outcome', 'queue'], registers: [o.registry] }),
       duration: new Histogram({ name: 'aloft_worker_task_duration_seconds', help: 'Task try duration', labelNames: ['queue'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600], registers: [o.registry] }),
@@ -403,6 +408,8 @@ export class AloftWorker {
       }
       case 'empty':
         return { result: Promise.resolve({ outcome: 'success' }), cancel: async () => undefined };
+      case 'triggerDagRun':
+        return runTriggerDagRun({ client: this.#client, task, info }, env);
       case 'kubernetesPod':
         return this.#k8s.run(
           {

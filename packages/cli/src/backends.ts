@@ -4,7 +4,7 @@
  * one once and the commands do not care which.
  */
 import type { AloftClient } from '@aloft/core';
-import { AloftApiError, type AloftHttpClient, type DagRun, type ImportErrorRecord, type LogLine, type PoolInfo, type Schedule, type TaskInstance } from '@aloft/sdk';
+import { AloftApiError, type AloftHttpClient, type DagRun, type DatasetInfo, type ImportErrorRecord, type LogLine, type PoolInfo, type Schedule, type TaskInstance } from '@aloft/sdk';
 
 /** A row of `dags list` (the same JSON in both modes). */
 export interface DagRow {
@@ -41,6 +41,7 @@ export interface ClearRangeInput {
 export interface Backend {
   listDags(): Promise<DagRow[]>;
   importErrors(): Promise<ImportErrorRecord[]>;
+  listDatasets(): Promise<DatasetInfo[]>;
   setPaused(dagId: string, paused: boolean): Promise<void>;
   trigger(dagId: string, opts: { conf: Record<string, unknown>; runId: string | undefined }): Promise<DagRun>;
   submitCommand(job: CommandJob): Promise<DagRun>;
@@ -116,6 +117,9 @@ export class RedisBackend implements Backend {
   importErrors() {
     return this.client.importErrors();
   }
+  listDatasets() {
+    return this.client.listDatasets();
+  }
   setPaused(dagId: string, paused: boolean) {
     return this.client.setPaused(dagId, paused);
   }
@@ -178,6 +182,9 @@ export class HttpBackend implements Backend {
   }
   importErrors() {
     return this.client.importErrors();
+  }
+  listDatasets() {
+    return this.client.listDatasets();
   }
   async setPaused(dagId: string, paused: boolean) {
     await this.client.setPaused(dagId, paused);

@@ -84,6 +84,7 @@ function parseConf(raw: string | undefined): Record<string, unknown> {
 
 function scheduleText(s: Schedule): string {
   if (!s) return 'manual';
+  if (s.kind === 'datasets') return `on datasets ${s.uris.join(', ')}`;
   return s.kind === 'cron' ? s.expression : `every ${s.everyMs / 1000}s`;
 }
 
@@ -115,6 +116,21 @@ dags
   .action(async () => {
     const errs = await backend().importErrors();
     print(errs, () => (errs.length ? errs.map((e) => `${e.file}${e.line ? `:${e.line}` : ''}: ${e.message}`).join('\n') : 'no import errors'));
+  });
+
+program
+  .command('datasets')
+  .description('datasets that tasks update (outlets) and DAGs are scheduled on')
+  .command('list')
+  .description('list datasets: last update, the DAGs updating them, the DAGs scheduled on them')
+  .action(async () => {
+    const list = await backend().listDatasets();
+    print(list, () =>
+      table(
+        list.map((d) => [d.uri, d.lastUpdate ? `${when(d.lastUpdate.at)} by ${d.lastUpdate.dagId}/${d.lastUpdate.runId}/${d.lastUpdate.taskId}` : 'never', d.updates, d.producers.join(','), d.consumers.join(',')]),
+        ['DATASET', 'LAST UPDATE', 'UPDATES', 'PRODUCERS', 'CONSUMERS'],
+      ),
+    );
   });
 
 for (const [name, paused] of [['pause', true], ['unpause', false]] as const) {

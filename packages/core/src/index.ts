@@ -11,6 +11,7 @@ export * from './metrics/service-http.js';
 export * from './queue/queue-names.js';
 export * from './store/keys.js';
 export * from './store/store.js';
+export * from './store/dataset-store.js';
 export * from './store/graph.js';
 export { createRedis } from './redis.js';
 export * from './client/client.js';

@@ -4,6 +4,7 @@ import type {
   DagDetail,
   DagRun,
   DagSummary,
+  DatasetInfo,
   Grid,
   ImportErrorRecord,
   JobSpec,
@@ -131,6 +132,11 @@ export class AloftHttpClient {
 
   setPaused(dagId: string, paused: boolean): Promise<{ id: string; paused: boolean }> {
     return this.#call('PATCH', `/dags/${seg(dagId)}`, { body: { paused } });
+  }
+
+  /** Datasets with their last update, producers (DAGs updating them) and consumers (DAGs scheduled on them). */
+  async listDatasets(): Promise<DatasetInfo[]> {
+    return (await this.#call<{ datasets: DatasetInfo[] }>('GET', '/datasets')).datasets;
   }
 
   async importErrors(): Promise<ImportErrorRecord[]> {

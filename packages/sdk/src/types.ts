@@ -4,13 +4,13 @@
  * Dates are epoch milliseconds unless a field says otherwise.
  */
 
-/** A cron expression or a fixed interval; `null` means the DAG runs only when triggered. */
-export type Schedule = { kind: 'cron'; expression: string } | { kind: 'interval'; everyMs: number } | null;
+/** A cron expression, a fixed interval or datasets; `null` means the DAG runs only when triggered. */
+export type Schedule = { kind: 'cron'; expression: string } | { kind: 'interval'; everyMs: number } | { kind: 'datasets'; uris: string[] } | null;
 
 export type RunState = 'queued' | 'running' | 'success' | 'failed';
-export type RunType = 'scheduled' | 'manual' | 'backfill' | 'adhoc';
+export type RunType = 'scheduled' | 'manual' | 'backfill' | 'adhoc' | 'dataset_triggered';
 export type TaskState = 'none' | 'scheduled' | 'queued' | 'running' | 'success' | 'failed' | 'up_for_retry' | 'upstream_failed' | 'skipped';
-export type TaskKind = 'empty' | 'command' | 'fn' | 'branch' | 'shortCircuit' | 'kubernetesPod';
+export type TaskKind = 'empty' | 'command' | 'fn' | 'branch' | 'shortCircuit' | 'kubernetesPod' | 'triggerDagRun';
 /** States a task instance can be marked with by hand. */
 export type MarkState = 'success' | 'failed' | 'skipped';
 
@@ -128,6 +128,31 @@ export interface DagRun {
   /** Task instances not finished yet. */
   unfinished: number;
   reason?: string | undefined;
+  /** `dag/run/task/try` of the triggerDagRun task that started the run. */
+  triggeredBy?: string | undefined;
+  /** dataset_triggered runs: the dataset updates that made the run. */
+  datasetEvents?: DatasetEvent[] | undefined;
+}
+
+/** One update of a dataset, by a successful task with outlets. */
+export interface DatasetEvent {
+  uri: string;
+  at: number;
+  dagId: string;
+  runId: string;
+  taskId: string;
+}
+
+/** One entry of `GET /datasets`. */
+export interface DatasetInfo {
+  uri: string;
+  lastUpdateAt: number | null;
+  lastUpdate: DatasetEvent | null;
+  updates: number;
+  /** DAGs with a task whose outlets name the dataset. */
+  producers: string[];
+  /** DAGs scheduled on the dataset. */
+  consumers: string[];
 }
 
 /** `GET /dags/:dagId/runs`: one page of runs, newest first. */

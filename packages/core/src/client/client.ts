@@ -9,6 +9,7 @@ import { FINISHED_RUN_STATES } from '../model/states.js';
 import { validatePodOptions } from '../dag-api/pod-options.js';
 import { ValidationIssues } from '../dag-api/validation.js';
 import { createRedis } from '../redis.js';
+import type { DatasetEvent, DatasetInfo } from '../store/dataset-store.js';
 import { Store, type DagRecord, type DagRun, type ImportErrorRecord, type LogLine, type PoolInfo, type TaskInstance } from '../store/store.js';
 
 export interface ClientOptions {
@@ -23,6 +24,8 @@ export interface TriggerOptions {
   conf?: Record<string, unknown>;
   runId?: string;
   logicalDate?: Date;
+  /** `dag/run/task/try` of the triggerDagRun task that starts the run, recorded on it. */
+  triggeredBy?: string;
 }
 
 export interface AdhocCommand {
@@ -143,9 +146,20 @@ export class AloftClient {
       dataIntervalStart: at,
       dataIntervalEnd: at,
       conf,
+      ...(opts.triggeredBy ? { triggeredBy: opts.triggeredBy } : {}),
     });
     if (r === 'exists') throw new Error(`run "${runId}" of DAG "${dagId}" already exists`);
     return (await this.store.getRun(dagId, runId))!;
+  }
+
+  /** Every dataset that DAGs produce or are scheduled on: last update, producers, consumers. */
+  listDatasets(): Promise<DatasetInfo[]> {
+    return this.store.datasets.list();
+  }
+
+  /** Dataset update events, newest first (only those of `uri` when given). */
+  listDatasetEvents(opts: { uri?: string; limit?: number } = {}): Promise<DatasetEvent[]> {
+    return this.store.datasets.events(opts);
   }
 
   /** Runs one command as its own single-task run, without a DAG file. */
@@ -242,6 +256,7 @@ export class AloftClient {
     const rec = await this.getDag(dagId);
     const d = rec.dag;
     if (!d.schedule) throw new InvalidInputError(`DAG "${dagId}" has no schedule, so it has no logical dates to backfill; trigger it instead`, 'dagId');
+    if (d.schedule.kind === 'datasets') throw new InvalidInputError(`DAG "${dagId}" is scheduled on datasets, so it has no logical dates to backfill; trigger it instead`, 'dagId');
     if (!(opts.from <= opts.to)) throw new InvalidInputError('backfill: --from must not be after --to', 'from');
     const conf = opts.conf ?? {};
     const problems = checkConf(d.params, conf);

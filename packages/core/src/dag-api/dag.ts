@@ -8,9 +8,10 @@ import { parseDuration, type Duration } from './durations.js';
 import { Operators } from './operators.js';
 import { TASK_ARG_KEYS, type BaseTaskOptions, type DagOptions, type MappableOptions, type ParamInput, type TaskArgsInput } from './options.js';
 import { validatePodOptions } from './pod-options.js';
-import { parseSchedule } from './schedule.js';
+import { datasetListProblem, parseSchedule } from './schedule.js';
 import { sourcesOf, TaskRef } from './task-ref.js';
 import { TaskGroup, type GroupHost, type TaskGroupOptions } from './task-group.js';
+import { validateTriggerDagRunOptions } from './trigger-dag-run-options.js';
 import { ValidationIssues } from './validation.js';
 import { registerDag } from './registry.js';
 
@@ -126,7 +127,11 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       issues.add('id', `${where}: id must be letters, digits, "_", "-" or "." (got ${JSON.stringify(o.id)})`, this.line);
     }
     const schedule = parseSchedule(o.schedule ?? null, o.timezone ?? 'UTC');
-    if (typeof schedule === 'string') issues.add('schedule', `${where}: schedule ${schedule}`, this.line);
+    if (typeof schedule === 'string') {
+      // A problem inside the schedule names its sub-field (`.datasets …` → schedule.datasets).
+      const sub = /^\.(\w+) /.exec(schedule)?.[1];
+      issues.add(sub ? `schedule.${sub}` : 'schedule', `${where}: schedule${sub ? '' : ' '}${schedule}`, this.line);
+    }
     const timezone = o.timezone ?? 'UTC';
     if (!isTimeZone(timezone)) issues.add('timezone', `${where}: timezone "${timezone}" is not an IANA time zone`, this.line);
     const startDate = toIso(o.startDate, `${where}: startDate`, issues, this.line);
@@ -134,7 +139,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
     if (startDate && endDate && endDate < startDate) {
       issues.add('endDate', `${where}: endDate must not be before startDate`, this.line);
     }
-    if (schedule && typeof schedule !== 'string' && !startDate) {
+    if (schedule && typeof schedule !== 'string' && schedule.kind !== 'datasets' && !startDate) {
       issues.add('startDate', `${where}: a scheduled DAG needs a startDate`, this.line);
     }
     const maxActiveRuns = positiveInt(o.maxActiveRuns ?? 16, `${where}: maxActiveRuns`, issues, this.line);
@@ -183,6 +188,12 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       Object.assign(task, mapping(t, upstreams.get(id)!, at, issues));
       if (t.kind === 'command') task.command = commandSpec(t.options, at, issues, t.line);
       if (t.kind === 'kubernetesPod') task.pod = validatePodOptions(t.options, at, issues, t.line, this.file);
+      if (t.kind === 'triggerDagRun') task.trigger = validateTriggerDagRunOptions(t.options, at, issues, t.line);
+      if (t.options.outlets !== undefined) {
+        const problem = datasetListProblem(t.options.outlets);
+        if (problem) issues.add('outlets', `${at}: outlets ${problem}`, t.line);
+        else task.outlets = [...t.options.outlets];
+      }
       if (['fn', 'branch', 'shortCircuit'].includes(t.kind) && typeof t.options['run'] !== 'function') {
         issues.add('run', `${at}: run must be a function`, t.line);
       }

@@ -6,5 +6,5 @@ export type * from './options.js';
 export { takeDefinedDags, registerDag } from './registry.js';
 export { setImportingFile } from './call-site.js';
 export { importDagFile } from './loader.js';
-export { parseSchedule, dueIntervals, intervalsBetween, nextRunAt, describeSchedule, ds, type DataInterval, type DueInput } from './schedule.js';
+export { parseSchedule, datasetListProblem, dueIntervals, intervalsBetween, nextRunAt, describeSchedule, ds, type DataInterval, type DueInput, type ScheduleInput } from './schedule.js';
 export { renderTemplate, renderArgs, templateContext, type TemplateInfo } from './templating.js';

@@ -7,6 +7,7 @@ import type {
   FnTaskOptions,
   KubernetesPodTaskOptions,
   ShortCircuitTaskOptions,
+  TriggerDagRunTaskOptions,
 } from './options.js';
 import type { TaskGroup, TaskGroupOptions } from './task-group.js';
 import type { TaskRef } from './task-ref.js';
@@ -44,6 +45,14 @@ export abstract class Operators<P extends Record<string, unknown>> {
   /** A Kubernetes pod; validated here, run by a worker's Kubernetes executor. */
   kubernetesPod(options: KubernetesPodTaskOptions): TaskRef<unknown> {
     return this.declareTask('kubernetesPod', options);
+  }
+
+  /**
+   * Starts a run of another DAG with a templated conf (optionally waiting for it to end);
+   * its output is the started run's id.
+   */
+  triggerDagRun(options: TriggerDagRunTaskOptions): TaskRef<string> {
+    return this.declareTask<string>('triggerDagRun', options);
   }
 
   /**

@@ -2,6 +2,7 @@ import type { RunInPod } from '../model/dag.js';
 import type { TriggerRule } from '../model/trigger-rules.js';
 import type { TaskContext } from './context.js';
 import type { Duration } from './durations.js';
+import type { ScheduleInput } from './schedule.js';
 import type { GroupRef, TaskRef } from './task-ref.js';
 
 /** Task arguments as authors write them; every one may be set in `defaultArgs`. */
@@ -53,9 +54,11 @@ export interface DagOptions<P extends Record<string, unknown> = Record<string, u
   description?: string;
   /**
    * A cron expression or preset (`@daily`, `@hourly`, …), `{ every: '10m' }` for a fixed
-   * interval, or null/omitted for manual runs only.
+   * interval, `{ datasets: ['s3://bucket/orders.csv', 'warehouse.orders'] }` for one run each
+   * time all of those datasets have been updated (by tasks' `outlets`) since the last such
+   * run, or null/omitted for manual runs only.
    */
-  schedule?: string | { every: Duration } | null;
+  schedule?: ScheduleInput;
   startDate?: string | Date;
   endDate?: string | Date;
   /** IANA time zone for the schedule and `ds`. Default UTC. */
@@ -77,6 +80,11 @@ export interface BaseTaskOptions extends TaskArgsInput {
   /** Tasks (or whole task groups: their leaves) this task runs after. */
   upstream?: readonly (TaskRef<unknown> | GroupRef)[];
   triggerRule?: TriggerRule;
+  /**
+   * Datasets (URIs or names) this task updates: each success records an update of each,
+   * which DAGs scheduled on those datasets react to.
+   */
+  outlets?: readonly string[];
 }
 
 /**
@@ -103,6 +111,27 @@ export interface CommandTaskOptions extends BaseTaskOptions, MappableOptions {
   cwd?: string;
   /** Exit code that means skipped. Default 99. */
   skipExitCode?: number;
+}
+
+/** Starts a run of another DAG, like Airflow's TriggerDagRunOperator; its output is the run id. */
+export interface TriggerDagRunTaskOptions extends BaseTaskOptions {
+  /** The DAG to start. */
+  dagId: string;
+  /** The run's conf; string values (at any depth) are templated with this run's context. */
+  conf?: Record<string, unknown>;
+  /**
+   * Run id of the new run (templated). Default: derived from this task instance and try, so
+   * a try taken over by another worker finds its run instead of starting a second one.
+   */
+  runId?: string;
+  /** Wait for the run to end; fail when it ends in one of `failedStates`. Default false. */
+  waitForCompletion?: boolean;
+  /** How often the run's state is checked while waiting. Default 5s. */
+  pokeInterval?: Duration;
+  /** Run states that make this task succeed. Default ['success']. */
+  allowedStates?: ('success' | 'failed')[];
+  /** Run states that make this task fail. Default ['failed']. */
+  failedStates?: ('success' | 'failed')[];
 }
 
 export interface FnTaskOptions<T, P> extends BaseTaskOptions, MappableOptions {

@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import type { Schedule } from '../model/dag.js';
+import type { Schedule, TimeSchedule } from '../model/dag.js';
 import { parseDuration, type Duration } from './durations.js';
 
 /** Cron presets as Airflow (and cron) name them. */
@@ -18,8 +18,11 @@ export interface DataInterval {
   end: Date;
 }
 
+/** A schedule as DAG authors write it. */
+export type ScheduleInput = string | { every: Duration } | { datasets: readonly string[] } | null;
+
 /** Parses a DAG's schedule; returns an error message (to be placed by the caller) when it is bad. */
-export function parseSchedule(input: string | { every: Duration } | null, timezone: string): Schedule | string {
+export function parseSchedule(input: ScheduleInput, timezone: string): Schedule | string {
   if (input === null || input === undefined) return null;
   if (typeof input === 'string') {
     const expression = PRESETS[input.trim()] ?? input.trim();
@@ -39,7 +42,23 @@ export function parseSchedule(input: string | { every: Duration } | null, timezo
     if (everyMs < 1000) return `every must be at least 1s (got ${everyMs} ms)`;
     return { kind: 'interval', everyMs };
   }
-  return `must be a cron expression, a preset, { every: '10m' } or null (got ${JSON.stringify(input)})`;
+  if (typeof input === 'object' && 'datasets' in input) {
+    const uris = input.datasets as unknown;
+    const problem = datasetListProblem(uris);
+    if (problem) return `.datasets ${problem}`;
+    return { kind: 'datasets', uris: [...(uris as string[])] };
+  }
+  return `must be a cron expression, a preset, { every: '10m' }, { datasets: ['uri', …] } or null (got ${JSON.stringify(input)})`;
+}
+
+/** What is wrong with a list of dataset URIs (a schedule's or a task's outlets), if anything. */
+export function datasetListProblem(v: unknown): string | undefined {
+  if (!Array.isArray(v) || v.length === 0) return `must be a non-empty list of dataset URIs or names (got ${JSON.stringify(v)})`;
+  const bad = v.find((u) => typeof u !== 'string' || u.trim() === '' || u !== u.trim() || u.length > 1000);
+  if (bad !== undefined) return `must hold non-empty strings without surrounding spaces, at most 1000 characters (got ${JSON.stringify(bad)})`;
+  const dup = v.find((u, i) => v.indexOf(u) !== i);
+  if (dup !== undefined) return `names "${String(dup)}" twice`;
+  return undefined;
 }
 
 const zones = new Map<string, string>();
@@ -67,7 +86,7 @@ interface Ticks {
   before(t: Date): Date | null;
 }
 
-function ticksOf(schedule: NonNullable<Schedule>, timezone: string, startDate: Date): Ticks {
+function ticksOf(schedule: TimeSchedule, timezone: string, startDate: Date): Ticks {
   if (schedule.kind === 'interval') {
     const every = schedule.everyMs;
     const origin = startDate.getTime();
@@ -124,7 +143,7 @@ export interface DueInput {
  * without, only the latest complete one.
  */
 export function dueIntervals(i: DueInput): DataInterval[] {
-  if (!i.schedule) return [];
+  if (!i.schedule || i.schedule.kind === 'datasets') return [];
   const ticks = ticksOf(i.schedule, i.timezone, i.startDate);
   const first = firstInterval(ticks, i.startDate);
   if (!first) return [];
@@ -162,7 +181,7 @@ export function dueIntervals(i: DueInput): DataInterval[] {
  * Every data interval whose start (the run's logical date) lies in [from, to], oldest first,
  * for a backfill. At most `limit`; more is an error naming the range.
  */
-export function intervalsBetween(schedule: NonNullable<Schedule>, timezone: string, startDate: Date, from: Date, to: Date, limit = 10_000): DataInterval[] {
+export function intervalsBetween(schedule: TimeSchedule, timezone: string, startDate: Date, from: Date, to: Date, limit = 10_000): DataInterval[] {
   const ticks = ticksOf(schedule, timezone, startDate);
   const out: DataInterval[] = [];
   for (let start = ticks.after(new Date(from.getTime() - 1)); start && start <= to; start = ticks.after(start)) {
@@ -176,7 +195,7 @@ export function intervalsBetween(schedule: NonNullable<Schedule>, timezone: stri
 
 /** When the next run will be created (the end of the next interval), for display. */
 export function nextRunAt(i: Omit<DueInput, 'limit'>): Date | null {
-  if (!i.schedule) return null;
+  if (!i.schedule || i.schedule.kind === 'datasets') return null;
   const ticks = ticksOf(i.schedule, i.timezone, i.startDate);
   const first = firstInterval(ticks, i.startDate);
   if (!first) return null;
@@ -195,6 +214,7 @@ export function nextRunAt(i: Omit<DueInput, 'limit'>): Date | null {
 /** A schedule in a few words. */
 export function describeSchedule(schedule: Schedule): string {
   if (!schedule) return 'manual only';
+  if (schedule.kind === 'datasets') return `on datasets ${schedule.uris.join(', ')}`;
   if (schedule.kind === 'interval') {
     const s = schedule.everyMs / 1000;
     if (s % 86400 === 0) return `every ${s / 86400} day(s)`;

@@ -1,12 +1,33 @@
 import type { TriggerRule } from './trigger-rules.js';
 
-/** A schedule as stored: a cron expression or a fixed interval; `null` = manual only. */
+/**
+ * A schedule as stored: a cron expression, a fixed interval, or datasets (a run once every
+ * one of them has been updated since the DAG's last dataset-triggered run); `null` = manual only.
+ */
 export type Schedule =
   | { kind: 'cron'; expression: string }
   | { kind: 'interval'; everyMs: number }
+  | { kind: 'datasets'; uris: string[] }
   | null;
 
-export type TaskKind = 'empty' | 'command' | 'fn' | 'branch' | 'shortCircuit' | 'kubernetesPod';
+/** A schedule that creates runs per data interval (cron or interval). */
+export type TimeSchedule = Extract<NonNullable<Schedule>, { kind: 'cron' | 'interval' }>;
+
+export type TaskKind = 'empty' | 'command' | 'fn' | 'branch' | 'shortCircuit' | 'kubernetesPod' | 'triggerDagRun';
+
+/** What a `triggerDagRun` task starts, and whether it waits for the run to end. */
+export interface TriggerDagRunSpec {
+  dagId: string;
+  /** Values that are strings (at any depth) are templated with the run context. */
+  conf: Record<string, unknown>;
+  /** Templated; unset: derived from the triggering task instance and try. */
+  runId?: string | undefined;
+  waitForCompletion: boolean;
+  pokeIntervalMs: number;
+  /** Run states that end the wait with success / failure. */
+  allowedStates: ('success' | 'failed')[];
+  failedStates: ('success' | 'failed')[];
+}
 
 export interface CommandSpec {
   /** A shell string (run by `/bin/sh -c`) or an argv list (run directly). */
@@ -84,6 +105,10 @@ export interface SerializedTask extends TaskArgs {
   group?: string | undefined;
   /** Present for `fn`, `branch` and `shortCircuit`: the function lives in the DAG file. */
   hasFunction: boolean;
+  /** Datasets (URIs or names) this task updates when it succeeds. */
+  outlets?: string[] | undefined;
+  /** Present for `triggerDagRun`. */
+  trigger?: TriggerDagRunSpec | undefined;
 }
 
 export interface ParamSpec {

@@ -36,6 +36,14 @@ export function manualRunId(at: Date, suffix: string): string {
 }
 
 /**
+ * Run id of a run started by a triggerDagRun task: deterministic per (task instance, try), so
+ * a try taken over by another worker finds the run it already started.
+ */
+export function triggeredRunId(key: TaskInstanceKey, tryNumber: number): string {
+  return `triggered__${key.dagId}.${key.taskId}__${key.runId}__try${tryNumber}`;
+}
+
+/**
  * BullMQ job id of one try of one task instance. BullMQ forbids `:` in custom ids, so
  * `%` and `:` are escaped; the id stays readable in bull-board.
  */

@@ -18,6 +18,8 @@ export interface GraphNode {
   ps?: number;
   /** Mapped: each argument's list length (literal) or source task, and the cap. */
   m?: { s: ({ a: string; n: number } | { a: string; t: string })[]; x: number };
+  /** Datasets the task updates on success (only present when it has outlets). */
+  o?: string[];
 }
 
 /**
@@ -60,7 +62,9 @@ export function buildGraphHash(dag: SerializedDag): Record<string, string> {
       r: t.triggerRule,
       q: t.queue,
       p: t.priority,
-      k: t.kind,
+      // An empty task with outlets goes to a worker like any task (which succeeds at once), so
+      // its finish records the dataset updates; without, the Lua marks it done in place.
+      k: t.kind === 'empty' && t.outlets ? 'emptyWithOutlets' : t.kind,
       n: t.retries,
       dl: t.retryDelayMs,
       eb: t.retryExponentialBackoff,
@@ -72,6 +76,7 @@ export function buildGraphHash(dag: SerializedDag): Record<string, string> {
     if (t.map) {
       n.m = { s: t.map.over.map((o) => ('values' in o ? { a: o.arg, n: o.values.length } : { a: o.arg, t: o.upstream })), x: t.map.maxLength };
     }
+    if (t.outlets) n.o = t.outlets;
     hash[t.id] = JSON.stringify(n);
   }
   const meta: GraphMeta = { mat: dag.maxActiveTasks, mar: dag.maxActiveRuns };

@@ -21,6 +21,13 @@
  *   pool-used:{pool}            hash: `dag|run|task:map` → slots held by a running instance
  *   pool-queued:{pool}          hash: `dag|run|task:map` → slots wanted by a queued instance
  *   lease:{name}                string: holder id, with TTL
+ *   datasets                    set of dataset URIs ever produced, consumed or updated
+ *   dataset:{uri}               hash: lastUpdateAt, lastEvent (JSON), updates (count)
+ *   dataset-producers:{uri}     set of DAG ids with a task whose outlets name the dataset
+ *   dataset-consumers:{uri}     set of DAG ids scheduled on the dataset
+ *   dataset-pending:{dag}       hash: uri → latest update event (JSON) since the DAG's last
+ *                               dataset-triggered run
+ *   dataset-events              list of update events (JSON), newest first (capped)
  *   bull                        BullMQ's own prefix; its keys are `bull:{queue}:…`
  */
 export class Keys {
@@ -96,6 +103,24 @@ export class Keys {
   }
   poolQueued(pool: string): string {
     return `${this.prefix}:pool-queued:${pool}`;
+  }
+  get datasets(): string {
+    return `${this.prefix}:datasets`;
+  }
+  dataset(uri: string): string {
+    return `${this.prefix}:dataset:${uri}`;
+  }
+  datasetProducers(uri: string): string {
+    return `${this.prefix}:dataset-producers:${uri}`;
+  }
+  datasetConsumers(uri: string): string {
+    return `${this.prefix}:dataset-consumers:${uri}`;
+  }
+  datasetPending(dagId: string): string {
+    return `${this.prefix}:dataset-pending:${dagId}`;
+  }
+  get datasetEvents(): string {
+    return `${this.prefix}:dataset-events`;
   }
   lease(name: string): string {
     return `${this.prefix}:lease:${name}`;

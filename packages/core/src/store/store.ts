@@ -3,6 +3,7 @@ import type { SerializedDag, SerializedTask } from '../model/dag.js';
 import { DEFAULT_POOL, tiField, UNMAPPED, type TaskInstanceKey } from '../model/ids.js';
 import { summarizeMapped } from '../model/mapping.js';
 import type { RunState, TaskState } from '../model/states.js';
+import { DatasetStore, type DatasetEvent } from './dataset-store.js';
 import { buildGraphHash } from './graph.js';
 import { Keys } from './keys.js';
 import { buildScript } from './script-loader.js';
@@ -19,6 +20,7 @@ const SCRIPTS = [
   'sweep',
   'deleteRun',
   'releaseTi',
+  'checkDatasetRun',
 ] as const;
 type ScriptName = (typeof SCRIPTS)[number];
 
@@ -41,7 +43,8 @@ export interface ImportErrorRecord {
   at: number;
 }
 
-export type RunType = 'scheduled' | 'manual' | 'backfill' | 'adhoc';
+export const RUN_TYPES = ['scheduled', 'manual', 'backfill', 'adhoc', 'dataset_triggered'] as const;
+export type RunType = (typeof RUN_TYPES)[number];
 
 export interface DagRun {
   dagId: string;
@@ -58,6 +61,10 @@ export interface DagRun {
   endDate?: number | undefined;
   unfinished: number;
   reason?: string | undefined;
+  /** `dag/run/task/try` of the triggerDagRun task that created this run. */
+  triggeredBy?: string | undefined;
+  /** dataset_triggered runs: the dataset updates that made the run. */
+  datasetEvents?: DatasetEvent[] | undefined;
 }
 
 /** A mapped task's instances once expanded, and how many ended in each final state. */
@@ -157,6 +164,7 @@ const num = (v: string | undefined): number | undefined => (v === undefined || v
  */
 export class Store {
   readonly keys: Keys;
+  readonly datasets: DatasetStore;
   readonly #scripts = new Map<ScriptName, ScriptRunner>();
 
   constructor(
@@ -171,6 +179,7 @@ export class Store {
       const fn = (redis as unknown as Record<string, ScriptRunner>)[command]!.bind(redis);
       this.#scripts.set(name, fn);
     }
+    this.datasets = new DatasetStore(redis, this.keys, async (dagId, now) => String(await this.#run('checkDatasetRun', dagId, now)));
   }
 
   #run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
@@ -181,7 +190,7 @@ export class Store {
 
   /** Stores a parsed DAG; a new version gets its own graph, old runs keep theirs. */
   async saveDag(dag: SerializedDag): Promise<boolean> {
-    const current = await this.redis.hget(this.keys.dag(dag.id), 'version');
+    const [current, prevJson] = await this.redis.hmget(this.keys.dag(dag.id), 'version', 'json');
     const graphKey = this.keys.graph(dag.id, dag.version);
     const multi = this.redis.multi();
     // Rewritten even when the version is unchanged: the same content always yields the same
@@ -198,7 +207,10 @@ export class Store {
     multi.sadd(this.keys.dags, dag.id);
     const queues = [...new Set(dag.tasks.map((t) => t.queue))];
     if (queues.length) multi.sadd(this.keys.queues, ...queues);
+    this.datasets.index(multi, dag.id, prevJson ? (JSON.parse(prevJson) as SerializedDag) : undefined, dag);
     await multi.exec();
+    // Its dataset list may have shrunk to datasets that all have updates pending.
+    if (dag.schedule?.kind === 'datasets') await this.datasets.runIfDue(dag.id);
     return current !== dag.version;
   }
 
@@ -217,7 +229,10 @@ export class Store {
 
   /** A DAG whose file is gone stays visible (with its history) but is not scheduled. */
   async markDagMissing(dagId: string): Promise<void> {
-    await this.redis.hset(this.keys.dag(dagId), 'missing', '1');
+    const json = await this.redis.hget(this.keys.dag(dagId), 'json');
+    const multi = this.redis.multi().hset(this.keys.dag(dagId), 'missing', '1');
+    this.datasets.index(multi, dagId, json ? (JSON.parse(json) as SerializedDag) : undefined, undefined);
+    await multi.exec();
   }
 
   async listDagIds(): Promise<string[]> {
@@ -272,7 +287,11 @@ export class Store {
       .hset(this.keys.dag(dagId), 'paused', paused ? '1' : '0')
       .xadd(this.keys.events, 'MAXLEN', '~', 10000, '*', 'type', 'dag', 'dag', dagId, 'run', '', 'task', '', 'state', paused ? 'paused' : 'active', 'at', Date.now(), 'detail', '')
       .exec();
-    if (!paused) await this.startQueuedRuns(dagId);
+    if (!paused) {
+      await this.startQueuedRuns(dagId);
+      // Dataset updates kept counting while it was paused: one run for them now.
+      await this.datasets.runIfDue(dagId);
+    }
   }
 
   /** Moves the schedule forward; never backwards, whichever scheduler writes last. */
@@ -315,12 +334,15 @@ export class Store {
     conf?: Record<string, unknown>;
     /** A stored version of the DAG other than its current one (ad-hoc jobs). */
     version?: string;
+    /** `dag/run/task/try` of the triggerDagRun task creating it. */
+    triggeredBy?: string;
   }): Promise<'created' | 'exists'> {
     const fields = {
       runType: input.runType,
       dataIntervalStart: String(input.dataIntervalStart.getTime()),
       dataIntervalEnd: String(input.dataIntervalEnd.getTime()),
       conf: JSON.stringify(input.conf ?? {}),
+      ...(input.triggeredBy ? { triggeredBy: input.triggeredBy } : {}),
     };
     const r = await this.#run(
       'createRun',
@@ -637,6 +659,8 @@ function parseRun(h: Record<string, string>): DagRun {
     endDate: num(h['endDate']),
     unfinished: Number(h['unfinished'] ?? 0),
     reason: h['reason'],
+    ...(h['triggeredBy'] ? { triggeredBy: h['triggeredBy'] } : {}),
+    ...(h['datasetEvents'] ? { datasetEvents: JSON.parse(h['datasetEvents']) as DatasetEvent[] } : {}),
   };
 }
 

@@ -9,6 +9,7 @@
         then the try's last log lines (JSON each), appended before anything else
 ]]
 --- @include "lib"
+--- @include "datasets"
 local prefix, dagId, runId, task = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local mi, try, now, outcome = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 local c = newCtx(prefix, dagId, runId, now)
@@ -42,6 +43,7 @@ end
 
 if ARGV[9] ~= '' then rcall('HSET', c.outKey, task .. ':' .. mi, ARGV[9]) end
 finalize(c, task, outcome, fields, ARGV[10], mi)
+if outcome == 'success' then recordDatasetUpdates(c, task, n) end
 
 if outcome == 'success' and ARGV[12] ~= '' then
   local follow = {}
