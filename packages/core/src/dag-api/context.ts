@@ -6,13 +6,11 @@ export interface TaskLogger {
   error(msg: string, ...args: unknown[]): void;
 }
 
-/** What a `fn`, `branch` or `shortCircuit` function receives. */
-export interface TaskContext<P = Record<string, unknown>> {
+/** The run a task function or a callback is about; shared by both contexts. */
+export interface RunContext<P = Record<string, unknown>> {
   dagId: string;
   runId: string;
-  taskId: string;
   mapIndex: number;
-  tryNumber: number;
   /** Start of the data interval for scheduled runs; the trigger time for manual ones. */
   logicalDate: Date;
   /** Logical date as YYYY-MM-DD in the DAG's time zone. */
@@ -22,11 +20,17 @@ export interface TaskContext<P = Record<string, unknown>> {
   /** The DAG's params with the run's conf applied on top. */
   params: P;
   conf: Record<string, unknown>;
+  log: TaskLogger;
+}
+
+/** What a `fn`, `branch` or `shortCircuit` function receives. */
+export interface TaskContext<P = Record<string, unknown>> extends RunContext<P> {
+  taskId: string;
+  tryNumber: number;
   /** Output of a direct upstream task, typed by the upstream's declaration. */
   output<T>(upstream: TaskRef<T>): T;
   /** Outputs of all direct upstream tasks by task id. */
   outputs: Record<string, unknown>;
-  log: TaskLogger;
   /** Ends the task as skipped. */
   skip(reason?: string): never;
   /** Aborted when the task is cancelled or times out. */

@@ -1,3 +1,4 @@
+import type { CallbackRef, DagCallbackSlot, TaskCallbackSlot } from './callbacks.js';
 import type { TriggerRule } from './trigger-rules.js';
 
 /** A schedule as stored: a cron expression or a fixed interval; `null` = manual only. */
@@ -64,6 +65,10 @@ export interface SerializedTask extends TaskArgs {
   group?: string | undefined;
   /** Present for `fn`, `branch` and `shortCircuit`: the function lives in the DAG file. */
   hasFunction: boolean;
+  /** The task's SLA (ms after its run's data interval end), when it has one. */
+  slaMs?: number | undefined;
+  /** The callbacks this task has, by slot (its own or from defaultArgs); absent when none. */
+  callbacks?: Partial<Record<TaskCallbackSlot, CallbackRef>> | undefined;
 }
 
 export interface ParamSpec {
@@ -98,6 +103,12 @@ export interface SerializedDag {
   tasks: SerializedTask[];
   /** Task groups, when the DAG has any (for the dashboard's graph). */
   groups?: SerializedGroup[] | undefined;
+  /** The run deadline (ms after the data interval end), when set. */
+  deadlineMs?: number | undefined;
+  /** The DAG's own callbacks, by slot; absent when none. */
+  callbacks?: Partial<Record<DagCallbackSlot, CallbackRef>> | undefined;
+  /** Queue of the jobs that run the DAG's callbacks: its defaultArgs queue. */
+  callbackQueue?: string | undefined;
   /** Content hash of everything above; changes when the DAG changes. */
   version: string;
 }

@@ -14,6 +14,7 @@
  *   log:{dag}:{run}:{task}:{map}:{try}   list of log lines (capped)
  *   out:{dag}:{run}             hash: `task:mapIndex` → output JSON
  *   running:{dag}               zset: running `run|task:map` by start time (maxActiveTasks)
+ *   sla:{dag}:{run}             hash: task id (or `~run`) → when its SLA miss was recorded
  *   events                      stream of every transition (capped)
  *   queues                      set of queue names in use
  *   lease:{name}                string: holder id, with TTL
@@ -74,6 +75,9 @@ export class Keys {
   }
   running(dagId: string): string {
     return `${this.prefix}:running:${dagId}`;
+  }
+  slaMisses(dagId: string, runId: string): string {
+    return `${this.prefix}:sla:${dagId}:${runId}`;
   }
   get events(): string {
     return `${this.prefix}:events`;

@@ -1,5 +1,5 @@
 --[[
-  Deletes a finished run with its task instances, logs and outputs (retention).
+  Deletes a finished run with its task instances, logs, outputs and SLA misses (retention).
   ARGV: prefix, dagId, runId
 ]]
 --- @include "lib"
@@ -14,7 +14,7 @@ for _, field in ipairs(fields) do
   for t = 1, tries do rcall('DEL', prefix .. ':log:' .. dagId .. ':' .. runId .. ':' .. field .. ':' .. t) end
   rcall('DEL', key)
 end
-rcall('DEL', c.runKey, c.tisKey, c.outKey)
+rcall('DEL', c.runKey, c.tisKey, c.outKey, c.slaKey)
 rcall('ZREM', prefix .. ':runs:' .. dagId, runId)
 rcall('SREM', prefix .. ':active-runs:' .. dagId, runId)
 return 1
