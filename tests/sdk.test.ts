@@ -163,7 +163,10 @@ describe('sdk and `aloft --server` against a real dashboard (redis-server, sched
     dash = await sys.spawn('dashboard', 'dashboard');
     base = `http://127.0.0.1:${dash.port}`;
     await waitFor('the dashboard', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok);
-    await waitFor('example DAGs stored', async () => (await sys.client.listDags()).some((d) => d.dag.id === 'etl_fan_out'), 60_000);
+    await waitFor('example DAGs stored', async () => {
+      const ids = (await sys.client.listDags()).map((d) => d.dag.id);
+      return ids.includes('etl_fan_out') && ids.includes('kubernetes_sample');
+    }, 60_000);
     const log = join(ROOT, '.test-results', 'logs', `${sys.prefix}-dashboard.log`);
     const password = await waitFor('the generated admin password in the log', async () => /user \\"admin\\" with password (\S+) \(shown once/.exec(readFileSync(log, 'utf8'))?.[1]);
     const signIn = await fetch(`${base}/login`, {

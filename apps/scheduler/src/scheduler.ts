@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import { dueIntervals, scheduledRunId, type Logger, type SerializedDag, type Store } from '@aloft/core';
 import type { DagProcessor } from './dag-processor.js';
-import { SlaChecker } from './sla-checker.js';
+import { hasSla, SlaChecker } from './sla-checker.js';
 
 export interface SchedulerOptions {
   store: Store;
@@ -169,7 +169,11 @@ export class Scheduler {
           }
         }
       }
-      for (const rec of heads) await this.#sla.check(rec.dagId, now.getTime());
+      for (const rec of heads) {
+        // Only DAGs whose current version has an SLA or a deadline cost a look at their runs.
+        const d = rec.missing ? undefined : await this.#dagVersion(rec.dagId, rec.version);
+        if (d && hasSla(d)) await this.#sla.check(rec.dagId, now.getTime());
+      }
       this.#metrics.runsCreated.inc(created);
       this.#metrics.importErrors.set((await this.o.store.listImportErrors()).length);
       return created;

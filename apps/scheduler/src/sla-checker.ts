@@ -7,6 +7,11 @@ export interface SlaCheckerOptions {
   dagVersion: (dagId: string, version: string) => Promise<SerializedDag | undefined>;
 }
 
+/** Whether a DAG version has anything for the checker to check. */
+export function hasSla(dag: SerializedDag): boolean {
+  return dag.deadlineMs !== undefined || dag.tasks.some((t) => t.slaMs !== undefined);
+}
+
 /** Task states that meet an SLA: the task is done and did not fail. */
 const MET = new Set(['success', 'skipped']);
 
