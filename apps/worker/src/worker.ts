@@ -233,7 +233,7 @@ export class AloftWorker {
         result = { outcome: 'failed', reason: `task "${d.taskId}" is not in the stored DAG "${d.dagId}"` };
       } else {
         const outputs = await store.getOutputs(d.dagId, d.runId, task.upstream);
-        const params = { ...Object.fromEntries(Object.entries(dag.params).map(([k, p]) => [k, p.default])), ...run.conf };
+        const params = runParams(dag, run.conf);
         const info = {
           dagId: d.dagId,
           runId: d.runId,
@@ -353,7 +353,7 @@ export class AloftWorker {
       this.o.logger.warn({ dag: d.dagId, run: d.runId, callback: d.callback }, 'callback job dropped: its run or DAG version is gone');
       return;
     }
-    const params = { ...Object.fromEntries(Object.entries(dag.params).map(([k, p]) => [k, p.default])), ...run.conf };
+    const params = runParams(dag, run.conf);
     const taskId = ref.scope === 'task' ? ref.taskId : (d.slaTask ?? null);
     let reason = d.reason || undefined;
     if (!reason && d.state === 'failed') {
@@ -523,6 +523,11 @@ type TaskInfo = Parameters<typeof templateContext>[0];
 
 /** Which task callback follows the state a finish recorded. */
 const AFTER_FINISH: Partial<Record<TaskState | 'stale', TaskCallbackSlot>> = { success: 'onSuccess', failed: 'onFailure', up_for_retry: 'onRetry' };
+
+/** The DAG's params with the run's conf on top. */
+function runParams(dag: SerializedDag, conf: Record<string, unknown>): Record<string, unknown> {
+  return { ...Object.fromEntries(Object.entries(dag.params).map(([k, p]) => [k, p.default])), ...conf };
+}
 
 /** The run part of a callback's context. */
 function runContextData(
