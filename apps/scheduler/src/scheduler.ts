@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import { dueIntervals, scheduledRunId, type Logger, type SerializedDag, type Store } from '@aloft/core';
 import type { DagProcessor } from './dag-processor.js';
+import { hasSla, SlaChecker } from './sla-checker.js';
 
 export interface SchedulerOptions {
   store: Store;
@@ -33,9 +34,11 @@ export class Scheduler {
   #lastLoopAt = Date.now();
   readonly #versions = new Map<string, SerializedDag>();
   readonly #metrics;
+  readonly #sla: SlaChecker;
 
   constructor(private readonly o: SchedulerOptions) {
     this.id = o.id ?? randomUUID();
+    this.#sla = new SlaChecker({ store: o.store, logger: o.logger, dagVersion: (dagId, version) => this.#dagVersion(dagId, version) });
     this.#metrics = {
       loop: new Histogram({ name: 'aloft_scheduler_loop_seconds', help: 'Duration of one scheduling loop', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [o.registry] }),
       runsCreated: new Gauge({ name: 'aloft_scheduler_runs_created', help: 'Scheduled runs created by this scheduler since start', registers: [o.registry] }),
@@ -129,13 +132,14 @@ export class Scheduler {
     return d;
   }
 
-  /** Creates the runs whose data intervals have ended. */
+  /** Creates the runs whose data intervals have ended, then records SLA and deadline misses. */
   async tick(now = new Date()): Promise<number> {
     const end = this.#metrics.loop.startTimer();
     let created = 0;
     try {
       if (!(await this.holdsLease())) return 0;
-      for (const rec of await this.o.store.listDagHeads()) {
+      const heads = await this.o.store.listDagHeads();
+      for (const rec of heads) {
         if (rec.paused || rec.missing) continue;
         const d = await this.#dagVersion(rec.dagId, rec.version);
         if (!d?.schedule || !d.startDate) continue;
@@ -164,6 +168,11 @@ export class Scheduler {
             this.o.logger.info({ dag: d.id, logicalDate: interval.start.toISOString() }, 'scheduled run created');
           }
         }
+      }
+      for (const rec of heads) {
+        // Only DAGs whose current version has an SLA or a deadline cost a look at their runs.
+        const d = rec.missing ? undefined : await this.#dagVersion(rec.dagId, rec.version);
+        if (d && hasSla(d)) await this.#sla.check(rec.dagId, now.getTime());
       }
       this.#metrics.runsCreated.inc(created);
       this.#metrics.importErrors.set((await this.o.store.listImportErrors()).length);

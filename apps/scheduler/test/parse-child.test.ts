@@ -41,6 +41,9 @@ describe('DAG file validation (file, line, field)', () => {
     ['misspelt runInPod override', `const d = dag({ id: 'rip', defaultArgs: { runInPod: true } });\nd.fn({ id: 'f', run: () => 1, runInPod: { nodeSelecter: { a: 'b' } } as never });`, 3, 'runInPod.nodeSelecter', /not a pod override/],
     ['bad group id', `const d = dag({ id: 'grp' });\nd.group({ id: 'a.b' }, (g) => {\n  g.empty({ id: 'x' });\n});`, 3, 'group', /group id must be letters/],
     ['duplicate group id', `const d = dag({ id: 'grp2' });\nd.group({ id: 'g' }, (g) => g.empty({ id: 'x' }));\nd.group({ id: 'g' }, (g) => g.empty({ id: 'y' }));`, 4, 'group', /group "g" is declared twice/],
+    ['task callback that is not a function', `const d = dag({ id: 'cbt' });\nd.command({ id: 'c', command: 'true', onFailure: 'page-oncall' as never });`, 3, 'onFailure', /task "c": onFailure must be a function \(got string\)/],
+    ['DAG callback that is not a function', `const d = dag({ id: 'cbd', onSuccess: { url: 'x' } as never });\nd.empty({ id: 't' });`, 2, 'onSuccess', /dag "cbd": onSuccess must be a function \(got object\)/],
+    ['bad task SLA', `const d = dag({ id: 'slat' });\nd.empty({ id: 't', sla: 'soonish' });`, 3, 'sla', /sla must be a duration/],
     ['bad runInPod quantity', `const d = dag({ id: 'rip2' });\nd.command({ id: 'c', command: 'true', runInPod: { resources: { limits: { memory: 'huge' } } } });`, 3, 'runInPod.resources.limits.memory', /Kubernetes quantity/],
   ];
   for (const [what, src, line, field, msg] of cases) {

@@ -1,6 +1,6 @@
 /**
- * A long-lived worker thread that runs `fn`, `branch` and `shortCircuit` functions from DAG
- * files, one at a time, so a function that blocks, hangs or crashes never stalls the
+ * A long-lived worker thread that runs `fn`, `branch` and `shortCircuit` functions and
+ * callbacks from DAG files, one at a time, so a function that blocks, hangs or crashes never stalls the
  * worker's event loop: the worker terminates this thread instead. It has its own event
  * loop, heap (capped) and copy of the environment; `process.exit()` in a function ends only
  * this thread. Started through fn-runner-boot.mjs, which registers the TypeScript loader.
@@ -9,7 +9,7 @@ import { statSync } from 'node:fs';
 import { format } from 'node:util';
 import { parentPort } from 'node:worker_threads';
 import { importDagFile, SkipSignal, type Dag } from '@aloft/core';
-import { taskContext } from './task-context.js';
+import { callbackContext, taskContext, type CallbackContextData } from './task-context.js';
 
 export interface RunMessage {
   type: 'run';
@@ -31,6 +31,15 @@ export interface RunMessage {
     conf: Record<string, unknown>;
     outputs: Record<string, unknown>;
   };
+}
+
+/** Runs a callback of the DAG by reference (`task:<id>:onFailure`, `dag:onSuccess`). */
+export interface CallbackMessage {
+  type: 'callback';
+  file: string;
+  dagId: string;
+  ref: string;
+  ctx: CallbackContextData;
 }
 
 export type ChildMessage =
@@ -82,6 +91,21 @@ async function run(m: RunMessage): Promise<void> {
   }
 }
 
+async function runCallback(m: CallbackMessage): Promise<void> {
+  abort = new AbortController();
+  try {
+    const d = await loadDag(m.file, m.dagId);
+    const fn = d.callbackOf(m.ref);
+    if (!fn) throw new Error(`callback "${m.ref}" of DAG "${m.dagId}" is not a function in ${m.file}`);
+    await fn(callbackContext(m.ctx, (level, msg, args) => send({ type: 'log', level, line: format(msg, ...args) }), abort.signal));
+    send({ type: 'done', ok: true, valueJson: undefined });
+  } catch (err) {
+    send({ type: 'done', ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  } finally {
+    abort = undefined;
+  }
+}
+
 // console.log and process.stdout.write travel as messages on the same port as 'done', so
 // every line a function prints reaches its task's log before the task is reported over.
 for (const stream of ['stdout', 'stderr'] as const) {
@@ -95,8 +119,9 @@ for (const stream of ['stdout', 'stderr'] as const) {
   }) as typeof target.write;
 }
 
-parentPort?.on('message', (m: RunMessage | { type: 'abort' }) => {
+parentPort?.on('message', (m: RunMessage | CallbackMessage | { type: 'abort' }) => {
   if (m.type === 'abort') abort?.abort(new Error('task cancelled'));
+  else if (m.type === 'callback') void runCallback(m);
   else void run(m);
 });
 send({ type: 'ready' });

@@ -20,6 +20,7 @@ const worker = new AloftWorker({
   lockMs: env.ALOFT_LOCK_MS,
   heartbeatMs: env.ALOFT_HEARTBEAT_MS,
   killGraceMs: env.ALOFT_KILL_GRACE_MS,
+  callbackTimeoutMs: env.ALOFT_CALLBACK_TIMEOUT_MS,
   maxOutputBytes: env.ALOFT_MAX_OUTPUT_BYTES,
   kubernetes: { kubeconfig: env.ALOFT_K8S_KUBECONFIG, context: env.ALOFT_K8S_CONTEXT, startupTimeoutMs: env.ALOFT_K8S_STARTUP_TIMEOUT_MS, createConcurrency: env.ALOFT_K8S_CREATE_CONCURRENCY, orphanSweepMs: env.ALOFT_K8S_ORPHAN_SWEEP_MS },
   dagsFolder: config.dagsFolder,

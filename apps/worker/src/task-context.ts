@@ -1,4 +1,4 @@
-import { SkipSignal, type TaskContext, type TaskRef } from '@aloft/core';
+import { SkipSignal, type CallbackContext, type TaskContext, type TaskRef } from '@aloft/core';
 import type { RunMessage } from './fn-runner.js';
 
 type Level = 'info' | 'warn' | 'error';
@@ -32,6 +32,22 @@ export function taskContext(c: RunMessage['ctx'], log: (level: Level, msg: strin
     skip(reason?: string): never {
       throw new SkipSignal(reason);
     },
+    signal,
+  };
+}
+
+/** What a callback's context is built from, as plain data for a runner thread: dates as ms. */
+export type CallbackContextData = Omit<CallbackContext, 'logicalDate' | 'dataIntervalStart' | 'dataIntervalEnd' | 'log' | 'signal'> &
+  Record<'logicalDate' | 'dataIntervalStart' | 'dataIntervalEnd', number>;
+
+export function callbackContext(c: CallbackContextData, log: (level: Level, msg: string, args: unknown[]) => void, signal: AbortSignal): CallbackContext {
+  const at = (level: Level) => (msg: string, ...args: unknown[]) => log(level, msg, args);
+  return {
+    ...c,
+    logicalDate: new Date(c.logicalDate),
+    dataIntervalStart: new Date(c.dataIntervalStart),
+    dataIntervalEnd: new Date(c.dataIntervalEnd),
+    log: { info: at('info'), warn: at('warn'), error: at('error') },
     signal,
   };
 }

@@ -13,10 +13,16 @@ import {
   type SerializedDag,
   type SerializedTask,
   type Store,
+  parseCallbackRef,
+  type SlaMiss,
+  type TaskCallbackSlot,
   type TaskInstanceKey,
   instanceArgs,
   UNMAPPED,
+  type TaskState,
 } from '@aloft/core';
+import { CallbackRunner } from './callback-runner.js';
+import type { CallbackContextData } from './task-context.js';
 import { runCommand } from './executors/command.js';
 import { FnPool, type FnPoolOptions } from './executors/fn-pool.js';
 import { runTriggerDagRun } from './executors/trigger-dag-run.js';
@@ -37,6 +43,13 @@ export interface JobData {
   taskId: string;
   mapIndex: number;
   try: number;
+  /** Set on callback jobs (run callbacks, SLA misses), queued by the store's scripts. */
+  callback?: string | undefined;
+  state?: string | undefined;
+  reason?: string | undefined;
+  sla?: SlaMiss | undefined;
+  /** The task an SLA miss is about when the DAG's onSlaMiss hears it. */
+  slaTask?: string | undefined;
 }
 
 export interface AloftWorkerOptions {
@@ -60,6 +73,8 @@ export interface AloftWorkerOptions {
   /** Kubernetes pod tasks: the cluster (unset: KUBECONFIG or in-cluster) and the default startup timeout. */
   kubernetes?: { kubeconfig?: string | undefined; context?: string | undefined; startupTimeoutMs: number; createConcurrency?: number; orphanSweepMs?: number };
   registry: Registry;
+  /** A callback still running after this long is stopped and logged. Default 60 s. */
+  callbackTimeoutMs?: number;
 }
 
 export interface TaskPodDefaults {
@@ -93,6 +108,7 @@ export class AloftWorker {
   /** Upstream lists that mapped instances take their elements from, by (dag, run, task, try). */
   readonly #sourceLists = new Map<string, unknown[]>();
   readonly #fnPool: FnPool;
+  readonly #callbacks: CallbackRunner;
   readonly #k8s: KubernetesExecutor;
   readonly #host = hostname();
   readonly #reaper: Reaper;
@@ -114,6 +130,7 @@ export class AloftWorker {
     });
     this.#reaper = new Reaper(o.killGraceMs);
     this.#client = new AloftClient({ redis: o.store.redis, prefix: o.store.keys.prefix });
+    this.#callbacks = new CallbackRunner({ fnPool: this.#fnPool, logger: o.logger, timeoutMs: o.callbackTimeoutMs ?? 60_000, killGraceMs: o.killGraceMs, registry: o.registry });
     this.#metrics = {
       finished: new Counter({ name: 'aloft_worker_tasks_total', help: 'Task tries finished by this worker, by outcome', labelNames: ['outcome', 'queue'], registers: [o.registry] }),
       duration: new Histogram({ name: 'aloft_worker_task_duration_seconds', help: 'Task try duration', labelNames: ['queue'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600], registers: [o.registry] }),
@@ -192,6 +209,7 @@ export class AloftWorker {
   async #process(queue: string, job: Job<JobData>, token: string | undefined): Promise<void> {
     const { store, logger } = this.o;
     const d = job.data;
+    if (d.callback) return this.#callbackJob(d);
     const key: TaskInstanceKey = { dagId: d.dagId, runId: d.runId, taskId: d.taskId, mapIndex: d.mapIndex };
     const claim = await store.startTi(key, d.try, this.o.workerId, this.#host, {
       at: Date.now(),
@@ -217,6 +235,7 @@ export class AloftWorker {
     let result: ExecResult;
     let handedBack = false;
     let externallyChanged: string | undefined;
+    let callbackBase: { dag: SerializedDag; task: SerializedTask; info: TaskInfo } | undefined;
     try {
       const run = claim.run;
       const dag = await this.#dagVersion(d.dagId, run.version);
@@ -225,7 +244,7 @@ export class AloftWorker {
         result = { outcome: 'failed', reason: `task "${d.taskId}" is not in the stored DAG "${d.dagId}"` };
       } else {
         const { outputs, args } = await this.#inputs(dag, task, d);
-        const params = { ...Object.fromEntries(Object.entries(dag.params).map(([k, p]) => [k, p.default])), ...run.conf };
+        const params = runParams(dag, run.conf);
         const info = {
           dagId: d.dagId,
           runId: d.runId,
@@ -241,6 +260,8 @@ export class AloftWorker {
           conf: run.conf,
           outputs,
         };
+        callbackBase = { dag, task, info };
+        if (task.callbacks?.onExecute) await this.#taskCallback('onExecute', callbackBase, 'running', undefined, log);
         const running = this.#start(task, dag, info, log);
         if (running.pgid) {
           this.#reaper.watch(running.pgid);
@@ -306,6 +327,12 @@ export class AloftWorker {
     this.#metrics.finished.inc({ outcome: state, queue });
     this.#metrics.duration.observe({ queue }, (Date.now() - started) / 1000);
     logger.info({ dag: d.dagId, run: d.runId, task: d.taskId, try: d.try, state, ms: Date.now() - started }, 'task finished');
+    // As in Airflow, after the state is recorded: a callback cannot change it.
+    const slot = AFTER_FINISH[state];
+    if (slot && callbackBase?.task.callbacks?.[slot]) {
+      await this.#taskCallback(slot, callbackBase, state, result.reason, log);
+      await log.close();
+    }
   }
 
   /**
@@ -349,7 +376,63 @@ export class AloftWorker {
     return { outputs, args };
   }
 
-  #start(task: SerializedTask, dag: SerializedDag, info: Parameters<typeof templateContext>[0], log: TaskLog): RunningTask {
+  #taskCallback(slot: TaskCallbackSlot, base: { dag: SerializedDag; task: SerializedTask; info: TaskInfo }, state: string, reason: string | undefined, log: TaskLog): Promise<boolean> {
+    const { dag, task, info } = base;
+    return this.#callbacks.run({
+      file: dag.fileloc,
+      dagId: dag.id,
+      ref: task.callbacks![slot]!,
+      log,
+      ctx: {
+        ...runContextData(dag, info),
+        scope: 'task',
+        callback: slot,
+        taskId: task.id,
+        mapIndex: info.mapIndex,
+        tryNumber: info.tryNumber,
+        state,
+        reason,
+        sla: undefined,
+      },
+    });
+  }
+
+  /** A run callback or an SLA miss's callback, queued by the store's scripts. */
+  async #callbackJob(d: JobData): Promise<void> {
+    const ref = parseCallbackRef(d.callback ?? '');
+    const run = await this.o.store.getRun(d.dagId, d.runId);
+    const dag = run && (await this.#dagVersion(d.dagId, run.version));
+    if (!ref || !run || !dag) {
+      this.o.logger.warn({ dag: d.dagId, run: d.runId, callback: d.callback }, 'callback job dropped: its run or DAG version is gone');
+      return;
+    }
+    const params = runParams(dag, run.conf);
+    const taskId = ref.scope === 'task' ? ref.taskId : (d.slaTask ?? null);
+    let reason = d.reason || undefined;
+    if (!reason && d.state === 'failed') {
+      const failed = (await this.o.store.listTis(d.dagId, d.runId)).filter((t) => t.state === 'failed');
+      reason = failed.map((t) => `task "${t.taskId}" failed${t.reason ? `: ${t.reason}` : ''}`).join('; ') || undefined;
+    }
+    const info = { logicalDate: new Date(run.logicalDate), dataIntervalStart: new Date(run.dataIntervalStart), dataIntervalEnd: new Date(run.dataIntervalEnd), params, conf: run.conf, runId: run.runId };
+    await this.#callbacks.run({
+      file: dag.fileloc,
+      dagId: dag.id,
+      ref: d.callback!,
+      ctx: {
+        ...runContextData(dag, info),
+        scope: ref.scope,
+        callback: ref.slot,
+        taskId,
+        mapIndex: -1,
+        tryNumber: null,
+        state: d.state ?? run.state,
+        reason,
+        sla: d.sla,
+      },
+    });
+  }
+
+  #start(task: SerializedTask, dag: SerializedDag, info: TaskInfo, log: TaskLog): RunningTask {
     const where = `${dag.id}.${task.id}`;
     const env = { log, killGraceMs: this.o.killGraceMs };
     switch (task.kind) {
@@ -426,7 +509,7 @@ export class AloftWorker {
   }
 
   /** A command or function task in a pod of its own; this worker only watches it. */
-  #inPod(task: SerializedTask, dag: SerializedDag, info: Parameters<typeof templateContext>[0], env: ExecEnv, spec: PodTaskSpec): RunningTask {
+  #inPod(task: SerializedTask, dag: SerializedDag, info: TaskInfo, env: ExecEnv, spec: PodTaskSpec): RunningTask {
     const o = task.runInPod!;
     const tp = this.o.taskPods ?? DEFAULT_TASK_PODS;
     const params = {
@@ -491,8 +574,35 @@ export class AloftWorker {
   }
 }
 
+type TaskInfo = Parameters<typeof templateContext>[0];
+
+/** Which task callback follows the state a finish recorded. */
+const AFTER_FINISH: Partial<Record<TaskState | 'stale', TaskCallbackSlot>> = { success: 'onSuccess', failed: 'onFailure', up_for_retry: 'onRetry' };
+
+/** The DAG's params with the run's conf on top. */
+function runParams(dag: SerializedDag, conf: Record<string, unknown>): Record<string, unknown> {
+  return { ...Object.fromEntries(Object.entries(dag.params).map(([k, p]) => [k, p.default])), ...conf };
+}
+
+/** The run part of a callback's context. */
+function runContextData(
+  dag: SerializedDag,
+  info: Pick<TaskInfo, 'runId' | 'logicalDate' | 'dataIntervalStart' | 'dataIntervalEnd' | 'params' | 'conf'>,
+): Pick<CallbackContextData, 'dagId' | 'runId' | 'logicalDate' | 'dataIntervalStart' | 'dataIntervalEnd' | 'ds' | 'params' | 'conf'> {
+  return {
+    dagId: dag.id,
+    runId: info.runId,
+    logicalDate: info.logicalDate.getTime(),
+    dataIntervalStart: info.dataIntervalStart.getTime(),
+    dataIntervalEnd: info.dataIntervalEnd.getTime(),
+    ds: dsOf(info.logicalDate, dag.timezone),
+    params: info.params,
+    conf: info.conf,
+  };
+}
+
 /** Variables every command and pod gets: which try of which task this is. */
-function aloftEnv(dag: SerializedDag, task: SerializedTask, info: Parameters<typeof templateContext>[0]): Record<string, string> {
+function aloftEnv(dag: SerializedDag, task: SerializedTask, info: TaskInfo): Record<string, string> {
   return {
     ALOFT_DAG_ID: dag.id,
     ALOFT_TASK_ID: task.id,
@@ -504,20 +614,6 @@ function aloftEnv(dag: SerializedDag, task: SerializedTask, info: Parameters<typ
 }
 
 /** What a function task's context is built from, as plain data (for a runner thread or a pod). */
-function fnContext(dag: SerializedDag, info: Parameters<typeof templateContext>[0]): RunMessage['ctx'] {
-  return {
-    dagId: info.dagId,
-    runId: info.runId,
-    taskId: info.taskId,
-    mapIndex: info.mapIndex,
-    tryNumber: info.tryNumber,
-    args: info.args,
-    logicalDate: info.logicalDate.getTime(),
-    dataIntervalStart: info.dataIntervalStart.getTime(),
-    dataIntervalEnd: info.dataIntervalEnd.getTime(),
-    ds: dsOf(info.logicalDate, dag.timezone),
-    params: info.params,
-    conf: info.conf,
-    outputs: info.outputs,
-  };
+function fnContext(dag: SerializedDag, info: TaskInfo): RunMessage['ctx'] {
+  return { ...runContextData(dag, info), taskId: info.taskId, mapIndex: info.mapIndex, tryNumber: info.tryNumber, args: info.args, outputs: info.outputs };
 }

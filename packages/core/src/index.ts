@@ -3,6 +3,7 @@ export * from './model/states.js';
 export * from './model/ids.js';
 export * from './model/mapping.js';
 export * from './model/trigger-rules.js';
+export * from './model/callbacks.js';
 export type * from './model/dag.js';
 export * from './errors/index.js';
 export * from './config/config.js';

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { ChildMessage, RunMessage } from '../fn-runner.js';
+import type { CallbackMessage, ChildMessage, RunMessage } from '../fn-runner.js';
 import { LineSplitter } from '../task-log.js';
 import type { ExecEnv, ExecResult, RunningTask } from './types.js';
 
@@ -125,7 +125,8 @@ export class FnPool {
     return slot;
   }
 
-  run(msg: RunMessage, env: ExecEnv): RunningTask {
+  /** Runs a task's function, or a callback (whose output, if any, is ignored). */
+  run(msg: RunMessage | CallbackMessage, env: { log: Pick<ExecEnv['log'], 'write'>; killGraceMs: number }): RunningTask {
     // Most recently used first, so the least used drift to the reaper.
     const slot = this.#idle.pop()?.slot ?? this.#spawn();
     let cancelled: string | undefined;

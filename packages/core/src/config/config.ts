@@ -51,6 +51,7 @@ const ENV = z.object({
   ALOFT_TASK_POD_DAGS_FOLDER: z.string().default('/app/dags'),
   ALOFT_K8S_ORPHAN_SWEEP_MS: z.coerce.number().int().min(100).default(60000),
   ALOFT_K8S_CREATE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
+  ALOFT_CALLBACK_TIMEOUT_MS: z.coerce.number().int().min(100).default(60000),
   ALOFT_KILL_GRACE_MS: z.coerce.number().int().min(0).default(5000),
   ALOFT_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2000),
   ALOFT_LOCK_MS: z.coerce.number().int().min(1000).default(30000),

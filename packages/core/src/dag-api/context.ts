@@ -6,16 +6,12 @@ export interface TaskLogger {
   error(msg: string, ...args: unknown[]): void;
 }
 
-/** What a `fn`, `branch` or `shortCircuit` function receives. */
-export interface TaskContext<P = Record<string, unknown>> {
+/** The run a task function or a callback is about; shared by both contexts. */
+export interface RunContext<P = Record<string, unknown>> {
   dagId: string;
   runId: string;
-  taskId: string;
   /** −1 unless the task is mapped; then the instance's position, from 0. */
   mapIndex: number;
-  tryNumber: number;
-  /** The task's fixed `args` with, for a mapped instance, its own element of each mapped one. */
-  args: Record<string, unknown>;
   /** Start of the data interval for scheduled runs; the trigger time for manual ones. */
   logicalDate: Date;
   /** Logical date as YYYY-MM-DD in the DAG's time zone. */
@@ -25,11 +21,19 @@ export interface TaskContext<P = Record<string, unknown>> {
   /** The DAG's params with the run's conf applied on top. */
   params: P;
   conf: Record<string, unknown>;
+  log: TaskLogger;
+}
+
+/** What a `fn`, `branch` or `shortCircuit` function receives. */
+export interface TaskContext<P = Record<string, unknown>> extends RunContext<P> {
+  taskId: string;
+  tryNumber: number;
+  /** The task's fixed `args` with, for a mapped instance, its own element of each mapped one. */
+  args: Record<string, unknown>;
   /** Output of a direct upstream task, typed by the upstream's declaration. */
   output<T>(upstream: TaskRef<T>): T;
   /** Outputs of all direct upstream tasks by task id; a mapped upstream gives the list of its instances' outputs, in order. */
   outputs: Record<string, unknown>;
-  log: TaskLogger;
   /** Ends the task as skipped. */
   skip(reason?: string): never;
   /** Aborted when the task is cancelled or times out. */

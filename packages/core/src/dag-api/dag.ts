@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { MappedArg, ParamSpec, RunInPod, SerializedDag, SerializedTask, TaskArgs, TaskKind } from '../model/dag.js';
 import { DEFAULT_POOL, ID_PATTERN, POOL_NAME } from '../model/ids.js';
 import { TRIGGER_RULES, type TriggerRule } from '../model/trigger-rules.js';
+import { DAG_CALLBACK_SLOTS, dagCallbackRef, parseCallbackRef, TASK_CALLBACK_SLOTS, taskCallbackRef, type CallbackRef, type DagCallbackSlot, type TaskCallbackSlot } from '../model/callbacks.js';
+import type { Callback } from './callback-context.js';
 import { callSiteLine, getImportingFile } from './call-site.js';
 import type { TaskContext } from './context.js';
 import { parseDuration, type Duration } from './durations.js';
@@ -91,6 +93,21 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
     return this.#functions.get(taskId);
   }
 
+  /** The function a callback reference (`task:<id>:onFailure`, `dag:onSuccess`) names. */
+  callbackOf(ref: string): Callback | undefined {
+    const p = parseCallbackRef(ref);
+    if (!p) return undefined;
+    const fn = p.scope === 'dag' ? this.options?.[p.slot] : this.#taskCallback(p.taskId, p.slot);
+    return typeof fn === 'function' ? (fn as Callback) : undefined;
+  }
+
+  /** A task's own callback (group defaults included), else the DAG's defaultArgs one. */
+  #taskCallback(taskId: string, slot: TaskCallbackSlot): unknown {
+    const t = this.#tasks.get(taskId);
+    if (!t) return undefined;
+    return t.options[slot] ?? this.options?.defaultArgs?.[slot];
+  }
+
   #declare<T>(kind: TaskKind, options: BaseTaskOptions, fn?: TaskFunction, group?: TaskGroup<never>): TaskRef<T> {
     const line = callSiteLine();
     const id = group ? `${group.id}.${String(options?.id)}` : String(options?.id);
@@ -146,6 +163,13 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
     const maxActiveTasks = positiveInt(o.maxActiveTasks ?? 16, `${where}: maxActiveTasks`, issues, this.line);
     const defaults = resolveArgs(DEFAULT_ARGS, o.defaultArgs ?? {}, `${where}: defaultArgs`, issues, this.line);
     const params = resolveParams(o.params ?? {}, `${where}: params`, issues, this.line);
+    const deadlineMs = optionalDuration(o.deadline, 'deadline', where, issues, this.line);
+    const defaultSlaMs = optionalDuration(o.defaultArgs?.sla, 'sla', `${where}: defaultArgs`, issues, this.line);
+    const dagCallbacks: Partial<Record<DagCallbackSlot, CallbackRef>> = {};
+    for (const slot of DAG_CALLBACK_SLOTS) {
+      if (isCallback(o[slot], slot, where, issues, this.line)) dagCallbacks[slot] = dagCallbackRef(slot);
+    }
+    for (const slot of TASK_CALLBACK_SLOTS) isCallback(o.defaultArgs?.[slot], slot, `${where}: defaultArgs`, issues, this.line);
 
     for (const g of this.#groupProblems) issues.add(g.field, `${where}: ${g.message}`, g.line);
     for (const dup of this.#duplicates) {
@@ -186,6 +210,18 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
         ...(t.group ? { group: t.group } : {}),
       };
       Object.assign(task, mapping(t, upstreams.get(id)!, at, issues));
+      // defaultArgs were checked once above; here only what the task (or its group) sets.
+      const slaMs = t.options.sla !== undefined ? optionalDuration(t.options.sla, 'sla', at, issues, t.line) : defaultSlaMs;
+      if (slaMs !== undefined) task.slaMs = slaMs;
+      const callbacks: Partial<Record<TaskCallbackSlot, CallbackRef>> = {};
+      for (const slot of TASK_CALLBACK_SLOTS) {
+        const own = t.options[slot];
+        const has = own !== undefined ? isCallback(own, slot, at, issues, t.line) : typeof o.defaultArgs?.[slot] === 'function';
+        if (has) callbacks[slot] = taskCallbackRef(id, slot);
+      }
+      // As in Airflow, the DAG's onSlaMiss hears about task SLA misses too.
+      if (slaMs !== undefined && !callbacks.onSlaMiss && dagCallbacks.onSlaMiss) callbacks.onSlaMiss = dagCallbacks.onSlaMiss;
+      if (Object.keys(callbacks).length > 0) task.callbacks = callbacks;
       if (t.kind === 'command') task.command = commandSpec(t.options, at, issues, t.line);
       if (t.kind === 'kubernetesPod') task.pod = validatePodOptions(t.options, at, issues, t.line, this.file);
       if (t.kind === 'triggerDagRun') task.trigger = validateTriggerDagRunOptions(t.options, at, issues, t.line);
@@ -222,6 +258,9 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       ...(this.#groups.size
         ? { groups: [...this.#groups.values()].map(({ group, line }) => ({ id: group.id, parent: group.parent?.id ?? null, ...(group.tooltip ? { tooltip: group.tooltip } : {}), line })) }
         : {}),
+      ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+      ...(Object.keys(dagCallbacks).length > 0 ? { callbacks: dagCallbacks } : {}),
+      ...(Object.keys(dagCallbacks).length > 0 || tasks.some((t) => t.callbacks?.onSlaMiss) ? { callbackQueue: defaults.queue } : {}),
     };
     const version = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
     return { ...body, version };
@@ -252,6 +291,24 @@ function toIso(v: string | Date | undefined, what: string, issues: ValidationIss
   return d.toISOString();
 }
 
+function optionalDuration(v: Duration | undefined, field: string, at: string, issues: ValidationIssues, line?: number): number | undefined {
+  if (v === undefined) return undefined;
+  const ms = parseDuration(v);
+  if (typeof ms === 'string') {
+    issues.add(field, `${at}: ${field} ${ms}`, line);
+    return undefined;
+  }
+  return ms;
+}
+
+/** True for a function; an error naming the field for anything else but undefined. */
+function isCallback(v: unknown, field: string, at: string, issues: ValidationIssues, line?: number): v is Callback {
+  if (v === undefined) return false;
+  if (typeof v === 'function') return true;
+  issues.add(field, `${at}: ${field} must be a function (got ${v === null ? 'null' : typeof v})`, line);
+  return false;
+}
+
 function positiveInt(v: unknown, what: string, issues: ValidationIssues, line?: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
     issues.add(what.split(': ').pop()!, `${what} must be a whole number ≥ 1 (got ${JSON.stringify(v)})`, line);
@@ -262,15 +319,7 @@ function positiveInt(v: unknown, what: string, issues: ValidationIssues, line?: 
 
 function resolveArgs(base: TaskArgs, input: TaskArgsInput, at: string, issues: ValidationIssues, line?: number): TaskArgs {
   const out = { ...base };
-  const dur = (field: keyof TaskArgsInput, v: Duration | undefined): number | undefined => {
-    if (v === undefined) return undefined;
-    const ms = parseDuration(v);
-    if (typeof ms === 'string') {
-      issues.add(field, `${at}: ${field} ${ms}`, line);
-      return undefined;
-    }
-    return ms;
-  };
+  const dur = (field: keyof TaskArgsInput, v: Duration | undefined) => optionalDuration(v, field, at, issues, line);
   if (input.owner !== undefined) out.owner = String(input.owner);
   if (input.retries !== undefined) {
     if (!Number.isInteger(input.retries) || input.retries < 0) {

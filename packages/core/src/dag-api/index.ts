@@ -1,10 +1,12 @@
 export { dag, Dag, type TaskFunction } from './dag.js';
 export { chain, TaskList, TaskRef, type GroupRef } from './task-ref.js';
 export { TaskGroup, type TaskGroupOptions } from './task-group.js';
-export { SkipSignal, type TaskContext, type TaskLogger } from './context.js';
+export { SkipSignal, type RunContext, type TaskContext, type TaskLogger } from './context.js';
 export type * from './options.js';
 export { takeDefinedDags, registerDag } from './registry.js';
 export { setImportingFile } from './call-site.js';
 export { importDagFile } from './loader.js';
 export { parseSchedule, datasetListProblem, dueIntervals, intervalsBetween, nextRunAt, describeSchedule, ds, type DataInterval, type DueInput, type ScheduleInput } from './schedule.js';
 export { renderTemplate, renderArgs, templateContext, type TemplateInfo } from './templating.js';
+export type { Callback, CallbackContext } from './callback-context.js';
+export { webhookNotifier, type WebhookNotifierOptions } from './webhook-notifier.js';

@@ -1,5 +1,6 @@
 import type { RunInPod } from '../model/dag.js';
 import type { TriggerRule } from '../model/trigger-rules.js';
+import type { Callback } from './callback-context.js';
 import type { TaskContext } from './context.js';
 import type { Duration } from './durations.js';
 import type { ScheduleInput } from './schedule.js';
@@ -34,11 +35,27 @@ export interface TaskArgsInput {
    * selector, tolerations, service account, secrets, labels and annotations.
    */
   runInPod?: boolean | RunInPod;
+  /**
+   * Airflow's SLA: the task instance should have finished successfully within this long
+   * after its run's data interval end (for a manual run: its trigger time). A miss fires
+   * `onSlaMiss` (the task's, else the DAG's) once. Not checked for backfill runs.
+   */
+  sla?: Duration;
+  /** Before each try starts, on the worker. */
+  onExecute?: Callback;
+  onSuccess?: Callback;
+  /** When the task fails for good (no tries left); `ctx.reason` says why. */
+  onFailure?: Callback;
+  /** When a try fails and another is scheduled; `ctx.reason` says why. */
+  onRetry?: Callback;
+  /** When the task misses its `sla`. */
+  onSlaMiss?: Callback;
 }
 
 /** Every task argument's name, as written in options and defaultArgs. */
 export const TASK_ARG_KEYS = [
   'owner', 'retries', 'retryDelay', 'retryExponentialBackoff', 'maxRetryDelay', 'executionTimeout', 'queue', 'priority', 'dependsOnPast', 'pool', 'poolSlots', 'runInPod',
+  'sla', 'onExecute', 'onSuccess', 'onFailure', 'onRetry', 'onSlaMiss',
 ] as const satisfies readonly (keyof TaskArgsInput)[];
 
 export type ParamInput =
@@ -73,6 +90,17 @@ export interface DagOptions<P extends Record<string, unknown> = Record<string, u
   /** Defaults for manual triggers; a run's conf overrides them. */
   params?: { [K in keyof P]: ParamInput };
   defaultArgs?: TaskArgsInput;
+  /**
+   * The run should have finished within this long after its data interval end (for a
+   * manual run: its trigger time); a miss fires `onSlaMiss` once. Not checked for backfills.
+   */
+  deadline?: Duration;
+  /** When a run of this DAG succeeds. */
+  onSuccess?: Callback;
+  /** When a run of this DAG fails (or is cancelled); `ctx.reason` names the failed tasks. */
+  onFailure?: Callback;
+  /** When a run misses its `deadline`, or a task without its own `onSlaMiss` misses its `sla`. */
+  onSlaMiss?: Callback;
 }
 
 export interface BaseTaskOptions extends TaskArgsInput {

@@ -1,3 +1,4 @@
+import type { CallbackRef, DagCallbackSlot, TaskCallbackSlot } from './callbacks.js';
 import type { TriggerRule } from './trigger-rules.js';
 
 /**
@@ -109,6 +110,10 @@ export interface SerializedTask extends TaskArgs {
   outlets?: string[] | undefined;
   /** Present for `triggerDagRun`. */
   trigger?: TriggerDagRunSpec | undefined;
+  /** The task's SLA (ms after its run's data interval end), when it has one. */
+  slaMs?: number | undefined;
+  /** The callbacks this task has, by slot (its own or from defaultArgs); absent when none. */
+  callbacks?: Partial<Record<TaskCallbackSlot, CallbackRef>> | undefined;
 }
 
 export interface ParamSpec {
@@ -143,6 +148,12 @@ export interface SerializedDag {
   tasks: SerializedTask[];
   /** Task groups, when the DAG has any (for the dashboard's graph). */
   groups?: SerializedGroup[] | undefined;
+  /** The run deadline (ms after the data interval end), when set. */
+  deadlineMs?: number | undefined;
+  /** The DAG's own callbacks, by slot; absent when none. */
+  callbacks?: Partial<Record<DagCallbackSlot, CallbackRef>> | undefined;
+  /** Queue of the jobs that run the DAG's callbacks: its defaultArgs queue. */
+  callbackQueue?: string | undefined;
   /** Content hash of everything above; changes when the DAG changes. */
   version: string;
 }

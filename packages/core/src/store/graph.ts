@@ -20,6 +20,8 @@ export interface GraphNode {
   m?: { s: ({ a: string; n: number } | { a: string; t: string })[]; x: number };
   /** Datasets the task updates on success (only present when it has outlets). */
   o?: string[];
+  /** Has task callbacks: an `empty` task then goes to a worker, which runs them (as in Airflow). */
+  cb?: true;
 }
 
 /**
@@ -29,6 +31,10 @@ export interface GraphNode {
 export interface GraphMeta {
   mat: number;
   mar: number;
+  /** The DAG's run callbacks (references) and the queue their jobs go to, when it has any. */
+  cbs?: string | undefined;
+  cbf?: string | undefined;
+  cbq?: string | undefined;
 }
 
 /** Task ids in topological order (Kahn), stable by declaration order. */
@@ -77,9 +83,15 @@ export function buildGraphHash(dag: SerializedDag): Record<string, string> {
       n.m = { s: t.map.over.map((o) => ('values' in o ? { a: o.arg, n: o.values.length } : { a: o.arg, t: o.upstream })), x: t.map.maxLength };
     }
     if (t.outlets) n.o = t.outlets;
+    if (t.callbacks?.onExecute || t.callbacks?.onSuccess) n.cb = true;
     hash[t.id] = JSON.stringify(n);
   }
   const meta: GraphMeta = { mat: dag.maxActiveTasks, mar: dag.maxActiveRuns };
+  if (dag.callbacks?.onSuccess || dag.callbacks?.onFailure) {
+    meta.cbs = dag.callbacks.onSuccess;
+    meta.cbf = dag.callbacks.onFailure;
+    meta.cbq = dag.callbackQueue ?? 'default';
+  }
   hash['__meta'] = JSON.stringify(meta);
   hash['__topo'] = JSON.stringify(topologicalOrder(dag));
   hash['__leaves'] = JSON.stringify(dag.tasks.filter((t) => t.downstream.length === 0).map((t) => t.id));

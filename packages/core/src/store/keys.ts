@@ -15,6 +15,7 @@
  *   out:{dag}:{run}             hash: `task:mapIndex` → output JSON
  *   map:{dag}:{run}             hash: `task:n` instances of an expanded mapped task, `task:{state}` counts
  *   running:{dag}               zset: running `run|task:map` by start time (maxActiveTasks)
+ *   sla:{dag}:{run}             hash: task id (or `~run`) → when its SLA miss was recorded
  *   events                      stream of every transition (capped)
  *   queues                      set of queue names in use
  *   pools                       hash: pool name → JSON { slots, description }
@@ -88,6 +89,9 @@ export class Keys {
   }
   running(dagId: string): string {
     return `${this.prefix}:running:${dagId}`;
+  }
+  slaMisses(dagId: string, runId: string): string {
+    return `${this.prefix}:sla:${dagId}:${runId}`;
   }
   get events(): string {
     return `${this.prefix}:events`;

@@ -21,6 +21,7 @@ const SCRIPTS = [
   'deleteRun',
   'releaseTi',
   'checkDatasetRun',
+  'recordSlaMiss',
 ] as const;
 type ScriptName = (typeof SCRIPTS)[number];
 
@@ -385,6 +386,32 @@ export class Store {
     const r = await this.#run('cancelRun', dagId, runId, Date.now(), reason);
     if (r === -1) throw new Error(`run "${runId}" of DAG "${dagId}" does not exist`);
     return r === 1;
+  }
+
+  /** Run ids of a DAG that are queued or running. */
+  async listUnfinishedRunIds(dagId: string): Promise<string[]> {
+    const [active, queued] = await Promise.all([this.redis.smembers(this.keys.activeRuns(dagId)), this.redis.zrange(this.keys.queuedRuns(dagId), 0, -1)]);
+    return [...active, ...queued];
+  }
+
+  /**
+   * Records an SLA miss (a task past its `sla`, or with `taskId` null the run past its
+   * deadline) once, with its event and the onSlaMiss job; false when already recorded.
+   */
+  async recordSlaMiss(input: { dagId: string; runId: string; taskId: string | null; dueAt: number; state: string; queue: string; callback: string | undefined }): Promise<boolean> {
+    const r = await this.#run('recordSlaMiss', input.dagId, input.runId, Date.now(), input.taskId ?? '', input.dueAt, input.state, input.queue, input.callback ?? '');
+    return r === 1;
+  }
+
+  /** SLA misses recorded for a run: task id (`~run` for the run's deadline) → when. */
+  async getSlaMisses(dagId: string, runId: string): Promise<Record<string, number>> {
+    const h = await this.redis.hgetall(this.keys.slaMisses(dagId, runId));
+    return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
+  }
+
+  /** State of every task instance of a run, by `task:mapIndex`. */
+  async getTiStates(dagId: string, runId: string): Promise<Record<string, TaskState>> {
+    return (await this.redis.hgetall(this.keys.tiStates(dagId, runId))) as Record<string, TaskState>;
   }
 
   async deleteRun(dagId: string, runId: string): Promise<boolean> {

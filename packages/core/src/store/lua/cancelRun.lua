@@ -1,6 +1,6 @@
 --[[
   Marks a run failed: running instances become failed (their workers stop them), the ones
-  not yet finished become skipped, nothing new is enqueued.
+  not yet finished become skipped, nothing new is enqueued; the DAG's onFailure is queued.
   ARGV: prefix, dagId, runId, now, reason
 ]]
 --- @include "lib"
@@ -26,5 +26,6 @@ rcall('HSET', c.runKey, 'state', 'failed', 'endDate', now, 'reason', ARGV[5])
 rcall('SREM', prefix .. ':active-runs:' .. dagId, runId)
 rcall('ZREM', prefix .. ':queued-runs:' .. dagId, runId)
 emit(c, 'run', nil, 'failed', ARGV[5])
+runCallback(c, 'failed', ARGV[5])
 startQueuedRuns(prefix, dagId, now, meta(c).mar)
 return 1

@@ -1,5 +1,5 @@
 --[[
-  Deletes a finished run with its task instances, logs and outputs (retention).
+  Deletes a finished run with its task instances, logs, outputs and SLA misses (retention).
   ARGV: prefix, dagId, runId
 ]]
 --- @include "lib"
@@ -19,7 +19,7 @@ for _, field in ipairs(rcall('HKEYS', c.mapKey)) do
   local task = string.match(field, '^(.*):n$')
   if task then rcall('DEL', tiKey(c, task)) end
 end
-rcall('DEL', c.runKey, c.tisKey, c.outKey, c.mapKey)
+rcall('DEL', c.runKey, c.tisKey, c.outKey, c.mapKey, c.slaKey)
 rcall('ZREM', prefix .. ':runs:' .. dagId, runId)
 rcall('SREM', prefix .. ':active-runs:' .. dagId, runId)
 return 1

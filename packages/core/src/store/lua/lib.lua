@@ -22,6 +22,7 @@ local function newCtx(prefix, dagId, runId, now)
   c.mapKey = prefix .. ':map:' .. dagId .. ':' .. runId
   c.runningKey = prefix .. ':running:' .. dagId
   c.eventsKey = prefix .. ':events'
+  c.slaKey = prefix .. ':sla:' .. dagId .. ':' .. runId
   c.bullPrefix = prefix .. ':bull'
   c.version = rcall('HGET', c.runKey, 'version')
   if c.version then c.graphKey = prefix .. ':graph:' .. dagId .. ':' .. c.version end
@@ -82,6 +83,36 @@ local function bullPriority(p)
   return v
 end
 
+-- Queues a job that runs a callback (a reference such as `dag:onFailure`) on a worker. The
+-- job id holds `uniq`, so one occurrence is one job however often this is reached.
+-- `extra` is JSON object members (`,"state":"failed",…`) appended to the job's data.
+local function enqueueCallback(c, queue, ref, uniq, extra)
+  local bq = c.bullPrefix .. ':' .. queue .. ':'
+  local jobId = c.dag .. '|' .. escapeId(c.run) .. '|~callback|' .. escapeId(ref) .. '|' .. uniq
+  local jobKey = bq .. jobId
+  if rcall('EXISTS', jobKey) == 1 then return end
+  local data = '{"dagId":' .. cjson.encode(c.dag) .. ',"runId":' .. cjson.encode(c.run) ..
+    ',"taskId":"","mapIndex":-1,"try":0,"callback":' .. cjson.encode(ref) .. extra .. '}'
+  local opts = { attempts = 1, removeOnComplete = true, removeOnFail = true, priority = 1, delay = 0 }
+  local maxEvents = getOrSetMaxEvents(bq .. 'meta')
+  storeAndEnqueueJob(bq .. 'events', jobKey, jobId, c.dag .. '.' .. ref, data, opts, c.now,
+    nil, nil, nil, maxEvents, bq .. 'wait', bq .. 'paused', bq .. 'active', bq .. 'meta',
+    bq .. 'prioritized', bq .. 'pc', bq .. 'delayed', bq .. 'marker')
+  rcall('SADD', c.p .. ':queues', queue)
+end
+
+-- The DAG's onSuccess / onFailure for a run that just finished, counted per finish so a
+-- cleared and re-finished run fires again, and a finish fires once.
+local function runCallback(c, state, reason)
+  local m = meta(c)
+  local ref = m.cbs
+  if state == 'failed' then ref = m.cbf end
+  if not ref then return end
+  local n = rcall('HINCRBY', c.runKey, 'finishes', 1)
+  enqueueCallback(c, m.cbq, ref, 'finish' .. n,
+    ',"state":' .. cjson.encode(state) .. ',"reason":' .. cjson.encode(reason or ''))
+end
+
 local function finishRun(c)
   local state = 'success'
   for _, leaf in ipairs(graphList(c, '__leaves')) do
@@ -95,6 +126,7 @@ local function finishRun(c)
   rcall('HSET', c.runKey, 'state', state, 'endDate', c.now)
   rcall('SREM', c.p .. ':active-runs:' .. c.dag, c.run)
   emit(c, 'run', nil, state)
+  runCallback(c, state, nil)
 end
 
 -- Pools, as in Airflow: `pools` maps a name to JSON {slots, description}. Per pool, the
@@ -323,8 +355,8 @@ local function evaluate(c, task)
     if n.dop and not pastAllows(c, task) then return end
     if n.m then
       expand(c, task, n)
-    elseif n.k == 'empty' then
-      -- Like Airflow's EmptyOperator: never sent to a worker.
+    elseif n.k == 'empty' and not n.cb then
+      -- Like Airflow's EmptyOperator: never sent to a worker, unless it has callbacks to run.
       finalize(c, task, 'success', { 'startDate', c.now })
     else
       enqueue(c, task, n, 0)
