@@ -19,7 +19,7 @@ describe('dynamic task mapping end to end (real redis-server, scheduler and two 
     await sys.spawn('scheduler', 'scheduler');
     await sys.spawn('worker', 'worker-1', { ALOFT_WORKER_CONCURRENCY: '16' });
     await sys.spawn('worker', 'worker-2', { ALOFT_WORKER_CONCURRENCY: '16' });
-    await waitFor('mapping DAGs stored', async () => (await sys.client.listDags()).length === 5, 60_000);
+    await waitFor('mapping DAGs stored', async () => (await sys.client.listDags()).length === 6, 60_000);
   }, 90_000);
   afterAll(() => sys.stop());
 
@@ -99,5 +99,24 @@ describe('dynamic task mapping end to end (real redis-server, scheduler and two 
       [2, 'success', 2],
     ]);
     expect(again.unfinished).toBe(0);
+  });
+
+  it('maps a task group: copy i waits only for copy i inside the group, and the group ends as lists', async () => {
+    const run = await triggerAndWait('map_group');
+    expect(run.state).toBe('success');
+    const all = await tis('map_group', run.runId);
+    const copy = (task: string, i: number) => all.find((t) => t.taskId === `per_file.${task}` && t.mapIndex === i)!;
+    expect([0, 1, 2].map((i) => copy('download', i).state)).toEqual(['success', 'success', 'success']);
+    expect([0, 1, 2].map((i) => copy('parse', i).state)).toEqual(['success', 'success', 'failed']);
+    expect([0, 1, 2].map((i) => copy('report', i).state)).toEqual(['success', 'success', 'success']);
+    // b.csv was parsed while a.csv was still downloading: no copy waited for the others.
+    expect(copy('parse', 1).endDate!).toBeLessThan(copy('download', 0).endDate!);
+    expect(copy('parse', 2).reason).toMatch(/cannot parse raw\/bad.csv/);
+    const log = await sys.client.getLog('map_group', run.runId, 'per_file.report', { mapIndex: 1 });
+    expect(log.map((l) => l.line)).toContain('report raw/b.csv copy 1');
+    expect(await sys.client.getOutput('map_group', run.runId, 'summary')).toEqual([{ path: 'raw/a.csv', copy: 0 }, { path: 'raw/b.csv', copy: 1 }, null]);
+    const dag = (await sys.client.getDag('map_group')).dag;
+    expect(dag.groups).toEqual([expect.objectContaining({ id: 'per_file', mapped: true })]);
+    expect(run.unfinished).toBe(0);
   });
 });

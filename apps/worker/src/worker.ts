@@ -339,14 +339,19 @@ export class AloftWorker {
    * Upstream outputs and arguments of one instance. A mapped instance gets its own element
    * of each list it was expanded over in `args`; those lists are not repeated in `outputs`,
    * so 10,000 instances over one upstream list read it once (cached), not 10,000 times.
+   * Copy i of a task in a mapped group gets copy i's output of its upstreams in the group.
    */
   async #inputs(dag: WorkerDag, task: SerializedTask, d: JobData): Promise<{ outputs: Record<string, unknown>; args: Record<string, unknown> }> {
     const { store } = this.o;
     const sources = new Set(task.map?.over.flatMap((o) => ('upstream' in o ? [o.upstream] : [])) ?? []);
-    const upstream = d.mapIndex < 0 ? task.upstream : task.upstream.filter((u) => !sources.has(u));
+    // In a mapped task group, copy i of a task sees copy i of its upstreams in the group.
+    const group = d.mapIndex >= 0 ? task.map?.group : undefined;
+    const copies = group ? task.upstream.filter((u) => dag.byId.get(u)?.map?.group === group) : [];
+    const upstream = d.mapIndex < 0 ? task.upstream : task.upstream.filter((u) => !sources.has(u) && !copies.includes(u));
     const mapped = new Set(upstream.filter((u) => dag.byId.get(u)?.map));
-    const outputs = await store.getOutputs(d.dagId, d.runId, upstream, mapped);
     const at = (taskId: string, mapIndex: number) => ({ dagId: d.dagId, runId: d.runId, taskId, mapIndex });
+    const outputs = await store.getOutputs(d.dagId, d.runId, upstream, mapped);
+    for (const u of copies) outputs[u] = await store.getOutput(at(u, d.mapIndex));
     const list = async (taskId: string): Promise<unknown[]> => {
       const tryNumber = await store.getTiField(at(taskId, UNMAPPED), 'try');
       const k = `${d.dagId}|${d.runId}|${taskId}|${tryNumber}`;

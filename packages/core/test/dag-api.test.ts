@@ -175,4 +175,31 @@ d.command({ id: 'b', command: 'true', pool: 'default_pool', poolSlots: 3 });
       /pool must be letters, digits, "_", "-" or "." \(got "no spaces"\).*poolSlots must be a whole number ≥ 1 \(got 0\)/,
     );
   });
+
+  it('mapped task groups: members take the group mapping and args; bad members and nesting are reported', async () => {
+    const { dags } = await load(`
+const d = dag({ id: 'mg' });
+const files = d.fn({ id: 'files', run: () => ['a'] });
+d.group({ id: 'per', expand: { file: files }, args: { bucket: 'b' } }, (g) => {
+  const a = g.fn({ id: 'a', run: () => 1, args: { own: 1 } });
+  g.command({ id: 'b', upstream: [a], command: 'echo {{ args.file }}' });
+});
+`);
+    const t = Object.fromEntries(dags[0]!.tasks.map((x) => [x.id, x]));
+    expect(t['per.a']).toMatchObject({ upstream: ['files'], args: { bucket: 'b', own: 1 }, map: { over: [{ arg: 'file', upstream: 'files' }], group: 'per' } });
+    expect(t['per.b']).toMatchObject({ upstream: ['files', 'per.a'], map: { group: 'per' } });
+    expect(dags[0]!.groups).toEqual([{ id: 'per', parent: null, mapped: true, line: undefined }]);
+    await expect(
+      load(`
+const d = dag({ id: 'badmg' });
+d.group({ id: 'outer', expand: { x: [1, 2] } }, (g) => {
+  g.empty({ id: 'nothing' });
+  g.fn({ id: 'self', expand: { y: [1] }, run: () => 1 });
+  g.group({ id: 'inner', expand: { z: [1] } }, (h) => { h.fn({ id: 'f', run: () => 1 }); });
+});
+`),
+    ).rejects.toThrow(
+      /task "outer.nothing" \(empty\): the tasks of mapped group "outer" must be command, fn or kubernetesPod tasks.*task "outer.self" is in mapped group "outer" and cannot be mapped itself.*group "outer.inner" is mapped inside mapped group "outer"; mapped groups do not nest/s,
+    );
+  });
 });

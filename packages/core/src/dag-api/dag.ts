@@ -26,6 +26,8 @@ interface DeclaredTask {
   line: number | undefined;
   downstream: Set<string>;
   group: string | undefined;
+  /** The mapped task group the task belongs to, if any. */
+  mapGroup?: string | undefined;
 }
 
 const GROUP_ID = /^[A-Za-z0-9_-]{1,100}$/;
@@ -68,6 +70,9 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       } else if (this.#groups.has(group.id)) {
         this.#groupProblems.push({ field: 'group', message: `group "${group.id}" is declared twice`, line });
       } else this.#groups.set(group.id, { group, line });
+      if (group.mapped?.id === group.id && group.parent?.mapped) {
+        this.#groupProblems.push({ field: 'expand', message: `group "${group.id}" is mapped inside mapped group "${group.parent.mapped.id}"; mapped groups do not nest`, line });
+      }
     },
   };
 
@@ -116,10 +121,18 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       const defaults = Object.fromEntries(TASK_ARG_KEYS.filter((k) => group.defaultArgs[k] !== undefined).map((k) => [k, group.defaultArgs[k]]));
       options = { ...defaults, ...options };
     }
+    const mg = group?.mapped;
+    if (mg) {
+      // Every task of a mapped group is mapped the group's way, copy i beside copy i.
+      const own = options as MappableOptions;
+      if (own.expand !== undefined) this.#groupProblems.push({ field: 'expand', message: `task "${id}" is in mapped group "${mg.id}" and cannot be mapped itself`, line });
+      else if (!MAPPABLE.includes(kind)) this.#groupProblems.push({ field: 'kind', message: `task "${id}" (${kind}): the tasks of mapped group "${mg.id}" must be command, fn or kubernetesPod tasks`, line });
+      else options = { ...options, expand: mg.expand, args: mg.args || own.args ? { ...mg.args, ...own.args } : undefined, maxMapLength: mg.maxMapLength } as BaseTaskOptions;
+    }
     if (this.#tasks.has(id)) {
       this.#duplicates.push({ id, line });
     } else {
-      this.#tasks.set(id, { kind, options: options as DeclaredTask['options'], line, downstream: new Set(), group: group?.id });
+      this.#tasks.set(id, { kind, options: options as DeclaredTask['options'], line, downstream: new Set(), group: group?.id, mapGroup: mg?.id });
     }
     if (fn !== undefined) this.#functions.set(id, fn);
     const ref = new TaskRef<T>(id, kind, (ids) => {
@@ -256,7 +269,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       params,
       tasks,
       ...(this.#groups.size
-        ? { groups: [...this.#groups.values()].map(({ group, line }) => ({ id: group.id, parent: group.parent?.id ?? null, ...(group.tooltip ? { tooltip: group.tooltip } : {}), line })) }
+        ? { groups: [...this.#groups.values()].map(({ group, line }) => ({ id: group.id, parent: group.parent?.id ?? null, ...(group.tooltip ? { tooltip: group.tooltip } : {}), ...(group.mapped?.id === group.id ? { mapped: true as const } : {}), line })) }
         : {}),
       ...(deadlineMs !== undefined ? { deadlineMs } : {}),
       ...(Object.keys(dagCallbacks).length > 0 ? { callbacks: dagCallbacks } : {}),
@@ -455,7 +468,7 @@ function mapping(t: DeclaredTask, upstream: Set<string>, at: string, issues: Val
     const from = o.maxMapLength === undefined ? 'ALOFT_MAX_MAP_LENGTH' : 'maxMapLength';
     issues.add('maxMapLength', `${at}: ${from} must be a whole number ≥ 1 (got ${JSON.stringify(o.maxMapLength ?? process.env['ALOFT_MAX_MAP_LENGTH'])})`, t.line);
   }
-  out.map = { over, maxLength };
+  out.map = { over, maxLength, ...(t.mapGroup ? { group: t.mapGroup } : {}) };
   return out;
 }
 

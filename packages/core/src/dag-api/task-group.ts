@@ -1,6 +1,6 @@
 import type { TaskKind } from '../model/dag.js';
 import type { TaskFunction } from './dag.js';
-import type { BaseTaskOptions, TaskArgsInput } from './options.js';
+import type { BaseTaskOptions, MappableOptions, TaskArgsInput } from './options.js';
 import { Operators } from './operators.js';
 import { callSiteLine } from './call-site.js';
 import { TaskList, type GroupRef, type TaskRef, type Targets } from './task-ref.js';
@@ -12,6 +12,16 @@ export interface TaskGroupOptions {
   tooltip?: string;
   /** Defaults for the group's tasks, over the DAG's defaultArgs; a task's own options win. */
   defaultArgs?: TaskArgsInput;
+  /**
+   * Maps the whole group, like Airflow's mapped task groups: one copy of the group per
+   * element, each task of copy i seeing element i in `ctx.args` and the outputs of copy i
+   * of its upstreams in the group; tasks after the group get lists. Its tasks must be
+   * command, fn or kubernetesPod tasks and are not mapped themselves.
+   */
+  expand?: MappableOptions['expand'];
+  /** Fixed arguments for every task of a mapped group (a task's own `args` win). */
+  args?: Record<string, unknown>;
+  maxMapLength?: number;
 }
 
 /** What a group needs from its DAG: declare a task in a group, and the edges among tasks. */
@@ -32,6 +42,8 @@ export class TaskGroup<P extends Record<string, unknown> = Record<string, unknow
   readonly parent: TaskGroup<never> | undefined;
   readonly tooltip: string | undefined;
   readonly defaultArgs: TaskArgsInput;
+  /** The mapped group this one is (or is inside), if any. */
+  readonly mapped: { id: string; expand: NonNullable<TaskGroupOptions['expand']>; args: Record<string, unknown> | undefined; maxMapLength: number | undefined } | undefined;
   readonly #members: TaskRef<unknown>[] = [];
   readonly #host: GroupHost;
 
@@ -43,6 +55,7 @@ export class TaskGroup<P extends Record<string, unknown> = Record<string, unknow
     this.parent = parent;
     this.tooltip = options?.tooltip;
     this.defaultArgs = { ...(parent?.defaultArgs ?? {}), ...(options?.defaultArgs ?? {}) };
+    this.mapped = options?.expand !== undefined ? { id: this.id, expand: options.expand, args: options.args, maxMapLength: options.maxMapLength } : parent?.mapped;
     host.addGroup(this as unknown as TaskGroup<never>, line);
   }
 

@@ -83,6 +83,11 @@ export interface MapSpec {
   over: MappedArg[];
   /** Instances allowed; past it the task fails. */
   maxLength: number;
+  /**
+   * The mapped task group the task belongs to: instance i then waits for instance i of its
+   * upstreams in the same group, not for all of them.
+   */
+  group?: string | undefined;
 }
 
 /** A mapped argument: a literal list from the DAG file, or an upstream task's list output. */
@@ -126,6 +131,8 @@ export interface ParamSpec {
 export interface SerializedGroup {
   id: string;
   parent: string | null;
+  /** Present when the group is mapped (`expand`). */
+  mapped?: true | undefined;
   tooltip?: string | undefined;
   line?: number | undefined;
 }

@@ -17,7 +17,7 @@ export interface GraphNode {
   pl?: string;
   ps?: number;
   /** Mapped: each argument's list length (literal) or source task, and the cap. */
-  m?: { s: ({ a: string; n: number } | { a: string; t: string })[]; x: number };
+  m?: { s: ({ a: string; n: number } | { a: string; t: string })[]; x: number; g?: string };
   /** Datasets the task updates on success (only present when it has outlets). */
   o?: string[];
   /** Has task callbacks: an `empty` task then goes to a worker, which runs them (as in Airflow). */
@@ -61,6 +61,7 @@ export function topologicalOrder(dag: Pick<SerializedDag, 'tasks'>): string[] {
  */
 export function buildGraphHash(dag: SerializedDag): Record<string, string> {
   const hash: Record<string, string> = {};
+  const groups: Record<string, string[]> = {};
   for (const t of dag.tasks) {
     const n: GraphNode = {
       u: t.upstream,
@@ -81,6 +82,10 @@ export function buildGraphHash(dag: SerializedDag): Record<string, string> {
     if (t.poolSlots !== 1) n.ps = t.poolSlots;
     if (t.map) {
       n.m = { s: t.map.over.map((o) => ('values' in o ? { a: o.arg, n: o.values.length } : { a: o.arg, t: o.upstream })), x: t.map.maxLength };
+      if (t.map.group) {
+        n.m.g = t.map.group;
+        (groups[t.map.group] ??= []).push(t.id);
+      }
     }
     if (t.outlets) n.o = t.outlets;
     if (t.callbacks?.onExecute || t.callbacks?.onSuccess) n.cb = true;
@@ -92,6 +97,8 @@ export function buildGraphHash(dag: SerializedDag): Record<string, string> {
     meta.cbf = dag.callbacks.onFailure;
     meta.cbq = dag.callbackQueue ?? 'default';
   }
+  // Members of each mapped task group, so that one expanding expands the others.
+  for (const [g, members] of Object.entries(groups)) hash[`__mg:${g}`] = JSON.stringify(members);
   hash['__meta'] = JSON.stringify(meta);
   hash['__topo'] = JSON.stringify(topologicalOrder(dag));
   hash['__leaves'] = JSON.stringify(dag.tasks.filter((t) => t.downstream.length === 0).map((t) => t.id));

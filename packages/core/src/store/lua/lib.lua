@@ -11,7 +11,7 @@ local FINISHED = { success = true, failed = true, skipped = true, upstream_faile
 local UNMAPPED = '-1'
 
 local startQueuedRuns
-local expand
+local expand, innerOfGroup, evaluateCopy
 
 local function newCtx(prefix, dagId, runId, now)
   local c = { p = prefix, dag = dagId, run = runId, now = tonumber(now), nodes = {}, work = {} }
@@ -179,7 +179,13 @@ local function finalize(c, task, state, fields, detail, mi)
     local left = rcall('HINCRBY', c.runKey, 'unfinished', -1)
     if left <= 0 then c.runDone = true end
   end
-  table.insert(c.work, task)
+  -- A copy in a mapped task group makes only the same copy of its group downstream ready.
+  local tn = node(c, task)
+  if mi ~= UNMAPPED and tn and tn.m and tn.m.g then
+    table.insert(c.work, { task, mi })
+  else
+    table.insert(c.work, task)
+  end
 end
 
 local function enqueue(c, task, n, delay, mi)
@@ -233,13 +239,26 @@ end
 
 -- Decides what a task in state none should do given its upstream states:
 -- 'run', a final state ('skipped' / 'upstream_failed'), or nil to keep waiting.
--- Every instance of a mapped upstream counts, as in Airflow.
-local function decide(c, n)
+-- Upstream of a copy in a mapped task group that is in the same group: then only the same
+-- copy of it counts.
+local function sameGroup(c, n, u)
+  if not (n.m and n.m.g) then return false end
+  local un = node(c, u)
+  return un.m ~= nil and un.m.g == n.m.g
+end
+
+-- Every instance of a mapped upstream counts, as in Airflow. With `mi`, decides copy `mi` of
+-- a task in a mapped group: its upstreams in the group count by their own copy `mi`.
+local function decide(c, n, mi)
   local total = #n.u
   local success, skipped, failed, upFailed = 0, 0, 0, 0
   for _, u in ipairs(n.u) do
     local s = tiState(c, u)
     local m = (not s) and mapCounts(c, u)
+    if m and mi and sameGroup(c, n, u) then
+      s = tiState(c, u, mi)
+      m = nil
+    end
     if m then
       total = total + m.n - 1
       success = success + m.success
@@ -292,6 +311,35 @@ local function decide(c, n)
   return nil
 end
 
+-- A task of a mapped group with an upstream in the same group: its copies wait for copies.
+innerOfGroup = function(c, n)
+  if not (n.m and n.m.g) then return false end
+  for _, u in ipairs(n.u) do
+    if sameGroup(c, n, u) then return true end
+  end
+  return false
+end
+
+-- Decides one copy of a task in a mapped group, as evaluate does a whole task.
+evaluateCopy = function(c, task, mi)
+  if tiState(c, task, mi) ~= 'none' then return end
+  local n = node(c, task)
+  local d = decide(c, n, mi)
+  if d == nil then return end
+  if d == 'run' then
+    enqueue(c, task, n, 0, mi)
+  else
+    finalize(c, task, d, nil, nil, mi)
+  end
+end
+
+-- Every copy of an expanded task of a mapped group (an upstream outside the group changed).
+local function evaluateCopies(c, task)
+  local m = mapCounts(c, task)
+  if not m then return end
+  for i = 0, m.n - 1 do evaluateCopy(c, task, tostring(i)) end
+end
+
 -- How many instances a mapped task expands to, or nil and the reason it cannot: the
 -- product of its mapped arguments' lengths (literal lists, an upstream's list output, or a
 -- mapped upstream's instances).
@@ -342,7 +390,30 @@ expand = function(c, task, n)
   rcall('HSET', c.mapKey, task .. ':n', total)
   rcall('HINCRBY', c.runKey, 'unfinished', total - 1)
   emit(c, 'ti', task, 'mapped', tostring(total))
-  for i = 0, total - 1 do enqueue(c, task, n, 0, tostring(i)) end
+  if not innerOfGroup(c, n) then
+    for i = 0, total - 1 do enqueue(c, task, n, 0, tostring(i)) end
+  else
+    -- Inside a mapped group, copy i waits for copy i of its upstreams in the group.
+    local batch = {}
+    for i = 0, total - 1 do
+      batch[#batch + 1] = task .. ':' .. i
+      batch[#batch + 1] = 'none'
+      if #batch >= 1000 then
+        rcall('HSET', c.tisKey, unpack(batch))
+        batch = {}
+      end
+    end
+    if #batch > 0 then rcall('HSET', c.tisKey, unpack(batch)) end
+    for i = 0, total - 1 do evaluateCopy(c, task, tostring(i)) end
+  end
+  -- A mapped group expands as a whole: its tasks that wait on others in the group expand now.
+  if n.m.g then
+    for _, other in ipairs(graphList(c, '__mg:' .. n.m.g)) do
+      if other ~= task and tiState(c, other) == 'none' and innerOfGroup(c, node(c, other)) then
+        expand(c, other, node(c, other))
+      end
+    end
+  end
 end
 
 local function evaluate(c, task)
@@ -366,12 +437,26 @@ local function evaluate(c, task)
   end
 end
 
--- Evaluates the direct downstream of every task finalized so far, transitively.
+-- Evaluates the direct downstream of every task finalized so far, transitively. A copy of a
+-- mapped group's task makes its group downstream's same copy ready; anything else, whole
+-- tasks (and every copy of an expanded group task that it is an outside upstream of).
 local function drain(c)
   local i = 1
   while i <= #c.work do
-    local n = node(c, c.work[i])
-    for _, d in ipairs(n.d) do evaluate(c, d) end
+    local item = c.work[i]
+    if type(item) == 'table' then
+      local n = node(c, item[1])
+      for _, d in ipairs(n.d) do
+        local dn = node(c, d)
+        if dn.m and dn.m.g == n.m.g then evaluateCopy(c, d, item[2]) else evaluate(c, d) end
+      end
+    else
+      for _, d in ipairs(node(c, item).d) do
+        evaluate(c, d)
+        local dn = node(c, d)
+        if dn.m and dn.m.g and not tiState(c, d) then evaluateCopies(c, d) end
+      end
+    end
     i = i + 1
   end
   c.work = {}
@@ -388,6 +473,8 @@ end
 local function evaluateAll(c)
   for _, task in ipairs(graphList(c, '__topo')) do
     evaluate(c, task)
+    local n = node(c, task)
+    if n.m and n.m.g and not tiState(c, task) then evaluateCopies(c, task) end
     if #c.work > 0 then drain(c) end
   end
   drain(c)
