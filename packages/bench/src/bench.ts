@@ -162,6 +162,11 @@ function writeBenchDags(folder: string): void {
     `import { dag } from '@aloft/core';
 const d = dag({ id: 'bench_wide', maxActiveTasks: 1000000 });
 for (let i = 0; i < ${WIDE}; i++) d.fn({ id: 't' + i, run: () => undefined });
+// Mapped fan-out/fan-in: one list, one no-op instance per element, one reduce of all outputs.
+const m = dag({ id: 'bench_mapped', maxActiveTasks: 1000000 });
+const src = m.fn({ id: 'src', run: () => Array.from({ length: ${WIDE} }, (_, i) => i) });
+const each = m.fn({ id: 'each', expand: { x: src }, maxMapLength: ${WIDE}, run: () => undefined });
+m.fn({ id: 'reduce', upstream: [each], run: (ctx) => (ctx.outputs['each'] as unknown[]).length });
 // Same file, so warming up loads it into every function runner.
 const w = dag({ id: 'bench_warm', maxActiveTasks: 1000000 });
 for (let i = 0; i < ${4 * CONCURRENCY}; i++) w.fn({ id: 't' + i, run: () => new Promise((r) => setTimeout(r, 200)) });
@@ -302,7 +307,7 @@ async function main(): Promise<void> {
       children.push(startAloft('worker', { ...env, ALOFT_WORKER_ID: id, ALOFT_WORKER_HTTP_PORT: String(await freePort()) }));
     }
     const client = createClient({ redisUrl: url });
-    while ((await client.listDags()).length < 6) await new Promise((r) => setTimeout(r, 200));
+    while ((await client.listDags()).length < 7) await new Promise((r) => setTimeout(r, 200));
     // Warm up: every function runner imports the DAG files.
     for (const id of ['bench_warm', 'bench_chain', 'bench_hops']) {
       const r = await client.trigger(id);
@@ -325,6 +330,14 @@ async function main(): Promise<void> {
       say(cpuDelta(cpuBefore, cpuByRole(), WIDE));
       say(await topCommands(admin));
     }
+
+    t0 = performance.now();
+    const mapped = await client.trigger('bench_mapped');
+    await waitRuns(client, 'bench_mapped', [mapped.runId]);
+    const mappedPerS = (WIDE + 2) / ((performance.now() - t0) / 1000);
+    const reduced = await client.getOutput('bench_mapped', mapped.runId, 'reduce');
+    if (reduced !== WIDE) throw new Error(`bench_mapped: reduce saw ${String(reduced)} outputs, not ${WIDE}`);
+    say(`one task mapped over a ${WIDE}-element upstream list, reduced: ${round(mappedPerS, 0)} tasks/s (${round(mappedPerS / widePerS, 2)} × the independent tasks)`);
 
     t0 = performance.now();
     const runs: string[] = [];
@@ -389,6 +402,8 @@ async function main(): Promise<void> {
       tasks_per_s: round(tasksPerS, 0),
       wide_tasks_per_s: round(widePerS, 0),
       chain_tasks_per_s: round(chainPerS, 0),
+      mapped_tasks_per_s: round(mappedPerS, 0),
+      mapped_to_wide_ratio: round(mappedPerS / widePerS, 2),
       raw_jobs_per_s: round(rawPerS, 0),
       throughput_ratio: round(tasksPerS / rawPerS, 3),
       hop_p50_ms: pct(hops, 50),
