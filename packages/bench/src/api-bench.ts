@@ -61,6 +61,8 @@ export async function apiBench(opts: {
   password: string;
   requests: number;
   clients: number;
+  /** Runs of bench_api made; the grid shows up to 25 of them. */
+  runs: number;
   /** Keeps the workers busy while measuring; resolves when told to stop. */
   background: (stop: () => boolean) => Promise<void>;
 }): Promise<ApiFigures> {
@@ -87,7 +89,7 @@ export async function apiBench(opts: {
       const r = await load(`${opts.base}${path}`, token, opts.requests, opts.clients);
       endpoints.push({ name, p50: pct(r.lat, 50), p99: pct(r.lat, 99), reqPerS: opts.requests / r.seconds, bytes: r.bytes });
     }
-    const ui = existsSync('/usr/bin/chromium') ? await uiTimes(opts.base, cookie) : {};
+    const ui = existsSync('/usr/bin/chromium') ? await uiTimes(opts.base, cookie, Math.min(25, opts.runs)) : {};
     return { endpoints, ...ui };
   } finally {
     stopped = true;
@@ -95,7 +97,7 @@ export async function apiBench(opts: {
   }
 }
 
-async function uiTimes(base: string, cookie: string): Promise<{ uiGridMs: number; uiGraphMs: number }> {
+async function uiTimes(base: string, cookie: string, runs: number): Promise<{ uiGridMs: number; uiGraphMs: number }> {
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   try {
@@ -103,7 +105,7 @@ async function uiTimes(base: string, cookie: string): Promise<{ uiGridMs: number
     const [name, value] = cookie.split('=') as [string, string];
     await ctx.addCookies([{ name, value, url: base }]);
     const page = await ctx.newPage();
-    const cells = 25 * API_TASKS;
+    const cells = runs * API_TASKS;
     // Once to fill the HTTP cache with the bundle, as a returning user has it.
     await page.goto(`${base}/dags/bench_api`);
     await page.locator('a.cell').nth(cells - 1).waitFor({ state: 'attached', timeout: 60_000 });
