@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@aloft/core/testing';
 // The root package does not depend on @aloft/sdk; import it from its source, as a program would its entry point.
 import { AloftApiError, AloftConnectionError, AloftHttpClient, AloftTimeoutError, readSse, type LogEvent } from '../packages/sdk/src/index.js';
+import { adminPassword, createToken } from './support/dashboard.js';
 import { ROOT, System, waitFor, type Service } from './support/system.js';
 
 const enc = new TextEncoder();
@@ -164,27 +164,9 @@ describe('sdk and `aloft --server` against a real dashboard (redis-server, sched
     base = `http://127.0.0.1:${dash.port}`;
     await waitFor('the dashboard', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok);
     await waitFor('example DAGs stored', async () => (await sys.client.listDags()).some((d) => d.dag.id === 'etl_fan_out'), 60_000);
-    const log = join(ROOT, '.test-results', 'logs', `${sys.prefix}-dashboard.log`);
-    const password = await waitFor('the generated admin password in the log', async () => /user \\"admin\\" with password (\S+) \(shown once/.exec(readFileSync(log, 'utf8'))?.[1]);
-    const signIn = await fetch(`${base}/login`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { origin: base, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ username: 'admin', password, next: '/' }),
-    });
-    expect(signIn.status).toBe(303);
-    const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0]!;
-    const token = async (name: string, role: string) => {
-      const r = await fetch(`${base}/api/v1/tokens`, {
-        method: 'POST',
-        headers: { origin: base, cookie, 'content-type': 'application/json' },
-        body: JSON.stringify({ name, role }),
-      });
-      expect(r.status).toBe(201);
-      return ((await r.json()) as { token: string }).token;
-    };
-    opToken = await token('sdk-operator', 'operator');
-    viewerToken = await token('sdk-viewer', 'viewer');
+    const password = await adminPassword(sys);
+    opToken = await createToken(base, password, 'sdk-operator', 'operator');
+    viewerToken = await createToken(base, password, 'sdk-viewer', 'viewer');
     op = new AloftHttpClient({ baseUrl: base, token: opToken });
     viewer = new AloftHttpClient({ baseUrl: `${base}/api/v1`, token: viewerToken });
   });
