@@ -159,7 +159,10 @@ function countsText(states: Record<string, number | undefined>): string {
 export function TaskPage({ dagId, runId, taskId, mapIndex }: { dagId: string; runId: string; taskId: string; mapIndex: number }) {
   const ti = useData(() => api.ti(dagId, runId, taskId, mapIndex), [dagId, runId, taskId, mapIndex]);
   const whole = ti.data?.mapped !== undefined;
-  const output = useData(() => (whole ? Promise.resolve(undefined) : api.output(dagId, runId, taskId, mapIndex)), [dagId, runId, taskId, mapIndex, whole]);
+  // One instance's output, once it is known not to be a mapped task as a whole (each
+  // instance's output is on its own page, rather than a list of up to thousands here).
+  const single = ti.data !== undefined && !whole;
+  const output = useData(() => (single ? api.output(dagId, runId, taskId, mapIndex) : Promise.resolve(undefined)), [dagId, runId, taskId, mapIndex, single]);
   const [version, setVersion] = useState(0);
   const canOperate = useCanOperate();
   const [chosenTry, setChosenTry] = useState<number | undefined>(undefined);
