@@ -1,11 +1,11 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, System, waitFor } from './support/system.js';
+import { adminPassword, launchChromium, startWithDashboard } from './support/dashboard.js';
+import { ROOT, System } from './support/system.js';
 
-// Debian's Chromium, never a downloaded browser; screenshots of each view are kept as artifacts.
-const CHROMIUM = '/usr/bin/chromium';
+// Screenshots of each view are kept as artifacts.
 const SHOTS = join(ROOT, '.test-results', 'screenshots');
 
 describe('web UI in Chromium: sign in, DAG list, trigger kubernetes_sample and watch it live, failing log, clear', () => {
@@ -18,16 +18,9 @@ describe('web UI in Chromium: sign in, DAG list, trigger kubernetes_sample and w
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    await sys.start();
-    await sys.spawn('scheduler', 'scheduler');
-    await sys.spawn('worker', 'worker-1');
-    const dash = await sys.spawn('dashboard', 'dashboard');
-    base = `http://127.0.0.1:${dash.port}`;
-    await waitFor('the dashboard', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok, 60_000);
-    await waitFor('example DAGs stored', async () => (await sys.client.listDags()).some((d) => d.dag.id === 'kubernetes_sample'), 60_000);
-    const log = join(ROOT, '.test-results', 'logs', `${sys.prefix}-dashboard.log`);
-    password = await waitFor('the admin password', async () => /user \\"admin\\" with password (\S+) \(shown once/.exec(readFileSync(log, 'utf8'))?.[1]);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    base = await startWithDashboard(sys, 'kubernetes_sample');
+    password = await adminPassword(sys);
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1366, height: 860 } })).newPage();
   });
   afterAll(async () => {

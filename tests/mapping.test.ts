@@ -19,7 +19,7 @@ describe('dynamic task mapping end to end (real redis-server, scheduler and two 
     await sys.spawn('scheduler', 'scheduler');
     await sys.spawn('worker', 'worker-1', { ALOFT_WORKER_CONCURRENCY: '16' });
     await sys.spawn('worker', 'worker-2', { ALOFT_WORKER_CONCURRENCY: '16' });
-    await waitFor('mapping DAGs stored', async () => (await sys.client.listDags()).length === 6, 60_000);
+    await waitFor('mapping DAGs stored', async () => (await sys.client.listDags()).length === 7, 60_000);
   }, 90_000);
   afterAll(() => sys.stop());
 

@@ -1,6 +1,52 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
 import { ROOT, waitFor, type Service, type System } from './system.js';
+
+/** The admin password a fresh dashboard generates and prints once in its log. */
+export function adminPassword(sys: System, dashboard = 'dashboard'): Promise<string> {
+  const log = join(ROOT, '.test-results', 'logs', `${sys.prefix}-${dashboard}.log`);
+  return waitFor('the generated admin password in the log', async () => /user \\"admin\\" with password (\S+) \(shown once/.exec(readFileSync(log, 'utf8'))?.[1]);
+}
+
+/** Signs in as admin and creates an API token with this role; returns the token. */
+export async function createToken(base: string, password: string, name: string, role: 'viewer' | 'operator' | 'admin'): Promise<string> {
+  const signIn = await fetch(`${base}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { origin: base, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username: 'admin', password, next: '/' }),
+  });
+  if (signIn.status !== 303) throw new Error(`signing in as admin answered ${signIn.status}`);
+  const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0]!;
+  const r = await fetch(`${base}/api/v1/tokens`, {
+    method: 'POST',
+    headers: { origin: base, cookie, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, role }),
+  });
+  if (r.status !== 201) throw new Error(`creating token ${name} answered ${r.status}`);
+  return ((await r.json()) as { token: string }).token;
+}
+
+/** Debian's Chromium, never a downloaded browser. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+}
+
+/**
+ * Starts the system with a scheduler, one worker and a dashboard; resolves to the
+ * dashboard's base URL once it is ready and the DAG `dagId` is stored.
+ */
+export async function startWithDashboard(sys: System, dagId: string, workerEnv: Record<string, string> = {}): Promise<string> {
+  await sys.start();
+  await sys.spawn('scheduler', 'scheduler');
+  await sys.spawn('worker', 'worker-1', workerEnv);
+  const dash = await sys.spawn('dashboard', 'dashboard');
+  const base = `http://127.0.0.1:${dash.port}`;
+  await waitFor('the dashboard', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok, 60_000);
+  await waitFor(`DAG ${dagId} stored`, async () => (await sys.client.listDags()).some((d) => d.dag.id === dagId), 60_000);
+  return base;
+}
 
 /**
  * Signs in to a dashboard the system spawned, with the admin password it printed once,
@@ -8,26 +54,9 @@ import { ROOT, waitFor, type Service, type System } from './system.js';
  */
 export async function apiTokens(sys: System, dash: Service, roles: Record<string, 'viewer' | 'operator' | 'admin'>): Promise<{ base: string; tokens: Record<string, string> }> {
   const base = `http://127.0.0.1:${dash.port}`;
-  await waitFor('the dashboard', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok);
-  const log = join(ROOT, '.test-results', 'logs', `${sys.prefix}-${dash.name}.log`);
-  const password = await waitFor('the generated admin password in the log', async () => /user \\"admin\\" with password (\S+) \(shown once/.exec(readFileSync(log, 'utf8'))?.[1]);
-  const signIn = await fetch(`${base}/login`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { origin: base, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ username: 'admin', password, next: '/' }),
-  });
-  if (signIn.status !== 303) throw new Error(`sign-in answered ${signIn.status}`);
-  const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0]!;
+  await waitFor('the dashboard', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok, 60_000);
+  const password = await adminPassword(sys, dash.name);
   const tokens: Record<string, string> = {};
-  for (const [name, role] of Object.entries(roles)) {
-    const r = await fetch(`${base}/api/v1/tokens`, {
-      method: 'POST',
-      headers: { origin: base, cookie, 'content-type': 'application/json' },
-      body: JSON.stringify({ name, role }),
-    });
-    if (r.status !== 201) throw new Error(`creating token ${name} answered ${r.status}`);
-    tokens[name] = ((await r.json()) as { token: string }).token;
-  }
+  for (const [name, role] of Object.entries(roles)) tokens[name] = await createToken(base, password, name, role);
   return { base, tokens };
 }

@@ -14,11 +14,14 @@ import {
   NotFoundError,
   RUN_TYPES,
   UNMAPPED,
+  TASK_STATES,
+  taskStatesOfRun,
   type AloftClient,
   type DagHead,
   type Schedule,
   type SerializedDag,
   type Store,
+  type TaskInstance,
   type TaskState,
 } from '@aloft/core';
 import { requireRole } from './auth.js';
@@ -69,9 +72,13 @@ const Job = z.discriminatedUnion('kind', [
     ...Retry,
   }),
 ]);
+/** Which instance of a task: −1 (the default) is an unmapped task, or a mapped task as a whole. */
+const mapIndex = z.coerce.number().int().min(-1).default(-1);
+const Instance = z.object({ mapIndex });
 const Follow = z.object({
   try: z.coerce.number().int().min(1).optional(),
   from: z.coerce.number().int().min(0).default(0),
+  mapIndex,
 });
 const Watch = z.object({
   dagId: z.string().optional(),
@@ -98,15 +105,20 @@ const ClearRange = z.object({
   failedOnly: z.boolean().default(false),
 });
 const Clear = z.object({ downstream: z.boolean().default(false) });
-const Mark = z.object({ state: z.enum(['success', 'failed', 'skipped']) });
+const Mark = z.object({ state: z.enum(['success', 'failed', 'skipped']), mapIndex: z.number().int().min(-1).default(-1) });
 const LogQuery = z.object({
   try: z.coerce.number().int().min(1).optional(),
   from: z.coerce.number().int().min(0).default(0),
   count: z.coerce.number().int().min(1).max(10_000).default(1000),
+  mapIndex,
+});
+const InstanceQuery = Page.extend({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  state: z.enum(TASK_STATES).optional(),
 });
 
 const PoolSet = z.object({ slots: z.number().int().min(0).max(1_000_000), description: z.string().max(500).default('') });
-export const API_SCHEMAS = { Backfill, ClearRange, Page, RunFilter, GridQuery, Trigger, Pause, Clear, Mark, LogQuery, Job, Follow, Watch, PoolSet };
+export const API_SCHEMAS = { Backfill, ClearRange, Page, RunFilter, GridQuery, Trigger, Pause, Clear, Mark, LogQuery, Job, Follow, Watch, Instance, InstanceQuery, PoolSet };
 
 class BadRequest extends Error {
   constructor(
@@ -124,6 +136,16 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
     throw new BadRequest(i.message, i.path.join('.') || 'body');
   }
   return r.data;
+}
+
+/**
+ * The instance whose log is asked for. A mapped task as a whole has no log of its own (each
+ * instance has one), so that is a bad request naming `mapIndex` rather than an empty log.
+ */
+function loggedInstance(ti: TaskInstance): TaskInstance {
+  if (!ti.mapped) return ti;
+  const range = ti.mapped.n === 1 ? '0' : `0 to ${ti.mapped.n - 1}`;
+  throw new BadRequest(`task "${ti.taskId}" is mapped into ${ti.mapped.n} instance(s), each with its own log: give a mapIndex from ${range}`, 'mapIndex');
 }
 
 const RECENT_RUNS = 12;
@@ -282,14 +304,15 @@ export function api(o: ApiOptions): Router {
     }
     res.json({
       tasks: [
-        ...rec.dag.tasks.map((t) => ({ id: t.id, kind: t.kind, upstream: t.upstream, triggerRule: t.triggerRule })),
+        ...rec.dag.tasks.map((t) => ({ id: t.id, kind: t.kind, upstream: t.upstream, triggerRule: t.triggerRule, ...(t.map ? { mapped: true } : {}) })),
         ...[...extra].sort().map((id) => ({ id, kind: 'unknown', upstream: [], triggerRule: 'all_success' })),
       ],
       total,
       runs: runs.map((run, i) => {
-        const tis: Record<string, string> = {};
-        for (const [field, state] of Object.entries(states[i] ?? {})) tis[field.slice(0, field.lastIndexOf(':'))] = state;
-        return { runId: run.runId, state: run.state, runType: run.runType, logicalDate: run.logicalDate, startDate: run.startDate, endDate: run.endDate, tis };
+        // A mapped task gets one summarized state per run, and its instances' counts.
+        const { tis, mapped } = taskStatesOfRun(states[i] ?? {});
+        const base = { runId: run.runId, state: run.state, runType: run.runType, logicalDate: run.logicalDate, startDate: run.startDate, endDate: run.endDate, tis };
+        return Object.keys(mapped).length ? { ...base, mapped } : base;
       }),
     });
   }));
@@ -331,7 +354,13 @@ export function api(o: ApiOptions): Router {
     res.json({ taskInstances: await client.listTaskInstances(p(req, 'dagId'), p(req, 'runId')) });
   }));
   r.get('/dags/:dagId/runs/:runId/tasks/:taskId', viewer, h(async (req, res) => {
-    res.json(await client.getTaskInstance(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId')));
+    const q = parse(Instance, req.query);
+    res.json(await client.getTaskInstance(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'), q.mapIndex));
+  }));
+  r.get('/dags/:dagId/runs/:runId/tasks/:taskId/instances', viewer, h(async (req, res) => {
+    const q = parse(InstanceQuery, req.query);
+    const page = await client.listMappedInstances(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'), q);
+    res.json({ ...page, limit: q.limit, offset: q.offset });
   }));
   r.post('/dags/:dagId/runs/:runId/tasks/:taskId/clear', operator, h(async (req, res) => {
     const body = parse(Clear, req.body);
@@ -340,13 +369,13 @@ export function api(o: ApiOptions): Router {
   }));
   r.post('/dags/:dagId/runs/:runId/tasks/:taskId/mark', operator, h(async (req, res) => {
     const body = parse(Mark, req.body);
-    await client.markTask(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'), body.state);
-    res.json(await client.getTaskInstance(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId')));
+    await client.markTask(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'), body.state, body.mapIndex);
+    res.json(await client.getTaskInstance(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'), body.mapIndex));
   }));
   r.get('/dags/:dagId/runs/:runId/tasks/:taskId/logs', viewer, h(async (req, res) => {
     const q = parse(LogQuery, req.query);
-    const ti = await client.getTaskInstance(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'));
-    const lines = await client.getLog(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'), { try: q.try ?? ti.try, from: q.from, count: q.count });
+    const ti = loggedInstance(await client.getTaskInstance(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'), q.mapIndex));
+    const lines = await client.getLog(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'), { try: q.try ?? ti.try, from: q.from, count: q.count, mapIndex: q.mapIndex });
     res.json({ try: q.try ?? ti.try, from: q.from, next: q.from + lines.length, lines });
   }));
   r.get('/dags/:dagId/runs/:runId/tasks/:taskId/logs/stream', viewer, h(async (req, res) => {
@@ -354,14 +383,14 @@ export function api(o: ApiOptions): Router {
     const dagId = p(req, 'dagId');
     const runId = p(req, 'runId');
     const taskId = p(req, 'taskId');
-    const ti = await client.getTaskInstance(dagId, runId, taskId);
+    const ti = loggedInstance(await client.getTaskInstance(dagId, runId, taskId, q.mapIndex));
     const tryNo = q.try ?? Math.max(ti.try, 1);
-    const key = { dagId, runId, taskId, mapIndex: UNMAPPED };
+    const key = { dagId, runId, taskId, mapIndex: q.mapIndex };
     let n = q.from;
     let closed = false;
     let wake: (() => void) | undefined;
     const unsubscribe = hub.subscribe((e) => {
-      if (e.dagId === dagId && e.runId === runId && e.taskId === taskId) wake?.();
+      if (e.dagId === dagId && e.runId === runId && e.taskId === taskId && e.mapIndex === q.mapIndex) wake?.();
     });
     const send = openSse(res, () => {
       closed = true;
@@ -429,8 +458,9 @@ export function api(o: ApiOptions): Router {
     res.status(201).json(await client.submitJob(job as Parameters<AloftClient['submitJob']>[0]));
   }));
   r.get('/dags/:dagId/runs/:runId/tasks/:taskId/output', viewer, h(async (req, res) => {
-    await client.getTaskInstance(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'));
-    const output = await client.getOutput(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'));
+    const q = parse(Instance, req.query);
+    await client.getTaskInstance(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'), q.mapIndex);
+    const output = await client.getOutput(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'), q.mapIndex);
     res.json({ output: output ?? null });
   }));
 

@@ -9,6 +9,8 @@ export interface LiveEvent {
   dagId: string;
   runId: string;
   taskId: string;
+  /** Which instance of the task: its map index, −1 when unmapped (or a mapped task as a whole). */
+  mapIndex: number;
   state: string;
   at: number;
   detail: string;
@@ -57,7 +59,7 @@ export class EventHub {
             this.#last = id;
             const f: Record<string, string> = {};
             for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-            const e: LiveEvent = { id, type: f['type'] ?? '', dagId: f['dag'] ?? '', runId: f['run'] ?? '', taskId: f['task'] ?? '', state: f['state'] ?? '', at: Number(f['at'] ?? 0), detail: f['detail'] ?? '' };
+            const e: LiveEvent = { id, type: f['type'] ?? '', dagId: f['dag'] ?? '', runId: f['run'] ?? '', taskId: f['task'] ?? '', mapIndex: Number(f['map'] || -1), state: f['state'] ?? '', at: Number(f['at'] ?? 0), detail: f['detail'] ?? '' };
             this.lag?.observe(Math.max(0, Date.now() - e.at) / 1000);
             for (const l of this.#listeners) l(e);
           }

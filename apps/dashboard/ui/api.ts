@@ -1,8 +1,8 @@
 /** The browser's view of /api/v1: the session cookie authenticates, Origin passes CSRF. */
 
-import type { DagDetail, DagRun, DagSummary, Grid, ImportErrorRecord, LogLine as SdkLogLine, TaskInstance } from '@aloft/sdk';
+import type { DagDetail, DagRun, DagSummary, Grid, ImportErrorRecord, InstancePage, LogLine as SdkLogLine, TaskInstance } from '@aloft/sdk';
 
-export type { DagDetail, DagRun, DagSummary, Grid, ParamSpec, TaskInstance } from '@aloft/sdk';
+export type { DagDetail, DagRun, DagSummary, Grid, InstancePage, MappedSummary, ParamSpec, TaskInstance } from '@aloft/sdk';
 /** A line as the log stream sends it: with its number. */
 export type LogLine = SdkLogLine & { n: number };
 
@@ -35,6 +35,8 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 const seg = encodeURIComponent;
 const runPath = (dagId: string, runId: string) => `/dags/${seg(dagId)}/runs/${seg(runId)}`;
 const tiPath = (dagId: string, runId: string, taskId: string) => `${runPath(dagId, runId)}/tasks/${seg(taskId)}`;
+/** `?mapIndex=i` for one instance of a mapped task; nothing for −1 (unmapped, or the task as a whole). */
+const mapQuery = (mapIndex: number, sep = '?') => (mapIndex >= 0 ? `${sep}mapIndex=${mapIndex}` : '');
 
 export const api = {
   me: () => call<{ username: string; role: 'viewer' | 'operator' | 'admin' }>('GET', '/me'),
@@ -48,9 +50,11 @@ export const api = {
   trigger: (id: string, conf: Record<string, unknown>) => call<DagRun>('POST', `/dags/${seg(id)}/runs`, { conf }),
   cancel: (dagId: string, runId: string) => call<DagRun>('POST', `${runPath(dagId, runId)}/cancel`),
   tis: (dagId: string, runId: string) => call<{ taskInstances: TaskInstance[] }>('GET', `${runPath(dagId, runId)}/tasks`).then((r) => r.taskInstances),
-  ti: (dagId: string, runId: string, taskId: string) => call<TaskInstance>('GET', tiPath(dagId, runId, taskId)),
-  output: (dagId: string, runId: string, taskId: string) => call<{ output: unknown }>('GET', `${tiPath(dagId, runId, taskId)}/output`).then((r) => r.output),
+  ti: (dagId: string, runId: string, taskId: string, mapIndex = -1) => call<TaskInstance>('GET', `${tiPath(dagId, runId, taskId)}${mapQuery(mapIndex)}`),
+  instances: (dagId: string, runId: string, taskId: string, limit: number, offset: number, state?: string) =>
+    call<InstancePage>('GET', `${tiPath(dagId, runId, taskId)}/instances?limit=${limit}&offset=${offset}${state ? `&state=${seg(state)}` : ''}`),
+  output: (dagId: string, runId: string, taskId: string, mapIndex = -1) => call<{ output: unknown }>('GET', `${tiPath(dagId, runId, taskId)}/output${mapQuery(mapIndex)}`).then((r) => r.output),
   clear: (dagId: string, runId: string, taskId: string, downstream: boolean) => call<{ cleared: number }>('POST', `${tiPath(dagId, runId, taskId)}/clear`, { downstream }),
-  mark: (dagId: string, runId: string, taskId: string, state: 'success' | 'failed') => call<TaskInstance>('POST', `${tiPath(dagId, runId, taskId)}/mark`, { state }),
-  logStreamUrl: (dagId: string, runId: string, taskId: string, tryNo: number) => `/api/v1${tiPath(dagId, runId, taskId)}/logs/stream?try=${tryNo}`,
+  mark: (dagId: string, runId: string, taskId: string, state: 'success' | 'failed', mapIndex = -1) => call<TaskInstance>('POST', `${tiPath(dagId, runId, taskId)}/mark`, { state, mapIndex }),
+  logStreamUrl: (dagId: string, runId: string, taskId: string, tryNo: number, mapIndex = -1) => `/api/v1${tiPath(dagId, runId, taskId)}/logs/stream?try=${tryNo}${mapQuery(mapIndex, '&')}`,
 };

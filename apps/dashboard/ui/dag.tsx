@@ -168,15 +168,28 @@ function GridView({ dag, grid, runId, page }: { dag: DagDetail; grid: Grid; runI
           <tbody>
             {grid.tasks.map((t) => (
               <tr key={t.id}>
-                <th class="task-col" title={`${t.kind}${t.triggerRule !== 'all_success' ? ` · ${t.triggerRule}` : ''}`}>
+                <th class="task-col" title={`${t.kind}${t.mapped ? ' · mapped' : ''}${t.triggerRule !== 'all_success' ? ` · ${t.triggerRule}` : ''}`}>
                   {t.id}
+                  {t.mapped && <span class="muted small"> [ ]</span>}
                 </th>
                 {runs.map((r) => {
                   const s = r.tis[t.id] ?? 'none';
+                  // An expanded mapped task: its instances summed up, and how many there are.
+                  const m = r.mapped?.[t.id];
+                  const counts = m ? ` (${m.n} instances: ${Object.entries(m.states).map(([k, v]) => `${v} ${k}`).join(', ')})` : '';
                   return (
                     <td key={r.runId} class={r.runId === runId ? 'selected' : ''}>
-                      <Link href={tiHref(dag.id, r.runId, t.id)} class={`cell st-${s}`} title={`${t.id} · ${r.runId}: ${s}`} aria-label={`${t.id} in ${r.runId}: ${s}`} data-run={r.runId} data-task={t.id} data-state={s}>
-                        {''}
+                      <Link
+                        href={tiHref(dag.id, r.runId, t.id)}
+                        class={`cell st-${s}${m ? ' mapped' : ''}`}
+                        title={`${t.id} · ${r.runId}: ${s}${counts}`}
+                        aria-label={`${t.id} in ${r.runId}: ${s}${counts}`}
+                        data-run={r.runId}
+                        data-task={t.id}
+                        data-state={s}
+                        data-mapped={m?.n}
+                      >
+                        {m ? `[${m.n}]` : ''}
                       </Link>
                     </td>
                   );
@@ -243,7 +256,10 @@ function layout(dag: DagDetail): Laid {
 
 function GraphView({ dag, tis, runId }: { dag: DagDetail; tis: TaskInstance[]; runId: string | undefined }) {
   const laid = useMemo(() => layout(dag), [dag]);
-  const states = new Map(tis.map((t) => [t.taskId, t.state]));
+  // One node per task: a mapped task's row as a whole, not its instances.
+  const whole = tis.filter((t) => t.mapIndex < 0);
+  const states = new Map(whole.map((t) => [t.taskId, t.state]));
+  const counts = new Map(whole.flatMap((t) => (t.mapped ? [[t.taskId, t.mapped.n] as const] : [])));
   return (
     <div class="graph-wrap">
       <svg class="graph" viewBox={`0 0 ${laid.width} ${laid.height}`} width={laid.width} height={laid.height} role="img" aria-label={`graph of ${dag.id}`}>
@@ -266,12 +282,14 @@ function GraphView({ dag, tis, runId }: { dag: DagDetail; tis: TaskInstance[]; r
         ))}
         {laid.nodes.map((n) => {
           const s = states.get(n.id) ?? 'none';
+          const mapped = counts.get(n.id);
           const body = (
             <g class={`node st-${s}`} data-task={n.id} data-state={s}>
-              <title>{`${n.id} (${n.kind}): ${s}`}</title>
+              <title>{`${n.id} (${n.kind}): ${s}${mapped === undefined ? '' : `, ${mapped} mapped instances`}`}</title>
               <rect x={n.x} y={n.y} width={n.w} height={n.h} rx="6" />
               <text x={n.x + n.w / 2} y={n.y + n.h / 2 + 4} text-anchor="middle">
                 {n.id.slice(n.id.lastIndexOf('.') + 1)}
+                {mapped === undefined ? '' : ` [${mapped}]`}
               </text>
             </g>
           );
@@ -289,8 +307,26 @@ function GraphView({ dag, tis, runId }: { dag: DagDetail; tis: TaskInstance[]; r
   );
 }
 
+/**
+ * A mapped task as one row from its first instance queued to its last one ended (running
+ * while any is); the rest of the run's task instances as they are.
+ */
+function timelineRows(tis: TaskInstance[]): TaskInstance[] {
+  const instances = new Map<string, TaskInstance[]>();
+  for (const t of tis) if (t.mapIndex >= 0) (instances.get(t.taskId) ?? instances.set(t.taskId, []).get(t.taskId)!).push(t);
+  const min = (xs: (number | undefined)[]) => xs.reduce<number | undefined>((a, x) => (x === undefined ? a : a === undefined ? x : Math.min(a, x)), undefined);
+  return tis
+    .filter((t) => t.mapIndex < 0)
+    .map((t) => {
+      const of = instances.get(t.taskId);
+      if (!t.mapped || !of) return t;
+      const ends = of.map((i) => i.endDate);
+      return { ...t, queuedAt: min(of.map((i) => i.queuedAt)), startDate: min(of.map((i) => i.startDate)), endDate: ends.includes(undefined) ? undefined : Math.max(...(ends as number[])) };
+    });
+}
+
 function Gantt({ tis, dagId }: { tis: TaskInstance[]; dagId: string }) {
-  const rows = tis.filter((t) => t.queuedAt || t.startDate).sort((a, b) => (a.startDate ?? a.queuedAt ?? 0) - (b.startDate ?? b.queuedAt ?? 0));
+  const rows = timelineRows(tis).filter((t) => t.queuedAt || t.startDate).sort((a, b) => (a.startDate ?? a.queuedAt ?? 0) - (b.startDate ?? b.queuedAt ?? 0));
   if (rows.length === 0) return <p class="muted">Nothing has run in this run yet.</p>;
   const now = Date.now();
   const t0 = Math.min(...rows.map((t) => t.queuedAt ?? t.startDate!));
@@ -310,6 +346,7 @@ function Gantt({ tis, dagId }: { tis: TaskInstance[]; dagId: string }) {
           <div class="gantt-row" role="row" key={t.taskId}>
             <Link href={tiHref(dagId, t.runId, t.taskId)} class="gantt-label">
               {t.taskId}
+              {t.mapped ? ` [${t.mapped.n}]` : ''}
             </Link>
             <div class="gantt-track">
               {t.queuedAt && start && start > t.queuedAt && <span class="gantt-wait" style={{ left: pct(t.queuedAt), width: width(t.queuedAt, start) }} title={`waited ${fmtDuration(start - t.queuedAt)} in the queue`} />}

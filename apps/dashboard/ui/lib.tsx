@@ -61,8 +61,9 @@ export const dagHref = (dagId: string, q: Record<string, string> = {}) => {
   const s = new URLSearchParams(q).toString();
   return `/dags/${encodeURIComponent(dagId)}${s ? `?${s}` : ''}`;
 };
-export const tiHref = (dagId: string, runId: string, taskId: string) =>
-  `/dags/${encodeURIComponent(dagId)}/runs/${encodeURIComponent(runId)}/tasks/${encodeURIComponent(taskId)}`;
+/** A task's page; with a map index ≥ 0, the page of that instance of a mapped task. */
+export const tiHref = (dagId: string, runId: string, taskId: string, mapIndex = -1) =>
+  `/dags/${encodeURIComponent(dagId)}/runs/${encodeURIComponent(runId)}/tasks/${encodeURIComponent(taskId)}${mapIndex >= 0 ? `?mapIndex=${mapIndex}` : ''}`;
 
 // ── Data loading and live updates ──
 
@@ -105,6 +106,8 @@ export interface LiveChange {
   dagId: string;
   runId: string;
   taskId: string;
+  /** The instance of a mapped task, −1 when unmapped (or for the mapped task as a whole). */
+  mapIndex: number;
   state: string;
 }
 

@@ -33,12 +33,14 @@ function ThemeSwitch() {
 }
 
 function App() {
-  const { path } = useRoute();
+  const { path, query } = useRoute();
   const me = useData(() => api.me(), []);
   const dagMatch = /^\/dags\/([^/]+)\/?$/.exec(path);
   const tiMatch = /^\/dags\/([^/]+)\/runs\/([^/]+)\/tasks\/([^/]+)\/?$/.exec(path);
   let view;
-  if (tiMatch) view = <TaskPage dagId={decodeURIComponent(tiMatch[1]!)} runId={decodeURIComponent(tiMatch[2]!)} taskId={decodeURIComponent(tiMatch[3]!)} />;
+  // `?mapIndex=i`: one instance of a mapped task (the link of each row of its instance list).
+  const mapIndex = /^\d+$/.test(query.get('mapIndex') ?? '') ? Number(query.get('mapIndex')) : -1;
+  if (tiMatch) view = <TaskPage key={`${path}#${mapIndex}`} dagId={decodeURIComponent(tiMatch[1]!)} runId={decodeURIComponent(tiMatch[2]!)} taskId={decodeURIComponent(tiMatch[3]!)} mapIndex={mapIndex} />;
   else if (dagMatch) view = <DagPage dagId={decodeURIComponent(dagMatch[1]!)} />;
   else if (path === '/' || path === '/dags' || path === '/dags/') view = <DagList />;
   else view = <p class="error">No page at {path}.</p>;

@@ -4,7 +4,7 @@
  * one once and the commands do not care which.
  */
 import type { AloftClient } from '@aloft/core';
-import { AloftApiError, type AloftHttpClient, type DagRun, type DatasetInfo, type ImportErrorRecord, type LogLine, type PoolInfo, type Schedule, type TaskInstance } from '@aloft/sdk';
+import { AloftApiError, type AloftHttpClient, type DagRun, type DatasetInfo, type ImportErrorRecord, type LogLine, type MarkState, type PoolInfo, type Schedule, type TaskInstance } from '@aloft/sdk';
 
 /** A row of `dags list` (the same JSON in both modes). */
 export interface DagRow {
@@ -50,8 +50,11 @@ export interface Backend {
   listRuns(dagId: string, page: { limit: number; offset: number }): Promise<DagRun[]>;
   cancelRun(dagId: string, runId: string): Promise<void>;
   listTaskInstances(dagId: string, runId: string): Promise<TaskInstance[]>;
-  getTaskInstance(dagId: string, runId: string, taskId: string): Promise<TaskInstance>;
-  getLog(dagId: string, runId: string, taskId: string, opts: { try?: number | undefined; from?: number | undefined }): Promise<LogLine[]>;
+  /** `mapIndex` −1 (the default): an unmapped task, or a mapped task as a whole. */
+  getTaskInstance(dagId: string, runId: string, taskId: string, mapIndex?: number): Promise<TaskInstance>;
+  getLog(dagId: string, runId: string, taskId: string, opts: LogOptions): Promise<LogLine[]>;
+  /** Marks a task instance; a mapped task as a whole (every instance) unless `mapIndex` names one. */
+  markTask(dagId: string, runId: string, taskId: string, state: MarkState, mapIndex: number): Promise<TaskInstance>;
   clearTask(dagId: string, runId: string, taskId: string, opts: { downstream: boolean }): Promise<number>;
   backfill(dagId: string, opts: BackfillInput): Promise<{ created: string[]; skipped: string[]; rerun: string[] }>;
   clearRange(dagId: string, opts: ClearRangeInput): Promise<{ runs: number; cleared: number }>;
@@ -62,8 +65,17 @@ export interface Backend {
    * Prints a task's log as it grows, across tries, until it finishes; resolves to its run.
    * `allTries`: start at try 1 (a job just submitted) rather than the latest try.
    */
-  follow(dagId: string, runId: string, taskId: string, opts?: { allTries?: boolean }): Promise<DagRun>;
+  follow(dagId: string, runId: string, taskId: string, opts?: { allTries?: boolean; mapIndex?: number }): Promise<DagRun>;
 }
+
+export interface LogOptions {
+  try?: number | undefined;
+  from?: number | undefined;
+  mapIndex?: number | undefined;
+}
+
+/** A task instance's name as the CLI prints it: `echo`, or `echo[2]` for one instance of a mapped task. */
+export const instanceName = (taskId: string, mapIndex: number | undefined) => (mapIndex === undefined || mapIndex < 0 ? taskId : `${taskId}[${mapIndex}]`);
 
 export const logText = (lines: LogLine[]) => lines.map((l) => `${new Date(l.at).toISOString()} ${l.stream.padEnd(6)} ${l.line}`).join('\n');
 
@@ -76,31 +88,31 @@ const write = (text: string) => void process.stdout.write(text);
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
 /** Follows a log by polling getLog: works with any backend. */
-async function pollFollow(b: Backend, dag: string, run: string, task: string): Promise<DagRun> {
+async function pollFollow(b: Backend, dag: string, run: string, task: string, mapIndex = -1): Promise<DagRun> {
   let tryShown = 0;
   let from = 0;
   for (;;) {
-    const ti = await b.getTaskInstance(dag, run, task).catch(() => undefined);
+    const ti = await b.getTaskInstance(dag, run, task, mapIndex).catch(() => undefined);
     if (ti && ti.try > 0) {
       if (ti.try !== tryShown) {
         if (tryShown) {
-          const rest = await b.getLog(dag, run, task, { try: tryShown, from });
+          const rest = await b.getLog(dag, run, task, { try: tryShown, from, mapIndex });
           if (rest.length) write(`${logText(rest)}\n`);
         }
         tryShown = ti.try;
         from = 0;
         write(`--- try ${tryShown} ---\n`);
       }
-      const lines = await b.getLog(dag, run, task, { try: tryShown, from });
+      const lines = await b.getLog(dag, run, task, { try: tryShown, from, mapIndex });
       if (lines.length) write(`${logText(lines)}\n`);
       from += lines.length;
     }
     const r = await b.getRun(dag, run);
     const finished = ti && FINISHED_TASK.includes(ti.state);
     if ((finished || r.state === 'success' || r.state === 'failed') && ti) {
-      const rest = await b.getLog(dag, run, task, { try: tryShown, from });
+      const rest = await b.getLog(dag, run, task, { try: tryShown, from, mapIndex });
       if (rest.length) write(`${logText(rest)}\n`);
-      write(`--- ${task}: ${ti.state}${ti.reason ? ` (${ti.reason})` : ''} ---\n`);
+      write(`--- ${instanceName(task, mapIndex)}: ${ti.state}${ti.reason ? ` (${ti.reason})` : ''} ---\n`);
       return r;
     }
     await sleep(300);
@@ -153,11 +165,15 @@ export class RedisBackend implements Backend {
   deletePool(name: string) {
     return this.client.deletePool(name);
   }
-  getTaskInstance(dagId: string, runId: string, taskId: string) {
-    return this.client.getTaskInstance(dagId, runId, taskId);
+  getTaskInstance(dagId: string, runId: string, taskId: string, mapIndex?: number) {
+    return this.client.getTaskInstance(dagId, runId, taskId, mapIndex);
   }
-  getLog(dagId: string, runId: string, taskId: string, opts: { try?: number | undefined; from?: number | undefined }) {
+  getLog(dagId: string, runId: string, taskId: string, opts: LogOptions) {
     return this.client.getLog(dagId, runId, taskId, opts);
+  }
+  async markTask(dagId: string, runId: string, taskId: string, state: MarkState, mapIndex: number) {
+    await this.client.markTask(dagId, runId, taskId, state, mapIndex);
+    return this.client.getTaskInstance(dagId, runId, taskId, mapIndex);
   }
   clearTask(dagId: string, runId: string, taskId: string, opts: { downstream: boolean }) {
     return this.client.clearTask(dagId, runId, taskId, opts);
@@ -168,8 +184,8 @@ export class RedisBackend implements Backend {
   clearRange(dagId: string, opts: ClearRangeInput) {
     return this.client.clearRange(dagId, opts);
   }
-  follow(dagId: string, runId: string, taskId: string) {
-    return pollFollow(this, dagId, runId, taskId);
+  follow(dagId: string, runId: string, taskId: string, opts: { mapIndex?: number } = {}) {
+    return pollFollow(this, dagId, runId, taskId, opts.mapIndex);
   }
 }
 
@@ -219,11 +235,14 @@ export class HttpBackend implements Backend {
   deletePool(name: string) {
     return this.client.deletePool(name);
   }
-  getTaskInstance(dagId: string, runId: string, taskId: string) {
-    return this.client.getTaskInstance(dagId, runId, taskId);
+  getTaskInstance(dagId: string, runId: string, taskId: string, mapIndex?: number) {
+    return this.client.getTaskInstance(dagId, runId, taskId, { mapIndex });
   }
-  async getLog(dagId: string, runId: string, taskId: string, opts: { try?: number | undefined; from?: number | undefined }) {
-    return (await this.client.getLog(dagId, runId, taskId, { try: opts.try, from: opts.from, count: 10_000 })).lines;
+  async getLog(dagId: string, runId: string, taskId: string, opts: LogOptions) {
+    return (await this.client.getLog(dagId, runId, taskId, { try: opts.try, from: opts.from, count: 10_000, mapIndex: opts.mapIndex })).lines;
+  }
+  markTask(dagId: string, runId: string, taskId: string, state: MarkState, mapIndex: number) {
+    return this.client.markTask(dagId, runId, taskId, state, { mapIndex });
   }
   clearTask(dagId: string, runId: string, taskId: string, opts: { downstream: boolean }) {
     return this.client.clearTask(dagId, runId, taskId, opts);
@@ -239,11 +258,12 @@ export class HttpBackend implements Backend {
    * Streams each try's log (Server-Sent Events) to its end, then the next try's, until the
    * task instance has finished. A server without the stream endpoint gets polled instead.
    */
-  async follow(dag: string, run: string, task: string, opts: { allTries?: boolean } = {}): Promise<DagRun> {
+  async follow(dag: string, run: string, task: string, opts: { allTries?: boolean; mapIndex?: number } = {}): Promise<DagRun> {
+    const mapIndex = opts.mapIndex;
     // The next try to show; undefined until the first: the latest one that has begun.
     let next = opts.allTries ? 1 : undefined;
     for (;;) {
-      const ti = await this.client.getTaskInstance(dag, run, task).catch((err: unknown) => {
+      const ti = await this.client.getTaskInstance(dag, run, task, { mapIndex }).catch((err: unknown) => {
         if (err instanceof AloftApiError && err.status === 404) return undefined;
         throw err;
       });
@@ -251,13 +271,13 @@ export class HttpBackend implements Backend {
       if (started >= 1 && (next === undefined || next <= started)) {
         const t = next ?? started;
         next = t + 1;
-        const events = this.client.followLog(dag, run, task, { try: t });
+        const events = this.client.followLog(dag, run, task, { try: t, mapIndex });
         let first: Awaited<ReturnType<typeof events.next>>;
         try {
           first = await events.next();
         } catch (err) {
           // An unknown route (an unknown id would name field "path"): an older server.
-          if (err instanceof AloftApiError && err.status === 404 && err.field === undefined) return pollFollow(this, dag, run, task);
+          if (err instanceof AloftApiError && err.status === 404 && err.field === undefined) return pollFollow(this, dag, run, task, mapIndex);
           throw err;
         }
         write(`--- try ${t} ---\n`);
@@ -267,13 +287,13 @@ export class HttpBackend implements Backend {
         continue;
       }
       if (ti && FINISHED_TASK.includes(ti.state)) {
-        write(`--- ${task}: ${ti.state}${ti.reason ? ` (${ti.reason})` : ''} ---\n`);
+        write(`--- ${instanceName(task, mapIndex)}: ${ti.state}${ti.reason ? ` (${ti.reason})` : ''} ---\n`);
         // The run finishes a moment after its last task does.
         return this.client.waitForRun(dag, run, { timeoutMs: 30_000, pollMs: 200 }).catch(() => this.client.getRun(dag, run));
       }
       const r = await this.client.getRun(dag, run);
       if ((r.state === 'success' || r.state === 'failed') && started === 0) {
-        write(`--- ${task}: ${ti?.state ?? 'none'}${ti?.reason ? ` (${ti.reason})` : ''} ---\n`);
+        write(`--- ${instanceName(task, mapIndex)}: ${ti?.state ?? 'none'}${ti?.reason ? ` (${ti.reason})` : ''} ---\n`);
         return r;
       }
       await sleep(300);

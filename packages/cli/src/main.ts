@@ -4,9 +4,9 @@
  * API token (`--token`, ALOFT_TOKEN). People get tables; `--json` gives scripts JSON.
  */
 import { Command, Option } from 'commander';
-import { createClient, createRedis, redactUrl, type AloftClient } from '@aloft/core';
-import { AloftConnectionError, AloftHttpClient, type DagRun, type Schedule, type TaskInstance } from '@aloft/sdk';
-import { HttpBackend, logText, RedisBackend, type Backend } from './backends.js';
+import { createClient, createRedis, MAPPED_SUMMARY_ORDER, redactUrl, type AloftClient } from '@aloft/core';
+import { AloftConnectionError, AloftHttpClient, type DagRun, type MarkState, type Schedule, type TaskInstance, type TaskState } from '@aloft/sdk';
+import { HttpBackend, instanceName, logText, RedisBackend, type Backend } from './backends.js';
 
 const program = new Command('aloft')
   .description('Aloft: DAGs as code on Redis/BullMQ')
@@ -91,9 +91,51 @@ function scheduleText(s: Schedule): string {
 const runRows = (runs: DagRun[]) =>
   runs.map((r) => [r.runId, r.state, r.runType, when(r.logicalDate), when(r.startDate), when(r.endDate)]);
 const RUN_HEAD = ['RUN', 'STATE', 'TYPE', 'LOGICAL DATE', 'STARTED', 'ENDED'];
+/** A mapped task's instance counts in words: "2 success, 1 failed". */
+const countsText = (states: Partial<Record<TaskState, number>>) =>
+  MAPPED_SUMMARY_ORDER.filter((s) => states[s]).map((s) => `${states[s]} ${s}`).join(', ');
+/** A row's name: `task`, `task [n]` for a mapped task as a whole, `task[i]` for one of its instances. */
+const tiName = (t: TaskInstance) => (t.mapped ? `${t.taskId} [${t.mapped.n}]` : instanceName(t.taskId, t.mapIndex));
 const tiRows = (tis: TaskInstance[]) =>
-  tis.map((t) => [t.taskId, t.state, t.try, t.duration === undefined ? undefined : `${t.duration} ms`, t.worker, t.exitCode, t.reason]);
+  tis.map((t) => [
+    tiName(t),
+    t.state,
+    t.try,
+    t.duration === undefined ? undefined : `${t.duration} ms`,
+    t.worker,
+    t.exitCode,
+    t.mapped ? [countsText(t.mapped.states), t.reason].filter(Boolean).join('; ') : t.reason,
+  ]);
 const TI_HEAD = ['TASK', 'STATE', 'TRY', 'DURATION', 'WORKER', 'EXIT', 'REASON'];
+
+/**
+ * The rows `tasks` prints: every task once (a mapped one as a whole), and with `instances`
+ * each mapped task's instances right after it, in map-index order.
+ */
+function taskRows(tis: TaskInstance[], instances: boolean): TaskInstance[] {
+  const whole = tis.filter((t) => t.mapIndex < 0);
+  if (!instances) return whole;
+  const byTask = new Map<string, TaskInstance[]>();
+  for (const t of tis) if (t.mapIndex >= 0) (byTask.get(t.taskId) ?? byTask.set(t.taskId, []).get(t.taskId)!).push(t);
+  return whole.flatMap((t) => [t, ...(byTask.get(t.taskId) ?? []).sort((a, b) => a.mapIndex - b.mapIndex)]);
+}
+
+/** `--map-index`: an integer ≥ −1 (−1: an unmapped task, or a mapped task as a whole). */
+function mapIndexArg(v: string | undefined): number {
+  if (v === undefined) return -1;
+  const n = Number(v);
+  if (!/^-?\d+$/.test(v.trim()) || n < -1) throw new UsageError(`--map-index must be an integer ≥ -1 (got ${JSON.stringify(v)})`);
+  return n;
+}
+
+/** A mapped task as a whole has no log of its own: say which instances there are. */
+async function loggedInstance(dag: string, run: string, task: string, mapIndex: number): Promise<void> {
+  const ti = await backend().getTaskInstance(dag, run, task, mapIndex);
+  if (ti.mapped) {
+    const range = ti.mapped.n === 1 ? '0' : `0 to ${ti.mapped.n - 1}`;
+    throw new UsageError(`task "${task}" is mapped into ${ti.mapped.n} instance(s), each with its own log: pass --map-index ${range}`);
+  }
+}
 
 const dags = program.command('dags').description('DAGs');
 dags
@@ -158,7 +200,7 @@ program
     }
     if (!asJson()) process.stderr.write(`triggered ${dag} run ${run.runId}; waiting…\n`);
     const done = await backend().waitForRun(dag, run.runId, { timeoutMs: Number(o.timeout) * 1000 });
-    const tis = await backend().listTaskInstances(dag, run.runId);
+    const tis = taskRows(await backend().listTaskInstances(dag, run.runId), false);
     print({ run: done, tasks: tis }, () => `run ${done.runId}: ${done.state}\n\n${table(tiRows(tis), TI_HEAD)}`);
     if (done.state !== 'success') process.exitCode = 1;
   });
@@ -237,24 +279,40 @@ pools
 
 program
   .command('tasks <dag> <run>')
-  .description('task instances of a run')
-  .action(async (dag: string, run: string) => {
-    const tis = await backend().listTaskInstances(dag, run);
+  .description('task instances of a run; a mapped task once, as `task [n]` with its instances counted by state')
+  .option('--instances', "also list every mapped task's instances (`task[i]`)")
+  .action(async (dag: string, run: string, o: { instances?: boolean }) => {
+    const tis = taskRows(await backend().listTaskInstances(dag, run), Boolean(o.instances));
     print(tis, () => table(tiRows(tis), TI_HEAD));
   });
 
 program
   .command('logs <dag> <run> <task>')
-  .description("a task's log (latest try unless --try)")
+  .description("a task's log (latest try unless --try); a mapped task's with --map-index")
   .option('--try <n>', 'try number')
+  .option('--map-index <i>', 'which instance of a mapped task')
   .option('-f, --follow', 'keep printing new lines until the task instance finishes')
-  .action(async (dag: string, run: string, task: string, o: { try?: string; follow?: boolean }) => {
+  .action(async (dag: string, run: string, task: string, o: { try?: string; mapIndex?: string; follow?: boolean }) => {
+    const mapIndex = mapIndexArg(o.mapIndex);
+    await loggedInstance(dag, run, task, mapIndex);
     if (o.follow) {
-      await backend().follow(dag, run, task);
+      await backend().follow(dag, run, task, { mapIndex });
       return;
     }
-    const lines = await backend().getLog(dag, run, task, { try: o.try ? Number(o.try) : undefined });
+    const lines = await backend().getLog(dag, run, task, { try: o.try ? Number(o.try) : undefined, mapIndex });
     print(lines, () => logText(lines));
+  });
+
+const MARK_STATES: readonly MarkState[] = ['success', 'failed', 'skipped'];
+program
+  .command('mark <dag> <run> <task> <state>')
+  .description('set a task instance to success, failed or skipped by hand; a mapped task: every instance, or one with --map-index')
+  .option('--map-index <i>', 'only this instance of a mapped task')
+  .action(async (dag: string, run: string, task: string, state: string, o: { mapIndex?: string }) => {
+    if (!(MARK_STATES as readonly string[]).includes(state)) throw new UsageError(`<state> must be one of ${MARK_STATES.join(', ')} (got ${JSON.stringify(state)})`);
+    const mapIndex = mapIndexArg(o.mapIndex);
+    const ti = await backend().markTask(dag, run, task, state as MarkState, mapIndex);
+    print(ti, () => `marked ${instanceName(task, mapIndex)} ${state}${ti.mapped ? ` (${countsText(ti.mapped.states)})` : ''}`);
   });
 
 /** A date on the command line: ISO (`2026-01-01`, `2026-01-01T06:00:00Z`); a bad one is a usage error. */

@@ -7,6 +7,7 @@ import type {
   DatasetInfo,
   Grid,
   ImportErrorRecord,
+  InstancePage,
   JobSpec,
   LogEvent,
   LogLine,
@@ -47,7 +48,12 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
-export interface FollowOptions {
+/** Which instance of a task: a mapped task's map index; −1 (the default) is an unmapped task, or a mapped task as a whole. */
+export interface InstanceOptions {
+  mapIndex?: number;
+}
+
+export interface FollowOptions extends InstanceOptions {
   /** Try number; default the latest. */
   try?: number;
   /** First line to send (0-based); default 0. */
@@ -206,8 +212,14 @@ export class AloftHttpClient {
     return (await this.#call<{ taskInstances: TaskInstance[] }>('GET', `${this.#run(dagId, runId)}/tasks`)).taskInstances;
   }
 
-  getTaskInstance(dagId: string, runId: string, taskId: string): Promise<TaskInstance> {
-    return this.#call('GET', this.#task(dagId, runId, taskId));
+  /** A task instance; a mapped task as a whole (with `mapped` counts) unless `mapIndex` names one instance. */
+  getTaskInstance(dagId: string, runId: string, taskId: string, opts: InstanceOptions = {}): Promise<TaskInstance> {
+    return this.#call('GET', this.#task(dagId, runId, taskId), { query: { mapIndex: opts.mapIndex } });
+  }
+
+  /** One page of a mapped task's instances in map-index order (default 100, at most 1000), optionally only those in `state`. */
+  listInstances(dagId: string, runId: string, taskId: string, page: { limit?: number; offset?: number; state?: TaskState } = {}): Promise<InstancePage> {
+    return this.#call('GET', `${this.#task(dagId, runId, taskId)}/instances`, { query: page });
   }
 
   /** Runs the task instance again (and everything downstream of it with `downstream`); resolves to how many were cleared. */
@@ -216,19 +228,22 @@ export class AloftHttpClient {
     return (await this.#call<{ cleared: number }>('POST', `${this.#task(dagId, runId, taskId)}/clear`, { body })).cleared;
   }
 
-  /** Sets the task instance's state by hand; returns it afterwards. */
-  markTask(dagId: string, runId: string, taskId: string, state: MarkState): Promise<TaskInstance> {
-    return this.#call('POST', `${this.#task(dagId, runId, taskId)}/mark`, { body: { state } });
+  /** Sets the task instance's state by hand (a mapped task: every instance unless `mapIndex` names one); returns it afterwards. */
+  markTask(dagId: string, runId: string, taskId: string, state: MarkState, opts: InstanceOptions = {}): Promise<TaskInstance> {
+    return this.#call('POST', `${this.#task(dagId, runId, taskId)}/mark`, { body: { state, mapIndex: opts.mapIndex } });
   }
 
-  /** Log lines of one try (default: the latest) from line `from`, at most `count` (server default 1000, max 10000). */
-  getLog(dagId: string, runId: string, taskId: string, opts: { try?: number; from?: number; count?: number } = {}): Promise<LogPage> {
-    return this.#call('GET', `${this.#task(dagId, runId, taskId)}/logs`, { query: { try: opts.try, from: opts.from, count: opts.count } });
+  /**
+   * Log lines of one try (default: the latest) from line `from`, at most `count` (server default
+   * 1000, max 10000). A mapped task's instances each have their own log: pass `mapIndex`.
+   */
+  getLog(dagId: string, runId: string, taskId: string, opts: InstanceOptions & { try?: number; from?: number; count?: number } = {}): Promise<LogPage> {
+    return this.#call('GET', `${this.#task(dagId, runId, taskId)}/logs`, { query: { try: opts.try, from: opts.from, count: opts.count, mapIndex: opts.mapIndex } });
   }
 
-  /** What the task returned (its XCom), or `null`. */
-  async getOutput(dagId: string, runId: string, taskId: string): Promise<unknown> {
-    return (await this.#call<{ output: unknown }>('GET', `${this.#task(dagId, runId, taskId)}/output`)).output;
+  /** What the task returned (its XCom), or `null`; a mapped task as a whole gives its instances' outputs as a list. */
+  async getOutput(dagId: string, runId: string, taskId: string, opts: InstanceOptions = {}): Promise<unknown> {
+    return (await this.#call<{ output: unknown }>('GET', `${this.#task(dagId, runId, taskId)}/output`, { query: { mapIndex: opts.mapIndex } })).output;
   }
 
   /**
@@ -243,7 +258,7 @@ export class AloftHttpClient {
     try {
       let res: Response;
       try {
-        res = await this.#fetch(this.#url(path, { try: opts.try, from: opts.from }), { headers: this.#headers('text/event-stream'), signal: ex.signal });
+        res = await this.#fetch(this.#url(path, { try: opts.try, from: opts.from, mapIndex: opts.mapIndex }), { headers: this.#headers('text/event-stream'), signal: ex.signal });
       } catch (err) {
         throw ex.failure(err);
       }

@@ -4,7 +4,7 @@
  * No dependencies beyond Node 20's fetch.
  */
 export { AloftHttpClient } from './client.js';
-export type { AloftHttpClientOptions, FollowOptions, TriggerOptions, WaitOptions } from './client.js';
+export type { AloftHttpClientOptions, FollowOptions, InstanceOptions, TriggerOptions, WaitOptions } from './client.js';
 export { AloftApiError, AloftConnectionError, AloftTimeoutError } from './errors.js';
 export { readSse, type SseMessage } from './sse.js';
 export type * from './types.js';

@@ -37,13 +37,30 @@ export interface DagSummary {
   recentRuns: { runId: string; state: RunState | 'unknown'; logicalDate: number }[];
 }
 
-/** `GET /dags/:dagId/grid`: the latest runs (newest first) with every task instance's state. */
+/** A mapped task as a whole: how many instances it expanded to, and how many are in each state. */
+export interface MappedSummary {
+  n: number;
+  states: Partial<Record<TaskState, number>>;
+}
+
+/** `GET /dags/:dagId/grid`: the latest runs (newest first) with one state per task. */
 export interface Grid {
-  /** The DAG's tasks, then task ids only older versions (or ad-hoc jobs) had, as kind `unknown`. */
-  tasks: { id: string; kind: TaskKind | 'unknown'; upstream: string[]; triggerRule: string }[];
+  /** The DAG's tasks (`mapped` when they expand at run time), then task ids only older versions (or ad-hoc jobs) had, as kind `unknown`. */
+  tasks: { id: string; kind: TaskKind | 'unknown'; upstream: string[]; triggerRule: string; mapped?: boolean | undefined }[];
   /** All runs of the DAG, for paging. */
   total: number;
-  runs: { runId: string; state: RunState; runType: RunType; logicalDate: number; startDate?: number | undefined; endDate?: number | undefined; tis: Record<string, TaskState> }[];
+  runs: {
+    runId: string;
+    state: RunState;
+    runType: RunType;
+    logicalDate: number;
+    startDate?: number | undefined;
+    endDate?: number | undefined;
+    /** Each task's state; an expanded mapped task's summed up over its instances. */
+    tis: Record<string, TaskState>;
+    /** Expanded mapped tasks of the run, by task id; absent when there are none. */
+    mapped?: Record<string, MappedSummary> | undefined;
+  }[];
 }
 
 export interface ParamSpec {
@@ -189,6 +206,20 @@ export interface TaskInstance {
   pod?: string | undefined;
   /** Memory limit each try's pod ran with (oomRetry), by try number. */
   podMemoryByTry?: Record<number, string> | undefined;
+  /**
+   * A mapped task as a whole (map index −1 once expanded): its instance count and how many
+   * are in each state; `state` then sums them up.
+   */
+  mapped?: MappedSummary | undefined;
+}
+
+/** `GET …/tasks/:taskId/instances`: one page of a mapped task's instances, in map-index order. */
+export interface InstancePage extends MappedSummary {
+  /** Instances matching the state filter (all `n` without one). */
+  total: number;
+  limit: number;
+  offset: number;
+  instances: TaskInstance[];
 }
 
 export type LogStream = 'stdout' | 'stderr' | 'system';

@@ -5,12 +5,12 @@ import { NotFoundError } from '../errors/not-found-error.js';
 import type { ParamSpec, SerializedDag, SerializedTask } from '../model/dag.js';
 import { DEFAULT_POOL, manualRunId, POOL_NAME, scheduledRunId, UNMAPPED } from '../model/ids.js';
 import { intervalsBetween } from '../dag-api/schedule.js';
-import { FINISHED_RUN_STATES } from '../model/states.js';
+import { FINISHED_RUN_STATES, type TaskState } from '../model/states.js';
 import { validatePodOptions } from '../dag-api/pod-options.js';
 import { ValidationIssues } from '../dag-api/validation.js';
 import { createRedis } from '../redis.js';
 import type { DatasetEvent, DatasetInfo } from '../store/dataset-store.js';
-import { Store, type DagRecord, type DagRun, type ImportErrorRecord, type LogLine, type PoolInfo, type TaskInstance } from '../store/store.js';
+import { Store, type DagRecord, type DagRun, type ImportErrorRecord, type LogLine, type MappedPage, type PoolInfo, type TaskInstance } from '../store/store.js';
 
 export interface ClientOptions {
   redisUrl?: string;
@@ -351,6 +351,18 @@ export class AloftClient {
     const ti = await this.store.getTi({ dagId, runId, taskId, mapIndex });
     if (!ti) throw new NotFoundError('task instance', `${dagId}/${runId}/${taskId}${mapIndex === UNMAPPED ? '' : `[${mapIndex}]`}`);
     return ti;
+  }
+
+  /**
+   * One page of a mapped task's instances (map-index order, optionally only one state), with
+   * how many there are in each state. A task that has not expanded, or is not mapped, has none.
+   */
+  async listMappedInstances(dagId: string, runId: string, taskId: string, page: { offset?: number; limit?: number; state?: TaskState | undefined } = {}): Promise<MappedPage> {
+    const p = { offset: page.offset ?? 0, limit: page.limit ?? 100, state: page.state };
+    const found = await this.store.listMappedTis(dagId, runId, taskId, p);
+    if (found) return found;
+    await this.getTaskInstance(dagId, runId, taskId);
+    return { n: 0, states: {}, total: 0, instances: [] };
   }
 
   /** Log lines of one try (default: the latest), from line `from`. */

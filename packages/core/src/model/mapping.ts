@@ -29,7 +29,8 @@ export async function instanceArgs(task: Pick<SerializedTask, 'args' | 'map'>, m
   return args;
 }
 
-const SUMMARY_ORDER: readonly TaskState[] = ['running', 'queued', 'up_for_retry', 'scheduled', 'none', 'failed', 'upstream_failed', 'success', 'skipped'];
+/** Task states from the most active to the least: how a mapped task's instances are summed up. */
+export const MAPPED_SUMMARY_ORDER: readonly TaskState[] = ['running', 'queued', 'up_for_retry', 'scheduled', 'none', 'failed', 'upstream_failed', 'success', 'skipped'];
 
 /**
  * One state for a mapped task as a whole, from its instances' states: the most active
@@ -37,5 +38,34 @@ const SUMMARY_ORDER: readonly TaskState[] = ['running', 'queued', 'up_for_retry'
  */
 export function summarizeMapped(states: Iterable<TaskState>): TaskState {
   const seen = new Set(states);
-  return SUMMARY_ORDER.find((s) => seen.has(s)) ?? 'skipped';
+  return MAPPED_SUMMARY_ORDER.find((s) => seen.has(s)) ?? 'skipped';
+}
+
+/** A mapped task as a whole: how many instances it expanded to, and how many are in each state. */
+export interface MappedSummary {
+  n: number;
+  states: Partial<Record<TaskState, number>>;
+}
+
+/**
+ * One state per task from a run's state hash (fields `task:mapIndex`): an unmapped task's
+ * own, an expanded mapped task's instances summed up (summarizeMapped) with their counts.
+ * What the grid shows, without reading any task instance's hash.
+ */
+export function taskStatesOfRun(fields: Record<string, string>): { tis: Record<string, TaskState>; mapped: Record<string, MappedSummary> } {
+  const tis: Record<string, TaskState> = {};
+  const mapped: Record<string, MappedSummary> = {};
+  for (const [field, state] of Object.entries(fields)) {
+    const at = field.lastIndexOf(':');
+    const task = field.slice(0, at);
+    if (field.charCodeAt(at + 1) === 45 /* '-': map index −1 */) {
+      if (!mapped[task]) tis[task] = state as TaskState;
+      continue;
+    }
+    const m = (mapped[task] ??= { n: 0, states: {} });
+    m.n++;
+    m.states[state as TaskState] = (m.states[state as TaskState] ?? 0) + 1;
+  }
+  for (const [task, m] of Object.entries(mapped)) tis[task] = summarizeMapped(Object.keys(m.states) as TaskState[]);
+  return { tis, mapped };
 }

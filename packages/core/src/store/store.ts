@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { SerializedDag, SerializedTask } from '../model/dag.js';
 import { DEFAULT_POOL, tiField, UNMAPPED, type TaskInstanceKey } from '../model/ids.js';
-import { summarizeMapped } from '../model/mapping.js';
+import { summarizeMapped, type MappedSummary } from '../model/mapping.js';
 import type { RunState, TaskState } from '../model/states.js';
 import { DatasetStore, type DatasetEvent } from './dataset-store.js';
 import { buildGraphHash } from './graph.js';
@@ -119,7 +119,13 @@ export interface TaskInstance {
    * A mapped task as a whole (map index −1 once expanded): its instance count and how many
    * are in each state; `state` then sums them up (summarizeMapped).
    */
-  mapped?: { n: number; states: Partial<Record<TaskState, number>> } | undefined;
+  mapped?: MappedSummary | undefined;
+}
+
+/** A page of a mapped task's instances: `total` of them match the filter, `states` counts all `n`. */
+export interface MappedPage extends MappedSummary {
+  total: number;
+  instances: TaskInstance[];
 }
 
 export interface DagHead {
@@ -566,6 +572,31 @@ export class Store {
     const fields = Array.from({ length: n }, (_, i) => tiField(key.taskId, i));
     const states = await this.redis.hmget(this.keys.tiStates(key.dagId, key.runId), ...fields);
     return mappedTi(parseTi(key.dagId, key.runId, key.taskId, UNMAPPED, h), states.filter((s): s is string => s !== null) as TaskState[]);
+  }
+
+  /**
+   * One page of an expanded mapped task's instances in map-index order, optionally only those
+   * in `state`, with the count of every state; undefined while the task has not expanded.
+   * Reads the instance states in one HMGET and only the page's instance hashes.
+   */
+  async listMappedTis(dagId: string, runId: string, taskId: string, page: { offset: number; limit: number; state?: TaskState | undefined }): Promise<MappedPage | undefined> {
+    const [state, mapped] = await this.redis.hmget(this.keys.ti(dagId, runId, taskId, UNMAPPED), 'state', 'mapped');
+    if (state !== 'mapped') return undefined;
+    const n = Number(mapped);
+    const states = (n > 0 ? await this.redis.hmget(this.keys.tiStates(dagId, runId), ...Array.from({ length: n }, (_, i) => tiField(taskId, i))) : []) as (TaskState | null)[];
+    const counts: Partial<Record<TaskState, number>> = {};
+    const matching: number[] = [];
+    states.forEach((s, i) => {
+      if (s === null) return;
+      counts[s] = (counts[s] ?? 0) + 1;
+      if (!page.state || s === page.state) matching.push(i);
+    });
+    const shown = matching.slice(page.offset, page.offset + page.limit);
+    const pipe = this.redis.pipeline();
+    for (const i of shown) pipe.hgetall(this.keys.ti(dagId, runId, taskId, i));
+    const res = shown.length ? ((await pipe.exec()) ?? []) : [];
+    const instances = shown.map((i, k) => parseTi(dagId, runId, taskId, i, { ...((res[k]?.[1] ?? {}) as Record<string, string>), state: states[i]! }));
+    return { n, states: counts, total: matching.length, instances };
   }
 
   /** State and try of a task instance, cheaply: what a worker's heartbeat checks. */
