@@ -2,7 +2,8 @@
  * `pnpm bench`: Aloft against raw BullMQ on this machine, in one run, with its own
  * redis-server and two worker processes each. Prints figures, then one JSON line.
  * BENCH_VERBOSE=1 adds CPU per process role and Redis commandstats; BENCH_PROF=1 writes
- * V8 CPU profiles of the Aloft processes to .test-results/bench-profiles.
+ * V8 CPU profiles of the Aloft processes to .test-results/bench-profiles; BENCH_QUICK=1
+ * stops after the throughput figures.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -345,6 +346,13 @@ async function main(): Promise<void> {
     await waitRuns(client, 'bench_chain', runs);
     const chainPerS = (CHAIN_RUNS * 10) / ((performance.now() - t0) / 1000);
     say(`${CHAIN_RUNS} runs of a 10-task chain: ${round(chainPerS, 0)} tasks/s`);
+    if (process.env['BENCH_QUICK']) {
+      // Throughput only, for trying engine changes: no hops, API or pods.
+      const quick = Math.min(widePerS, chainPerS);
+      say(`\n${JSON.stringify({ tasks_per_s: round(quick, 0), wide_tasks_per_s: round(widePerS, 0), chain_tasks_per_s: round(chainPerS, 0), mapped_tasks_per_s: round(mappedPerS, 0), raw_jobs_per_s: round(rawPerS, 0), throughput_ratio: round(quick / rawPerS, 3), redis_cmds_per_task: round(cmdsPerTask, 1) })}`);
+      await client.close();
+      return;
+    }
 
     const hops: number[] = [];
     while (hops.length < HOPS) {

@@ -165,9 +165,10 @@ local function finalize(c, task, state, fields, detail, mi)
   local prev = tiState(c, task, mi)
   rcall('HSET', c.tisKey, task .. ':' .. mi, state)
   local key = tiKey(c, task, mi)
-  rcall('HSET', key, 'state', state, 'endDate', c.now)
   if fields then
-    for i = 1, #fields, 2 do rcall('HSET', key, fields[i], fields[i + 1]) end
+    rcall('HSET', key, 'state', state, 'endDate', c.now, unpack(fields))
+  else
+    rcall('HSET', key, 'state', state, 'endDate', c.now)
   end
   emit(c, 'ti', task, state, detail, mi)
   if prev == 'running' or prev == 'queued' or prev == 'up_for_retry' then poolLeave(c, task, mi) end
@@ -201,13 +202,14 @@ local function enqueue(c, task, n, delay, mi)
   if delay > 0 then state = 'up_for_retry' end
   rcall('HSET', c.tisKey, task .. ':' .. mi, state)
   local jobId = jobIdFor(c, task, try, mi)
-  rcall('HSET', key, 'state', state, 'queuedAt', c.now, 'queue', n.q, 'jobId', jobId)
-  if delay > 0 then rcall('HSET', key, 'nextTryAt', c.now + delay) end
   local pool = n.pl
   if not pool and poolConf(c, DEFAULT_POOL) then pool = DEFAULT_POOL end
+  local f = { 'state', state, 'queuedAt', c.now, 'queue', n.q, 'jobId', jobId }
+  if delay > 0 then f[#f + 1] = 'nextTryAt'; f[#f + 1] = c.now + delay end
+  if pool then f[#f + 1] = 'pool'; f[#f + 1] = pool; f[#f + 1] = 'poolSlots'; f[#f + 1] = n.ps or 1 end
+  rcall('HSET', key, unpack(f))
   if pool then
     local o = occupant(c, task, mi)
-    rcall('HSET', key, 'pool', pool, 'poolSlots', n.ps or 1)
     rcall('HDEL', c.p .. ':pool-used:' .. pool, o)
     rcall('HSET', c.p .. ':pool-queued:' .. pool, o, n.ps or 1)
   end
@@ -218,12 +220,22 @@ local function enqueue(c, task, n, delay, mi)
       ',"taskId":' .. cjson.encode(task) .. ',"mapIndex":' .. mi .. ',"try":' .. try .. '}'
     local opts = { attempts = 1, removeOnComplete = true, removeOnFail = true,
       priority = bullPriority(n.p), delay = delay }
-    local maxEvents = getOrSetMaxEvents(bq .. 'meta')
+    c.maxEvents = c.maxEvents or {}
+    local maxEvents = c.maxEvents[n.q]
+    if not maxEvents then
+      maxEvents = getOrSetMaxEvents(bq .. 'meta')
+      c.maxEvents[n.q] = maxEvents
+    end
     storeAndEnqueueJob(bq .. 'events', jobKey, jobId, c.dag .. '.' .. task, data, opts, c.now,
       nil, nil, nil, maxEvents, bq .. 'wait', bq .. 'paused', bq .. 'active', bq .. 'meta',
       bq .. 'prioritized', bq .. 'pc', bq .. 'delayed', bq .. 'marker')
   end
-  rcall('SADD', c.p .. ':queues', n.q)
+  -- Once per script and queue: a run start may enqueue thousands of tasks on one queue.
+  c.queued = c.queued or {}
+  if not c.queued[n.q] then
+    rcall('SADD', c.p .. ':queues', n.q)
+    c.queued[n.q] = true
+  end
   emit(c, 'ti', task, state, nil, mi)
 end
 
