@@ -180,6 +180,18 @@ export function TaskPage({ dagId, runId, taskId }: { dagId: string; runId: strin
                 <dd>{fmtTime(t.nextTryAt)}</dd>
               </>
             )}
+            {t.nextPokeAt && t.state === 'up_for_reschedule' && (
+              <>
+                <dt>Next poke</dt>
+                <dd>{fmtTime(t.nextPokeAt)}</dd>
+              </>
+            )}
+            {t.pokes !== undefined && (
+              <>
+                <dt>Pokes</dt>
+                <dd>{t.pokes}{t.firstPokeAt ? `, the first at ${fmtTime(t.firstPokeAt)}` : ''}</dd>
+              </>
+            )}
             {t.reason && (
               <>
                 <dt>Reason</dt>

@@ -29,7 +29,7 @@ export async function instanceArgs(task: Pick<SerializedTask, 'args' | 'map'>, m
   return args;
 }
 
-const SUMMARY_ORDER: readonly TaskState[] = ['running', 'queued', 'up_for_retry', 'scheduled', 'none', 'failed', 'upstream_failed', 'success', 'skipped'];
+const SUMMARY_ORDER: readonly TaskState[] = ['running', 'queued', 'up_for_retry', 'up_for_reschedule', 'scheduled', 'none', 'failed', 'upstream_failed', 'success', 'skipped'];
 
 /**
  * One state for a mapped task as a whole, from its instances' states: the most active

@@ -158,6 +158,14 @@ local function poolLeave(c, task, mi)
   end
 end
 
+-- An instance that stops running without finishing (handed back, rescheduled) gives back
+-- its pool slots and waits for them again among the pool's queued.
+local function poolRequeue(c, task, mi)
+  poolLeave(c, task, mi)
+  local pool, need = unpack(rcall('HMGET', tiKey(c, task, mi), 'pool', 'poolSlots'))
+  if pool then rcall('HSET', c.p .. ':pool-queued:' .. pool, occupant(c, task, mi), need) end
+end
+
 -- Records a final state of a task instance and queues its downstream for evaluation. A
 -- mapped instance also moves its task's counts, which the downstream trigger rules read.
 local function finalize(c, task, state, fields, detail, mi)
@@ -170,7 +178,7 @@ local function finalize(c, task, state, fields, detail, mi)
     for i = 1, #fields, 2 do rcall('HSET', key, fields[i], fields[i + 1]) end
   end
   emit(c, 'ti', task, state, detail, mi)
-  if prev == 'running' or prev == 'queued' or prev == 'up_for_retry' then poolLeave(c, task, mi) end
+  if prev == 'running' or prev == 'queued' or prev == 'up_for_retry' or prev == 'up_for_reschedule' then poolLeave(c, task, mi) end
   if mi ~= UNMAPPED then
     if FINISHED[prev] then rcall('HINCRBY', c.mapKey, task .. ':' .. prev, -1) end
     rcall('HINCRBY', c.mapKey, task .. ':' .. state, 1)
@@ -180,6 +188,23 @@ local function finalize(c, task, state, fields, detail, mi)
     if left <= 0 then c.runDone = true end
   end
   table.insert(c.work, task)
+end
+
+-- The BullMQ job of one try of an instance, unless it exists already.
+local function addJob(c, task, n, try, mi, jobId, delay)
+  local bq = c.bullPrefix .. ':' .. n.q .. ':'
+  local jobKey = bq .. jobId
+  if rcall('EXISTS', jobKey) == 0 then
+    local data = '{"dagId":' .. cjson.encode(c.dag) .. ',"runId":' .. cjson.encode(c.run) ..
+      ',"taskId":' .. cjson.encode(task) .. ',"mapIndex":' .. mi .. ',"try":' .. try .. '}'
+    local opts = { attempts = 1, removeOnComplete = true, removeOnFail = true,
+      priority = bullPriority(n.p), delay = delay }
+    local maxEvents = getOrSetMaxEvents(bq .. 'meta')
+    storeAndEnqueueJob(bq .. 'events', jobKey, jobId, c.dag .. '.' .. task, data, opts, c.now,
+      nil, nil, nil, maxEvents, bq .. 'wait', bq .. 'paused', bq .. 'active', bq .. 'meta',
+      bq .. 'prioritized', bq .. 'pc', bq .. 'delayed', bq .. 'marker')
+  end
+  rcall('SADD', c.p .. ':queues', n.q)
 end
 
 local function enqueue(c, task, n, delay, mi)
@@ -205,19 +230,7 @@ local function enqueue(c, task, n, delay, mi)
     rcall('HDEL', c.p .. ':pool-used:' .. pool, o)
     rcall('HSET', c.p .. ':pool-queued:' .. pool, o, n.ps or 1)
   end
-  local bq = c.bullPrefix .. ':' .. n.q .. ':'
-  local jobKey = bq .. jobId
-  if rcall('EXISTS', jobKey) == 0 then
-    local data = '{"dagId":' .. cjson.encode(c.dag) .. ',"runId":' .. cjson.encode(c.run) ..
-      ',"taskId":' .. cjson.encode(task) .. ',"mapIndex":' .. mi .. ',"try":' .. try .. '}'
-    local opts = { attempts = 1, removeOnComplete = true, removeOnFail = true,
-      priority = bullPriority(n.p), delay = delay }
-    local maxEvents = getOrSetMaxEvents(bq .. 'meta')
-    storeAndEnqueueJob(bq .. 'events', jobKey, jobId, c.dag .. '.' .. task, data, opts, c.now,
-      nil, nil, nil, maxEvents, bq .. 'wait', bq .. 'paused', bq .. 'active', bq .. 'meta',
-      bq .. 'prioritized', bq .. 'pc', bq .. 'delayed', bq .. 'marker')
-  end
-  rcall('SADD', c.p .. ':queues', n.q)
+  addJob(c, task, n, try, mi, jobId, delay)
   emit(c, 'ti', task, state, nil, mi)
 end
 
