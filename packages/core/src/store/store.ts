@@ -194,6 +194,11 @@ export class Store {
     return this.#scripts.get(name)!(this.keys.prefix, ...args);
   }
 
+  /** A script about one try of a task instance: ARGV prefix, dag, run, task, map index, try, now, then `rest`. */
+  #runTi(name: ScriptName, key: TaskInstanceKey, tryNumber: number, ...rest: (string | number)[]): Promise<unknown> {
+    return this.#run(name, key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, Date.now(), ...rest);
+  }
+
   // ── DAGs ────────────────────────────────────────────────────────────────────
 
   /** Stores a parsed DAG; a new version gets its own graph, old runs keep theirs. */
@@ -467,18 +472,7 @@ export class Store {
 
   /** Claims a try; `firstLogLine` is written to its log in the same step. */
   async startTi(key: TaskInstanceKey, tryNumber: number, workerId: string, host: string, firstLogLine?: LogLine): Promise<StartResult> {
-    const r = (await this.#run(
-      'startTi',
-      key.dagId,
-      key.runId,
-      key.taskId,
-      key.mapIndex,
-      tryNumber,
-      Date.now(),
-      workerId,
-      host,
-      firstLogLine ? JSON.stringify(firstLogLine) : '',
-    )) as string[];
+    const r = (await this.#runTi('startTi', key, tryNumber, workerId, host, firstLogLine ? JSON.stringify(firstLogLine) : '')) as string[];
     const status = r[0] as StartResult['status'];
     if (status === 'stale' || status === 'busy' || status === 'pool') return { status };
     const h: Record<string, string> = {};
@@ -491,7 +485,7 @@ export class Store {
   }
 
   async releaseTi(key: TaskInstanceKey, tryNumber: number): Promise<boolean> {
-    return (await this.#run('releaseTi', key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, Date.now())) === 1;
+    return (await this.#runTi('releaseTi', key, tryNumber)) === 1;
   }
 
   /** Executor bookkeeping on a task instance (pod name, log cursors, state detail). */
@@ -509,14 +503,10 @@ export class Store {
   }
 
   async finishTi(key: TaskInstanceKey, tryNumber: number, f: FinishInput): Promise<TaskState | 'stale'> {
-    return (await this.#run(
+    return (await this.#runTi(
       'finishTi',
-      key.dagId,
-      key.runId,
-      key.taskId,
-      key.mapIndex,
+      key,
       tryNumber,
-      Date.now(),
       f.outcome,
       f.output ?? '',
       f.reason ?? '',
@@ -534,19 +524,8 @@ export class Store {
    * giving back its task and pool slots, in one step with its last log lines.
    */
   async rescheduleTi(key: TaskInstanceKey, tryNumber: number, r: { nextPokeAt: number; pokes: number; logLines?: LogLine[] | undefined }): Promise<'up_for_reschedule' | 'stale'> {
-    return (await this.#run(
-      'rescheduleTi',
-      key.dagId,
-      key.runId,
-      key.taskId,
-      key.mapIndex,
-      tryNumber,
-      Date.now(),
-      r.nextPokeAt,
-      r.pokes,
-      this.logMaxLines,
-      ...(r.logLines ?? []).map((l) => JSON.stringify(l)),
-    )) as 'up_for_reschedule' | 'stale';
+    const lines = (r.logLines ?? []).map((l) => JSON.stringify(l));
+    return (await this.#runTi('rescheduleTi', key, tryNumber, r.nextPokeAt, r.pokes, this.logMaxLines, ...lines)) as 'up_for_reschedule' | 'stale';
   }
 
   /** A sensor's first poke time (recorded now if this is its first) and its pokes so far. */

@@ -15,11 +15,7 @@ local prefix, dagId, runId, task = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local mi, try, now, outcome = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 local c = newCtx(prefix, dagId, runId, now)
 if not c.version then return 'stale' end
-if #ARGV > 15 then
-  local logKey = prefix .. ':log:' .. dagId .. ':' .. runId .. ':' .. task .. ':' .. mi .. ':' .. try
-  for i = 16, #ARGV, 1000 do rcall('RPUSH', logKey, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
-  rcall('LTRIM', logKey, -tonumber(ARGV[14]), -1)
-end
+appendTryLog(c, task, mi, try, 16, ARGV[14])
 local key = tiKey(c, task, mi)
 if tiState(c, task, mi) ~= 'running' or tonumber(rcall('HGET', key, 'try')) ~= try then return 'stale' end
 rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':' .. mi)

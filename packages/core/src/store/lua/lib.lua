@@ -53,6 +53,14 @@ end
 local function tiKey(c, task, mi) return c.tiPrefix .. task .. ':' .. (mi or UNMAPPED) end
 local function tiState(c, task, mi) return rcall('HGET', c.tisKey, task .. ':' .. (mi or UNMAPPED)) end
 
+-- Appends a try's log lines given as ARGV[first..] (JSON each), keeping the last `cap`.
+local function appendTryLog(c, task, mi, try, first, cap)
+  if #ARGV < first then return end
+  local logKey = c.p .. ':log:' .. c.dag .. ':' .. c.run .. ':' .. task .. ':' .. mi .. ':' .. try
+  for i = first, #ARGV, 1000 do rcall('RPUSH', logKey, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
+  rcall('LTRIM', logKey, -tonumber(cap), -1)
+end
+
 local function emit(c, kind, task, state, detail, mi)
   rcall('XADD', c.eventsKey, 'MAXLEN', '~', 10000, '*', 'type', kind, 'dag', c.dag, 'run', c.run,
     'task', task or '', 'state', state, 'at', c.now, 'detail', detail or '', 'map', mi or UNMAPPED)

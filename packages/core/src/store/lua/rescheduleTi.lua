@@ -16,11 +16,7 @@ local prefix, dagId, runId, task = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local mi, try, now = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local c = newCtx(prefix, dagId, runId, now)
 if not c.version then return 'stale' end
-if #ARGV > 10 then
-  local logKey = prefix .. ':log:' .. dagId .. ':' .. runId .. ':' .. task .. ':' .. mi .. ':' .. try
-  for i = 11, #ARGV, 1000 do rcall('RPUSH', logKey, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
-  rcall('LTRIM', logKey, -tonumber(ARGV[10]), -1)
-end
+appendTryLog(c, task, mi, try, 11, ARGV[10])
 local key = tiKey(c, task, mi)
 if tiState(c, task, mi) ~= 'running' or tonumber(rcall('HGET', key, 'try')) ~= try then return 'stale' end
 rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':' .. mi)
