@@ -204,7 +204,7 @@ function GridView({ dag, grid, runId, page }: { dag: DagDetail; grid: Grid; runI
   );
 }
 
-const LEGEND = ['none', 'scheduled', 'queued', 'running', 'success', 'failed', 'up_for_retry', 'upstream_failed', 'skipped'];
+const LEGEND = ['none', 'scheduled', 'queued', 'running', 'success', 'failed', 'up_for_retry', 'up_for_reschedule', 'upstream_failed', 'skipped'];
 function Legend() {
   return (
     <p class="legend">

@@ -72,7 +72,7 @@ function Highlight({ text, q }: { text: string; q: string }) {
 
 const INSTANCES_PAGE = 100;
 /** Most active first, failed before success: the order in which a mapped task's state is summed up. */
-const INSTANCE_STATES = ['running', 'queued', 'up_for_retry', 'scheduled', 'none', 'failed', 'upstream_failed', 'success', 'skipped'];
+const INSTANCE_STATES = ['running', 'queued', 'up_for_retry', 'up_for_reschedule', 'scheduled', 'none', 'failed', 'upstream_failed', 'success', 'skipped'];
 
 /** A mapped task's instances, a page at a time, optionally of one state; each row links to its instance's page. */
 function InstanceList({ dagId, runId, taskId, version }: { dagId: string; runId: string; taskId: string; version: number }) {
@@ -292,6 +292,18 @@ export function TaskPage({ dagId, runId, taskId, mapIndex }: { dagId: string; ru
               <>
                 <dt>Next try</dt>
                 <dd>{fmtTime(t.nextTryAt)}</dd>
+              </>
+            )}
+            {t.nextPokeAt && t.state === 'up_for_reschedule' && (
+              <>
+                <dt>Next poke</dt>
+                <dd>{fmtTime(t.nextPokeAt)}</dd>
+              </>
+            )}
+            {t.pokes !== undefined && (
+              <>
+                <dt>Pokes</dt>
+                <dd>{t.pokes}{t.firstPokeAt ? `, the first at ${fmtTime(t.firstPokeAt)}` : ''}</dd>
               </>
             )}
             {t.reason && (

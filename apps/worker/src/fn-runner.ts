@@ -8,7 +8,7 @@
 import { statSync } from 'node:fs';
 import { format } from 'node:util';
 import { parentPort } from 'node:worker_threads';
-import { importDagFile, SkipSignal, type Dag } from '@aloft/core';
+import { importDagFile, SkipSignal, type Dag, type HttpSensorResponse, type TaskContext } from '@aloft/core';
 import { callbackContext, taskContext, type CallbackContextData } from './task-context.js';
 
 export interface RunMessage {
@@ -16,6 +16,8 @@ export interface RunMessage {
   file: string;
   dagId: string;
   taskId: string;
+  /** An HTTP sensor's answer: the task's function is its responseCheck, called as (response, ctx). */
+  response?: HttpSensorResponse | undefined;
   ctx: {
     dagId: string;
     runId: string;
@@ -76,7 +78,7 @@ async function run(m: RunMessage): Promise<void> {
     const fn = d.functionOf(m.taskId);
     if (!fn) throw new Error(`task "${m.taskId}" of DAG "${m.dagId}" has no function in ${m.file}`);
     const ctx = taskContext(m.ctx, (level, msg, args) => send({ type: 'log', level, line: format(msg, ...args) }), abort.signal);
-    const value = await fn(ctx);
+    const value = m.response ? await (fn as unknown as (r: HttpSensorResponse, c: TaskContext) => unknown)(m.response, ctx) : await fn(ctx);
     let valueJson: string | undefined;
     if (value !== undefined) {
       // TaskRefs returned by a branch become their ids.

@@ -25,6 +25,7 @@ import { CallbackRunner } from './callback-runner.js';
 import type { CallbackContextData } from './task-context.js';
 import { runCommand } from './executors/command.js';
 import { FnPool, type FnPoolOptions } from './executors/fn-pool.js';
+import { runSensor } from './executors/sensor.js';
 import { runTriggerDagRun } from './executors/trigger-dag-run.js';
 import { KubernetesExecutor } from './executors/kubernetes/executor.js';
 import type { RunMessage } from './fn-runner.js';
@@ -135,6 +136,8 @@ export class AloftWorker {
       finished: new Counter({ name: 'aloft_worker_tasks_total', help: 'Task tries finished by this worker, by outcome', labelNames: ['outcome', 'queue'], registers: [o.registry] }),
       duration: new Histogram({ name: 'aloft_worker_task_duration_seconds', help: 'Task try duration', labelNames: ['queue'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600], registers: [o.registry] }),
       running: new Gauge({ name: 'aloft_worker_running_tasks', help: 'Tasks running on this worker', registers: [o.registry] }),
+      pokes: new Counter({ name: 'aloft_worker_sensor_pokes_total', help: 'Sensor pokes by this worker, by mode', labelNames: ['mode'], registers: [o.registry] }),
+      rescheduled: new Counter({ name: 'aloft_worker_sensor_reschedules_total', help: 'Reschedule-mode sensor pokes that handed their slot back until the next poke', registers: [o.registry] }),
     };
   }
 
@@ -262,7 +265,7 @@ export class AloftWorker {
         };
         callbackBase = { dag, task, info };
         if (task.callbacks?.onExecute) await this.#taskCallback('onExecute', callbackBase, 'running', undefined, log);
-        const running = this.#start(task, dag, info, log);
+        const running = this.#start(task, dag, info, log, key);
         if (running.pgid) {
           this.#reaper.watch(running.pgid);
           await store.setTiPgid(key, running.pgid);
@@ -315,6 +318,18 @@ export class AloftWorker {
       await job.moveToDelayed(Date.now(), token);
       throw new DelayedError();
     }
+    if (result.outcome === 'reschedule') {
+      // Two steps: the instance gives its slots back, then the same job waits as delayed. A
+      // worker that dies between them leaves a stalled job that is redelivered and pokes
+      // early (startTi takes up_for_reschedule with the same try); a lost job is re-added by
+      // the sweep once nextPokeAt has passed.
+      const nextPokeAt = result.nextPokeAt ?? Date.now();
+      const r = await store.rescheduleTi(key, d.try, { nextPokeAt, pokes: result.pokes ?? 0, logLines: await log.takeRest() });
+      this.#metrics.rescheduled.inc();
+      if (r === 'stale') return;
+      await job.moveToDelayed(nextPokeAt, token);
+      throw new DelayedError();
+    }
     const state = await store.finishTi(key, d.try, {
       outcome: result.outcome,
       output: result.outputJson,
@@ -322,6 +337,7 @@ export class AloftWorker {
       exitCode: result.exitCode,
       follow: result.follow,
       skipDescendants: result.skipDescendants,
+      noRetry: result.noRetry,
       logLines: await log.takeRest(),
     });
     this.#metrics.finished.inc({ outcome: state, queue });
@@ -437,7 +453,7 @@ export class AloftWorker {
     });
   }
 
-  #start(task: SerializedTask, dag: SerializedDag, info: TaskInfo, log: TaskLog): RunningTask {
+  #start(task: SerializedTask, dag: SerializedDag, info: TaskInfo, log: TaskLog, key: TaskInstanceKey): RunningTask {
     const where = `${dag.id}.${task.id}`;
     const env = { log, killGraceMs: this.o.killGraceMs };
     switch (task.kind) {
@@ -498,6 +514,18 @@ export class AloftWorker {
         return { result: Promise.resolve({ outcome: 'success' }), cancel: async () => undefined };
       case 'triggerDagRun':
         return runTriggerDagRun({ client: this.#client, task, info }, env);
+      case 'sensor':
+        return runSensor(
+          {
+            task,
+            info,
+            key,
+            store: this.o.store,
+            runFunction: (response) => this.#fnPool.run({ type: 'run', file: dag.fileloc, dagId: dag.id, taskId: task.id, ctx: fnContext(dag, info), response }, env),
+            onPoke: () => this.#metrics.pokes.inc({ mode: task.sensor!.mode }),
+          },
+          env,
+        );
       case 'kubernetesPod':
         return this.#k8s.run(
           {

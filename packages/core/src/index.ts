@@ -2,6 +2,7 @@ export * from './dag-api/index.js';
 export * from './model/states.js';
 export * from './model/ids.js';
 export * from './model/mapping.js';
+export * from './model/sensor.js';
 export * from './model/trigger-rules.js';
 export * from './model/callbacks.js';
 export type * from './model/dag.js';

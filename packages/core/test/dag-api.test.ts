@@ -155,7 +155,7 @@ d.fn({ id: 'e', expand: {}, run: () => 1 });
           'task "b": "x" is both a fixed and a mapped argument',
           'task "c": argument name "bad-name" must be letters',
           'task "c": maxMapLength must be a whole number ≥ 1 \\(got 0\\)',
-          'task "d": expand is for command, fn and kubernetesPod tasks, not branch',
+          'task "d": expand is for command, fn, kubernetesPod and sensor tasks, not branch',
           'task "e": expand needs at least one argument',
         ].join('.*'),
       ),

@@ -9,7 +9,7 @@ export type Schedule = { kind: 'cron'; expression: string } | { kind: 'interval'
 
 export type RunState = 'queued' | 'running' | 'success' | 'failed';
 export type RunType = 'scheduled' | 'manual' | 'backfill' | 'adhoc' | 'dataset_triggered';
-export type TaskState = 'none' | 'scheduled' | 'queued' | 'running' | 'success' | 'failed' | 'up_for_retry' | 'upstream_failed' | 'skipped';
+export type TaskState = 'none' | 'scheduled' | 'queued' | 'running' | 'success' | 'failed' | 'up_for_retry' | 'up_for_reschedule' | 'upstream_failed' | 'skipped';
 export type TaskKind = 'empty' | 'command' | 'fn' | 'branch' | 'shortCircuit' | 'kubernetesPod' | 'triggerDagRun';
 /** States a task instance can be marked with by hand. */
 export type MarkState = 'success' | 'failed' | 'skipped';
@@ -199,6 +199,10 @@ export interface TaskInstance {
   exitCode?: number | undefined;
   reason?: string | undefined;
   nextTryAt?: number | undefined;
+  /** Sensors: the first poke (the timeout counts from it), pokes so far, and the next poke while up_for_reschedule. */
+  firstPokeAt?: number | undefined;
+  pokes?: number | undefined;
+  nextPokeAt?: number | undefined;
   jobId?: string | undefined;
   /** What the executor says the try is doing now (e.g. why its pod is pending). */
   detail?: string | undefined;

@@ -1,13 +1,19 @@
 import type { TaskLog } from '../task-log.js';
 
 export interface ExecResult {
-  outcome: 'success' | 'failed' | 'skipped';
+  /** `reschedule`: a reschedule-mode sensor that is not done pokes again at `nextPokeAt`. */
+  outcome: 'success' | 'failed' | 'skipped' | 'reschedule';
   /** The task's output, already JSON-encoded, when it produced one. */
   outputJson?: string | undefined;
   reason?: string | undefined;
   exitCode?: number | undefined;
   follow?: string[] | undefined;
   skipDescendants?: boolean | undefined;
+  /** A failure no retry can help (a sensor's timeout). */
+  noRetry?: boolean | undefined;
+  nextPokeAt?: number | undefined;
+  /** Pokes of the sensor so far, with `reschedule`. */
+  pokes?: number | undefined;
 }
 
 /** A task an executor has started: its result, and how to stop it. */

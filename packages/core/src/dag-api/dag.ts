@@ -13,6 +13,7 @@ import { validatePodOptions } from './pod-options.js';
 import { datasetListProblem, parseSchedule } from './schedule.js';
 import { sourcesOf, TaskRef } from './task-ref.js';
 import { TaskGroup, type GroupHost, type TaskGroupOptions } from './task-group.js';
+import { validateSensorOptions } from './sensor-options.js';
 import { validateTriggerDagRunOptions } from './trigger-dag-run-options.js';
 import { ValidationIssues } from './validation.js';
 import { registerDag } from './registry.js';
@@ -93,7 +94,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
     return new TaskGroup<P>(this.#host, options, undefined, callSiteLine());
   }
 
-  /** The function of a `fn`, `branch` or `shortCircuit` task. */
+  /** The function of a `fn`, `branch` or `shortCircuit` task, a sensor's `poke` or an HTTP sensor's `responseCheck`. */
   functionOf(taskId: string): TaskFunction | undefined {
     return this.#functions.get(taskId);
   }
@@ -238,6 +239,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       if (t.kind === 'command') task.command = commandSpec(t.options, at, issues, t.line);
       if (t.kind === 'kubernetesPod') task.pod = validatePodOptions(t.options, at, issues, t.line, this.file);
       if (t.kind === 'triggerDagRun') task.trigger = validateTriggerDagRunOptions(t.options, at, issues, t.line);
+      if (t.kind === 'sensor') task.sensor = validateSensorOptions(t.options, at, issues, t.line);
       if (t.options.outlets !== undefined) {
         const problem = datasetListProblem(t.options.outlets);
         if (problem) issues.add('outlets', `${at}: outlets ${problem}`, t.line);
@@ -415,7 +417,7 @@ function expandSources(options: BaseTaskOptions | undefined): TaskRef<unknown>[]
   return Object.values(expand).filter((v): v is TaskRef<unknown> => v instanceof TaskRef);
 }
 
-const MAPPABLE: readonly TaskKind[] = ['command', 'fn', 'kubernetesPod'];
+const MAPPABLE: readonly TaskKind[] = ['command', 'fn', 'kubernetesPod', 'sensor'];
 const ARG_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The `args`, `expand` and `maxMapLength` options, checked and in their stored form. */
@@ -425,7 +427,7 @@ function mapping(t: DeclaredTask, upstream: Set<string>, at: string, issues: Val
   const names = (field: string, v: unknown): v is Record<string, unknown> => {
     if (v === undefined) return false;
     if (!MAPPABLE.includes(t.kind)) {
-      issues.add(field, `${at}: ${field} is for command, fn and kubernetesPod tasks, not ${t.kind}`, t.line);
+      issues.add(field, `${at}: ${field} is for command, fn, kubernetesPod and sensor tasks, not ${t.kind}`, t.line);
       return false;
     }
     if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof TaskRef) {

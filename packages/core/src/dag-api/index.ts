@@ -1,6 +1,7 @@
 export { dag, Dag, type TaskFunction } from './dag.js';
 export { chain, TaskList, TaskRef, type GroupRef } from './task-ref.js';
 export { TaskGroup, type TaskGroupOptions } from './task-group.js';
+export type { SensorOutput } from './operators.js';
 export { SkipSignal, type RunContext, type TaskContext, type TaskLogger } from './context.js';
 export type * from './options.js';
 export { takeDefinedDags, registerDag } from './registry.js';

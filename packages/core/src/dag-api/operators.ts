@@ -4,13 +4,21 @@ import type {
   BaseTaskOptions,
   BranchTaskOptions,
   CommandTaskOptions,
+  ExternalTaskSensorOptions,
+  FileSensorOptions,
   FnTaskOptions,
+  HttpSensorOptions,
   KubernetesPodTaskOptions,
+  SensorTaskOptions,
   ShortCircuitTaskOptions,
   TriggerDagRunTaskOptions,
 } from './options.js';
+import { SENSOR_TYPE, type SensorType } from './sensor-options.js';
 import type { TaskGroup, TaskGroupOptions } from './task-group.js';
 import type { TaskRef } from './task-ref.js';
+
+/** A sensor's output: the truthy non-`true` values its check returns (undefined when it only returns booleans). */
+export type SensorOutput<T> = [Exclude<Awaited<T>, boolean | null | undefined | 0 | ''>] extends [never] ? undefined : Exclude<Awaited<T>, boolean | null | undefined | 0 | ''>;
 
 /** The operators, shared by a DAG and its task groups; each declares tasks its own way. */
 export abstract class Operators<P extends Record<string, unknown>> {
@@ -53,6 +61,33 @@ export abstract class Operators<P extends Record<string, unknown>> {
    */
   triggerDagRun(options: TriggerDagRunTaskOptions): TaskRef<string> {
     return this.declareTask<string>('triggerDagRun', options);
+  }
+
+  /**
+   * A sensor, like Airflow's PythonSensor: `poke` runs every `pokeInterval` until it returns
+   * something truthy or `timeout` passes; a value other than `true` is the task's output.
+   */
+  sensor<T>(options: SensorTaskOptions<T, P>): TaskRef<SensorOutput<T>> {
+    return this.#sensor<SensorOutput<T>>('fn', options, options.poke as TaskFunction);
+  }
+
+  /** Waits until a path (templated) exists on the worker, like Airflow's FileSensor. */
+  fileSensor(options: FileSensorOptions): TaskRef<undefined> {
+    return this.#sensor<undefined>('file', options);
+  }
+
+  /** Waits until an HTTP endpoint answers 2xx (and `responseCheck`, if given, agrees), like Airflow's HttpSensor. */
+  httpSensor<T = true>(options: HttpSensorOptions<T, P>): TaskRef<SensorOutput<T>> {
+    return this.#sensor<SensorOutput<T>>('http', options, options.responseCheck as TaskFunction | undefined);
+  }
+
+  /** Waits for another DAG's run (or one of its tasks) for the same logical date, like Airflow's ExternalTaskSensor. */
+  externalTaskSensor(options: ExternalTaskSensorOptions): TaskRef<undefined> {
+    return this.#sensor<undefined>('externalTask', options);
+  }
+
+  #sensor<T>(type: SensorType, options: BaseTaskOptions, fn?: TaskFunction): TaskRef<T> {
+    return this.declareTask<T>('sensor', { ...options, [SENSOR_TYPE]: type } as BaseTaskOptions, fn);
   }
 
   /**

@@ -248,3 +248,93 @@ export interface KubernetesPodTaskOptions extends BaseTaskOptions, MappableOptio
   /** After an OOMKill, the next try gets memory × factor (requests and limits), up to max. */
   oomRetry?: { factor: number; max: string };
 }
+
+/** How a sensor waits, like Airflow's BaseSensorOperator; every sensor takes these. */
+export interface SensorWaitOptions {
+  /** Time between pokes. Default 60s, as in Airflow; at least 100 ms. */
+  pokeInterval?: Duration;
+  /**
+   * Give up this long after the instance's first poke (counted across reschedules and
+   * retries). A timeout fails the task without retrying, or skips it with `softFail`.
+   * Default 7 days, as in Airflow.
+   */
+  timeout?: Duration;
+  /**
+   * `poke` (default): one try waits on its worker between pokes, holding a worker slot.
+   * `reschedule`: after a poke that says "not yet" the instance becomes up_for_reschedule and
+   * gives back its worker, maxActiveTasks and pool slots until the next poke (a delayed job),
+   * so thousands of waiting sensors cost no worker capacity.
+   */
+  mode?: 'poke' | 'reschedule';
+  /** Wait interval × 2^(pokes − 1) (with jitter) between pokes. Default false. */
+  exponentialBackoff?: boolean;
+  /** Upper bound of a backoff wait; needs exponentialBackoff. */
+  maxWait?: Duration;
+  /** On timeout (or an external failed state) the task is skipped instead of failed. Default false. */
+  softFail?: boolean;
+}
+
+/** A sensor whose condition is a function from this file, run isolated like `fn` tasks. */
+export interface SensorTaskOptions<T, P> extends BaseTaskOptions, SensorWaitOptions, MappableOptions {
+  /**
+   * Checks the condition once: falsy = not yet, `true` = done, any other truthy value = done,
+   * and that value is the task's output for downstream tasks. Throwing fails the try (retries
+   * apply); `ctx.skip()` skips the task.
+   */
+  poke: (ctx: TaskContext<P>) => T | Promise<T>;
+}
+
+/** Waits until a file or directory exists, like Airflow's FileSensor. */
+export interface FileSensorOptions extends BaseTaskOptions, SensorWaitOptions, MappableOptions {
+  /** Path on the worker; templated (`/data/{{ ds }}/_SUCCESS`). */
+  path: string;
+}
+
+/** What an HTTP sensor's `responseCheck` receives. */
+export interface HttpSensorResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** The body as text, at most 1 MiB. */
+  body: string;
+}
+
+export type HttpSensorMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+
+/** Waits until an HTTP endpoint answers 2xx, like Airflow's HttpSensor. */
+export interface HttpSensorOptions<T, P> extends BaseTaskOptions, SensorWaitOptions, MappableOptions {
+  /** http(s) URL; templated. Only its host and path are ever logged. */
+  url: string;
+  /** Default GET. */
+  method?: HttpSensorMethod;
+  /** Header values are templated and never logged (put tokens here, not in the URL). */
+  headers?: Record<string, string>;
+  /** Request body; templated. */
+  body?: string;
+  /** A request that takes longer counts as "not yet". Default 30s. */
+  requestTimeout?: Duration;
+  /**
+   * Decides on a 2xx answer (other answers are "not yet" without calling it): falsy = not
+   * yet, `true` = done, another value = done with that output. Runs isolated like `fn` tasks.
+   */
+  responseCheck?: (response: HttpSensorResponse, ctx: TaskContext<P>) => T | Promise<T>;
+}
+
+/**
+ * Waits for another DAG's run with the same logical date (minus `executionDelta`), or one
+ * of its tasks, to reach an allowed state, like Airflow's ExternalTaskSensor.
+ */
+export interface ExternalTaskSensorOptions extends BaseTaskOptions, SensorWaitOptions {
+  externalDagId: string;
+  /** A task of that DAG (a mapped task counts as a whole); unset: the run itself. */
+  externalTaskId?: string;
+  /** States that end the wait with success. Default ['success']. */
+  allowedStates?: string[];
+  /**
+   * States that end it at once with a failure (skipped with softFail; retries apply).
+   * Default: ['failed', 'upstream_failed'] for a task, ['failed'] for a run, less any
+   * allowed state (Airflow's default is none: it waits until the timeout).
+   */
+  failedStates?: string[];
+  /** The other run's logical date is this run's minus this. Default 0. */
+  executionDelta?: Duration;
+}

@@ -14,7 +14,39 @@ export type Schedule =
 /** A schedule that creates runs per data interval (cron or interval). */
 export type TimeSchedule = Extract<NonNullable<Schedule>, { kind: 'cron' | 'interval' }>;
 
-export type TaskKind = 'empty' | 'command' | 'fn' | 'branch' | 'shortCircuit' | 'kubernetesPod' | 'triggerDagRun';
+export type TaskKind = 'empty' | 'command' | 'fn' | 'branch' | 'shortCircuit' | 'kubernetesPod' | 'triggerDagRun' | 'sensor';
+
+/** What a sensor checks on each poke. */
+export type SensorCheck =
+  /** The task's `poke` function (in the DAG file): falsy = not yet, true = done, another value = done with that output. */
+  | { type: 'fn' }
+  /** A path (templated) exists. */
+  | { type: 'file'; path: string }
+  /**
+   * An HTTP request (url and header values templated) answers 2xx; with a `responseCheck`
+   * function in the DAG file, that function decides (falsy = not yet) and its value is the output.
+   */
+  | { type: 'http'; url: string; method: string; headers: Record<string, string>; body?: string | undefined; requestTimeoutMs: number; hasResponseCheck: boolean }
+  /**
+   * Another DAG's run for the same logical date (minus `executionDeltaMs`), or one of its
+   * tasks, reaches one of `allowedStates`; one of `failedStates` ends the sensor at once.
+   */
+  | { type: 'externalTask'; externalDagId: string; externalTaskId?: string | undefined; allowedStates: string[]; failedStates: string[]; executionDeltaMs: number };
+
+/** A sensor task: what it checks, how often, for how long, and how it waits between checks. */
+export interface SensorSpec {
+  check: SensorCheck;
+  pokeIntervalMs: number;
+  /** Measured from the instance's first poke, across reschedules and retries (Airflow). */
+  timeoutMs: number;
+  /** poke: one try holds its worker slot between pokes; reschedule: it is handed back. */
+  mode: 'poke' | 'reschedule';
+  /** Interval × 2^(pokes − 1), with jitter, capped by maxWaitMs. */
+  exponentialBackoff: boolean;
+  maxWaitMs: number | null;
+  /** A timeout (or an external failed state) skips instead of failing. */
+  softFail: boolean;
+}
 
 /** What a `triggerDagRun` task starts, and whether it waits for the run to end. */
 export interface TriggerDagRunSpec {
@@ -109,12 +141,14 @@ export interface SerializedTask extends TaskArgs {
   map?: MapSpec | undefined;
   /** Full id of the innermost task group the task was declared in. */
   group?: string | undefined;
-  /** Present for `fn`, `branch` and `shortCircuit`: the function lives in the DAG file. */
+  /** Present for `fn`, `branch`, `shortCircuit`, and sensors with a `poke` or `responseCheck`: the function lives in the DAG file. */
   hasFunction: boolean;
   /** Datasets (URIs or names) this task updates when it succeeds. */
   outlets?: string[] | undefined;
   /** Present for `triggerDagRun`. */
   trigger?: TriggerDagRunSpec | undefined;
+  /** Present for `sensor`. */
+  sensor?: SensorSpec | undefined;
   /** The task's SLA (ms after its run's data interval end), when it has one. */
   slaMs?: number | undefined;
   /** The callbacks this task has, by slot (its own or from defaultArgs); absent when none. */

@@ -7,6 +7,8 @@ export const TASK_STATES = [
   'success',
   'failed',
   'up_for_retry',
+  /** A sensor in reschedule mode between two pokes: it holds no worker, task or pool slot. */
+  'up_for_reschedule',
   'upstream_failed',
   'skipped',
 ] as const;

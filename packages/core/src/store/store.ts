@@ -20,6 +20,7 @@ const SCRIPTS = [
   'sweep',
   'deleteRun',
   'releaseTi',
+  'rescheduleTi',
   'checkDatasetRun',
   'recordSlaMiss',
 ] as const;
@@ -108,6 +109,10 @@ export interface TaskInstance {
   exitCode?: number | undefined;
   reason?: string | undefined;
   nextTryAt?: number | undefined;
+  /** Sensors: when the instance first poked (its timeout counts from there), how often it has poked, and (up_for_reschedule) when it pokes next. */
+  firstPokeAt?: number | undefined;
+  pokes?: number | undefined;
+  nextPokeAt?: number | undefined;
   jobId?: string | undefined;
   /** What the executor says the try is doing now (e.g. why its pod is pending). */
   detail?: string | undefined;
@@ -155,6 +160,8 @@ export interface FinishInput {
   skipDescendants?: boolean | undefined;
   /** The try's last log lines, written in the same step. */
   logLines?: LogLine[] | undefined;
+  /** A failure that no retry can help (a sensor's timeout): failed at once, whatever the retries left. */
+  noRetry?: boolean | undefined;
 }
 
 export interface LogLine {
@@ -191,6 +198,11 @@ export class Store {
 
   #run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
     return this.#scripts.get(name)!(this.keys.prefix, ...args);
+  }
+
+  /** A script about one try of a task instance: ARGV prefix, dag, run, task, map index, try, now, then `rest`. */
+  #runTi(name: ScriptName, key: TaskInstanceKey, tryNumber: number, ...rest: (string | number)[]): Promise<unknown> {
+    return this.#run(name, key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, Date.now(), ...rest);
   }
 
   // ── DAGs ────────────────────────────────────────────────────────────────────
@@ -466,18 +478,7 @@ export class Store {
 
   /** Claims a try; `firstLogLine` is written to its log in the same step. */
   async startTi(key: TaskInstanceKey, tryNumber: number, workerId: string, host: string, firstLogLine?: LogLine): Promise<StartResult> {
-    const r = (await this.#run(
-      'startTi',
-      key.dagId,
-      key.runId,
-      key.taskId,
-      key.mapIndex,
-      tryNumber,
-      Date.now(),
-      workerId,
-      host,
-      firstLogLine ? JSON.stringify(firstLogLine) : '',
-    )) as string[];
+    const r = (await this.#runTi('startTi', key, tryNumber, workerId, host, firstLogLine ? JSON.stringify(firstLogLine) : '')) as string[];
     const status = r[0] as StartResult['status'];
     if (status === 'stale' || status === 'busy' || status === 'pool') return { status };
     const h: Record<string, string> = {};
@@ -490,7 +491,7 @@ export class Store {
   }
 
   async releaseTi(key: TaskInstanceKey, tryNumber: number): Promise<boolean> {
-    return (await this.#run('releaseTi', key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, Date.now())) === 1;
+    return (await this.#runTi('releaseTi', key, tryNumber)) === 1;
   }
 
   /** Executor bookkeeping on a task instance (pod name, log cursors, state detail). */
@@ -508,14 +509,10 @@ export class Store {
   }
 
   async finishTi(key: TaskInstanceKey, tryNumber: number, f: FinishInput): Promise<TaskState | 'stale'> {
-    return (await this.#run(
+    return (await this.#runTi(
       'finishTi',
-      key.dagId,
-      key.runId,
-      key.taskId,
-      key.mapIndex,
+      key,
       tryNumber,
-      Date.now(),
       f.outcome,
       f.output ?? '',
       f.reason ?? '',
@@ -523,8 +520,31 @@ export class Store {
       f.follow ? JSON.stringify(f.follow) : '',
       f.skipDescendants ? '1' : '0',
       this.logMaxLines,
+      f.noRetry ? '1' : '0',
       ...(f.logLines ?? []).map((l) => JSON.stringify(l)),
     )) as TaskState | 'stale';
+  }
+
+  /**
+   * A reschedule-mode sensor's poke said "not yet": running → up_for_reschedule (same try),
+   * giving back its task and pool slots, in one step with its last log lines.
+   */
+  async rescheduleTi(key: TaskInstanceKey, tryNumber: number, r: { nextPokeAt: number; pokes: number; logLines?: LogLine[] | undefined }): Promise<'up_for_reschedule' | 'stale'> {
+    const lines = (r.logLines ?? []).map((l) => JSON.stringify(l));
+    return (await this.#runTi('rescheduleTi', key, tryNumber, r.nextPokeAt, r.pokes, this.logMaxLines, ...lines)) as 'up_for_reschedule' | 'stale';
+  }
+
+  /** A sensor's first poke time (recorded now if this is its first) and its pokes so far. */
+  async sensorProgress(key: TaskInstanceKey, now = Date.now()): Promise<{ firstPokeAt: number; pokes: number }> {
+    const k = this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex);
+    const r = await this.redis.multi().hsetnx(k, 'firstPokeAt', String(now)).hmget(k, 'firstPokeAt', 'pokes').exec();
+    const [first, pokes] = (r?.[1]?.[1] ?? []) as (string | null)[];
+    return { firstPokeAt: Number(first ?? now), pokes: Number(pokes ?? 0) };
+  }
+
+  /** Run ids of a DAG whose logical date is exactly `logicalDate` (ms). */
+  async runIdsAt(dagId: string, logicalDate: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.runs(dagId), logicalDate, logicalDate);
   }
 
   /** Clears task instances so they run again; with `downstream`, their descendants too. */
@@ -748,6 +768,9 @@ function parseTi(dagId: string, runId: string, taskId: string, mapIndex: number,
     exitCode: num(h['exitCode']),
     reason: h['reason'],
     nextTryAt: num(h['nextTryAt']),
+    firstPokeAt: num(h['firstPokeAt']),
+    pokes: num(h['pokes']),
+    nextPokeAt: num(h['nextPokeAt']),
     jobId: h['jobId'],
     detail: h['detail'],
     pod: h['pod'],

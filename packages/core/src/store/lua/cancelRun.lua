@@ -1,6 +1,7 @@
 --[[
-  Marks a run failed: running instances become failed (their workers stop them), the ones
-  not yet finished become skipped, nothing new is enqueued; the DAG's onFailure is queued.
+  Marks a run failed: running instances and sensors waiting up_for_reschedule become failed
+  (workers stop the running ones; a rescheduled sensor's delayed job finds it stale), the
+  ones not yet finished become skipped, nothing new is enqueued; the DAG's onFailure is queued.
   ARGV: prefix, dagId, runId, now, reason
 ]]
 --- @include "lib"
@@ -16,7 +17,7 @@ for i = 1, #all, 2 do
   local task, mi = string.sub(field, 1, at - 1), string.sub(field, at + 1)
   if not FINISHED[s] then
     local target = 'skipped'
-    if s == 'running' then target = 'failed' end
+    if s == 'running' or s == 'up_for_reschedule' then target = 'failed' end
     rcall('ZREM', c.runningKey, runId .. '|' .. field)
     finalize(c, task, target, { 'reason', ARGV[5] }, ARGV[5], mi)
   end

@@ -16,7 +16,9 @@ local function reset(task, mi, n)
   poolLeave(c, task, mi)
   local try = tonumber(rcall('HGET', key, 'try')) or 0
   rcall('HSET', key, 'state', 'none', 'maxTries', try + 1 + (n.n or 0))
-  rcall('HDEL', key, 'endDate', 'exitCode', 'reason', 'nextTryAt', 'startDate', 'duration', 'mapped')
+  -- A sensor's timeout counts again from its next first poke.
+  rcall('HDEL', key, 'endDate', 'exitCode', 'reason', 'nextTryAt', 'startDate', 'duration', 'mapped',
+    'firstPokeAt', 'pokes', 'nextPokeAt')
   rcall('HDEL', c.outKey, task .. ':' .. mi)
   rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':' .. mi)
 end

@@ -6,6 +6,7 @@
   ARGV: prefix, dagId, runId, taskId, mapIndex, try, now, outcome (success|failed|skipped),
         output JSON or '', reason, exitCode or '', follow (JSON list for branches) or '',
         skipDescendants ('1' when a short-circuit returned false), log cap (lines),
+        noRetry ('1': a failure is final whatever the retries left, e.g. a sensor's timeout),
         then the try's last log lines (JSON each), appended before anything else
 ]]
 --- @include "lib"
@@ -14,11 +15,7 @@ local prefix, dagId, runId, task = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local mi, try, now, outcome = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 local c = newCtx(prefix, dagId, runId, now)
 if not c.version then return 'stale' end
-if #ARGV > 14 then
-  local logKey = prefix .. ':log:' .. dagId .. ':' .. runId .. ':' .. task .. ':' .. mi .. ':' .. try
-  for i = 15, #ARGV, 1000 do rcall('RPUSH', logKey, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
-  rcall('LTRIM', logKey, -tonumber(ARGV[14]), -1)
-end
+appendTryLog(c, task, mi, try, 16, ARGV[14])
 local key = tiKey(c, task, mi)
 if tiState(c, task, mi) ~= 'running' or tonumber(rcall('HGET', key, 'try')) ~= try then return 'stale' end
 rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':' .. mi)
@@ -28,7 +25,7 @@ if ARGV[10] ~= '' then fields[#fields + 1] = 'reason'; fields[#fields + 1] = ARG
 if ARGV[11] ~= '' then fields[#fields + 1] = 'exitCode'; fields[#fields + 1] = ARGV[11] end
 local n = node(c, task)
 
-if outcome == 'failed' and try < (tonumber(rcall('HGET', key, 'maxTries')) or try) then
+if outcome == 'failed' and ARGV[15] ~= '1' and try < (tonumber(rcall('HGET', key, 'maxTries')) or try) then
   local delay = tonumber(n.dl) or 0
   if n.eb then
     delay = delay * (2 ^ (try - 1))

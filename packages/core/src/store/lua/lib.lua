@@ -53,6 +53,14 @@ end
 local function tiKey(c, task, mi) return c.tiPrefix .. task .. ':' .. (mi or UNMAPPED) end
 local function tiState(c, task, mi) return rcall('HGET', c.tisKey, task .. ':' .. (mi or UNMAPPED)) end
 
+-- Appends a try's log lines given as ARGV[first..] (JSON each), keeping the last `cap`.
+local function appendTryLog(c, task, mi, try, first, cap)
+  if #ARGV < first then return end
+  local logKey = c.p .. ':log:' .. c.dag .. ':' .. c.run .. ':' .. task .. ':' .. mi .. ':' .. try
+  for i = first, #ARGV, 1000 do rcall('RPUSH', logKey, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
+  rcall('LTRIM', logKey, -tonumber(cap), -1)
+end
+
 local function emit(c, kind, task, state, detail, mi)
   rcall('XADD', c.eventsKey, 'MAXLEN', '~', 10000, '*', 'type', kind, 'dag', c.dag, 'run', c.run,
     'task', task or '', 'state', state, 'at', c.now, 'detail', detail or '', 'map', mi or UNMAPPED)
@@ -158,6 +166,14 @@ local function poolLeave(c, task, mi)
   end
 end
 
+-- An instance that stops running without finishing (handed back, rescheduled) gives back
+-- its pool slots and waits for them again among the pool's queued.
+local function poolRequeue(c, task, mi)
+  poolLeave(c, task, mi)
+  local pool, need = unpack(rcall('HMGET', tiKey(c, task, mi), 'pool', 'poolSlots'))
+  if pool then rcall('HSET', c.p .. ':pool-queued:' .. pool, occupant(c, task, mi), need) end
+end
+
 -- Records a final state of a task instance and queues its downstream for evaluation. A
 -- mapped instance also moves its task's counts, which the downstream trigger rules read.
 local function finalize(c, task, state, fields, detail, mi)
@@ -171,7 +187,7 @@ local function finalize(c, task, state, fields, detail, mi)
     rcall('HSET', key, 'state', state, 'endDate', c.now)
   end
   emit(c, 'ti', task, state, detail, mi)
-  if prev == 'running' or prev == 'queued' or prev == 'up_for_retry' then poolLeave(c, task, mi) end
+  if prev == 'running' or prev == 'queued' or prev == 'up_for_retry' or prev == 'up_for_reschedule' then poolLeave(c, task, mi) end
   if mi ~= UNMAPPED then
     if FINISHED[prev] then rcall('HINCRBY', c.mapKey, task .. ':' .. prev, -1) end
     rcall('HINCRBY', c.mapKey, task .. ':' .. state, 1)
@@ -186,6 +202,33 @@ local function finalize(c, task, state, fields, detail, mi)
     table.insert(c.work, { task, mi })
   else
     table.insert(c.work, task)
+  end
+end
+
+-- The BullMQ job of one try of an instance, unless it exists already.
+local function addJob(c, task, n, try, mi, jobId, delay)
+  local bq = c.bullPrefix .. ':' .. n.q .. ':'
+  local jobKey = bq .. jobId
+  if rcall('EXISTS', jobKey) == 0 then
+    local data = '{"dagId":' .. cjson.encode(c.dag) .. ',"runId":' .. cjson.encode(c.run) ..
+      ',"taskId":' .. cjson.encode(task) .. ',"mapIndex":' .. mi .. ',"try":' .. try .. '}'
+    local opts = { attempts = 1, removeOnComplete = true, removeOnFail = true,
+      priority = bullPriority(n.p), delay = delay }
+    c.maxEvents = c.maxEvents or {}
+    local maxEvents = c.maxEvents[n.q]
+    if not maxEvents then
+      maxEvents = getOrSetMaxEvents(bq .. 'meta')
+      c.maxEvents[n.q] = maxEvents
+    end
+    storeAndEnqueueJob(bq .. 'events', jobKey, jobId, c.dag .. '.' .. task, data, opts, c.now,
+      nil, nil, nil, maxEvents, bq .. 'wait', bq .. 'paused', bq .. 'active', bq .. 'meta',
+      bq .. 'prioritized', bq .. 'pc', bq .. 'delayed', bq .. 'marker')
+  end
+  -- Once per script and queue: a run start may enqueue thousands of tasks on one queue.
+  c.queued = c.queued or {}
+  if not c.queued[n.q] then
+    rcall('SADD', c.p .. ':queues', n.q)
+    c.queued[n.q] = true
   end
 end
 
@@ -213,29 +256,7 @@ local function enqueue(c, task, n, delay, mi)
     rcall('HDEL', c.p .. ':pool-used:' .. pool, o)
     rcall('HSET', c.p .. ':pool-queued:' .. pool, o, n.ps or 1)
   end
-  local bq = c.bullPrefix .. ':' .. n.q .. ':'
-  local jobKey = bq .. jobId
-  if rcall('EXISTS', jobKey) == 0 then
-    local data = '{"dagId":' .. cjson.encode(c.dag) .. ',"runId":' .. cjson.encode(c.run) ..
-      ',"taskId":' .. cjson.encode(task) .. ',"mapIndex":' .. mi .. ',"try":' .. try .. '}'
-    local opts = { attempts = 1, removeOnComplete = true, removeOnFail = true,
-      priority = bullPriority(n.p), delay = delay }
-    c.maxEvents = c.maxEvents or {}
-    local maxEvents = c.maxEvents[n.q]
-    if not maxEvents then
-      maxEvents = getOrSetMaxEvents(bq .. 'meta')
-      c.maxEvents[n.q] = maxEvents
-    end
-    storeAndEnqueueJob(bq .. 'events', jobKey, jobId, c.dag .. '.' .. task, data, opts, c.now,
-      nil, nil, nil, maxEvents, bq .. 'wait', bq .. 'paused', bq .. 'active', bq .. 'meta',
-      bq .. 'prioritized', bq .. 'pc', bq .. 'delayed', bq .. 'marker')
-  end
-  -- Once per script and queue: a run start may enqueue thousands of tasks on one queue.
-  c.queued = c.queued or {}
-  if not c.queued[n.q] then
-    rcall('SADD', c.p .. ':queues', n.q)
-    c.queued[n.q] = true
-  end
+  addJob(c, task, n, try, mi, jobId, delay)
   emit(c, 'ti', task, state, nil, mi)
 end
 

@@ -19,7 +19,7 @@ for _, pool in ipairs(names) do
     local key = prefix .. ':pool-' .. kind .. ':' .. pool
     for _, o in ipairs(redis.call('HKEYS', key)) do
       local s = stateOf(o)
-      local ok = (kind == 'used' and s == 'running') or (kind == 'queued' and (s == 'queued' or s == 'up_for_retry'))
+      local ok = (kind == 'used' and s == 'running') or (kind == 'queued' and (s == 'queued' or s == 'up_for_retry' or s == 'up_for_reschedule'))
       if not ok then
         redis.call('HDEL', key, o)
         dropped = dropped + 1

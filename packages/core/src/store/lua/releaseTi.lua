@@ -12,9 +12,7 @@ if tiState(c, task, mi) ~= 'running' or tonumber(rcall('HGET', key, 'try')) ~= t
 rcall('HSET', c.tisKey, task .. ':' .. mi, 'queued')
 rcall('HSET', key, 'state', 'queued', 'queuedAt', c.now)
 rcall('HDEL', key, 'pgid', 'worker', 'hostname')
-poolLeave(c, task, mi)
-local pool, need = unpack(rcall('HMGET', key, 'pool', 'poolSlots'))
-if pool then rcall('HSET', prefix .. ':pool-queued:' .. pool, occupant(c, task, mi), need) end
+poolRequeue(c, task, mi)
 rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':' .. mi)
 emit(c, 'ti', task, 'queued', 'handed back by a worker that shut down', mi)
 return 1

@@ -1,5 +1,6 @@
 --[[
-  A worker claims one try of a task instance: queued/up_for_retry → running. A stalled job
+  A worker claims one try of a task instance: queued/up_for_retry/up_for_reschedule → running
+  (a reschedule-mode sensor's next poke claims the same try again). A stalled job
   redelivered after its worker died finds the instance running with the same try: that is
   a takeover, and the caller learns the previous holder so it can end what is left of it.
   Returns { status, previousWorker, previousHost, previousPgid, ...run hash fields },
@@ -30,7 +31,7 @@ if state == 'running' then
   emit(c, 'ti', task, 'running', 'taken over by ' .. ARGV[8], mi)
   return claimed('takeover', prev)
 end
-if state ~= 'queued' and state ~= 'up_for_retry' then return { 'stale' } end
+if state ~= 'queued' and state ~= 'up_for_retry' and state ~= 'up_for_reschedule' then return { 'stale' } end
 if rcall('ZCARD', c.runningKey) >= meta(c).mat then return { 'busy' } end
 local pool, need = unpack(rcall('HMGET', key, 'pool', 'poolSlots'))
 local conf = pool and poolConf(c, pool)
@@ -56,8 +57,10 @@ if pool and (conf or pool ~= DEFAULT_POOL) then
   rcall('HDEL', c.p .. ':pool-queued:' .. pool, o)
 end
 rcall('HSET', c.tisKey, task .. ':' .. mi, 'running')
-rcall('HSET', key, 'state', 'running', 'startDate', now, 'worker', ARGV[8], 'hostname', ARGV[9])
-rcall('HDEL', key, 'endDate', 'exitCode', 'reason', 'nextTryAt', 'pgid')
+rcall('HSET', key, 'state', 'running', 'worker', ARGV[8], 'hostname', ARGV[9])
+-- A rescheduled sensor keeps the start of its first poke, as in Airflow.
+if state ~= 'up_for_reschedule' then rcall('HSET', key, 'startDate', now) end
+rcall('HDEL', key, 'endDate', 'exitCode', 'reason', 'nextTryAt', 'nextPokeAt', 'pgid')
 rcall('ZADD', c.runningKey, now, runId .. '|' .. task .. ':' .. mi)
 emit(c, 'ti', task, 'running', nil, mi)
 return claimed('ok', {})

@@ -1,7 +1,8 @@
 --[[
   The scheduler's safety net for one DAG: starts queued runs, re-evaluates every active run
   (dependsOnPast waits, anything an event missed) and re-adds the job of any instance that
-  has been queued longer than `staleMs` while its job is gone. Idempotent.
+  has been queued longer than `staleMs` while its job is gone, and of any up_for_reschedule
+  sensor whose next poke is more than `staleMs` overdue while its delayed job is gone. Idempotent.
   ARGV: prefix, dagId, now, staleMs
 ]]
 --- @include "lib"
@@ -25,6 +26,16 @@ for _, runId in ipairs(rcall('SMEMBERS', prefix .. ':active-runs:' .. dagId)) do
           rcall('HINCRBY', key, 'try', -1)
           rcall('HSET', c.tisKey, all[i], 'none')
           enqueue(c, task, node(c, task), 0, mi)
+          requeued = requeued + 1
+        end
+      elseif all[i + 1] == 'up_for_reschedule' then
+        -- A sensor between pokes whose delayed job is gone: the same try's job again, now.
+        local at = string.find(all[i], ':[^:]*$')
+        local task, mi = string.sub(all[i], 1, at - 1), string.sub(all[i], at + 1)
+        local f = rcall('HMGET', tiKey(c, task, mi), 'nextPokeAt', 'queue', 'jobId', 'try')
+        if f[1] and now - tonumber(f[1]) > staleMs and f[2] and
+            rcall('EXISTS', c.bullPrefix .. ':' .. f[2] .. ':' .. f[3]) == 0 then
+          addJob(c, task, node(c, task), f[4], mi, f[3], 0)
           requeued = requeued + 1
         end
       end
