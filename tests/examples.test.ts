@@ -10,7 +10,7 @@ describe('example DAGs end to end (real redis-server, scheduler and two workers)
     await sys.spawn('scheduler', 'scheduler');
     await sys.spawn('worker', 'worker-1');
     await sys.spawn('worker', 'worker-2');
-    const all = ['etl_fan_out', 'grouped_pipeline', 'kubernetes_sample', 'kubernetes_sample_pod', 'pod_pipeline'];
+    const all = ['etl_fan_out', 'grouped_pipeline', 'kubernetes_sample', 'kubernetes_sample_pod', 'partitions_mapped', 'pod_pipeline'];
     await waitFor('every example DAG stored', async () => {
       const ids = new Set((await sys.client.listDags()).map((d) => d.dag.id));
       return all.every((id) => ids.has(id));
@@ -73,6 +73,21 @@ describe('example DAGs end to end (real redis-server, scheduler and two workers)
     expect(report.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual([`report for ${ds}: revenue 1255 USD`]);
     const extractLog = await sys.client.getLog('etl_fan_out', run.runId, 'extract');
     expect(extractLog.map((l) => l.line)).toContain(`[info] extracting 4 regions for ${ds}`);
+  });
+
+  it('partitions_mapped: one copy of the group per listed partition, reported together', async () => {
+    const run = await sys.client.trigger('partitions_mapped', { conf: { partitions: 3 } });
+    const done = await sys.client.waitForRun('partitions_mapped', run.runId, { timeoutMs: 60_000 });
+    expect(done.state).toBe('success');
+    const tis = await sys.client.listTaskInstances('partitions_mapped', run.runId);
+    const whole = Object.fromEntries(tis.filter((t) => t.mapIndex === -1).map((t) => [t.taskId, t]));
+    expect(whole['per_partition.fetch']).toMatchObject({ state: 'success', mapped: { n: 3, states: { success: 3 } } });
+    expect(whole['per_partition.count']).toMatchObject({ state: 'success', mapped: { n: 3 } });
+    const ds = new Date(run.logicalDate).toISOString().slice(0, 10);
+    const log = await sys.client.getLog('partitions_mapped', run.runId, 'per_partition.fetch', { mapIndex: 2 });
+    expect(log.filter((l) => l.stream === 'stdout').map((l) => l.line)).toContain(`fetching ${ds}/part-2 (copy 2)`);
+    // Each partition name is 17 characters: 170 rows each.
+    expect(await sys.client.getOutput('partitions_mapped', run.runId, 'report')).toEqual({ partitions: 3, rows: 510 });
   });
 
   it('creates the scheduled run of the latest interval for each example DAG', async () => {

@@ -161,7 +161,7 @@ describe('sdk and `aloft --server` against a real dashboard (redis-server, sched
     await sys.spawn('scheduler', 'scheduler');
     await sys.spawn('worker', 'worker-1');
     dash = await sys.spawn('dashboard', 'dashboard');
-    await waitFor('all five example DAGs stored', async () => (await sys.client.listDags()).length >= 5, 60_000);
+    await waitFor('all six example DAGs stored', async () => (await sys.client.listDags()).length >= 6, 60_000);
     const made = await apiTokens(sys, dash, { 'sdk-operator': 'operator', 'sdk-viewer': 'viewer' });
     base = made.base;
     opToken = made.tokens['sdk-operator']!;

@@ -260,8 +260,10 @@ describe('sensors end to end (real redis-server, scheduler and two workers)', ()
     expect(median((s) => s.active)).toBeLessThanOrEqual(2);
     expect(mean((s) => s.workerRunning)).toBeLessThan(3);
     expect(mean((s) => s.active)).toBeLessThan(4);
-    expect(mean((s) => s.rescheduled)).toBeGreaterThan(490);
-    expect(mean((s) => s.delayed)).toBeGreaterThan(490);
+    // Nearly all wait as delayed jobs (in poke mode none would); the rest are pokes due or in
+    // flight, more of them when the machine is busy with other suites.
+    expect(mean((s) => s.rescheduled)).toBeGreaterThan(450);
+    expect(mean((s) => s.delayed)).toBeGreaterThan(450);
     expect(longestStreak).toBeLessThanOrEqual(3);
 
     writeFileSync(join(dir, 'go'), '');
