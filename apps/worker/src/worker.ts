@@ -359,6 +359,7 @@ export class AloftWorker {
    */
   async #inputs(dag: WorkerDag, task: SerializedTask, d: JobData): Promise<{ outputs: Record<string, unknown>; args: Record<string, unknown> }> {
     const { store } = this.o;
+    if (!task.map && task.upstream.length === 0) return { outputs: {}, args: { ...task.args } };
     const sources = new Set(task.map?.over.flatMap((o) => ('upstream' in o ? [o.upstream] : [])) ?? []);
     // In a mapped task group, copy i of a task sees copy i of its upstreams in the group.
     const group = d.mapIndex >= 0 ? task.map?.group : undefined;

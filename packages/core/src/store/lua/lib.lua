@@ -61,9 +61,15 @@ local function appendTryLog(c, task, mi, try, first, cap)
   rcall('LTRIM', logKey, -tonumber(cap), -1)
 end
 
+-- `map` is left out for unmapped instances (readers take its absence as -1).
 local function emit(c, kind, task, state, detail, mi)
-  rcall('XADD', c.eventsKey, 'MAXLEN', '~', 10000, '*', 'type', kind, 'dag', c.dag, 'run', c.run,
-    'task', task or '', 'state', state, 'at', c.now, 'detail', detail or '', 'map', mi or UNMAPPED)
+  if mi and mi ~= UNMAPPED then
+    rcall('XADD', c.eventsKey, 'MAXLEN', '~', 10000, '*', 'type', kind, 'dag', c.dag, 'run', c.run,
+      'task', task or '', 'state', state, 'at', c.now, 'detail', detail or '', 'map', mi)
+  else
+    rcall('XADD', c.eventsKey, 'MAXLEN', '~', 10000, '*', 'type', kind, 'dag', c.dag, 'run', c.run,
+      'task', task or '', 'state', state, 'at', c.now, 'detail', detail or '')
+  end
 end
 
 -- A mapped task's instances once expanded: how many, and how many ended in each final state.
@@ -187,7 +193,13 @@ local function finalize(c, task, state, fields, detail, mi)
     rcall('HSET', key, 'state', state, 'endDate', c.now)
   end
   emit(c, 'ti', task, state, detail, mi)
-  if prev == 'running' or prev == 'queued' or prev == 'up_for_retry' or prev == 'up_for_reschedule' then poolLeave(c, task, mi) end
+  local tn = node(c, task)
+  -- Only instances of a pooled task (or of any task while default_pool is configured) hold
+  -- or wait for slots; pool deletion drops its holders, so nothing is missed when it goes.
+  if (prev == 'running' or prev == 'queued' or prev == 'up_for_retry' or prev == 'up_for_reschedule')
+      and ((tn and tn.pl) or poolConf(c, DEFAULT_POOL)) then
+    poolLeave(c, task, mi)
+  end
   if mi ~= UNMAPPED then
     if FINISHED[prev] then rcall('HINCRBY', c.mapKey, task .. ':' .. prev, -1) end
     rcall('HINCRBY', c.mapKey, task .. ':' .. state, 1)
@@ -197,7 +209,6 @@ local function finalize(c, task, state, fields, detail, mi)
     if left <= 0 then c.runDone = true end
   end
   -- A copy in a mapped task group makes only the same copy of its group downstream ready.
-  local tn = node(c, task)
   if mi ~= UNMAPPED and tn and tn.m and tn.m.g then
     table.insert(c.work, { task, mi })
   else
