@@ -80,8 +80,14 @@ if (!process.env.REDIS_URL) {
   if (!(await portFree(port))) port = await freePort();
   const dir = join(ROOT, '.data', 'redis');
   mkdirSync(dir, { recursive: true });
+  // Its own process group: Ctrl-C in the terminal reaches the services and this script, not
+  // Redis, which stops only once every service has finished with it.
   redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  process.once('exit', () => {
+    if (redis.exitCode === null) redis.kill('SIGTERM');
   });
   prefixed('redis', 90, redis.stdout, process.stdout);
   prefixed('redis', 90, redis.stderr, process.stderr);

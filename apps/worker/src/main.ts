@@ -52,6 +52,13 @@ async function shutdown(signal: string): Promise<void> {
   logger.info('stopped');
   process.exit(0);
 }
+// A command still in flight when Redis goes away during shutdown rejects; that is expected
+// then. Any other unhandled rejection is a bug: log it and exit as Node would.
+process.on('unhandledRejection', (err) => {
+  if (stopping) return void logger.warn({ err }, 'ignored while stopping');
+  logger.fatal({ err }, 'unhandled rejection');
+  process.exit(1);
+});
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 

@@ -100,7 +100,7 @@ const tiRows = (tis: TaskInstance[]) =>
   tis.map((t) => [
     tiName(t),
     t.state,
-    t.try,
+    t.mapped ? undefined : t.try,
     t.duration === undefined ? undefined : `${t.duration} ms`,
     t.worker,
     t.exitCode,
