@@ -364,23 +364,25 @@ describe('sdk and `aloft --server` against a real dashboard (redis-server, sched
   it('CLI: `submit --follow` streams the job log and exits non-zero when it fails, in both modes', async () => {
     const remote = ['--server', base, '--token', opToken];
     const ok = await cli([...remote, 'submit', '--follow', '--', 'echo', 'hi']);
-    expect(ok.stderr).not.toContain('aloft:');
-    expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(/^--- try 1 ---$/m);
-    expect(ok.stdout).toMatch(/^\S+Z stdout hi$/m);
-    expect(ok.stdout.trimEnd().split('\n').at(-1)).toBe('--- command: success ---');
+    // Each check carries the CLI's whole output, so a failure under load says what it printed.
+    const said = (r: { stdout: string; stderr: string; code: number | null }) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+    expect(ok.stderr, said(ok)).not.toContain('aloft:');
+    expect(ok.code, said(ok)).toBe(0);
+    expect(ok.stdout, said(ok)).toMatch(/^--- try 1 ---$/m);
+    expect(ok.stdout, said(ok)).toMatch(/^\S+Z stdout hi$/m);
+    expect(ok.stdout.trimEnd().split('\n').at(-1), said(ok)).toBe('--- command: success ---');
 
     const failing = await cli([...remote, 'submit', '--retries', '1', '--follow', '--shell', '--', 'echo', 'oops;', 'exit', '3']);
-    expect(failing.code).toBe(1);
-    expect(failing.stdout.match(/^--- try \d ---$/gm)).toEqual(['--- try 1 ---', '--- try 2 ---']);
-    expect(failing.stdout.match(/stdout oops$/gm)).toHaveLength(2);
-    expect(failing.stdout.trimEnd().split('\n').at(-1)).toMatch(/^--- command: failed/);
+    expect(failing.code, said(failing)).toBe(1);
+    expect(failing.stdout.match(/^--- try \d ---$/gm), said(failing)).toEqual(['--- try 1 ---', '--- try 2 ---']);
+    expect(failing.stdout.match(/stdout oops$/gm), said(failing)).toHaveLength(2);
+    expect(failing.stdout.trimEnd().split('\n').at(-1), said(failing)).toMatch(/^--- command: failed/);
 
     const submitted = await cli([...remote, '--json', 'submit', '--queue', 'default', '--', 'true']);
     expect(JSON.parse(submitted.stdout)).toMatchObject({ dagId: 'adhoc', runType: 'adhoc' });
 
     const local = await cli(['submit', '--follow', '--', 'echo', 'from-redis'], { REDIS_URL: sys.redis.url, ALOFT_KEY_PREFIX: sys.prefix });
-    expect(local.stdout).toMatch(/^\S+Z stdout from-redis$/m);
-    expect(local.stdout).toMatch(/^--- command: success ---$/m);
+    expect(local.stdout, said(local)).toMatch(/^\S+Z stdout from-redis$/m);
+    expect(local.stdout, said(local)).toMatch(/^--- command: success ---$/m);
   });
 });

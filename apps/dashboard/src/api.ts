@@ -375,8 +375,11 @@ export function api(o: ApiOptions): Router {
   r.get('/dags/:dagId/runs/:runId/tasks/:taskId/logs', viewer, h(async (req, res) => {
     const q = parse(LogQuery, req.query);
     const ti = loggedInstance(await client.getTaskInstance(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'), q.mapIndex));
-    const lines = await client.getLog(p(req, 'dagId'), p(req, 'runId'), p(req, 'taskId'), { try: q.try ?? ti.try, from: q.from, count: q.count, mapIndex: q.mapIndex });
-    res.json({ try: q.try ?? ti.try, from: q.from, next: q.from + lines.length, lines });
+    const tryNo = q.try ?? ti.try;
+    // Line numbers are absolute; past the log's cap the first lines are gone, and `from` says
+    // where the answer starts.
+    const r = await store.readLog({ dagId: p(req, 'dagId'), runId: p(req, 'runId'), taskId: p(req, 'taskId'), mapIndex: q.mapIndex }, tryNo, q.from, q.count);
+    res.json({ try: tryNo, from: r.from, next: r.from + r.lines.length, lines: r.lines });
   }));
   r.get('/dags/:dagId/runs/:runId/tasks/:taskId/logs/stream', viewer, h(async (req, res) => {
     const q = parse(Follow, req.query);
@@ -407,7 +410,9 @@ export function api(o: ApiOptions): Router {
     };
     while (!closed) {
       const end = await over();
-      const lines = await store.getLog(key, tryNo, n, 1000);
+      const { from, lines } = await store.readLog(key, tryNo, n, 1000);
+      // Lines trimmed away past the log's cap before they were sent are skipped, not misnumbered.
+      n = from;
       for (const l of lines) send('line', { n: n++, ...l });
       if (lines.length === 1000) continue;
       if (end) {

@@ -27,7 +27,7 @@ const OPS: Record<string, Record<string, Op>> = {
   },
   '/dags/{dagId}/runs/{runId}/tasks/{taskId}/clear': { post: { summary: 'Clear (run again), optionally with downstream', role: 'operator', body: API_SCHEMAS.Clear } },
   '/dags/{dagId}/runs/{runId}/tasks/{taskId}/mark': { post: { summary: 'Mark success, failed or skipped: one instance of a mapped task with mapIndex, else every instance', role: 'operator', body: API_SCHEMAS.Mark } },
-  '/dags/{dagId}/runs/{runId}/tasks/{taskId}/logs': { get: { summary: 'Log lines of a try, paged (a mapped task: of the instance mapIndex)', role: 'viewer', query: API_SCHEMAS.LogQuery } },
+  '/dags/{dagId}/runs/{runId}/tasks/{taskId}/logs': { get: { summary: 'Log lines of a try, paged (a mapped task: of the instance mapIndex). Line numbers count from the try\'s first line, so past the log cap the answer may start (from) after the line asked for', role: 'viewer', query: API_SCHEMAS.LogQuery } },
   '/dags/{dagId}/runs/{runId}/tasks/{taskId}/logs/stream': {
     get: { summary: 'Follow a log live (text/event-stream): `line` events {n, at, stream, line}, then `end` {try, state}', role: 'viewer', query: API_SCHEMAS.Follow },
   },

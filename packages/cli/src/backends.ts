@@ -52,7 +52,8 @@ export interface Backend {
   listTaskInstances(dagId: string, runId: string): Promise<TaskInstance[]>;
   /** `mapIndex` −1 (the default): an unmapped task, or a mapped task as a whole. */
   getTaskInstance(dagId: string, runId: string, taskId: string, mapIndex?: number): Promise<TaskInstance>;
-  getLog(dagId: string, runId: string, taskId: string, opts: LogOptions): Promise<LogLine[]>;
+  /** Lines from absolute line `opts.from`, and where they start (later, once a capped log lost its oldest). */
+  getLog(dagId: string, runId: string, taskId: string, opts: LogOptions): Promise<{ from: number; lines: LogLine[] }>;
   /** Marks a task instance; a mapped task as a whole (every instance) unless `mapIndex` names one. */
   markTask(dagId: string, runId: string, taskId: string, state: MarkState, mapIndex: number): Promise<TaskInstance>;
   clearTask(dagId: string, runId: string, taskId: string, opts: { downstream: boolean }): Promise<number>;
@@ -96,21 +97,21 @@ async function pollFollow(b: Backend, dag: string, run: string, task: string, ma
     if (ti && ti.try > 0) {
       if (ti.try !== tryShown) {
         if (tryShown) {
-          const rest = await b.getLog(dag, run, task, { try: tryShown, from, mapIndex });
+          const rest = (await b.getLog(dag, run, task, { try: tryShown, from, mapIndex })).lines;
           if (rest.length) write(`${logText(rest)}\n`);
         }
         tryShown = ti.try;
         from = 0;
         write(`--- try ${tryShown} ---\n`);
       }
-      const lines = await b.getLog(dag, run, task, { try: tryShown, from, mapIndex });
-      if (lines.length) write(`${logText(lines)}\n`);
-      from += lines.length;
+      const page = await b.getLog(dag, run, task, { try: tryShown, from, mapIndex });
+      if (page.lines.length) write(`${logText(page.lines)}\n`);
+      from = page.from + page.lines.length;
     }
     const r = await b.getRun(dag, run);
     const finished = ti && FINISHED_TASK.includes(ti.state);
     if ((finished || r.state === 'success' || r.state === 'failed') && ti) {
-      const rest = await b.getLog(dag, run, task, { try: tryShown, from, mapIndex });
+      const rest = (await b.getLog(dag, run, task, { try: tryShown, from, mapIndex })).lines;
       if (rest.length) write(`${logText(rest)}\n`);
       write(`--- ${instanceName(task, mapIndex)}: ${ti.state}${ti.reason ? ` (${ti.reason})` : ''} ---\n`);
       return r;
@@ -169,7 +170,7 @@ export class RedisBackend implements Backend {
     return this.client.getTaskInstance(dagId, runId, taskId, mapIndex);
   }
   getLog(dagId: string, runId: string, taskId: string, opts: LogOptions) {
-    return this.client.getLog(dagId, runId, taskId, opts);
+    return this.client.readLog(dagId, runId, taskId, opts);
   }
   async markTask(dagId: string, runId: string, taskId: string, state: MarkState, mapIndex: number) {
     await this.client.markTask(dagId, runId, taskId, state, mapIndex);
@@ -239,7 +240,8 @@ export class HttpBackend implements Backend {
     return this.client.getTaskInstance(dagId, runId, taskId, { mapIndex });
   }
   async getLog(dagId: string, runId: string, taskId: string, opts: LogOptions) {
-    return (await this.client.getLog(dagId, runId, taskId, { try: opts.try, from: opts.from, count: 10_000, mapIndex: opts.mapIndex })).lines;
+    const page = await this.client.getLog(dagId, runId, taskId, { try: opts.try, from: opts.from, count: 10_000, mapIndex: opts.mapIndex });
+    return { from: page.from, lines: page.lines };
   }
   markTask(dagId: string, runId: string, taskId: string, state: MarkState, mapIndex: number) {
     return this.client.markTask(dagId, runId, taskId, state, { mapIndex });

@@ -299,7 +299,7 @@ program
       await backend().follow(dag, run, task, { mapIndex });
       return;
     }
-    const lines = await backend().getLog(dag, run, task, { try: o.try ? Number(o.try) : undefined, mapIndex });
+    const { lines } = await backend().getLog(dag, run, task, { try: o.try ? Number(o.try) : undefined, mapIndex });
     print(lines, () => logText(lines));
   });
 

@@ -367,9 +367,17 @@ export class AloftClient {
 
   /** Log lines of one try (default: the latest), from line `from`. */
   async getLog(dagId: string, runId: string, taskId: string, opts: { try?: number; from?: number; count?: number; mapIndex?: number } = {}): Promise<LogLine[]> {
+    return (await this.readLog(dagId, runId, taskId, opts)).lines;
+  }
+
+  /**
+   * Log lines of one try from absolute line `from`, and where they start: past the log's
+   * cap its oldest lines are gone and the answer starts at the first line kept.
+   */
+  async readLog(dagId: string, runId: string, taskId: string, opts: { try?: number; from?: number; count?: number; mapIndex?: number } = {}): Promise<{ from: number; lines: LogLine[] }> {
     const mapIndex = opts.mapIndex ?? UNMAPPED;
     const t = opts.try ?? (await this.getTaskInstance(dagId, runId, taskId, mapIndex)).try;
-    return this.store.getLog({ dagId, runId, taskId, mapIndex }, t, opts.from ?? 0, opts.count ?? 10_000);
+    return this.store.readLog({ dagId, runId, taskId, mapIndex }, t, opts.from ?? 0, opts.count ?? 10_000);
   }
 
   /** A task's output; a mapped task as a whole gives the list of its instances' outputs. */

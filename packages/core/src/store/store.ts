@@ -10,6 +10,8 @@ import { buildScript } from './script-loader.js';
 
 const SCRIPTS = [
   'createRun',
+  'appendLog',
+  'readLog',
   'reconcilePools',
   'startQueuedRuns',
   'startTi',
@@ -657,19 +659,22 @@ export class Store {
   /** Appends log lines; `fields` are set on the task instance in the same step. */
   async appendLog(key: TaskInstanceKey, tryNumber: number, lines: LogLine[], fields: Record<string, string> = {}): Promise<void> {
     if (lines.length === 0) return;
-    const k = this.keys.log(key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber);
-    const m = this.redis
-      .multi()
-      .rpush(k, ...lines.map((l) => JSON.stringify(l)))
-      .ltrim(k, -this.logMaxLines, -1);
-    if (Object.keys(fields).length) m.hset(this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex), fields);
-    await m.exec();
+    const f = Object.keys(fields).length ? JSON.stringify(fields) : '';
+    await this.#run('appendLog', key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, this.logMaxLines, f, ...lines.map((l) => JSON.stringify(l)));
   }
 
   async getLog(key: TaskInstanceKey, tryNumber: number, from = 0, count = 1000): Promise<LogLine[]> {
-    const k = this.keys.log(key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber);
-    const raw = await this.redis.lrange(k, from, from + count - 1);
-    return raw.map((r) => JSON.parse(r) as LogLine);
+    return (await this.readLog(key, tryNumber, from, count)).lines;
+  }
+
+  /**
+   * Log lines of a try from absolute line `from` (0 = the try's first line ever written).
+   * A log over its cap lost its oldest lines: then `from` in the answer is the first line
+   * still kept, past the asked one, and the lines in between are gone.
+   */
+  async readLog(key: TaskInstanceKey, tryNumber: number, from = 0, count = 1000): Promise<{ from: number; lines: LogLine[] }> {
+    const [first, raw] = (await this.#run('readLog', key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, from, count)) as [number, string[]];
+    return { from: first, lines: raw.map((r) => JSON.parse(r) as LogLine) };
   }
 
   /**

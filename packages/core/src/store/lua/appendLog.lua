@@ -1,0 +1,18 @@
+--[[
+  Appends log lines to one try of a task instance, trimmed to the cap with the trimmed
+  lines counted (see appendTryLog), and sets fields on the instance in the same step.
+  ARGV: prefix, dagId, runId, taskId, mapIndex, try, cap, fields (JSON object, or ''),
+        then the lines (JSON each)
+]]
+--- @include "lib"
+local c = newCtx(ARGV[1], ARGV[2], ARGV[3], 0)
+if ARGV[8] ~= '' then
+  local f = {}
+  for k, v in pairs(cjson.decode(ARGV[8])) do
+    f[#f + 1] = k
+    f[#f + 1] = v
+  end
+  if #f > 0 then rcall('HSET', c.tiPrefix .. ARGV[4] .. ':' .. ARGV[5], unpack(f)) end
+end
+appendTryLog(c, ARGV[4], ARGV[5], ARGV[6], 9, ARGV[7])
+return 1
