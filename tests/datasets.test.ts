@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DagRun, DatasetInfo } from '@aloft/core';
 // The root package does not depend on @aloft/sdk; import it from its source.
 import { AloftHttpClient } from '../packages/sdk/src/index.js';
+import { launchChromium } from './support/dashboard.js';
 import { ROOT, System, waitFor } from './support/system.js';
 
 const run = promisify(execFile);
@@ -156,6 +157,25 @@ describe('dataset-scheduled DAGs (real scheduler and worker)', () => {
     expect(text).toMatch(/^DATASET\s+LAST UPDATE\s+UPDATES\s+PRODUCERS\s+CONSUMERS/);
     expect(text).toMatch(/warehouse\.never\s+never\s+0\s+produce_fail/);
     expect(text).toMatch(/warehouse\.orders\s+\S+ by produce_orders\/manual__\S+\/write\s+\d+\s+produce_orders\s+on_orders/);
+
+    // The dashboard's Datasets page: producers, consumers, the last update.
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${base}/datasets`);
+      await page.fill('input[name=username]', 'admin');
+      await page.fill('input[name=password]', ADMIN_PASSWORD);
+      await page.click('button[type=submit]');
+      await page.waitForURL(/\/datasets$/);
+      const row = page.locator('table.datasets tr[data-dataset="warehouse.orders"]');
+      await row.waitFor();
+      const cells = await row.locator('td').allTextContents();
+      expect(cells.slice(0, 3)).toEqual(['warehouse.orders', 'produce_orders', 'on_orders']);
+      expect(cells[3]).toContain('by produce_orders.write');
+      expect(await page.locator('table.datasets tbody tr').count()).toBe(expected.length);
+    } finally {
+      await browser.close();
+    }
   });
 });
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskInstance } from '@aloft/core';
 import { AloftHttpClient } from '../packages/sdk/src/index.js';
-import { apiTokens } from './support/dashboard.js';
+import { adminPassword, apiTokens, launchChromium } from './support/dashboard.js';
 import { ROOT, System, waitFor, type Service } from './support/system.js';
 
 /** The most slots in use at any instant, from the instances' own start and end times. */
@@ -24,6 +24,7 @@ describe('pools (real redis-server, scheduler, two workers, dashboard)', () => {
   const sys = new System({ dagsFolder: join(ROOT, 'tests', 'fixtures', 'pool-dags'), env: { ALOFT_LOCK_MS: '2000', ALOFT_KILL_GRACE_MS: '500' } });
   const workers: Service[] = [];
   let http: AloftHttpClient;
+  let base = '';
 
   const cli = (args: string[]) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -45,8 +46,9 @@ describe('pools (real redis-server, scheduler, two workers, dashboard)', () => {
     workers.push(await sys.spawn('worker', 'worker-1', { ALOFT_WORKER_CONCURRENCY: '8' }));
     workers.push(await sys.spawn('worker', 'worker-2', { ALOFT_WORKER_CONCURRENCY: '8' }));
     const dash = await sys.spawn('dashboard', 'dashboard');
-    const { base, tokens } = await apiTokens(sys, dash, { 'pool-op': 'operator' });
-    http = new AloftHttpClient({ baseUrl: base, token: tokens['pool-op']! });
+    const made = await apiTokens(sys, dash, { 'pool-op': 'operator' });
+    base = made.base;
+    http = new AloftHttpClient({ baseUrl: base, token: made.tokens['pool-op']! });
     await waitFor('pool DAGs stored', async () => (await sys.client.listDags()).length === 4, 60_000);
   }, 90_000);
   afterAll(() => sys.stop());
@@ -129,4 +131,26 @@ describe('pools (real redis-server, scheduler, two workers, dashboard)', () => {
     expect((await sys.client.listPools()).find((p) => p.name === 'small')).toMatchObject({ used: 0, queued: 0 });
     expect(await sys.client.store.reconcilePools()).toBe(0);
   }, 90_000);
+
+  it('the dashboard Pools page shows each pool with its slots, held and wanted', async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${base}/pools`);
+      await page.fill('input[name=username]', 'admin');
+      await page.fill('input[name=password]', await adminPassword(sys));
+      await page.click('button[type=submit]');
+      await page.waitForURL(/\/pools$/);
+      const row = page.locator('table.pools tr[data-pool="warehouse"]');
+      await row.waitFor();
+      expect(await row.locator('td').allTextContents()).toEqual(['warehouse', '3', '0', '0', '3', 'the data warehouse']);
+      expect(await page.locator('table.pools tr[data-pool="default_pool"] td').nth(1).textContent()).toBe('unlimited');
+      // The nav reaches it from any page.
+      await page.getByRole('link', { name: 'DAGs' }).click();
+      await page.getByRole('link', { name: 'Pools' }).click();
+      await page.locator('table.pools tr[data-pool="small"]').waitFor();
+    } finally {
+      await browser.close();
+    }
+  });
 });

@@ -1,6 +1,6 @@
 /** The browser's view of /api/v1: the session cookie authenticates, Origin passes CSRF. */
 
-import type { DagDetail, DagRun, DagSummary, Grid, ImportErrorRecord, InstancePage, LogLine as SdkLogLine, TaskInstance } from '@aloft/sdk';
+import type { DagDetail, DagRun, DagSummary, DatasetInfo, Grid, ImportErrorRecord, InstancePage, LogLine as SdkLogLine, PoolInfo, TaskInstance } from '@aloft/sdk';
 
 export type { DagDetail, DagRun, DagSummary, Grid, InstancePage, MappedSummary, ParamSpec, TaskInstance } from '@aloft/sdk';
 /** A line as the log stream sends it: with its number. */
@@ -56,5 +56,7 @@ export const api = {
   output: (dagId: string, runId: string, taskId: string, mapIndex = -1) => call<{ output: unknown }>('GET', `${tiPath(dagId, runId, taskId)}/output${mapQuery(mapIndex)}`).then((r) => r.output),
   clear: (dagId: string, runId: string, taskId: string, downstream: boolean) => call<{ cleared: number }>('POST', `${tiPath(dagId, runId, taskId)}/clear`, { downstream }),
   mark: (dagId: string, runId: string, taskId: string, state: 'success' | 'failed', mapIndex = -1) => call<TaskInstance>('POST', `${tiPath(dagId, runId, taskId)}/mark`, { state, mapIndex }),
+  pools: () => call<{ pools: PoolInfo[] }>('GET', '/pools').then((r) => r.pools),
+  datasets: () => call<{ datasets: DatasetInfo[] }>('GET', '/datasets').then((r) => r.datasets),
   logStreamUrl: (dagId: string, runId: string, taskId: string, tryNo: number, mapIndex = -1) => `/api/v1${tiPath(dagId, runId, taskId)}/logs/stream?try=${tryNo}${mapQuery(mapIndex, '&')}`,
 };

@@ -5,6 +5,7 @@ import { DagList } from './dags.js';
 import { DagPage } from './dag.js';
 import { Link, RoleContext, useData, useRoute } from './lib.js';
 import { TaskPage } from './task.js';
+import { DatasetsPage, PoolsPage } from './admin.js';
 
 
 type Theme = 'system' | 'light' | 'dark';
@@ -43,6 +44,8 @@ function App() {
   if (tiMatch) view = <TaskPage key={`${path}#${mapIndex}`} dagId={decodeURIComponent(tiMatch[1]!)} runId={decodeURIComponent(tiMatch[2]!)} taskId={decodeURIComponent(tiMatch[3]!)} mapIndex={mapIndex} />;
   else if (dagMatch) view = <DagPage dagId={decodeURIComponent(dagMatch[1]!)} />;
   else if (path === '/' || path === '/dags' || path === '/dags/') view = <DagList />;
+  else if (path === '/pools') view = <PoolsPage />;
+  else if (path === '/datasets') view = <DatasetsPage />;
   else view = <p class="error">No page at {path}.</p>;
   return (
     <RoleContext.Provider value={me.data?.role ?? 'viewer'}>
@@ -52,6 +55,8 @@ function App() {
         </Link>
         <nav>
           <Link href="/">DAGs</Link>
+          <Link href="/pools">Pools</Link>
+          <Link href="/datasets">Datasets</Link>
           <a href="/queues/">Queues</a>
           <a href="/api/v1/openapi.json">API</a>
         </nav>
