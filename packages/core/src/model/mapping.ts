@@ -47,6 +47,13 @@ export interface MappedSummary {
   states: Partial<Record<TaskState, number>>;
 }
 
+/** How many of these instance states are in each state. */
+export function tally(states: Iterable<TaskState>): Partial<Record<TaskState, number>> {
+  const counts: Partial<Record<TaskState, number>> = {};
+  for (const s of states) counts[s] = (counts[s] ?? 0) + 1;
+  return counts;
+}
+
 /**
  * One state per task from a run's state hash (fields `task:mapIndex`): an unmapped task's
  * own, an expanded mapped task's instances summed up (summarizeMapped) with their counts.

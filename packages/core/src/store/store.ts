@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { SerializedDag, SerializedTask } from '../model/dag.js';
 import { DEFAULT_POOL, tiField, UNMAPPED, type TaskInstanceKey } from '../model/ids.js';
-import { summarizeMapped, type MappedSummary } from '../model/mapping.js';
+import { summarizeMapped, tally, type MappedSummary } from '../model/mapping.js';
 import type { RunState, TaskState } from '../model/states.js';
 import { DatasetStore, type DatasetEvent } from './dataset-store.js';
 import { buildGraphHash } from './graph.js';
@@ -590,10 +590,14 @@ export class Store {
     const h = await this.redis.hgetall(this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex));
     if (state) return parseTi(key.dagId, key.runId, key.taskId, key.mapIndex, { ...h, state });
     if (h['state'] !== 'mapped') return undefined;
-    const n = Number(h['mapped']);
-    const fields = Array.from({ length: n }, (_, i) => tiField(key.taskId, i));
-    const states = await this.redis.hmget(this.keys.tiStates(key.dagId, key.runId), ...fields);
-    return mappedTi(parseTi(key.dagId, key.runId, key.taskId, UNMAPPED, h), states.filter((s): s is string => s !== null) as TaskState[]);
+    const states = await this.#instanceStates(key.dagId, key.runId, key.taskId, Number(h['mapped']));
+    return mappedTi(parseTi(key.dagId, key.runId, key.taskId, UNMAPPED, h), states.filter((s): s is TaskState => s !== null));
+  }
+
+  /** States of instances 0..n-1 of an expanded mapped task, in map-index order (null: none). */
+  async #instanceStates(dagId: string, runId: string, taskId: string, n: number): Promise<(TaskState | null)[]> {
+    if (n <= 0) return [];
+    return (await this.redis.hmget(this.keys.tiStates(dagId, runId), ...Array.from({ length: n }, (_, i) => tiField(taskId, i)))) as (TaskState | null)[];
   }
 
   /**
@@ -605,13 +609,11 @@ export class Store {
     const [state, mapped] = await this.redis.hmget(this.keys.ti(dagId, runId, taskId, UNMAPPED), 'state', 'mapped');
     if (state !== 'mapped') return undefined;
     const n = Number(mapped);
-    const states = (n > 0 ? await this.redis.hmget(this.keys.tiStates(dagId, runId), ...Array.from({ length: n }, (_, i) => tiField(taskId, i))) : []) as (TaskState | null)[];
-    const counts: Partial<Record<TaskState, number>> = {};
+    const states = await this.#instanceStates(dagId, runId, taskId, n);
+    const counts = tally(states.filter((s): s is TaskState => s !== null));
     const matching: number[] = [];
     states.forEach((s, i) => {
-      if (s === null) return;
-      counts[s] = (counts[s] ?? 0) + 1;
-      if (!page.state || s === page.state) matching.push(i);
+      if (s !== null && (!page.state || s === page.state)) matching.push(i);
     });
     const shown = matching.slice(page.offset, page.offset + page.limit);
     const pipe = this.redis.pipeline();
@@ -748,9 +750,7 @@ function parseRun(h: Record<string, string>): DagRun {
 }
 
 function mappedTi(head: TaskInstance, states: TaskState[]): TaskInstance {
-  const counts: Partial<Record<TaskState, number>> = {};
-  for (const s of states) counts[s] = (counts[s] ?? 0) + 1;
-  return { ...head, state: summarizeMapped(states), mapped: { n: states.length, states: counts } };
+  return { ...head, state: summarizeMapped(states), mapped: { n: states.length, states: tally(states) } };
 }
 
 function parseTi(dagId: string, runId: string, taskId: string, mapIndex: number, h: Record<string, string>): TaskInstance {

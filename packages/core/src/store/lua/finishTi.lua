@@ -17,7 +17,7 @@ local c = newCtx(prefix, dagId, runId, now)
 if not c.version then return 'stale' end
 appendTryLog(c, task, mi, try, 16, ARGV[14])
 local key = tiKey(c, task, mi)
-if tiState(c, task, mi) ~= 'running' or tonumber(rcall('HGET', key, 'try')) ~= try then return 'stale' end
+if not isRunningTry(c, task, mi, try) then return 'stale' end
 rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':' .. mi)
 local started = tonumber(rcall('HGET', key, 'startDate')) or now
 local fields = { 'duration', now - started }

@@ -107,19 +107,42 @@ end
 -- Queues a job that runs a callback (a reference such as `dag:onFailure`) on a worker. The
 -- job id holds `uniq`, so one occurrence is one job however often this is reached.
 -- `extra` is JSON object members (`,"state":"failed",…`) appended to the job's data.
-local function enqueueCallback(c, queue, ref, uniq, extra)
+-- Whether `try` is the running try of an instance: the one a worker may still finish,
+-- reschedule or hand back. Anything else is a stale worker's.
+local function isRunningTry(c, task, mi, try)
+  return tiState(c, task, mi) == 'running' and tonumber(rcall('HGET', tiKey(c, task, mi), 'try')) == tonumber(try)
+end
+
+-- Adds a BullMQ job as BullMQ's own addJob stores it, unless a job with that id exists.
+-- BullMQ's event cap is read, and the queue registered, once per script and queue: a run
+-- start may enqueue thousands of tasks on one queue.
+local function storeJob(c, queue, jobId, name, data, priority, delay)
   local bq = c.bullPrefix .. ':' .. queue .. ':'
-  local jobId = c.dag .. '|' .. escapeId(c.run) .. '|~callback|' .. escapeId(ref) .. '|' .. uniq
   local jobKey = bq .. jobId
-  if rcall('EXISTS', jobKey) == 1 then return end
+  if rcall('EXISTS', jobKey) == 0 then
+    local opts = { attempts = 1, removeOnComplete = true, removeOnFail = true, priority = priority, delay = delay }
+    c.maxEvents = c.maxEvents or {}
+    local maxEvents = c.maxEvents[queue]
+    if not maxEvents then
+      maxEvents = getOrSetMaxEvents(bq .. 'meta')
+      c.maxEvents[queue] = maxEvents
+    end
+    storeAndEnqueueJob(bq .. 'events', jobKey, jobId, name, data, opts, c.now,
+      nil, nil, nil, maxEvents, bq .. 'wait', bq .. 'paused', bq .. 'active', bq .. 'meta',
+      bq .. 'prioritized', bq .. 'pc', bq .. 'delayed', bq .. 'marker')
+  end
+  c.queued = c.queued or {}
+  if not c.queued[queue] then
+    rcall('SADD', c.p .. ':queues', queue)
+    c.queued[queue] = true
+  end
+end
+
+local function enqueueCallback(c, queue, ref, uniq, extra)
+  local jobId = c.dag .. '|' .. escapeId(c.run) .. '|~callback|' .. escapeId(ref) .. '|' .. uniq
   local data = '{"dagId":' .. cjson.encode(c.dag) .. ',"runId":' .. cjson.encode(c.run) ..
     ',"taskId":"","mapIndex":-1,"try":0,"callback":' .. cjson.encode(ref) .. extra .. '}'
-  local opts = { attempts = 1, removeOnComplete = true, removeOnFail = true, priority = 1, delay = 0 }
-  local maxEvents = getOrSetMaxEvents(bq .. 'meta')
-  storeAndEnqueueJob(bq .. 'events', jobKey, jobId, c.dag .. '.' .. ref, data, opts, c.now,
-    nil, nil, nil, maxEvents, bq .. 'wait', bq .. 'paused', bq .. 'active', bq .. 'meta',
-    bq .. 'prioritized', bq .. 'pc', bq .. 'delayed', bq .. 'marker')
-  rcall('SADD', c.p .. ':queues', queue)
+  storeJob(c, queue, jobId, c.dag .. '.' .. ref, data, 1, 0)
 end
 
 -- The DAG's onSuccess / onFailure for a run that just finished, counted per finish so a
@@ -225,29 +248,9 @@ end
 
 -- The BullMQ job of one try of an instance, unless it exists already.
 local function addJob(c, task, n, try, mi, jobId, delay)
-  local bq = c.bullPrefix .. ':' .. n.q .. ':'
-  local jobKey = bq .. jobId
-  if rcall('EXISTS', jobKey) == 0 then
-    local data = '{"dagId":' .. cjson.encode(c.dag) .. ',"runId":' .. cjson.encode(c.run) ..
-      ',"taskId":' .. cjson.encode(task) .. ',"mapIndex":' .. mi .. ',"try":' .. try .. '}'
-    local opts = { attempts = 1, removeOnComplete = true, removeOnFail = true,
-      priority = bullPriority(n.p), delay = delay }
-    c.maxEvents = c.maxEvents or {}
-    local maxEvents = c.maxEvents[n.q]
-    if not maxEvents then
-      maxEvents = getOrSetMaxEvents(bq .. 'meta')
-      c.maxEvents[n.q] = maxEvents
-    end
-    storeAndEnqueueJob(bq .. 'events', jobKey, jobId, c.dag .. '.' .. task, data, opts, c.now,
-      nil, nil, nil, maxEvents, bq .. 'wait', bq .. 'paused', bq .. 'active', bq .. 'meta',
-      bq .. 'prioritized', bq .. 'pc', bq .. 'delayed', bq .. 'marker')
-  end
-  -- Once per script and queue: a run start may enqueue thousands of tasks on one queue.
-  c.queued = c.queued or {}
-  if not c.queued[n.q] then
-    rcall('SADD', c.p .. ':queues', n.q)
-    c.queued[n.q] = true
-  end
+  local data = '{"dagId":' .. cjson.encode(c.dag) .. ',"runId":' .. cjson.encode(c.run) ..
+    ',"taskId":' .. cjson.encode(task) .. ',"mapIndex":' .. mi .. ',"try":' .. try .. '}'
+  storeJob(c, n.q, jobId, c.dag .. '.' .. task, data, bullPriority(n.p), delay)
 end
 
 local function enqueue(c, task, n, delay, mi)

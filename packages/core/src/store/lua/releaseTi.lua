@@ -8,7 +8,7 @@ local prefix, dagId, runId, task = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local c = newCtx(prefix, dagId, runId, tonumber(ARGV[7]))
 local mi = ARGV[5]
 local key = tiKey(c, task, mi)
-if tiState(c, task, mi) ~= 'running' or tonumber(rcall('HGET', key, 'try')) ~= tonumber(ARGV[6]) then return 0 end
+if not isRunningTry(c, task, mi, ARGV[6]) then return 0 end
 rcall('HSET', c.tisKey, task .. ':' .. mi, 'queued')
 rcall('HSET', key, 'state', 'queued', 'queuedAt', c.now)
 rcall('HDEL', key, 'pgid', 'worker', 'hostname')

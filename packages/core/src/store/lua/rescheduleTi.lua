@@ -18,7 +18,7 @@ local c = newCtx(prefix, dagId, runId, now)
 if not c.version then return 'stale' end
 appendTryLog(c, task, mi, try, 11, ARGV[10])
 local key = tiKey(c, task, mi)
-if tiState(c, task, mi) ~= 'running' or tonumber(rcall('HGET', key, 'try')) ~= try then return 'stale' end
+if not isRunningTry(c, task, mi, try) then return 'stale' end
 rcall('ZREM', c.runningKey, runId .. '|' .. task .. ':' .. mi)
 poolRequeue(c, task, mi)
 rcall('HSET', c.tisKey, task .. ':' .. mi, 'up_for_reschedule')
