@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DagRun, DatasetInfo } from '@aloft/core';
 // The root package does not depend on @aloft/sdk; import it from its source.
 import { AloftHttpClient } from '../packages/sdk/src/index.js';
-import { launchChromium } from './support/dashboard.js';
+import { launchChromium, signIn } from './support/dashboard.js';
 import { ROOT, System, waitFor } from './support/system.js';
 
 const run = promisify(execFile);
@@ -129,16 +129,16 @@ describe('dataset-scheduled DAGs (real scheduler and worker)', () => {
     const dash = await sys.spawn('dashboard', 'dashboard');
     const base = `http://127.0.0.1:${dash.port}`;
     await waitFor('the dashboard', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok);
-    const signIn = await fetch(`${base}/login`, {
+    const session = await fetch(`${base}/login`, {
       method: 'POST',
       redirect: 'manual',
       headers: { origin: base, 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ username: 'admin', password: ADMIN_PASSWORD, next: '/' }),
     });
-    expect(signIn.status).toBe(303);
+    expect(session.status).toBe(303);
     const created = await fetch(`${base}/api/v1/tokens`, {
       method: 'POST',
-      headers: { origin: base, cookie: (signIn.headers.get('set-cookie') ?? '').split(';')[0]!, 'content-type': 'application/json' },
+      headers: { origin: base, cookie: (session.headers.get('set-cookie') ?? '').split(';')[0]!, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'datasets-viewer', role: 'viewer' }),
     });
     const { token } = (await created.json()) as { token: string };
@@ -162,11 +162,7 @@ describe('dataset-scheduled DAGs (real scheduler and worker)', () => {
     const browser = await launchChromium();
     try {
       const page = await browser.newPage();
-      await page.goto(`${base}/datasets`);
-      await page.fill('input[name=username]', 'admin');
-      await page.fill('input[name=password]', ADMIN_PASSWORD);
-      await page.click('button[type=submit]');
-      await page.waitForURL(/\/datasets$/);
+      await signIn(page, base, '/datasets', ADMIN_PASSWORD);
       const row = page.locator('table.datasets tr[data-dataset="warehouse.orders"]');
       await row.waitFor();
       const cells = await row.locator('td').allTextContents();

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminPassword, launchChromium, startWithDashboard } from './support/dashboard.js';
+import { adminPassword, launchChromium, signIn, startWithDashboard } from './support/dashboard.js';
 import { ROOT, System } from './support/system.js';
 
 // Screenshots of each view are kept as artifacts.
@@ -29,11 +29,7 @@ describe('web UI in Chromium: a mapped task in the grid, its instance list, one 
   });
 
   it('shows the count in the grid cell live, the instance list, and instance 1 with its log; marks that instance', async () => {
-    await page.goto(`${base}/dags/map_slow`);
-    await page.fill('input[name=username]', 'admin');
-    await page.fill('input[name=password]', password);
-    await page.click('button[type=submit]');
-    await page.waitForURL(/\/dags\/map_slow$/);
+    await signIn(page, base, '/dags/map_slow', password);
     await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
     await page.getByRole('button', { name: 'Trigger' }).click();
     await page.locator('dialog[open]').getByRole('button', { name: 'Trigger run' }).click();

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskInstance } from '@aloft/core';
 import { AloftHttpClient } from '../packages/sdk/src/index.js';
-import { adminPassword, apiTokens, launchChromium } from './support/dashboard.js';
+import { adminPassword, apiTokens, launchChromium, signIn } from './support/dashboard.js';
 import { ROOT, System, waitFor, type Service } from './support/system.js';
 
 /** The most slots in use at any instant, from the instances' own start and end times. */
@@ -136,11 +136,7 @@ describe('pools (real redis-server, scheduler, two workers, dashboard)', () => {
     const browser = await launchChromium();
     try {
       const page = await browser.newPage();
-      await page.goto(`${base}/pools`);
-      await page.fill('input[name=username]', 'admin');
-      await page.fill('input[name=password]', await adminPassword(sys));
-      await page.click('button[type=submit]');
-      await page.waitForURL(/\/pools$/);
+      await signIn(page, base, '/pools', await adminPassword(sys));
       const row = page.locator('table.pools tr[data-pool="warehouse"]');
       await row.waitFor();
       expect(await row.locator('td').allTextContents()).toEqual(['warehouse', '3', '0', '0', '3', 'the data warehouse']);

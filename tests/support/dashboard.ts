@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT, waitFor, type Service, type System } from './system.js';
 
 /** The admin password a fresh dashboard generates and prints once in its log. */
@@ -26,6 +26,18 @@ export async function createToken(base: string, password: string, name: string, 
   });
   if (r.status !== 201) throw new Error(`creating token ${name} answered ${r.status}`);
   return ((await r.json()) as { token: string }).token;
+}
+
+/**
+ * Opens `path` in the browser, signs in on the form it is sent to, and waits until it is
+ * back on `path` (the sign-in form returns where it was asked for).
+ */
+export async function signIn(page: Page, base: string, path: string, password: string): Promise<void> {
+  await page.goto(`${base}${path}`);
+  await page.fill('input[name=username]', 'admin');
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${base}${path}`);
 }
 
 /** Debian's Chromium, never a downloaded browser. */

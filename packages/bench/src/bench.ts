@@ -346,10 +346,19 @@ async function main(): Promise<void> {
     await waitRuns(client, 'bench_chain', runs);
     const chainPerS = (CHAIN_RUNS * 10) / ((performance.now() - t0) / 1000);
     say(`${CHAIN_RUNS} runs of a 10-task chain: ${round(chainPerS, 0)} tasks/s`);
+    const tasksPerS = Math.min(widePerS, chainPerS);
+    const throughput = {
+      tasks_per_s: round(tasksPerS, 0),
+      wide_tasks_per_s: round(widePerS, 0),
+      chain_tasks_per_s: round(chainPerS, 0),
+      mapped_tasks_per_s: round(mappedPerS, 0),
+      mapped_to_wide_ratio: round(mappedPerS / widePerS, 2),
+      raw_jobs_per_s: round(rawPerS, 0),
+      throughput_ratio: round(tasksPerS / rawPerS, 3),
+    };
     if (process.env['BENCH_QUICK']) {
       // Throughput only, for trying engine changes: no hops, API or pods.
-      const quick = Math.min(widePerS, chainPerS);
-      say(`\n${JSON.stringify({ tasks_per_s: round(quick, 0), wide_tasks_per_s: round(widePerS, 0), chain_tasks_per_s: round(chainPerS, 0), mapped_tasks_per_s: round(mappedPerS, 0), raw_jobs_per_s: round(rawPerS, 0), throughput_ratio: round(quick / rawPerS, 3), redis_cmds_per_task: round(cmdsPerTask, 1) })}`);
+      say(`\n${JSON.stringify({ ...throughput, redis_cmds_per_task: round(cmdsPerTask, 1) })}`);
       await client.close();
       return;
     }
@@ -406,15 +415,8 @@ async function main(): Promise<void> {
     say(`pod Succeeded → task success: p50 ${pct(pods.succeededToSuccess, 50)} ms, p99 ${pct(pods.succeededToSuccess, 99)} ms`);
     await client.close();
 
-    const tasksPerS = Math.min(widePerS, chainPerS);
     const result = {
-      tasks_per_s: round(tasksPerS, 0),
-      wide_tasks_per_s: round(widePerS, 0),
-      chain_tasks_per_s: round(chainPerS, 0),
-      mapped_tasks_per_s: round(mappedPerS, 0),
-      mapped_to_wide_ratio: round(mappedPerS / widePerS, 2),
-      raw_jobs_per_s: round(rawPerS, 0),
-      throughput_ratio: round(tasksPerS / rawPerS, 3),
+      ...throughput,
       hop_p50_ms: pct(hops, 50),
       hop_p99_ms: pct(hops, 99),
       raw_hop_p50_ms: round(pct(rawLat, 50), 3),
