@@ -55,16 +55,27 @@ const send = (m: ChildMessage): void => {
   parentPort?.postMessage(m);
 };
 
-const dagsByFile = new Map<string, { mtimeKey: string; dags: Map<string, Dag> }>();
+const dagsByFile = new Map<string, { mtimeKey: string; checkedAt: number; dags: Map<string, Dag> }>();
 let abort: AbortController | undefined;
+/**
+ * How long a loaded DAG file is used without looking at its modification time again. A
+ * no-op task costs a few microseconds without the stat; an edited file is picked up within
+ * this time (the scheduler takes longer than that to notice the edit itself).
+ */
+const RECHECK_MS = 1000;
 
 async function loadDag(file: string, dagId: string): Promise<Dag> {
-  const mtimeKey = String(statSync(file).mtimeMs);
+  const now = performance.now();
   let entry = dagsByFile.get(file);
-  if (!entry || entry.mtimeKey !== mtimeKey) {
-    const dags = await importDagFile(file);
-    entry = { mtimeKey, dags: new Map(dags.map((d) => [d.id, d])) };
-    dagsByFile.set(file, entry);
+  if (!entry || now - entry.checkedAt > RECHECK_MS) {
+    const mtimeKey = String(statSync(file).mtimeMs);
+    if (!entry || entry.mtimeKey !== mtimeKey) {
+      const dags = await importDagFile(file);
+      entry = { mtimeKey, checkedAt: now, dags: new Map(dags.map((d) => [d.id, d])) };
+      dagsByFile.set(file, entry);
+    } else {
+      entry.checkedAt = now;
+    }
   }
   const d = entry.dags.get(dagId);
   if (!d) throw new Error(`DAG "${dagId}" is no longer declared in ${file}`);

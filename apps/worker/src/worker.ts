@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { relative } from 'node:path';
-import { DelayedError, Worker, type Job } from 'bullmq';
+import { createRedisBackend, DelayedError, raw2NextJobData, Worker, type Job, type RedisQueueBackend } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import {
@@ -20,6 +20,8 @@ import {
   instanceArgs,
   UNMAPPED,
   type TaskState,
+  type FinishInput,
+  type StartResult,
 } from '@aloft/core';
 import { CallbackRunner } from './callback-runner.js';
 import type { CallbackContextData } from './task-context.js';
@@ -116,6 +118,13 @@ export class AloftWorker {
   /** Creates the runs of triggerDagRun tasks, as a manual trigger does. */
   readonly #client: AloftClient;
   readonly #metrics;
+  /**
+   * Finishes handed to BullMQ's completion of their job (by job id): one script records the
+   * finish, completes the job, fetches the next and claims it (#fuse).
+   */
+  readonly #finishing = new Map<string, PendingFinish>();
+  /** Claims already made for fetched jobs, by job id, taken by #process instead of startTi. */
+  readonly #claimed = new Map<string, StartResult>();
   #closing = false;
 
   constructor(private readonly o: AloftWorkerOptions) {
@@ -151,7 +160,10 @@ export class AloftWorker {
 
   start(): void {
     for (const queue of this.o.queues) {
-      const worker = new Worker<JobData>(queue, (job, token) => this.#process(queue, job, token), {
+      const worker = new Worker<JobData>(
+        queue,
+        (job, token) => this.#process(queue, job, token),
+        {
         connection: this.o.connection(),
         prefix: this.o.store.keys.bullPrefix,
         concurrency: this.o.concurrency,
@@ -161,7 +173,9 @@ export class AloftWorker {
         maxStalledCount: 100,
         removeOnComplete: { count: 0 },
         removeOnFail: { count: 0 },
-      });
+        },
+        (name, opts, flags) => this.#fuse(createRedisBackend(name, opts, flags)),
+      );
       worker.on('error', (err) => this.o.logger.error({ err, queue }, 'queue worker error'));
       this.#workers.push(worker);
     }
@@ -184,6 +198,11 @@ export class AloftWorker {
     }, graceMs);
     await closing;
     clearTimeout(timer);
+    // BullMQ completes every job it ran before close resolves; anything left was not sent.
+    for (const [id, p] of this.#finishing) {
+      this.#finishing.delete(id);
+      p.done(await this.o.store.finishTi(p.key, p.tryNumber, p.input).catch(() => undefined));
+    }
     await this.#fnPool.close();
     this.#k8s.close();
     this.#reaper.close();
@@ -214,11 +233,15 @@ export class AloftWorker {
     const d = job.data;
     if (d.callback) return this.#callbackJob(d);
     const key: TaskInstanceKey = { dagId: d.dagId, runId: d.runId, taskId: d.taskId, mapIndex: d.mapIndex };
-    const claim = await store.startTi(key, d.try, this.o.workerId, this.#host, {
-      at: Date.now(),
-      stream: 'system',
-      line: `try ${d.try} of ${d.dagId}.${d.taskId}, run ${d.runId}, on ${this.o.workerId}`,
-    });
+    const claimed = job.id === undefined ? undefined : this.#claimed.get(job.id);
+    if (claimed) this.#claimed.delete(job.id!);
+    const claim =
+      claimed ??
+      (await store.startTi(key, d.try, this.o.workerId, this.#host, {
+        at: Date.now(),
+        stream: 'system',
+        line: `try ${d.try} of ${d.dagId}.${d.taskId}, run ${d.runId}, on ${this.o.workerId}`,
+      }));
     if (claim.status === 'stale') {
       logger.debug({ job: job.id }, 'stale job dropped');
       return;
@@ -330,7 +353,7 @@ export class AloftWorker {
       await job.moveToDelayed(nextPokeAt, token);
       throw new DelayedError();
     }
-    const state = await store.finishTi(key, d.try, {
+    const input: FinishInput = {
       outcome: result.outcome,
       output: result.outputJson,
       reason: result.reason,
@@ -339,16 +362,62 @@ export class AloftWorker {
       skipDescendants: result.skipDescendants,
       noRetry: result.noRetry,
       logLines: await log.takeRest(),
-    });
-    this.#metrics.finished.inc({ outcome: state, queue });
-    this.#metrics.duration.observe({ queue }, (Date.now() - started) / 1000);
-    logger.info({ dag: d.dagId, run: d.runId, task: d.taskId, try: d.try, state, ms: Date.now() - started }, 'task finished');
+    };
+    const finished = (state: TaskState | 'stale' | undefined) => {
+      if (state === undefined) return;
+      this.#metrics.finished.inc({ outcome: state, queue });
+      this.#metrics.duration.observe({ queue }, (Date.now() - started) / 1000);
+      logger.info({ dag: d.dagId, run: d.runId, task: d.taskId, try: d.try, state, ms: Date.now() - started }, 'task finished');
+    };
+    const callbacks = callbackBase?.task.callbacks;
+    if (job.id !== undefined && !callbacks?.onSuccess && !callbacks?.onFailure && !callbacks?.onRetry) {
+      // Recorded when BullMQ completes the job, in the same call (#fuse).
+      this.#finishing.set(job.id, { key, tryNumber: d.try, input, done: finished });
+      return;
+    }
+    const state = await store.finishTi(key, d.try, input);
+    finished(state);
     // As in Airflow, after the state is recorded: a callback cannot change it.
     const slot = AFTER_FINISH[state];
     if (slot && callbackBase?.task.callbacks?.[slot]) {
       await this.#taskCallback(slot, callbackBase, state, result.reason, log);
       await log.close();
     }
+  }
+
+  /**
+   * BullMQ's Redis backend for one queue, with its job completion widened: a job whose task
+   * finish is waiting in #finishing is completed by one script that records the finish,
+   * completes the job as BullMQ's own moveToFinished does, fetches the next job and claims its
+   * try. BullMQ gets back exactly what its own call returns; the claim waits in #claimed.
+   */
+  #fuse(backend: RedisQueueBackend): RedisQueueBackend {
+    const complete = backend.moveToCompleted.bind(backend);
+    backend.moveToCompleted = async (job, returnValue, removeOnComplete, token, fetchNext) => {
+      const p = job.id === undefined ? undefined : this.#finishing.get(job.id);
+      if (!p) return complete(job, returnValue, removeOnComplete, token, fetchNext);
+      this.#finishing.delete(job.id!);
+      const all = backend.moveToCompletedArgs(job, undefined, removeOnComplete, token, fetchNext);
+      const nk = backend.moveToFinishedKeys.length;
+      let r: Awaited<ReturnType<Store['finishAndNext']>>;
+      try {
+        r = await this.o.store.finishAndNext(p.key, p.tryNumber, p.input, { keys: all.slice(0, nk), args: all.slice(nk) }, { workerId: this.o.workerId, host: this.#host });
+      } catch (err) {
+        this.o.logger.error({ err, dag: p.key.dagId, run: p.key.runId, task: p.key.taskId }, 'could not record a finished task; its job will be redelivered');
+        throw err;
+      }
+      p.done(r.state);
+      if (typeof r.bull === 'number' && r.bull < 0) {
+        throw backend.finishedErrors({ code: r.bull, jobId: job.id, command: 'moveToFinished', state: 'active' });
+      }
+      const next = Array.isArray(r.bull) ? (r.bull as unknown[]) : undefined;
+      if (next?.[1] && r.claim) {
+        if (this.#claimed.size >= 1000) this.#claimed.clear();
+        this.#claimed.set(String(next[1]), r.claim);
+      }
+      return { result: next ? raw2NextJobData(next) : [], finishedOn: Number(all[nk + 1]) };
+    };
+    return backend;
   }
 
   /**
@@ -609,6 +678,13 @@ export class AloftWorker {
 }
 
 type TaskInfo = Parameters<typeof templateContext>[0];
+
+interface PendingFinish {
+  key: TaskInstanceKey;
+  tryNumber: number;
+  input: FinishInput;
+  done: (state: TaskState | 'stale' | undefined) => void;
+}
 
 /** Which task callback follows the state a finish recorded. */
 const AFTER_FINISH: Partial<Record<TaskState | 'stale', TaskCallbackSlot>> = { success: 'onSuccess', failed: 'onFailure', up_for_retry: 'onRetry' };

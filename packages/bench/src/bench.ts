@@ -284,7 +284,9 @@ async function main(): Promise<void> {
   const folder = join(ROOT, '.bench', 'dags');
   try {
     say('\n— raw BullMQ —');
+    const rawCpu0 = cpuByRole();
     const rawPerS = await rawThroughput(url);
+    if (process.env['BENCH_VERBOSE']) say(cpuDelta(rawCpu0, cpuByRole(), WIDE));
     say(`no-op jobs: ${WIDE} in one batch: ${round(rawPerS, 0)} jobs/s`);
     const rawLat = await rawHops(url);
     say(`hop (a job adds the next): p50 ${round(pct(rawLat, 50))} ms, p99 ${round(pct(rawLat, 99))} ms over ${rawLat.length} hops`);

@@ -15,7 +15,9 @@ function bullmqIncludesDir(): string {
 /**
  * Builds one Lua script from `lua/<name>.lua`, inlining `--- @include "x"` lines once each,
  * depth first. `bullmq:x` names BullMQ's shipped include `x.lua` (pinned BullMQ version), so
- * Aloft's scripts store jobs exactly as BullMQ's own `addJob` does.
+ * Aloft's scripts store jobs exactly as BullMQ's own `addJob` does; `bullmq-command:x` is one
+ * of BullMQ's whole scripts, for inlining as the body of a function (its KEYS and ARGV the
+ * function's parameters).
  */
 export function buildScript(name: string): string {
   const seen = new Set<string>();
@@ -32,6 +34,7 @@ export function buildScript(name: string): string {
       }
       const ref = m[1]!;
       if (ref.startsWith('bullmq:')) out.push(expand(join(bullDir, `${ref.slice(7)}.lua`), bullDir, true));
+      else if (ref.startsWith('bullmq-command:')) out.push(expand(join(dirname(bullDir), `${ref.slice(15)}.lua`), bullDir, true));
       else if (bull) out.push(expand(join(bullDir, `${ref.replace(/^includes\//, '')}.lua`), bullDir, true));
       else out.push(expand(join(dir, `${ref}.lua`), dir, false));
     }

@@ -25,6 +25,7 @@ const SCRIPTS = [
   'rescheduleTi',
   'checkDatasetRun',
   'recordSlaMiss',
+  'finishAndNext',
 ] as const;
 type ScriptName = (typeof SCRIPTS)[number];
 
@@ -150,6 +151,19 @@ export type StartResult =
   /** maxActiveTasks reached, or no free slot in the instance's pool: try again soon. */
   | { status: 'busy' }
   | { status: 'pool' };
+
+/** startTi's reply: status, the previous holder on a takeover, then the run's hash. */
+function parseClaim(r: string[]): StartResult {
+  const status = r[0] as StartResult['status'];
+  if (status === 'stale' || status === 'busy' || status === 'pool') return { status };
+  const h: Record<string, string> = {};
+  for (let i = 4; i + 1 < r.length; i += 2) h[r[i]!] = r[i + 1]!;
+  const run = parseRun(h);
+  if (status === 'takeover') {
+    return { status, run, previousWorker: r[1] ?? '', previousHost: r[2] ?? '', previousPgid: num(r[3]) };
+  }
+  return { status, run };
+}
 
 export interface FinishInput {
   outcome: 'success' | 'failed' | 'skipped';
@@ -480,16 +494,7 @@ export class Store {
 
   /** Claims a try; `firstLogLine` is written to its log in the same step. */
   async startTi(key: TaskInstanceKey, tryNumber: number, workerId: string, host: string, firstLogLine?: LogLine): Promise<StartResult> {
-    const r = (await this.#runTi('startTi', key, tryNumber, workerId, host, firstLogLine ? JSON.stringify(firstLogLine) : '')) as string[];
-    const status = r[0] as StartResult['status'];
-    if (status === 'stale' || status === 'busy' || status === 'pool') return { status };
-    const h: Record<string, string> = {};
-    for (let i = 4; i + 1 < r.length; i += 2) h[r[i]!] = r[i + 1]!;
-    const run = parseRun(h);
-    if (status === 'takeover') {
-      return { status, run, previousWorker: r[1] ?? '', previousHost: r[2] ?? '', previousPgid: num(r[3]) };
-    }
-    return { status, run };
+    return parseClaim((await this.#runTi('startTi', key, tryNumber, workerId, host, firstLogLine ? JSON.stringify(firstLogLine) : '')) as string[]);
   }
 
   async releaseTi(key: TaskInstanceKey, tryNumber: number): Promise<boolean> {
@@ -511,20 +516,55 @@ export class Store {
   }
 
   async finishTi(key: TaskInstanceKey, tryNumber: number, f: FinishInput): Promise<TaskState | 'stale'> {
-    return (await this.#runTi(
-      'finishTi',
-      key,
-      tryNumber,
+    return (await this.#runTi('finishTi', key, tryNumber, ...this.#finishFields(f), ...(f.logLines ?? []).map((l) => JSON.stringify(l)))) as TaskState | 'stale';
+  }
+
+  #finishFields(f: FinishInput): string[] {
+    return [
       f.outcome,
       f.output ?? '',
       f.reason ?? '',
       f.exitCode === undefined ? '' : String(f.exitCode),
       f.follow ? JSON.stringify(f.follow) : '',
       f.skipDescendants ? '1' : '0',
-      this.logMaxLines,
+      String(this.logMaxLines),
       f.noRetry ? '1' : '0',
+    ];
+  }
+
+  /**
+   * A worker's turn between two tasks in one atomic step: finishTi for one try, then BullMQ's
+   * own moveToFinished for its job (`bull`: that script's keys and arguments, as BullMQ's
+   * backend builds them), which may fetch the queue's next job, then startTi for the fetched
+   * job's try. Returns BullMQ's raw result, the recorded state, and the claim of the fetched
+   * job when it is a task try.
+   */
+  async finishAndNext(
+    key: TaskInstanceKey,
+    tryNumber: number,
+    f: FinishInput,
+    bull: { keys: readonly unknown[]; args: readonly unknown[] },
+    worker: { workerId: string; host: string },
+  ): Promise<{ bull: unknown; state: TaskState | 'stale'; claim: StartResult | undefined }> {
+    const arg = (v: unknown) => (v === undefined || v === null ? '' : (v as string));
+    const r = (await this.#run(
+      'finishAndNext',
+      Date.now(),
+      worker.workerId,
+      worker.host,
+      bull.keys.length,
+      bull.args.length,
+      key.dagId,
+      key.runId,
+      key.taskId,
+      key.mapIndex,
+      tryNumber,
+      ...this.#finishFields(f),
+      ...bull.keys.map(arg),
+      ...bull.args.map(arg),
       ...(f.logLines ?? []).map((l) => JSON.stringify(l)),
-    )) as TaskState | 'stale';
+    )) as [unknown, TaskState | 'stale', string[] | null];
+    return { bull: r[0], state: r[1], claim: r[2] ? parseClaim(r[2]) : undefined };
   }
 
   /**

@@ -1,0 +1,75 @@
+--[[
+  A worker claims one try of a task instance: queued/up_for_retry/up_for_reschedule → running
+  (a reschedule-mode sensor's next poke claims the same try again). A stalled job
+  redelivered after its worker died finds the instance running with the same try: that is
+  a takeover, and the caller learns the previous holder so it can end what is left of it.
+  Returns { status, previousWorker, previousHost, previousPgid, ...run hash fields },
+  status one of ok | takeover | stale | busy (maxActiveTasks) | pool (no free slot); with ok
+  and takeover the run's hash follows (field, value, ...), so the worker needs no second
+  round trip for it. `logLine` (JSON, or '') is appended to the try's log first.
+  Expects lib.
+]]
+-- Fields of a claimed try's instance that belong to an earlier try or hold: cleared on a claim.
+local CLAIM_CLEARS = { 'pgid', 'endDate', 'exitCode', 'reason', 'nextTryAt', 'nextPokeAt' }
+
+-- `c` must come from newCtx(..., true): the claim returns the run's whole hash.
+local function claimTry(c, task, mi, try, workerId, host, logLine)
+  if not c.version or c.runState ~= 'running' then return { 'stale' } end
+  local key = tiKey(c, task, mi)
+  -- state, try, pool, poolSlots, worker, hostname, then CLAIM_CLEARS
+  local f = rcall('HMGET', key, 'state', 'try', 'pool', 'poolSlots', 'worker', 'hostname', unpack(CLAIM_CLEARS))
+  local state = f[1]
+  local function claimed(status, prev)
+    if logLine ~= '' then rcall('RPUSH', c.p .. ':log:' .. c.dag .. ':' .. c.run .. ':' .. task .. ':' .. mi .. ':' .. try, logLine) end
+    local out = { status, prev[1] or '', prev[2] or '', prev[3] or '' }
+    for _, v in ipairs(c.runHash) do out[#out + 1] = v end
+    return out
+  end
+  if tonumber(f[2]) ~= try then return { 'stale' } end
+  if state == 'running' then
+    rcall('HSET', key, 'worker', workerId, 'hostname', host, 'takenOverAt', c.now)
+    if f[7] then rcall('HDEL', key, 'pgid') end
+    emit(c, 'ti', task, 'running', 'taken over by ' .. workerId, mi)
+    return claimed('takeover', { f[5], f[6], f[7] })
+  end
+  if state ~= 'queued' and state ~= 'up_for_retry' and state ~= 'up_for_reschedule' then return { 'stale' } end
+  if rcall('ZCARD', c.runningKey) >= meta(c).mat then return { 'busy' } end
+  local pool, need = f[3], f[4]
+  local conf = pool and poolConf(c, pool)
+  if pool and (conf or pool ~= DEFAULT_POOL) then
+    need = tonumber(need) or 1
+    local why
+    if not conf then
+      why = 'pool "' .. pool .. '" does not exist; create it with `aloft pools set ' .. pool .. ' <slots>`'
+    elseif conf.slots > 0 and need > conf.slots then
+      why = 'needs ' .. need .. ' slots of pool "' .. pool .. '", which has ' .. conf.slots
+    end
+    if why then
+      finalize(c, task, 'failed', { 'reason', why }, why, mi)
+      drain(c)
+      return { 'stale' }
+    end
+    local usedKey = c.p .. ':pool-used:' .. pool
+    local used = 0
+    for _, v in ipairs(rcall('HVALS', usedKey)) do used = used + tonumber(v) end
+    if used + need > conf.slots then return { 'pool' } end
+    local o = occupant(c, task, mi)
+    rcall('HSET', usedKey, o, need)
+    rcall('HDEL', c.p .. ':pool-queued:' .. pool, o)
+  end
+  rcall('HSET', c.tisKey, task .. ':' .. mi, 'running')
+  -- A rescheduled sensor keeps the start of its first poke, as in Airflow.
+  if state ~= 'up_for_reschedule' then
+    rcall('HSET', key, 'state', 'running', 'worker', workerId, 'hostname', host, 'startDate', c.now)
+  else
+    rcall('HSET', key, 'state', 'running', 'worker', workerId, 'hostname', host)
+  end
+  local clear = {}
+  for i, name in ipairs(CLAIM_CLEARS) do
+    if f[6 + i] then clear[#clear + 1] = name end
+  end
+  if #clear > 0 then rcall('HDEL', key, unpack(clear)) end
+  rcall('ZADD', c.runningKey, c.now, c.run .. '|' .. task .. ':' .. mi)
+  emit(c, 'ti', task, 'running', nil, mi)
+  return claimed('ok', {})
+end
