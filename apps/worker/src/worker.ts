@@ -107,7 +107,7 @@ const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'S
 export class AloftWorker {
   readonly #workers: Worker[] = [];
   readonly #running = new Map<string, { task: RunningTask; handBack: () => void }>();
-  readonly #dags = new Map<string, WorkerDag>();
+  readonly #dags = new Map<string, Promise<WorkerDag | undefined>>();
   /** Upstream lists that mapped instances take their elements from, by (dag, run, task, try). */
   readonly #sourceLists = new Map<string, unknown[]>();
   readonly #fnPool: FnPool;
@@ -214,16 +214,23 @@ export class AloftWorker {
     return env;
   }
 
-  async #dagVersion(dagId: string, version: string): Promise<WorkerDag | undefined> {
+  /**
+   * A stored DAG version, read and parsed once per worker: versions are immutable. The
+   * promise is what is kept, so the tasks that start together on a version not seen yet
+   * (16 of a 10,000-task DAG, say) share one read and one parse.
+   */
+  #dagVersion(dagId: string, version: string): Promise<WorkerDag | undefined> {
     const k = `${dagId}@${version}`;
     let d = this.#dags.get(k);
     if (!d) {
-      const s = await this.o.store.getDagVersion(dagId, version);
-      if (!s) return undefined;
-      d = { ...s, byId: new Map(s.tasks.map((t) => [t.id, t])) };
-      // Versions are immutable; keep the most recent few hundred.
+      d = this.o.store.getDagVersion(dagId, version).then((s) => (s ? { ...s, byId: new Map(s.tasks.map((t) => [t.id, t])) } : undefined));
+      // Keep the most recent few hundred; a failed or missing read is not kept.
       if (this.#dags.size >= 256) this.#dags.delete(this.#dags.keys().next().value!);
       this.#dags.set(k, d);
+      d.then(
+        (v) => v === undefined && this.#dags.delete(k),
+        () => this.#dags.delete(k),
+      );
     }
     return d;
   }
@@ -237,11 +244,14 @@ export class AloftWorker {
     if (claimed) this.#claimed.delete(job.id!);
     const claim =
       claimed ??
-      (await store.startTi(key, d.try, this.o.workerId, this.#host, {
-        at: Date.now(),
-        stream: 'system',
-        line: `try ${d.try} of ${d.dagId}.${d.taskId}, run ${d.runId}, on ${this.o.workerId}`,
-      }));
+      (await store.startTi(
+        key,
+        d.try,
+        this.o.workerId,
+        this.#host,
+        { at: Date.now(), stream: 'system', line: `try ${d.try} of ${d.dagId}.${d.taskId}, run ${d.runId}, on ${this.o.workerId}` },
+        true,
+      ));
     if (claim.status === 'stale') {
       logger.debug({ job: job.id }, 'stale job dropped');
       return;
@@ -269,7 +279,7 @@ export class AloftWorker {
       if (!dag || !task) {
         result = { outcome: 'failed', reason: `task "${d.taskId}" is not in the stored DAG "${d.dagId}"` };
       } else {
-        const { outputs, args } = await this.#inputs(dag, task, d);
+        const { outputs, args } = await this.#inputs(dag, task, d, claim.outputs);
         const params = runParams(dag, run.conf);
         const info = {
           dagId: d.dagId,
@@ -426,9 +436,11 @@ export class AloftWorker {
    * so 10,000 instances over one upstream list read it once (cached), not 10,000 times.
    * Copy i of a task in a mapped group gets copy i's output of its upstreams in the group.
    */
-  async #inputs(dag: WorkerDag, task: SerializedTask, d: JobData): Promise<{ outputs: Record<string, unknown>; args: Record<string, unknown> }> {
+  async #inputs(dag: WorkerDag, task: SerializedTask, d: JobData, claimed?: Record<string, unknown>): Promise<{ outputs: Record<string, unknown>; args: Record<string, unknown> }> {
     const { store } = this.o;
     if (!task.map && task.upstream.length === 0) return { outputs: {}, args: { ...task.args } };
+    // The claim brought the upstream outputs along (an unmapped task over unmapped upstreams).
+    if (claimed && !task.map && d.mapIndex < 0) return { outputs: claimed, args: { ...task.args } };
     const sources = new Set(task.map?.over.flatMap((o) => ('upstream' in o ? [o.upstream] : [])) ?? []);
     // In a mapped task group, copy i of a task sees copy i of its upstreams in the group.
     const group = d.mapIndex >= 0 ? task.map?.group : undefined;

@@ -145,24 +145,34 @@ export interface DagHead {
 }
 
 export type StartResult =
-  | { status: 'ok'; run: DagRun }
-  | { status: 'takeover'; run: DagRun; previousWorker: string; previousHost: string; previousPgid: number | undefined }
+  /** `outputs`: the upstream outputs, when asked for and the instance's shape allows (see startTi). */
+  | { status: 'ok'; run: DagRun; outputs?: Record<string, unknown> }
+  | { status: 'takeover'; run: DagRun; previousWorker: string; previousHost: string; previousPgid: number | undefined; outputs?: Record<string, unknown> }
   | { status: 'stale' }
   /** maxActiveTasks reached, or no free slot in the instance's pool: try again soon. */
   | { status: 'busy' }
   | { status: 'pool' };
 
-/** startTi's reply: status, the previous holder on a takeover, then the run's hash. */
-function parseClaim(r: string[]): StartResult {
+/** A claim's reply: status, the previous holder on a takeover, upstream outputs or null, then the run's hash. */
+type ClaimReply = [string, string, string, string, (string | null)[] | null, ...string[]];
+
+function parseClaim(r: ClaimReply): StartResult {
   const status = r[0] as StartResult['status'];
   if (status === 'stale' || status === 'busy' || status === 'pool') return { status };
   const h: Record<string, string> = {};
-  for (let i = 4; i + 1 < r.length; i += 2) h[r[i]!] = r[i + 1]!;
+  for (let i = 5; i + 1 < r.length; i += 2) h[r[i] as string] = r[i + 1] as string;
   const run = parseRun(h);
-  if (status === 'takeover') {
-    return { status, run, previousWorker: r[1] ?? '', previousHost: r[2] ?? '', previousPgid: num(r[3]) };
+  let outputs: Record<string, unknown> | undefined;
+  if (r[4]) {
+    // As getOutputs gives them: an upstream that left no output is left out.
+    outputs = {};
+    for (let i = 0; i + 1 < r[4].length; i += 2) if (r[4][i + 1] !== null) outputs[r[4][i]!] = JSON.parse(r[4][i + 1]!) as unknown;
   }
-  return { status, run };
+  const extra = outputs ? { outputs } : {};
+  if (status === 'takeover') {
+    return { status, run, previousWorker: r[1] ?? '', previousHost: r[2] ?? '', previousPgid: num(r[3]), ...extra };
+  }
+  return { status, run, ...extra };
 }
 
 export interface FinishInput {
@@ -493,8 +503,12 @@ export class Store {
   // ── Task instances ──────────────────────────────────────────────────────────
 
   /** Claims a try; `firstLogLine` is written to its log in the same step. */
-  async startTi(key: TaskInstanceKey, tryNumber: number, workerId: string, host: string, firstLogLine?: LogLine): Promise<StartResult> {
-    return parseClaim((await this.#runTi('startTi', key, tryNumber, workerId, host, firstLogLine ? JSON.stringify(firstLogLine) : '')) as string[]);
+  /**
+   * Claims one try for a worker. With `withOutputs`, a claimed unmapped instance whose
+   * upstreams are unmapped gets their outputs in the same reply (StartResult.outputs).
+   */
+  async startTi(key: TaskInstanceKey, tryNumber: number, workerId: string, host: string, firstLogLine?: LogLine, withOutputs = false): Promise<StartResult> {
+    return parseClaim((await this.#runTi('startTi', key, tryNumber, workerId, host, firstLogLine ? JSON.stringify(firstLogLine) : '', withOutputs ? '1' : '0')) as ClaimReply);
   }
 
   async releaseTi(key: TaskInstanceKey, tryNumber: number): Promise<boolean> {
@@ -563,7 +577,7 @@ export class Store {
       ...bull.keys.map(arg),
       ...bull.args.map(arg),
       ...(f.logLines ?? []).map((l) => JSON.stringify(l)),
-    )) as [unknown, TaskState | 'stale', string[] | null];
+    )) as [unknown, TaskState | 'stale', ClaimReply | null];
     return { bull: r[0], state: r[1], claim: r[2] ? parseClaim(r[2]) : undefined };
   }
 

@@ -7,13 +7,39 @@
   status one of ok | takeover | stale | busy (maxActiveTasks) | pool (no free slot); with ok
   and takeover the run's hash follows (field, value, ...), so the worker needs no second
   round trip for it. `logLine` (JSON, or '') is appended to the try's log first.
+  With `withOutputs`, an unmapped instance whose upstreams are unmapped (at most
+  MAX_OUTPUT_UPSTREAMS of them) also gets their outputs (upstream, JSON or false, ...) as the
+  fifth element, false otherwise: the worker then needs no read of its own before it runs.
+  Reply: { status, previousWorker, previousHost, previousPgid, outputs or false, ...run hash }.
   Expects lib.
 ]]
 -- Fields of a claimed try's instance that belong to an earlier try or hold: cleared on a claim.
 local CLAIM_CLEARS = { 'pgid', 'endDate', 'exitCode', 'reason', 'nextTryAt', 'nextPokeAt' }
 
+local MAX_OUTPUT_UPSTREAMS = 32
+
+-- The outputs an unmapped instance's unmapped upstreams left, or false.
+local function upstreamOutputs(c, task, mi)
+  if mi ~= UNMAPPED then return false end
+  local n = node(c, task)
+  if not n or n.m or #n.u == 0 or #n.u > MAX_OUTPUT_UPSTREAMS then return false end
+  local fields = {}
+  for i, u in ipairs(n.u) do
+    local un = node(c, u)
+    if not un or un.m then return false end
+    fields[i] = u .. ':' .. UNMAPPED
+  end
+  local vals = rcall('HMGET', c.outKey, unpack(fields))
+  local out = {}
+  for i, u in ipairs(n.u) do
+    out[#out + 1] = u
+    out[#out + 1] = vals[i] or false
+  end
+  return out
+end
+
 -- `c` must come from newCtx(..., true): the claim returns the run's whole hash.
-local function claimTry(c, task, mi, try, workerId, host, logLine)
+local function claimTry(c, task, mi, try, workerId, host, logLine, withOutputs)
   if not c.version or c.runState ~= 'running' then return { 'stale' } end
   local key = tiKey(c, task, mi)
   -- state, try, pool, poolSlots, worker, hostname, then CLAIM_CLEARS
@@ -21,7 +47,7 @@ local function claimTry(c, task, mi, try, workerId, host, logLine)
   local state = f[1]
   local function claimed(status, prev)
     if logLine ~= '' then rcall('RPUSH', c.p .. ':log:' .. c.dag .. ':' .. c.run .. ':' .. task .. ':' .. mi .. ':' .. try, logLine) end
-    local out = { status, prev[1] or '', prev[2] or '', prev[3] or '' }
+    local out = { status, prev[1] or '', prev[2] or '', prev[3] or '', withOutputs and upstreamOutputs(c, task, mi) or false }
     for _, v in ipairs(c.runHash) do out[#out + 1] = v end
     return out
   end

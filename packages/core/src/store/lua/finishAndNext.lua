@@ -7,7 +7,8 @@
         dagId, runId, taskId, mapIndex, try, then the finish fields (outcome, output, reason,
         exitCode, follow, skipDescendants, log cap, noRetry), then BullMQ's k keys and a
         arguments for moveToFinished, then the finished try's last log lines (JSON each).
-  Returns { BullMQ's result, the recorded state, the next job's claim or false }.
+  Returns { BullMQ's result, the recorded state, the next job's claim (with its upstream
+  outputs, see claim.lua) or false }.
 ]]
 --- @include "lib"
 --- @include "datasets"
@@ -40,7 +41,7 @@ if type(bull) == 'table' and bull[1] and bull[2] then
   if ok and type(d) == 'table' and d.callback == nil and type(d.taskId) == 'string' and d.taskId ~= '' then
     local line = cjson.encode({ at = tonumber(now), stream = 'system',
       line = 'try ' .. d.try .. ' of ' .. d.dagId .. '.' .. d.taskId .. ', run ' .. d.runId .. ', on ' .. workerId })
-    claim = claimTry(newCtx(prefix, d.dagId, d.runId, now, true), d.taskId, tostring(d.mapIndex), tonumber(d.try), workerId, host, line)
+    claim = claimTry(newCtx(prefix, d.dagId, d.runId, now, true), d.taskId, tostring(d.mapIndex), tonumber(d.try), workerId, host, line, true)
   end
 end
 return { bull, state, claim }
