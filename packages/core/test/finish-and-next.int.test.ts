@@ -1,0 +1,94 @@
+import { createRedisBackend, type RedisQueueBackend } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chain, createRedis, dag, Store, type TaskInstanceKey } from '../src/index.js';
+import { startRedis, type RedisHandle } from '../src/testing/index.js';
+
+/**
+ * finishAndNext: a worker's finish, BullMQ's completion with fetch, and the claim of the
+ * fetched job in one script call, driven through BullMQ's own backend as the worker drives it.
+ */
+describe('finishAndNext (real redis-server, BullMQ backend)', () => {
+  let redis: RedisHandle;
+  let conn: ReturnType<typeof createRedis>;
+  let store: Store;
+  let queue: RedisQueueBackend;
+  const prefix = `fn${Math.random().toString(36).slice(2, 7)}`;
+  const TOKEN = 'test-token';
+  const WORKER = { workerId: 'w1', host: 'h1' };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    conn = createRedis(redis.url);
+    store = new Store(conn, prefix);
+    const d = dag({ id: 'fan' });
+    const [a, b] = [d.fn({ id: 'a', run: () => 1 }), d.fn({ id: 'b', run: () => 2 })];
+    const c = d.fn({ id: 'c', upstream: [a, b], run: () => 3 });
+    chain(c, d.fn({ id: 'd', run: () => 4 }));
+    await store.saveDag(d.serialize());
+    queue = createRedisBackend('default', { connection: createRedis(redis.url), prefix: store.keys.bullPrefix, removeOnComplete: { count: 0 }, lockDuration: 30_000 } as Parameters<typeof createRedisBackend>[1], {
+      withBlockingConnection: false,
+    }) as RedisQueueBackend;
+  });
+  afterAll(async () => {
+    await queue.close();
+    conn.disconnect();
+    await redis.stop();
+  });
+
+  const dataOf = (raw: Record<string, unknown>) => JSON.parse(String(raw['data'])) as TaskInstanceKey & { try: number };
+  const keyOf = (d: TaskInstanceKey) => ({ dagId: d.dagId, runId: d.runId, taskId: d.taskId, mapIndex: d.mapIndex });
+
+  /** Completes `id` with the finish of its try and returns what the script gave back. */
+  const finish = async (id: string, data: TaskInstanceKey & { try: number }, output: unknown) => {
+    const all = queue.moveToCompletedArgs({ id, opts: { attempts: 1 }, data } as never, undefined, true, TOKEN, true);
+    const nk = queue.moveToFinishedKeys.length;
+    return store.finishAndNext(keyOf(data), data.try, { outcome: 'success', output: JSON.stringify(output) }, { keys: all.slice(0, nk), args: all.slice(nk) }, WORKER);
+  };
+
+  it('records the finish, completes the job, fetches the next and claims it with its upstream outputs', async () => {
+    const now = new Date();
+    await store.createRun({ dagId: 'fan', runId: 'r1', runType: 'manual', logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now });
+
+    // a and b are queued; take the first the way BullMQ's worker does, then claim it.
+    const [raw1, id1] = await queue.moveToActive(TOKEN, 'test');
+    const first = dataOf(raw1!);
+    expect((await store.startTi(keyOf(first), first.try, WORKER.workerId, WORKER.host)).status).toBe('ok');
+
+    // Its finish fetches and claims the other root in the same call.
+    const r1 = await finish(id1!, first, first.taskId === 'a' ? 1 : 2);
+    expect(r1.state).toBe('success');
+    const next = r1.bull as [string[], string];
+    expect(next[1]).toMatch(/^fan\|r1\|[ab]\|-1\|1$/);
+    expect(r1.claim).toMatchObject({ status: 'ok', run: { runId: 'r1', state: 'running' } });
+    expect(r1.claim && 'outputs' in r1.claim).toBe(false); // a root has no upstream
+    const second = dataOf(Object.fromEntries(next[0].flatMap((v, i, xs) => (i % 2 ? [] : [[v, xs[i + 1]]]))));
+    expect(second.taskId).not.toBe(first.taskId);
+    expect(await store.getTi(keyOf(second))).toMatchObject({ state: 'running', worker: 'w1', hostname: 'h1' });
+    expect(await store.getTi(keyOf(first))).toMatchObject({ state: 'success' });
+    // The first job is gone, as BullMQ's own completion with removeOnComplete leaves it.
+    expect(await conn.exists(`${store.keys.bullQueuePrefix('default')}${id1}`)).toBe(0);
+
+    // Finishing the second makes c ready; the same call fetches c and claims it with a's and b's outputs.
+    const r2 = await finish(next[1], second, second.taskId === 'a' ? 1 : 2);
+    expect(r2.state).toBe('success');
+    const third = r2.bull as [string[], string];
+    expect(third[1]).toBe('fan|r1|c|-1|1');
+    expect(r2.claim).toMatchObject({ status: 'ok', outputs: { a: 1, b: 2 } });
+  });
+
+  it('leaves a stale try alone but still completes its job', async () => {
+    const now = new Date(Date.now() + 1000);
+    await store.createRun({ dagId: 'fan', runId: 'r2', runType: 'manual', logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now });
+    // Drain what r1 left (c), then take one of r2's roots without claiming its try.
+    let [raw, id] = await queue.moveToActive(TOKEN, 'test');
+    while (id && dataOf(raw!).runId !== 'r2') {
+      await queue.moveToCompleted({ id, opts: { attempts: 1 }, data: {} } as never, undefined, true, TOKEN, false);
+      [raw, id] = await queue.moveToActive(TOKEN, 'test');
+    }
+    const data = dataOf(raw!);
+    const r = await finish(id!, data, 0);
+    expect(r.state).toBe('stale');
+    expect((await store.getTi(keyOf(data)))?.state).toBe('queued');
+    expect(await conn.exists(`${store.keys.bullQueuePrefix('default')}${id}`)).toBe(0);
+  });
+});
