@@ -21,6 +21,8 @@ import {
   UNMAPPED,
   type TaskState,
   type FinishInput,
+  type FinishAndNext,
+  type FinishAndNextResult,
   type StartResult,
 } from '@aloft/core';
 import { CallbackRunner } from './callback-runner.js';
@@ -397,24 +399,35 @@ export class AloftWorker {
 
   /**
    * BullMQ's Redis backend for one queue, with its job completion widened: a job whose task
-   * finish is waiting in #finishing is completed by one script that records the finish,
-   * completes the job as BullMQ's own moveToFinished does, fetches the next job and claims its
-   * try. BullMQ gets back exactly what its own call returns; the claim waits in #claimed.
+   * finish is waiting in #finishing is completed by finishAndNext, which records the finish,
+   * completes the job as BullMQ's own moveToFinished does, fetches the next job and claims
+   * its try. The completions asked for in one turn of the event loop (tasks that finished
+   * together) go in one call. BullMQ gets back exactly what its own call returns; the claim
+   * waits in #claimed.
    */
   #fuse(backend: RedisQueueBackend): RedisQueueBackend {
     const complete = backend.moveToCompleted.bind(backend);
+    let batch: { finish: FinishAndNext; resolve: (r: FinishAndNextResult | Error) => void }[] = [];
+    const flush = () => {
+      const now = batch;
+      batch = [];
+      this.o.store.finishAndNext(now.map((b) => b.finish), { workerId: this.o.workerId, host: this.#host }).then(
+        (rs) => now.forEach((b, i) => b.resolve(rs[i] ?? new Error('finishAndNext: no reply'))),
+        (err: unknown) => now.forEach((b) => b.resolve(err instanceof Error ? err : new Error(String(err)))),
+      );
+    };
     backend.moveToCompleted = async (job, returnValue, removeOnComplete, token, fetchNext) => {
       const p = job.id === undefined ? undefined : this.#finishing.get(job.id);
       if (!p) return complete(job, returnValue, removeOnComplete, token, fetchNext);
       this.#finishing.delete(job.id!);
       const all = backend.moveToCompletedArgs(job, undefined, removeOnComplete, token, fetchNext);
       const nk = backend.moveToFinishedKeys.length;
-      let r: Awaited<ReturnType<Store['finishAndNext']>>;
-      try {
-        r = await this.o.store.finishAndNext(p.key, p.tryNumber, p.input, { keys: all.slice(0, nk), args: all.slice(nk) }, { workerId: this.o.workerId, host: this.#host });
-      } catch (err) {
-        this.o.logger.error({ err, dag: p.key.dagId, run: p.key.runId, task: p.key.taskId }, 'could not record a finished task; its job will be redelivered');
-        throw err;
+      const finish: FinishAndNext = { key: p.key, tryNumber: p.tryNumber, finish: p.input, bull: { keys: all.slice(0, nk), args: all.slice(nk) } };
+      if (batch.length === 0) setImmediate(flush);
+      const r = await new Promise<FinishAndNextResult | Error>((resolve) => batch.push({ finish, resolve }));
+      if (r instanceof Error) {
+        this.o.logger.error({ err: r, dag: p.key.dagId, run: p.key.runId, task: p.key.taskId }, 'could not record a finished task; its job will be redelivered');
+        throw r;
       }
       p.done(r.state);
       if (typeof r.bull === 'number' && r.bull < 0) {

@@ -66,7 +66,8 @@ async function drainAloft(): Promise<number> {
     if (!claimed) await store.startTi(key, data.try, WORKER.workerId, WORKER.host, { at: Date.now(), stream: 'system', line: 'claimed' }, true);
     const all = aloftQueue.moveToCompletedArgs({ id, opts: { attempts: 1 }, data } as never, undefined, true, TOKEN, true);
     const nk = aloftQueue.moveToFinishedKeys.length;
-    const r = await store.finishAndNext(key, data.try, { outcome: 'success' }, { keys: all.slice(0, nk), args: all.slice(nk) }, WORKER);
+    const [r] = await store.finishAndNext([{ key, tryNumber: data.try, finish: { outcome: 'success' }, bull: { keys: all.slice(0, nk), args: all.slice(nk) } }], WORKER);
+    if (!r || r instanceof Error) throw r ?? new Error('no reply');
     done++;
     const next = Array.isArray(r.bull) ? (r.bull as [string[], string]) : undefined;
     if (next?.[1]) {

@@ -42,7 +42,9 @@ describe('finishAndNext (real redis-server, BullMQ backend)', () => {
   const finish = async (id: string, data: TaskInstanceKey & { try: number }, output: unknown) => {
     const all = queue.moveToCompletedArgs({ id, opts: { attempts: 1 }, data } as never, undefined, true, TOKEN, true);
     const nk = queue.moveToFinishedKeys.length;
-    return store.finishAndNext(keyOf(data), data.try, { outcome: 'success', output: JSON.stringify(output) }, { keys: all.slice(0, nk), args: all.slice(nk) }, WORKER);
+    const [r] = await store.finishAndNext([{ key: keyOf(data), tryNumber: data.try, finish: { outcome: 'success', output: JSON.stringify(output) }, bull: { keys: all.slice(0, nk), args: all.slice(nk) } }], WORKER);
+    if (!r || r instanceof Error) throw r ?? new Error('no reply');
+    return r;
   };
 
   it('records the finish, completes the job, fetches the next and claims it with its upstream outputs', async () => {
@@ -74,6 +76,30 @@ describe('finishAndNext (real redis-server, BullMQ backend)', () => {
     const third = r2.bull as [string[], string];
     expect(third[1]).toBe('fan|r1|c|-1|1');
     expect(r2.claim).toMatchObject({ status: 'ok', outputs: { a: 1, b: 2 } });
+  });
+
+  it('takes the finishes of several tasks in one call, each with its own fetch', async () => {
+    // Empty the queue of what the other tests left, then start run r3 and take both roots.
+    for (let [, id] = await queue.moveToActive(TOKEN, 'test'); id; [, id] = await queue.moveToActive(TOKEN, 'test')) {
+      await queue.moveToCompleted({ id, opts: { attempts: 1 }, data: {} } as never, undefined, true, TOKEN, false);
+    }
+    const now = new Date(Date.now() + 2000);
+    await store.createRun({ dagId: 'fan', runId: 'r3', runType: 'manual', logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now });
+    const taken = [await queue.moveToActive(TOKEN, 'test'), await queue.moveToActive(TOKEN, 'test')].map(([raw, id]) => ({ id: id!, data: dataOf(raw!) }));
+    for (const t of taken) expect((await store.startTi(keyOf(t.data), 1, WORKER.workerId, WORKER.host)).status).toBe('ok');
+    const nk = queue.moveToFinishedKeys.length;
+    const finishes = taken.map((t) => {
+      const all = queue.moveToCompletedArgs({ id: t.id, opts: { attempts: 1 }, data: t.data } as never, undefined, true, TOKEN, true);
+      return { key: keyOf(t.data), tryNumber: 1, finish: { outcome: 'success' as const, output: JSON.stringify(t.data.taskId) }, bull: { keys: all.slice(0, nk), args: all.slice(nk) } };
+    });
+    const [first, second] = await store.finishAndNext(finishes, WORKER);
+    if (!first || first instanceof Error || !second || second instanceof Error) throw new Error('a finish failed');
+    // The first finish leaves c waiting for the second root, so its fetch finds nothing; the
+    // second makes c ready, and its fetch takes c with both outputs.
+    expect([first.state, second.state]).toEqual(['success', 'success']);
+    expect(first.bull).toBe(0);
+    expect((second.bull as [string[], string])[1]).toBe('fan|r3|c|-1|1');
+    expect(second.claim).toMatchObject({ status: 'ok', outputs: { a: 'a', b: 'b' } });
   });
 
   it('leaves a stale try alone but still completes its job', async () => {

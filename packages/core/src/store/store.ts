@@ -153,6 +153,23 @@ export type StartResult =
   | { status: 'busy' }
   | { status: 'pool' };
 
+/** One finish for Store.finishAndNext. */
+export interface FinishAndNext {
+  key: TaskInstanceKey;
+  tryNumber: number;
+  finish: FinishInput;
+  /** BullMQ's moveToFinished keys and arguments for the try's job. */
+  bull: { keys: readonly unknown[]; args: readonly unknown[] };
+}
+
+export interface FinishAndNextResult {
+  /** BullMQ's raw moveToFinished reply: 0, a negative error code, or the next job. */
+  bull: unknown;
+  state: TaskState | 'stale';
+  /** The fetched job's claim, when it is a task try. */
+  claim: StartResult | undefined;
+}
+
 /** A claim's reply: status, the previous holder on a takeover, upstream outputs or null, then the run's hash. */
 type ClaimReply = [string, string, string, string, (string | null)[] | null, ...string[]];
 
@@ -547,38 +564,25 @@ export class Store {
   }
 
   /**
-   * A worker's turn between two tasks in one atomic step: finishTi for one try, then BullMQ's
-   * own moveToFinished for its job (`bull`: that script's keys and arguments, as BullMQ's
-   * backend builds them), which may fetch the queue's next job, then startTi for the fetched
-   * job's try. Returns BullMQ's raw result, the recorded state, and the claim of the fetched
-   * job when it is a task try.
+   * A worker's turn between tasks in one atomic step, for each of `finishes`: finishTi for
+   * its try, then BullMQ's own moveToFinished for its job (`bull`: that script's keys and
+   * arguments, as BullMQ's backend builds them), which may fetch the queue's next job, then
+   * startTi for the fetched job's try, with its upstream outputs. Returns, per finish,
+   * BullMQ's raw result, the recorded state and the claim of the fetched job when it is a
+   * task try; or the error that finish raised (the others still apply).
    */
-  async finishAndNext(
-    key: TaskInstanceKey,
-    tryNumber: number,
-    f: FinishInput,
-    bull: { keys: readonly unknown[]; args: readonly unknown[] },
-    worker: { workerId: string; host: string },
-  ): Promise<{ bull: unknown; state: TaskState | 'stale'; claim: StartResult | undefined }> {
+  async finishAndNext(finishes: readonly FinishAndNext[], worker: { workerId: string; host: string }): Promise<(FinishAndNextResult | Error)[]> {
     const arg = (v: unknown) => (v === undefined || v === null ? '' : (v as string));
-    const r = (await this.#run(
-      'finishAndNext',
-      Date.now(),
-      worker.workerId,
-      worker.host,
-      bull.keys.length,
-      bull.args.length,
-      key.dagId,
-      key.runId,
-      key.taskId,
-      key.mapIndex,
-      tryNumber,
-      ...this.#finishFields(f),
-      ...bull.keys.map(arg),
-      ...bull.args.map(arg),
-      ...(f.logLines ?? []).map((l) => JSON.stringify(l)),
-    )) as [unknown, TaskState | 'stale', ClaimReply | null];
-    return { bull: r[0], state: r[1], claim: r[2] ? parseClaim(r[2]) : undefined };
+    const args: (string | number)[] = [Date.now(), worker.workerId, worker.host, finishes.length];
+    for (const { key, tryNumber, finish: f, bull } of finishes) {
+      const lines = (f.logLines ?? []).map((l) => JSON.stringify(l));
+      args.push(bull.keys.length, bull.args.length, lines.length, key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, ...this.#finishFields(f));
+      for (const k of bull.keys) args.push(arg(k));
+      for (const a of bull.args) args.push(arg(a));
+      for (const l of lines) args.push(l);
+    }
+    const replies = (await this.#run('finishAndNext', ...args)) as ([unknown, TaskState | 'stale', ClaimReply | null] | ['ERR', string])[];
+    return replies.map((r) => (r[0] === 'ERR' ? new Error(`finishAndNext: ${String(r[1])}`) : { bull: r[0], state: r[1] as TaskState | 'stale', claim: r[2] ? parseClaim(r[2] as ClaimReply) : undefined }));
   }
 
   /**

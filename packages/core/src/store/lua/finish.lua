@@ -6,13 +6,14 @@
   `f`: outcome (success|failed|skipped), output (JSON or ''), reason, exitCode (or ''),
   follow (JSON list for branches, or ''), skipDescendants ('1' when a short-circuit returned
   false), cap (log lines kept), noRetry ('1': a failure is final whatever the retries left,
-  e.g. a sensor's timeout). The try's last log lines are ARGV[logFirst..] (JSON each),
-  appended before anything else. Expects lib and datasets.
+  e.g. a sensor's timeout). The try's last log lines are ARGV[logFirst..logLast] (JSON
+  each; logLast defaults to the end of ARGV), appended before anything else. Expects lib and
+  datasets.
 ]]
-local function finishTry(c, task, mi, try, f, logFirst)
+local function finishTry(c, task, mi, try, f, logFirst, logLast)
   if not c.version then return 'stale' end
   local outcome = f.outcome
-  appendTryLog(c, task, mi, try, logFirst, f.cap)
+  appendTryLog(c, task, mi, try, logFirst, f.cap, logLast)
   local key = tiKey(c, task, mi)
   -- The instance's state is kept in its hash as in the run's tis hash; one read for all.
   local t = rcall('HMGET', key, 'state', 'try', 'startDate', 'maxTries', 'pool')

@@ -63,14 +63,16 @@ end
 local function tiKey(c, task, mi) return c.tiPrefix .. task .. ':' .. (mi or UNMAPPED) end
 local function tiState(c, task, mi) return rcall('HGET', c.tisKey, task .. ':' .. (mi or UNMAPPED)) end
 
--- Appends a try's log lines given as ARGV[first..] (JSON each), keeping the last `cap`.
+-- Appends a try's log lines given as ARGV[first..last] (JSON each; `last` defaults to the
+-- end of ARGV), keeping the last `cap`.
 -- Lines past the cap are trimmed from the start; the instance counts them per try
 -- (`logTrimmed:{try}`), so a reader's line numbers stay absolute and a follower misses none.
-local function appendTryLog(c, task, mi, try, first, cap)
-  if #ARGV < first then return end
+local function appendTryLog(c, task, mi, try, first, cap, last)
+  last = last or #ARGV
+  if last < first then return end
   local logKey = c.p .. ':log:' .. c.dag .. ':' .. c.run .. ':' .. task .. ':' .. mi .. ':' .. try
   local len = 0
-  for i = first, #ARGV, 1000 do len = rcall('RPUSH', logKey, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
+  for i = first, last, 1000 do len = rcall('RPUSH', logKey, unpack(ARGV, i, math.min(i + 999, last))) end
   cap = tonumber(cap)
   if len > cap then
     rcall('LTRIM', logKey, -cap, -1)
