@@ -150,7 +150,7 @@ d.empty({ id: 'dead_hook', onSuccess: webhookNotifier({ url: '${base}/slow/${SEC
     const { run } = await triggerAndWait('cb_webhook');
     expect(run.state).toBe('success');
     const mine = () => receiver.hits.filter((h) => h.body['runId'] === run.runId);
-    await waitFor('two flaky and two dead webhook attempts', async () => mine().filter((h) => h.path.startsWith('/flaky/')).length >= 2 && mine().filter((h) => h.path.startsWith('/slow/')).length >= 2);
+    await waitFor('two flaky webhook attempts', async () => mine().filter((h) => h.path.startsWith('/flaky/')).length >= 2);
     const deadLog = await waitFor('the dead webhook given up in the task log', async () => {
       const text = (await sys.client.getLog('cb_webhook', run.runId, 'dead_hook')).map((l) => l.line);
       return text.some((l) => l.startsWith('callback onSuccess failed')) && text;
@@ -162,7 +162,11 @@ d.empty({ id: 'dead_hook', onSuccess: webhookNotifier({ url: '${base}/slow/${SEC
     expect(flaky[0]!.authorization).toBe(`Bearer ${SECRET_TOKEN}`);
     expect(flaky[1]!.body).toMatchObject({ event: 'onSuccess', scope: 'task', dagId: 'cb_webhook', runId: run.runId, taskId: 'flaky_hook', tryNumber: 1, state: 'success', reason: null });
     expect(flaky[1]!.body['logicalDate']).toBe(new Date(run.logicalDate).toISOString());
-    expect(mine().filter((h) => h.path.startsWith('/slow/'))).toHaveLength(2);
+    // The dead webhook was tried twice (retries: 1), each attempt given up after 300 ms. Its
+    // log says so; the receiver saw at most those two, and under a loaded machine an attempt
+    // can be given up before the receiver's own event loop has read it, so not always both.
+    expect(deadLog.join('\n')).toContain(`webhook to 127.0.0.1:${receiver.port}: attempt 1 failed (no answer within 300 ms); retrying in 50 ms`);
+    expect(mine().filter((h) => h.path.startsWith('/slow/')).length).toBeLessThanOrEqual(2);
 
     const host = `127.0.0.1:${receiver.port}`;
     expect(deadLog).toContain(`callback onSuccess failed: Error: webhook to ${host} failed: no answer within 300 ms; the task's state is unchanged`);
