@@ -10,6 +10,11 @@
 local FINISHED = { success = true, failed = true, skipped = true, upstream_failed = true }
 local UNMAPPED = '-1'
 
+-- Lookups kept for the whole script call, shared by every context in it (a batch of
+-- finishes, a run start): graph versions never change, and within one atomic call nothing
+-- else changes pools or a queue's settings.
+local SHARED = { nodes = {}, meta = {}, pools = {}, maxEvents = {}, queued = {} }
+
 local startQueuedRuns
 local expand, innerOfGroup, evaluateCopy
 
@@ -35,13 +40,24 @@ local function newCtx(prefix, dagId, runId, now, whole)
   else
     c.version = rcall('HGET', c.runKey, 'version')
   end
-  if c.version then c.graphKey = prefix .. ':graph:' .. dagId .. ':' .. c.version end
+  if c.version then
+    c.graphKey = prefix .. ':graph:' .. dagId .. ':' .. c.version
+    c.nodes = SHARED.nodes[c.graphKey]
+    if not c.nodes then
+      c.nodes = {}
+      SHARED.nodes[c.graphKey] = c.nodes
+    end
+  end
   return c
 end
 
 local function meta(c)
-  if c.meta == nil then c.meta = cjson.decode(rcall('HGET', c.graphKey, '__meta')) end
-  return c.meta
+  local m = SHARED.meta[c.graphKey]
+  if m == nil then
+    m = cjson.decode(rcall('HGET', c.graphKey, '__meta'))
+    SHARED.meta[c.graphKey] = m
+  end
+  return m
 end
 
 local function graphList(c, field)
@@ -133,20 +149,18 @@ local function storeJob(c, queue, jobId, name, data, priority, delay)
   local jobKey = bq .. jobId
   if rcall('EXISTS', jobKey) == 0 then
     local opts = { attempts = 1, removeOnComplete = true, removeOnFail = true, priority = priority, delay = delay }
-    c.maxEvents = c.maxEvents or {}
-    local maxEvents = c.maxEvents[queue]
+    local maxEvents = SHARED.maxEvents[queue]
     if not maxEvents then
       maxEvents = getOrSetMaxEvents(bq .. 'meta')
-      c.maxEvents[queue] = maxEvents
+      SHARED.maxEvents[queue] = maxEvents
     end
     storeAndEnqueueJob(bq .. 'events', jobKey, jobId, name, data, opts, c.now,
       nil, nil, nil, maxEvents, bq .. 'wait', bq .. 'paused', bq .. 'active', bq .. 'meta',
       bq .. 'prioritized', bq .. 'pc', bq .. 'delayed', bq .. 'marker')
   end
-  c.queued = c.queued or {}
-  if not c.queued[queue] then
+  if not SHARED.queued[queue] then
     rcall('SADD', c.p .. ':queues', queue)
-    c.queued[queue] = true
+    SHARED.queued[queue] = true
   end
 end
 
@@ -192,12 +206,11 @@ end
 local DEFAULT_POOL = 'default_pool'
 
 local function poolConf(c, name)
-  c.pools = c.pools or {}
-  local v = c.pools[name]
+  local v = SHARED.pools[name]
   if v == nil then
     local raw = rcall('HGET', c.p .. ':pools', name)
     if raw then v = cjson.decode(raw) else v = false end
-    c.pools[name] = v
+    SHARED.pools[name] = v
   end
   return v
 end
@@ -276,7 +289,9 @@ local function enqueue(c, task, n, delay, mi)
   mi = mi or UNMAPPED
   local key = tiKey(c, task, mi)
   local try = rcall('HINCRBY', key, 'try', 1)
-  local maxTries = tonumber(rcall('HGET', key, 'maxTries'))
+  -- A first try has no maxTries of its own yet, or the one clear wrote: the same value.
+  local maxTries
+  if try > 1 then maxTries = tonumber(rcall('HGET', key, 'maxTries')) end
   local state = 'queued'
   if delay > 0 then state = 'up_for_retry' end
   rcall('HSET', c.tisKey, task .. ':' .. mi, state)
