@@ -312,6 +312,9 @@ async function main(): Promise<void> {
       ALOFT_FN_RUNNERS_WARM: String(CONCURRENCY),
       ALOFT_SCHEDULER_HTTP_PORT: String(await freePort()),
       ALOFT_DAG_PARSE_TIMEOUT_MS: '120000',
+      // The API figures are for a DAG with API_RUNS runs: retention (500 by default) must not
+      // trim them while they are measured.
+      ALOFT_RETENTION_MAX_RUNS: String(100_000),
     };
     children.push(startAloft('scheduler', env));
     for (const id of ['bench-1', 'bench-2']) {
