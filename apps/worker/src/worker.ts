@@ -244,16 +244,7 @@ export class AloftWorker {
     const key: TaskInstanceKey = { dagId: d.dagId, runId: d.runId, taskId: d.taskId, mapIndex: d.mapIndex };
     const claimed = job.id === undefined ? undefined : this.#claimed.get(job.id);
     if (claimed) this.#claimed.delete(job.id!);
-    const claim =
-      claimed ??
-      (await store.startTi(
-        key,
-        d.try,
-        this.o.workerId,
-        this.#host,
-        { at: Date.now(), stream: 'system', line: `try ${d.try} of ${d.dagId}.${d.taskId}, run ${d.runId}, on ${this.o.workerId}` },
-        true,
-      ));
+    const claim = claimed ?? (await store.startTi(key, d.try, this.o.workerId, this.#host, { log: true, outputs: true }));
     if (claim.status === 'stale') {
       logger.debug({ job: job.id }, 'stale job dropped');
       return;

@@ -63,7 +63,7 @@ async function drainAloft(): Promise<number> {
   while (id) {
     const data = JSON.parse(String(raw!['data'])) as JobData;
     const key = { dagId: data.dagId, runId: data.runId, taskId: data.taskId, mapIndex: data.mapIndex };
-    if (!claimed) await store.startTi(key, data.try, WORKER.workerId, WORKER.host, { at: Date.now(), stream: 'system', line: 'claimed' }, true);
+    if (!claimed) await store.startTi(key, data.try, WORKER.workerId, WORKER.host, { log: true, outputs: true });
     const all = aloftQueue.moveToCompletedArgs({ id, opts: { attempts: 1 }, data } as never, undefined, true, TOKEN, true);
     const nk = aloftQueue.moveToFinishedKeys.length;
     const [r] = await store.finishAndNext([{ key, tryNumber: data.try, finish: { outcome: 'success' }, bull: { keys: all.slice(0, nk), args: all.slice(nk) } }], WORKER);
@@ -119,7 +119,7 @@ say(`  Aloft, ${CHAINS} runs of a 10-task chain: ${us(create + run)} (run creati
 await trigger('cost_wide', 'w2', 1e6);
 const keys = Array.from({ length: WIDE }, (_, i) => ({ dagId: 'cost_wide', runId: 'w2', taskId: `t${i}`, mapIndex: -1 }));
 const claim = await per(WIDE, async () => {
-  for (const k of keys) await store.startTi(k, 1, WORKER.workerId, WORKER.host, { at: Date.now(), stream: 'system', line: 'claimed' });
+  for (const k of keys) await store.startTi(k, 1, WORKER.workerId, WORKER.host, { log: true });
 });
 const finish = await per(WIDE, async () => {
   for (const k of keys) await store.finishTi(k, 1, { outcome: 'success' });

@@ -66,6 +66,8 @@ describe('finishAndNext (real redis-server, BullMQ backend)', () => {
     const second = dataOf(Object.fromEntries(next[0].flatMap((v, i, xs) => (i % 2 ? [] : [[v, xs[i + 1]]]))));
     expect(second.taskId).not.toBe(first.taskId);
     expect(await store.getTi(keyOf(second))).toMatchObject({ state: 'running', worker: 'w1', hostname: 'h1' });
+    // The claim wrote the try's first log line, as a worker's own claim does.
+    expect(await store.getLog(keyOf(second), 1)).toMatchObject([{ stream: 'system', line: `try 1 of fan.${second.taskId}, run r1, on w1` }]);
     expect(await store.getTi(keyOf(first))).toMatchObject({ state: 'success' });
     // The first job is gone, as BullMQ's own completion with removeOnComplete leaves it.
     expect(await conn.exists(`${store.keys.bullQueuePrefix('default')}${id1}`)).toBe(0);

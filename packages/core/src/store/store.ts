@@ -519,13 +519,13 @@ export class Store {
 
   // ── Task instances ──────────────────────────────────────────────────────────
 
-  /** Claims a try; `firstLogLine` is written to its log in the same step. */
   /**
-   * Claims one try for a worker. With `withOutputs`, a claimed unmapped instance whose
-   * upstreams are unmapped gets their outputs in the same reply (StartResult.outputs).
+   * Claims one try for a worker. With `log`, the try's log gets its first line (which worker
+   * took it) in the same step. With `outputs`, a claimed unmapped instance whose upstreams are
+   * unmapped gets their outputs in the same reply (StartResult.outputs).
    */
-  async startTi(key: TaskInstanceKey, tryNumber: number, workerId: string, host: string, firstLogLine?: LogLine, withOutputs = false): Promise<StartResult> {
-    return parseClaim((await this.#runTi('startTi', key, tryNumber, workerId, host, firstLogLine ? JSON.stringify(firstLogLine) : '', withOutputs ? '1' : '0')) as ClaimReply);
+  async startTi(key: TaskInstanceKey, tryNumber: number, workerId: string, host: string, opts: { log?: boolean; outputs?: boolean } = {}): Promise<StartResult> {
+    return parseClaim((await this.#runTi('startTi', key, tryNumber, workerId, host, opts.log ? '1' : '0', opts.outputs ? '1' : '0')) as ClaimReply);
   }
 
   async releaseTi(key: TaskInstanceKey, tryNumber: number): Promise<boolean> {

@@ -6,7 +6,8 @@
   Returns { status, previousWorker, previousHost, previousPgid, ...run hash fields },
   status one of ok | takeover | stale | busy (maxActiveTasks) | pool (no free slot); with ok
   and takeover the run's hash follows (field, value, ...), so the worker needs no second
-  round trip for it. `logLine` (JSON, or '') is appended to the try's log first.
+  round trip for it. With `logged`, the try's log gets its first line, which says which
+  worker took the try.
   With `withOutputs`, an unmapped instance whose upstreams are unmapped (at most
   MAX_OUTPUT_UPSTREAMS of them) also gets their outputs (upstream, JSON or false, ...) as the
   fifth element, false otherwise: the worker then needs no read of its own before it runs.
@@ -39,14 +40,18 @@ local function upstreamOutputs(c, task, mi)
 end
 
 -- `c` must come from newCtx(..., true): the claim returns the run's whole hash.
-local function claimTry(c, task, mi, try, workerId, host, logLine, withOutputs)
+local function claimTry(c, task, mi, try, workerId, host, logged, withOutputs)
   if not c.version or c.runState ~= 'running' then return { 'stale' } end
   local key = tiKey(c, task, mi)
   -- state, try, pool, poolSlots, worker, hostname, then CLAIM_CLEARS
   local f = rcall('HMGET', key, 'state', 'try', 'pool', 'poolSlots', 'worker', 'hostname', unpack(CLAIM_CLEARS))
   local state = f[1]
   local function claimed(status, prev)
-    if logLine ~= '' then rcall('RPUSH', c.p .. ':log:' .. c.dag .. ':' .. c.run .. ':' .. task .. ':' .. mi .. ':' .. try, logLine) end
+    if logged then
+      local line = cjson.encode({ at = c.now, stream = 'system',
+        line = 'try ' .. try .. ' of ' .. c.dag .. '.' .. task .. ', run ' .. c.run .. ', on ' .. workerId })
+      rcall('RPUSH', c.p .. ':log:' .. c.dag .. ':' .. c.run .. ':' .. task .. ':' .. mi .. ':' .. try, line)
+    end
     local out = { status, prev[1] or '', prev[2] or '', prev[3] or '', withOutputs and upstreamOutputs(c, task, mi) or false }
     for _, v in ipairs(c.runHash) do out[#out + 1] = v end
     return out

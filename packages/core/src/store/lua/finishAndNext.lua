@@ -45,9 +45,7 @@ local function one(at)
     end
     local ok, d = pcall(cjson.decode, data or '')
     if ok and type(d) == 'table' and d.callback == nil and type(d.taskId) == 'string' and d.taskId ~= '' then
-      local line = cjson.encode({ at = tonumber(now), stream = 'system',
-        line = 'try ' .. d.try .. ' of ' .. d.dagId .. '.' .. d.taskId .. ', run ' .. d.runId .. ', on ' .. workerId })
-      claim = claimTry(newCtx(prefix, d.dagId, d.runId, now, true), d.taskId, tostring(d.mapIndex), tonumber(d.try), workerId, host, line, true)
+      claim = claimTry(newCtx(prefix, d.dagId, d.runId, now, true), d.taskId, tostring(d.mapIndex), tonumber(d.try), workerId, host, true, true)
     end
   end
   return { bull, state, claim }
