@@ -18,6 +18,7 @@ import {
   type TaskCallbackSlot,
   type TaskInstanceKey,
   instanceArgs,
+  completionArgs,
   UNMAPPED,
   type TaskState,
   type FinishInput,
@@ -166,15 +167,15 @@ export class AloftWorker {
         queue,
         (job, token) => this.#process(queue, job, token),
         {
-        connection: this.o.connection(),
-        prefix: this.o.store.keys.bullPrefix,
-        concurrency: this.o.concurrency,
-        lockDuration: this.o.lockMs,
-        stalledInterval: this.o.lockMs,
-        // A stalled job is a worker that died; the next worker takes the instance over.
-        maxStalledCount: 100,
-        removeOnComplete: { count: 0 },
-        removeOnFail: { count: 0 },
+          connection: this.o.connection(),
+          prefix: this.o.store.keys.bullPrefix,
+          concurrency: this.o.concurrency,
+          lockDuration: this.o.lockMs,
+          stalledInterval: this.o.lockMs,
+          // A stalled job is a worker that died; the next worker takes the instance over.
+          maxStalledCount: 100,
+          removeOnComplete: { count: 0 },
+          removeOnFail: { count: 0 },
         },
         (name, opts, flags) => this.#fuse(createRedisBackend(name, opts, flags)),
       );
@@ -411,9 +412,8 @@ export class AloftWorker {
       const p = job.id === undefined ? undefined : this.#finishing.get(job.id);
       if (!p) return complete(job, returnValue, removeOnComplete, token, fetchNext);
       this.#finishing.delete(job.id!);
-      const all = backend.moveToCompletedArgs(job, undefined, removeOnComplete, token, fetchNext);
-      const nk = backend.moveToFinishedKeys.length;
-      const finish: FinishAndNext = { key: p.key, tryNumber: p.tryNumber, finish: p.input, bull: { keys: all.slice(0, nk), args: all.slice(nk) } };
+      const { keys, args, finishedOn } = completionArgs(backend, job, removeOnComplete, token, fetchNext);
+      const finish: FinishAndNext = { key: p.key, tryNumber: p.tryNumber, finish: p.input, bull: { keys, args } };
       if (batch.length === 0) setImmediate(flush);
       const r = await new Promise<FinishAndNextResult | Error>((resolve) => batch.push({ finish, resolve }));
       if (r instanceof Error) {
@@ -429,7 +429,7 @@ export class AloftWorker {
         if (this.#claimed.size >= 1000) this.#claimed.clear();
         this.#claimed.set(String(next[1]), r.claim);
       }
-      return { result: next ? raw2NextJobData(next) : [], finishedOn: Number(all[nk + 1]) };
+      return { result: next ? raw2NextJobData(next) : [], finishedOn };
     };
     return backend;
   }

@@ -8,7 +8,7 @@
  */
 import { Queue, createRedisBackend, type RedisQueueBackend } from 'bullmq';
 import { Redis } from 'ioredis';
-import { chain, dag, Store, type TaskInstanceKey } from '@aloft/core';
+import { chain, completionArgs, dag, Store, type TaskInstanceKey } from '@aloft/core';
 import { startRedis } from '@aloft/core/testing';
 
 const WIDE = Number(process.env['BENCH_WIDE'] ?? 5_000);
@@ -64,9 +64,8 @@ async function drainAloft(): Promise<number> {
     const data = JSON.parse(String(raw!['data'])) as JobData;
     const key = { dagId: data.dagId, runId: data.runId, taskId: data.taskId, mapIndex: data.mapIndex };
     if (!claimed) await store.startTi(key, data.try, WORKER.workerId, WORKER.host, { log: true, outputs: true });
-    const all = aloftQueue.moveToCompletedArgs({ id, opts: { attempts: 1 }, data } as never, undefined, true, TOKEN, true);
-    const nk = aloftQueue.moveToFinishedKeys.length;
-    const [r] = await store.finishAndNext([{ key, tryNumber: data.try, finish: { outcome: 'success' }, bull: { keys: all.slice(0, nk), args: all.slice(nk) } }], WORKER);
+    const { keys, args } = completionArgs(aloftQueue, { id, opts: { attempts: 1 }, data } as never, true, TOKEN, true);
+    const [r] = await store.finishAndNext([{ key, tryNumber: data.try, finish: { outcome: 'success' }, bull: { keys, args } }], WORKER);
     if (!r || r instanceof Error) throw r ?? new Error('no reply');
     done++;
     const next = Array.isArray(r.bull) ? (r.bull as [string[], string]) : undefined;

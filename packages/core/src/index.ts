@@ -11,6 +11,7 @@ export * from './config/config.js';
 export * from './logging/logger.js';
 export * from './metrics/service-http.js';
 export * from './queue/queue-names.js';
+export * from './queue/bull-completion.js';
 export * from './store/keys.js';
 export * from './store/store.js';
 export * from './store/dataset-store.js';

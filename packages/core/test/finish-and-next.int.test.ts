@@ -1,6 +1,6 @@
 import { createRedisBackend, type RedisQueueBackend } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chain, createRedis, dag, Store, type TaskInstanceKey } from '../src/index.js';
+import { chain, completionArgs, createRedis, dag, Store, type TaskInstanceKey } from '../src/index.js';
 import { startRedis, type RedisHandle } from '../src/testing/index.js';
 
 /**
@@ -40,9 +40,8 @@ describe('finishAndNext (real redis-server, BullMQ backend)', () => {
 
   /** Completes `id` with the finish of its try and returns what the script gave back. */
   const finish = async (id: string, data: TaskInstanceKey & { try: number }, output: unknown) => {
-    const all = queue.moveToCompletedArgs({ id, opts: { attempts: 1 }, data } as never, undefined, true, TOKEN, true);
-    const nk = queue.moveToFinishedKeys.length;
-    const [r] = await store.finishAndNext([{ key: keyOf(data), tryNumber: data.try, finish: { outcome: 'success', output: JSON.stringify(output) }, bull: { keys: all.slice(0, nk), args: all.slice(nk) } }], WORKER);
+    const { keys, args } = completionArgs(queue, { id, opts: { attempts: 1 }, data } as never, true, TOKEN, true);
+    const [r] = await store.finishAndNext([{ key: keyOf(data), tryNumber: data.try, finish: { outcome: 'success', output: JSON.stringify(output) }, bull: { keys, args } }], WORKER);
     if (!r || r instanceof Error) throw r ?? new Error('no reply');
     return r;
   };
@@ -89,10 +88,9 @@ describe('finishAndNext (real redis-server, BullMQ backend)', () => {
     await store.createRun({ dagId: 'fan', runId: 'r3', runType: 'manual', logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now });
     const taken = [await queue.moveToActive(TOKEN, 'test'), await queue.moveToActive(TOKEN, 'test')].map(([raw, id]) => ({ id: id!, data: dataOf(raw!) }));
     for (const t of taken) expect((await store.startTi(keyOf(t.data), 1, WORKER.workerId, WORKER.host)).status).toBe('ok');
-    const nk = queue.moveToFinishedKeys.length;
     const finishes = taken.map((t) => {
-      const all = queue.moveToCompletedArgs({ id: t.id, opts: { attempts: 1 }, data: t.data } as never, undefined, true, TOKEN, true);
-      return { key: keyOf(t.data), tryNumber: 1, finish: { outcome: 'success' as const, output: JSON.stringify(t.data.taskId) }, bull: { keys: all.slice(0, nk), args: all.slice(nk) } };
+      const { keys, args } = completionArgs(queue, { id: t.id, opts: { attempts: 1 }, data: t.data } as never, true, TOKEN, true);
+      return { key: keyOf(t.data), tryNumber: 1, finish: { outcome: 'success' as const, output: JSON.stringify(t.data.taskId) }, bull: { keys, args } };
     });
     const [first, second] = await store.finishAndNext(finishes, WORKER);
     if (!first || first instanceof Error || !second || second instanceof Error) throw new Error('a finish failed');
