@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import {
+  attemptSignal,
   pokeVerdict,
   renderTemplate,
   templateContext,
@@ -86,13 +87,14 @@ async function pokeHttp(check: Extract<SensorCheck, { type: 'http' }>, input: Po
   // Only the host and path are logged: query strings and headers may carry secrets.
   const shown = `${check.method} ${parsed.host}${parsed.pathname}`;
   let response: HttpSensorResponse;
+  const attempt = attemptSignal(input.signal, check.requestTimeoutMs);
   try {
     const res = await fetch(parsed, {
       method: check.method,
       headers,
       body,
       redirect: 'follow',
-      signal: AbortSignal.any([input.signal, AbortSignal.timeout(check.requestTimeoutMs)]),
+      signal: attempt.signal,
     });
     const text = check.hasResponseCheck ? await readCapped(res) : '';
     if (!check.hasResponseCheck) await res.body?.cancel();
@@ -100,9 +102,11 @@ async function pokeHttp(check: Extract<SensorCheck, { type: 'http' }>, input: Po
   } catch (err) {
     if (input.signal.aborted) throw err;
     const e = err as Error & { cause?: { code?: string } };
-    const why = e.name === 'TimeoutError' ? `no answer within ${check.requestTimeoutMs} ms` : (e.cause?.code ?? e.message);
+    const why = attempt.timedOut() ? `no answer within ${check.requestTimeoutMs} ms` : (e.cause?.code ?? e.message);
     env.log.system(`${shown}: ${why}`);
     return { done: false };
+  } finally {
+    attempt.done();
   }
   env.log.system(`${shown} → ${response.status}`);
   if (response.status < 200 || response.status > 299) return { done: false };

@@ -7,6 +7,7 @@ export type * from './options.js';
 export { takeDefinedDags, registerDag } from './registry.js';
 export { setImportingFile } from './call-site.js';
 export { importDagFile } from './loader.js';
+export { attemptSignal } from './attempt-signal.js';
 export { parseSchedule, datasetListProblem, dueIntervals, intervalsBetween, nextRunAt, describeSchedule, ds, type DataInterval, type DueInput, type ScheduleInput } from './schedule.js';
 export { renderTemplate, renderArgs, templateContext, type TemplateInfo } from './templating.js';
 export type { Callback, CallbackContext } from './callback-context.js';

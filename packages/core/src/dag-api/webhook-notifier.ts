@@ -1,3 +1,4 @@
+import { attemptSignal } from './attempt-signal.js';
 import type { Callback, CallbackContext } from './callback-context.js';
 import { parseDuration, type Duration } from './durations.js';
 
@@ -95,12 +96,13 @@ export function webhookEvent(ctx: CallbackContext): WebhookEvent {
 type PostOutcome = { ok: true; status: number } | { ok: false; retryable: boolean; problem: string };
 
 async function post(url: URL, headers: Record<string, string>, body: string, timeoutMs: number, signal: AbortSignal): Promise<PostOutcome> {
+  const attempt = attemptSignal(signal, timeoutMs);
   try {
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'user-agent': 'aloft-webhook', ...headers },
       body,
-      signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+      signal: attempt.signal,
       redirect: 'error',
     });
     // The body is the receiver's business; read it only to free the connection.
@@ -111,8 +113,10 @@ async function post(url: URL, headers: Record<string, string>, body: string, tim
     if (signal.aborted) return { ok: false, retryable: false, problem: 'the callback was stopped' };
     // Only the error's kind: an undici message or cause may quote the URL.
     const e = err as { name?: string; cause?: { code?: string } };
-    const problem = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `request failed (${e.cause?.code ?? e.name ?? 'error'})`;
+    const problem = attempt.timedOut() ? `no answer within ${timeoutMs} ms` : `request failed (${e.cause?.code ?? e.name ?? 'error'})`;
     return { ok: false, retryable: true, problem };
+  } finally {
+    attempt.done();
   }
 }
 
