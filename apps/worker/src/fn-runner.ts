@@ -4,11 +4,16 @@
  * worker's event loop: the worker terminates this thread instead. It has its own event
  * loop, heap (capped) and copy of the environment; `process.exit()` in a function ends only
  * this thread. Started through fn-runner-boot.mjs, which registers the TypeScript loader.
+ *
+ * The worker may hand a runner several tasks at once; they run in order, one after another,
+ * so a burst of short tasks wakes one thread rather than one thread each. A task still
+ * queued here can be withdrawn by the worker (fn-cells.ts) and is then skipped.
  */
 import { statSync } from 'node:fs';
 import { format } from 'node:util';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { importDagFile, SkipSignal, type Dag, type HttpSensorResponse, type TaskContext } from '@aloft/core';
+import { PROGRESS, STARTED } from './fn-cells.js';
 import { callbackContext, taskContext, type CallbackContextData } from './task-context.js';
 
 export interface RunMessage {
@@ -44,19 +49,31 @@ export interface CallbackMessage {
   ctx: CallbackContextData;
 }
 
+/** A task as handed to a runner: its tag, and the cell that says whether it started. */
+export type Handed = (RunMessage | CallbackMessage) & { tag: number; cell: number };
+
+/** From a runner; `tag` names the task a message belongs to. */
 export type ChildMessage =
   | { type: 'ready' }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; line: string }
-  | { type: 'out'; stream: 'stdout' | 'stderr'; text: string }
-  | { type: 'done'; ok: true; valueJson: string | undefined; skipped?: string | undefined }
-  | { type: 'done'; ok: false; error: string };
+  | { type: 'log'; tag: number; level: 'info' | 'warn' | 'error'; line: string }
+  | { type: 'out'; tag: number; stream: 'stdout' | 'stderr'; text: string }
+  | { type: 'done'; tag: number; ok: true; valueJson: string | undefined; skipped?: string | undefined }
+  | { type: 'done'; tag: number; ok: false; error: string };
+
+export interface RunnerData {
+  /** fn-cells.ts */
+  cells: SharedArrayBuffer;
+}
 
 const send = (m: ChildMessage): void => {
   parentPort?.postMessage(m);
 };
 
+const cells = new Int32Array((workerData as RunnerData).cells);
 const dagsByFile = new Map<string, { mtimeKey: string; checkedAt: number; dags: Map<string, Dag> }>();
-let abort: AbortController | undefined;
+/** The task running now. */
+let current: { tag: number; abort: AbortController } | undefined;
+const queue: Handed[] = [];
 /**
  * How long a loaded DAG file is used without looking at its modification time again. A
  * no-op task costs a few microseconds without the stat; an edited file is picked up within
@@ -82,40 +99,50 @@ async function loadDag(file: string, dagId: string): Promise<Dag> {
   return d;
 }
 
-async function run(m: RunMessage): Promise<void> {
-  abort = new AbortController();
+async function run(m: RunMessage, tag: number, signal: AbortSignal): Promise<void> {
   try {
     const d = await loadDag(m.file, m.dagId);
     const fn = d.functionOf(m.taskId);
     if (!fn) throw new Error(`task "${m.taskId}" of DAG "${m.dagId}" has no function in ${m.file}`);
-    const ctx = taskContext(m.ctx, (level, msg, args) => send({ type: 'log', level, line: format(msg, ...args) }), abort.signal);
+    const ctx = taskContext(m.ctx, (level, msg, args) => send({ type: 'log', tag, level, line: format(msg, ...args) }), signal);
     const value = m.response ? await (fn as unknown as (r: HttpSensorResponse, c: TaskContext) => unknown)(m.response, ctx) : await fn(ctx);
     let valueJson: string | undefined;
     if (value !== undefined) {
       // TaskRefs returned by a branch become their ids.
       valueJson = JSON.stringify(value);
     }
-    send({ type: 'done', ok: true, valueJson });
+    send({ type: 'done', tag, ok: true, valueJson });
   } catch (err) {
-    if (err instanceof SkipSignal) send({ type: 'done', ok: true, valueJson: undefined, skipped: err.message });
-    else send({ type: 'done', ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-  } finally {
-    abort = undefined;
+    if (err instanceof SkipSignal) send({ type: 'done', tag, ok: true, valueJson: undefined, skipped: err.message });
+    else send({ type: 'done', tag, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   }
 }
 
-async function runCallback(m: CallbackMessage): Promise<void> {
-  abort = new AbortController();
+async function runCallback(m: CallbackMessage, tag: number, signal: AbortSignal): Promise<void> {
   try {
     const d = await loadDag(m.file, m.dagId);
     const fn = d.callbackOf(m.ref);
     if (!fn) throw new Error(`callback "${m.ref}" of DAG "${m.dagId}" is not a function in ${m.file}`);
-    await fn(callbackContext(m.ctx, (level, msg, args) => send({ type: 'log', level, line: format(msg, ...args) }), abort.signal));
-    send({ type: 'done', ok: true, valueJson: undefined });
+    await fn(callbackContext(m.ctx, (level, msg, args) => send({ type: 'log', tag, level, line: format(msg, ...args) }), signal));
+    send({ type: 'done', tag, ok: true, valueJson: undefined });
   } catch (err) {
-    send({ type: 'done', ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-  } finally {
-    abort = undefined;
+    send({ type: 'done', tag, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  }
+}
+
+/** Starts the next queued task the worker has not withdrawn, once the current one is done. */
+function next(): void {
+  while (!current && queue.length) {
+    const m = queue.shift()!;
+    if (Atomics.compareExchange(cells, m.cell, m.tag, STARTED) !== m.tag) continue;
+    Atomics.add(cells, PROGRESS, 1);
+    const task = { tag: m.tag, abort: new AbortController() };
+    current = task;
+    const ran = m.type === 'callback' ? runCallback(m, task.tag, task.abort.signal) : run(m, task.tag, task.abort.signal);
+    void ran.then(() => {
+      current = undefined;
+      next();
+    });
   }
 }
 
@@ -125,16 +152,21 @@ for (const stream of ['stdout', 'stderr'] as const) {
   const target = process[stream];
   target.write = ((chunk: string | Uint8Array, enc?: unknown, cb?: unknown): boolean => {
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    send({ type: 'out', stream, text });
+    // Output after a task ended, from a timer it left behind, goes to the task running now,
+    // if any (tag 0 matches none).
+    send({ type: 'out', tag: current?.tag ?? 0, stream, text });
     const done = typeof enc === 'function' ? enc : cb;
     if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
     return true;
   }) as typeof target.write;
 }
 
-parentPort?.on('message', (m: RunMessage | CallbackMessage | { type: 'abort' }) => {
-  if (m.type === 'abort') abort?.abort(new Error('task cancelled'));
-  else if (m.type === 'callback') void runCallback(m);
-  else void run(m);
+parentPort?.on('message', (m: Handed | { type: 'abort'; tag: number }) => {
+  if (m.type === 'abort') {
+    if (current?.tag === m.tag) current.abort.abort(new Error('task cancelled'));
+  } else {
+    queue.push(m);
+    next();
+  }
 });
 send({ type: 'ready' });
