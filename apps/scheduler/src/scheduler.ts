@@ -137,6 +137,10 @@ export class Scheduler {
     const end = this.#metrics.loop.startTimer();
     let created = 0;
     try {
+      // Big runs started inside other scripts (a worker's finish starting a queued run, a
+      // dataset trigger) evaluate their first 500 tasks there; the rest are queued here.
+      // Safe from every replica: each step is atomic and evaluating a task twice is a no-op.
+      await this.o.store.continueRuns();
       if (!(await this.holdsLease())) return 0;
       const heads = await this.o.store.listDagHeads();
       for (const rec of heads) {

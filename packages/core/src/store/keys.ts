@@ -55,6 +55,10 @@ export class Keys {
   queuedRuns(dagId: string): string {
     return `${this.prefix}:queued-runs:${dagId}`;
   }
+  /** Runs whose start is still evaluating their tasks, `dag|run` by start time (continueRuns.lua). */
+  startingRuns(): string {
+    return `${this.prefix}:starting-runs`;
+  }
   run(dagId: string, runId: string): string {
     return `${this.prefix}:run:${dagId}:${runId}`;
   }

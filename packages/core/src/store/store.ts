@@ -26,6 +26,7 @@ const SCRIPTS = [
   'checkDatasetRun',
   'recordSlaMiss',
   'finishAndNext',
+  'continueRuns',
 ] as const;
 type ScriptName = (typeof SCRIPTS)[number];
 
@@ -416,11 +417,25 @@ export class Store {
       input.version ?? '',
     );
     if (r === -1) throw new Error(`DAG "${input.dagId}" is not stored; is its file in the DAG folder?`);
+    if (r === 1) await this.continueRuns();
     return r === 1 ? 'created' : 'exists';
   }
 
   async startQueuedRuns(dagId: string): Promise<number> {
-    return Number(await this.#run('startQueuedRuns', dagId, Date.now()));
+    const started = Number(await this.#run('startQueuedRuns', dagId, Date.now()));
+    if (started > 0) await this.continueRuns();
+    return started;
+  }
+
+  /**
+   * Finishes starting runs whose tasks are not all evaluated yet: a run start evaluates 500
+   * tasks per script call, so other clients' calls go between the steps of a big one. Each
+   * call takes the next step of the oldest such run; returns after `maxSteps` or when none is left.
+   */
+  async continueRuns(maxSteps = 1000): Promise<void> {
+    for (let i = 0; i < maxSteps; i++) {
+      if (Number(await this.#run('continueRuns', Date.now())) === 0) return;
+    }
   }
 
   async getRun(dagId: string, runId: string): Promise<DagRun | undefined> {

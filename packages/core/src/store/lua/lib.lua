@@ -554,15 +554,35 @@ local function drain(c)
   end
 end
 
--- Evaluates every task of the run in topological order (run start, sweep, clear).
-local function evaluateAll(c)
-  for _, task in ipairs(graphList(c, '__topo')) do
+-- Tasks a run start evaluates in one script call. The rest follow in further calls
+-- (continueRuns.lua), so starting a 10,000-task run does not hold Redis for a quarter of a
+-- second, and workers start on the first tasks while the others are still being queued.
+local START_CHUNK = 500
+
+-- Evaluates the run's tasks in topological order from position `from`, at most `limit` of
+-- them (all without). Returns the position to go on from, or nil when every task was.
+local function evaluateTopo(c, from, limit)
+  local topo = graphList(c, '__topo')
+  local last = #topo
+  if limit and from + limit - 1 < last then last = from + limit - 1 end
+  for i = from, last do
+    local task = topo[i]
     evaluate(c, task)
     local n = node(c, task)
     if n.m and n.m.g and not tiState(c, task) then evaluateCopies(c, task) end
     if #c.work > 0 then drain(c) end
   end
   drain(c)
+  if last < #topo then return last + 1 end
+  return nil
+end
+
+-- Evaluates every task of the run (sweep, clear); a start still under way is then done.
+local function evaluateAll(c)
+  evaluateTopo(c, 1)
+  if rcall('HDEL', c.runKey, 'evalNext') == 1 then
+    rcall('ZREM', c.p .. ':starting-runs', c.dag .. '|' .. c.run)
+  end
 end
 
 local function startRun(c)
@@ -570,7 +590,11 @@ local function startRun(c)
   rcall('SADD', c.p .. ':active-runs:' .. c.dag, c.run)
   rcall('ZREM', c.p .. ':queued-runs:' .. c.dag, c.run)
   emit(c, 'run', nil, 'running')
-  evaluateAll(c)
+  local nextAt = evaluateTopo(c, 1, START_CHUNK)
+  if nextAt then
+    rcall('HSET', c.runKey, 'evalNext', nextAt)
+    rcall('ZADD', c.p .. ':starting-runs', c.now, c.dag .. '|' .. c.run)
+  end
 end
 
 -- Starts queued runs of a DAG, oldest logical date first, while fewer than maxActiveRuns run.
