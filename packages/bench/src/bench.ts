@@ -1,8 +1,10 @@
 /**
  * `pnpm bench`: Aloft against raw BullMQ on this machine, in one run, with its own
  * redis-server and two worker processes each. Prints figures, then one JSON line.
- * BENCH_VERBOSE=1 adds CPU per process role and Redis commandstats; BENCH_PROF=1 writes
- * V8 CPU profiles of the Aloft processes to .test-results/bench-profiles; BENCH_QUICK=1
+ * BENCH_VERBOSE=1 adds CPU per process role, Redis network bytes and commandstats;
+ * BENCH_PROF=1 writes V8 CPU profiles of the Aloft processes to
+ * .test-results/bench-profiles; BENCH_NODE_FLAGS adds Node flags to them (say
+ * `--single-threaded-gc`, to see GC's share on the main thread); BENCH_QUICK=1
  * stops after the throughput figures; BENCH_REPEAT sets how many runs each throughput figure
  * is the median of (3; 1 with BENCH_QUICK).
  */
@@ -36,10 +38,10 @@ const runsNote = (xs: number[]) => (xs.length > 1 ? ` (median of ${xs.length}: $
 const say = (s: string) => process.stdout.write(`${s}\n`);
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
-async function redisStats(redis: Redis): Promise<{ cmds: number; bytes: number }> {
+async function redisStats(redis: Redis): Promise<{ cmds: number; bytes: number; netIn: number; netOut: number }> {
   const info = await redis.info();
   const get = (k: string) => Number(new RegExp(`^${k}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
-  return { cmds: get('total_commands_processed'), bytes: get('used_memory') };
+  return { cmds: get('total_commands_processed'), bytes: get('used_memory'), netIn: get('total_net_input_bytes'), netOut: get('total_net_output_bytes') };
 }
 
 /** CPU milliseconds used so far by this machine's processes, grouped by role (Linux). */
@@ -259,7 +261,7 @@ async function podBench(client: AloftClient, env: NodeJS.ProcessEnv, children: C
 }
 
 function startAloft(app: string, env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [...(process.env['BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, '.test-results', 'bench-profiles')}`] : []), '--conditions=aloft-source', '--import', 'tsx', join(ROOT, 'apps', app, 'src', 'main.ts')], {
+  return spawn(process.execPath, [...(process.env['BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, '.test-results', 'bench-profiles')}`] : []), ...(process.env['BENCH_NODE_FLAGS'] ? process.env['BENCH_NODE_FLAGS'].split(' ') : []), '--conditions=aloft-source', '--import', 'tsx', join(ROOT, 'apps', app, 'src', 'main.ts')], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -345,6 +347,7 @@ async function main(): Promise<void> {
       bytesPerTask = (after.bytes - before.bytes) / WIDE;
       say(`redis: ${round(cmdsPerTask, 1)} commands and ${round(bytesPerTask, 0)} bytes of memory per task instance (retained run)`);
       if (process.env['BENCH_VERBOSE']) {
+        say(`  redis network: ${round((after.netIn - before.netIn) / WIDE, 0)} bytes in, ${round((after.netOut - before.netOut) / WIDE, 0)} bytes out per task`);
         say(cpuDelta(cpuBefore, cpuByRole(), WIDE));
         say(await topCommands(admin));
       }

@@ -60,8 +60,13 @@ describe('finishAndNext (real redis-server, BullMQ backend)', () => {
     expect(r1.state).toBe('success');
     const next = r1.bull as [string[], string];
     expect(next[1]).toMatch(/^fan\|r1\|[ab]\|-1\|1$/);
-    expect(r1.claim).toMatchObject({ status: 'ok', run: { runId: 'r1', state: 'running' } });
-    expect(r1.claim && 'outputs' in r1.claim).toBe(false); // a root has no upstream
+    // What the worker needs of the run comes with the claim.
+    const run = await store.getRun('fan', 'r1');
+    expect(r1.claim).toEqual({
+      status: 'ok',
+      run: { version: run!.version, logicalDate: now.getTime(), dataIntervalStart: now.getTime(), dataIntervalEnd: now.getTime(), conf: {} },
+    });
+    // (A root has no upstream, so no outputs.)
     const second = dataOf(Object.fromEntries(next[0].flatMap((v, i, xs) => (i % 2 ? [] : [[v, xs[i + 1]]]))));
     expect(second.taskId).not.toBe(first.taskId);
     expect(await store.getTi(keyOf(second))).toMatchObject({ state: 'running', worker: 'w1', hostname: 'h1' });
@@ -100,6 +105,9 @@ describe('finishAndNext (real redis-server, BullMQ backend)', () => {
     expect(first.bull).toBe(0);
     expect((second.bull as [string[], string])[1]).toBe('fan|r3|c|-1|1');
     expect(second.claim).toMatchObject({ status: 'ok', outputs: { a: 'a', b: 'b' } });
+    // The second finish sent only the keys that differ from the first's (its job's own):
+    // both jobs were completed and removed.
+    for (const t of taken) expect(await conn.exists(`${store.keys.bullQueuePrefix('default')}${t.id}`)).toBe(0);
   });
 
   it('leaves a stale try alone but still completes its job', async () => {

@@ -145,10 +145,13 @@ export interface DagHead {
   missing: boolean;
 }
 
+/** What a claimed try needs of its run to start: the DAG version it runs and its context. */
+export type ClaimedRun = Pick<DagRun, 'version' | 'logicalDate' | 'dataIntervalStart' | 'dataIntervalEnd' | 'conf'>;
+
 export type StartResult =
   /** `outputs`: the upstream outputs, when asked for and the instance's shape allows (see startTi). */
-  | { status: 'ok'; run: DagRun; outputs?: Record<string, unknown> }
-  | { status: 'takeover'; run: DagRun; previousWorker: string; previousHost: string; previousPgid: number | undefined; outputs?: Record<string, unknown> }
+  | { status: 'ok'; run: ClaimedRun; outputs?: Record<string, unknown> }
+  | { status: 'takeover'; run: ClaimedRun; previousWorker: string; previousHost: string; previousPgid: number | undefined; outputs?: Record<string, unknown> }
   | { status: 'stale' }
   /** maxActiveTasks reached, or no free slot in the instance's pool: try again soon. */
   | { status: 'busy' }
@@ -171,15 +174,23 @@ export interface FinishAndNextResult {
   claim: StartResult | undefined;
 }
 
-/** A claim's reply: status, the previous holder on a takeover, upstream outputs or null, then the run's hash. */
-type ClaimReply = [string, string, string, string, (string | null)[] | null, ...string[]];
+/**
+ * A claim's reply: status, the previous holder on a takeover, upstream outputs or null, then
+ * the run's version, logical date, data interval start and end, and conf (claim.lua).
+ */
+type ClaimReply = [string, string, string, string, (string | null)[] | null, string, string, string | null, string | null, string | null];
 
 function parseClaim(r: ClaimReply): StartResult {
   const status = r[0] as StartResult['status'];
   if (status === 'stale' || status === 'busy' || status === 'pool') return { status };
-  const h: Record<string, string> = {};
-  for (let i = 5; i + 1 < r.length; i += 2) h[r[i] as string] = r[i + 1] as string;
-  const run = parseRun(h);
+  const logicalDate = Number(r[6]);
+  const run: ClaimedRun = {
+    version: r[5],
+    logicalDate,
+    dataIntervalStart: r[7] ? Number(r[7]) : logicalDate,
+    dataIntervalEnd: r[8] ? Number(r[8]) : logicalDate,
+    conf: JSON.parse(r[9] ?? '{}') as Record<string, unknown>,
+  };
   let outputs: Record<string, unknown> | undefined;
   if (r[4]) {
     // As getOutputs gives them: an upstream that left no output is left out.
@@ -589,10 +600,19 @@ export class Store {
   async finishAndNext(finishes: readonly FinishAndNext[], worker: { workerId: string; host: string }): Promise<(FinishAndNextResult | Error)[]> {
     const arg = (v: unknown) => (v === undefined || v === null ? '' : (v as string));
     const args: (string | number)[] = [Date.now(), worker.workerId, worker.host, finishes.length];
+    let last: readonly unknown[] = [];
     for (const { key, tryNumber, finish: f, bull } of finishes) {
       const lines = (f.logLines ?? []).map((l) => JSON.stringify(l));
-      args.push(bull.keys.length, bull.args.length, lines.length, key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, ...this.#finishFields(f));
-      for (const k of bull.keys) args.push(arg(k));
+      // Keys that differ from the previous finish's, as (position, key), when that is shorter.
+      const changed: (string | number)[] = [];
+      if (bull.keys.length === last.length) {
+        for (let i = 0; i < bull.keys.length && changed.length < bull.keys.length; i++) if (bull.keys[i] !== last[i]) changed.push(i + 1, arg(bull.keys[i]));
+      }
+      const delta = bull.keys.length > 0 && bull.keys.length === last.length && changed.length < bull.keys.length;
+      args.push(delta ? -(changed.length / 2 + 1) : bull.keys.length, bull.args.length, lines.length, key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, ...this.#finishFields(f));
+      if (delta) args.push(...changed);
+      else for (const k of bull.keys) args.push(arg(k));
+      last = bull.keys;
       for (const a of bull.args) args.push(arg(a));
       for (const l of lines) args.push(l);
     }

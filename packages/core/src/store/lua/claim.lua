@@ -3,15 +3,16 @@
   (a reschedule-mode sensor's next poke claims the same try again). A stalled job
   redelivered after its worker died finds the instance running with the same try: that is
   a takeover, and the caller learns the previous holder so it can end what is left of it.
-  Returns { status, previousWorker, previousHost, previousPgid, ...run hash fields },
+  Returns { status, previousWorker, previousHost, previousPgid, ... },
   status one of ok | takeover | stale | busy (maxActiveTasks) | pool (no free slot); with ok
-  and takeover the run's hash follows (field, value, ...), so the worker needs no second
-  round trip for it. With `logged`, the try's log gets its first line, which says which
+  and takeover, what the worker needs of the run follows, so it makes no second round trip
+  for it. With `logged`, the try's log gets its first line, which says which
   worker took the try.
   With `withOutputs`, an unmapped instance whose upstreams are unmapped (at most
   MAX_OUTPUT_UPSTREAMS of them) also gets their outputs (upstream, JSON or false, ...) as the
   fifth element, false otherwise: the worker then needs no read of its own before it runs.
-  Reply: { status, previousWorker, previousHost, previousPgid, outputs or false, ...run hash }.
+  Reply: { status, previousWorker, previousHost, previousPgid, outputs or false, version,
+  logicalDate, dataIntervalStart, dataIntervalEnd, conf } (the last three false when unset).
   Expects lib.
 ]]
 -- Fields of a claimed try's instance that belong to an earlier try or hold: cleared on a claim.
@@ -39,7 +40,7 @@ local function upstreamOutputs(c, task, mi)
   return out
 end
 
--- `c` must come from newCtx(..., true): the claim returns the run's whole hash.
+-- `c` must come from newCtx(..., true), which reads what the claim returns of the run.
 local function claimTry(c, task, mi, try, workerId, host, logged, withOutputs)
   if not c.version or c.runState ~= 'running' then return { 'stale' } end
   local key = tiKey(c, task, mi)
@@ -52,9 +53,9 @@ local function claimTry(c, task, mi, try, workerId, host, logged, withOutputs)
         line = 'try ' .. try .. ' of ' .. c.dag .. '.' .. task .. ', run ' .. c.run .. ', on ' .. workerId })
       rcall('RPUSH', c.p .. ':log:' .. c.dag .. ':' .. c.run .. ':' .. task .. ':' .. mi .. ':' .. try, line)
     end
-    local out = { status, prev[1] or '', prev[2] or '', prev[3] or '', withOutputs and upstreamOutputs(c, task, mi) or false }
-    for _, v in ipairs(c.runHash) do out[#out + 1] = v end
-    return out
+    local r = c.claimRun
+    return { status, prev[1] or '', prev[2] or '', prev[3] or '', withOutputs and upstreamOutputs(c, task, mi) or false,
+      c.version, r[1], r[2] or false, r[3] or false, r[4] or false }
   end
   if tonumber(f[2]) ~= try then return { 'stale' } end
   if state == 'running' then

@@ -9,6 +9,9 @@
         taskId, mapIndex, try, the finish fields (outcome, output, reason, exitCode, follow,
         skipDescendants, log cap, noRetry), BullMQ's k keys and a arguments for
         moveToFinished, then the finished try's l last log lines (JSON each).
+        A negative k, -(d + 1), says the keys are the previous finish's except d of them,
+        given as d pairs (position, key) in place of the keys: finishes on one queue differ only
+        in the job's own key, so a batch does not repeat the queue's dozen others.
   Returns per finish { BullMQ's result, the recorded state, the next job's claim or false },
   or { 'ERR', message } when that finish raised an error (the others still apply).
 ]]
@@ -23,14 +26,29 @@ end
 
 local prefix, now, workerId, host = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
+local lastKeys = {}
+
+-- How many ARGV entries a finish's BullMQ keys take, from its key count.
+local function keysLength(nk)
+  if nk < 0 then return 2 * (-nk - 1) end
+  return nk
+end
+
 -- One finish whose arguments start at ARGV[at]; returns its reply.
 local function one(at)
   local nk, na, nl = tonumber(ARGV[at]), tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
   local keysAt = at + 16
   local bk, ba = {}, {}
-  for i = 1, nk do bk[i] = ARGV[keysAt + i - 1] end
-  for i = 1, na do ba[i] = ARGV[keysAt + nk + i - 1] end
-  local logAt = keysAt + nk + na
+  if nk >= 0 then
+    for i = 1, nk do bk[i] = ARGV[keysAt + i - 1] end
+  else
+    for i = 1, #lastKeys do bk[i] = lastKeys[i] end
+    for j = 0, -nk - 2 do bk[tonumber(ARGV[keysAt + 2 * j])] = ARGV[keysAt + 2 * j + 1] end
+  end
+  lastKeys = bk
+  local kl = keysLength(nk)
+  for i = 1, na do ba[i] = ARGV[keysAt + kl + i - 1] end
+  local logAt = keysAt + kl + na
 
   local c = newCtx(prefix, ARGV[at + 3], ARGV[at + 4], now)
   local state = finishTry(c, ARGV[at + 5], ARGV[at + 6], tonumber(ARGV[at + 7]), finishArgs(at + 8), logAt, logAt + nl - 1)
@@ -60,6 +78,6 @@ for i = 1, tonumber(ARGV[5]) do
   else
     replies[i] = { 'ERR', type(r) == 'table' and tostring(r.err) or tostring(r) }
   end
-  at = at + 16 + tonumber(ARGV[at]) + tonumber(ARGV[at + 1]) + tonumber(ARGV[at + 2])
+  at = at + 16 + keysLength(tonumber(ARGV[at])) + tonumber(ARGV[at + 1]) + tonumber(ARGV[at + 2])
 end
 return replies

@@ -18,9 +18,9 @@ local SHARED = { nodes = {}, meta = {}, pools = {}, maxEvents = {}, queued = {} 
 local startQueuedRuns
 local expand, innerOfGroup, evaluateCopy
 
--- With `whole`, the run's whole hash is read (c.runHash, as field, value, ...) and its state
--- kept (c.runState): a claim returns both, so that costs one read instead of three.
-local function newCtx(prefix, dagId, runId, now, whole)
+-- With `claiming`, the run's state (c.runState) and what a claim returns of it (c.claimRun:
+-- logical date, data interval, conf) are read along with its version, in one read.
+local function newCtx(prefix, dagId, runId, now, claiming)
   local c = { p = prefix, dag = dagId, run = runId, now = tonumber(now), nodes = {}, work = {} }
   c.runKey = prefix .. ':run:' .. dagId .. ':' .. runId
   c.tisKey = prefix .. ':tis:' .. dagId .. ':' .. runId
@@ -31,12 +31,10 @@ local function newCtx(prefix, dagId, runId, now, whole)
   c.eventsKey = prefix .. ':events'
   c.slaKey = prefix .. ':sla:' .. dagId .. ':' .. runId
   c.bullPrefix = prefix .. ':bull'
-  if whole then
-    c.runHash = rcall('HGETALL', c.runKey)
-    for i = 1, #c.runHash, 2 do
-      local f = c.runHash[i]
-      if f == 'version' then c.version = c.runHash[i + 1] elseif f == 'state' then c.runState = c.runHash[i + 1] end
-    end
+  if claiming then
+    local f = rcall('HMGET', c.runKey, 'version', 'state', 'logicalDate', 'dataIntervalStart', 'dataIntervalEnd', 'conf')
+    c.version, c.runState = f[1], f[2]
+    c.claimRun = { f[3], f[4], f[5], f[6] }
   else
     c.version = rcall('HGET', c.runKey, 'version')
   end
