@@ -150,6 +150,24 @@ async function rawThroughput(url: string): Promise<number> {
   return perS;
 }
 
+/** CHAIN_RUNS runs of the 10-task chain; tasks per second. */
+async function chainThroughput(client: AloftClient): Promise<number> {
+  const t0 = performance.now();
+  const runs: string[] = [];
+  // Triggered 32 at a time, as a busy scheduler or a backfill creates runs: one at a time,
+  // the client's own round trips (about 3 ms each under this load) would be what is measured.
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (runs.length < CHAIN_RUNS) {
+        const slot = runs.push('') - 1;
+        runs[slot] = (await client.trigger('bench_chain')).runId;
+      }
+    }),
+  );
+  await waitRuns(client, 'bench_chain', runs);
+  return (CHAIN_RUNS * 10) / ((performance.now() - t0) / 1000);
+}
+
 async function rawHops(url: string): Promise<number[]> {
   const env = { ...process.env, REDIS_URL: url, HOPS: String(HOPS) };
   const workers = await Promise.all([startRaw('hop', 'raw-hop', env), startRaw('hop', 'raw-hop', env)]);
@@ -292,12 +310,12 @@ async function main(): Promise<void> {
   const folder = join(ROOT, '.bench', 'dags');
   try {
     say('\n— raw BullMQ —');
+    // Raw BullMQ's throughput runs take turns with Aloft's (below): this VM's speed drifts
+    // by 10–20% over minutes, and a ratio of figures taken minutes apart carried that drift.
     const rawCpu0 = cpuByRole();
-    const rawRuns: number[] = [];
-    for (let i = 0; i < REPEAT; i++) rawRuns.push(await rawThroughput(url));
-    if (process.env['BENCH_VERBOSE']) say(cpuDelta(rawCpu0, cpuByRole(), WIDE * REPEAT));
-    const rawPerS = median(rawRuns);
-    say(`no-op jobs: ${WIDE} in one batch: ${round(rawPerS, 0)} jobs/s${runsNote(rawRuns)}`);
+    const rawRuns: number[] = [await rawThroughput(url)];
+    if (process.env['BENCH_VERBOSE']) say(cpuDelta(rawCpu0, cpuByRole(), WIDE));
+    say(`no-op jobs: ${WIDE} in one batch: ${round(rawRuns[0]!, 0)} jobs/s (first run; the others alternate with Aloft's)`);
     const rawLat = await rawHops(url);
     say(`hop (a job adds the next): p50 ${round(pct(rawLat, 50))} ms, p99 ${round(pct(rawLat, 99))} ms over ${rawLat.length} hops`);
     await admin.flushall();
@@ -330,28 +348,35 @@ async function main(): Promise<void> {
       await waitRuns(client, id, [r.runId]);
     }
 
-    await admin.config('RESETSTAT');
-    const before = await redisStats(admin);
-    const cpuBefore = cpuByRole();
     const wideRuns: number[] = [];
+    const chainRuns: number[] = [];
     let cmdsPerTask = 0;
     let bytesPerTask = 0;
     for (let i = 0; i < REPEAT; i++) {
+      // Raw BullMQ's next run (its own queue and worker processes; Aloft's sit idle meanwhile).
+      if (i > 0) rawRuns.push(await rawThroughput(url));
+      if (i === 0) await admin.config('RESETSTAT');
+      const before = await redisStats(admin);
+      const cpuBefore = cpuByRole();
       const t = performance.now();
       const wide = await client.trigger('bench_wide');
       await waitRuns(client, 'bench_wide', [wide.runId]);
       wideRuns.push(WIDE / ((performance.now() - t) / 1000));
-      if (i > 0) continue;
-      const after = await redisStats(admin);
-      cmdsPerTask = (after.cmds - before.cmds) / WIDE;
-      bytesPerTask = (after.bytes - before.bytes) / WIDE;
-      say(`redis: ${round(cmdsPerTask, 1)} commands and ${round(bytesPerTask, 0)} bytes of memory per task instance (retained run)`);
-      if (process.env['BENCH_VERBOSE']) {
-        say(`  redis network: ${round((after.netIn - before.netIn) / WIDE, 0)} bytes in, ${round((after.netOut - before.netOut) / WIDE, 0)} bytes out per task`);
-        say(cpuDelta(cpuBefore, cpuByRole(), WIDE));
-        say(await topCommands(admin));
+      if (i === 0) {
+        const after = await redisStats(admin);
+        cmdsPerTask = (after.cmds - before.cmds) / WIDE;
+        bytesPerTask = (after.bytes - before.bytes) / WIDE;
+        say(`redis: ${round(cmdsPerTask, 1)} commands and ${round(bytesPerTask, 0)} bytes of memory per task instance (retained run)`);
+        if (process.env['BENCH_VERBOSE']) {
+          say(`  redis network: ${round((after.netIn - before.netIn) / WIDE, 0)} bytes in, ${round((after.netOut - before.netOut) / WIDE, 0)} bytes out per task`);
+          say(cpuDelta(cpuBefore, cpuByRole(), WIDE));
+          say(await topCommands(admin));
+        }
       }
+      chainRuns.push(await chainThroughput(client));
     }
+    const rawPerS = median(rawRuns);
+    say(`raw BullMQ, all runs: ${round(rawPerS, 0)} jobs/s${runsNote(rawRuns)}`);
     const widePerS = median(wideRuns);
     say(`one run of ${WIDE} independent no-op tasks: ${round(widePerS, 0)} tasks/s${runsNote(wideRuns)}`);
 
@@ -363,23 +388,6 @@ async function main(): Promise<void> {
     if (reduced !== WIDE) throw new Error(`bench_mapped: reduce saw ${String(reduced)} outputs, not ${WIDE}`);
     say(`one task mapped over a ${WIDE}-element upstream list, reduced: ${round(mappedPerS, 0)} tasks/s (${round(mappedPerS / widePerS, 2)} × the independent tasks)`);
 
-    const chainRuns: number[] = [];
-    for (let i = 0; i < REPEAT; i++) {
-      t0 = performance.now();
-      const runs: string[] = [];
-      // Triggered 32 at a time, as a busy scheduler or a backfill creates runs: one at a time,
-      // the client's own round trips (about 3 ms each under this load) would be what is measured.
-      await Promise.all(
-        Array.from({ length: 32 }, async () => {
-          while (runs.length < CHAIN_RUNS) {
-            const slot = runs.push('') - 1;
-            runs[slot] = (await client.trigger('bench_chain')).runId;
-          }
-        }),
-      );
-      await waitRuns(client, 'bench_chain', runs);
-      chainRuns.push((CHAIN_RUNS * 10) / ((performance.now() - t0) / 1000));
-    }
     const chainPerS = median(chainRuns);
     say(`${CHAIN_RUNS} runs of a 10-task chain: ${round(chainPerS, 0)} tasks/s${runsNote(chainRuns)}`);
     const tasksPerS = Math.min(widePerS, chainPerS);
