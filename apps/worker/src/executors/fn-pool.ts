@@ -85,7 +85,7 @@ export class FnPool {
     private readonly runnerEnv: NodeJS.ProcessEnv,
     private readonly o: FnPoolOptions = { warm: 0, idleMs: 600_000 },
   ) {
-    this.#depth = Math.max(1, o.queueDepth ?? 8);
+    this.#depth = Math.min(CELLS - 1, Math.max(1, o.queueDepth ?? 8));
     this.#holdMs = o.holdMs ?? 10;
     this.#reap = setInterval(() => this.#reapIdle(), Math.max(1000, Math.min(o.idleMs, 60_000)));
     this.#reap.unref();
