@@ -139,10 +139,11 @@ function next(): void {
     const task = { tag: m.tag, abort: new AbortController() };
     current = task;
     const ran = m.type === 'callback' ? runCallback(m, task.tag, task.abort.signal) : run(m, task.tag, task.abort.signal);
-    void ran.then(() => {
+    const done = () => {
       current = undefined;
       next();
-    });
+    };
+    void ran.then(done, done);
   }
 }
 

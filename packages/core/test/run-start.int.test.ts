@@ -17,9 +17,11 @@ describe('run start in steps (real redis-server)', () => {
     redis = await startRedis();
     conn = createRedis(redis.url);
     store = new Store(conn, prefix);
-    const d = dag({ id: 'wide', maxActiveRuns: 1 });
-    for (let i = 0; i < TASKS; i++) d.command({ id: `t${i}`, command: 'true' });
-    await store.saveDag(d.serialize());
+    for (const id of ['wide', 'other']) {
+      const d = dag({ id, maxActiveRuns: 1 });
+      for (let i = 0; i < TASKS; i++) d.command({ id: `t${i}`, command: 'true' });
+      await store.saveDag(d.serialize());
+    }
   });
   afterAll(async () => {
     conn.disconnect();
@@ -27,8 +29,8 @@ describe('run start in steps (real redis-server)', () => {
   });
 
   const at = (ms: number) => new Date(ms);
-  const counts = async (runId: string) => {
-    const states = Object.values(await store.getTiStates('wide', runId));
+  const counts = async (runId: string, dagId = 'wide') => {
+    const states = Object.values(await store.getTiStates(dagId, runId));
     return { queued: states.filter((s) => s === 'queued').length, none: states.filter((s) => s === 'none').length };
   };
 
@@ -53,6 +55,21 @@ describe('run start in steps (real redis-server)', () => {
     expect(await counts('b')).toEqual({ queued: TASKS, none: 0 });
     expect(await conn.zcard(store.keys.startingRuns())).toBe(0);
     expect(await conn.hget(store.keys.run('wide', 'b'), 'evalNext')).toBeNull();
+  });
+
+  it("a caller goes on with its own DAG's runs only; the scheduler's call with every DAG's", async () => {
+    const make = (dagId: string, runId: string, ms: number) =>
+      store.createRun({ dagId, runId, runType: 'manual', logicalDate: at(ms), dataIntervalStart: at(ms), dataIntervalEnd: at(ms) });
+    await make('other', 'o1', 1000);
+    await make('other', 'o2', 2000);
+    await store.cancelRun('other', 'o1'); // starts o2 inside the script: 500 queued
+    expect(await counts('o2', 'other')).toEqual({ queued: 500, none: TASKS - 500 });
+    // As createRun of a run of `wide` does after its script: other's start is left alone.
+    await store.continueRuns('wide');
+    expect(await counts('o2', 'other')).toEqual({ queued: 500, none: TASKS - 500 });
+    await store.continueRuns();
+    expect(await counts('o2', 'other')).toEqual({ queued: TASKS, none: 0 });
+    expect(await conn.zcard(store.keys.startingRuns())).toBe(0);
   });
 
   it('a run cancelled while starting leaves the set without more tasks queued', async () => {

@@ -428,24 +428,25 @@ export class Store {
       input.version ?? '',
     );
     if (r === -1) throw new Error(`DAG "${input.dagId}" is not stored; is its file in the DAG folder?`);
-    if (r === 1) await this.continueRuns();
+    if (r === 1) await this.continueRuns(input.dagId);
     return r === 1 ? 'created' : 'exists';
   }
 
   async startQueuedRuns(dagId: string): Promise<number> {
     const started = Number(await this.#run('startQueuedRuns', dagId, Date.now()));
-    if (started > 0) await this.continueRuns();
+    if (started > 0) await this.continueRuns(dagId);
     return started;
   }
 
   /**
-   * Finishes starting runs whose tasks are not all evaluated yet: a run start evaluates 500
-   * tasks per script call, so other clients' calls go between the steps of a big one. Each
-   * call takes the next step of the oldest such run; returns after `maxSteps` or when none is left.
+   * Finishes starting runs whose tasks are not all evaluated yet, of `dagId` or of every
+   * DAG: a run start evaluates 500 tasks per script call, so other clients' calls go between
+   * the steps of a big one. Each call takes the next step of the oldest such run; returns
+   * after `maxSteps` or when none is left.
    */
-  async continueRuns(maxSteps = 1000): Promise<void> {
+  async continueRuns(dagId = '', maxSteps = 1000): Promise<void> {
     for (let i = 0; i < maxSteps; i++) {
-      if (Number(await this.#run('continueRuns', Date.now())) === 0) return;
+      if (Number(await this.#run('continueRuns', Date.now(), dagId)) === 0) return;
     }
   }
 

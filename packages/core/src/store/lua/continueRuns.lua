@@ -2,16 +2,31 @@
   Goes on with the start of runs whose tasks are not all evaluated yet (startRun evaluates
   the first START_CHUNK; the rest wait in the run's `evalNext` and the `starting-runs` set):
   evaluates the next START_CHUNK tasks of the oldest such run, enqueueing what is ready.
-  Callers repeat it until it returns 0: the one that created or started the run, and the
-  scheduler's loop for runs started inside other scripts or by a caller that died.
-  A run no longer running, or gone, just leaves the set.
-  ARGV: prefix, now
-  Returns how many runs are still being started.
+  Callers repeat it until it returns 0: the one that created or started a run (for its
+  DAG's runs only), and the scheduler's loop (for all) for runs started inside other
+  scripts or by a caller that died. A run no longer running, or gone, just leaves the set.
+  ARGV: prefix, now, dagId ('' = any DAG)
+  Returns how many runs (of that DAG, with one) are still being started.
 ]]
 --- @include "lib"
-local prefix, now = ARGV[1], tonumber(ARGV[2])
+local prefix, now, onlyDag = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local startingKey = prefix .. ':starting-runs'
-local first = rcall('ZRANGE', startingKey, 0, 0)[1]
+
+-- The oldest run being started, of `onlyDag` when given, and how many there are.
+local function oldest()
+  if onlyDag == '' then return rcall('ZRANGE', startingKey, 0, 0)[1], rcall('ZCARD', startingKey) end
+  local found, n = nil, 0
+  local mine = onlyDag .. '|'
+  for _, m in ipairs(rcall('ZRANGE', startingKey, 0, -1)) do
+    if string.sub(m, 1, #mine) == mine then
+      n = n + 1
+      found = found or m
+    end
+  end
+  return found, n
+end
+
+local first = oldest()
 if not first then return 0 end
 local bar = string.find(first, '|', 1, true)
 local c = newCtx(prefix, string.sub(first, 1, bar - 1), string.sub(first, bar + 1), now)
@@ -28,4 +43,5 @@ else
     rcall('ZREM', startingKey, first)
   end
 end
-return rcall('ZCARD', startingKey)
+local _, left = oldest()
+return left
