@@ -108,10 +108,13 @@ describe('pools (real redis-server, scheduler, two workers, dashboard)', () => {
   it('a worker killed mid-task leaks no slot: the cap holds through the takeover and the pool ends empty', async () => {
     const r = await sys.client.trigger('pool_kill');
     const victim = await waitFor('a running pooled task', async () =>
-      (await sys.client.listTaskInstances('pool_kill', r.runId)).find((t) => t.state === 'running' && t.worker === 'worker-1'),
+      (await sys.client.listTaskInstances('pool_kill', r.runId)).find((t) => t.state === 'running' && t.worker),
     );
     expect((await sys.client.listPools()).find((p) => p.name === 'small')!.used).toBeGreaterThan(0);
-    await workers[0]!.kill('SIGKILL');
+    // Whichever worker has it: a worker that finishes a task takes the next job in the same
+    // call, so one worker may well run all four.
+    const [killed, survivor] = victim.worker === 'worker-1' ? [workers[0]!, 'worker-2'] : [workers[1]!, 'worker-1'];
+    await killed.kill('SIGKILL');
     let peakUsed = 0;
     const done = await waitFor(
       'the run',
@@ -125,7 +128,7 @@ describe('pools (real redis-server, scheduler, two workers, dashboard)', () => {
     expect(done.state).toBe('success');
     const tis = await sys.client.listTaskInstances('pool_kill', r.runId);
     expect(tis.every((t) => t.state === 'success' && t.try === 1)).toBe(true);
-    expect(tis.find((t) => t.taskId === victim.taskId)!.worker).toBe('worker-2');
+    expect(tis.find((t) => t.taskId === victim.taskId)!.worker).toBe(survivor);
     expect(peakSlots(tis, () => 1)).toBeLessThanOrEqual(2);
     expect(peakUsed).toBeLessThanOrEqual(2);
     expect((await sys.client.listPools()).find((p) => p.name === 'small')).toMatchObject({ used: 0, queued: 0 });

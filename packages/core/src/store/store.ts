@@ -428,8 +428,8 @@ export class Store {
       input.version ?? '',
     );
     if (r === -1) throw new Error(`DAG "${input.dagId}" is not stored; is its file in the DAG folder?`);
-    if (r === 1) await this.continueRuns(input.dagId);
-    return r === 1 ? 'created' : 'exists';
+    if (r === 2) await this.continueRuns(input.dagId);
+    return r === 1 || r === 2 ? 'created' : 'exists';
   }
 
   async startQueuedRuns(dagId: string): Promise<number> {

@@ -13,7 +13,8 @@ local UNMAPPED = '-1'
 -- Lookups kept for the whole script call, shared by every context in it (a batch of
 -- finishes, a run start): graph versions never change, and within one atomic call nothing
 -- else changes pools or a queue's settings.
-local SHARED = { nodes = {}, meta = {}, pools = {}, maxEvents = {}, queued = {} }
+-- `starting`: a run start in this call left tasks for continueRuns.lua.
+local SHARED = { nodes = {}, meta = {}, pools = {}, maxEvents = {}, queued = {}, starting = false }
 
 local startQueuedRuns
 local expand, innerOfGroup, evaluateCopy
@@ -592,6 +593,7 @@ local function startRun(c)
   if nextAt then
     rcall('HSET', c.runKey, 'evalNext', nextAt)
     rcall('ZADD', c.p .. ':starting-runs', c.now, c.dag .. '|' .. c.run)
+    SHARED.starting = true
   end
 end
 
