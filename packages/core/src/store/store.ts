@@ -604,14 +604,15 @@ export class Store {
     let last: readonly unknown[] = [];
     for (const { key, tryNumber, finish: f, bull } of finishes) {
       const lines = (f.logLines ?? []).map((l) => JSON.stringify(l));
-      // Keys that differ from the previous finish's, as (position, key), when that is shorter.
-      const changed: (string | number)[] = [];
-      if (bull.keys.length === last.length) {
-        for (let i = 0; i < bull.keys.length && changed.length < bull.keys.length; i++) if (bull.keys[i] !== last[i]) changed.push(i + 1, arg(bull.keys[i]));
+      // The keys that differ from the previous finish's, as (position, key), when that is shorter.
+      let changed: (string | number)[] | undefined;
+      if (bull.keys.length > 0 && bull.keys.length === last.length) {
+        changed = [];
+        for (let i = 0; i < bull.keys.length; i++) if (bull.keys[i] !== last[i]) changed.push(i + 1, arg(bull.keys[i]));
+        if (changed.length >= bull.keys.length) changed = undefined;
       }
-      const delta = bull.keys.length > 0 && bull.keys.length === last.length && changed.length < bull.keys.length;
-      args.push(delta ? -(changed.length / 2 + 1) : bull.keys.length, bull.args.length, lines.length, key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, ...this.#finishFields(f));
-      if (delta) args.push(...changed);
+      args.push(changed ? -(changed.length / 2 + 1) : bull.keys.length, bull.args.length, lines.length, key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, ...this.#finishFields(f));
+      if (changed) args.push(...changed);
       else for (const k of bull.keys) args.push(arg(k));
       last = bull.keys;
       for (const a of bull.args) args.push(arg(a));

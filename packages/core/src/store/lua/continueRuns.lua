@@ -26,22 +26,14 @@ local function oldest()
   return found, n
 end
 
-local first = oldest()
+local first, n = oldest()
 if not first then return 0 end
 local bar = string.find(first, '|', 1, true)
 local c = newCtx(prefix, string.sub(first, 1, bar - 1), string.sub(first, bar + 1), now)
 local from = tonumber(rcall('HGET', c.runKey, 'evalNext'))
 if not c.version or not from or rcall('HGET', c.runKey, 'state') ~= 'running' then
-  rcall('ZREM', startingKey, first)
-  if c.version then rcall('HDEL', c.runKey, 'evalNext') end
-else
-  local nextAt = evaluateTopo(c, from, START_CHUNK)
-  if nextAt then
-    rcall('HSET', c.runKey, 'evalNext', nextAt)
-  else
-    rcall('HDEL', c.runKey, 'evalNext')
-    rcall('ZREM', startingKey, first)
-  end
+  endStart(c)
+  return n - 1
 end
-local _, left = oldest()
-return left
+if startStep(c, from) then return n - 1 end
+return n

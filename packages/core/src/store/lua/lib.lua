@@ -576,12 +576,31 @@ local function evaluateTopo(c, from, limit)
   return nil
 end
 
+-- A run start under way is over: nothing is left for continueRuns.lua.
+local function endStart(c)
+  rcall('HDEL', c.runKey, 'evalNext')
+  rcall('ZREM', c.p .. ':starting-runs', c.dag .. '|' .. c.run)
+end
+
+-- One step of a run start: START_CHUNK tasks from position `from` (1 for the first step).
+-- Until the last step, the run's `evalNext` says where the next goes on, and the run waits
+-- in `starting-runs` (by the time its start began). Returns true when every task was evaluated.
+local function startStep(c, from)
+  local nextAt = evaluateTopo(c, from, START_CHUNK)
+  if nextAt then
+    rcall('HSET', c.runKey, 'evalNext', nextAt)
+    if from == 1 then rcall('ZADD', c.p .. ':starting-runs', c.now, c.dag .. '|' .. c.run) end
+    SHARED.starting = true
+    return false
+  end
+  if from > 1 then endStart(c) end
+  return true
+end
+
 -- Evaluates every task of the run (sweep, clear); a start still under way is then done.
 local function evaluateAll(c)
   evaluateTopo(c, 1)
-  if rcall('HDEL', c.runKey, 'evalNext') == 1 then
-    rcall('ZREM', c.p .. ':starting-runs', c.dag .. '|' .. c.run)
-  end
+  endStart(c)
 end
 
 local function startRun(c)
@@ -589,12 +608,7 @@ local function startRun(c)
   rcall('SADD', c.p .. ':active-runs:' .. c.dag, c.run)
   rcall('ZREM', c.p .. ':queued-runs:' .. c.dag, c.run)
   emit(c, 'run', nil, 'running')
-  local nextAt = evaluateTopo(c, 1, START_CHUNK)
-  if nextAt then
-    rcall('HSET', c.runKey, 'evalNext', nextAt)
-    rcall('ZADD', c.p .. ':starting-runs', c.now, c.dag .. '|' .. c.run)
-    SHARED.starting = true
-  end
+  startStep(c, 1)
 end
 
 -- Starts queued runs of a DAG, oldest logical date first, while fewer than maxActiveRuns run.
