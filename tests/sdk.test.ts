@@ -336,6 +336,14 @@ describe('sdk and `aloft --server` against a real dashboard (redis-server, sched
     expect(down.stderr).toMatch(/^aloft: cannot reach Aloft at .*ECONNREFUSED\n$/);
   });
 
+  it('CLI with Sentinels that do not answer: names the Sentinels, not REDIS_URL', async () => {
+    const sentinels = `127.0.0.1:${await freePort()},127.0.0.1:${await freePort()}`;
+    const r = await cli(['dags', 'list'], { ALOFT_REDIS_SENTINELS: sentinels, ALOFT_REDIS_SENTINEL_NAME: 'aloftmain' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`aloft: cannot reach the Redis primary "aloftmain" through the Sentinels at ${sentinels} (ALOFT_REDIS_SENTINELS, ALOFT_REDIS_SENTINEL_NAME)`);
+    expect(r.stderr).not.toContain('REDIS_URL');
+  });
+
   it('CLI remote: trigger --wait, runs list, tasks, logs, clear', async () => {
     const remote = ['--server', base, '--token', opToken];
     const trig = await cli([...remote, '--json', 'trigger', 'etl_fan_out', '--conf', '{"currency":"USD"}', '--run-id', 'cli_run_1', '--wait', '--timeout', '60']);

@@ -12,6 +12,7 @@ import {
   describeSchedule,
   nextRunAt,
   NotFoundError,
+  NotReplicatedError,
   RUN_TYPES,
   UNMAPPED,
   TASK_STATES,
@@ -198,7 +199,7 @@ export async function queueCounts(q: Queue): Promise<{ waiting: number; active: 
 
 export function api(o: ApiOptions): Router {
   const { store, hub } = o;
-  const client: AloftClient = createClient({ redis: store.redis, prefix: store.keys.prefix });
+  const client: AloftClient = createClient({ redis: store.redis, prefix: store.keys.prefix, durability: store.durability });
   const r = express.Router();
   const viewer = requireRole('viewer');
   const operator = requireRole('operator');
@@ -474,6 +475,8 @@ export function api(o: ApiOptions): Router {
     if (err instanceof NotFoundError) return void res.status(404).json({ error: err.message, field: 'path' });
     if (err instanceof DagImportError) return void res.status(400).json({ error: err.message, field: err.field ?? 'body' });
     if (err instanceof InvalidInputError) return void res.status(400).json({ error: err.message, field: err.field });
+    // Recorded, but not yet safe from a failover: the caller may repeat it with the same run id.
+    if (err instanceof NotReplicatedError) return void res.status(503).json({ error: err.message });
     if (err instanceof BadRequest) return void res.status((err as BadRequest & { status?: number }).status ?? 400).json({ error: err.message, field: err.field });
     next(err);
   });

@@ -5,7 +5,7 @@ import { createDashboard } from './app.js';
 const config = loadConfig();
 const logger = createLogger({ name: 'dashboard', level: config.logLevel, pretty: config.logPretty });
 const redis = createRedis(config.redisUrl);
-const store = new Store(redis, config.prefix, config.env.ALOFT_LOG_MAX_LINES);
+const store = new Store(redis, config.prefix, config.env.ALOFT_LOG_MAX_LINES, config.durability);
 const dashboard = createDashboard({ store, redis, logger, loginAttempts: config.env.ALOFT_DASHBOARD_LOGIN_ATTEMPTS });
 await dashboard.auth.bootstrap(config.env.ALOFT_DASHBOARD_ADMIN_PASSWORD);
 const bundled = Date.now();

@@ -7,7 +7,7 @@ const config = loadConfig();
 const env = config.env;
 const logger = createLogger({ name: 'scheduler', level: config.logLevel, pretty: config.logPretty });
 const redis = createRedis(config.redisUrl);
-const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES);
+const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES, config.durability, (err) => logger.warn({ err: err.message }, 'not confirmed by the replicas in time'));
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'aloft_scheduler_' });
 

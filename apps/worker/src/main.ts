@@ -6,7 +6,7 @@ const config = loadConfig();
 const env = config.env;
 const logger = createLogger({ name: env.ALOFT_WORKER_ID, level: config.logLevel, pretty: config.logPretty });
 const redis = createRedis(config.redisUrl);
-const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES);
+const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES, config.durability, (err) => logger.warn({ err: err.message }, 'not confirmed by the replicas in time'));
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'aloft_worker_' });
 

@@ -109,7 +109,7 @@ const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'S
  */
 export class AloftWorker {
   readonly #workers: Worker[] = [];
-  readonly #running = new Map<string, { task: RunningTask; handBack: () => void }>();
+  readonly #running = new Map<string, { task: RunningTask; handBack: () => void; verify: () => Promise<void>; supersede: (why: string) => void }>();
   readonly #dags = new Map<string, Promise<WorkerDag | undefined>>();
   /** Upstream lists that mapped instances take their elements from, by (dag, run, task, try). */
   readonly #sourceLists = new Map<string, unknown[]>();
@@ -129,6 +129,11 @@ export class AloftWorker {
   /** Claims already made for fetched jobs, by job id, taken by #process instead of startTi. */
   readonly #claimed = new Map<string, StartResult>();
   #closing = false;
+  /** Claims stay paused until then after a reconnect to Redis (see #fenceAfterReconnect). */
+  #fencedUntil = 0;
+  #fenceTimer: NodeJS.Timeout | undefined;
+  /** Reconnects to Redis seen, and tries stopped because their claim was gone after one. */
+  readonly fence = { reconnects: 0, stopped: 0 };
 
   constructor(private readonly o: AloftWorkerOptions) {
     this.#fnPool = new FnPool(this.#baseEnv(), o.fnRunners);
@@ -142,7 +147,7 @@ export class AloftWorker {
       orphanSweepMs: o.kubernetes?.orphanSweepMs,
     });
     this.#reaper = new Reaper(o.killGraceMs);
-    this.#client = new AloftClient({ redis: o.store.redis, prefix: o.store.keys.prefix });
+    this.#client = new AloftClient({ redis: o.store.redis, prefix: o.store.keys.prefix, durability: o.store.durability });
     this.#callbacks = new CallbackRunner({ fnPool: this.#fnPool, logger: o.logger, timeoutMs: o.callbackTimeoutMs ?? 60_000, killGraceMs: o.killGraceMs, registry: o.registry });
     this.#metrics = {
       finished: new Counter({ name: 'aloft_worker_tasks_total', help: 'Task tries finished by this worker, by outcome', labelNames: ['outcome', 'queue'], registers: [o.registry] }),
@@ -183,7 +188,37 @@ export class AloftWorker {
       this.#workers.push(worker);
     }
     void this.#fnPool.prewarm();
+    let connected = this.o.store.redis.status === 'ready';
+    this.o.store.redis.on('ready', () => {
+      if (connected) this.#fenceAfterReconnect();
+      connected = true;
+    });
     this.o.logger.info({ queues: this.o.queues, concurrency: this.o.concurrency, worker: this.o.workerId }, 'worker started');
+  }
+
+  /**
+   * Redis came back: it may be another server (a Sentinel failover) or the same one restarted
+   * from its AOF, and either can have rolled back claims made just before. A rolled-back claim
+   * is not this worker's any more, and another worker may claim the same try again. So every
+   * running try checks its claim at once (state, try and holder; a mismatch stops it), and this
+   * worker takes no new job for long enough (two heartbeats plus the kill grace) that every other
+   * worker has done the same before anyone claims what was rolled back. Checked by
+   * tests/failover.test.ts ("a claim rolled back by a lagging failover …").
+   */
+  #fenceAfterReconnect(): void {
+    if (this.#closing) return;
+    this.fence.reconnects++;
+    const fenceMs = 2 * this.o.heartbeatMs + this.o.killGraceMs;
+    this.#fencedUntil = Date.now() + fenceMs;
+    this.o.logger.warn({ running: this.#running.size, fenceMs }, 'reconnected to Redis: checking every running claim; taking no new job meanwhile');
+    for (const r of this.#running.values()) void r.verify();
+    for (const w of this.#workers) if (!w.isPaused()) void w.pause(true);
+    clearTimeout(this.#fenceTimer);
+    this.#fenceTimer = setTimeout(() => {
+      if (this.#closing) return;
+      for (const w of this.#workers) void w.resume();
+    }, fenceMs);
+    this.#fenceTimer.unref();
   }
 
   /**
@@ -192,6 +227,7 @@ export class AloftWorker {
    */
   async close(graceMs: number): Promise<void> {
     this.#closing = true;
+    clearTimeout(this.#fenceTimer);
     const closing = Promise.all(this.#workers.map((w) => w.close()));
     const timer = setTimeout(() => {
       for (const [id, r] of this.#running) {
@@ -254,12 +290,20 @@ export class AloftWorker {
       await job.moveToDelayed(Date.now() + 500 + Math.floor(Math.random() * 500), token);
       throw new DelayedError();
     }
+    const id = job.id ?? `${d.dagId}|${d.runId}|${d.taskId}`;
+    const earlier = this.#running.get(id);
+    if (earlier) {
+      // The same try delivered again to this worker while it still runs it: Redis lost the
+      // claim (a failover or a restart) and the job came back. One run of a try at a time: the
+      // earlier one stops without recording anything, this delivery runs it.
+      earlier.supersede('this try was delivered again after Redis lost its claim; stopping this copy');
+      await earlier.task.result.catch(() => undefined);
+    }
     const log = new TaskLog(store, key, d.try);
     if (claim.status === 'takeover') {
       log.system(`worker ${claim.previousWorker} stopped answering; ${this.o.workerId} takes this try over`);
       if (claim.previousHost === this.#host && claim.previousPgid) await killGroup(claim.previousPgid, this.o.killGraceMs);
     }
-    const id = job.id ?? `${d.dagId}|${d.runId}|${d.taskId}`;
     this.#metrics.running.inc();
     const started = Date.now();
     let result: ExecResult;
@@ -306,20 +350,30 @@ export class AloftWorker {
                 void running.cancel(timedOut);
               }, task.executionTimeoutMs)
             : undefined;
-        const heartbeat = setInterval(() => {
-          void store.getTiStateAndTry(key).then(({ state, try: t }) => {
-            if (externallyChanged || (state === 'running' && t === d.try)) return;
-            externallyChanged = `the task instance is now ${state ?? 'gone'} (try ${t}); stopping this try`;
-            log.system(externallyChanged);
-            void running.cancel(externallyChanged);
+        const stop = (why: string) => {
+          if (externallyChanged) return;
+          externallyChanged = why;
+          this.fence.stopped++;
+          log.system(why);
+          void running.cancel(why);
+        };
+        // Still this worker's try? The holder is compared too: after a failover rolled the
+        // claim back, another worker can hold the same try in the same state.
+        const verify = () =>
+          store.getTiStateAndTry(key).then(({ state, try: t, worker }) => {
+            if (externallyChanged || (state === 'running' && t === d.try && (worker === undefined || worker === this.o.workerId))) return;
+            const holder = state === 'running' && t === d.try ? ` and held by ${worker}` : '';
+            stop(`the task instance is now ${state ?? 'gone'} (try ${t})${holder}; stopping this try`);
           }, () => undefined);
-        }, this.o.heartbeatMs);
+        const heartbeat = setInterval(() => void verify(), this.o.heartbeatMs);
         this.#running.set(id, {
           task: running,
           handBack: () => {
             handedBack = true;
             void running.cancel('worker shutting down');
           },
+          verify,
+          supersede: stop,
         });
         try {
           result = await running.result;

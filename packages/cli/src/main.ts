@@ -25,22 +25,33 @@ function aloft(): AloftClient {
   if (!client) {
     const url = o.redisUrl ?? 'redis://127.0.0.1:6379';
     // A command line should fail at once with one clear line, not retry forever.
-    const redis = createRedis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000 });
+    const redis = createRedis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null, sentinelRetryStrategy: () => null, connectTimeout: 5000 });
     redis.on('error', () => undefined);
     redis.once('end', () => {
       if (!done) {
-        process.stderr.write(
-          `aloft: cannot reach Redis at ${redactUrl(url)}; start Aloft with \`node scripts/up.mjs\` or set REDIS_URL\n`,
-        );
+        process.stderr.write(`aloft: ${unreachable(url, process.env)}\n`);
         process.exit(2);
       }
     });
-    client = createClient({ redis, prefix: o.prefix });
+    const replicas = Number(process.env['ALOFT_REDIS_WAIT_REPLICAS'] ?? 0);
+    const timeoutMs = Number(process.env['ALOFT_REDIS_WAIT_TIMEOUT_MS'] ?? 1000);
+    ownUrl = url;
+    client = createClient({ redis, prefix: o.prefix, durability: { replicas: replicas > 0 ? replicas : 0, timeoutMs: timeoutMs > 0 ? timeoutMs : 1000 } });
     ownRedis = redis;
   }
   return client;
 }
 let ownRedis: ReturnType<typeof createRedis> | undefined;
+let ownUrl = '';
+
+/** Why the CLI could not connect, naming the settings it used: the Sentinels when they are set. */
+function unreachable(url: string, env: NodeJS.ProcessEnv): string {
+  const sentinels = env['ALOFT_REDIS_SENTINELS'];
+  if (sentinels) {
+    return `cannot reach the Redis primary "${env['ALOFT_REDIS_SENTINEL_NAME'] || 'mymaster'}" through the Sentinels at ${sentinels} (ALOFT_REDIS_SENTINELS, ALOFT_REDIS_SENTINEL_NAME); check that they run and agree on a primary`;
+  }
+  return `cannot reach Redis at ${redactUrl(url)}; start Aloft with \`node scripts/up.mjs\` or set REDIS_URL`;
+}
 let done = false;
 
 let chosen: Backend | undefined;
@@ -357,7 +368,10 @@ program
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  process.stderr.write(`aloft: ${err instanceof Error ? err.message : String(err)}\n`);
+  // A command that failed because Redis could not be reached says so, naming the settings.
+  const lost = ownRedis !== undefined && ownRedis.status !== 'ready' && !(err instanceof UsageError);
+  process.stderr.write(`aloft: ${lost ? unreachable(ownUrl, process.env) : err instanceof Error ? err.message : String(err)}\n`);
+  if (lost) err = new AloftConnectionError(unreachable(ownUrl, process.env));
   // As when Redis cannot be reached: 2 for "could not even ask", 1 for a failed command.
   process.exitCode = err instanceof UsageError || err instanceof AloftConnectionError ? 2 : 1;
 } finally {

@@ -10,7 +10,7 @@ import { validatePodOptions } from '../dag-api/pod-options.js';
 import { ValidationIssues } from '../dag-api/validation.js';
 import { createRedis } from '../redis.js';
 import type { DatasetEvent, DatasetInfo } from '../store/dataset-store.js';
-import { Store, type DagRecord, type DagRun, type ImportErrorRecord, type LogLine, type MappedPage, type PoolInfo, type TaskInstance } from '../store/store.js';
+import { Store, type DagRecord, type Durability, type DagRun, type ImportErrorRecord, type LogLine, type MappedPage, type PoolInfo, type TaskInstance } from '../store/store.js';
 
 export interface ClientOptions {
   redisUrl?: string;
@@ -18,6 +18,8 @@ export interface ClientOptions {
   prefix?: string;
   /** Use this connection instead of opening one; the caller closes it. */
   redis?: Redis;
+  /** Replicas that must confirm a trigger before it is answered (ALOFT_REDIS_WAIT_REPLICAS). */
+  durability?: Durability;
 }
 
 export interface TriggerOptions {
@@ -104,7 +106,7 @@ export class AloftClient {
   constructor(opts: ClientOptions = {}) {
     const redis = opts.redis ?? createRedis(opts.redisUrl ?? process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
     this.#owned = !opts.redis;
-    this.store = new Store(redis, opts.prefix ?? process.env['ALOFT_KEY_PREFIX'] ?? 'aloft');
+    this.store = new Store(redis, opts.prefix ?? process.env['ALOFT_KEY_PREFIX'] ?? 'aloft', undefined, opts.durability);
   }
 
   async close(): Promise<void> {

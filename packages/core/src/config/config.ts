@@ -12,6 +12,8 @@ const ENV = z.object({
   ALOFT_REDIS_SENTINELS: z.string().optional(),
   ALOFT_REDIS_SENTINEL_NAME: z.string().default('mymaster'),
   ALOFT_REDIS_SENTINEL_PASSWORD: z.string().optional(),
+  ALOFT_REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).default(0),
+  ALOFT_REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).default(1000),
   ALOFT_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('aloft'),
   ALOFT_DAGS_FOLDER: z.string().default('examples/dags'),
   ALOFT_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -72,6 +74,8 @@ export const CONFIG_VARIABLES: readonly string[] = Object.keys(ENV.shape);
 
 export interface AloftConfig {
   redisUrl: string;
+  /** Replicas that must confirm a trigger, claim or finish (Redis WAIT); 0: none. */
+  durability: { replicas: number; timeoutMs: number };
   prefix: string;
   dagsFolder: string;
   logLevel: AloftEnv['ALOFT_LOG_LEVEL'];
@@ -89,6 +93,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AloftConfig
   const env = parsed.data;
   return {
     redisUrl: env.REDIS_URL,
+    durability: { replicas: env.ALOFT_REDIS_WAIT_REPLICAS, timeoutMs: env.ALOFT_REDIS_WAIT_TIMEOUT_MS },
     prefix: env.ALOFT_KEY_PREFIX,
     dagsFolder: resolve(env.ALOFT_DAGS_FOLDER),
     logLevel: env.ALOFT_LOG_LEVEL,

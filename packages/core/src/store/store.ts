@@ -11,6 +11,7 @@ import { buildScript } from './script-loader.js';
 const SCRIPTS = [
   'createRun',
   'appendLog',
+  'setTiFields',
   'readLog',
   'reconcilePools',
   'startQueuedRuns',
@@ -225,6 +226,35 @@ export interface LogLine {
   line: string;
 }
 
+/**
+ * How many replicas must confirm (Redis `WAIT`) the transitions that must survive a failover
+ * (a run's creation, a claim, a finish) before the caller is answered; 0 turns it off.
+ * Redis replicates asynchronously: without it, a failover to a replica that is behind
+ * loses whatever the replica had not received (docs/deploy.md, "Failover").
+ */
+export interface Durability {
+  replicas: number;
+  timeoutMs: number;
+}
+
+/** A write the primary made but fewer replicas than asked confirmed in time. */
+export class NotReplicatedError extends Error {
+  constructor(
+    readonly what: string,
+    readonly acked: number,
+    readonly durability: Durability,
+  ) {
+    super(
+      `${what} was recorded by the Redis primary but confirmed by ${acked} of ${durability.replicas} replica(s) within ${durability.timeoutMs} ms (ALOFT_REDIS_WAIT_REPLICAS, ALOFT_REDIS_WAIT_TIMEOUT_MS): it is lost if the primary fails over now`,
+    );
+    this.name = 'NotReplicatedError';
+  }
+}
+
+/** `dag.task[map] try n of run r`, for messages. */
+const tiName = (k: TaskInstanceKey, tryNumber: number): string =>
+  `${k.dagId}.${k.taskId}${k.mapIndex >= 0 ? `[${k.mapIndex}]` : ''} (run ${k.runId}, try ${tryNumber})`;
+
 const num = (v: string | undefined): number | undefined => (v === undefined || v === '' ? undefined : Number(v));
 
 /**
@@ -236,10 +266,16 @@ export class Store {
   readonly datasets: DatasetStore;
   readonly #scripts = new Map<ScriptName, ScriptRunner>();
 
+  /** Waits after transitions, and how often the replicas confirmed fewer than asked. */
+  readonly replication = { waits: 0, short: 0 };
+
   constructor(
     readonly redis: Redis,
     prefix = 'aloft',
     private readonly logMaxLines = 10_000,
+    readonly durability: Durability = { replicas: 0, timeoutMs: 0 },
+    /** Told when a claim or finish was confirmed by fewer replicas than asked (it still stands). */
+    private readonly onNotReplicated: (err: NotReplicatedError) => void = () => undefined,
   ) {
     this.keys = new Keys(prefix);
     for (const name of SCRIPTS) {
@@ -249,6 +285,24 @@ export class Store {
       this.#scripts.set(name, fn);
     }
     this.datasets = new DatasetStore(redis, this.keys, async (dagId, now) => String(await this.#run('checkDatasetRun', dagId, now)));
+  }
+
+  /**
+   * With durability on, waits until the asked number of replicas have every write made so
+   * far on this connection. `strict`: fewer is an error for the caller (a trigger, which the
+   * caller can repeat with the same run id); otherwise it is reported and the write stands
+   * (a claim or finish, already acted upon).
+   */
+  async #durable(what: string, strict: boolean): Promise<void> {
+    const d = this.durability;
+    if (d.replicas <= 0) return;
+    this.replication.waits++;
+    const acked = Number(await this.redis.wait(d.replicas, d.timeoutMs));
+    if (acked >= d.replicas) return;
+    this.replication.short++;
+    const err = new NotReplicatedError(what, acked, d);
+    if (strict) throw err;
+    this.onNotReplicated(err);
   }
 
   #run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
@@ -429,6 +483,7 @@ export class Store {
     );
     if (r === -1) throw new Error(`DAG "${input.dagId}" is not stored; is its file in the DAG folder?`);
     if (r === 2) await this.continueRuns(input.dagId);
+    if (r === 1 || r === 2) await this.#durable(`run "${input.runId}" of DAG "${input.dagId}"`, true);
     return r === 1 || r === 2 ? 'created' : 'exists';
   }
 
@@ -552,16 +607,25 @@ export class Store {
    * unmapped gets their outputs in the same reply (StartResult.outputs).
    */
   async startTi(key: TaskInstanceKey, tryNumber: number, workerId: string, host: string, opts: { log?: boolean; outputs?: boolean } = {}): Promise<StartResult> {
-    return parseClaim((await this.#runTi('startTi', key, tryNumber, workerId, host, opts.log ? '1' : '0', opts.outputs ? '1' : '0')) as ClaimReply);
+    const claim = parseClaim((await this.#runTi('startTi', key, tryNumber, workerId, host, opts.log ? '1' : '0', opts.outputs ? '1' : '0')) as ClaimReply);
+    if (claim.status === 'ok' || claim.status === 'takeover') await this.#durable(`the claim of ${tiName(key, tryNumber)}`, false);
+    return claim;
   }
 
   async releaseTi(key: TaskInstanceKey, tryNumber: number): Promise<boolean> {
-    return (await this.#runTi('releaseTi', key, tryNumber)) === 1;
+    const released = (await this.#runTi('releaseTi', key, tryNumber)) === 1;
+    if (released) await this.#durable(`the hand-back of ${tiName(key, tryNumber)}`, false);
+    return released;
   }
 
-  /** Executor bookkeeping on a task instance (pod name, log cursors, state detail). */
+  /**
+   * Executor bookkeeping on a task instance (pod name, log cursors, state detail). Written
+   * only while the instance exists: a write for a run that is gone (deleted, or lost in a
+   * failover) would otherwise leave a key that no retention removes.
+   */
   async setTiFields(key: TaskInstanceKey, fields: Record<string, string>): Promise<void> {
-    await this.redis.hset(this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex), fields);
+    const pairs = Object.entries(fields).flat();
+    if (pairs.length > 0) await this.#run('setTiFields', key.dagId, key.runId, key.taskId, key.mapIndex, ...pairs);
   }
 
   async getTiField(key: TaskInstanceKey, field: string): Promise<string | undefined> {
@@ -570,11 +634,13 @@ export class Store {
 
   /** Records the process group of a running try so a takeover on the same host can end it. */
   async setTiPgid(key: TaskInstanceKey, pgid: number): Promise<void> {
-    await this.redis.hset(this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex), 'pgid', String(pgid));
+    await this.setTiFields(key, { pgid: String(pgid) });
   }
 
   async finishTi(key: TaskInstanceKey, tryNumber: number, f: FinishInput): Promise<TaskState | 'stale'> {
-    return (await this.#runTi('finishTi', key, tryNumber, ...this.#finishFields(f), ...(f.logLines ?? []).map((l) => JSON.stringify(l)))) as TaskState | 'stale';
+    const state = (await this.#runTi('finishTi', key, tryNumber, ...this.#finishFields(f), ...(f.logLines ?? []).map((l) => JSON.stringify(l)))) as TaskState | 'stale';
+    if (state !== 'stale') await this.#durable(`the finish of ${tiName(key, tryNumber)}`, false);
+    return state;
   }
 
   #finishFields(f: FinishInput): string[] {
@@ -619,6 +685,7 @@ export class Store {
       for (const l of lines) args.push(l);
     }
     const replies = (await this.#run('finishAndNext', ...args)) as ([unknown, TaskState | 'stale', ClaimReply | null] | ['ERR', string])[];
+    await this.#durable(`${finishes.length} finish(es)`, false);
     return replies.map((r) => (r[0] === 'ERR' ? new Error(`finishAndNext: ${String(r[1])}`) : { bull: r[0], state: r[1] as TaskState | 'stale', claim: r[2] ? parseClaim(r[2] as ClaimReply) : undefined }));
   }
 
@@ -718,15 +785,22 @@ export class Store {
     return { n, states: counts, total: matching.length, instances };
   }
 
-  /** State and try of a task instance, cheaply: what a worker's heartbeat checks. */
-  async getTiStateAndTry(key: TaskInstanceKey): Promise<{ state: TaskState | undefined; try: number }> {
-    const [state, t] = await this.redis
+  /**
+   * State, try and holding worker of a task instance, cheaply: what a worker's heartbeat
+   * checks. The holder matters after a failover: a claim rolled back and made again by
+   * another worker shows the same state and try, but not the same worker.
+   */
+  async getTiStateAndTry(key: TaskInstanceKey): Promise<{ state: TaskState | undefined; try: number; worker: string | undefined }> {
+    const [state, t, worker] = await this.redis
       .multi()
       .hget(this.keys.tiStates(key.dagId, key.runId), tiField(key.taskId, key.mapIndex))
-      .hget(this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex), 'try')
+      .hmget(this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex), 'try', 'worker')
       .exec()
-      .then((r) => (r ?? []).map(([, v]) => v as string | null));
-    return { state: (state ?? undefined) as TaskState | undefined, try: Number(t ?? 0) };
+      .then((r) => {
+        const [s, [tr, w] = []] = (r ?? []).map(([, v]) => v) as [string | null, (string | null)[] | undefined];
+        return [s, tr, w];
+      });
+    return { state: (state ?? undefined) as TaskState | undefined, try: Number(t ?? 0), worker: worker ?? undefined };
   }
 
   async listTis(dagId: string, runId: string): Promise<TaskInstance[]> {

@@ -51,17 +51,19 @@ function ping(port: number): Promise<boolean> {
 
 /**
  * Starts a real redis-server on a free port in a temporary folder (or uses REDIS_URL when it
- * is set). `stop()` shuts it down and removes the folder.
+ * is set and no `args` are given). `args` go to redis-server after Aloft's own (e.g.
+ * `['--replicaof', '127.0.0.1', '6379']`, or `['--sentinel']` with a config file first).
+ * `stop()` shuts it down and removes the folder.
  */
-export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<RedisHandle> {
+export async function startRedis(opts: { appendonly?: boolean; args?: string[]; port?: number } = {}): Promise<RedisHandle> {
   const external = process.env['REDIS_URL'];
-  if (external) {
+  if (external && !opts.args && !opts.port) {
     return { url: external, port: Number(new URL(external).port || 6379), dir: '', process: undefined, stop: async () => undefined };
   }
   const bin = ensureRedisServer();
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'aloft-redis-'));
-  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--dir', dir], {
+  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--dir', dir, ...(opts.args ?? [])], {
     stdio: 'ignore',
   });
   const deadline = Date.now() + 10_000;

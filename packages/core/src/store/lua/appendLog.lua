@@ -1,11 +1,15 @@
 --[[
   Appends log lines to one try of a task instance, trimmed to the cap with the trimmed
   lines counted (see appendTryLog), and sets fields on the instance in the same step.
+  Nothing is written when the instance does not exist (its run was deleted, or lost in a
+  Redis failover): such keys would outlive every retention.
   ARGV: prefix, dagId, runId, taskId, mapIndex, try, cap, fields (JSON object, or ''),
         then the lines (JSON each)
+  Returns 1, or 0 when the instance does not exist.
 ]]
 --- @include "lib"
 local c = newCtx(ARGV[1], ARGV[2], ARGV[3], 0)
+if rcall('EXISTS', c.tiPrefix .. ARGV[4] .. ':' .. ARGV[5]) == 0 then return 0 end
 if ARGV[8] ~= '' then
   local f = {}
   for k, v in pairs(cjson.decode(ARGV[8])) do
