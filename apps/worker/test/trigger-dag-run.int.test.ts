@@ -13,6 +13,12 @@ beforeAll(async () => {
   const child = dag({ id: 'child', params: { n: '' } });
   child.empty({ id: 'work' });
   await client.store.saveDag(child.serialize());
+  // The parent's run exists, so the executor's log lines have a task instance to go to.
+  const parent = dag({ id: 'parent' });
+  parent.triggerDagRun({ id: 'kick', dagId: 'child' });
+  await client.store.saveDag(parent.serialize());
+  const at = info(1).logicalDate;
+  await client.store.createRun({ dagId: 'parent', runId: info(1).runId, runType: 'manual', logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at });
 });
 afterAll(async () => {
   await client.store.redis.quit();
