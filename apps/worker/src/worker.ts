@@ -421,6 +421,7 @@ export class AloftWorker {
         throw r;
       }
       p.done(r.state);
+      if (r.claimError) this.o.logger.error({ err: new Error(r.claimError), dag: p.key.dagId, run: p.key.runId, task: p.key.taskId }, 'could not claim the next job with this finish; it is claimed when it runs');
       if (typeof r.bull === 'number' && r.bull < 0) {
         throw backend.finishedErrors({ code: r.bull, jobId: job.id, command: 'moveToFinished', state: 'active' });
       }
