@@ -1,19 +1,21 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { createLogger, createRedis, loadConfig, redactUrl, ServiceHttp, Store } from '@aloft/core';
+import { createLogger, createRedis, loadConfig, redactUrl, RedisOutageLog, ServiceHttp, Store } from '@aloft/core';
 import { AloftWorker } from './worker.js';
 
 const config = loadConfig();
 const env = config.env;
 const logger = createLogger({ name: env.ALOFT_WORKER_ID, level: config.logLevel, pretty: config.logPretty });
-const redis = createRedis(config.redisUrl);
+const outage = new RedisOutageLog(logger);
+const redis = outage.watch(createRedis(config.redisUrl), 'store');
 const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES);
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'aloft_worker_' });
 
 const worker = new AloftWorker({
   store,
-  connection: () => createRedis(config.redisUrl),
+  connection: () => outage.watch(createRedis(config.redisUrl), 'bullmq'),
   logger,
+  outage,
   queues: env.ALOFT_WORKER_QUEUES.split(',').map((q) => q.trim()).filter(Boolean),
   concurrency: env.ALOFT_WORKER_CONCURRENCY,
   workerId: env.ALOFT_WORKER_ID,

@@ -25,6 +25,7 @@ import {
   type FinishAndNext,
   type FinishAndNextResult,
   type StartResult,
+  type RedisOutageLog,
 } from '@aloft/core';
 import { CallbackRunner } from './callback-runner.js';
 import type { CallbackContextData } from './task-context.js';
@@ -63,6 +64,8 @@ export interface AloftWorkerOptions {
   /** Creates a Redis connection for BullMQ (one per queue worker). */
   connection: () => Redis;
   logger: Logger;
+  /** Connection errors BullMQ reports (its own connections too) are part of the outage this logs once. */
+  outage?: RedisOutageLog;
   queues: string[];
   concurrency: number;
   workerId: string;
@@ -179,7 +182,9 @@ export class AloftWorker {
         },
         (name, opts, flags) => this.#fuse(createRedisBackend(name, opts, flags)),
       );
-      worker.on('error', (err) => this.o.logger.error({ err, queue }, 'queue worker error'));
+      worker.on('error', (err) => {
+        if (!this.o.outage?.report(err, `queue ${queue}`)) this.o.logger.error({ err, queue }, 'queue worker error');
+      });
       this.#workers.push(worker);
     }
     void this.#fnPool.prewarm();

@@ -11,6 +11,11 @@ export interface RedisHandle {
   /** The process, when this handle started one (not for REDIS_URL). */
   process: ChildProcess | undefined;
   stop(): Promise<void>;
+  /**
+   * Stops redis-server (SIGTERM, or SIGKILL with `kill`) and starts it again on the same port
+   * and folder, after `downMs`; with AOF on it comes back with its data. Not for REDIS_URL.
+   */
+  restart(opts?: { downMs?: number; kill?: boolean }): Promise<void>;
 }
 
 /** A free TCP port on loopback. */
@@ -56,31 +61,43 @@ function ping(port: number): Promise<boolean> {
 export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<RedisHandle> {
   const external = process.env['REDIS_URL'];
   if (external) {
-    return { url: external, port: Number(new URL(external).port || 6379), dir: '', process: undefined, stop: async () => undefined };
+    const restart = () => Promise.reject(new Error('cannot restart the Redis of REDIS_URL'));
+    return { url: external, port: Number(new URL(external).port || 6379), dir: '', process: undefined, stop: async () => undefined, restart };
   }
   const bin = ensureRedisServer();
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'aloft-redis-'));
-  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--dir', dir], {
-    stdio: 'ignore',
-  });
-  const deadline = Date.now() + 10_000;
-  while (!(await ping(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);
-    await new Promise((r) => setTimeout(r, 30));
-  }
-  return {
+  const launch = async (): Promise<ChildProcess> => {
+    const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--dir', dir], {
+      stdio: 'ignore',
+    });
+    const deadline = Date.now() + 10_000;
+    while (!(await ping(port))) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    return child;
+  };
+  const halt = async (child: ChildProcess, signal: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  };
+  const handle: RedisHandle = {
     url: `redis://127.0.0.1:${port}`,
     port,
     dir,
-    process: child,
+    process: await launch(),
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      if (handle.process) await halt(handle.process, 'SIGTERM');
       rmSync(dir, { recursive: true, force: true });
     },
+    async restart({ downMs = 0, kill = false } = {}) {
+      if (handle.process) await halt(handle.process, kill ? 'SIGKILL' : 'SIGTERM');
+      await new Promise((r) => setTimeout(r, downMs));
+      handle.process = await launch();
+    },
   };
+  return handle;
 }
