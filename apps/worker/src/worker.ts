@@ -422,7 +422,7 @@ export class AloftWorker {
       if (batch.length === 0) setImmediate(flush);
       const r = await new Promise<FinishAndNextResult | Error>((resolve) => batch.push({ finish, resolve }));
       if (r instanceof Error) {
-        this.o.logger.error({ err: r, dag: p.key.dagId, run: p.key.runId, task: p.key.taskId }, 'could not record a finished task; its job will be redelivered');
+        this.o.logger.error({ err: r, dag: p.key.dagId, run: p.key.runId, task: p.key.taskId }, 'could not record a finished task; its job fails');
         throw r;
       }
       p.done(r.state);
