@@ -32,9 +32,10 @@ export class EventHub {
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
+    /** Watches the reader's connection; its connection errors are part of the outage it logs once. */
+    private readonly outage: RedisOutageLog,
     /** Seconds from a transition (its `at`) to this process reading it, per event. */
     private readonly lag?: { observe(seconds: number): void },
-    private readonly outage?: RedisOutageLog,
   ) {}
 
   subscribe(fn: Listener): () => void {
@@ -52,7 +53,7 @@ export class EventHub {
     // A fresh start follows from now: what happened while nobody watched is in the API.
     this.#last = '$';
     // A duplicate has none of the original's listeners: it gets its own 'error' listener.
-    this.#reader ??= this.outage ? this.outage.watch(this.store.redis.duplicate(), 'events reader') : this.store.redis.duplicate().on('error', () => undefined);
+    this.#reader ??= this.outage.watch(this.store.redis.duplicate(), 'events reader');
     while (this.#listeners.size > 0 && this.#reader) {
       try {
         const res = (await this.#reader.xread('COUNT', 1000, 'BLOCK', 2000, 'STREAMS', this.store.keys.events, this.#last)) as [string, [string, string[]][]][] | null;
@@ -68,7 +69,7 @@ export class EventHub {
         }
       } catch (err) {
         if (!this.#reader) break;
-        if (!this.outage?.report(err, 'events reader')) this.logger.warn({ err }, 'reading the events stream failed; retrying');
+        if (!this.outage.report(err, 'events reader')) this.logger.warn({ err }, 'reading the events stream failed; retrying');
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
