@@ -111,13 +111,13 @@ describe('quick start soak (redis-server with AOF, scheduler, two workers, dashb
     ];
     base = `http://127.0.0.1:${services[3]!.port}`;
     const ready = (s: Service) => fetch(`http://127.0.0.1:${s.port}/readyz`).then((r) => r.ok, () => false);
-    await waitFor('every service ready', async () => (await Promise.all(services.map(ready))).every(Boolean), 90_000);
+    await waitFor('every service ready', async () => (await Promise.all(services.map(ready))).every(Boolean), 180_000);
     token = await createToken(base, await adminPassword(sys), 'soak', 'viewer');
     await waitFor('every soaked example stored', async () => {
       const ids = new Set((await sys.client.listDags()).map((d) => d.dag.id));
       return Object.keys(INTENDED).every((id) => ids.has(id));
-    }, 60_000);
-  }, 180_000);
+    }, 180_000);
+  }, 400_000);
   afterAll(async () => {
     await sys.stop();
     rmSync(DAGS, { recursive: true, force: true });
