@@ -11,6 +11,8 @@ export interface Service {
   name: string;
   child: ChildProcess;
   port: number;
+  /** Where its stdout and stderr go. */
+  logFile: string;
   /** Resolves when the process has exited. */
   exited: Promise<number | null>;
   kill(signal?: NodeJS.Signals): Promise<number | null>;
@@ -23,10 +25,11 @@ export class System {
   redis!: RedisHandle;
   client!: AloftClient;
 
-  constructor(readonly opts: { dagsFolder: string; env?: Record<string, string> }) {}
+  /** `appendonly`: Redis keeps an AOF, as `up` runs it, so a restart keeps the data. */
+  constructor(readonly opts: { dagsFolder: string; env?: Record<string, string>; appendonly?: boolean }) {}
 
   async start(): Promise<this> {
-    this.redis = await startRedis();
+    this.redis = await startRedis({ appendonly: this.opts.appendonly ?? false });
     this.client = createClient({ redisUrl: this.redis.url, prefix: this.prefix });
     return this;
   }
@@ -52,7 +55,8 @@ export class System {
     const port = await freePort();
     const portVar = { scheduler: 'ALOFT_SCHEDULER_HTTP_PORT', worker: 'ALOFT_WORKER_HTTP_PORT', dashboard: 'ALOFT_DASHBOARD_PORT' }[app];
     mkdirSync(LOG_DIR, { recursive: true });
-    const log = createWriteStream(join(LOG_DIR, `${this.prefix}-${name}.log`));
+    const logFile = join(LOG_DIR, `${this.prefix}-${name}.log`);
+    const log = createWriteStream(logFile);
     const child = spawn(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', join(ROOT, 'apps', app, 'src', 'main.ts')], {
       cwd: ROOT,
       env: this.env({ [portVar]: String(port), ALOFT_WORKER_ID: name, ...extra }),
@@ -65,6 +69,7 @@ export class System {
       name,
       child,
       port,
+      logFile,
       exited,
       async kill(signal: NodeJS.Signals = 'SIGTERM') {
         if (child.exitCode === null && child.signalCode === null) child.kill(signal);

@@ -6,7 +6,7 @@ import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import { pinoHttp } from 'pino-http';
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { listQueueNames, TASK_STATES, type Logger, type Store } from '@aloft/core';
+import { listQueueNames, RedisOutageLog, TASK_STATES, type Logger, type Store } from '@aloft/core';
 import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import { RedisStore } from 'rate-limit-redis';
@@ -35,6 +35,8 @@ export interface DashboardOptions {
   logger: Logger;
   /** Sign-in attempts allowed per client address in 15 minutes. */
   loginAttempts?: number;
+  /** Logs a Redis outage once; the dashboard's own connections and BullMQ's report to it. Default: one of its own. */
+  outage?: RedisOutageLog;
 }
 
 export interface Dashboard {
@@ -114,10 +116,15 @@ export function createDashboard(o: DashboardOptions): Dashboard {
     registers: [registry],
   });
 
+  const outage = o.outage ?? new RedisOutageLog(o.logger);
   const refreshQueues = async () => {
     for (const name of await listQueueNames(o.redis, o.store.keys)) {
       if (queues.has(name)) continue;
       const q = new Queue(name, { connection: o.redis, prefix: o.store.keys.bullPrefix });
+      // Without a listener BullMQ prints the error to stderr itself.
+      q.on('error', (err) => {
+        if (!outage.report(err, `queue ${name}`)) o.logger.error({ err, queue: name }, 'queue error');
+      });
       queues.set(name, q);
       board.addQueue(new BullMQAdapter(q, { readOnlyMode: false }));
     }
@@ -185,7 +192,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   app.get('/api/v1/openapi.json', (_req, res) => {
     res.json(openapi);
   });
-  const hub = new EventHub(o.store, o.logger, eventLag);
+  const hub = new EventHub(o.store, o.logger, outage, eventLag);
   const rest = api({
     store: o.store,
     hub,

@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 import type { Redis } from 'ioredis';
-import type { Logger, Store } from '@aloft/core';
+import type { Logger, RedisOutageLog, Store } from '@aloft/core';
 
 /** One transition from the events stream, as the UI and API clients receive it. */
 export interface LiveEvent {
@@ -32,6 +32,8 @@ export class EventHub {
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
+    /** Watches the reader's connection; its connection errors are part of the outage it logs once. */
+    private readonly outage: RedisOutageLog,
     /** Seconds from a transition (its `at`) to this process reading it, per event. */
     private readonly lag?: { observe(seconds: number): void },
   ) {}
@@ -50,7 +52,8 @@ export class EventHub {
     this.#running = true;
     // A fresh start follows from now: what happened while nobody watched is in the API.
     this.#last = '$';
-    this.#reader ??= this.store.redis.duplicate();
+    // A duplicate has none of the original's listeners: it gets its own 'error' listener.
+    this.#reader ??= this.outage.watch(this.store.redis.duplicate(), 'events reader');
     while (this.#listeners.size > 0 && this.#reader) {
       try {
         const res = (await this.#reader.xread('COUNT', 1000, 'BLOCK', 2000, 'STREAMS', this.store.keys.events, this.#last)) as [string, [string, string[]][]][] | null;
@@ -66,7 +69,7 @@ export class EventHub {
         }
       } catch (err) {
         if (!this.#reader) break;
-        this.logger.warn({ err }, 'reading the events stream failed; retrying');
+        if (!this.outage.report(err, 'events reader')) this.logger.warn({ err }, 'reading the events stream failed; retrying');
         await new Promise((r) => setTimeout(r, 1000));
       }
     }

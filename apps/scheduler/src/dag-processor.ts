@@ -11,7 +11,15 @@ const DAG_FILE = /\.(m?ts|m?js)$/;
 interface FileState {
   stamp: string;
   dagIds: string[];
+  /**
+   * A parse that timed out is tried again, unchanged, from `at`: a busy machine can make a
+   * good file slow to import once. The wait doubles each time, up to an hour, so a file that
+   * always hangs costs little.
+   */
+  retry?: { at: number; delayMs: number } | undefined;
 }
+
+const MAX_RETRY_MS = 3_600_000;
 
 /** Lists DAG files under a folder: .ts/.mts/.js/.mjs, skipping .d.ts, `_`-prefixed names and node_modules. */
 export function listDagFiles(folder: string): string[] {
@@ -48,6 +56,8 @@ export class DagProcessor {
     private readonly store: Store,
     private readonly logger: Logger,
     private readonly timeoutMs: number,
+    /** First wait before a file whose import timed out is parsed again. */
+    private readonly retryMs = 60_000,
   ) {}
 
   /** One pass over the folder; returns how many files were (re)parsed. */
@@ -67,9 +77,11 @@ export class DagProcessor {
         } catch {
           continue;
         }
-        if (this.#files.get(f)?.stamp !== stamp) changed.push(f);
-        else continue;
-        this.#files.set(f, { stamp, dagIds: this.#files.get(f)?.dagIds ?? [] });
+        const known = this.#files.get(f);
+        const retry = known?.stamp === stamp ? known.retry : undefined;
+        if (known?.stamp === stamp && !(retry && Date.now() >= retry.at)) continue;
+        changed.push(f);
+        this.#files.set(f, { stamp, dagIds: known?.dagIds ?? [], retry });
       }
       // Two at a time: a slow file does not hold the others back for long.
       for (let i = 0; i < changed.length; i += 2) {
@@ -97,6 +109,11 @@ export class DagProcessor {
     const started = Date.now();
     const result = await this.#parse(file);
     const state = this.#files.get(file)!;
+    if ('timedOut' in result) {
+      const delayMs = state.retry ? Math.min(state.retry.delayMs * 2, MAX_RETRY_MS) : this.retryMs;
+      state.retry = { at: Date.now() + delayMs, delayMs };
+      result.error.message += `; it is tried again in ${Math.round(delayMs / 1000)} s`;
+    } else state.retry = undefined;
     if ('error' in result) {
       await this.store.setImportError({ file, ...result.error, at: Date.now() });
       this.logger.warn({ file: this.#rel(file), line: result.error.line, field: result.error.field, error: result.error.message }, 'DAG file has errors');
@@ -123,7 +140,7 @@ export class DagProcessor {
     this.logger.debug({ file: this.#rel(file), dags: ids, ms: Date.now() - started }, 'DAG file parsed');
   }
 
-  #parse(file: string): Promise<ParseResult> {
+  #parse(file: string): Promise<ParseResult | { error: { message: string; line?: undefined; field?: undefined }; timedOut: true }> {
     return new Promise((resolve) => {
       const child = spawn(process.execPath, ['--conditions=aloft-source', '--import', import.meta.resolve('tsx'), CHILD, file], {
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -136,7 +153,7 @@ export class DagProcessor {
       child.stderr.on('data', (c: Buffer) => (err += c.toString()));
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        resolve({ error: { message: `importing the file took longer than ${this.timeoutMs} ms (ALOFT_DAG_PARSE_TIMEOUT_MS); it was stopped` } });
+        resolve({ error: { message: `importing the file took longer than ${this.timeoutMs} ms (ALOFT_DAG_PARSE_TIMEOUT_MS); it was stopped` }, timedOut: true });
       }, this.timeoutMs);
       child.on('close', (code) => {
         clearTimeout(timer);

@@ -1,13 +1,19 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { createLogger, createRedis, loadConfig, redactUrl, ServiceHttp, Store } from '@aloft/core';
+import { createLogger, createRedis, loadConfig, redactUrl, RedisOutageLog, ServiceHttp, Store } from '@aloft/core';
 import { DagProcessor } from './dag-processor.js';
 import { Scheduler } from './scheduler.js';
 
 const config = loadConfig();
 const env = config.env;
 const logger = createLogger({ name: 'scheduler', level: config.logLevel, pretty: config.logPretty });
+<<<<<<< HEAD
 const redis = createRedis(config.redisUrl);
 const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES, config.durability, (err) => logger.warn({ err: err.message }, 'not confirmed by the replicas in time'));
+=======
+const outage = new RedisOutageLog(logger);
+const redis = outage.watch(createRedis(config.redisUrl), 'scheduler');
+const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES);
+>>>>>>> engine
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'aloft_scheduler_' });
 
@@ -24,6 +30,7 @@ const scheduler = new Scheduler({
   maxCatchupRuns: env.ALOFT_MAX_CATCHUP_RUNS,
   retentionMaxRuns: env.ALOFT_RETENTION_MAX_RUNS,
   retentionMaxAgeMs: env.ALOFT_RETENTION_MAX_AGE_DAYS * 86_400_000,
+  outage,
 });
 
 const http = new ServiceHttp({

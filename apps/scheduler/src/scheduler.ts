@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { Gauge, Histogram, type Registry } from 'prom-client';
-import { dueIntervals, scheduledRunId, type Logger, type SerializedDag, type Store } from '@aloft/core';
+import { dueIntervals, scheduledRunId, type Logger, type RedisOutageLog, type SerializedDag, type Store } from '@aloft/core';
 import type { DagProcessor } from './dag-processor.js';
 import { hasSla, SlaChecker } from './sla-checker.js';
 
@@ -18,6 +18,8 @@ export interface SchedulerOptions {
   retentionMaxRuns: number;
   retentionMaxAgeMs: number;
   id?: string;
+  /** A loop that fails because Redis is down is part of the outage this logs once. */
+  outage?: RedisOutageLog;
 }
 
 /**
@@ -95,6 +97,7 @@ export class Scheduler {
     try {
       await fn();
     } catch (err) {
+      if (this.o.outage?.report(err, `loop ${name}`)) return;
       this.o.logger.error({ err, loop: name }, 'scheduler loop failed; will retry');
     } finally {
       this.#busy.delete(name);

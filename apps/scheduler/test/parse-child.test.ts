@@ -16,9 +16,13 @@ mkdirSync(DIR, { recursive: true });
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));
 
 let n = 0;
-async function parse(source: string): Promise<ParseResult & { file: string }> {
-  const file = join(DIR, `dag${++n}.ts`);
+async function parse(source: string, dir = DIR, name = `dag${++n}.ts`): Promise<ParseResult & { file: string }> {
+  const file = join(dir, name);
   writeFileSync(file, `import { dag, chain } from '@aloft/core';\n${source}\n`);
+  return parseFile(file);
+}
+
+async function parseFile(file: string): Promise<ParseResult & { file: string }> {
   const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', CHILD, file], { cwd: ROOT });
   const line = stdout.split('\n').find((l) => l.startsWith(PARSE_MARKER));
   if (!line) throw new Error(`no parse result in: ${stdout}`);
@@ -59,5 +63,38 @@ describe('DAG file validation (file, line, field)', () => {
     expect('error' in bad && bad.error).toMatchObject({ line: 4, message: 'Error: boom' });
     const good = await parse(`const d = dag({ id: 'fine', schedule: '@hourly', startDate: '2026-01-01' });\nd.empty({ id: 't' });`);
     expect('dags' in good && good.dags.map((d) => d.id)).toEqual(['fine']);
+  });
+});
+
+describe('DAG files that load as CommonJS', () => {
+  // A package.json without "type": "module" makes Node load .ts and .js files beside it as
+  // CommonJS; they then get a CommonJS copy of @aloft/core, whose DAGs the parser never saw.
+  const cjs = join(DIR, 'cjs-folder');
+  mkdirSync(cjs, { recursive: true });
+  writeFileSync(join(cjs, 'package.json'), '{ "name": "our-dags" }\n');
+  const fix = `add "type": "module" to ${join(cjs, 'package.json')}`;
+
+  it('reports a TypeScript file with imports as an import error naming the file and the fix', async () => {
+    const r = await parse(`const d = dag({ id: 'cjs_ts' });\nd.empty({ id: 't' });`, cjs, 'etl.ts');
+    expect('error' in r && r.error.field).toBe('module');
+    const message = 'error' in r ? r.error.message : '';
+    expect(message).toContain(`${r.file}: 1 DAG declared here went to a second copy of @aloft/core`);
+    expect(message).toContain('the file was loaded as CommonJS');
+    expect(message).toContain(fix);
+  });
+
+  it('reports a .js file that requires @aloft/core the same way', async () => {
+    const file = join(cjs, 'two.js');
+    writeFileSync(file, "const { dag } = require('@aloft/core');\nfor (const id of ['a', 'b']) dag({ id }).empty({ id: 't' });\n");
+    const r = await parseFile(file);
+    const message = 'error' in r ? r.error.message : '';
+    expect(message).toContain(`${file}: 2 DAGs declared here went to a second copy of @aloft/core`);
+    expect(message).toContain(fix);
+  });
+
+  it('leaves a CommonJS helper that declares no DAG alone', async () => {
+    const file = join(cjs, 'helper.js');
+    writeFileSync(file, 'module.exports = { regions: 4 };\n');
+    expect(await parseFile(file)).toEqual({ dags: [], file });
   });
 });

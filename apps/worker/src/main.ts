@@ -1,19 +1,26 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { createLogger, createRedis, loadConfig, redactUrl, ServiceHttp, Store } from '@aloft/core';
+import { createLogger, createRedis, loadConfig, redactUrl, RedisOutageLog, ServiceHttp, Store } from '@aloft/core';
 import { AloftWorker } from './worker.js';
 
 const config = loadConfig();
 const env = config.env;
 const logger = createLogger({ name: env.ALOFT_WORKER_ID, level: config.logLevel, pretty: config.logPretty });
+<<<<<<< HEAD
 const redis = createRedis(config.redisUrl);
 const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES, config.durability, (err) => logger.warn({ err: err.message }, 'not confirmed by the replicas in time'));
+=======
+const outage = new RedisOutageLog(logger);
+const redis = outage.watch(createRedis(config.redisUrl), 'store');
+const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES);
+>>>>>>> engine
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'aloft_worker_' });
 
 const worker = new AloftWorker({
   store,
-  connection: () => createRedis(config.redisUrl),
+  connection: () => outage.watch(createRedis(config.redisUrl), 'bullmq'),
   logger,
+  outage,
   queues: env.ALOFT_WORKER_QUEUES.split(',').map((q) => q.trim()).filter(Boolean),
   concurrency: env.ALOFT_WORKER_CONCURRENCY,
   workerId: env.ALOFT_WORKER_ID,

@@ -25,6 +25,7 @@ import {
   type FinishAndNext,
   type FinishAndNextResult,
   type StartResult,
+  type RedisOutageLog,
 } from '@aloft/core';
 import { CallbackRunner } from './callback-runner.js';
 import type { CallbackContextData } from './task-context.js';
@@ -63,6 +64,8 @@ export interface AloftWorkerOptions {
   /** Creates a Redis connection for BullMQ (one per queue worker). */
   connection: () => Redis;
   logger: Logger;
+  /** Connection errors BullMQ reports (its own connections too) are part of the outage this logs once. */
+  outage?: RedisOutageLog;
   queues: string[];
   concurrency: number;
   workerId: string;
@@ -184,7 +187,9 @@ export class AloftWorker {
         },
         (name, opts, flags) => this.#fuse(createRedisBackend(name, opts, flags)),
       );
-      worker.on('error', (err) => this.o.logger.error({ err, queue }, 'queue worker error'));
+      worker.on('error', (err) => {
+        if (!this.o.outage?.report(err, `queue ${queue}`)) this.o.logger.error({ err, queue }, 'queue worker error');
+      });
       this.#workers.push(worker);
     }
     void this.#fnPool.prewarm();
@@ -471,10 +476,11 @@ export class AloftWorker {
       if (batch.length === 0) setImmediate(flush);
       const r = await new Promise<FinishAndNextResult | Error>((resolve) => batch.push({ finish, resolve }));
       if (r instanceof Error) {
-        this.o.logger.error({ err: r, dag: p.key.dagId, run: p.key.runId, task: p.key.taskId }, 'could not record a finished task; its job will be redelivered');
+        this.o.logger.error({ err: r, dag: p.key.dagId, run: p.key.runId, task: p.key.taskId }, 'could not record a finished task; its job fails');
         throw r;
       }
       p.done(r.state);
+      if (r.claimError) this.o.logger.error({ err: new Error(r.claimError), dag: p.key.dagId, run: p.key.runId, task: p.key.taskId }, 'could not claim the next job with this finish; it is claimed when it runs');
       if (typeof r.bull === 'number' && r.bull < 0) {
         throw backend.finishedErrors({ code: r.bull, jobId: job.id, command: 'moveToFinished', state: 'active' });
       }

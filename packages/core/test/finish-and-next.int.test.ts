@@ -1,4 +1,4 @@
-import { createRedisBackend, type RedisQueueBackend } from 'bullmq';
+import { createRedisBackend, raw2NextJobData, type RedisQueueBackend } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chain, completionArgs, createRedis, dag, Store, type TaskInstanceKey } from '../src/index.js';
 import { startRedis, type RedisHandle } from '../src/testing/index.js';
@@ -25,23 +25,31 @@ describe('finishAndNext (real redis-server, BullMQ backend)', () => {
     const c = d.fn({ id: 'c', upstream: [a, b], run: () => 3 });
     chain(c, d.fn({ id: 'd', run: () => 4 }));
     await store.saveDag(d.serialize());
-    queue = createRedisBackend('default', { connection: createRedis(redis.url), prefix: store.keys.bullPrefix, removeOnComplete: { count: 0 }, lockDuration: 30_000 } as Parameters<typeof createRedisBackend>[1], {
-      withBlockingConnection: false,
-    }) as RedisQueueBackend;
+    queue = backendFor('default');
   });
   afterAll(async () => {
-    await queue.close();
+    await Promise.all(backends.map((b) => b.close()));
     conn.disconnect();
     await redis.stop();
   });
+
+  const backends: RedisQueueBackend[] = [];
+  /** BullMQ's backend for one queue, as the worker's BullMQ Worker builds it. */
+  const backendFor = (name: string) => {
+    const b = createRedisBackend(name, { connection: createRedis(redis.url), prefix: store.keys.bullPrefix, removeOnComplete: { count: 0 }, lockDuration: 30_000 } as Parameters<typeof createRedisBackend>[1], {
+      withBlockingConnection: false,
+    }) as RedisQueueBackend;
+    backends.push(b);
+    return b;
+  };
 
   const dataOf = (raw: Record<string, unknown>) => JSON.parse(String(raw['data'])) as TaskInstanceKey & { try: number };
   const keyOf = (d: TaskInstanceKey) => ({ dagId: d.dagId, runId: d.runId, taskId: d.taskId, mapIndex: d.mapIndex });
 
   /** Completes `id` with the finish of its try and returns what the script gave back. */
-  const finish = async (id: string, data: TaskInstanceKey & { try: number }, output: unknown) => {
-    const { keys, args } = completionArgs(queue, { id, opts: { attempts: 1 }, data } as never, true, TOKEN, true);
-    const [r] = await store.finishAndNext([{ key: keyOf(data), tryNumber: data.try, finish: { outcome: 'success', output: JSON.stringify(output) }, bull: { keys, args } }], WORKER);
+  const finish = async (id: string, data: TaskInstanceKey & { try: number }, output: unknown, on = queue, outcome: 'success' | 'failed' = 'success') => {
+    const { keys, args } = completionArgs(on, { id, opts: { attempts: 1 }, data } as never, true, TOKEN, true);
+    const [r] = await store.finishAndNext([{ key: keyOf(data), tryNumber: data.try, finish: { outcome, output: JSON.stringify(output) }, bull: { keys, args } }], WORKER);
     if (!r || r instanceof Error) throw r ?? new Error('no reply');
     return r;
   };
@@ -124,5 +132,54 @@ describe('finishAndNext (real redis-server, BullMQ backend)', () => {
     expect(r.state).toBe('stale');
     expect((await store.getTi(keyOf(data)))?.state).toBe('queued');
     expect(await conn.exists(`${store.keys.bullQueuePrefix('default')}${id}`)).toBe(0);
+  });
+
+  // BullMQ's fetch answers { 0, 0, 0, delayUntil } when the queue holds only delayed jobs;
+  // the worker's BullMQ must get that answer as it is, to sleep until the first of them.
+  it('with only a retry left in the queue, records the finish and hands BullMQ the delay until that retry', async () => {
+    const d = dag({ id: 'retry_only' });
+    d.command({ id: 't', command: 'false', queue: 'retry_only', retries: 1, retryDelay: '60s' });
+    await store.saveDag(d.serialize());
+    const q = backendFor('retry_only');
+    const now = new Date();
+    await store.createRun({ dagId: 'retry_only', runId: 'r1', runType: 'manual', logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now });
+    const [raw, id] = await q.moveToActive(TOKEN, 'test');
+    const data = dataOf(raw!);
+    expect((await store.startTi(keyOf(data), 1, WORKER.workerId, WORKER.host)).status).toBe('ok');
+
+    const before = Date.now();
+    const r = await finish(id!, data, null, q, 'failed');
+    expect(r.state).toBe('up_for_retry');
+    expect(r.claim).toBeUndefined();
+    const [job, nextId, limitDelay, delayUntil] = raw2NextJobData(r.bull);
+    expect([job, nextId, limitDelay]).toEqual([null, 0, 0]);
+    // The retry's delayed job, 60 s on (BullMQ keeps its timestamp in whole ms).
+    expect(delayUntil).toBeGreaterThanOrEqual(before + 60_000);
+    expect(delayUntil).toBeLessThanOrEqual(Date.now() + 60_000);
+    expect(await conn.exists(`${store.keys.bullQueuePrefix('retry_only')}${id}`)).toBe(0);
+  });
+
+  it('with maxActiveTasks holding the other task back as a delayed job, records the finish and hands BullMQ that delay', async () => {
+    const d = dag({ id: 'one_at_a_time', maxActiveTasks: 1 });
+    d.command({ id: 'a', command: 'true', queue: 'one_at_a_time' });
+    d.command({ id: 'b', command: 'true', queue: 'one_at_a_time' });
+    await store.saveDag(d.serialize());
+    const q = backendFor('one_at_a_time');
+    const now = new Date();
+    await store.createRun({ dagId: 'one_at_a_time', runId: 'r1', runType: 'manual', logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now });
+    const taken = [await q.moveToActive(TOKEN, 'test'), await q.moveToActive(TOKEN, 'test')].map(([raw, id]) => ({ id: id!, data: dataOf(raw!) }));
+    const [first, second] = taken as [(typeof taken)[0], (typeof taken)[0]];
+    expect((await store.startTi(keyOf(first.data), 1, WORKER.workerId, WORKER.host)).status).toBe('ok');
+    // The second is held back, and waits as a delayed job as the worker makes it.
+    expect((await store.startTi(keyOf(second.data), 1, WORKER.workerId, WORKER.host)).status).toBe('busy');
+    const moved = Date.now();
+    const retryAt = moved + 5_000;
+    await q.moveToDelayed(second.id, moved, 5_000, TOKEN);
+
+    const r = await finish(first.id, first.data, null, q);
+    expect(r.state).toBe('success');
+    expect(r.claim).toBeUndefined();
+    expect(raw2NextJobData(r.bull)).toEqual([null, 0, 0, retryAt]);
+    expect((await store.getTi(keyOf(second.data)))?.state).toBe('queued');
   });
 });

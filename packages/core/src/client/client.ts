@@ -8,7 +8,9 @@ import { intervalsBetween } from '../dag-api/schedule.js';
 import { FINISHED_RUN_STATES, type TaskState } from '../model/states.js';
 import { validatePodOptions } from '../dag-api/pod-options.js';
 import { ValidationIssues } from '../dag-api/validation.js';
+import { createLogger, type Logger } from '../logging/logger.js';
 import { createRedis } from '../redis.js';
+import { RedisOutageLog } from '../redis-outage.js';
 import type { DatasetEvent, DatasetInfo } from '../store/dataset-store.js';
 import { Store, type DagRecord, type Durability, type DagRun, type ImportErrorRecord, type LogLine, type MappedPage, type PoolInfo, type TaskInstance } from '../store/store.js';
 
@@ -18,8 +20,13 @@ export interface ClientOptions {
   prefix?: string;
   /** Use this connection instead of opening one; the caller closes it. */
   redis?: Redis;
+<<<<<<< HEAD
   /** Replicas that must confirm a trigger before it is answered (ALOFT_REDIS_WAIT_REPLICAS). */
   durability?: Durability;
+=======
+  /** Where the client's own connection logs a Redis outage (once, at warn); pino at warn by default. */
+  logger?: Logger;
+>>>>>>> engine
 }
 
 export interface TriggerOptions {
@@ -105,6 +112,8 @@ export class AloftClient {
 
   constructor(opts: ClientOptions = {}) {
     const redis = opts.redis ?? createRedis(opts.redisUrl ?? process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
+    // A connection it opens gets an 'error' listener; one it is given is the caller's to watch.
+    if (!opts.redis) new RedisOutageLog(opts.logger ?? createLogger({ name: 'aloft-client', level: 'warn' })).watch(redis, 'client');
     this.#owned = !opts.redis;
     this.store = new Store(redis, opts.prefix ?? process.env['ALOFT_KEY_PREFIX'] ?? 'aloft', undefined, opts.durability);
   }

@@ -1,21 +1,56 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { DagImportError } from '../errors/dag-import-error.js';
 import { setImportingFile } from './call-site.js';
 import type { Dag } from './dag.js';
-import { takeDefinedDags } from './registry.js';
+import { declaredByAnyCopy, takeDefinedDags } from './registry.js';
 
 /**
  * Imports one DAG file and returns the DAGs it declared. The file's mtime is part of the
- * module URL, so a changed file is imported afresh in a long-lived process.
+ * module URL, so a changed file is imported afresh in a long-lived process. A file whose
+ * DAGs went to another copy of @aloft/core (it was loaded as CommonJS, or imports a second
+ * installation) is a DagImportError saying what to change, not a file of no DAGs
+ * (apps/scheduler/test/parse-child.test.ts, "CommonJS").
  */
 export async function importDagFile(file: string): Promise<Dag[]> {
   const mtime = statSync(file).mtimeMs;
   takeDefinedDags();
+  const before = declaredByAnyCopy();
   setImportingFile(file);
   try {
     await import(`${pathToFileURL(file).href}?v=${mtime}`);
   } finally {
     setImportingFile(undefined);
   }
-  return takeDefinedDags();
+  const dags = takeDefinedDags();
+  const lost = declaredByAnyCopy() - before - dags.length;
+  if (lost > 0) throw new DagImportError({ file, field: 'module', message: lostDagsMessage(file, lost) });
+  return dags;
+}
+
+function lostDagsMessage(file: string, lost: number): string {
+  const what = `${lost} DAG${lost === 1 ? '' : 's'} declared here went to a second copy of @aloft/core, which Aloft does not read`;
+  if (!(resolve(file) in createRequire(import.meta.url).cache)) {
+    return `${what}: import dag() from the @aloft/core installation Aloft runs from, not from one of the DAG folder's own`;
+  }
+  const pkg = nearestPackageJson(dirname(resolve(file)));
+  const fix = pkg
+    ? `add "type": "module" to ${pkg}`
+    : `add a package.json with "type": "module" to the DAG folder`;
+  return `${what}: the file was loaded as CommonJS. DAG files must be ES modules (import, not require): ${fix}, or name the file .mts/.mjs`;
+}
+
+/** The package.json that decides how Node loads files in `dir`, if any. */
+function nearestPackageJson(dir: string): string | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    const p = join(d, 'package.json');
+    try {
+      readFileSync(p);
+      return p;
+    } catch {
+      if (dirname(d) === d) return undefined;
+    }
+  }
 }

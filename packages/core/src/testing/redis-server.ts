@@ -11,6 +11,11 @@ export interface RedisHandle {
   /** The process, when this handle started one (not for REDIS_URL). */
   process: ChildProcess | undefined;
   stop(): Promise<void>;
+  /**
+   * Stops redis-server (SIGTERM, or SIGKILL with `kill`) and starts it again on the same port
+   * and folder, after `downMs`; with AOF on it comes back with its data. Not for REDIS_URL.
+   */
+  restart(opts?: { downMs?: number; kill?: boolean }): Promise<void>;
 }
 
 /** A free TCP port on loopback. */
@@ -51,38 +56,49 @@ function ping(port: number): Promise<boolean> {
 
 /**
  * Starts a real redis-server on a free port in a temporary folder (or uses REDIS_URL when it
- * is set and no `args` are given). `args` go to redis-server after Aloft's own (e.g.
- * `['--replicaof', '127.0.0.1', '6379']`, or `['--sentinel']` with a config file first).
- * `stop()` shuts it down and removes the folder.
+ * is set and neither `args` nor `port` is given). `args` go to redis-server after Aloft's own
+ * (e.g. `['--replicaof', '127.0.0.1', '6379']`). `stop()` shuts it down and removes the folder.
  */
 export async function startRedis(opts: { appendonly?: boolean; args?: string[]; port?: number } = {}): Promise<RedisHandle> {
   const external = process.env['REDIS_URL'];
   if (external && !opts.args && !opts.port) {
-    return { url: external, port: Number(new URL(external).port || 6379), dir: '', process: undefined, stop: async () => undefined };
+    const restart = () => Promise.reject(new Error('cannot restart the Redis of REDIS_URL'));
+    return { url: external, port: Number(new URL(external).port || 6379), dir: '', process: undefined, stop: async () => undefined, restart };
   }
   const bin = ensureRedisServer();
   const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'aloft-redis-'));
-  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--dir', dir, ...(opts.args ?? [])], {
-    stdio: 'ignore',
-  });
-  const deadline = Date.now() + 10_000;
-  while (!(await ping(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);
-    await new Promise((r) => setTimeout(r, 30));
-  }
-  return {
+  const launch = async (): Promise<ChildProcess> => {
+    const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--dir', dir, ...(opts.args ?? [])], {
+      stdio: 'ignore',
+    });
+    const deadline = Date.now() + 10_000;
+    while (!(await ping(port))) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    return child;
+  };
+  const halt = async (child: ChildProcess, signal: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  };
+  const handle: RedisHandle = {
     url: `redis://127.0.0.1:${port}`,
     port,
     dir,
-    process: child,
+    process: await launch(),
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      if (handle.process) await halt(handle.process, 'SIGTERM');
       rmSync(dir, { recursive: true, force: true });
     },
+    async restart({ downMs = 0, kill = false } = {}) {
+      if (handle.process) await halt(handle.process, kill ? 'SIGKILL' : 'SIGTERM');
+      await new Promise((r) => setTimeout(r, downMs));
+      handle.process = await launch();
+    },
   };
+  return handle;
 }

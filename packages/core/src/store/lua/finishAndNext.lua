@@ -13,7 +13,9 @@
         given as d pairs (position, key) in place of the keys: finishes on one queue differ only
         in the job's own key, so a batch does not repeat the queue's dozen others.
   Returns per finish { BullMQ's result, the recorded state, the next job's claim or false },
-  or { 'ERR', message } when that finish raised an error (the others still apply).
+  with a fourth element, the message, when claiming the fetched job raised an error (the
+  finish and the completion stand; the worker claims that job itself), or { 'ERR', message }
+  when the finish or the completion raised one (the other finishes still apply).
 ]]
 --- @include "lib"
 --- @include "datasets"
@@ -32,6 +34,28 @@ local lastKeys = {}
 local function keysLength(nk)
   if nk < 0 then return 2 * (-nk - 1) end
   return nk
+end
+
+-- The fetched job's data, when BullMQ's reply is a job: { fields, jobId, 0, 0 }. Without one
+-- to take now it is 0, or { 0, 0, rateLimitTtl, delayUntil } (rate limited, or only delayed
+-- jobs left: a retry, a rescheduled sensor, a task that maxActiveTasks held back), which
+-- goes back to BullMQ as it is. finish-and-next.int.test.ts covers both delayed cases.
+local function fetchedJobData(bull)
+  if type(bull) ~= 'table' or type(bull[1]) ~= 'table' or type(bull[2]) ~= 'string' then return nil end
+  local h = bull[1]
+  for i = 1, #h, 2 do
+    if h[i] == 'data' then return h[i + 1] end
+  end
+  return nil
+end
+
+-- Claims the fetched job's try when it is a task try (not a callback job); false otherwise.
+local function claimFetched(data)
+  local ok, d = pcall(cjson.decode, data)
+  if ok and type(d) == 'table' and d.callback == nil and type(d.taskId) == 'string' and d.taskId ~= '' then
+    return claimTry(newCtx(prefix, d.dagId, d.runId, now, true), d.taskId, tostring(d.mapIndex), tonumber(d.try), workerId, host, true, true)
+  end
+  return false
 end
 
 -- One finish whose arguments start at ARGV[at]; returns its reply.
@@ -54,18 +78,12 @@ local function one(at)
   local state = finishTry(c, ARGV[at + 5], ARGV[at + 6], tonumber(ARGV[at + 7]), finishArgs(at + 8), logAt, logAt + nl - 1)
 
   local bull = bullMoveToFinished(bk, ba)
-  local claim = false
-  if type(bull) == 'table' and bull[1] and bull[2] then
-    local data
-    local h = bull[1]
-    for i = 1, #h, 2 do
-      if h[i] == 'data' then data = h[i + 1] end
-    end
-    local ok, d = pcall(cjson.decode, data or '')
-    if ok and type(d) == 'table' and d.callback == nil and type(d.taskId) == 'string' and d.taskId ~= '' then
-      claim = claimTry(newCtx(prefix, d.dagId, d.runId, now, true), d.taskId, tostring(d.mapIndex), tonumber(d.try), workerId, host, true, true)
-    end
-  end
+  local data = fetchedJobData(bull)
+  if not data then return { bull, state, false } end
+  -- The finish and the completion are done: a claim that raises must not make the worker
+  -- think they were not (it would complete the job again); #process claims the job then.
+  local ok, claim = pcall(claimFetched, data)
+  if not ok then return { bull, state, false, type(claim) == 'table' and tostring(claim.err) or tostring(claim) } end
   return { bull, state, claim }
 end
 

@@ -1,0 +1,62 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, createRedis, Store } from '@aloft/core';
+import { startRedis, type RedisHandle } from '@aloft/core/testing';
+import { DagProcessor } from '../src/dag-processor.js';
+
+/**
+ * The DAG folder processor against a real redis-server: a file whose import timed out once
+ * (a busy machine) is parsed again without being changed, and then loads.
+ */
+const ROOT = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
+const DIR = join(ROOT, '.test-results', `dag-processor-${process.pid}`);
+
+describe('DagProcessor (real redis-server, parse children)', () => {
+  let redis: RedisHandle;
+  let conn: ReturnType<typeof createRedis>;
+  let store: Store;
+
+  beforeAll(async () => {
+    mkdirSync(DIR, { recursive: true });
+    redis = await startRedis();
+    conn = createRedis(redis.url);
+    store = new Store(conn, `dp${Math.random().toString(36).slice(2, 7)}`);
+  });
+  afterAll(async () => {
+    conn.disconnect();
+    await redis.stop();
+    rmSync(DIR, { recursive: true, force: true });
+  });
+
+  it('parses a file again after its import timed out, and stores its DAG once it loads', async () => {
+    // Its first import hangs (it leaves a marker); every later one is quick.
+    const marker = join(DIR, 'hung-once');
+    const file = join(DIR, 'slow_once.ts');
+    writeFileSync(
+      file,
+      [
+        "import { existsSync, writeFileSync } from 'node:fs';",
+        "import { dag } from '@aloft/core';",
+        `if (!existsSync(${JSON.stringify(marker)})) {`,
+        `  writeFileSync(${JSON.stringify(marker)}, '');`,
+        '  for (;;);',
+        '}',
+        "dag({ id: 'slow_once' }).empty({ id: 't' });",
+        '',
+      ].join('\n'),
+    );
+    // Long enough for a parse child to start on a busy machine; the retry comes at once.
+    const processor = new DagProcessor(DIR, store, createLogger({ name: 'test', level: 'silent' }), 20_000, 50);
+
+    await processor.scan();
+    const [timedOut] = await store.listImportErrors();
+    expect(timedOut?.message).toBe('importing the file took longer than 20000 ms (ALOFT_DAG_PARSE_TIMEOUT_MS); it was stopped; it is tried again in 0 s');
+    expect(await store.getDag('slow_once')).toBeFalsy();
+
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await processor.scan()).toBe(1);
+    expect(await store.listImportErrors()).toEqual([]);
+    expect((await store.getDag('slow_once'))?.dag.tasks.map((t) => t.id)).toEqual(['t']);
+  });
+});
