@@ -4,16 +4,10 @@ import { createDashboard } from './app.js';
 
 const config = loadConfig();
 const logger = createLogger({ name: 'dashboard', level: config.logLevel, pretty: config.logPretty });
-<<<<<<< HEAD
-const redis = createRedis(config.redisUrl);
-const store = new Store(redis, config.prefix, config.env.ALOFT_LOG_MAX_LINES, config.durability);
-const dashboard = createDashboard({ store, redis, logger, loginAttempts: config.env.ALOFT_DASHBOARD_LOGIN_ATTEMPTS });
-=======
 const outage = new RedisOutageLog(logger);
 const redis = outage.watch(createRedis(config.redisUrl), 'dashboard');
-const store = new Store(redis, config.prefix, config.env.ALOFT_LOG_MAX_LINES);
+const store = new Store(redis, config.prefix, config.env.ALOFT_LOG_MAX_LINES, config.durability);
 const dashboard = createDashboard({ store, redis, logger, loginAttempts: config.env.ALOFT_DASHBOARD_LOGIN_ATTEMPTS, outage });
->>>>>>> engine
 await dashboard.auth.bootstrap(config.env.ALOFT_DASHBOARD_ADMIN_PASSWORD);
 const bundled = Date.now();
 await dashboard.uiReady.then(

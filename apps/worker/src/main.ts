@@ -5,14 +5,9 @@ import { AloftWorker } from './worker.js';
 const config = loadConfig();
 const env = config.env;
 const logger = createLogger({ name: env.ALOFT_WORKER_ID, level: config.logLevel, pretty: config.logPretty });
-<<<<<<< HEAD
-const redis = createRedis(config.redisUrl);
-const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES, config.durability, (err) => logger.warn({ err: err.message }, 'not confirmed by the replicas in time'));
-=======
 const outage = new RedisOutageLog(logger);
 const redis = outage.watch(createRedis(config.redisUrl), 'store');
-const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES);
->>>>>>> engine
+const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES, config.durability, (err) => logger.warn({ err: err.message }, 'not confirmed by the replicas in time'));
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'aloft_worker_' });
 

@@ -20,13 +20,10 @@ export interface ClientOptions {
   prefix?: string;
   /** Use this connection instead of opening one; the caller closes it. */
   redis?: Redis;
-<<<<<<< HEAD
   /** Replicas that must confirm a trigger before it is answered (ALOFT_REDIS_WAIT_REPLICAS). */
   durability?: Durability;
-=======
   /** Where the client's own connection logs a Redis outage (once, at warn); pino at warn by default. */
   logger?: Logger;
->>>>>>> engine
 }
 
 export interface TriggerOptions {

@@ -686,19 +686,14 @@ export class Store {
       for (const a of bull.args) args.push(arg(a));
       for (const l of lines) args.push(l);
     }
-<<<<<<< HEAD
-    const replies = (await this.#run('finishAndNext', ...args)) as ([unknown, TaskState | 'stale', ClaimReply | null] | ['ERR', string])[];
-    await this.#durable(`${finishes.length} finish(es)`, false);
-    return replies.map((r) => (r[0] === 'ERR' ? new Error(`finishAndNext: ${String(r[1])}`) : { bull: r[0], state: r[1] as TaskState | 'stale', claim: r[2] ? parseClaim(r[2] as ClaimReply) : undefined }));
-=======
     const replies = (await this.#run('finishAndNext', ...args)) as ([unknown, TaskState | 'stale', ClaimReply | null, string?] | ['ERR', string])[];
+    await this.#durable(`${finishes.length} finish(es)`, false);
     return replies.map((r) => {
       if (r[0] === 'ERR') return new Error(`finishAndNext: ${String(r[1])}`);
       const done: FinishAndNextResult = { bull: r[0], state: r[1] as TaskState | 'stale', claim: r[2] ? parseClaim(r[2] as ClaimReply) : undefined };
       if (typeof r[3] === 'string') done.claimError = `finishAndNext: claiming the fetched job: ${r[3]}`;
       return done;
     });
->>>>>>> engine
   }
 
   /**
