@@ -66,6 +66,11 @@ export interface AloftWorkerOptions {
   queues: string[];
   concurrency: number;
   workerId: string;
+  /**
+   * Where this worker's processes live: a takeover on the same host ends the previous
+   * holder's process group itself. Default: the OS host name.
+   */
+  host?: string | undefined;
   lockMs: number;
   heartbeatMs: number;
   killGraceMs: number;
@@ -116,7 +121,7 @@ export class AloftWorker {
   readonly #fnPool: FnPool;
   readonly #callbacks: CallbackRunner;
   readonly #k8s: KubernetesExecutor;
-  readonly #host = hostname();
+  readonly #host: string;
   readonly #reaper: Reaper;
   /** Creates the runs of triggerDagRun tasks, as a manual trigger does. */
   readonly #client: AloftClient;
@@ -141,7 +146,14 @@ export class AloftWorker {
       createConcurrency: o.kubernetes?.createConcurrency,
       orphanSweepMs: o.kubernetes?.orphanSweepMs,
     });
-    this.#reaper = new Reaper(o.killGraceMs);
+    this.#host = o.host ?? hostname();
+    // Ordering after kill -9 (tests/reaper.test.ts): no other worker can claim a try before
+    // BullMQ sees its job stalled, which needs the dead worker's lock to expire. BullMQ
+    // renews a lock (for lockMs) every lockMs/2, and its first renewal comes at most
+    // 3/4·lockMs after the job's start, so the lock outlives the worker by at least
+    // lockMs/4. The reaper sees the worker die at once (EOF) and SIGKILLs by lockMs/8, so the
+    // groups are gone before the takeover, on this host or any other.
+    this.#reaper = new Reaper({ graceMs: Math.min(o.killGraceMs, Math.floor(o.lockMs / 8)), logger: o.logger });
     this.#client = new AloftClient({ redis: o.store.redis, prefix: o.store.keys.prefix });
     this.#callbacks = new CallbackRunner({ fnPool: this.#fnPool, logger: o.logger, timeoutMs: o.callbackTimeoutMs ?? 60_000, killGraceMs: o.killGraceMs, registry: o.registry });
     this.#metrics = {
