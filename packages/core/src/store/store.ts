@@ -719,14 +719,19 @@ export class Store {
   }
 
   /** State and try of a task instance, cheaply: what a worker's heartbeat checks. */
-  async getTiStateAndTry(key: TaskInstanceKey): Promise<{ state: TaskState | undefined; try: number }> {
-    const [state, t] = await this.redis
+  /** A task instance's state, try and the worker that holds the try (when one does). */
+  async getTiStateAndTry(key: TaskInstanceKey): Promise<{ state: TaskState | undefined; try: number; worker: string | undefined }> {
+    const [state, t, worker] = await this.redis
       .multi()
       .hget(this.keys.tiStates(key.dagId, key.runId), tiField(key.taskId, key.mapIndex))
-      .hget(this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex), 'try')
+      .hmget(this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex), 'try', 'worker')
       .exec()
-      .then((r) => (r ?? []).map(([, v]) => v as string | null));
-    return { state: (state ?? undefined) as TaskState | undefined, try: Number(t ?? 0) };
+      .then((r) => {
+        const [s1, tw] = (r ?? []).map(([, v]) => v);
+        const [t1, w1] = (tw ?? []) as (string | null)[];
+        return [s1 as string | null, t1, w1];
+      });
+    return { state: (state ?? undefined) as TaskState | undefined, try: Number(t ?? 0), worker: worker ?? undefined };
   }
 
   async listTis(dagId: string, runId: string): Promise<TaskInstance[]> {
