@@ -383,7 +383,8 @@ export class AloftWorker {
           if (owned) externallyChanged = why;
           else lost = why;
           log.system(why);
-          void running.cancel(why);
+          // A pod goes on for the next holder to adopt; anything else must stop here.
+          void (!owned && running.detach ? running.detach(why) : running.cancel(why));
         };
         const heartbeat = setInterval(() => {
           void store.getTiStateAndTry(key).then(({ state, try: t, worker }) => {
