@@ -44,9 +44,9 @@ d.command({ id: 'hold', command: ${JSON.stringify(command)} });
     sys = await new System({ dagsFolder: dags, env: { ALOFT_LOCK_MS: '2000', ALOFT_KILL_GRACE_MS: '20000' } }).start();
     await sys.spawn('scheduler', 'scheduler');
     const w1 = await sys.spawn('worker', 'worker-1', { ALOFT_WORKER_CONCURRENCY: '1' });
-    await waitFor('DAG stored', async () => (await sys!.client.listDags()).length === 1);
+    await waitFor('DAG stored', async () => (await sys!.client.listDags()).length === 1, 90_000);
     const run = await sys.client.trigger('hold');
-    await waitFor('the command beating on worker-1', async () => existsSync(marks) && readFileSync(marks, 'utf8').includes('beat'));
+    await waitFor('the command beating on worker-1', async () => existsSync(marks) && readFileSync(marks, 'utf8').includes('beat'), 90_000);
     const first = Number(/^start (\d+) /m.exec(readFileSync(marks, 'utf8'))![1]);
     expect(groupAlive(first)).toBe(true);
 
