@@ -183,7 +183,7 @@ describe('a worker whose claim another worker holds now', () => {
       await waitFor('the copy stopped', async () => readMarks(marks).some((m) => m.task === 'slow' && m.what === 'killed'), 15_000);
       expect(readMarks(marks).some((m) => m.task === 'slow' && m.what === 'end')).toBe(false);
       const log = await sys.client.getLog('failover_rollback', run.runId, 'slow');
-      expect(log.map((l) => l.line)).toContain('the task instance is now running (try 1) and held by worker-elsewhere; stopping this try');
+      expect(log.map((l) => l.line)).toContain('worker worker-elsewhere took this try over; stopping it here');
     } finally {
       await sys.stop();
       rmSync(TMP, { recursive: true, force: true });

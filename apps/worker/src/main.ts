@@ -19,6 +19,7 @@ const worker = new AloftWorker({
   queues: env.ALOFT_WORKER_QUEUES.split(',').map((q) => q.trim()).filter(Boolean),
   concurrency: env.ALOFT_WORKER_CONCURRENCY,
   workerId: env.ALOFT_WORKER_ID,
+  host: env.ALOFT_WORKER_HOST,
   lockMs: env.ALOFT_LOCK_MS,
   heartbeatMs: env.ALOFT_HEARTBEAT_MS,
   killGraceMs: env.ALOFT_KILL_GRACE_MS,

@@ -1,31 +1,59 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { Logger } from '@aloft/core';
 
 const SCRIPT = fileURLToPath(new URL('./reaper.mjs', import.meta.url));
+
+export interface ReaperOptions {
+  /** Between SIGTERM and SIGKILL once the worker is gone. */
+  graceMs: number;
+  logger: Logger;
+}
 
 /**
  * Ends the process groups of running commands if this worker dies without cleaning up
  * (kill -9, OOM). The reaper holds the read end of a pipe; the kernel closes the write end
- * when the worker dies, however it dies.
+ * when the worker dies, however it dies. A reaper that exits while the worker lives (killed
+ * by hand, say) is started again with the groups it was watching, and the gap is logged.
  */
 export class Reaper {
-  readonly #child: ChildProcess;
+  readonly #groups = new Set<number>();
+  readonly #o: ReaperOptions;
+  #child: ChildProcess;
+  #closed = false;
 
-  constructor(graceMs: number) {
-    this.#child = spawn(process.execPath, [SCRIPT, String(graceMs)], { stdio: ['pipe', 'ignore', 'inherit'], detached: true });
-    this.#child.unref();
-    this.#child.stdin!.on('error', () => undefined);
+  constructor(o: ReaperOptions) {
+    this.#o = o;
+    this.#child = this.#spawn();
+  }
+
+  #spawn(): ChildProcess {
+    // Its own session, so a signal to the worker's process group (Ctrl-C, a supervisor's
+    // stop) does not reach it, and the tasks' groups outlive neither.
+    const child = spawn(process.execPath, [SCRIPT, String(this.#o.graceMs)], { stdio: ['pipe', 'ignore', 'inherit'], detached: true });
+    child.unref();
+    child.stdin!.on('error', () => undefined);
+    child.once('exit', (code, signal) => {
+      if (this.#closed) return;
+      this.#o.logger.error({ code, signal, groups: this.#groups.size }, 'the reaper exited while the worker runs; starting another');
+      this.#child = this.#spawn();
+      for (const g of this.#groups) this.#child.stdin!.write(`+${g}\n`);
+    });
+    return child;
   }
 
   watch(pgid: number): void {
+    this.#groups.add(pgid);
     this.#child.stdin!.write(`+${pgid}\n`);
   }
 
   forget(pgid: number): void {
+    this.#groups.delete(pgid);
     this.#child.stdin!.write(`-${pgid}\n`);
   }
 
   close(): void {
+    this.#closed = true;
     this.#child.stdin!.end();
   }
 }

@@ -69,6 +69,11 @@ export interface AloftWorkerOptions {
   queues: string[];
   concurrency: number;
   workerId: string;
+  /**
+   * Where this worker's processes live: a takeover on the same host ends the previous
+   * holder's process group itself. Default: the OS host name.
+   */
+  host?: string | undefined;
   lockMs: number;
   heartbeatMs: number;
   killGraceMs: number;
@@ -102,6 +107,19 @@ const DEFAULT_TASK_PODS: TaskPodDefaults = {
   dagsFolder: '/app/dags',
 };
 
+interface RunningEntry {
+  task: RunningTask;
+  /** When the job's lock was last taken or renewed, as this worker heard of it. */
+  lockedAt: number;
+  /** Stops the try without recording it: another worker owns it now, or soon will. */
+  lose: (why: string) => void;
+  handBack: () => void;
+  /** Checks the try is still this worker's in Redis, and stops it when not. */
+  verify: () => Promise<void>;
+  /** Stops this copy without recording it: the same try was delivered here again. */
+  supersede: (why: string) => void;
+}
+
 /** Variables from the worker's own environment that tasks get; nothing else leaks through. */
 const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'SHELL'];
 
@@ -112,14 +130,18 @@ const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'S
  */
 export class AloftWorker {
   readonly #workers: Worker[] = [];
-  readonly #running = new Map<string, { task: RunningTask; handBack: () => void; verify: () => Promise<void>; supersede: (why: string) => void }>();
+  readonly #running = new Map<string, RunningEntry>();
+  /** Stops tries whose job lock may have expired (see #fenceLocks). */
+  #fence: NodeJS.Timeout | undefined;
+  /** Repeated lock warnings are quiet until then, by queue (#queueError). */
+  readonly #quietUntil = new Map<string, number>();
   readonly #dags = new Map<string, Promise<WorkerDag | undefined>>();
   /** Upstream lists that mapped instances take their elements from, by (dag, run, task, try). */
   readonly #sourceLists = new Map<string, unknown[]>();
   readonly #fnPool: FnPool;
   readonly #callbacks: CallbackRunner;
   readonly #k8s: KubernetesExecutor;
-  readonly #host = hostname();
+  readonly #host: string;
   readonly #reaper: Reaper;
   /** Creates the runs of triggerDagRun tasks, as a manual trigger does. */
   readonly #client: AloftClient;
@@ -132,11 +154,8 @@ export class AloftWorker {
   /** Claims already made for fetched jobs, by job id, taken by #process instead of startTi. */
   readonly #claimed = new Map<string, StartResult>();
   #closing = false;
-  /** Claims stay paused until then after a reconnect to Redis (see #fenceAfterReconnect). */
-  #fencedUntil = 0;
-  #fenceTimer: NodeJS.Timeout | undefined;
-  /** Reconnects to Redis seen, and tries stopped because their claim was gone after one. */
-  readonly fence = { reconnects: 0, stopped: 0 };
+  /** Ends the pause in claiming after a reconnect to Redis (see #fenceAfterReconnect). */
+  #reconnectFence: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: AloftWorkerOptions) {
     this.#fnPool = new FnPool(this.#baseEnv(), o.fnRunners);
@@ -149,7 +168,14 @@ export class AloftWorker {
       createConcurrency: o.kubernetes?.createConcurrency,
       orphanSweepMs: o.kubernetes?.orphanSweepMs,
     });
-    this.#reaper = new Reaper(o.killGraceMs);
+    this.#host = o.host ?? hostname();
+    // Ordering after kill -9 (tests/reaper.test.ts): no other worker can claim a try before
+    // BullMQ sees its job stalled, which needs the dead worker's lock to expire. The lock
+    // (lockMs) is renewed at least every lockMs/2 (lockRenewTime below, first renewal
+    // included), so it outlives the worker by at least lockMs/2. The reaper sees the worker
+    // die at once (EOF) and SIGKILLs by lockMs/8, so the groups are gone before the
+    // takeover, on this host or any other.
+    this.#reaper = new Reaper({ graceMs: Math.min(o.killGraceMs, Math.floor(o.lockMs / 8)), logger: o.logger });
     this.#client = new AloftClient({ redis: o.store.redis, prefix: o.store.keys.prefix, durability: o.store.durability });
     this.#callbacks = new CallbackRunner({ fnPool: this.#fnPool, logger: o.logger, timeoutMs: o.callbackTimeoutMs ?? 60_000, killGraceMs: o.killGraceMs, registry: o.registry });
     this.#metrics = {
@@ -179,6 +205,9 @@ export class AloftWorker {
           prefix: this.o.store.keys.bullPrefix,
           concurrency: this.o.concurrency,
           lockDuration: this.o.lockMs,
+          // Renewed every lockMs/4 to lockMs·3/8 (BullMQ's default, lockMs/2, lets a lock go
+          // 3/4 of its life unrenewed): the margins #fenceLocks and the reaper count on.
+          lockRenewTime: Math.floor(this.o.lockMs / 4),
           stalledInterval: this.o.lockMs,
           // A stalled job is a worker that died; the next worker takes the instance over.
           maxStalledCount: 100,
@@ -188,10 +217,22 @@ export class AloftWorker {
         (name, opts, flags) => this.#fuse(createRedisBackend(name, opts, flags)),
       );
       worker.on('error', (err) => {
-        if (!this.o.outage?.report(err, `queue ${queue}`)) this.o.logger.error({ err, queue }, 'queue worker error');
+        if (!this.o.outage?.report(err, `queue ${queue}`)) this.#queueError(err, queue);
+      });
+      worker.on('locksRenewed', ({ jobIds }) => {
+        const now = Date.now();
+        for (const id of jobIds) {
+          const r = this.#running.get(id);
+          if (r) r.lockedAt = now;
+        }
+      });
+      worker.on('lockRenewalFailed', (jobIds) => {
+        for (const id of jobIds) this.#running.get(id)?.lose('this worker lost the job\'s lock (Redis was unreachable or restarted for longer than the lock); stopping this try, which another worker takes over');
       });
       this.#workers.push(worker);
     }
+    this.#fence ??= setInterval(() => this.#fenceLocks(), Math.max(50, Math.floor(this.o.lockMs / 8)));
+    this.#fence.unref();
     void this.#fnPool.prewarm();
     let connected = this.o.store.redis.status === 'ready';
     this.o.store.redis.on('ready', () => {
@@ -212,18 +253,16 @@ export class AloftWorker {
    */
   #fenceAfterReconnect(): void {
     if (this.#closing) return;
-    this.fence.reconnects++;
     const fenceMs = 2 * this.o.heartbeatMs + this.o.killGraceMs;
-    this.#fencedUntil = Date.now() + fenceMs;
     this.o.logger.warn({ running: this.#running.size, fenceMs }, 'reconnected to Redis: checking every running claim; taking no new job meanwhile');
     for (const r of this.#running.values()) void r.verify();
     for (const w of this.#workers) if (!w.isPaused()) void w.pause(true);
-    clearTimeout(this.#fenceTimer);
-    this.#fenceTimer = setTimeout(() => {
+    clearTimeout(this.#reconnectFence);
+    this.#reconnectFence = setTimeout(() => {
       if (this.#closing) return;
       for (const w of this.#workers) void w.resume();
     }, fenceMs);
-    this.#fenceTimer.unref();
+    this.#reconnectFence.unref();
   }
 
   /**
@@ -232,7 +271,8 @@ export class AloftWorker {
    */
   async close(graceMs: number): Promise<void> {
     this.#closing = true;
-    clearTimeout(this.#fenceTimer);
+    clearInterval(this.#fence);
+    clearTimeout(this.#reconnectFence);
     const closing = Promise.all(this.#workers.map((w) => w.close()));
     const timer = setTimeout(() => {
       for (const [id, r] of this.#running) {
@@ -250,6 +290,35 @@ export class AloftWorker {
     await this.#fnPool.close();
     this.#k8s.close();
     this.#reaper.close();
+  }
+
+  /**
+   * BullMQ's worker errors. A job lock that lapsed (Redis away for longer than the lock) fails
+   * every renewal and the finish of a try that ended meanwhile: warnings, one per queue every
+   * 10 s, since #fenceLocks stops such tries and BullMQ hands their jobs on. Anything else is
+   * an error.
+   */
+  #queueError(err: Error, queue: string): void {
+    if (!/^(could not renew lock|Missing lock|Lock mismatch) for job/.test(err.message)) return void this.o.logger.error({ err, queue }, 'queue worker error');
+    const now = Date.now();
+    if ((this.#quietUntil.get(queue) ?? 0) > now) return;
+    this.#quietUntil.set(queue, now + 10_000);
+    this.o.logger.warn({ err: err.message, queue }, 'a job lock lapsed (Redis away for longer than ALOFT_LOCK_MS?); its try goes to the next worker');
+  }
+
+  /**
+   * Self-fencing: a try whose job lock went unrenewed for 3/4 of its life is stopped (and
+   * not recorded) before the lock can expire, so no other worker can claim it while it still
+   * runs here, however long Redis stays away. Normal renewals come every lockMs/4 to
+   * lockMs·3/8 (lockRenewTime); `lockedAt` is when this worker heard of the renewal, which
+   * is after Redis made it, so the margin holds while a renewal's reply takes under lockMs/4.
+   * tests/chaos.test.ts (Redis restarted during runs) checks that no try runs twice at once.
+   */
+  #fenceLocks(): void {
+    const now = Date.now();
+    for (const r of this.#running.values()) {
+      if (now - r.lockedAt > (this.o.lockMs * 3) / 4) r.lose(`no renewal of the job's lock for ${now - r.lockedAt} ms (Redis unreachable?); stopping this try before the lock expires; another worker takes it over`);
+    }
   }
 
   #baseEnv(): Record<string, string> {
@@ -314,6 +383,8 @@ export class AloftWorker {
     let result: ExecResult;
     let handedBack = false;
     let externallyChanged: string | undefined;
+    /** Why this worker no longer owns the try (its job lock is gone, or about to be). */
+    let lost: string | undefined;
     let callbackBase: { dag: SerializedDag; task: SerializedTask; info: TaskInfo } | undefined;
     try {
       const run = claim.run;
@@ -355,30 +426,33 @@ export class AloftWorker {
                 void running.cancel(timedOut);
               }, task.executionTimeoutMs)
             : undefined;
-        const stop = (why: string) => {
-          if (externallyChanged) return;
-          externallyChanged = why;
-          this.fence.stopped++;
+        const stop = (why: string, owned: boolean) => {
+          if (externallyChanged || lost) return;
+          if (owned) externallyChanged = why;
+          else lost = why;
           log.system(why);
-          void running.cancel(why);
+          // A pod goes on for the next holder to adopt; anything else must stop here.
+          void (!owned && running.detach ? running.detach(why) : running.cancel(why));
         };
-        // Still this worker's try? The holder is compared too: after a failover rolled the
-        // claim back, another worker can hold the same try in the same state.
+        // Still this worker's try? The holder is compared too: a claim rolled back by a Redis
+        // failover and made again by another worker shows the same state and try.
         const verify = () =>
           store.getTiStateAndTry(key).then(({ state, try: t, worker }) => {
-            if (externallyChanged || (state === 'running' && t === d.try && (worker === undefined || worker === this.o.workerId))) return;
-            const holder = state === 'running' && t === d.try ? ` and held by ${worker}` : '';
-            stop(`the task instance is now ${state ?? 'gone'} (try ${t})${holder}; stopping this try`);
+            if (state !== 'running' || t !== d.try) stop(`the task instance is now ${state ?? 'gone'} (try ${t}); stopping this try`, true);
+            else if (worker !== undefined && worker !== this.o.workerId) stop(`worker ${worker} took this try over; stopping it here`, false);
           }, () => undefined);
         const heartbeat = setInterval(() => void verify(), this.o.heartbeatMs);
         this.#running.set(id, {
           task: running,
+          // The job's lock was taken when BullMQ moved it to active.
+          lockedAt: job.processedOn ?? started,
+          lose: (why) => stop(why, false),
           handBack: () => {
             handedBack = true;
             void running.cancel('worker shutting down');
           },
           verify,
-          supersede: stop,
+          supersede: (why) => stop(why, true),
         });
         try {
           result = await running.result;
@@ -397,7 +471,15 @@ export class AloftWorker {
       this.#metrics.running.dec();
     }
     if (result.reason && result.outcome !== 'success') log.system(`${result.outcome}: ${result.reason}`);
-    if (externallyChanged || handedBack) await log.close();
+    if (externallyChanged || handedBack || lost) await log.close();
+    if (lost) {
+      // Not recorded, and the job not completed: the try belongs to whoever holds the job's
+      // lock. With the lock still ours (a fence on a late renewal), the job goes back to be
+      // taken over at once; with it gone, moving fails and BullMQ's stalled check hands the
+      // job on. Completing it here would leave the instance running with no job.
+      await job.moveToDelayed(Date.now(), token).catch(() => undefined);
+      throw new DelayedError();
+    }
     if (externallyChanged) return;
     if (handedBack) {
       await store.releaseTi(key, d.try);

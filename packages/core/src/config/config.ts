@@ -28,6 +28,7 @@ const ENV = z.object({
   ALOFT_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(8),
   ALOFT_WORKER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8792),
   ALOFT_WORKER_ID: z.string().default(`${hostname()}-${process.pid}`),
+  ALOFT_WORKER_HOST: z.string().min(1).optional(),
   ALOFT_WORKER_GRACE_MS: z.coerce.number().int().min(0).default(30000),
   ALOFT_FN_RUNNERS_WARM: z.coerce.number().int().min(0).max(1000).default(2),
   ALOFT_FN_RUNNER_IDLE_MS: z.coerce.number().int().min(1000).default(600000),
