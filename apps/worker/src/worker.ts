@@ -188,11 +188,19 @@ export class AloftWorker {
 
   /**
    * Stops taking jobs, lets running tasks finish for up to `graceMs`, then stops the rest
-   * and hands their instances back to the queue for another worker.
+   * and hands their instances back to the queue for another worker. Tasks that run on
+   * without the worker (pods) are handed back at once and left running: the next holder
+   * adopts each pod and follows its log from where this worker stopped (tests/kubernetes.test.ts,
+   * "a worker stopped with SIGTERM hands its pod back").
    */
   async close(graceMs: number): Promise<void> {
     this.#closing = true;
     const closing = Promise.all(this.#workers.map((w) => w.close()));
+    for (const [id, r] of this.#running) {
+      if (!r.task.detach) continue;
+      this.o.logger.info({ ti: id }, 'handing a pod task back; its pod runs on');
+      r.handBack();
+    }
     const timer = setTimeout(() => {
       for (const [id, r] of this.#running) {
         this.o.logger.warn({ ti: id }, 'grace period over; handing the task back');
@@ -318,7 +326,7 @@ export class AloftWorker {
           task: running,
           handBack: () => {
             handedBack = true;
-            void running.cancel('worker shutting down');
+            void (running.detach ? running.detach('worker shutting down') : running.cancel('worker shutting down'));
           },
         });
         try {

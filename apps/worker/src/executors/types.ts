@@ -21,6 +21,12 @@ export interface RunningTask {
   result: Promise<ExecResult>;
   /** Ends the task (timeout, cancel, shutdown); `result` then resolves as failed with `reason`. */
   cancel(reason: string): Promise<void>;
+  /**
+   * Stops watching a task that goes on without this worker (a pod), so that the next holder
+   * of the try takes it over; `result` then resolves as failed with `reason`. Absent for
+   * tasks that run inside the worker.
+   */
+  detach?(reason: string): Promise<void>;
   /** Process group id of a local process, recorded so a takeover on this host can end it. */
   pgid?: number | undefined;
 }
