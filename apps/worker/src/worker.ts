@@ -322,13 +322,13 @@ export class AloftWorker {
             void running.cancel(externallyChanged);
           }, () => undefined);
         }, this.o.heartbeatMs);
-        this.#running.set(id, {
-          task: running,
-          handBack: () => {
-            handedBack = true;
-            void (running.detach ? running.detach('worker shutting down') : running.cancel('worker shutting down'));
-          },
-        });
+        const handBack = () => {
+          handedBack = true;
+          void (running.detach ? running.detach('worker shutting down') : running.cancel('worker shutting down'));
+        };
+        this.#running.set(id, { task: running, handBack });
+        // A pod task that started while the worker was already closing goes back at once too.
+        if (this.#closing && running.detach) handBack();
         try {
           result = await running.result;
         } finally {
