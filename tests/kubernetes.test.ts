@@ -80,8 +80,8 @@ describe.runIf(REAL_KUBE.kubeconfig)('kubernetesPod tasks on a real kube-apiserv
     await sys.spawn('scheduler', 'scheduler');
     await sys.spawn('worker', 'worker-1', workerEnv);
     await sys.spawn('worker', 'worker-2', workerEnv);
-    await waitFor('pod DAGs stored', async () => (await sys.client.listDags()).length >= 14, 90_000);
-  }, 180_000);
+    await waitFor('pod DAGs stored', async () => (await sys.client.listDags()).length >= 15, 180_000);
+  }, 240_000);
   afterAll(async () => {
     history?.stop();
     await sys.stop();
