@@ -1,25 +1,53 @@
 #!/usr/bin/env node
 // Runs every test: installs dependencies and redis-server if needed, runs vitest, and ends
 // with one line `N passed, N failed[, N skipped]`.
-import { spawnSync } from 'node:child_process';
+//
+// The pod tests' real-server tier runs against a real kube-apiserver started here (see
+// scripts/lib/real-kube.mjs): built once per machine when missing, started in a scratch dir
+// on free ports, its kubeconfig passed to the tests as ALOFT_TEST_KUBECONFIG, and stopped at
+// the end, also on failure or Ctrl-C. Without the real-kube tools the tier is skipped and
+// the reason printed (ALOFT_TEST_REAL_KUBE_SKIP). ALOFT_REAL_KUBE=0 skips it on purpose.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureChromium, ensureInstalled, ensurePython, ensureRedisServer, ROOT } from './lib/bootstrap.mjs';
+import { startRealKube, wantsRealKube } from './lib/real-kube.mjs';
 
 ensureInstalled();
 if (!process.env.REDIS_URL) ensureRedisServer();
 ensureChromium();
 ensurePython();
 
+const args = process.argv.slice(2);
+const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=aloft-source`.trim() };
+let kube;
+if (wantsRealKube(args)) {
+  kube = startRealKube();
+  if (kube.skip) {
+    console.error(`[aloft] real-kube tier skipped: ${kube.skip}`);
+    env.ALOFT_TEST_REAL_KUBE_SKIP = kube.skip;
+  } else {
+    env.ALOFT_TEST_KUBECONFIG = kube.kubeconfig;
+    env.ALOFT_TEST_REAL_KUBE_DIR = kube.dir;
+    env.ALOFT_TEST_REAL_KUBE_STATE = kube.stateDir;
+  }
+} else env.ALOFT_TEST_REAL_KUBE_SKIP = 'not asked for (ALOFT_REAL_KUBE=0, or no test file about Kubernetes named)';
+const stopKube = () => kube?.stop?.();
+process.on('exit', stopKube);
+
 const out = join(ROOT, '.test-results');
 mkdirSync(out, { recursive: true });
 const report = join(out, 'vitest.json');
 rmSync(report, { force: true });
-const r = spawnSync(
+const child = spawn(
   process.execPath,
-  [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)],
-  { stdio: 'inherit', cwd: ROOT, env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=aloft-source`.trim() } },
+  [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args],
+  { stdio: 'inherit', cwd: ROOT, env },
 );
+// Ctrl-C reaches vitest too (same process group); wait for it, then stop the stack.
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+const r = await new Promise((res) => child.on('close', (status, signal) => res({ status: status ?? (signal ? 1 : 0) })));
+stopKube();
 
 let passed = 0;
 let failed = 0;

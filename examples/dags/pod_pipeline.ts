@@ -1,8 +1,11 @@
 /**
  * Pods that pass data along: an extract pod reads a password from a Secret (by reference:
  * the worker never sees it), runs with requests and limits, and returns its result as
- * JSON through its termination message; a transform pod gets that output through a
- * template; a function sums up. Manual only: it needs a worker with a cluster and a
+ * JSON through its termination message (up to 4 KiB; larger outputs go out as a
+ * `::aloft-output::<json>` line on stdout); a transform pod gets that output through a
+ * template; a function sums up. The termination message is written to
+ * /dev/termination-log, or where TERMINATION_MESSAGE_PATH says on a kubelet stand-in that
+ * runs containers as local processes (the tests' real-kube). Manual only: it needs a worker with a cluster and a
  * Secret `warehouse` with a key `password` in the namespace.
  */
 import { dag } from '@aloft/core';
@@ -26,7 +29,7 @@ const extract = p.kubernetesPod({
       'assert os.environ["WAREHOUSE_PASSWORD"], "no password"',
       'rows = [{"day": "{{ ds }}", "region": r, "orders": n} for r, n in [("north", 12), ("south", 30)]]',
       'print(f"extracted {len(rows)} rows")',
-      'open("/dev/termination-log", "w").write(json.dumps({"rows": len(rows), "orders": sum(r["orders"] for r in rows)}))',
+      'open(os.environ.get("TERMINATION_MESSAGE_PATH", "/dev/termination-log"), "w").write(json.dumps({"rows": len(rows), "orders": sum(r["orders"] for r in rows)}))',
     ].join('\n'),
   ],
   secrets: [{ type: 'env', secret: 'warehouse', key: 'password', envName: 'WAREHOUSE_PASSWORD' }],
@@ -39,7 +42,7 @@ const transform = p.kubernetesPod({
   namespace: 'default',
   image: 'busybox:1.36',
   cmds: ['sh', '-c'],
-  arguments: ['echo "{{ outputs.extract.orders }} orders in {{ outputs.extract.rows }} rows"; echo \'{"average": {{ outputs.extract.orders / outputs.extract.rows }}}\' > /dev/termination-log'],
+  arguments: ['echo "{{ outputs.extract.orders }} orders in {{ outputs.extract.rows }} rows"; echo \'{"average": {{ outputs.extract.orders / outputs.extract.rows }}}\' > "${TERMINATION_MESSAGE_PATH:-/dev/termination-log}"'],
   resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '64Mi' } },
 });
 

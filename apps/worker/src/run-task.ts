@@ -4,24 +4,32 @@
  * (base64 JSON, already templated) and only watches: this process has no Redis and no
  * secrets beyond what the pod spec gives it. What it prints is the task's log, the JSON it
  * writes to the termination log is the task's output, and its exit code is the result:
- * 0 success, the task's skip code skipped, anything else failed.
+ * 0 success, the task's skip code skipped, anything else failed. An output over the
+ * kubelet's 4 KiB termination-message limit goes out as a `::aloft-output::` line instead.
  *
  *   run-task --termination-log /dev/termination-log
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { writeFileSync, writeSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { format } from 'node:util';
 import { importDagFile, SkipSignal } from '@aloft/core';
+import { OUTPUT_MARKER } from './executors/types.js';
 import type { PodTaskSpec } from './pod-task-spec.js';
 import { taskContext } from './task-context.js';
 
 const args = process.argv.slice(2);
-const termLog = args[args.indexOf('--termination-log') + 1] ?? '/dev/termination-log';
+// A kubelet stand-in that runs containers as local processes (the tests' fake kubelet)
+// names the container's termination-message file in TERMINATION_MESSAGE_PATH.
+const termLog = process.env['TERMINATION_MESSAGE_PATH'] ?? args[args.indexOf('--termination-log') + 1] ?? '/dev/termination-log';
+/** The kubelet keeps at most this many bytes of a termination message. */
+const TERMINATION_MESSAGE_LIMIT = 4096;
 
 function output(value: unknown): void {
   if (value === undefined) return;
-  writeFileSync(termLog, JSON.stringify(value));
+  const json = JSON.stringify(value);
+  if (Buffer.byteLength(json) <= TERMINATION_MESSAGE_LIMIT) writeFileSync(termLog, json);
+  else writeSync(1, `${OUTPUT_MARKER}${json}\n`);
 }
 
 async function runCommand(s: Extract<PodTaskSpec, { kind: 'command' }>): Promise<number> {

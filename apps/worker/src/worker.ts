@@ -267,13 +267,21 @@ export class AloftWorker {
 
   /**
    * Stops taking jobs, lets running tasks finish for up to `graceMs`, then stops the rest
-   * and hands their instances back to the queue for another worker.
+   * and hands their instances back to the queue for another worker. Tasks that run on
+   * without the worker (pods) are handed back at once and left running: the next holder
+   * adopts each pod and follows its log from where this worker stopped (tests/kubernetes.test.ts,
+   * "a worker stopped with SIGTERM hands its pod back").
    */
   async close(graceMs: number): Promise<void> {
     this.#closing = true;
     clearInterval(this.#fence);
     clearTimeout(this.#reconnectFence);
     const closing = Promise.all(this.#workers.map((w) => w.close()));
+    for (const [id, r] of this.#running) {
+      if (!r.task.detach) continue;
+      this.o.logger.info({ ti: id }, 'handing a pod task back; its pod runs on');
+      r.handBack();
+    }
     const timer = setTimeout(() => {
       for (const [id, r] of this.#running) {
         this.o.logger.warn({ ti: id }, 'grace period over; handing the task back');
@@ -442,18 +450,21 @@ export class AloftWorker {
             else if (worker !== undefined && worker !== this.o.workerId) stop(`worker ${worker} took this try over; stopping it here`, false);
           }, () => undefined);
         const heartbeat = setInterval(() => void verify(), this.o.heartbeatMs);
+        const handBack = () => {
+          handedBack = true;
+          void (running.detach ? running.detach('worker shutting down') : running.cancel('worker shutting down'));
+        };
         this.#running.set(id, {
           task: running,
           // The job's lock was taken when BullMQ moved it to active.
           lockedAt: job.processedOn ?? started,
           lose: (why) => stop(why, false),
-          handBack: () => {
-            handedBack = true;
-            void running.cancel('worker shutting down');
-          },
+          handBack,
           verify,
           supersede: (why) => stop(why, true),
         });
+        // A pod task that started while the worker was already closing goes back at once too.
+        if (this.#closing && running.detach) handBack();
         try {
           result = await running.result;
         } finally {

@@ -79,6 +79,9 @@ export class LogFollower {
       let skipping = since !== undefined;
       let sameTs = 0;
       const emit = (raw: string) => {
+        // Nothing after stop(): the try's log and cursor are final once the follower stops
+        // (a worker handing the try back has flushed them for the next holder).
+        if (this.#stopped) return;
         const sp = raw.indexOf(' ');
         const ts = sp > 0 ? raw.slice(0, sp) : '';
         const line = sp > 0 ? raw.slice(sp + 1) : raw;

@@ -86,11 +86,12 @@ function slug(s: string, max: number): string {
 
 /**
  * The pod's name: the same for the same (dag, run, task, map index, try), so a worker that
- * takes a try over finds the pod instead of starting a second one. A DNS-1123 label.
+ * takes a try over finds the pod instead of starting a second one. A DNS-1123 label. A try
+ * whose first pod went away unfinished gets a pod of a later `generation` (see pod-launcher.ts).
  */
-export function podName(id: PodIdentity, prefix?: string): string {
+export function podName(id: PodIdentity, prefix?: string, generation = 1): string {
   const hash = shortHash(`${id.dagId}\n${id.runId}\n${id.taskId}\n${id.mapIndex}`, 10);
-  const tail = `-${hash}-${id.tryNumber}`;
+  const tail = `-${hash}-${id.tryNumber}${generation > 1 ? `-g${generation}` : ''}`;
   const head = [prefix ? slug(prefix, 20) : '', slug(id.dagId, 20), slug(id.taskId, 20)].filter(Boolean).join('-');
   return `${head.slice(0, 63 - tail.length).replace(/-+$/, '') || 'aloft'}${tail}`;
 }

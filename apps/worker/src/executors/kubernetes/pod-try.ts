@@ -1,0 +1,262 @@
+import type { CoreV1Api, CoreV1Event, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import type { Logger, Store, TaskInstanceKey } from '@aloft/core';
+import { OUTPUT_MARKER, type ExecEnv, type ExecResult } from '../types.js';
+import { errorText, isCode, retrying, type RetryStats } from './api-retry.js';
+import { LogFollower, type LogCursor } from './log-follower.js';
+import type { PodLauncher } from './pod-launcher.js';
+import { podResult } from './pod-output.js';
+import { buildPod, MAIN_CONTAINER, type PodIdentity, type PodParams } from './pod-spec.js';
+import type { PodWatcher } from './pod-watcher.js';
+import { notePullErrors, verdict, type PodVerdict } from './reasons.js';
+
+export interface PodRun {
+  params: PodParams;
+  id: PodIdentity;
+  key: TaskInstanceKey;
+  ctx: Record<string, unknown>;
+  dagFile: string;
+  taskEnv: Record<string, string>;
+}
+
+/** What a try's pod needs from its executor: one cluster's client, watch and launcher. */
+export interface PodTryContext {
+  store: Store;
+  logger: Logger;
+  kc: KubeConfig;
+  api: CoreV1Api;
+  watcher: PodWatcher;
+  launcher: PodLauncher;
+  retries: RetryStats;
+  defaultStartupTimeoutMs: number;
+}
+
+type End = PodVerdict | { kind: 'cancelled' } | { kind: 'detached' };
+
+const failedEnd = (reason: string): End => ({ kind: 'failed', reason, exitCode: undefined, oomKilled: false, message: undefined });
+
+/**
+ * One try's pod, from launch (create or adopt) to result and clean-up: follows the pod
+ * through the namespace's shared watch, streams its containers' logs into the try's log,
+ * times its startup, and turns its end into the task's result.
+ *
+ * Three ways out besides the pod's own end: `cancel` deletes the pod (timeout, a cancelled
+ * run); `detach` only stops following it (a worker shutting down hands the try back, and
+ * the next holder adopts the pod and resumes its log from the cursor recorded with the
+ * lines); the startup timeout fails a pod still Pending.
+ */
+export class PodTry {
+  readonly result: Promise<ExecResult>;
+  readonly #ended: Promise<End>;
+  #settle!: (e: End) => void;
+  #cancelled: string | undefined;
+  #detached: string | undefined;
+  #launched: { name: string; uid: string | undefined } | undefined;
+  #current: V1Pod | undefined;
+  #followers: LogFollower[] = [];
+  #marked: string | undefined;
+  #lastDetail = '';
+  readonly #pullErrors = new Map<string, string>();
+
+  constructor(
+    private readonly c: PodTryContext,
+    private readonly r: PodRun,
+    private readonly env: ExecEnv,
+  ) {
+    this.#ended = new Promise<End>((res) => (this.#settle = res));
+    this.result = this.#run().catch((err: unknown) => {
+      this.#stopFollowing();
+      return { outcome: 'failed' as const, reason: `could not run pod ${r.params.namespace}/${this.#launched?.name ?? ''}: ${errorText(err)}` };
+    });
+  }
+
+  /** Deletes the pod (once it exists) and ends the try as failed with `reason`. */
+  async cancel(reason: string): Promise<void> {
+    this.#cancelled ??= reason;
+    this.#settle({ kind: 'cancelled' });
+    if (this.#launched) await this.#delete(reason);
+  }
+
+  /** Stops following the pod, which runs on for the next holder of the try. */
+  detach(reason: string): Promise<void> {
+    this.#detached ??= reason;
+    this.#settle({ kind: 'detached' });
+    return Promise.resolve();
+  }
+
+  async #run(): Promise<ExecResult> {
+    const { params: p, id, key } = this.r;
+    const { store } = this.c;
+    const ns = p.namespace;
+    const startupMs = p.startupTimeoutMs ?? this.c.defaultStartupTimeoutMs;
+    const oomKills = Number((await store.getTiField(key, 'oomKills')) ?? 0);
+    const pod = buildPod({ params: p, id, ctx: this.r.ctx, dagFile: this.r.dagFile, taskEnv: this.r.taskEnv, oomKills });
+    const memory = pod.spec?.containers.find((x) => x.name === MAIN_CONTAINER)?.resources?.limits?.['memory'];
+    if (memory) await store.setTiFields(key, { [`podMemory:${id.tryNumber}`]: memory });
+
+    if (this.#cancelled || this.#detached) return { outcome: 'failed', reason: this.#cancelled ?? `handed back: ${this.#detached ?? ''}` };
+    const launched = await this.c.launcher.launch({ key, id, namespace: ns, namePrefix: p.namePrefix, pod, startupMs, env: this.env });
+    if ('failed' in launched) return { outcome: 'failed', reason: launched.failed };
+    const { name } = launched;
+    this.#launched = { name, uid: launched.pod.metadata?.uid };
+    if (!launched.adopted) this.env.log.system(`created pod ${ns}/${name}${memory ? ` (memory limit ${memory})` : ''}`);
+    await store.setTiFields(key, { pod: `${ns}/${name}` });
+    if (this.#cancelled) await this.#delete(this.#cancelled);
+
+    const cursors = new Map<string, LogCursor>();
+    for (const x of pod.spec?.containers ?? []) {
+      const v = await store.getTiField(key, cursorField(name, x.name));
+      if (v) cursors.set(x.name, JSON.parse(v) as LogCursor);
+    }
+    const unsubscribe = this.c.watcher.subscribe(name, (obj, type) => this.#onPod(obj, type, cursors));
+    this.#onPod(launched.pod, 'MODIFIED', cursors);
+    const stopTimer = this.#timeStartup(startupMs);
+    const end = await this.#ended.finally(() => {
+      stopTimer();
+      unsubscribe();
+    });
+
+    if (end.kind === 'cancelled' || end.kind === 'detached') {
+      this.#stopFollowing();
+      if (end.kind === 'detached') this.env.log.system(`${this.#detached ?? ''}: pod ${ns}/${name} runs on; the next holder of this try follows it`);
+      return { outcome: 'failed', reason: this.#cancelled ?? `handed back: ${this.#detached ?? ''}` };
+    }
+    // Let the log streams deliver the containers' last lines (briefly when the pod is
+    // stuck rather than ended: a crash-looping container's stream never ends).
+    const podEnded = this.#current?.status?.phase === 'Succeeded' || this.#current?.status?.phase === 'Failed';
+    await Promise.race([Promise.all(this.#followers.map((f) => f.done)), new Promise((res) => setTimeout(res, podEnded ? 10_000 : 500))]);
+    this.#stopFollowing();
+    const res = podResult(end, p.skipExitCodes, this.#marked);
+    if (res.outcome === 'failed') await this.#appendEvents(ns, name);
+    if (end.kind === 'failed' && end.oomKilled) {
+      await store.setTiFields(key, { oomKills: String(oomKills + 1) });
+      if (p.oomRetry) this.env.log.system(`OOMKilled with memory limit ${memory ?? 'unset'}; the next try gets ×${p.oomRetry.factor} (up to ${p.oomRetry.max})`);
+    }
+    this.#cleanUp(res);
+    return res;
+  }
+
+  #onPod(obj: V1Pod, type: 'ADDED' | 'MODIFIED' | 'DELETED', cursors: Map<string, LogCursor>): void {
+    // Only the very pod this try launched or adopted, never another that had its name.
+    if (this.#launched?.uid && obj.metadata?.uid !== this.#launched.uid) return;
+    this.#current = obj;
+    notePullErrors(obj, this.#pullErrors);
+    const v = verdict(obj, this.#pullErrors);
+    if (type === 'DELETED' && !this.#cancelled) {
+      this.#settle(v.kind === 'succeeded' || v.kind === 'failed' ? v : failedEnd('the pod was deleted before it finished'));
+      return;
+    }
+    this.#startLogs(obj, cursors);
+    if (v.kind === 'pending') {
+      if (v.detail !== this.#lastDetail) {
+        this.#lastDetail = v.detail;
+        this.env.log.system(`pod pending: ${v.detail}`);
+        void this.c.store.setTiFields(this.r.key, { detail: `Pending: ${v.detail}` });
+      }
+    } else if (v.kind === 'running') {
+      if (this.#lastDetail !== 'running') {
+        this.#lastDetail = 'running';
+        void this.c.store.setTiFields(this.r.key, { detail: 'pod running' });
+      }
+    } else this.#settle(v);
+  }
+
+  /** Fails the try when its pod is still Pending `startupMs` after the launch. */
+  #timeStartup(startupMs: number): () => void {
+    const since = Date.now();
+    const timer = setInterval(
+      () => {
+        const v = this.#current && verdict(this.#current, this.#pullErrors);
+        if (v?.kind !== 'pending' || Date.now() - since <= startupMs) return;
+        this.#settle(failedEnd(`${v.unschedulable ? 'Unschedulable' : 'still Pending'} after ${Math.round(startupMs / 1000)} s (startup timeout): ${v.detail}`));
+      },
+      Math.min(1000, Math.max(50, startupMs / 4)),
+    );
+    return () => clearInterval(timer);
+  }
+
+  #startLogs(obj: V1Pod, cursors: Map<string, LogCursor>): void {
+    if (!this.r.params.getLogs || this.#followers.length || this.#cancelled || this.#detached) return;
+    const started = (obj.status?.containerStatuses ?? []).filter((x) => x.state?.running || x.state?.terminated);
+    if (!started.some((x) => x.name === MAIN_CONTAINER)) return;
+    const names = obj.spec?.containers.map((x) => x.name) ?? [MAIN_CONTAINER];
+    this.#followers = names.map((container) => this.#follow(obj.metadata!.name!, container, names.length > 1, cursors.get(container)));
+  }
+
+  #follow(pod: string, container: string, named: boolean, after: LogCursor | undefined): LogFollower {
+    const field = cursorField(pod, container);
+    const { log } = this.env;
+    return new LogFollower(this.c.kc, {
+      namespace: this.r.params.namespace,
+      pod,
+      container,
+      after,
+      onLine: (line, cursor) => {
+        log.write('stdout', named ? `[${container}] ${line}` : line);
+        if (line.startsWith(OUTPUT_MARKER) && container === MAIN_CONTAINER) this.#marked = line.slice(OUTPUT_MARKER.length).trim();
+        // Where this container's log was read to, written with the lines themselves, so a
+        // worker taking over resumes exactly after the last line that reached the log.
+        log.mark(field, JSON.stringify(cursor));
+      },
+      finished: () => {
+        const phase = this.#current?.status?.phase;
+        return Boolean(this.#current?.status?.containerStatuses?.find((s) => s.name === container)?.state?.terminated) || phase === 'Succeeded' || phase === 'Failed';
+      },
+      onRetry: (err) => log.system(`log stream of ${container} dropped (${String(err).slice(0, 200)}); resuming`),
+    });
+  }
+
+  #stopFollowing(): void {
+    for (const f of this.#followers) f.stop();
+  }
+
+  async #delete(reason: string): Promise<void> {
+    const { name, uid } = this.#launched!;
+    const ns = this.r.params.namespace;
+    const ms = this.r.params.terminationGracePeriodMs;
+    this.env.log.system(`deleting pod ${ns}/${name}: ${reason}`);
+    await retrying(
+      this.c.retries,
+      () => this.c.api.deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: ms !== undefined ? Math.ceil(ms / 1000) : undefined, body: uid ? { preconditions: { uid } } : undefined }),
+      Date.now() + 30_000,
+    ).catch((err: unknown) => {
+      if (!isCode(err, 404)) this.env.log.system(`could not delete pod ${name}: ${errorText(err)}`);
+    });
+  }
+
+  /** Deletes the finished pod as its onFinish says; the result does not wait for it. */
+  #cleanUp(res: ExecResult): void {
+    const { onFinish } = this.r.params;
+    const { name, uid } = this.#launched!;
+    const ns = this.r.params.namespace;
+    if (!(onFinish === 'delete' || (onFinish === 'deleteOnSuccess' && res.outcome !== 'failed'))) {
+      this.env.log.system(`pod ${ns}/${name} kept (onFinish: ${onFinish})`);
+      return;
+    }
+    // A pod left behind by a worker that dies meanwhile keeps its labels and is found again
+    // by the orphan sweep.
+    this.env.log.system(`deleting pod ${ns}/${name} (onFinish: ${onFinish})`);
+    void retrying(this.c.retries, () => this.c.api.deleteNamespacedPod({ name, namespace: ns, body: uid ? { preconditions: { uid } } : undefined }), Date.now() + 60_000).catch((err: unknown) => {
+      if (!isCode(err, 404)) this.c.logger.warn({ pod: `${ns}/${name}`, err: errorText(err) }, 'could not delete a finished pod');
+    });
+  }
+
+  async #appendEvents(ns: string, name: string): Promise<void> {
+    const { log } = this.env;
+    try {
+      const list = await retrying(this.c.retries, () => this.c.api.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` }), Date.now() + 10_000);
+      const items = [...list.items].sort((a, b) => time(a) - time(b)).slice(-20);
+      if (items.length) log.system(`recent events of pod ${name}:`);
+      for (const e of items) log.system(`  ${e.type ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`);
+    } catch (err) {
+      log.system(`could not list the pod's events: ${String(err).slice(0, 200)}`);
+    }
+  }
+}
+
+/** Task-instance field holding how far a pod's container log was read. */
+const cursorField = (pod: string, container: string) => `podLog:${pod}:${container}`;
+
+function time(e: CoreV1Event): number {
+  const t = e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp;
+  return t ? new Date(t as unknown as string).getTime() : 0;
+}
