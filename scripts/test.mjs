@@ -4,12 +4,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureChromium, ensureInstalled, ensurePython, ensureRedisServer, ROOT } from './lib/bootstrap.mjs';
+import { ensureChromium, ensureInstalled, ensureKubectl, ensurePython, ensureRedisServer, ROOT } from './lib/bootstrap.mjs';
 
 ensureInstalled();
 if (!process.env.REDIS_URL) ensureRedisServer();
 ensureChromium();
 ensurePython();
+ensureKubectl();
 
 const out = join(ROOT, '.test-results');
 mkdirSync(out, { recursive: true });
