@@ -2,8 +2,9 @@
  * Pods that pass data along: an extract pod reads a password from a Secret (by reference:
  * the worker never sees it), runs with requests and limits, and returns its result as
  * JSON through its termination message; a transform pod gets that output through a
- * template; a function sums up. Manual only: it needs a worker with a cluster and a
- * Secret `warehouse` with a key `password` in the namespace.
+ * template; a function sums up. Manual only: it needs a worker with a cluster, a Secret
+ * `warehouse` with a key `password` in the worker's ALOFT_TASK_POD_NAMESPACE, and
+ * `warehouse` in its ALOFT_POD_SECRET_ALLOWLIST (default: every name).
  */
 import { dag } from '@aloft/core';
 
@@ -17,7 +18,6 @@ const p = dag({
 
 const extract = p.kubernetesPod({
   id: 'extract',
-  namespace: 'default',
   image: 'python:3.12-slim',
   cmds: ['python', '-c'],
   arguments: [
@@ -36,7 +36,6 @@ const extract = p.kubernetesPod({
 
 const transform = p.kubernetesPod({
   id: 'transform',
-  namespace: 'default',
   image: 'busybox:1.36',
   cmds: ['sh', '-c'],
   arguments: ['echo "{{ outputs.extract.orders }} orders in {{ outputs.extract.rows }} rows"; echo \'{"average": {{ outputs.extract.orders / outputs.extract.rows }}}\' > /dev/termination-log'],
