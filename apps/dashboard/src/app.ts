@@ -35,6 +35,8 @@ export interface DashboardOptions {
   logger: Logger;
   /** Sign-in attempts allowed per client address in 15 minutes. */
   loginAttempts?: number;
+  /** Pods run on the quick start's local stand-in; DAGs with pod tasks say so. */
+  podsOnStandIn?: boolean;
 }
 
 export interface Dashboard {
@@ -189,6 +191,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   const rest = api({
     store: o.store,
     hub,
+    podsOnStandIn: o.podsOnStandIn ?? false,
     queues: async () => {
       await refreshQueues();
       return queues;

@@ -6,7 +6,7 @@ const config = loadConfig();
 const logger = createLogger({ name: 'dashboard', level: config.logLevel, pretty: config.logPretty });
 const redis = createRedis(config.redisUrl);
 const store = new Store(redis, config.prefix, config.env.ALOFT_LOG_MAX_LINES);
-const dashboard = createDashboard({ store, redis, logger, loginAttempts: config.env.ALOFT_DASHBOARD_LOGIN_ATTEMPTS });
+const dashboard = createDashboard({ store, redis, logger, loginAttempts: config.env.ALOFT_DASHBOARD_LOGIN_ATTEMPTS, podsOnStandIn: config.env.ALOFT_K8S_STAND_IN === '1' });
 await dashboard.auth.bootstrap(config.env.ALOFT_DASHBOARD_ADMIN_PASSWORD);
 const bundled = Date.now();
 await dashboard.uiReady.then(
