@@ -10,13 +10,14 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureChromium, ensureInstalled, ensurePython, ensureRedisServer, ROOT } from './lib/bootstrap.mjs';
+import { ensureChromium, ensureInstalled, ensureKubectl, ensurePython, ensureRedisServer, ROOT } from './lib/bootstrap.mjs';
 import { startRealKube, wantsRealKube } from './lib/real-kube.mjs';
 
 ensureInstalled();
 if (!process.env.REDIS_URL) ensureRedisServer();
 ensureChromium();
 ensurePython();
+ensureKubectl();
 
 const args = process.argv.slice(2);
 const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=aloft-source`.trim() };

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// Quick start: installs what is missing, starts Redis (unless REDIS_URL is set), the
-// scheduler, two workers and the dashboard, with every log in this terminal.
-// Ctrl-C stops everything cleanly.
+// Quick start: installs what is missing, starts Redis (unless REDIS_URL is set), a local
+// stand-in for Kubernetes (unless a cluster is configured), the scheduler, two workers and
+// the dashboard, with every log in this terminal. Ctrl-C stops everything cleanly.
+// ALOFT_DATA_DIR (default .data) holds Redis's files and the stand-in's kubeconfig.
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ensureInstalled, ensureRedisServer, ROOT } from './lib/bootstrap.mjs';
@@ -52,12 +54,18 @@ function ping(port) {
   });
 }
 
-function start(name, file, env, color) {
-  const child = spawn(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', file.startsWith('/') ? file : join(ROOT, file)], {
+function start(name, file, env, color, { args = [], detached = false } = {}) {
+  const child = spawn(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', file.startsWith('/') ? file : join(ROOT, file), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached,
   });
+  if (detached) {
+    process.once('exit', () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+    });
+  }
   prefixed(name, color, child.stdout, process.stdout);
   prefixed(name, color, child.stderr, process.stderr);
   child.on('exit', (code, signal) => {
@@ -69,6 +77,7 @@ function start(name, file, env, color) {
 
 ensureInstalled();
 
+const DATA = process.env.ALOFT_DATA_DIR ?? join(ROOT, '.data');
 const env = {
   ALOFT_DAGS_FOLDER: process.env.ALOFT_DAGS_FOLDER ?? join(ROOT, 'examples', 'dags'),
   ALOFT_LOG_PRETTY: process.env.ALOFT_LOG_PRETTY ?? '1',
@@ -78,7 +87,7 @@ if (!process.env.REDIS_URL) {
   ensureRedisServer();
   let port = Number(process.env.ALOFT_REDIS_PORT ?? 6380);
   if (!(await portFree(port))) port = await freePort();
-  const dir = join(ROOT, '.data', 'redis');
+  const dir = join(DATA, 'redis');
   mkdirSync(dir, { recursive: true });
   // Its own process group: Ctrl-C in the terminal reaches the services and this script, not
   // Redis, which stops only once every service has finished with it.
@@ -101,10 +110,34 @@ if (!process.env.REDIS_URL) {
   }
   env.REDIS_URL = `redis://127.0.0.1:${port}`;
   // The CLI (scripts/aloft.mjs) finds this Redis from another terminal.
-  writeFileSync(join(ROOT, '.data', 'redis-url'), `${env.REDIS_URL}\n`);
-  say(`redis-server on port ${port}, data and AOF in .data/redis`);
+  writeFileSync(join(DATA, 'redis-url'), `${env.REDIS_URL}\n`);
+  say(`redis-server on port ${port}, data and AOF in ${dir}`);
 } else {
   say('using REDIS_URL');
+}
+
+// Pods: on the cluster the workers find (KUBECONFIG, ~/.kube/config, in-cluster), or else
+// on a local stand-in that runs each pod's command as a local process.
+const clusterConfigured = Boolean(process.env.KUBECONFIG || process.env.ALOFT_K8S_KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST) || existsSync(join(homedir(), '.kube', 'config'));
+if (clusterConfigured) {
+  say('pods: on the cluster in your kubeconfig');
+} else {
+  const kubeconfig = join(DATA, 'pod-stand-in', 'kubeconfig');
+  rmSync(kubeconfig, { force: true });
+  // Its own process group, like Redis: Ctrl-C reaches the workers first, and stop() ends it after them.
+  const standIn = start('pods', 'scripts/pod-stand-in.ts', env, COLORS[4], { args: [kubeconfig], detached: true });
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(kubeconfig)) {
+    if (standIn.exitCode !== null || Date.now() > deadline) {
+      say('the local pod stand-in did not start; see its log above');
+      standIn.kill('SIGTERM');
+      process.exit(1);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  env.KUBECONFIG = kubeconfig;
+  env.ALOFT_K8S_STAND_IN = '1';
+  say('\x1b[33mpods run on a local stand-in, not a cluster\x1b[0m: no KUBECONFIG, so each pod\'s command runs as a local process (packages/k8s-emulator); set KUBECONFIG to use a cluster');
 }
 
 const dashboardPort = process.env.ALOFT_DASHBOARD_PORT ?? '8080';
@@ -115,12 +148,8 @@ start('dashboard', 'apps/dashboard/src/main.ts', { ...env, ALOFT_DASHBOARD_PORT:
 say(`dashboard: http://localhost:${dashboardPort}/  ·  queues: http://localhost:${dashboardPort}/queues  ·  DAGs from ${env.ALOFT_DAGS_FOLDER}`);
 say('CLI in another terminal: node scripts/aloft.mjs dags list   (Ctrl-C here stops everything)');
 
-async function stop(signal) {
-  if (stopping) return;
-  stopping = true;
-  say(`${signal}: stopping services…`);
-  const alive = children.filter(({ child }) => child.exitCode === null && child.signalCode === null);
-  await Promise.all(
+function stopAll(alive) {
+  return Promise.all(
     alive.map(
       ({ name, child }) =>
         new Promise((resolve) => {
@@ -136,11 +165,21 @@ async function stop(signal) {
         }),
     ),
   );
+}
+
+async function stop(signal) {
+  if (stopping) return;
+  stopping = true;
+  say(`${signal}: stopping services…`);
+  // The pod stand-in last, like Redis: workers stop following their pods first.
+  const alive = children.filter(({ child }) => child.exitCode === null && child.signalCode === null);
+  await stopAll(alive.filter(({ name }) => name !== 'pods'));
+  await stopAll(alive.filter(({ name }) => name === 'pods'));
   if (redis && redis.exitCode === null) {
     const exited = new Promise((r) => redis.once('exit', r));
     redis.kill('SIGTERM');
     await exited;
-    rmSync(join(ROOT, '.data', 'redis-url'), { force: true });
+    rmSync(join(DATA, 'redis-url'), { force: true });
   }
   say('stopped');
   process.exit(0);

@@ -1,24 +1,33 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as keda from '@kubernetes-models/keda';
 import * as k8s from 'kubernetes-models';
 import { CONFIG_VARIABLES } from '@aloft/core';
 import { POD_EXECUTOR_API_CALLS } from '../apps/worker/src/executors/kubernetes/executor.js';
-import { containersOf, kustomize, podSpecOf, type Manifest } from './support/kustomize.js';
+import { containersOf, kustomize, kustomizeVersion, podSpecOf, type Manifest } from './support/kubectl.js';
 import { ROOT } from './support/system.js';
 
 /**
- * The deploy manifests, checked statically (no cluster or Docker engine here): rendered
- * like kustomize, validated against the Kubernetes API schemas shipped by
- * kubernetes-models, and held to the rules of the deploy issue.
+ * The deploy manifests as users get them: rendered by the real kustomize (`kubectl
+ * kustomize`, what `kubectl apply -k` runs), validated against the Kubernetes API schemas
+ * shipped by kubernetes-models, and held to the rules of the deploy issue. Applying them
+ * to a real API server is tests/deploy-cluster.test.ts.
  */
 const K = join(ROOT, 'deploy', 'kubernetes');
-const renders: Record<string, Manifest[]> = {
-  base: kustomize(join(K, 'base')),
-  dev: kustomize(join(K, 'overlays', 'dev')),
-  prod: kustomize(join(K, 'overlays', 'prod')),
-};
+const renders: Record<string, Manifest[]> = {};
+const renderErrors: Record<string, string> = {};
+
+beforeAll(() => {
+  kustomizeVersion();
+  for (const [name, dir] of [['base', 'base'], ['dev', 'overlays/dev'], ['prod', 'overlays/prod']] as const) {
+    try {
+      renders[name] = kustomize(join(K, dir));
+    } catch (err) {
+      renderErrors[name] = String((err as { stderr?: string }).stderr || err);
+    }
+  }
+});
 const APPS = ['aloft-scheduler', 'aloft-worker', 'aloft-dashboard'];
 /** Helpers the manifests use to compose REDIS_URL; not read by the apps themselves. */
 const COMPOSE_ONLY = ['REDIS_PASSWORD', 'ALOFT_REDIS_HOST'];
@@ -34,8 +43,14 @@ function modelOf(m: Manifest): (new (o: unknown) => { validate(): void }) | unde
 }
 
 describe('deploy manifests', () => {
-  for (const [name, ms] of Object.entries(renders)) {
+  for (const name of ['base', 'dev', 'prod'] as const) {
+    it(`${name}: kubectl kustomize renders it`, () => {
+      expect(renderErrors[name]).toBeUndefined();
+      expect(renders[name]!.length).toBeGreaterThan(5);
+    });
+
     it(`${name}: every manifest validates against the API schema of its kind`, () => {
+      const ms = renders[name]!;
       expect(ms.length).toBeGreaterThan(5);
       for (const m of ms) {
         const Model = modelOf(m);
@@ -45,6 +60,7 @@ describe('deploy manifests', () => {
     });
 
     it(`${name}: every Service selects pods that exist, every namespaced object names its namespace`, () => {
+      const ms = renders[name]!;
       const pods = ms.filter((m) => podSpecOf(m)).map((m) => ({ ns: m.metadata.namespace, labels: m['spec'].template.metadata.labels as Record<string, string> }));
       for (const svc of ms.filter((m) => m.kind === 'Service')) {
         const sel = svc['spec'].selector as Record<string, string>;
@@ -55,6 +71,7 @@ describe('deploy manifests', () => {
     });
 
     it(`${name}: no container runs as root or privileged`, () => {
+      const ms = renders[name]!;
       for (const m of ms.filter((x) => podSpecOf(x))) {
         const pod = podSpecOf(m);
         expect(pod.securityContext?.runAsNonRoot, m.metadata.name).toBe(true);
@@ -68,6 +85,7 @@ describe('deploy manifests', () => {
     });
 
     it(`${name}: the apps get REDIS_URL, and set only variables they read`, () => {
+      const ms = renders[name]!;
       const config = ms.find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'aloft-config')!;
       for (const m of ms.filter((x) => APPS.includes(x.metadata.name) && x.kind === 'Deployment')) {
         for (const c of podSpecOf(m).containers) {
@@ -80,7 +98,7 @@ describe('deploy manifests', () => {
   }
 
   it('the workers’ Role grants exactly the API calls the pod executor makes, and nothing on secrets', () => {
-    const role = renders.base.find((m) => m.kind === 'Role' && m.metadata.name === 'aloft-worker')!;
+    const role = renders['base']!.find((m) => m.kind === 'Role' && m.metadata.name === 'aloft-worker')!;
     const granted = (role['rules'] as { apiGroups: string[]; resources: string[]; verbs: string[] }[]).flatMap((r) =>
       r.resources.flatMap((res) => r.verbs.map((v) => `${res}:${v}`)),
     );
@@ -93,10 +111,10 @@ describe('deploy manifests', () => {
   });
 
   it('prod: two schedulers, several workers, disruption budgets, probes and resources on every container', () => {
-    const byName = (n: string) => renders.prod.find((m) => m.metadata.name === n && m.kind !== 'PodDisruptionBudget' && podSpecOf(m))!;
+    const byName = (n: string) => renders['prod']!.find((m) => m.metadata.name === n && m.kind !== 'PodDisruptionBudget' && podSpecOf(m))!;
     expect(byName('aloft-scheduler')['spec'].replicas).toBe(2);
     expect(byName('aloft-worker')['spec'].replicas).toBeGreaterThanOrEqual(2);
-    expect(renders.prod.filter((m) => m.kind === 'PodDisruptionBudget').map((m) => m.metadata.name).sort()).toEqual(APPS.slice().sort());
+    expect(renders['prod']!.filter((m) => m.kind === 'PodDisruptionBudget').map((m) => m.metadata.name).sort()).toEqual(APPS.slice().sort());
     for (const c of containersOf(renders.prod)) {
       expect(c.readinessProbe, c.name).toBeDefined();
       expect(c.livenessProbe, c.name).toBeDefined();
@@ -105,20 +123,20 @@ describe('deploy manifests', () => {
     }
     // A stopping worker gets longer than its drain time.
     const worker = podSpecOf(byName('aloft-worker'));
-    const config = renders.prod.find((m) => m.kind === 'ConfigMap')!;
+    const config = renders['prod']!.find((m) => m.kind === 'ConfigMap')!;
     expect(worker.terminationGracePeriodSeconds * 1000).toBeGreaterThan(Number(config['data'].ALOFT_WORKER_GRACE_MS));
-    const scaled = renders.prod.find((m) => m.kind === 'ScaledObject' && m['spec'].scaleTargetRef.name === 'aloft-worker')!;
+    const scaled = renders['prod']!.find((m) => m.kind === 'ScaledObject' && m['spec'].scaleTargetRef.name === 'aloft-worker')!;
     expect(scaled['spec'].minReplicaCount).toBe(4);
     expect(scaled['spec'].triggers[0].metadata.valueLocation).toBe('queues.default.waiting');
   });
 
   it('dev: one replica each, the dev image tag', () => {
     for (const n of APPS) {
-      const d = renders.dev.find((m) => m.kind === 'Deployment' && m.metadata.name === n)!;
+      const d = renders['dev']!.find((m) => m.kind === 'Deployment' && m.metadata.name === n)!;
       expect(d['spec'].replicas, n).toBe(1);
       expect(podSpecOf(d).containers[0].image, n).toBe('aloft/aloft:dev');
     }
-    expect(renders.dev.find((m) => m.kind === 'ScaledObject')!['spec']).toMatchObject({ minReplicaCount: 1, maxReplicaCount: 2 });
+    expect(renders['dev']!.find((m) => m.kind === 'ScaledObject')!['spec']).toMatchObject({ minReplicaCount: 1, maxReplicaCount: 2 });
   });
 });
 

@@ -1,8 +1,10 @@
 /**
  * The pod twin of `kubernetes_sample`, as in Airflow's example: `run_this_first`, then a
  * pod that passes (python:3.12-slim printing "hello world") and one that fails (the same
- * command in ubuntu:24.04, which has no python). Manual only: it needs a worker with a
- * cluster (KUBECONFIG or in-cluster); `pnpm aloft trigger kubernetes_sample_pod --wait`.
+ * command in ubuntu:24.04, which has no python). Manual only:
+ * `pnpm aloft trigger kubernetes_sample_pod --wait`. The pods run where the worker's
+ * cluster is (KUBECONFIG or in-cluster; the quick start without one: a local stand-in),
+ * in the worker's ALOFT_TASK_POD_NAMESPACE (the shipped manifests: aloft-tasks).
  */
 import { dag } from '@aloft/core';
 
@@ -18,7 +20,6 @@ const start = sample.empty({ id: 'run_this_first' });
 
 const passing = sample.kubernetesPod({
   id: 'passing',
-  namespace: 'default',
   image: 'python:3.12-slim',
   cmds: ['python', '-c'],
   arguments: ["print('hello world')"],
@@ -29,7 +30,6 @@ const passing = sample.kubernetesPod({
 
 const failing = sample.kubernetesPod({
   id: 'failing',
-  namespace: 'default',
   image: 'ubuntu:24.04',
   cmds: ['python', '-c'],
   arguments: ["print('hello world')"],

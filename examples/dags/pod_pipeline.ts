@@ -5,8 +5,10 @@
  * `::aloft-output::<json>` line on stdout); a transform pod gets that output through a
  * template; a function sums up. The termination message is written to
  * /dev/termination-log, or where TERMINATION_MESSAGE_PATH says on a kubelet stand-in that
- * runs containers as local processes (the tests' real-kube). Manual only: it needs a worker with a cluster and a
- * Secret `warehouse` with a key `password` in the namespace.
+ * runs containers as local processes (the tests' real-kube). Manual only: it needs a worker
+ * with a cluster, a Secret `warehouse` with a key `password` in the worker's
+ * ALOFT_TASK_POD_NAMESPACE, and `warehouse` in its ALOFT_POD_SECRET_ALLOWLIST (default:
+ * every name).
  */
 import { dag } from '@aloft/core';
 
@@ -20,7 +22,6 @@ const p = dag({
 
 const extract = p.kubernetesPod({
   id: 'extract',
-  namespace: 'default',
   image: 'python:3.12-slim',
   cmds: ['python', '-c'],
   arguments: [
@@ -39,7 +40,6 @@ const extract = p.kubernetesPod({
 
 const transform = p.kubernetesPod({
   id: 'transform',
-  namespace: 'default',
   image: 'busybox:1.36',
   cmds: ['sh', '-c'],
   arguments: ['echo "{{ outputs.extract.orders }} orders in {{ outputs.extract.rows }} rows"; echo \'{"average": {{ outputs.extract.orders / outputs.extract.rows }}}\' > "${TERMINATION_MESSAGE_PATH:-/dev/termination-log}"'],

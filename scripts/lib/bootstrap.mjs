@@ -85,3 +85,12 @@ export function ensurePython() {
 export function ensureChromium() {
   return ensureDebianPackage(() => existsSync('/usr/bin/chromium'), 'chromium', 'for the browser tests');
 }
+
+/**
+ * kubectl for the manifest tests (`kubectl kustomize`, `kubectl apply`): Debian's
+ * kubernetes-client when none is on PATH. Its kubectl 1.20 embeds kustomize v2, too old
+ * for the overlays' `patches`; tests/support/kubectl.ts then says to install kubectl 1.21+.
+ */
+export function ensureKubectl() {
+  return ensureDebianPackage(() => onPath('kubectl'), 'kubernetes-client', 'for the deploy manifest tests');
+}

@@ -189,7 +189,13 @@ export interface ApiOptions {
   followPollMs?: number;
   /** The dashboard's BullMQ queues by name (the ones bull-board shows), refreshed first. */
   queues: () => Promise<ReadonlyMap<string, Queue>>;
+  /** Pods run on the quick start's local stand-in (ALOFT_K8S_STAND_IN): DAGs with pod tasks say so. */
+  podsOnStandIn?: boolean;
 }
+
+/** What a DAG with pod tasks says when its pods run on the quick start's stand-in. */
+export const STAND_IN_NOTE =
+  'Pods run on a local stand-in, not a cluster: the quick start found no KUBECONFIG, so each pod\'s command runs as a local process (packages/k8s-emulator). Set KUBECONFIG before `node scripts/up.mjs` to run them on a cluster.';
 
 /** Jobs of one queue by state; waiting counts BullMQ's prioritized jobs (Aloft enqueues with priorities). */
 export async function queueCounts(q: Queue): Promise<{ waiting: number; active: number; delayed: number; completed: number; failed: number }> {
@@ -253,7 +259,8 @@ export function api(o: ApiOptions): Router {
   }));
   r.get('/dags/:dagId', viewer, h(async (req, res) => {
     const d = await client.getDag(p(req, 'dagId'));
-    res.json({ ...d.dag, paused: d.paused, missing: d.missing });
+    const pods = d.dag.tasks.some((t) => t.kind === 'kubernetesPod' || t.runInPod);
+    res.json({ ...d.dag, paused: d.paused, missing: d.missing, ...(o.podsOnStandIn && pods ? { podNote: STAND_IN_NOTE } : {}) });
   }));
   r.patch('/dags/:dagId', operator, h(async (req, res) => {
     const body = parse(Pause, req.body);

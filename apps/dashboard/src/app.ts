@@ -37,6 +37,8 @@ export interface DashboardOptions {
   loginAttempts?: number;
   /** Logs a Redis outage once; the dashboard's own connections and BullMQ's report to it. Default: one of its own. */
   outage?: RedisOutageLog;
+  /** Pods run on the quick start's local stand-in; DAGs with pod tasks say so. */
+  podsOnStandIn?: boolean;
 }
 
 export interface Dashboard {
@@ -196,6 +198,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   const rest = api({
     store: o.store,
     hub,
+    podsOnStandIn: o.podsOnStandIn ?? false,
     queues: async () => {
       await refreshQueues();
       return queues;

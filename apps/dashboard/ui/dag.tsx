@@ -67,6 +67,11 @@ export function DagPage({ dagId }: { dagId: string }) {
           {d.description} <code>{d.fileloc}</code>
         </p>
       )}
+      {d?.podNote && (
+        <p class="note" role="note">
+          {d.podNote}
+        </p>
+      )}
       <div class="tabs" role="tablist">
         {(['grid', 'graph', 'gantt'] as const).map((t) => (
           <button key={t} type="button" role="tab" aria-selected={tab === t} class={tab === t ? 'active' : ''} onClick={() => setQuery('tab', t === 'grid' ? undefined : t)}>

@@ -33,6 +33,8 @@ const worker = new AloftWorker({
     namespace: env.ALOFT_TASK_POD_NAMESPACE,
     dagsFolder: env.ALOFT_TASK_POD_DAGS_FOLDER,
   },
+  podReferences: { secrets: env.ALOFT_POD_SECRET_ALLOWLIST, configMaps: env.ALOFT_POD_CONFIGMAP_ALLOWLIST },
+  podsOnStandIn: env.ALOFT_K8S_STAND_IN === '1',
   fnRunners: { warm: env.ALOFT_FN_RUNNERS_WARM, idleMs: env.ALOFT_FN_RUNNER_IDLE_MS, maxHeapMb: env.ALOFT_FN_RUNNER_HEAP_MB },
   registry,
 });

@@ -33,10 +33,11 @@ import { runCommand } from './executors/command.js';
 import { FnPool, type FnPoolOptions } from './executors/fn-pool.js';
 import { runSensor } from './executors/sensor.js';
 import { runTriggerDagRun } from './executors/trigger-dag-run.js';
-import { KubernetesExecutor } from './executors/kubernetes/executor.js';
+import { KubernetesExecutor, type PodRun } from './executors/kubernetes/executor.js';
+import { ALLOW_ALL_REFERENCES, refusedReference, type PodReferenceAllowList } from './executors/kubernetes/pod-references.js';
 import type { RunMessage } from './fn-runner.js';
 import { encodeSpec, type PodTaskSpec } from './pod-task-spec.js';
-import type { PodParams } from './executors/kubernetes/pod-spec.js';
+import { buildPod, type PodParams } from './executors/kubernetes/pod-spec.js';
 import type { ExecEnv, ExecResult, RunningTask } from './executors/types.js';
 import { killGroup } from './process-group.js';
 import { Reaper } from './reaper.js';
@@ -82,6 +83,10 @@ export interface AloftWorkerOptions {
   dagsFolder?: string;
   /** Tasks that run in their own pod (runInPod): the task image, its entrypoint, namespace, DAG folder. */
   taskPods?: TaskPodDefaults;
+  /** The Secrets and ConfigMaps task pods may refer to; default every name. */
+  podReferences?: PodReferenceAllowList;
+  /** Pods go to the quick start's local stand-in (ALOFT_K8S_STAND_IN): each pod task's log says so. */
+  podsOnStandIn?: boolean;
   /** Function runner processes: how many to keep warm, and when extra idle ones stop. */
   fnRunners?: FnPoolOptions;
   /** Kubernetes pod tasks: the cluster (unset: KUBECONFIG or in-cluster) and the default startup timeout. */
@@ -766,7 +771,7 @@ export class AloftWorker {
           env,
         );
       case 'kubernetesPod':
-        return this.#k8s.run(
+        return this.#runPod(
           {
             params: task.pod as unknown as PodParams,
             id: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex, tryNumber: info.tryNumber },
@@ -780,13 +785,33 @@ export class AloftWorker {
     }
   }
 
+  /**
+   * A pod task: in ALOFT_TASK_POD_NAMESPACE unless it names a namespace, and only with the
+   * Secrets and ConfigMaps the operator allows (tests/deploy-cluster.test.ts, "refuses").
+   */
+  #runPod(r: PodRun, env: ExecEnv): RunningTask {
+    const tp = this.o.taskPods ?? DEFAULT_TASK_PODS;
+    const run = { ...r, params: { ...r.params, namespace: r.params.namespace ?? tp.namespace } };
+    let refused: string | undefined;
+    try {
+      const where = `dag "${r.id.dagId}", task "${r.id.taskId}"${r.id.mapIndex >= 0 ? ` [${r.id.mapIndex}]` : ''}`;
+      refused = refusedReference(buildPod({ ...run, id: r.id, oomKills: 0 }), this.o.podReferences ?? ALLOW_ALL_REFERENCES, where);
+    } catch {
+      // A pod that cannot be built (a template error): the executor reports it.
+    }
+    if (this.o.podsOnStandIn) env.log.system('pods run on a local stand-in, not a cluster: the quick start found no KUBECONFIG');
+    if (!refused) return this.#k8s.run(run, env);
+    env.log.system(refused);
+    return { result: Promise.resolve({ outcome: 'failed', reason: refused, noRetry: true }), cancel: async () => undefined };
+  }
+
   /** A command or function task in a pod of its own; this worker only watches it. */
   #inPod(task: SerializedTask, dag: SerializedDag, info: TaskInfo, env: ExecEnv, spec: PodTaskSpec): RunningTask {
     const o = task.runInPod!;
     const tp = this.o.taskPods ?? DEFAULT_TASK_PODS;
     const params = {
       ...(o as Record<string, unknown>),
-      namespace: o.namespace ?? tp.namespace,
+      namespace: o.namespace,
       image: o.image ?? tp.image,
       cmds: [...tp.command, '--termination-log', '/dev/termination-log'],
       env: { ALOFT_TASK_SPEC: encodeSpec(spec), ...(tp.dagsFolder ? { ALOFT_DAGS_FOLDER: tp.dagsFolder } : {}) },
@@ -794,7 +819,7 @@ export class AloftWorker {
       getLogs: true,
       skipExitCodes: [spec.skipExitCode],
     } as unknown as PodParams;
-    const running = this.#k8s.run(
+    const running = this.#runPod(
       {
         params,
         id: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex, tryNumber: info.tryNumber },

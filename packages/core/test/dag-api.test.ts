@@ -115,7 +115,9 @@ d.kubernetesPod({ id: 'p', image: 'busybox:1.36', cmds: ['sh', '-c', 'echo {{ ds
   secrets: [{ type: 'env', secret: 'db', key: 'password', envName: 'DB_PASSWORD' }], startupTimeout: '2m', oomRetry: { factor: 1.5, max: '4Gi' } });
 `);
     const pod = dags[0]!.tasks[0]!.pod!;
-    expect(pod).toMatchObject({ namespace: 'default', image: 'busybox:1.36', startupTimeoutMs: 120_000, onFinish: 'delete', getLogs: true });
+    expect(pod).toMatchObject({ image: 'busybox:1.36', startupTimeoutMs: 120_000, onFinish: 'delete', getLogs: true });
+    // No namespace named: the worker's ALOFT_TASK_POD_NAMESPACE applies when it runs.
+    expect(pod['namespace']).toBeUndefined();
     expect(pod['secrets']).toEqual([{ type: 'env', secret: 'db', key: 'password', envName: 'DB_PASSWORD' }]);
   });
 

@@ -196,7 +196,15 @@ function podProblems(body: Obj): string[] {
   return out;
 }
 
-export async function startEmulator(opts: { namespaces?: string[] } = {}): Promise<Emulator> {
+/**
+ * `keepRecords`: how many requests and events to remember (default all, for tests); a
+ * long-running stand-in (the quick start's) keeps the newest only.
+ */
+export async function startEmulator(opts: { namespaces?: string[]; keepRecords?: number } = {}): Promise<Emulator> {
+  const keep = opts.keepRecords ?? Infinity;
+  const trim = (a: unknown[]) => {
+    if (a.length > keep) a.splice(0, a.length - keep);
+  };
   const namespaces = new Set(['default', 'kube-system', ...(opts.namespaces ?? [])]);
   const pods = new Map<string, PodState>();
   const secrets = new Map<string, Record<string, string>>();
@@ -204,6 +212,7 @@ export async function startEmulator(opts: { namespaces?: string[] } = {}): Promi
   const history: { rv: number; ns: string; type: string; obj: Obj }[] = [];
   const watchers = new Set<Watcher>();
   const events: Obj[] = [];
+  let eventSeq = 0;
   const requests: RecordedRequest[] = [];
   const clock = new Clock();
   let rv = 1;
@@ -237,7 +246,7 @@ export async function startEmulator(opts: { namespaces?: string[] } = {}): Promi
     events.push({
       kind: 'Event',
       apiVersion: 'v1',
-      metadata: { name: `${md.name}.${(events.length + 1).toString(16)}`, namespace: md.namespace },
+      metadata: { name: `${md.name}.${(++eventSeq).toString(16)}`, namespace: md.namespace },
       involvedObject: { kind: 'Pod', name: md.name, namespace: md.namespace, uid: md.uid, apiVersion: 'v1' },
       reason,
       message,
@@ -247,6 +256,7 @@ export async function startEmulator(opts: { namespaces?: string[] } = {}): Promi
       lastTimestamp: at,
       source: { component: reason === 'FailedScheduling' || reason === 'Scheduled' ? 'default-scheduler' : 'kubelet' },
     });
+    trim(events);
   }
 
   const later = (p: PodState, ms: number, fn: () => void) => {
@@ -684,6 +694,7 @@ export async function startEmulator(opts: { namespaces?: string[] } = {}): Promi
       const url = new URL(req.url ?? '/', 'http://emulator');
       const rec: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), at: Date.now() };
       requests.push(rec);
+      trim(requests);
       res.on('finish', () => (rec.status = res.statusCode));
       if (req.headers.authorization !== `Bearer ${TOKEN}`) return status(res, 401, 'Unauthorized', 'Unauthorized');
       const q = url.searchParams;

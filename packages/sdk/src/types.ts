@@ -118,6 +118,8 @@ export interface DagDetail {
   version: string;
   paused: boolean;
   missing: boolean;
+  /** Set when the DAG has pod tasks and its pods run on the quick start's local stand-in, not a cluster. */
+  podNote?: string | undefined;
 }
 
 /** A DAG file that failed to import. */

@@ -3,6 +3,23 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 
 /**
+ * A comma-separated list of object names that may contain `*` ("warehouse,etl-*"); empty
+ * allows none. Default `*`, every name: the shipped manifests set their own list.
+ */
+function nameList(kind: string) {
+  return z
+    .string()
+    .default('*')
+    .transform((s, c) => {
+      const names = s.split(',').map((x) => x.trim()).filter(Boolean);
+      const bad = names.find((n) => !/^[a-z0-9*]([-a-z0-9.*]*[a-z0-9*])?$/.test(n));
+      if (bad === undefined) return names;
+      c.addIssue({ code: 'custom', message: `"${bad}" is not a ${kind} name or a pattern with * (lower-case letters, digits, "-", ".")` });
+      return z.NEVER;
+    });
+}
+
+/**
  * Every environment variable Aloft reads, with its default. The README's configuration
  * reference is this list.
  */
@@ -51,6 +68,9 @@ const ENV = z.object({
       return z.NEVER;
     }),
   ALOFT_TASK_POD_NAMESPACE: z.string().default('default'),
+  ALOFT_K8S_STAND_IN: z.enum(['0', '1']).default('0'),
+  ALOFT_POD_SECRET_ALLOWLIST: nameList('Secret'),
+  ALOFT_POD_CONFIGMAP_ALLOWLIST: nameList('ConfigMap'),
   ALOFT_TASK_POD_DAGS_FOLDER: z.string().default('/app/dags'),
   ALOFT_K8S_ORPHAN_SWEEP_MS: z.coerce.number().int().min(100).default(60000),
   ALOFT_K8S_CREATE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),

@@ -195,7 +195,7 @@ type K8sObject = Record<string, unknown>;
  */
 export interface KubernetesPodTaskOptions extends BaseTaskOptions, MappableOptions {
   image: string;
-  /** Default `default`. */
+  /** Default: the worker's ALOFT_TASK_POD_NAMESPACE, where its Role lets it create pods. */
   namespace?: string;
   /** The container's command (entrypoint); templated like command tasks. */
   cmds?: string[];

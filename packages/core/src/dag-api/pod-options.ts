@@ -27,9 +27,12 @@ export function validatePodOptions(o: Record<string, unknown>, at: string, issue
     } else if (!TASK_ARGS.has(k)) bad(k, 'is not a kubernetesPod parameter');
   }
   if (typeof o['image'] !== 'string' || o['image'].trim() === '' || /\s/.test(o['image'])) bad('image', 'must be a container image reference such as "busybox:1.36"');
-  const namespace = o['namespace'] ?? 'default';
-  if (typeof namespace !== 'string' || namespace.length > 63 || !DNS1123_LABEL.test(namespace)) bad('namespace', `must be a DNS-1123 label (got ${JSON.stringify(namespace)})`);
-  out['namespace'] = namespace;
+  // Unset, it stays unset: the worker that runs the pod puts it in ALOFT_TASK_POD_NAMESPACE,
+  // the namespace its operator granted it.
+  const namespace = o['namespace'];
+  if (namespace !== undefined && (typeof namespace !== 'string' || namespace.length > 63 || !DNS1123_LABEL.test(namespace))) {
+    bad('namespace', `must be a DNS-1123 label (got ${JSON.stringify(namespace)})`);
+  }
   for (const f of ['cmds', 'arguments', 'imagePullSecrets'] as const) {
     const v = o[f];
     if (v !== undefined && (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))) bad(f, 'must be a list of strings');

@@ -1,0 +1,31 @@
+// The quick start's stand-in for a Kubernetes cluster: the project's API emulator
+// (packages/k8s-emulator) as a service, which runs each pod's command as a local process.
+// `node scripts/up.mjs` starts it when no cluster is configured and points the workers at
+// the kubeconfig it writes. Usage: pod-stand-in.ts <kubeconfig path>
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createLogger } from '@aloft/core';
+import { startEmulator } from '@aloft/k8s-emulator';
+
+const path = process.argv[2];
+const logger = createLogger({ name: 'pods', level: 'info', pretty: process.env['ALOFT_LOG_PRETTY'] === '1' });
+if (!path) {
+  logger.fatal('usage: pod-stand-in.ts <kubeconfig path>');
+  process.exit(2);
+}
+// The newest 10,000 requests and events are plenty for a stand-in that runs for days.
+const emu = await startEmulator({ keepRecords: 10_000 });
+mkdirSync(dirname(path), { recursive: true });
+emu.writeKubeconfig(path);
+logger.info({ url: emu.url, kubeconfig: path }, 'pods run on a local stand-in, not a cluster: each pod command runs as a local process');
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'stopping');
+  await emu.stop();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));
