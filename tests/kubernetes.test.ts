@@ -37,7 +37,7 @@ describe.runIf(REAL_KUBE.kubeconfig)('kubernetesPod tasks on a real kube-apiserv
   const api = () => kc.makeApiClient(CoreV1Api);
   let history: PodHistory;
   const dags = join(TMP, 'dags');
-  const sys = new System({ dagsFolder: dags, env: { ALOFT_KILL_GRACE_MS: '500', ALOFT_LOCK_MS: '2000', ALOFT_K8S_ORPHAN_SWEEP_MS: '500', ALOFT_WORKER_GRACE_MS: '1000' } });
+  const sys = new System({ dagsFolder: dags, env: { ALOFT_KILL_GRACE_MS: '500', ALOFT_LOCK_MS: '2000', ALOFT_K8S_ORPHAN_SWEEP_MS: '500', ALOFT_WORKER_GRACE_MS: '1000', ALOFT_DAG_PARSE_TIMEOUT_MS: '120000' } });
   // Tasks with runInPod: the "task image" is this checkout, run with the local node.
   const workerEnv = {
     KUBECONFIG: kubeconfig,
