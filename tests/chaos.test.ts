@@ -212,7 +212,7 @@ describe('chaos: workers, a scheduler and Redis killed and restarted during runs
     const finished = await Promise.all(runs.map((r) => waitFor(`run ${r.runId} finished`, async () => {
       const run = await s.client.getRun(r.dag, r.runId);
       return run.state === 'success' || run.state === 'failed' ? run : undefined;
-    }, 120_000))).catch(async (err: unknown) => {
+    }, 180_000))).catch(async (err: unknown) => {
       await diagnose(s, runs);
       throw err;
     });
@@ -277,5 +277,5 @@ describe('chaos: workers, a scheduler and Redis killed and restarted during runs
       errorLines += readFileSync(join(ROOT, '.test-results', 'logs', f), 'utf8').split('\n').filter((l) => /"level":(5|6)0/.test(l)).length;
     }
     console.log(`chaos figures: ${JSON.stringify({ ...figures, commandPids: pids.length, errorLines })}`);
-  }, 240_000);
+  }, 330_000);
 });

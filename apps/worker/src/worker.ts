@@ -279,7 +279,6 @@ export class AloftWorker {
    */
   async close(graceMs: number): Promise<void> {
     this.#closing = true;
-    clearInterval(this.#fence);
     clearTimeout(this.#reconnectFence);
     const closing = Promise.all(this.#workers.map((w) => w.close()));
     for (const [id, r] of this.#running) {
@@ -295,6 +294,8 @@ export class AloftWorker {
     }, graceMs);
     await closing;
     clearTimeout(timer);
+    // Fenced until every try is done or handed back.
+    clearInterval(this.#fence);
     // BullMQ completes every job it ran before close resolves; anything left was not sent.
     for (const [id, p] of this.#finishing) {
       this.#finishing.delete(id);
