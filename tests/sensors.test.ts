@@ -255,11 +255,13 @@ describe('sensors end to end (real redis-server, scheduler and two workers)', ()
     // Every sensor poked about twice in the window (pokeInterval 4 s), each poke in and out.
     expect(pokes).toBeGreaterThanOrEqual(500);
     // Waiting in poke mode they would hold all 16 slots; rescheduled, only pokes in flight do.
-    expect(idle).toBeGreaterThanOrEqual(0.75);
-    expect(median((s) => s.workerRunning)).toBeLessThanOrEqual(1);
-    expect(median((s) => s.active)).toBeLessThanOrEqual(2);
-    expect(mean((s) => s.workerRunning)).toBeLessThan(3);
-    expect(mean((s) => s.active)).toBeLessThan(4);
+    // The bounds sit halfway: how many pokes are in flight at a sample depends on how busy
+    // the machine is (other suites run beside this one), not on whether slots are held.
+    expect(idle).toBeGreaterThanOrEqual(0.5);
+    expect(median((s) => s.workerRunning)).toBeLessThanOrEqual(2);
+    expect(median((s) => s.active)).toBeLessThanOrEqual(4);
+    expect(mean((s) => s.workerRunning)).toBeLessThan(8);
+    expect(mean((s) => s.active)).toBeLessThan(8);
     // Nearly all wait as delayed jobs (in poke mode none would); the rest are pokes due or in
     // flight, more of them when the machine is busy with other suites.
     expect(mean((s) => s.rescheduled)).toBeGreaterThan(450);
