@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DagRun, TaskInstance } from '@aloft/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,8 +17,10 @@ import { ROOT, System, waitFor, type Service } from './support/system.js';
  * ERROR or FATAL line, unhandled rejection or "Unhandled error event" in any service's
  * output, and on any run or task instance that did not end as its DAG intends.
  *
- * The pod examples (kubernetes_sample_pod, pod_pipeline) are left out: they need a cluster,
- * and tests/kubernetes.test.ts runs pods.
+ * As in the quick start without a cluster, pods run on the local stand-in
+ * (scripts/pod-stand-in.ts), and kubernetes_sample_pod is triggered with the others.
+ * pod_pipeline is left out: it needs a Secret the stand-in does not have
+ * (tests/kubernetes.test.ts runs it on a real API server).
  */
 const SOAK_MS = Number(process.env['SOAK_MS'] ?? 120_000);
 const DAGS = join(ROOT, '.test-results', `soak-dags-${process.pid}`);
@@ -51,8 +54,13 @@ const INTENDED: Record<string, Intended> = {
     },
   },
 };
+INTENDED['kubernetes_sample_pod'] = {
+  // The twin of kubernetes_sample: `failing`'s image has no python, so it fails on both tries.
+  run: 'failed',
+  tasks: { ...empty('run_this_first'), ...success(['passing']), failing: { state: 'failed', try: 2 } },
+};
 const SCHEDULED = ['etl_fan_out', 'kubernetes_sample'];
-const TRIGGERED = ['grouped_pipeline', 'partitions_mapped'];
+const TRIGGERED = ['grouped_pipeline', 'partitions_mapped', 'kubernetes_sample_pod'];
 
 /** Copies the examples this soak runs, with each scheduled one's schedule made fast. */
 function soakDags(): void {
@@ -99,15 +107,24 @@ describe('quick start soak (redis-server with AOF, scheduler, two workers, dashb
   let services: Service[];
   let base: string;
   let token: string;
+  let standIn: ChildProcess | undefined;
+  let standInExit: Promise<number | null> | undefined;
 
   beforeAll(async () => {
     soakDags();
     await sys.start();
+    // The pod stand-in, as `up` starts it when no cluster is configured.
+    const kubeconfig = join(DAGS, '..', `soak-kube-${process.pid}`, 'kubeconfig');
+    rmSync(kubeconfig, { force: true });
+    standIn = spawn(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', join(ROOT, 'scripts', 'pod-stand-in.ts'), kubeconfig], { cwd: ROOT, stdio: 'ignore' });
+    standInExit = new Promise((res) => standIn!.once('exit', (code) => res(code)));
+    await waitFor('the pod stand-in', async () => existsSync(kubeconfig), 60_000);
+    const pods = { KUBECONFIG: kubeconfig, ALOFT_K8S_STAND_IN: '1' };
     services = [
       await sys.spawn('scheduler', 'scheduler'),
-      await sys.spawn('worker', 'worker-1'),
-      await sys.spawn('worker', 'worker-2'),
-      await sys.spawn('dashboard', 'dashboard'),
+      await sys.spawn('worker', 'worker-1', pods),
+      await sys.spawn('worker', 'worker-2', pods),
+      await sys.spawn('dashboard', 'dashboard', pods),
     ];
     base = `http://127.0.0.1:${services[3]!.port}`;
     const ready = (s: Service) => fetch(`http://127.0.0.1:${s.port}/readyz`).then((r) => r.ok, () => false);
@@ -120,6 +137,7 @@ describe('quick start soak (redis-server with AOF, scheduler, two workers, dashb
   }, 400_000);
   afterAll(async () => {
     await sys.stop();
+    if (standIn && standIn.exitCode === null && standIn.signalCode === null) standIn.kill('SIGKILL');
     rmSync(DAGS, { recursive: true, force: true });
   });
 
@@ -162,6 +180,8 @@ describe('quick start soak (redis-server with AOF, scheduler, two workers, dashb
         problems.push(...problemsOf(run, tis));
       }
       for (const s of services) expect({ service: s.name, exit: await s.kill('SIGTERM') }).toEqual({ service: s.name, exit: 0 });
+      standIn!.kill('SIGTERM');
+      expect({ service: 'pod stand-in', exit: await standInExit }).toEqual({ service: 'pod stand-in', exit: 0 });
 
       const workers = services.filter((s) => s.name.startsWith('worker'));
       const logs = services.map((s) => ({ service: s.name, ...logProblems(s) }));
