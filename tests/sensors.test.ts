@@ -254,14 +254,17 @@ describe('sensors end to end (real redis-server, scheduler and two workers)', ()
     expect(samples.length).toBeGreaterThan(10);
     // Every sensor poked about twice in the window (pokeInterval 4 s), each poke in and out.
     expect(pokes).toBeGreaterThanOrEqual(500);
-    // Waiting in poke mode they would hold all 16 slots; rescheduled, only pokes in flight do.
-    // The bounds sit halfway: how many pokes are in flight at a sample depends on how busy
-    // the machine is (other suites run beside this one), not on whether slots are held.
+    // Waiting in poke mode they would hold all 16 slots (16 tasks on the workers, 16 BullMQ
+    // jobs active, all the time); rescheduled, only pokes in flight do. How many pokes are in
+    // flight at a sample depends on how busy the machine is (other suites run beside this
+    // one), not on whether slots are held, so the bounds sit at half the slots for the
+    // workers and below all of them for BullMQ's active jobs (fetched, not yet started or
+    // ended: 7 on average in one loaded CI run, with 1.9 tasks on the workers).
     expect(idle).toBeGreaterThanOrEqual(0.5);
     expect(median((s) => s.workerRunning)).toBeLessThanOrEqual(2);
-    expect(median((s) => s.active)).toBeLessThanOrEqual(4);
     expect(mean((s) => s.workerRunning)).toBeLessThan(8);
-    expect(mean((s) => s.active)).toBeLessThan(8);
+    expect(median((s) => s.active)).toBeLessThan(16);
+    expect(mean((s) => s.active)).toBeLessThan(16);
     // Nearly all wait as delayed jobs (in poke mode none would); the rest are pokes due or in
     // flight, more of them when the machine is busy with other suites.
     expect(mean((s) => s.rescheduled)).toBeGreaterThan(450);
