@@ -51,6 +51,16 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger.info({ signal, running: worker.runningCount }, 'stopping: finishing running tasks');
+  // A bound on the whole stop. Seen in tests/chaos.test.ts: a SIGTERM that arrived while the
+  // worker was reconnecting to a restarted Redis never finished closing BullMQ's workers
+  // (no task was running; the stop waited 5 minutes until SIGKILL). Past the grace period
+  // every task has been handed back, and the reaper ends any process group left, so exiting
+  // loses nothing; the job locks lapse and other workers take the jobs over.
+  const bound = setTimeout(() => {
+    logger.warn({ graceMs: env.ALOFT_WORKER_GRACE_MS, running: worker.runningCount }, 'stop not finished 15 s after the grace period; exiting');
+    process.exit(1);
+  }, env.ALOFT_WORKER_GRACE_MS + 15_000);
+  bound.unref();
   await worker.close(env.ALOFT_WORKER_GRACE_MS);
   await http.stop();
   await redis.quit();
