@@ -109,7 +109,9 @@ describe('web UI in Chromium: sign in, DAG list, trigger kubernetes_sample and w
     // Cleared, the task runs again with its retries (tries 3 and 4); the page follows live.
     await expect.poll(async () => page.locator('dl.facts').textContent(), { timeout: 30_000 }).toMatch(/Try4 of 4/);
     await page.locator('[data-log-status]').filter({ hasText: 'try ended: failed' }).waitFor({ timeout: 30_000 });
-    await expect.poll(() => log.textContent()).toContain('python-not-installed');
+    // The new try's lines arrive by the live stream after its end is shown; on a loaded
+    // machine that took longer than expect.poll's default second once.
+    await expect.poll(() => log.textContent(), { timeout: 30_000 }).toContain('python-not-installed');
     await shot('06-task-cleared');
     const ti = await sys.client.getTaskInstance('kubernetes_sample', runId, 'failing');
     expect(ti.state).toBe('failed');
