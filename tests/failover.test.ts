@@ -131,7 +131,7 @@ describe('Redis failover through Sentinel (real primary, replica and three Senti
     await set!.failedOver();
     // A new replica of the new primary, so that triggers can be confirmed again.
     extraReplica = await startRedis({ appendonly: true, args: ['--replicaof', '127.0.0.1', String(set!.replica.port)] });
-    await waitFor('the new replica in sync', async () => (await set!.info(extraReplica!.port, 'replication')).includes('master_link_status:up'), 20_000);
+    await waitFor('the new replica in sync', async () => (await set!.info(extraReplica!.port, 'replication')).includes('master_link_status:up'), 60_000);
     await set!.knowReplica(extraReplica.port);
     const confirmed = await waitFor('a confirmed trigger', () => client!.trigger('failover_chain', { conf: { marks } }).catch(() => undefined), 20_000);
     // Acknowledged, then the primary dies at once: the run is on the promoted replica.
