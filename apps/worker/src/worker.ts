@@ -34,10 +34,10 @@ import { FnPool, type FnPoolOptions } from './executors/fn-pool.js';
 import { runSensor } from './executors/sensor.js';
 import { runTriggerDagRun } from './executors/trigger-dag-run.js';
 import { KubernetesExecutor, type PodRun } from './executors/kubernetes/executor.js';
-import { ALLOW_ALL_REFERENCES, refusedReference, type PodReferenceAllowList } from './executors/kubernetes/pod-references.js';
+import type { PodReferenceAllowList } from './executors/kubernetes/pod-references.js';
 import type { RunMessage } from './fn-runner.js';
 import { encodeSpec, type PodTaskSpec } from './pod-task-spec.js';
-import { buildPod, type PodParams } from './executors/kubernetes/pod-spec.js';
+import type { PodParams } from './executors/kubernetes/pod-spec.js';
 import type { ExecEnv, ExecResult, RunningTask } from './executors/types.js';
 import { killGroup } from './process-group.js';
 import { Reaper } from './reaper.js';
@@ -172,6 +172,7 @@ export class AloftWorker {
       defaultStartupTimeoutMs: o.kubernetes?.startupTimeoutMs ?? 120_000,
       createConcurrency: o.kubernetes?.createConcurrency,
       orphanSweepMs: o.kubernetes?.orphanSweepMs,
+      references: o.podReferences,
     });
     this.#host = o.host ?? hostname();
     // Ordering after kill -9 (tests/reaper.test.ts): no other worker can claim a try before
@@ -787,23 +788,13 @@ export class AloftWorker {
   }
 
   /**
-   * A pod task: in ALOFT_TASK_POD_NAMESPACE unless it names a namespace, and only with the
-   * Secrets and ConfigMaps the operator allows (tests/deploy-cluster.test.ts, "refuses").
+   * A pod task: in ALOFT_TASK_POD_NAMESPACE unless it names a namespace. The executor refuses
+   * Secrets and ConfigMaps the operator does not allow (tests/deploy-cluster.test.ts, "refuses").
    */
   #runPod(r: PodRun, env: ExecEnv): RunningTask {
     const tp = this.o.taskPods ?? DEFAULT_TASK_PODS;
-    const run = { ...r, params: { ...r.params, namespace: r.params.namespace ?? tp.namespace } };
-    let refused: string | undefined;
-    try {
-      const where = `dag "${r.id.dagId}", task "${r.id.taskId}"${r.id.mapIndex >= 0 ? ` [${r.id.mapIndex}]` : ''}`;
-      refused = refusedReference(buildPod({ ...run, id: r.id, oomKills: 0 }), this.o.podReferences ?? ALLOW_ALL_REFERENCES, where);
-    } catch {
-      // A pod that cannot be built (a template error): the executor reports it.
-    }
     if (this.o.podsOnStandIn) env.log.system('pods run on a local stand-in, not a cluster: the quick start found no KUBECONFIG');
-    if (!refused) return this.#k8s.run(run, env);
-    env.log.system(refused);
-    return { result: Promise.resolve({ outcome: 'failed', reason: refused, noRetry: true }), cancel: async () => undefined };
+    return this.#k8s.run({ ...r, params: { ...r.params, namespace: r.params.namespace ?? tp.namespace } }, env);
   }
 
   /** A command or function task in a pod of its own; this worker only watches it. */

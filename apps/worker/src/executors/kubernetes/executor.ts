@@ -2,6 +2,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { Logger, Store } from '@aloft/core';
 import type { ExecEnv, RunningTask } from '../types.js';
 import { errorText, isCode, Limiter, type RetryStats } from './api-retry.js';
+import { ALLOW_ALL_REFERENCES, type PodReferenceAllowList } from './pod-references.js';
 import { PodLauncher } from './pod-launcher.js';
 import type { PodParams } from './pod-spec.js';
 import { PodTry, type PodRun } from './pod-try.js';
@@ -21,6 +22,8 @@ export interface KubernetesExecutorOptions {
   createConcurrency?: number;
   /** How often to look for finished pods nobody will delete. */
   orphanSweepMs?: number;
+  /** The Secrets and ConfigMaps task pods may refer to; default every name. */
+  references?: PodReferenceAllowList | undefined;
 }
 
 /** The API calls the executor makes; deploy/ grants the workers exactly these. */
@@ -155,7 +158,7 @@ export class KubernetesExecutor {
       }
       const api = kc.makeApiClient(CoreV1Api);
       const launcher = new PodLauncher({ api, watcher, store: this.o.store, creates: this.#creates, retries: this.retries });
-      t = new PodTry({ store: this.o.store, logger: this.o.logger, kc, api, watcher, launcher, retries: this.retries, defaultStartupTimeoutMs: this.o.defaultStartupTimeoutMs }, r, env);
+      t = new PodTry({ store: this.o.store, logger: this.o.logger, kc, api, watcher, launcher, retries: this.retries, defaultStartupTimeoutMs: this.o.defaultStartupTimeoutMs, references: this.o.references ?? ALLOW_ALL_REFERENCES }, r, env);
       if (early.cancel) void t.cancel(early.cancel);
       if (early.detach) void t.detach(early.detach);
       return t.result;

@@ -5,6 +5,7 @@ import { errorText, isCode, retrying, type RetryStats } from './api-retry.js';
 import { LogFollower, type LogCursor } from './log-follower.js';
 import type { PodLauncher } from './pod-launcher.js';
 import { podResult } from './pod-output.js';
+import { refusedReference, type PodReferenceAllowList } from './pod-references.js';
 import { buildPod, MAIN_CONTAINER, type PodIdentity, type PodParams } from './pod-spec.js';
 import type { PodWatcher } from './pod-watcher.js';
 import { notePullErrors, verdict, type PodVerdict } from './reasons.js';
@@ -28,6 +29,8 @@ export interface PodTryContext {
   launcher: PodLauncher;
   retries: RetryStats;
   defaultStartupTimeoutMs: number;
+  /** The Secrets and ConfigMaps the pod may refer to (ALOFT_POD_SECRET_ALLOWLIST, …). */
+  references: PodReferenceAllowList;
 }
 
 type End = PodVerdict | { kind: 'cancelled' } | { kind: 'detached' };
@@ -90,6 +93,12 @@ export class PodTry {
     const startupMs = p.startupTimeoutMs ?? this.c.defaultStartupTimeoutMs;
     const oomKills = Number((await store.getTiField(key, 'oomKills')) ?? 0);
     const pod = buildPod({ params: p, id, ctx: this.r.ctx, dagFile: this.r.dagFile, taskEnv: this.r.taskEnv, oomKills });
+    // Checked on the pod as built, before anything is created: no retry can make it allowed.
+    const refused = refusedReference(pod, this.c.references, `dag "${id.dagId}", task "${id.taskId}"${id.mapIndex >= 0 ? ` [${id.mapIndex}]` : ''}`);
+    if (refused) {
+      this.env.log.system(refused);
+      return { outcome: 'failed', reason: refused, noRetry: true };
+    }
     const memory = pod.spec?.containers.find((x) => x.name === MAIN_CONTAINER)?.resources?.limits?.['memory'];
     if (memory) await store.setTiFields(key, { [`podMemory:${id.tryNumber}`]: memory });
 
