@@ -9,14 +9,15 @@
 ]]
 --- @include "lib"
 local c = newCtx(ARGV[1], ARGV[2], ARGV[3], 0)
-if rcall('EXISTS', c.tiPrefix .. ARGV[4] .. ':' .. ARGV[5]) == 0 then return 0 end
+local key = tiKey(c, ARGV[4], ARGV[5])
+if rcall('EXISTS', key) == 0 then return 0 end
 if ARGV[8] ~= '' then
   local f = {}
   for k, v in pairs(cjson.decode(ARGV[8])) do
     f[#f + 1] = k
     f[#f + 1] = v
   end
-  if #f > 0 then rcall('HSET', c.tiPrefix .. ARGV[4] .. ':' .. ARGV[5], unpack(f)) end
+  if #f > 0 then rcall('HSET', key, unpack(f)) end
 end
 appendTryLog(c, ARGV[4], ARGV[5], ARGV[6], 9, ARGV[7])
 return 1
