@@ -5,7 +5,7 @@ import { createDashboard } from './app.js';
 const config = loadConfig();
 const logger = createLogger({ name: 'dashboard', level: config.logLevel, pretty: config.logPretty });
 const outage = new RedisOutageLog(logger);
-const redis = outage.watch(createRedis(config.redisUrl), 'dashboard');
+const redis = outage.watch(createRedis(config.redisUrl, {}, config.source), 'dashboard');
 const store = new Store(redis, config.prefix, config.env.ALOFT_LOG_MAX_LINES, config.durability);
 const dashboard = createDashboard({ store, redis, logger, loginAttempts: config.env.ALOFT_DASHBOARD_LOGIN_ATTEMPTS, outage, podsOnStandIn: config.env.ALOFT_K8S_STAND_IN === '1' });
 await dashboard.auth.bootstrap(config.env.ALOFT_DASHBOARD_ADMIN_PASSWORD);

@@ -7,7 +7,7 @@ const config = loadConfig();
 const env = config.env;
 const logger = createLogger({ name: 'scheduler', level: config.logLevel, pretty: config.logPretty });
 const outage = new RedisOutageLog(logger);
-const redis = outage.watch(createRedis(config.redisUrl), 'scheduler');
+const redis = outage.watch(createRedis(config.redisUrl, {}, config.source), 'scheduler');
 const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES, config.durability, (err) => logger.warn({ err: err.message }, 'not confirmed by the replicas in time'));
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'aloft_scheduler_' });

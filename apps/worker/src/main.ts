@@ -6,14 +6,14 @@ const config = loadConfig();
 const env = config.env;
 const logger = createLogger({ name: env.ALOFT_WORKER_ID, level: config.logLevel, pretty: config.logPretty });
 const outage = new RedisOutageLog(logger);
-const redis = outage.watch(createRedis(config.redisUrl), 'store');
+const redis = outage.watch(createRedis(config.redisUrl, {}, config.source), 'store');
 const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES, config.durability, (err) => logger.warn({ err: err.message }, 'not confirmed by the replicas in time'));
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'aloft_worker_' });
 
 const worker = new AloftWorker({
   store,
-  connection: () => outage.watch(createRedis(config.redisUrl), 'bullmq'),
+  connection: () => outage.watch(createRedis(config.redisUrl, {}, config.source), 'bullmq'),
   logger,
   outage,
   queues: env.ALOFT_WORKER_QUEUES.split(',').map((q) => q.trim()).filter(Boolean),

@@ -8,6 +8,7 @@ export * from './model/callbacks.js';
 export type * from './model/dag.js';
 export * from './errors/index.js';
 export * from './config/config.js';
+export * from './security/user-code.js';
 export * from './logging/logger.js';
 export * from './metrics/service-http.js';
 export * from './queue/queue-names.js';

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -86,6 +87,10 @@ const ENV = z.object({
   ALOFT_DASHBOARD_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   ALOFT_DASHBOARD_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   ALOFT_DASHBOARD_LOGIN_ATTEMPTS: z.coerce.number().int().min(1).default(10),
+  ALOFT_USER_CODE_USER: z.string().optional(),
+  REDIS_URL_FILE: z.string().optional(),
+  ALOFT_REDIS_SENTINEL_PASSWORD_FILE: z.string().optional(),
+  ALOFT_DASHBOARD_ADMIN_PASSWORD_FILE: z.string().optional(),
 });
 
 export type AloftEnv = z.infer<typeof ENV>;
@@ -102,11 +107,38 @@ export interface AloftConfig {
   logLevel: AloftEnv['ALOFT_LOG_LEVEL'];
   logPretty: boolean;
   env: AloftEnv;
+  /** The environment as read, with each credential's `_FILE` read in (for createRedis). */
+  source: NodeJS.ProcessEnv;
+}
+
+/**
+ * The services' credentials. Each can also come from a file named by `<NAME>_FILE` (how a
+ * Kubernetes Secret volume or `up` hands them over), which keeps it out of the service's
+ * environment, where a process of the same user can read it in `/proc/<pid>/environ`.
+ * None of them ever reaches user code: see `userCodeEnv` (security/user-code.ts).
+ */
+export const SERVICE_CREDENTIALS = ['REDIS_URL', 'ALOFT_REDIS_SENTINEL_PASSWORD', 'ALOFT_DASHBOARD_ADMIN_PASSWORD'] as const;
+
+/** `source` with each credential read from its `_FILE` when that is set. */
+function withCredentialFiles(source: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...source };
+  for (const name of SERVICE_CREDENTIALS) {
+    const file = source[`${name}_FILE`];
+    if (!file) continue;
+    if (source[name] !== undefined) throw new Error(`invalid configuration: set ${name} or ${name}_FILE, not both`);
+    try {
+      out[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new Error(`invalid configuration: ${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  return out;
 }
 
 /** Reads the environment; a bad value is an error naming the variable. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): AloftConfig {
-  const parsed = ENV.safeParse(source);
+  const resolved = withCredentialFiles(source);
+  const parsed = ENV.safeParse(resolved);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid configuration: ${problems}`);
@@ -120,5 +152,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AloftConfig
     logLevel: env.ALOFT_LOG_LEVEL,
     logPretty: env.ALOFT_LOG_PRETTY === '1' || env.ALOFT_LOG_PRETTY === 'true',
     env,
+    source: resolved,
   };
 }
