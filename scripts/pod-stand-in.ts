@@ -3,8 +3,9 @@
 // `node scripts/up.mjs` starts it when no cluster is configured and points the workers at
 // the kubeconfig it writes. Usage: pod-stand-in.ts <kubeconfig path>
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { createLogger } from '@aloft/core';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { canRead, createLogger, userCodeIdentity } from '@aloft/core';
 import { startEmulator } from '@aloft/k8s-emulator';
 
 const path = process.argv[2];
@@ -13,8 +14,17 @@ if (!path) {
   logger.fatal('usage: pod-stand-in.ts <kubeconfig path>');
   process.exit(2);
 }
+// Pods run user code: as the user-code identity when this runs as root (nobody by default,
+// ALOFT_USER_CODE_USER), so that a pod's command cannot read the services' credential files
+// or environments; as this user when that identity cannot read the checkout.
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+let runAs = userCodeIdentity(process.env['ALOFT_USER_CODE_USER']);
+if (runAs && !canRead(runAs, join(root, 'package.json'))) {
+  logger.warn({ user: runAs.name, checkout: root }, `pod commands run as this service's user: ${runAs.name} cannot read the checkout`);
+  runAs = undefined;
+}
 // The newest 10,000 requests and events are plenty for a stand-in that runs for days.
-const emu = await startEmulator({ keepRecords: 10_000 });
+const emu = await startEmulator({ keepRecords: 10_000, runAs });
 mkdirSync(dirname(path), { recursive: true });
 emu.writeKubeconfig(path);
 logger.info({ url: emu.url, kubeconfig: path }, 'pods run on a local stand-in, not a cluster: each pod command runs as a local process');

@@ -4,7 +4,8 @@
 // the dashboard, with every log in this terminal. Ctrl-C stops everything cleanly.
 // ALOFT_DATA_DIR (default .data) holds Redis's files and the stand-in's kubeconfig.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +43,7 @@ async function freePort() {
   });
 }
 
+/** Whether a Redis answers on the port (with a password set, it answers NOAUTH). */
 function ping(port) {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
@@ -49,15 +51,22 @@ function ping(port) {
     s.once('connect', () => s.write('PING\r\n'));
     s.once('data', (d) => {
       s.destroy();
-      resolve(d.toString().startsWith('+PONG'));
+      resolve(/^(\+PONG|-NOAUTH)/.test(d.toString()));
     });
   });
+}
+
+/** Writes a file only this user can read (a credential handed to a service by name). */
+function writePrivate(file, text) {
+  mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
+  writeFileSync(file, text, { mode: 0o600 });
+  chmodSync(file, 0o600);
 }
 
 function start(name, file, env, color, { args = [], detached = false } = {}) {
   const child = spawn(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', file.startsWith('/') ? file : join(ROOT, file), ...args], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: { ...childEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached,
   });
@@ -82,8 +91,20 @@ const env = {
   ALOFT_DAGS_FOLDER: process.env.ALOFT_DAGS_FOLDER ?? join(ROOT, 'examples', 'dags'),
   ALOFT_LOG_PRETTY: process.env.ALOFT_LOG_PRETTY ?? '1',
 };
+// Credentials reach the services as files (REDIS_URL_FILE, …), never in their environment,
+// where any process of the same user could read them in /proc/<pid>/environ. The same
+// names as config.ts's SERVICE_CREDENTIALS.
+const CREDENTIALS = ['REDIS_URL', 'ALOFT_REDIS_SENTINEL_PASSWORD', 'ALOFT_DASHBOARD_ADMIN_PASSWORD'];
+const childEnv = { ...process.env };
+for (const name of CREDENTIALS) {
+  if (childEnv[name] === undefined) continue;
+  const file = join(DATA, 'credentials', name.toLowerCase().replaceAll('_', '-'));
+  writePrivate(file, childEnv[name]);
+  delete childEnv[name];
+  env[`${name}_FILE`] = file;
+}
 let redis;
-if (!process.env.REDIS_URL) {
+if (!process.env.REDIS_URL && !process.env.REDIS_URL_FILE) {
   ensureRedisServer();
   let port = Number(process.env.ALOFT_REDIS_PORT ?? 6380);
   if (!(await portFree(port))) port = await freePort();
@@ -91,7 +112,13 @@ if (!process.env.REDIS_URL) {
   mkdirSync(dir, { recursive: true });
   // Its own process group: Ctrl-C in the terminal reaches the services and this script, not
   // Redis, which stops only once every service has finished with it.
-  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], {
+  // A password, so that a process on this machine that is not Aloft's (a task running as
+  // another user) cannot talk to it. In a config file, not on the command line, which every
+  // user can read in /proc/<pid>/cmdline.
+  const password = randomBytes(24).toString('base64url');
+  const conf = join(DATA, 'credentials', 'redis.conf');
+  writePrivate(conf, `requirepass ${password}\n`);
+  redis = spawn('redis-server', [conf, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -108,9 +135,9 @@ if (!process.env.REDIS_URL) {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  env.REDIS_URL = `redis://127.0.0.1:${port}`;
-  // The CLI (scripts/aloft.mjs) finds this Redis from another terminal.
-  writeFileSync(join(DATA, 'redis-url'), `${env.REDIS_URL}\n`);
+  // The services and the CLI (scripts/aloft.mjs, from another terminal) read it from here.
+  env.REDIS_URL_FILE = join(DATA, 'redis-url');
+  writePrivate(env.REDIS_URL_FILE, `redis://:${password}@127.0.0.1:${port}\n`);
   say(`redis-server on port ${port}, data and AOF in ${dir}`);
 } else {
   say('using REDIS_URL');

@@ -8,7 +8,7 @@
  * history (410 Gone).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -200,7 +200,14 @@ function podProblems(body: Obj): string[] {
  * `keepRecords`: how many requests and events to remember (default all, for tests); a
  * long-running stand-in (the quick start's) keeps the newest only.
  */
-export async function startEmulator(opts: { namespaces?: string[]; keepRecords?: number } = {}): Promise<Emulator> {
+export async function startEmulator(
+  opts: {
+    namespaces?: string[];
+    keepRecords?: number;
+    /** Who runs the pods' commands (the quick start's stand-in: not the services' user). */
+    runAs?: { uid: number; gid: number } | undefined;
+  } = {},
+): Promise<Emulator> {
   const keep = opts.keepRecords ?? Infinity;
   const trim = (a: unknown[]) => {
     if (a.length > keep) a.splice(0, a.length - keep);
@@ -328,7 +335,7 @@ export async function startEmulator(opts: { namespaces?: string[]; keepRecords?:
       return Promise.resolve({ code: 128, message, startError: true });
     }
     return new Promise((res) => {
-      const proc = spawn(localProgram(argv[0]!), argv.slice(1), { env, cwd: p.dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const proc = spawn(localProgram(argv[0]!), argv.slice(1), { env, cwd: p.dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...(opts.runAs ?? {}) });
       run.proc = proc;
       for (const stream of [proc.stdout, proc.stderr]) {
         let rest = '';
@@ -576,6 +583,7 @@ export async function startEmulator(opts: { namespaces?: string[]; keepRecords?:
       ...(obj['spec'].initContainers?.length ? { initContainerStatuses: (obj['spec'].initContainers as Obj[]).map((c) => ({ name: c.name, image: c.image, ready: false, restartCount: 0, state: { waiting: { reason: 'PodInitializing' } } })) } : {}),
     };
     const p: PodState = { obj, containers: new Map(), timers: [], deleting: false, dir: mkdtempSync(join(tmpdir(), 'k8s-emu-')) };
+    if (opts.runAs) chownSync(p.dir, opts.runAs.uid, opts.runAs.gid);
     pods.set(key(ns, name), p);
     publish(ns, 'ADDED', obj);
     json(res, 201, obj);
