@@ -21,6 +21,16 @@ interface FileState {
 
 const MAX_RETRY_MS = 3_600_000;
 
+export interface DagProcessorOptions {
+  folder: string;
+  store: Store;
+  logger: Logger;
+  /** ALOFT_DAG_PARSE_TIMEOUT_MS: one file's import, from spawn to result. */
+  timeoutMs: number;
+  /** First wait before a file whose import timed out is parsed again. Default 60 s. */
+  retryMs?: number;
+}
+
 /** Lists DAG files under a folder: .ts/.mts/.js/.mjs, skipping .d.ts, `_`-prefixed names and node_modules. */
 export function listDagFiles(folder: string): string[] {
   const out: string[] = [];
@@ -51,14 +61,19 @@ export class DagProcessor {
   readonly #files = new Map<string, FileState>();
   #scanning = false;
 
-  constructor(
-    private readonly folder: string,
-    private readonly store: Store,
-    private readonly logger: Logger,
-    private readonly timeoutMs: number,
-    /** First wait before a file whose import timed out is parsed again. */
-    private readonly retryMs = 60_000,
-  ) {}
+  readonly folder: string;
+  private readonly store: Store;
+  private readonly logger: Logger;
+  private readonly timeoutMs: number;
+  private readonly retryMs: number;
+
+  constructor(o: DagProcessorOptions) {
+    this.folder = o.folder;
+    this.store = o.store;
+    this.logger = o.logger;
+    this.timeoutMs = o.timeoutMs;
+    this.retryMs = o.retryMs ?? 60_000;
+  }
 
   /** One pass over the folder; returns how many files were (re)parsed. */
   async scan(): Promise<number> {
