@@ -251,7 +251,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       tasks.push(task);
     }
     const cycle = findCycle(tasks);
-    if (cycle) issues.add('upstream', `${where}: cycle ${cycle.join(' → ')}`, this.#tasks.get(cycle[0]!)?.line);
+    if (cycle) issues.add('upstream', `${where}: cycle ${describeCycle(cycle)}`, this.#tasks.get(cycle[0]!)?.line);
     if (tasks.length === 0) issues.add('tasks', `${where}: has no tasks`, this.line);
     issues.throwIfAny();
 
@@ -496,30 +496,42 @@ function commandSpec(o: Record<string, unknown>, at: string, issues: ValidationI
   };
 }
 
+/**
+ * A cycle as task ids, first id repeated at the end, or undefined. Depth-first with an
+ * explicit stack, not recursion: a 10,000-task chain is as deep as the graph gets
+ * (packages/core/test/deep-chain.test.ts).
+ */
 function findCycle(tasks: SerializedTask[]): string[] | undefined {
   const byId = new Map(tasks.map((t) => [t.id, t]));
-  const color = new Map<string, 0 | 1 | 2>();
-  const stack: string[] = [];
-  const visit = (id: string): string[] | undefined => {
-    color.set(id, 1);
-    stack.push(id);
-    for (const d of byId.get(id)?.downstream ?? []) {
-      const c = color.get(d) ?? 0;
-      if (c === 1) return [...stack.slice(stack.indexOf(d)), d];
-      if (c === 0) {
-        const found = visit(d);
-        if (found) return found;
+  const color = new Map<string, 1 | 2>();
+  for (const root of tasks) {
+    if (color.has(root.id)) continue;
+    // The path from `root`, each with how many of its downstreams were looked at.
+    const path: { id: string; next: number }[] = [{ id: root.id, next: 0 }];
+    color.set(root.id, 1);
+    while (path.length > 0) {
+      const top = path[path.length - 1]!;
+      const down = byId.get(top.id)?.downstream ?? [];
+      if (top.next >= down.length) {
+        color.set(top.id, 2);
+        path.pop();
+        continue;
       }
-    }
-    stack.pop();
-    color.set(id, 2);
-    return undefined;
-  };
-  for (const t of tasks) {
-    if ((color.get(t.id) ?? 0) === 0) {
-      const found = visit(t.id);
-      if (found) return found;
+      const d = down[top.next++]!;
+      const c = color.get(d);
+      if (c === 1) return [...path.slice(path.findIndex((p) => p.id === d)).map((p) => p.id), d];
+      if (c === undefined) {
+        color.set(d, 1);
+        path.push({ id: d, next: 0 });
+      }
     }
   }
   return undefined;
+}
+
+/** `a → b → a`; a long cycle shows its first and last tasks and its length. */
+function describeCycle(cycle: string[]): string {
+  const tasks = cycle.length - 1;
+  if (tasks <= 8) return cycle.join(' → ');
+  return `${[...cycle.slice(0, 4), '…', ...cycle.slice(-3)].join(' → ')} (${tasks} tasks)`;
 }
