@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Logger, Store } from '@aloft/core';
-import { PARSE_MARKER, type ParseResult } from './parse-protocol.js';
+import type { Logger, SerializedDag, Store } from '@aloft/core';
+import type { ReportedError } from './parse-protocol.js';
+import { readParseResult } from './parse-result.js';
+import { ParseRunner } from './parse-runner.js';
 
-const CHILD = fileURLToPath(new URL('./parse-child.ts', import.meta.url));
 const DAG_FILE = /\.(m?ts|m?js)$/;
 
 interface FileState {
@@ -29,6 +28,12 @@ export interface DagProcessorOptions {
   timeoutMs: number;
   /** First wait before a file whose import timed out is parsed again. Default 60 s. */
   retryMs?: number;
+  /** ALOFT_DAG_PARSE_MEMORY_MB: one parse child, Buffers included. Default 1024. */
+  memoryMb?: number;
+  /** Non-secret settings the DAG API reads at import, e.g. ALOFT_MAX_MAP_LENGTH. */
+  settings?: Record<string, string>;
+  /** The scheduler's environment; parse children get only its allow-listed variables. Default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Lists DAG files under a folder: .ts/.mts/.js/.mjs, skipping .d.ts, `_`-prefixed names and node_modules. */
@@ -64,15 +69,18 @@ export class DagProcessor {
   readonly folder: string;
   private readonly store: Store;
   private readonly logger: Logger;
-  private readonly timeoutMs: number;
   private readonly retryMs: number;
+  readonly #runner: ParseRunner;
+  readonly #memoryMb: number;
 
   constructor(o: DagProcessorOptions) {
     this.folder = o.folder;
     this.store = o.store;
     this.logger = o.logger;
-    this.timeoutMs = o.timeoutMs;
     this.retryMs = o.retryMs ?? 60_000;
+    this.#memoryMb = o.memoryMb ?? 1024;
+    this.#runner = new ParseRunner({ timeoutMs: o.timeoutMs, memoryMb: this.#memoryMb, identity: undefined, env: o.env ?? process.env, settings: o.settings ?? {} });
+    if (!this.#runner.prlimit) this.logger.warn('prlimit not found: a parse child is limited only by its V8 heap (half of ALOFT_DAG_PARSE_MEMORY_MB), not its Buffers');
   }
 
   /** One pass over the folder; returns how many files were (re)parsed. */
@@ -120,28 +128,31 @@ export class DagProcessor {
     return relative(this.folder, f) || f;
   }
 
+  /**
+   * One file: parse, check, store. Whatever goes wrong with it becomes its import error and
+   * the scan goes on; only a failure to record that (Redis down) ends the scan.
+   */
   async #process(file: string): Promise<void> {
+    try {
+      await this.#load(file);
+    } catch (err) {
+      await this.#failed(file, { message: `the file's DAGs could not be stored: ${err instanceof Error ? err.message : String(err)}` });
+    }
+  }
+
+  async #load(file: string): Promise<void> {
     const started = Date.now();
-    const result = await this.#parse(file);
     const state = this.#files.get(file)!;
+    const result = await this.#parse(file);
     if ('timedOut' in result) {
       const delayMs = state.retry ? Math.min(state.retry.delayMs * 2, MAX_RETRY_MS) : this.retryMs;
       state.retry = { at: Date.now() + delayMs, delayMs };
       result.error.message += `; it is tried again in ${Math.round(delayMs / 1000)} s`;
     } else state.retry = undefined;
-    if ('error' in result) {
-      await this.store.setImportError({ file, ...result.error, at: Date.now() });
-      this.logger.warn({ file: this.#rel(file), line: result.error.line, field: result.error.field, error: result.error.message }, 'DAG file has errors');
-      return;
-    }
+    if ('error' in result) return this.#failed(file, result.error);
     for (const d of result.dags) {
       const owner = [...this.#files].find(([f, s]) => f !== file && s.dagIds.includes(d.id));
-      if (owner) {
-        const message = `DAG id "${d.id}" is already declared in ${owner[0]}`;
-        await this.store.setImportError({ file, message, field: 'id', line: d.line, at: Date.now() });
-        this.logger.warn({ file: this.#rel(file), error: message }, 'DAG file has errors');
-        return;
-      }
+      if (owner) return this.#failed(file, { message: `DAG id "${d.id}" is already declared in ${owner[0]}`, field: 'id', line: d.line });
     }
     // The file is good: its error goes before its DAGs appear, so nobody sees both.
     await this.store.clearImportError(file);
@@ -155,36 +166,17 @@ export class DagProcessor {
     this.logger.debug({ file: this.#rel(file), dags: ids, ms: Date.now() - started }, 'DAG file parsed');
   }
 
-  #parse(file: string): Promise<ParseResult | { error: { message: string; line?: undefined; field?: undefined }; timedOut: true }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, ['--conditions=aloft-source', '--import', import.meta.resolve('tsx'), CHILD, file], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        // DAG files are user code: they get no Redis credentials.
-        env: { ...withoutSecrets(process.env), ALOFT_PARSING: '1' },
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        resolve({ error: { message: `importing the file took longer than ${this.timeoutMs} ms (ALOFT_DAG_PARSE_TIMEOUT_MS); it was stopped` }, timedOut: true });
-      }, this.timeoutMs);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        const line = out.split('\n').find((l) => l.startsWith(PARSE_MARKER));
-        if (line) resolve(JSON.parse(line.slice(PARSE_MARKER.length)) as ParseResult);
-        else {
-          const firstErr = err.split('\n').find((l) => /Error|error/.test(l)) ?? err.split('\n')[0] ?? '';
-          resolve({ error: { message: `importing the file failed (exit code ${code}): ${firstErr.trim().slice(0, 500)}` } });
-        }
-      });
-    });
+  async #failed(file: string, error: ReportedError): Promise<void> {
+    await this.store.setImportError({ file, ...error, at: Date.now() });
+    this.logger.warn({ file: this.#rel(file), line: error.line, field: error.field, error: error.message }, 'DAG file has errors');
   }
-}
 
-function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const out = { ...env };
-  delete out['REDIS_URL'];
-  return out;
+  async #parse(file: string): Promise<{ dags: SerializedDag[] } | { error: ReportedError; timedOut?: true }> {
+    const outcome = await this.#runner.run(file, this.folder);
+    if ('error' in outcome) return outcome;
+    const result = readParseResult(outcome.payload, file);
+    // An allocation the file caught and reported as its own error still hit the limit.
+    if ('error' in result && /allocation failed/i.test(result.error.message)) result.error.message += ` (${this.#runner.memoryMessage()})`;
+    return result;
+  }
 }

@@ -12,7 +12,14 @@ const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES, config.du
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'aloft_scheduler_' });
 
-const processor = new DagProcessor({ folder: config.dagsFolder, store, logger, timeoutMs: env.ALOFT_DAG_PARSE_TIMEOUT_MS });
+const processor = new DagProcessor({
+  folder: config.dagsFolder,
+  store,
+  logger,
+  timeoutMs: env.ALOFT_DAG_PARSE_TIMEOUT_MS,
+  memoryMb: env.ALOFT_DAG_PARSE_MEMORY_MB,
+  settings: { ALOFT_MAX_MAP_LENGTH: String(env.ALOFT_MAX_MAP_LENGTH) },
+});
 const scheduler = new Scheduler({
   store,
   redis,

@@ -1,9 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PARSE_MARKER, type ParseResult } from '../src/parse-protocol.js';
+import type { SerializedDag } from '@aloft/core';
+import type { ReportedError } from '../src/parse-protocol.js';
+import { readParseResult } from '../src/parse-result.js';
+import { ParseRunner } from '../src/parse-runner.js';
 
 /**
  * DAG files as the scheduler loads them: each imported by the parse child in its own Node
@@ -11,7 +12,8 @@ import { PARSE_MARKER, type ParseResult } from '../src/parse-protocol.js';
  */
 const ROOT = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
 const DIR = join(ROOT, '.test-results', `parse-dags-${process.pid}`);
-const CHILD = join(ROOT, 'apps', 'scheduler', 'src', 'parse-child.ts');
+const runner = new ParseRunner({ timeoutMs: 60_000, memoryMb: 1024, identity: undefined, env: process.env, settings: {} });
+type ParseResult = { dags: SerializedDag[] } | { error: ReportedError };
 mkdirSync(DIR, { recursive: true });
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));
 
@@ -23,10 +25,8 @@ async function parse(source: string, dir = DIR, name = `dag${++n}.ts`): Promise<
 }
 
 async function parseFile(file: string): Promise<ParseResult & { file: string }> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', CHILD, file], { cwd: ROOT });
-  const line = stdout.split('\n').find((l) => l.startsWith(PARSE_MARKER));
-  if (!line) throw new Error(`no parse result in: ${stdout}`);
-  return { ...(JSON.parse(line.slice(PARSE_MARKER.length)) as ParseResult), file };
+  const outcome = await runner.run(file, dirname(file));
+  return { ...('error' in outcome ? { error: outcome.error } : readParseResult(outcome.payload, file)), file };
 }
 
 describe('DAG file validation (file, line, field)', () => {
