@@ -1,9 +1,11 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Logger, SerializedDag, Store } from '@aloft/core';
+import { fileURLToPath } from 'node:url';
+import { canRead, type Logger, type SerializedDag, type Store, type UserCodeIdentity } from '@aloft/core';
+import { parseIdentity } from './parse-identity.js';
 import type { ReportedError } from './parse-protocol.js';
 import { readParseResult } from './parse-result.js';
-import { ParseRunner } from './parse-runner.js';
+import { PARSE_CHILD, ParseRunner, TSX } from './parse-runner.js';
 
 const DAG_FILE = /\.(m?ts|m?js)$/;
 
@@ -30,6 +32,8 @@ export interface DagProcessorOptions {
   retryMs?: number;
   /** ALOFT_DAG_PARSE_MEMORY_MB: one parse child, Buffers included. Default 1024. */
   memoryMb?: number;
+  /** ALOFT_USER_CODE_USER: who imports DAG files (parse-identity.ts). */
+  userCodeUser?: string | undefined;
   /** Non-secret settings the DAG API reads at import, e.g. ALOFT_MAX_MAP_LENGTH. */
   settings?: Record<string, string>;
   /** The scheduler's environment; parse children get only its allow-listed variables. Default process.env. */
@@ -70,6 +74,8 @@ export class DagProcessor {
   private readonly store: Store;
   private readonly logger: Logger;
   private readonly retryMs: number;
+  /** Who parse children run as; undefined: the scheduler's own user. */
+  readonly identity: UserCodeIdentity | undefined;
   readonly #runner: ParseRunner;
   readonly #memoryMb: number;
 
@@ -79,7 +85,11 @@ export class DagProcessor {
     this.logger = o.logger;
     this.retryMs = o.retryMs ?? 60_000;
     this.#memoryMb = o.memoryMb ?? 1024;
-    this.#runner = new ParseRunner({ timeoutMs: o.timeoutMs, memoryMb: this.#memoryMb, identity: undefined, env: o.env ?? process.env, settings: o.settings ?? {} });
+    const needs = [process.execPath, fileURLToPath(TSX), PARSE_CHILD, fileURLToPath(import.meta.resolve('@aloft/core'))];
+    const { identity, warning } = parseIdentity(o.userCodeUser, o.folder, needs);
+    if (warning) this.logger.warn({ folder: o.folder }, warning);
+    this.identity = identity;
+    this.#runner = new ParseRunner({ timeoutMs: o.timeoutMs, memoryMb: this.#memoryMb, identity, env: o.env ?? process.env, settings: o.settings ?? {} });
     if (!this.#runner.prlimit) this.logger.warn('prlimit not found: a parse child is limited only by its V8 heap (half of ALOFT_DAG_PARSE_MEMORY_MB), not its Buffers');
   }
 
@@ -172,11 +182,14 @@ export class DagProcessor {
   }
 
   async #parse(file: string): Promise<{ dags: SerializedDag[] } | { error: ReportedError; timedOut?: true }> {
+    if (this.identity && !canRead(this.identity, file)) {
+      return { error: { message: `${this.identity.name}, the user DAG files are imported as, cannot read this file (mode ${(statSync(file).mode & 0o7777).toString(8).padStart(4, '0')})` } };
+    }
     const outcome = await this.#runner.run(file, this.folder);
     if ('error' in outcome) return outcome;
     const result = readParseResult(outcome.payload, file);
     // An allocation the file caught and reported as its own error still hit the limit.
-    if ('error' in result && /allocation failed/i.test(result.error.message)) result.error.message += ` (${this.#runner.memoryMessage()})`;
+    if ('error' in result && /allocation failed/i.test(result.error.message)) result.error.message += ` (the parse memory limit is ${this.#memoryMb} MB, ALOFT_DAG_PARSE_MEMORY_MB)`;
     return result;
   }
 }

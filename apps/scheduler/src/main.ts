@@ -18,6 +18,7 @@ const processor = new DagProcessor({
   logger,
   timeoutMs: env.ALOFT_DAG_PARSE_TIMEOUT_MS,
   memoryMb: env.ALOFT_DAG_PARSE_MEMORY_MB,
+  userCodeUser: env.ALOFT_USER_CODE_USER,
   settings: { ALOFT_MAX_MAP_LENGTH: String(env.ALOFT_MAX_MAP_LENGTH) },
 });
 const scheduler = new Scheduler({

@@ -88,13 +88,9 @@ export class ParseRunner {
     if (reader.payload !== undefined) return { payload: reader.payload };
     if (reader.problem) return { error: { message: reader.problem } };
     const text = stderr.text();
-    if (OUT_OF_MEMORY.test(text)) return { error: { message: this.memoryMessage() } };
+    if (OUT_OF_MEMORY.test(text)) return { error: { message: `importing the file took more memory than the parse limit of ${this.#o.memoryMb} MB (ALOFT_DAG_PARSE_MEMORY_MB); it was stopped` } };
     const why = signalCode ? `was ended by signal ${signalCode} (not sent by Aloft)` : `ended with exit code ${exitCode}`;
     return { error: { message: `the parse process ${why} before it reported the DAGs${summary(text)}` } };
-  }
-
-  memoryMessage(): string {
-    return `importing the file took more memory than the parse limit of ${this.#o.memoryMb} MB (ALOFT_DAG_PARSE_MEMORY_MB); it was stopped`;
   }
 
   #spawn(file: string, cwd: string, marker: string): ChildProcess {
