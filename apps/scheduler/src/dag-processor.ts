@@ -116,11 +116,17 @@ export class DagProcessor {
         changed.push(f);
         this.#files.set(f, { stamp, dagIds: known?.dagIds ?? [], retry });
       }
-      // Two at a time: a slow file does not hold the others back for long.
-      for (let i = 0; i < changed.length; i += 2) {
-        await Promise.all(changed.slice(i, i + 2).map((f) => this.#process(f)));
-        parsed += Math.min(2, changed.length - i);
-      }
+      // Two at a time, each slot taking the next file once it is free: a file that runs into
+      // the timeout holds one slot, while the other goes through the rest.
+      const queue = [...changed];
+      await Promise.all(
+        [0, 1].map(async () => {
+          for (let f = queue.shift(); f !== undefined; f = queue.shift()) {
+            await this.#process(f);
+            parsed++;
+          }
+        }),
+      );
       for (const [f, state] of this.#files) {
         if (present.has(f)) continue;
         this.#files.delete(f);
