@@ -51,10 +51,10 @@ export class ParseRunner {
 
   async run(file: string, cwd: string): Promise<ParseOutcome> {
     const key = randomBytes(KEY_BYTES);
-    const marker = `${MARKER}=${randomUUID()}`;
+    const id = randomUUID();
     let child: ChildProcess;
     try {
-      child = this.#spawn(file, cwd, marker);
+      child = this.#spawn(file, cwd, id);
     } catch (err) {
       return { error: { message: `the parse process could not start: ${(err as Error).message}` } };
     }
@@ -64,7 +64,7 @@ export class ParseRunner {
     const reader = new FrameReader(key);
     for (const s of [...streams, child.stdin!]) s.on('error', () => undefined);
     child.stdin!.end(key);
-    // Stdout is counted and dropped; stderr's ends are kept for the error message.
+    // Stdout is read and dropped; the ends of stderr are kept for the error message.
     streams[0]!.resume();
     streams[1]!.on('data', (c: Buffer) => stderr.push(c));
 
@@ -80,7 +80,7 @@ export class ParseRunner {
     });
     clearTimeout(timer);
     const { exitCode, signalCode } = child;
-    if (child.pid) endParseProcesses({ pid: child.pid, marker, pipes });
+    if (child.pid) endParseProcesses({ pid: child.pid, marker: `${MARKER}=${id}`, pipes });
     await drained(streams, DRAIN_MS);
 
     if (how === 'timeout') return { error: { message: `importing the file took longer than ${this.#o.timeoutMs} ms (ALOFT_DAG_PARSE_TIMEOUT_MS); it was stopped` }, timedOut: true };
@@ -93,7 +93,7 @@ export class ParseRunner {
     return { error: { message: `the parse process ${why} before it reported the DAGs${summary(text)}` } };
   }
 
-  #spawn(file: string, cwd: string, marker: string): ChildProcess {
+  #spawn(file: string, cwd: string, id: string): ChildProcess {
     const { memoryMb, timeoutMs, identity } = this.#o;
     const node = [process.execPath, '--conditions=aloft-source', `--max-old-space-size=${Math.max(32, Math.floor(memoryMb / 2))}`, '--import', TSX, PARSE_CHILD, file];
     // The CPU limit only catches a child whose scheduler died before it could end it: V8's
@@ -101,13 +101,12 @@ export class ParseRunner {
     const cpuSeconds = Math.ceil((2 * timeoutMs) / 1000) + 10;
     const limits = this.prlimit ? [this.prlimit, `--data=${memoryMb * 1024 * 1024}`, `--cpu=${cpuSeconds}`, '--core=0', '--'] : [];
     const [cmd, ...args] = [...limits, ...node];
-    const [name, value] = marker.split('=') as [string, string];
     return spawn(cmd!, args, {
       // Its own process group (a new session): ended as one, and no signal of ours reaches it by accident.
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
       cwd,
-      env: userCodeEnv(this.#o.env, { ALOFT_PARSING: '1', ...this.#o.settings, [name]: value }, identity),
+      env: userCodeEnv(this.#o.env, { ALOFT_PARSING: '1', ...this.#o.settings, [MARKER]: id }, identity),
       ...(identity ? { uid: identity.uid, gid: identity.gid } : {}),
     });
   }
