@@ -48,6 +48,7 @@ describe('DAG file validation (file, line, field)', () => {
     ['task callback that is not a function', `const d = dag({ id: 'cbt' });\nd.command({ id: 'c', command: 'true', onFailure: 'page-oncall' as never });`, 3, 'onFailure', /task "c": onFailure must be a function \(got string\)/],
     ['DAG callback that is not a function', `const d = dag({ id: 'cbd', onSuccess: { url: 'x' } as never });\nd.empty({ id: 't' });`, 2, 'onSuccess', /dag "cbd": onSuccess must be a function \(got object\)/],
     ['bad task SLA', `const d = dag({ id: 'slat' });\nd.empty({ id: 't', sla: 'soonish' });`, 3, 'sla', /sla must be a duration/],
+    ['description that is not a string', `const d = dag({ id: 'desc', description: 42 as never });\nd.empty({ id: 't' });`, 2, 'description', /dag "desc": description must be a string \(got number\)/],
     ['bad runInPod quantity', `const d = dag({ id: 'rip2' });\nd.command({ id: 'c', command: 'true', runInPod: { resources: { limits: { memory: 'huge' } } } });`, 3, 'runInPod.resources.limits.memory', /Kubernetes quantity/],
   ];
   for (const [what, src, line, field, msg] of cases) {

@@ -14,6 +14,21 @@ function linear(id: string, length: number) {
 
 afterEach(() => void takeDefinedDags());
 
+function nested(depth: number): unknown {
+  let v: unknown = 1;
+  for (let i = 0; i < depth; i++) v = { v };
+  return v;
+}
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
 describe('deep chains', () => {
   it('serializes a 10,000-task linear chain in order', () => {
     const s = linear('long', 10_000).d.serialize();
@@ -26,13 +41,22 @@ describe('deep chains', () => {
   it('reports a cycle through a 5,000-task chain by its field, shortened', () => {
     const { d, tasks } = linear('loop', 5000);
     tasks.at(-1)!.then(tasks[0]!);
-    let err: unknown;
-    try {
-      d.serialize();
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => d.serialize());
     expect(err).toBeInstanceOf(DagImportError);
     expect(err).toMatchObject({ field: 'upstream', message: 'dag "loop": cycle t0 → t1 → t2 → t3 → … → t4998 → t4999 → t0 (5000 tasks)' });
+  });
+
+  it('reports a param default nested 100,000 deep by its field, not a stack overflow', () => {
+    const d = dag({ id: 'deep_param', params: { p: nested(100_000) as never } });
+    d.empty({ id: 't' });
+    const err = thrown(() => d.serialize());
+    expect(err).toBeInstanceOf(DagImportError);
+    expect(err).toMatchObject({ field: 'params', message: 'dag "deep_param": params.p: default must be JSON (Maximum call stack size exceeded)' });
+  });
+
+  it('reports a value no check covers, nested 100,000 deep, by its field', () => {
+    const d = dag({ id: 'deep_tags', tags: [nested(100_000) as never] });
+    d.empty({ id: 't' });
+    expect(thrown(() => d.serialize())).toMatchObject({ field: 'tags', message: 'dag "deep_tags": tags cannot be stored as JSON (Maximum call stack size exceeded)' });
   });
 });
