@@ -6,11 +6,12 @@ import { ROOT, System, waitFor, type Service } from './support/system.js';
 
 /**
  * Hostile DAG files against a real scheduler and worker (issue 22): output floods, memory
- * hogs, processes started at import, endless loops, spoofed results, deep chains and throws
- * of every kind, drawn from a seeded generator (ALOFT_FUZZ_SEED repeats a draw). For each:
+ * hogs, processes started at import, endless loops, spoofed results, deep chains and deeply
+ * nested values, throws of every kind, drawn from a seeded generator (ALOFT_FUZZ_SEED repeats
+ * a draw). For each:
  * no service dies, the file gets an import error that names it (and the line or field where
  * there is one) or its DAG loads as written, and the good DAGs beside them keep running.
- * Bounded: 12 files, at most two of which run into the 20 s parse timeout, and a 256 MB parse
+ * Bounded: 13 files, at most two of which run into the 20 s parse timeout, and a 256 MB parse
  * memory limit (a 10,000-task chain needs about 170 MB).
  */
 const SEED = Number(process.env['ALOFT_FUZZ_SEED'] ?? Date.now() % 1_000_000);
@@ -102,6 +103,20 @@ const KINDS: Record<string, ((n: number, r: () => number) => Omit<Case, 'kind'>)
       line: 3,
     }),
   ],
+  'deep value': [
+    (n) => ({
+      lines: [IMPORT, 'let v: unknown = 1;', 'for (let i = 0; i < 100_000; i++) v = { v };', `dag({ id: 'deep_param_${n}', params: { p: v as never } }).empty({ id: 't' });`],
+      error: /params\.p: default must be JSON \(Maximum call stack size exceeded\)$/,
+      field: 'params',
+      line: 4,
+    }),
+    (n) => ({
+      lines: [IMPORT, 'let v: unknown = 1;', 'for (let i = 0; i < 100_000; i++) v = [v];', `dag({ id: 'deep_args_${n}' }).command({ id: 't', command: 'true', args: { v } });`],
+      error: /task "t": args must be JSON values \(Maximum call stack size exceeded\)$/,
+      field: 'args',
+      line: 4,
+    }),
+  ],
   'non-Error throw': [
     (_n, r) => {
       const [thrown, shown] = [['42', '42'], ['null', 'null'], ['undefined', 'undefined'], ["'text'", '"text"'], ["Symbol('s')", 'Symbol(s)'], ['{ code: 7 }', '{"code":7}']][Math.floor(r() * 6)]!;
@@ -151,9 +166,10 @@ describe('hostile DAG files against a running scheduler and worker', () => {
     const r = random(SEED);
     let n = 0;
     for (const [kind, variants] of Object.entries(KINDS)) {
-      // Two of each kind's variants, in a drawn order; one endless loop (each costs a timeout).
+      // Two of each kind's variants, in a drawn order; one endless loop (each costs a timeout)
+      // and one deep value.
       const order = variants.map((v) => [r(), v] as const).sort((a, b) => a[0] - b[0]);
-      for (const [, make] of order.slice(0, kind === 'endless loop' ? 1 : 2)) {
+      for (const [, make] of order.slice(0, kind === 'endless loop' || kind === 'deep value' ? 1 : 2)) {
         const c: Case = { ...make(++n, r), kind };
         const file = join(DIR, `h${String(n).padStart(2, '0')}_${kind.replace(/\W+/g, '_')}.ts`);
         writeFileSync(file, `${c.lines.join('\n')}\n`);
