@@ -69,6 +69,7 @@ export function listDagFiles(folder: string): string[] {
 export class DagProcessor {
   readonly #files = new Map<string, FileState>();
   #scanning = false;
+  #stopped = false;
 
   readonly folder: string;
   private readonly store: Store;
@@ -93,9 +94,18 @@ export class DagProcessor {
     if (!this.#runner.prlimit) this.logger.warn('prlimit not found: a parse child is limited only by its V8 heap (half of ALOFT_DAG_PARSE_MEMORY_MB), not its Buffers');
   }
 
+  /**
+   * Ends the parses under way and what their files started (a stopping scheduler leaves no
+   * parse child behind); nothing is recorded for those files. Later scans do nothing.
+   */
+  stop(): void {
+    this.#stopped = true;
+    this.#runner.stop();
+  }
+
   /** One pass over the folder; returns how many files were (re)parsed. */
   async scan(): Promise<number> {
-    if (this.#scanning) return 0;
+    if (this.#scanning || this.#stopped) return 0;
     this.#scanning = true;
     try {
       const files = listDagFiles(this.folder);
@@ -121,7 +131,7 @@ export class DagProcessor {
       const queue = [...changed];
       await Promise.all(
         [0, 1].map(async () => {
-          for (let f = queue.shift(); f !== undefined; f = queue.shift()) {
+          for (let f = queue.shift(); f !== undefined && !this.#stopped; f = queue.shift()) {
             await this.#process(f);
             parsed++;
           }
@@ -160,6 +170,7 @@ export class DagProcessor {
     const started = Date.now();
     const state = this.#files.get(file)!;
     const result = await this.#parse(file);
+    if ('stopped' in result) return;
     if ('timedOut' in result) {
       const delayMs = state.retry ? Math.min(state.retry.delayMs * 2, MAX_RETRY_MS) : this.retryMs;
       state.retry = { at: Date.now() + delayMs, delayMs };
@@ -187,12 +198,12 @@ export class DagProcessor {
     this.logger.warn({ file: this.#rel(file), line: error.line, field: error.field, error: error.message }, 'DAG file has errors');
   }
 
-  async #parse(file: string): Promise<{ dags: SerializedDag[] } | { error: ReportedError; timedOut?: true }> {
+  async #parse(file: string): Promise<{ dags: SerializedDag[] } | { error: ReportedError; timedOut?: true } | { stopped: true }> {
     if (this.identity && !canRead(this.identity, file)) {
       return { error: { message: `${this.identity.name}, the user DAG files are imported as, cannot read this file (mode ${(statSync(file).mode & 0o7777).toString(8).padStart(4, '0')})` } };
     }
     const outcome = await this.#runner.run(file, this.folder);
-    if ('error' in outcome) return outcome;
+    if (!('payload' in outcome)) return outcome;
     const result = readParseResult(outcome.payload, file);
     // An allocation the file caught and reported as its own error still hit the limit.
     if ('error' in result && /allocation failed/i.test(result.error.message)) result.error.message += ` (the parse memory limit is ${this.#memoryMb} MB, ALOFT_DAG_PARSE_MEMORY_MB)`;

@@ -49,6 +49,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   logger.info({ signal }, 'stopping');
   scheduler.stop();
+  processor.stop();
   await scheduler.releaseLease().catch(() => undefined);
   await http.stop();
   await redis.quit();

@@ -31,7 +31,7 @@ export interface ParseRunnerOptions {
 }
 
 /** The child's report, still unchecked, or why there is none. */
-export type ParseOutcome = { payload: string } | { error: ReportedError; timedOut?: true };
+export type ParseOutcome = { payload: string } | { error: ReportedError; timedOut?: true } | { stopped: true };
 
 /**
  * Runs one parse child: in its own process group, as the user-code identity, with the
@@ -43,6 +43,8 @@ export class ParseRunner {
   readonly #o: ParseRunnerOptions;
   /** prlimit's path: without it the child has only V8's heap limit. */
   readonly prlimit: string | undefined;
+  /** Ends each parse under way; `stop()` calls them. */
+  readonly #running = new Set<() => void>();
 
   constructor(o: ParseRunnerOptions) {
     this.#o = o;
@@ -69,7 +71,8 @@ export class ParseRunner {
     streams[1]!.on('data', (c: Buffer) => stderr.push(c));
 
     let timer: NodeJS.Timeout | undefined;
-    const how = await new Promise<'result' | 'exit' | 'timeout' | Error>((resolve) => {
+    let stop = (): void => undefined;
+    const how = await new Promise<'result' | 'exit' | 'timeout' | 'stopped' | Error>((resolve) => {
       streams[2]!.on('data', (c: Buffer) => {
         reader.push(c);
         if (reader.done) resolve('result');
@@ -77,12 +80,16 @@ export class ParseRunner {
       child.once('exit', () => resolve('exit'));
       child.once('error', resolve);
       timer = setTimeout(() => resolve('timeout'), this.#o.timeoutMs);
+      stop = () => resolve('stopped');
+      this.#running.add(stop);
     });
     clearTimeout(timer);
+    this.#running.delete(stop);
     const { exitCode, signalCode } = child;
     if (child.pid) endParseProcesses({ pid: child.pid, marker: `${MARKER}=${id}`, pipes });
     await drained(streams, DRAIN_MS);
 
+    if (how === 'stopped') return { stopped: true };
     if (how === 'timeout') return { error: { message: `importing the file took longer than ${this.#o.timeoutMs} ms (ALOFT_DAG_PARSE_TIMEOUT_MS); it was stopped` }, timedOut: true };
     if (how instanceof Error) return { error: { message: `the parse process could not start: ${how.message}` } };
     if (reader.payload !== undefined) return { payload: reader.payload };
@@ -91,6 +98,11 @@ export class ParseRunner {
     if (OUT_OF_MEMORY.test(text)) return { error: { message: `importing the file took more memory than the parse limit of ${this.#o.memoryMb} MB (ALOFT_DAG_PARSE_MEMORY_MB); it was stopped` } };
     const why = signalCode ? `was ended by signal ${signalCode} (not sent by Aloft)` : `ended with exit code ${exitCode}`;
     return { error: { message: `the parse process ${why} before it reported the DAGs${summary(text)}` } };
+  }
+
+  /** Ends every parse under way, and what each started; their `run()` resolves `{ stopped }`. */
+  stop(): void {
+    for (const stop of this.#running) stop();
   }
 
   #spawn(file: string, cwd: string, id: string): ChildProcess {

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dagFolders } from './support/dag-folders.js';
 
@@ -48,6 +49,43 @@ describe('processes a DAG file starts at import', () => {
     expect(await gone(list)).toEqual([]);
   });
 });
+
+describe('a scheduler that stops while a file is being parsed', () => {
+  it('ends the parse and what the file started, instead of leaving them to run on', async () => {
+    const f = folders.folder();
+    // A sleep no other process on the machine has, so the test finds this one.
+    const seconds = `600.${process.pid}${Date.now() % 1000}`;
+    const file = f.write('endless.ts', ["import { spawn } from 'node:child_process';", `spawn('sleep', ['${seconds}'], { stdio: 'ignore', detached: true });`, 'for (;;) {}']);
+    const processor = f.processor({ timeoutMs: 60_000 });
+    const scan = processor.scan();
+    const pids = await waitForParse(file, seconds);
+    started.push(...pids);
+    processor.stop();
+    await scan;
+    expect(await gone(pids)).toEqual([]);
+    // Nothing is recorded for the file: the next scheduler parses it afresh.
+    expect(await f.store.listImportErrors()).toEqual([]);
+  });
+});
+
+/** The parse child's pid and its sleep's, once the file runs (found in /proc by their command lines). */
+async function waitForParse(file: string, seconds: string): Promise<number[]> {
+  for (let i = 0; i < 200; i++) {
+    const parse = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && cmdline(p).includes(`\u0000${file}\u0000`) && cmdline(p).includes('parse-child'));
+    const kids = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && cmdline(p) === `sleep\u0000${seconds}\u0000`);
+    if (parse.length && kids.length) return [...parse, ...kids].map(Number);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the parse never started');
+}
+
+function cmdline(pid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 describe('memory a DAG file takes at import', () => {
   it('stops two files that take 2 GB at once, naming the limit and its setting, and loads the next', async () => {
