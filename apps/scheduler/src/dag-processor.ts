@@ -1,11 +1,12 @@
-import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger, Store } from '@aloft/core';
-import { PARSE_MARKER, type ParseResult } from './parse-protocol.js';
+import { canRead, type Logger, type SerializedDag, type Store, type UserCodeIdentity } from '@aloft/core';
+import { parseIdentity } from './parse-identity.js';
+import type { ReportedError } from './parse-protocol.js';
+import { readParseResult } from './parse-result.js';
+import { PARSE_CHILD, ParseRunner, TSX } from './parse-runner.js';
 
-const CHILD = fileURLToPath(new URL('./parse-child.ts', import.meta.url));
 const DAG_FILE = /\.(m?ts|m?js)$/;
 
 interface FileState {
@@ -20,6 +21,24 @@ interface FileState {
 }
 
 const MAX_RETRY_MS = 3_600_000;
+
+export interface DagProcessorOptions {
+  folder: string;
+  store: Store;
+  logger: Logger;
+  /** ALOFT_DAG_PARSE_TIMEOUT_MS: one file's import, from spawn to result. */
+  timeoutMs: number;
+  /** First wait before a file whose import timed out is parsed again. Default 60 s. */
+  retryMs?: number;
+  /** ALOFT_DAG_PARSE_MEMORY_MB: one parse child, Buffers included. Default 1024. */
+  memoryMb?: number;
+  /** ALOFT_USER_CODE_USER: who imports DAG files (parse-identity.ts). */
+  userCodeUser?: string | undefined;
+  /** Non-secret settings the DAG API reads at import, e.g. ALOFT_MAX_MAP_LENGTH. */
+  settings?: Record<string, string>;
+  /** The scheduler's environment; parse children get only its allow-listed variables. Default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
 
 /** Lists DAG files under a folder: .ts/.mts/.js/.mjs, skipping .d.ts, `_`-prefixed names and node_modules. */
 export function listDagFiles(folder: string): string[] {
@@ -50,19 +69,43 @@ export function listDagFiles(folder: string): string[] {
 export class DagProcessor {
   readonly #files = new Map<string, FileState>();
   #scanning = false;
+  #stopped = false;
 
-  constructor(
-    private readonly folder: string,
-    private readonly store: Store,
-    private readonly logger: Logger,
-    private readonly timeoutMs: number,
-    /** First wait before a file whose import timed out is parsed again. */
-    private readonly retryMs = 60_000,
-  ) {}
+  readonly folder: string;
+  private readonly store: Store;
+  private readonly logger: Logger;
+  private readonly retryMs: number;
+  /** Who parse children run as; undefined: the scheduler's own user. */
+  readonly identity: UserCodeIdentity | undefined;
+  readonly #runner: ParseRunner;
+  readonly #memoryMb: number;
+
+  constructor(o: DagProcessorOptions) {
+    this.folder = o.folder;
+    this.store = o.store;
+    this.logger = o.logger;
+    this.retryMs = o.retryMs ?? 60_000;
+    this.#memoryMb = o.memoryMb ?? 1024;
+    const needs = [process.execPath, fileURLToPath(TSX), PARSE_CHILD, fileURLToPath(import.meta.resolve('@aloft/core'))];
+    const { identity, warning } = parseIdentity(o.userCodeUser, o.folder, needs);
+    if (warning) this.logger.warn({ folder: o.folder }, warning);
+    this.identity = identity;
+    this.#runner = new ParseRunner({ timeoutMs: o.timeoutMs, memoryMb: this.#memoryMb, identity, env: o.env ?? process.env, settings: o.settings ?? {} });
+    if (!this.#runner.prlimit) this.logger.warn('prlimit not found: a parse child is limited only by its V8 heap (half of ALOFT_DAG_PARSE_MEMORY_MB), not its Buffers');
+  }
+
+  /**
+   * Ends the parses under way and what their files started (a stopping scheduler leaves no
+   * parse child behind); nothing is recorded for those files. Later scans do nothing.
+   */
+  stop(): void {
+    this.#stopped = true;
+    this.#runner.stop();
+  }
 
   /** One pass over the folder; returns how many files were (re)parsed. */
   async scan(): Promise<number> {
-    if (this.#scanning) return 0;
+    if (this.#scanning || this.#stopped) return 0;
     this.#scanning = true;
     try {
       const files = listDagFiles(this.folder);
@@ -83,11 +126,17 @@ export class DagProcessor {
         changed.push(f);
         this.#files.set(f, { stamp, dagIds: known?.dagIds ?? [], retry });
       }
-      // Two at a time: a slow file does not hold the others back for long.
-      for (let i = 0; i < changed.length; i += 2) {
-        await Promise.all(changed.slice(i, i + 2).map((f) => this.#process(f)));
-        parsed += Math.min(2, changed.length - i);
-      }
+      // Two at a time, each slot taking the next file once it is free: a file that runs into
+      // the timeout holds one slot, while the other goes through the rest.
+      const queue = [...changed];
+      await Promise.all(
+        [0, 1].map(async () => {
+          for (let f = queue.shift(); f !== undefined && !this.#stopped; f = queue.shift()) {
+            await this.#process(f);
+            parsed++;
+          }
+        }),
+      );
       for (const [f, state] of this.#files) {
         if (present.has(f)) continue;
         this.#files.delete(f);
@@ -105,28 +154,32 @@ export class DagProcessor {
     return relative(this.folder, f) || f;
   }
 
+  /**
+   * One file: parse, check, store. Whatever goes wrong with it becomes its import error and
+   * the scan goes on; only a failure to record that (Redis down) ends the scan.
+   */
   async #process(file: string): Promise<void> {
+    try {
+      await this.#load(file);
+    } catch (err) {
+      await this.#failed(file, { message: `the file's DAGs could not be stored: ${err instanceof Error ? err.message : String(err)}` });
+    }
+  }
+
+  async #load(file: string): Promise<void> {
     const started = Date.now();
-    const result = await this.#parse(file);
     const state = this.#files.get(file)!;
+    const result = await this.#parse(file);
+    if ('stopped' in result) return;
     if ('timedOut' in result) {
       const delayMs = state.retry ? Math.min(state.retry.delayMs * 2, MAX_RETRY_MS) : this.retryMs;
       state.retry = { at: Date.now() + delayMs, delayMs };
       result.error.message += `; it is tried again in ${Math.round(delayMs / 1000)} s`;
     } else state.retry = undefined;
-    if ('error' in result) {
-      await this.store.setImportError({ file, ...result.error, at: Date.now() });
-      this.logger.warn({ file: this.#rel(file), line: result.error.line, field: result.error.field, error: result.error.message }, 'DAG file has errors');
-      return;
-    }
+    if ('error' in result) return this.#failed(file, result.error);
     for (const d of result.dags) {
       const owner = [...this.#files].find(([f, s]) => f !== file && s.dagIds.includes(d.id));
-      if (owner) {
-        const message = `DAG id "${d.id}" is already declared in ${owner[0]}`;
-        await this.store.setImportError({ file, message, field: 'id', line: d.line, at: Date.now() });
-        this.logger.warn({ file: this.#rel(file), error: message }, 'DAG file has errors');
-        return;
-      }
+      if (owner) return this.#failed(file, { message: `DAG id "${d.id}" is already declared in ${owner[0]}`, field: 'id', line: d.line });
     }
     // The file is good: its error goes before its DAGs appear, so nobody sees both.
     await this.store.clearImportError(file);
@@ -140,36 +193,20 @@ export class DagProcessor {
     this.logger.debug({ file: this.#rel(file), dags: ids, ms: Date.now() - started }, 'DAG file parsed');
   }
 
-  #parse(file: string): Promise<ParseResult | { error: { message: string; line?: undefined; field?: undefined }; timedOut: true }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, ['--conditions=aloft-source', '--import', import.meta.resolve('tsx'), CHILD, file], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        // DAG files are user code: they get no Redis credentials.
-        env: { ...withoutSecrets(process.env), ALOFT_PARSING: '1' },
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        resolve({ error: { message: `importing the file took longer than ${this.timeoutMs} ms (ALOFT_DAG_PARSE_TIMEOUT_MS); it was stopped` }, timedOut: true });
-      }, this.timeoutMs);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        const line = out.split('\n').find((l) => l.startsWith(PARSE_MARKER));
-        if (line) resolve(JSON.parse(line.slice(PARSE_MARKER.length)) as ParseResult);
-        else {
-          const firstErr = err.split('\n').find((l) => /Error|error/.test(l)) ?? err.split('\n')[0] ?? '';
-          resolve({ error: { message: `importing the file failed (exit code ${code}): ${firstErr.trim().slice(0, 500)}` } });
-        }
-      });
-    });
+  async #failed(file: string, error: ReportedError): Promise<void> {
+    await this.store.setImportError({ file, ...error, at: Date.now() });
+    this.logger.warn({ file: this.#rel(file), line: error.line, field: error.field, error: error.message }, 'DAG file has errors');
   }
-}
 
-function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const out = { ...env };
-  delete out['REDIS_URL'];
-  return out;
+  async #parse(file: string): Promise<{ dags: SerializedDag[] } | { error: ReportedError; timedOut?: true } | { stopped: true }> {
+    if (this.identity && !canRead(this.identity, file)) {
+      return { error: { message: `${this.identity.name}, the user DAG files are imported as, cannot read this file (mode ${(statSync(file).mode & 0o7777).toString(8).padStart(4, '0')})` } };
+    }
+    const outcome = await this.#runner.run(file, this.folder);
+    if (!('payload' in outcome)) return outcome;
+    const result = readParseResult(outcome.payload, file);
+    // An allocation the file caught and reported as its own error still hit the limit.
+    if ('error' in result && /allocation failed/i.test(result.error.message)) result.error.message += ` (the parse memory limit is ${this.#memoryMb} MB, ALOFT_DAG_PARSE_MEMORY_MB)`;
+    return result;
+  }
 }

@@ -12,7 +12,15 @@ const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES, config.du
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'aloft_scheduler_' });
 
-const processor = new DagProcessor(config.dagsFolder, store, logger, env.ALOFT_DAG_PARSE_TIMEOUT_MS);
+const processor = new DagProcessor({
+  folder: config.dagsFolder,
+  store,
+  logger,
+  timeoutMs: env.ALOFT_DAG_PARSE_TIMEOUT_MS,
+  memoryMb: env.ALOFT_DAG_PARSE_MEMORY_MB,
+  userCodeUser: env.ALOFT_USER_CODE_USER,
+  settings: { ALOFT_MAX_MAP_LENGTH: String(env.ALOFT_MAX_MAP_LENGTH) },
+});
 const scheduler = new Scheduler({
   store,
   redis,
@@ -41,6 +49,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   logger.info({ signal }, 'stopping');
   scheduler.stop();
+  processor.stop();
   await scheduler.releaseLease().catch(() => undefined);
   await http.stop();
   await redis.quit();

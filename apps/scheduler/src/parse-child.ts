@@ -1,13 +1,33 @@
 /**
- * Imports one DAG file in a throw-away process and prints what it declared, so a DAG file
- * that throws, hangs or never returns cannot hurt the scheduler or the other files.
- * Prints one line `::aloft-parse::<json>` with { dags } or { error }.
+ * Imports one DAG file in a throw-away process and reports what it declared, so that a DAG
+ * file that throws, hangs, floods or never returns cannot hurt the scheduler or the other
+ * files. The report goes to the result channel (parse-protocol.ts), never to stdout.
  */
+import { readFileSync, writeSync } from 'node:fs';
 import { DagImportError, importDagFile, type SerializedDag } from '@aloft/core';
-import { PARSE_MARKER, type ParseResult } from './parse-protocol.js';
+import { encodeFrame, KEY_BYTES, MAX_RESULT_BYTES, RESULT_FD, type ChildReport, type ReportedError } from './parse-protocol.js';
+
+/** A message kept whole enough to read, short enough to store. */
+const MAX_MESSAGE = 2000;
+
+// Taken before the DAG file runs, which may replace any of them.
+const exit = process.exit.bind(process);
+const write = writeSync;
+const key = readFileSync(0);
+
+class ExitAtImport extends Error {
+  constructor(code: unknown) {
+    super(`the file called process.exit(${code === undefined ? '' : show(code)}) at import; a DAG file must not end its process`);
+  }
+}
 
 function lineIn(file: string, err: unknown): number | undefined {
-  const stack = err instanceof Error ? (err.stack ?? '') : '';
+  let stack = '';
+  try {
+    stack = err instanceof Error ? String(err.stack ?? '') : '';
+  } catch {
+    return undefined;
+  }
   for (const l of stack.split('\n')) {
     const i = l.indexOf(file);
     if (i >= 0) {
@@ -18,31 +38,90 @@ function lineIn(file: string, err: unknown): number | undefined {
   return undefined;
 }
 
-async function main(file: string): Promise<ParseResult> {
+/** Any thrown or rejected value in words; never throws itself. */
+function show(v: unknown): string {
+  try {
+    if (v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || typeof v === 'symbol') return String(v);
+    if (typeof v === 'string') return JSON.stringify(v.length > 200 ? `${v.slice(0, 200)}…` : v);
+    if (typeof v === 'function') return `a function (${v.name || 'anonymous'})`;
+    if (v instanceof Error) return `${v.name}: ${v.message}`;
+    const json = JSON.stringify(v);
+    if (json !== undefined) return json.length > 200 ? `${json.slice(0, 200)}…` : json;
+  } catch {
+    // An object whose toJSON or getters throw.
+  }
+  return 'an object that cannot be shown';
+}
+
+function thrown(file: string, err: unknown): ReportedError {
+  if (err instanceof DagImportError) return { message: err.message, line: err.line, field: err.field };
+  if (err instanceof ExitAtImport) return { message: err.message, line: lineIn(file, err) };
+  const message = err instanceof Error ? show(err) : `the file threw ${show(err)}, which is not an Error`;
+  return { message, line: lineIn(file, err) };
+}
+
+function rejected(file: string, reason: unknown): ReportedError {
+  return { message: `a promise the file created was rejected with ${show(reason)} and nothing handled it`, line: lineIn(file, reason) };
+}
+
+async function parse(file: string): Promise<ChildReport> {
+  // What goes wrong outside the import's own promise (a timer that throws, a promise left
+  // rejected, process.exit) is the file's error too; the first one is reported.
+  let late: ReportedError | undefined;
+  process.on('uncaughtException', (err) => (late ??= thrown(file, err)));
+  process.on('unhandledRejection', (reason) => (late ??= rejected(file, reason)));
+  process.exit = ((code?: unknown) => {
+    throw new ExitAtImport(code);
+  }) as typeof process.exit;
   try {
     const declared = await importDagFile(file);
+    // Rejections nobody handled are reported after the microtasks of the import ran.
+    await new Promise((r) => setImmediate(r));
+    if (late) return { error: late };
     const dags: SerializedDag[] = [];
     const seen = new Set<string>();
     for (const d of declared) {
       const s = d.serialize();
-      if (seen.has(s.id)) {
-        return { error: { message: `DAG id "${s.id}" is declared twice in this file`, line: d.line, field: 'id' } };
-      }
+      if (seen.has(s.id)) return { error: { message: `DAG id "${s.id}" is declared twice in this file`, line: d.line, field: 'id' } };
       seen.add(s.id);
       dags.push(s);
     }
     return { dags };
   } catch (err) {
-    if (err instanceof DagImportError) return { error: { message: err.message, line: err.line, field: err.field } };
-    const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    return { error: { message, line: lineIn(file, err) } };
+    return { error: thrown(file, err) };
+  }
+}
+
+function frame(report: ChildReport): Buffer {
+  let json: string;
+  try {
+    if ('error' in report) report.error.message = report.error.message.slice(0, MAX_MESSAGE);
+    json = JSON.stringify(report);
+  } catch (err) {
+    json = JSON.stringify({ error: { message: `the DAGs cannot be sent to the scheduler as JSON: ${show(err)}` } });
+  }
+  if (Buffer.byteLength(json) > MAX_RESULT_BYTES) {
+    json = JSON.stringify({ error: { message: `the DAGs take ${Buffer.byteLength(json)} bytes as JSON, more than the ${MAX_RESULT_BYTES} a parse result may take` } });
+  }
+  return encodeFrame(key, json);
+}
+
+/** The whole frame, however the pipe takes it. */
+function send(bytes: Buffer): void {
+  for (let at = 0; at < bytes.length; ) {
+    try {
+      at += write(RESULT_FD, bytes, at);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
   }
 }
 
 const file = process.argv[2];
-if (!file) {
-  process.stderr.write('usage: parse-child <file>\n');
-  process.exit(2);
+if (!file || key.length !== KEY_BYTES) {
+  process.stderr.write('usage: parse-child <file>, with the result key on stdin and the result pipe on fd 3\n');
+  exit(2);
 }
-const result = await main(file);
-process.stdout.write(`\n${PARSE_MARKER}${JSON.stringify(result)}\n`, () => process.exit(0));
+send(frame(await parse(file!)));
+exit(0);

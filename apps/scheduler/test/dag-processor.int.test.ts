@@ -1,4 +1,5 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createRedis, Store } from '@aloft/core';
@@ -30,8 +31,11 @@ describe('DagProcessor (real redis-server, parse children)', () => {
   });
 
   it('parses a file again after its import timed out, and stores its DAG once it loads', async () => {
-    // Its first import hangs (it leaves a marker); every later one is quick.
-    const marker = join(DIR, 'hung-once');
+    // Its first import hangs (it leaves a marker); every later one is quick. The marker's
+    // folder is open to all: the import may run as another user (nobody).
+    const open = mkdtempSync(join(tmpdir(), 'aloft-marker-'));
+    chmodSync(open, 0o777);
+    const marker = join(open, 'hung-once');
     const file = join(DIR, 'slow_once.ts');
     writeFileSync(
       file,
@@ -47,7 +51,7 @@ describe('DagProcessor (real redis-server, parse children)', () => {
       ].join('\n'),
     );
     // Long enough for a parse child to start on a busy machine; the retry comes at once.
-    const processor = new DagProcessor(DIR, store, createLogger({ name: 'test', level: 'silent' }), 20_000, 50);
+    const processor = new DagProcessor({ folder: DIR, store, logger: createLogger({ name: 'test', level: 'silent' }), timeoutMs: 20_000, retryMs: 50 });
 
     await processor.scan();
     const [timedOut] = await store.listImportErrors();
@@ -58,5 +62,6 @@ describe('DagProcessor (real redis-server, parse children)', () => {
     expect(await processor.scan()).toBe(1);
     expect(await store.listImportErrors()).toEqual([]);
     expect((await store.getDag('slow_once'))?.dag.tasks.map((t) => t.id)).toEqual(['t']);
+    rmSync(open, { recursive: true, force: true });
   });
 });

@@ -1,9 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PARSE_MARKER, type ParseResult } from '../src/parse-protocol.js';
+import type { SerializedDag } from '@aloft/core';
+import type { ReportedError } from '../src/parse-protocol.js';
+import { readParseResult } from '../src/parse-result.js';
+import { ParseRunner } from '../src/parse-runner.js';
 
 /**
  * DAG files as the scheduler loads them: each imported by the parse child in its own Node
@@ -11,7 +12,8 @@ import { PARSE_MARKER, type ParseResult } from '../src/parse-protocol.js';
  */
 const ROOT = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
 const DIR = join(ROOT, '.test-results', `parse-dags-${process.pid}`);
-const CHILD = join(ROOT, 'apps', 'scheduler', 'src', 'parse-child.ts');
+const runner = new ParseRunner({ timeoutMs: 60_000, memoryMb: 1024, identity: undefined, env: process.env, settings: {} });
+type ParseResult = { dags: SerializedDag[] } | { error: ReportedError };
 mkdirSync(DIR, { recursive: true });
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));
 
@@ -23,10 +25,8 @@ async function parse(source: string, dir = DIR, name = `dag${++n}.ts`): Promise<
 }
 
 async function parseFile(file: string): Promise<ParseResult & { file: string }> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', CHILD, file], { cwd: ROOT });
-  const line = stdout.split('\n').find((l) => l.startsWith(PARSE_MARKER));
-  if (!line) throw new Error(`no parse result in: ${stdout}`);
-  return { ...(JSON.parse(line.slice(PARSE_MARKER.length)) as ParseResult), file };
+  const outcome = await runner.run(file, dirname(file));
+  return { ...('error' in outcome ? { error: outcome.error } : readParseResult(outcome.payload, file)), file };
 }
 
 describe('DAG file validation (file, line, field)', () => {
@@ -48,6 +48,7 @@ describe('DAG file validation (file, line, field)', () => {
     ['task callback that is not a function', `const d = dag({ id: 'cbt' });\nd.command({ id: 'c', command: 'true', onFailure: 'page-oncall' as never });`, 3, 'onFailure', /task "c": onFailure must be a function \(got string\)/],
     ['DAG callback that is not a function', `const d = dag({ id: 'cbd', onSuccess: { url: 'x' } as never });\nd.empty({ id: 't' });`, 2, 'onSuccess', /dag "cbd": onSuccess must be a function \(got object\)/],
     ['bad task SLA', `const d = dag({ id: 'slat' });\nd.empty({ id: 't', sla: 'soonish' });`, 3, 'sla', /sla must be a duration/],
+    ['description that is not a string', `const d = dag({ id: 'desc', description: 42 as never });\nd.empty({ id: 't' });`, 2, 'description', /dag "desc": description must be a string \(got number\)/],
     ['bad runInPod quantity', `const d = dag({ id: 'rip2' });\nd.command({ id: 'c', command: 'true', runInPod: { resources: { limits: { memory: 'huge' } } } });`, 3, 'runInPod.resources.limits.memory', /Kubernetes quantity/],
   ];
   for (const [what, src, line, field, msg] of cases) {

@@ -40,6 +40,7 @@ const ENV = z.object({
   ALOFT_SCHEDULER_LOOP_MS: z.coerce.number().int().min(50).default(1000),
   ALOFT_SWEEP_MS: z.coerce.number().int().min(100).default(10000),
   ALOFT_DAG_PARSE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30000),
+  ALOFT_DAG_PARSE_MEMORY_MB: z.coerce.number().int().min(128).default(1024),
   ALOFT_DAG_SCAN_MS: z.coerce.number().int().min(100).default(2000),
   ALOFT_MAX_CATCHUP_RUNS: z.coerce.number().int().min(1).default(100),
   ALOFT_WORKER_QUEUES: z.string().default('default'),

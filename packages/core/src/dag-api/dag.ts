@@ -16,6 +16,7 @@ import { TaskGroup, type GroupHost, type TaskGroupOptions } from './task-group.j
 import { validateSensorOptions } from './sensor-options.js';
 import { validateTriggerDagRunOptions } from './trigger-dag-run-options.js';
 import { ValidationIssues } from './validation.js';
+import { DagImportError } from '../errors/dag-import-error.js';
 import { registerDag } from './registry.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -163,6 +164,9 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       const sub = /^\.(\w+) /.exec(schedule)?.[1];
       issues.add(sub ? `schedule.${sub}` : 'schedule', `${where}: schedule${sub ? '' : ' '}${schedule}`, this.line);
     }
+    if (o.description !== undefined && typeof o.description !== 'string') {
+      issues.add('description', `${where}: description must be a string (got ${typeof o.description})`, this.line);
+    }
     const timezone = o.timezone ?? 'UTC';
     if (!isTimeZone(timezone)) issues.add('timezone', `${where}: timezone "${timezone}" is not an IANA time zone`, this.line);
     const startDate = toIso(o.startDate, `${where}: startDate`, issues, this.line);
@@ -251,7 +255,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       tasks.push(task);
     }
     const cycle = findCycle(tasks);
-    if (cycle) issues.add('upstream', `${where}: cycle ${cycle.join(' → ')}`, this.#tasks.get(cycle[0]!)?.line);
+    if (cycle) issues.add('upstream', `${where}: cycle ${describeCycle(cycle)}`, this.#tasks.get(cycle[0]!)?.line);
     if (tasks.length === 0) issues.add('tasks', `${where}: has no tasks`, this.line);
     issues.throwIfAny();
 
@@ -277,7 +281,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       ...(Object.keys(dagCallbacks).length > 0 ? { callbacks: dagCallbacks } : {}),
       ...(Object.keys(dagCallbacks).length > 0 || tasks.some((t) => t.callbacks?.onSlaMiss) ? { callbackQueue: defaults.queue } : {}),
     };
-    const version = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
+    const version = createHash('sha256').update(storedJson(body, where, this.file, this.line)).digest('hex').slice(0, 16);
     return { ...body, version };
   }
 }
@@ -397,6 +401,7 @@ function resolveParams(input: Record<string, ParamInput>, at: string, issues: Va
         issues.add('params', `${at}.${name}: type must be string, number, boolean, object or array`, line);
         continue;
       }
+      if (!isJson(v.default, `${at}.${name}`, issues, line)) continue;
       out[name] = { type: v.type, default: v.default, description: v.description };
     } else {
       const type = Array.isArray(v) ? 'array' : v === null ? 'object' : (typeof v as ParamSpec['type']);
@@ -404,10 +409,42 @@ function resolveParams(input: Record<string, ParamInput>, at: string, issues: Va
         issues.add('params', `${at}.${name}: default must be JSON (got ${typeof v})`, line);
         continue;
       }
+      if (!isJson(v, `${at}.${name}`, issues, line)) continue;
       out[name] = { type, default: v };
     }
   }
   return out;
+}
+
+/** A param default must survive JSON (no cycle, no BigInt, not nested past the stack). */
+function isJson(v: unknown, at: string, issues: ValidationIssues, line?: number): boolean {
+  try {
+    JSON.stringify(v);
+    return true;
+  } catch (err) {
+    issues.add('params', `${at}: default must be JSON (${(err as Error).message})`, line);
+    return false;
+  }
+}
+
+/**
+ * The stored form as JSON, for the version hash; a value that JSON cannot hold and that no
+ * check above caught (a tag nested past the stack) is a DagImportError naming its field.
+ */
+function storedJson(body: Record<string, unknown>, where: string, file: string | undefined, line: number | undefined): string {
+  try {
+    return JSON.stringify(body);
+  } catch (err) {
+    const field = Object.keys(body).find((k) => {
+      try {
+        JSON.stringify(body[k]);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    throw new DagImportError({ file, line, field, message: `${where}: ${field ?? 'the DAG'} cannot be stored as JSON (${(err as Error).message})` });
+  }
 }
 
 /** Upstream tasks an `expand` option maps over: they become upstreams of the task. */
@@ -496,30 +533,42 @@ function commandSpec(o: Record<string, unknown>, at: string, issues: ValidationI
   };
 }
 
+/**
+ * A cycle as task ids, first id repeated at the end, or undefined. Depth-first with an
+ * explicit stack, not recursion: a 10,000-task chain is as deep as the graph gets
+ * (packages/core/test/deep-chain.test.ts).
+ */
 function findCycle(tasks: SerializedTask[]): string[] | undefined {
   const byId = new Map(tasks.map((t) => [t.id, t]));
-  const color = new Map<string, 0 | 1 | 2>();
-  const stack: string[] = [];
-  const visit = (id: string): string[] | undefined => {
-    color.set(id, 1);
-    stack.push(id);
-    for (const d of byId.get(id)?.downstream ?? []) {
-      const c = color.get(d) ?? 0;
-      if (c === 1) return [...stack.slice(stack.indexOf(d)), d];
-      if (c === 0) {
-        const found = visit(d);
-        if (found) return found;
+  const color = new Map<string, 1 | 2>();
+  for (const root of tasks) {
+    if (color.has(root.id)) continue;
+    // The path from `root`, each with how many of its downstreams were looked at.
+    const path: { id: string; next: number }[] = [{ id: root.id, next: 0 }];
+    color.set(root.id, 1);
+    while (path.length > 0) {
+      const top = path[path.length - 1]!;
+      const down = byId.get(top.id)?.downstream ?? [];
+      if (top.next >= down.length) {
+        color.set(top.id, 2);
+        path.pop();
+        continue;
       }
-    }
-    stack.pop();
-    color.set(id, 2);
-    return undefined;
-  };
-  for (const t of tasks) {
-    if ((color.get(t.id) ?? 0) === 0) {
-      const found = visit(t.id);
-      if (found) return found;
+      const d = down[top.next++]!;
+      const c = color.get(d);
+      if (c === 1) return [...path.slice(path.findIndex((p) => p.id === d)).map((p) => p.id), d];
+      if (c === undefined) {
+        color.set(d, 1);
+        path.push({ id: d, next: 0 });
+      }
     }
   }
   return undefined;
+}
+
+/** `a → b → a`; a long cycle shows its first and last tasks and its length. */
+function describeCycle(cycle: string[]): string {
+  const tasks = cycle.length - 1;
+  if (tasks <= 8) return cycle.join(' → ');
+  return `${[...cycle.slice(0, 4), '…', ...cycle.slice(-3)].join(' → ')} (${tasks} tasks)`;
 }
