@@ -12,6 +12,7 @@ import helmet from 'helmet';
 import { RedisStore } from 'rate-limit-redis';
 import { adminApi } from './admin-api.js';
 import { api, queueCounts } from './api.js';
+import { errorHandler } from './error-handler.js';
 import { EventHub } from './live.js';
 import { openApiDocument } from './openapi.js';
 import { Auth, requireRole, sameOrigin } from './auth.js';
@@ -213,16 +214,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   app.use('/queues', serverAdapter.getRouter() as express.Router);
   app.use(ui);
 
-  // Bad JSON, oversized bodies: a 4xx that says so, never a stack trace.
-  app.use((err: { status?: number; type?: string; message?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
-    if (res.headersSent) return next(err);
-    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
-    if (status === 500) o.logger.error({ err }, 'request failed');
-    res.status(status).json({
-      error: err.type === 'entity.too.large' ? 'request body too large (limit 100 kB)' : err.type === 'entity.parse.failed' ? 'body is not valid JSON' : status === 500 ? 'internal error' : (err.message ?? 'bad request'),
-      field: 'body',
-    });
-  });
+  app.use(errorHandler(o.logger));
 
   return {
     app,

@@ -168,7 +168,7 @@ export function requireRole(role: Role) {
 export function sameOrigin() {
   return (req: Request, res: Response, next: NextFunction) => {
     if (['GET', 'HEAD', 'OPTIONS'].includes(req.method) || req.viaToken) return next();
-    const from = req.headers.origin ?? (req.headers.referer ? new URL(req.headers.referer).origin : undefined);
+    const from = req.headers.origin ?? originOf(req.headers.referer);
     const self = `${req.protocol}://${req.headers.host}`;
     if (!from || !safeEqual(from, self)) return res.status(403).json({ error: 'cross-site or unmarked request refused (CSRF protection)', field: 'origin' });
     next();
@@ -181,10 +181,26 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** The origin of a Referer; one that is not a URL counts as no Referer (so the request is refused). */
+function originOf(referer: string | undefined): string | undefined {
+  if (!referer) return undefined;
+  try {
+    return new URL(referer).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A cookie's value; one that is not valid percent-encoding counts as absent (not signed in). */
 function cookieOf(req: Request, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === name) return decodeURIComponent(v.join('='));
+    if (k !== name) continue;
+    try {
+      return decodeURIComponent(v.join('='));
+    } catch {
+      return undefined;
+    }
   }
   return undefined;
 }
