@@ -302,6 +302,21 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
     expect(await worker.kill('SIGTERM')).toBe(0);
   });
 
+  it('sends a signed-in user only to a path on this site, whatever `next` says', async () => {
+    const after = async (next: string) => {
+      const r = await req('/login', { method: 'POST', body: new URLSearchParams({ username: 'admin', password: adminPassword, next }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      expect(r.status, next).toBe(303);
+      return r.headers.get('location');
+    };
+    // Browsers read `/\host` and `/<tab>/host` as `//host`: another site.
+    for (const next of ['/\\evil.example', '//evil.example', '/\t/evil.example', '/\n/evil.example', 'https://evil.example/', 'javascript:alert(1)', '', 'dags']) {
+      expect(await after(next), JSON.stringify(next)).toBe('/');
+    }
+    expect(await after('/dags/etl_fan_out?tab=grid')).toBe('/dags/etl_fan_out?tab=grid');
+    const form = await (await req(`/login?next=${encodeURIComponent('/\\evil.example')}`)).text();
+    expect(form).toContain('name="next" value="/"');
+  });
+
   it('rate-limits sign-in attempts', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 8; i++) statuses.push((await login('admin', `guess-${i}`)).status);

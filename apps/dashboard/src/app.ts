@@ -7,28 +7,15 @@ import type { Redis } from 'ioredis';
 import { pinoHttp } from 'pino-http';
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { listQueueNames, RedisOutageLog, TASK_STATES, type Logger, type Store } from '@aloft/core';
-import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
-import { RedisStore } from 'rate-limit-redis';
 import { adminApi } from './admin-api.js';
 import { api, queueCounts } from './api.js';
 import { errorHandler } from './error-handler.js';
 import { EventHub } from './live.js';
 import { openApiDocument } from './openapi.js';
 import { Auth, requireRole, sameOrigin } from './auth.js';
+import { signInRouter } from './sign-in.js';
 import { uiRouter } from './ui.js';
-
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-function loginPage(next: string, problem: string | undefined): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Sign in · Aloft</title><style>body{font-family:system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;margin:0}
-form{display:grid;gap:.6rem;min-width:18rem}input,button{font:inherit;padding:.5rem}p.err{color:#b00020}</style></head>
-<body><form method="post" action="/login"><h1>Aloft</h1>${problem ? `<p class="err" role="alert">${esc(problem)}</p>` : ''}
-<label>Username <input name="username" autocomplete="username" required></label>
-<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
-<input type="hidden" name="next" value="${esc(next)}"><button type="submit">Sign in</button></form></body></html>`;
-}
 
 export interface DashboardOptions {
   store: Store;
@@ -135,39 +122,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
 
   const auth = new Auth(o.redis, o.store.keys.prefix, o.logger);
   app.use(auth.session());
-  const loginLimit = rateLimit({
-    windowMs: 15 * 60_000,
-    limit: o.loginAttempts ?? 10,
-    // Only refused attempts count: signing in again and again is not guessing.
-    skipSuccessfulRequests: true,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    store: new RedisStore({ prefix: `${o.store.keys.prefix}:dashboard:login-limit:`, sendCommand: (...args: string[]) => o.redis.call(args[0]!, ...args.slice(1)) as never }),
-    handler: (_req, res) => res.status(429).json({ error: 'too many sign-in attempts; wait 15 minutes', field: 'password' }),
-  });
-  const form = express.urlencoded({ extended: false, limit: '10kb' });
-  app.get('/login', (req, res) => {
-    res.type('html').send(loginPage(typeof req.query['next'] === 'string' ? req.query['next'] : '/', undefined));
-  });
-  app.post('/login', sameOrigin(), loginLimit, form, async (req, res) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const username = typeof body['username'] === 'string' ? body['username'] : '';
-    const password = typeof body['password'] === 'string' ? body['password'] : '';
-    const next = typeof body['next'] === 'string' && body['next'].startsWith('/') && !body['next'].startsWith('//') ? body['next'] : '/';
-    const user = username && password ? await auth.verify(username, password) : undefined;
-    if (!user) {
-      o.logger.warn({ user: username.slice(0, 64), ip: req.ip }, 'sign-in refused');
-      res.status(401).type('html').send(loginPage(next, 'Wrong username or password.'));
-      return;
-    }
-    await auth.startSession(res, user, req.secure);
-    o.logger.info({ user: user.username }, 'signed in');
-    res.redirect(303, next);
-  });
-  app.post('/logout', sameOrigin(), async (req, res) => {
-    await auth.endSession(req, res);
-    res.redirect(303, '/login');
-  });
+  app.use(signInRouter({ auth, redis: o.redis, prefix: o.store.keys.prefix, logger: o.logger, loginAttempts: o.loginAttempts ?? 10 }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
