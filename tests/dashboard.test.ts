@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@aloft/core';
 import { Auth } from '../apps/dashboard/src/auth.js';
+import { signInFrom } from './support/dashboard.js';
 import { ROOT, System, waitFor, type Service } from './support/system.js';
 
 describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () => {
-  const sys = new System({ dagsFolder: join(ROOT, 'examples', 'dags'), env: { ALOFT_DASHBOARD_LOGIN_ATTEMPTS: '5' } });
+  const sys = new System({ dagsFolder: join(ROOT, 'examples', 'dags'), env: { ALOFT_DASHBOARD_LOGIN_ATTEMPTS: '5', ALOFT_DASHBOARD_LOGIN_ACCOUNT_ATTEMPTS: '8' } });
   let dash: Service;
   let base = '';
   let adminPassword = '';
@@ -315,6 +316,46 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
     expect(await after('/dags/etl_fan_out?tab=grid')).toBe('/dags/etl_fan_out?tab=grid');
     const form = await (await req(`/login?next=${encodeURIComponent('/\\evil.example')}`)).text();
     expect(form).toContain('name="next" value="/"');
+  });
+
+  const addUser = (name: string) => new Auth(sys.client.store.redis, sys.prefix, createLogger({ name: 'test', level: 'silent', pretty: false })).addUser(name, `${name}-password-123`, 'viewer');
+
+  it('does not believe X-Forwarded-For from a client that is not a listed proxy', async () => {
+    await addUser('xavier');
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await signInFrom(base, '127.0.0.21', { username: 'xavier', password: `guess-${i}` }, { 'x-forwarded-for': `203.0.113.${i}` })).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
+  });
+
+  it('limits refused sign-ins per account too, so guessing from many addresses does not help', async () => {
+    await addUser('rosa');
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await signInFrom(base, `127.0.0.${31 + i}`, { username: 'rosa', password: `guess-${i}` })).status);
+    // 8 refusals for the account from all addresses (ALOFT_DASHBOARD_LOGIN_ACCOUNT_ATTEMPTS).
+    expect(statuses).toEqual([...Array(8).fill(401), 429, 429]);
+    const right = await signInFrom(base, '127.0.0.41', { username: 'rosa', password: 'rosa-password-123' });
+    expect(right.status).toBe(429);
+    expect(JSON.parse(right.body)).toMatchObject({ field: 'username' });
+    // Other accounts are not affected.
+    await addUser('rhea');
+    expect((await signInFrom(base, '127.0.0.42', { username: 'rhea', password: 'rhea-password-123' })).status).toBe(303);
+  });
+
+  it("a browser that signed in before is not locked out by others' refused attempts, even from its own address", async () => {
+    await addUser('carol');
+    const first = await signInFrom(base, '127.0.0.51', { username: 'carol', password: 'carol-password-123' });
+    expect(first.status).toBe(303);
+    const cookie = first.cookies.join('; ');
+    // Someone behind the same address (a NAT, an untrusted proxy) guesses until refused,
+    // and others guess from elsewhere until the account is refused everywhere.
+    const guesses: number[] = [];
+    for (let i = 0; i < 6; i++) guesses.push((await signInFrom(base, '127.0.0.51', { username: 'carol', password: `guess-${i}` })).status);
+    for (let i = 0; i < 6; i++) guesses.push((await signInFrom(base, `127.0.0.${61 + i}`, { username: 'carol', password: `guess-${i}` })).status);
+    expect(guesses.slice(0, 6)).toEqual([401, 401, 401, 401, 401, 429]);
+    expect(guesses.at(-1)).toBe(429);
+    expect((await signInFrom(base, '127.0.0.67', { username: 'carol', password: 'carol-password-123' })).status).toBe(429);
+    // Carol's own browser still signs in, from that same address.
+    expect((await signInFrom(base, '127.0.0.51', { username: 'carol', password: 'carol-password-123' }, { cookie })).status).toBe(303);
   });
 
   it('rate-limits sign-in attempts', async () => {

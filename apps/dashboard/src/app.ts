@@ -21,8 +21,12 @@ export interface DashboardOptions {
   store: Store;
   redis: Redis;
   logger: Logger;
-  /** Sign-in attempts allowed per client address in 15 minutes. */
+  /** Refused sign-ins allowed per client address (and per known browser) in 15 minutes. Default 10. */
   loginAttempts?: number;
+  /** Refused sign-ins allowed per account from browsers it does not know, in 15 minutes. Default 30. */
+  loginAccountAttempts?: number;
+  /** Proxies whose X-Forwarded-For is believed (express's `trust proxy` list). Default none. */
+  trustProxy?: readonly string[];
   /** Logs a Redis outage once; the dashboard's own connections and BullMQ's report to it. Default: one of its own. */
   outage?: RedisOutageLog;
   /** Pods run on the quick start's local stand-in; DAGs with pod tasks say so. */
@@ -44,9 +48,10 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   const app = express();
   app.disable('x-powered-by');
   const ui = uiRouter();
-  // Behind an ingress on a private network, X-Forwarded-Proto/For say whether the user's
-  // connection was TLS (secure cookies) and where it came from (login rate limit).
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  // Only a listed proxy may say where the client connected from (X-Forwarded-For), which the
+  // sign-in limits count: believed from any private peer, any client there could rotate it.
+  // X-Forwarded-Proto from the Ingress is believed regardless (auth.ts, isHttps).
+  app.set('trust proxy', o.trustProxy?.length ? [...o.trustProxy] : false);
   // bull-board's UI needs its own scripts and styles; the other headers apply everywhere.
   // Referrer-Policy same-origin, not helmet's no-referrer: under no-referrer browsers send
   // `Origin: null` on form posts, and the CSRF check could not tell our own forms apart.
@@ -122,7 +127,9 @@ export function createDashboard(o: DashboardOptions): Dashboard {
 
   const auth = new Auth(o.redis, o.store.keys.prefix, o.logger);
   app.use(auth.session());
-  app.use(signInRouter({ auth, redis: o.redis, prefix: o.store.keys.prefix, logger: o.logger, loginAttempts: o.loginAttempts ?? 10 }));
+  app.use(
+    signInRouter({ auth, redis: o.redis, prefix: o.store.keys.prefix, logger: o.logger, loginAttempts: o.loginAttempts ?? 10, loginAccountAttempts: o.loginAccountAttempts ?? 30 }),
+  );
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });

@@ -1,9 +1,8 @@
 import express, { type Router } from 'express';
 import type { Redis } from 'ioredis';
-import { rateLimit } from 'express-rate-limit';
-import { RedisStore } from 'rate-limit-redis';
 import type { Logger } from '@aloft/core';
 import { sameOrigin, type Auth } from './auth.js';
+import { signInThrottle } from './sign-in-throttle.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -34,28 +33,21 @@ export interface SignInOptions {
   /** The Redis key prefix (ALOFT_KEY_PREFIX). */
   prefix: string;
   logger: Logger;
-  /** Sign-in attempts allowed per client address in 15 minutes. */
+  /** Refused sign-ins allowed per client address (and per known browser) in 15 minutes. */
   loginAttempts: number;
+  /** Refused sign-ins allowed per account from browsers it does not know, in 15 minutes. */
+  loginAccountAttempts: number;
 }
 
 /** The sign-in page and form, and signing out. */
 export function signInRouter(o: SignInOptions): Router {
   const r = express.Router();
-  const loginLimit = rateLimit({
-    windowMs: 15 * 60_000,
-    limit: o.loginAttempts,
-    // Only refused attempts count: signing in again and again is not guessing.
-    skipSuccessfulRequests: true,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    store: new RedisStore({ prefix: `${o.prefix}:dashboard:login-limit:`, sendCommand: (...args: string[]) => o.redis.call(args[0]!, ...args.slice(1)) as never }),
-    handler: (_req, res) => res.status(429).json({ error: 'too many sign-in attempts; wait 15 minutes', field: 'password' }),
-  });
   const form = express.urlencoded({ extended: false, limit: '10kb' });
   r.get('/login', (req, res) => {
     res.type('html').send(loginPage(localPath(req.query['next']), undefined));
   });
-  r.post('/login', sameOrigin(), loginLimit, form, async (req, res) => {
+  const throttle = signInThrottle({ auth: o.auth, redis: o.redis, prefix: o.prefix, attempts: o.loginAttempts, accountAttempts: o.loginAccountAttempts });
+  r.post('/login', sameOrigin(), form, ...throttle, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const username = typeof body['username'] === 'string' ? body['username'] : '';
     const password = typeof body['password'] === 'string' ? body['password'] : '';
@@ -66,7 +58,7 @@ export function signInRouter(o: SignInOptions): Router {
       res.status(401).type('html').send(loginPage(next, 'Wrong username or password.'));
       return;
     }
-    await o.auth.startSession(res, user, req.secure);
+    await o.auth.startSession(req, res, user);
     o.logger.info({ user: user.username }, 'signed in');
     res.redirect(303, next);
   });

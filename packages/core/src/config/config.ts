@@ -20,6 +20,24 @@ function nameList(kind: string) {
 }
 
 /**
+ * The proxies whose X-Forwarded-For (and -Proto, -Host) the dashboard believes: a
+ * comma-separated list of addresses, subnets (10.0.0.0/8) or the names loopback, linklocal
+ * and uniquelocal. Default empty, none: the client is the address that connected.
+ */
+function proxyList() {
+  return z
+    .string()
+    .default('')
+    .transform((s, c) => {
+      const entries = s.split(',').map((x) => x.trim()).filter(Boolean);
+      const bad = entries.find((e) => !/^(loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(\/\d{1,3})?)$/.test(e));
+      if (bad === undefined) return entries;
+      c.addIssue({ code: 'custom', message: `"${bad}" is not an address, a subnet (10.0.0.0/8) or one of loopback, linklocal, uniquelocal` });
+      return z.NEVER;
+    });
+}
+
+/**
  * Every environment variable Aloft reads, with its default. The README's configuration
  * reference is this list.
  */
@@ -86,6 +104,8 @@ const ENV = z.object({
   ALOFT_DASHBOARD_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   ALOFT_DASHBOARD_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   ALOFT_DASHBOARD_LOGIN_ATTEMPTS: z.coerce.number().int().min(1).default(10),
+  ALOFT_DASHBOARD_LOGIN_ACCOUNT_ATTEMPTS: z.coerce.number().int().min(1).default(30),
+  ALOFT_DASHBOARD_TRUST_PROXY: proxyList(),
 });
 
 export type AloftEnv = z.infer<typeof ENV>;
