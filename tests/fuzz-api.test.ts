@@ -4,9 +4,7 @@ import { adminPassword, createToken } from './support/dashboard.js';
 import { ROOT, System, waitFor, type Service } from './support/system.js';
 
 /**
- * Hostile input to every operation of the API: the findings of issue 22 (item 6) by name.
- * For each: no service dies, no 5xx, a 4xx names the request field, and a run of another
- * DAG is left exactly as it was.
+ * Hostile input to every operation of the API: the findings of issue 22 (item 6) by name. For each: no service dies, no 5xx, a 4xx names the request field, and a run of another DAG is left exactly as it was.
  */
 describe('API under hostile input', () => {
   const sys = new System({ dagsFolder: join(ROOT, 'examples', 'dags') });
@@ -92,6 +90,25 @@ describe('API under hostile input', () => {
       expect(r, seg).toMatchObject({ status: 400, body: { field: 'path' } });
     }
     expect((await call('GET', '/%E0%A4%A', { headers: { accept: 'text/html' } })).status).toBeLessThan(500);
+  });
+
+  it('matches taskRegex off the event loop in linear time; a pattern RE2 cannot run is a 400 naming taskRegex', async () => {
+    const id = 'a'.repeat(28);
+    const job = await json('POST', '/jobs', { kind: 'command', command: 'true', taskId: id });
+    expect(job.status).toBe(201);
+    const range = { from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date(Date.now() + 3_600_000).toISOString() };
+    // With backtracking, `^(a+)+b$` takes seconds on 28 a's, doubling per character.
+    const clearing = json('POST', '/dags/adhoc/clear', { ...range, taskRegex: '^(a+)+b$' });
+    await new Promise((r) => setTimeout(r, 200));
+    const health = await call('GET', '/healthz');
+    expect(health.status).toBe(200);
+    expect(health.ms).toBeLessThan(1000);
+    expect(await clearing).toMatchObject({ status: 200, body: { runs: 0, cleared: 0 } });
+    expect(await json('POST', '/dags/adhoc/clear', { ...range, taskRegex: '^a+$' })).toMatchObject({ status: 200, body: { runs: 1 } });
+    for (const taskRegex of ['(?=a)a', '(a)\\1', '(', 'a{1001}']) {
+      const r = await json('POST', '/dags/adhoc/clear', { ...range, taskRegex });
+      expect(r, taskRegex).toMatchObject({ status: 400, body: { field: 'taskRegex' } });
+    }
   });
 
   it('left every service running and the run of another DAG exactly as it was', async () => {

@@ -27,6 +27,7 @@ import {
 } from '@aloft/core';
 import { requireRole } from './auth.js';
 import { openSse, type EventHub } from './live.js';
+import { exactly, matchTaskIds, TASK_REGEX_MAX_LENGTH, TaskRegexError } from './task-regex.js';
 
 /**
  * The REST API over DAGs, runs, task instances, logs and outputs (/api/v1). Reads need a
@@ -101,7 +102,7 @@ const Backfill = z.object({
 const ClearRange = z.object({
   from: z.iso.datetime({ offset: true }),
   to: z.iso.datetime({ offset: true }),
-  taskRegex: z.string().max(500).optional(),
+  taskRegex: z.string().max(TASK_REGEX_MAX_LENGTH).optional(),
   downstream: z.boolean().default(false),
   failedOnly: z.boolean().default(false),
 });
@@ -346,9 +347,24 @@ export function api(o: ApiOptions): Router {
     const body = parse(Backfill, req.body);
     res.status(201).json(await client.backfill(p(req, 'dagId'), { ...body, from: new Date(body.from), to: new Date(body.to) }));
   }));
+  /** The task ids of the instances of a DAG's runs whose logical date is in [from, to]. */
+  const taskIdsInRange = async (dagId: string, from: Date, to: Date): Promise<string[]> => {
+    const runIds = await store.redis.zrangebyscore(store.keys.runs(dagId), from.getTime(), to.getTime());
+    const pipe = store.redis.pipeline();
+    for (const runId of runIds) pipe.hkeys(store.keys.tiStates(dagId, runId));
+    const fields = ((await pipe.exec()) ?? []).flatMap(([, v]) => v as string[]);
+    return [...new Set(fields.map((f) => f.slice(0, f.lastIndexOf(':'))))];
+  };
   r.post('/dags/:dagId/clear', operator, h(async (req, res) => {
     const body = parse(ClearRange, req.body);
-    res.json(await client.clearRange(p(req, 'dagId'), { ...body, from: new Date(body.from), to: new Date(body.to) }));
+    const dagId = p(req, 'dagId');
+    const range = { from: new Date(body.from), to: new Date(body.to) };
+    await client.getDag(dagId);
+    // The user's pattern never runs on this thread: the ids it matches, found in a worker
+    // thread by RE2, go to clearRange as a pattern of those ids alone. A run that gets a
+    // new task id in between is not cleared by it.
+    const taskRegex = body.taskRegex ? exactly(await matchTaskIds(body.taskRegex, await taskIdsInRange(dagId, range.from, range.to))) : undefined;
+    res.json(await client.clearRange(dagId, { ...body, ...range, taskRegex }));
   }));
   r.get('/dags/:dagId/runs/:runId', viewer, h(async (req, res) => {
     res.json(await client.getRun(p(req, 'dagId'), p(req, 'runId')));
@@ -484,6 +500,7 @@ export function api(o: ApiOptions): Router {
     if (err instanceof InvalidInputError) return void res.status(400).json({ error: err.message, field: err.field });
     // Recorded, but not yet safe from a failover: the caller may repeat it with the same run id.
     if (err instanceof NotReplicatedError) return void res.status(503).json({ error: err.message });
+    if (err instanceof TaskRegexError) return void res.status(err.status).json({ error: err.message, field: err.field });
     if (err instanceof BadRequest) return void res.status((err as BadRequest & { status?: number }).status ?? 400).json({ error: err.message, field: err.field });
     next(err);
   });

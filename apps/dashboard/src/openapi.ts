@@ -16,7 +16,7 @@ const OPS: Record<string, Record<string, Op>> = {
     post: { summary: "Trigger a run; conf is checked against the DAG's params", role: 'operator', body: API_SCHEMAS.Trigger },
   },
   '/dags/{dagId}/backfill': { post: { summary: 'Create the run of every scheduled logical date in [from, to] (skip existing ones unless rerun)', role: 'operator', body: API_SCHEMAS.Backfill } },
-  '/dags/{dagId}/clear': { post: { summary: 'Clear task instances of the runs in [from, to] (taskRegex, downstream, failedOnly)', role: 'operator', body: API_SCHEMAS.ClearRange } },
+  '/dags/{dagId}/clear': { post: { summary: 'Clear task instances of the runs in [from, to] (taskRegex: RE2 syntax, at most 500 characters, matched within 3 s; downstream, failedOnly)', role: 'operator', body: API_SCHEMAS.ClearRange } },
   '/dags/{dagId}/grid': { get: { summary: 'Runs × tasks: one state per task of the latest runs; a mapped task summed up over its instances, with their counts in `mapped`', role: 'viewer', query: API_SCHEMAS.GridQuery } },
   '/dags/{dagId}/runs/{runId}': { get: { summary: 'A run', role: 'viewer' } },
   '/dags/{dagId}/runs/{runId}/cancel': { post: { summary: 'Cancel a run', role: 'operator' } },
