@@ -111,6 +111,16 @@ describe('API under hostile input', () => {
     }
   });
 
+  it('a conf nested 10,000 levels deep is a 400 naming conf and the depth limit', async () => {
+    for (const kind of ['array', 'object'] as const) {
+      const r = await call('POST', '/api/v1/dags/etl_fan_out/runs', { token: tokens.admin, body: `{"conf":{"x":${deep(10_000, kind)}}}` });
+      expect(r, kind).toMatchObject({ status: 400, body: { field: 'conf' } });
+      expect(String(r.body.error)).toMatch(/deeper than 32 levels/);
+    }
+    const bf = await call('POST', '/api/v1/dags/etl_fan_out/backfill', { token: tokens.admin, body: `{"from":"2026-01-01T00:00:00Z","to":"2026-01-01T01:00:00Z","conf":{"x":${deep(10_000)}}}` });
+    expect(bf).toMatchObject({ status: 400, body: { field: 'conf' } });
+  });
+
   it('left every service running and the run of another DAG exactly as it was', async () => {
     expect((await call('GET', '/healthz')).status).toBe(200);
     expect((await call('GET', '/readyz')).status).toBe(200);

@@ -11,6 +11,7 @@ import helmet from 'helmet';
 import { adminApi } from './admin-api.js';
 import { api, queueCounts } from './api.js';
 import { errorHandler } from './error-handler.js';
+import { jsonLimits } from './json-limits.js';
 import { EventHub } from './live.js';
 import { openApiDocument } from './openapi.js';
 import { Auth, requireRole, sameOrigin } from './auth.js';
@@ -25,6 +26,8 @@ export interface DashboardOptions {
   loginAttempts?: number;
   /** Refused sign-ins allowed per account from browsers it does not know, in 15 minutes. Default 30. */
   loginAccountAttempts?: number;
+  /** How deep a JSON body of the API may nest (the body is level 1). Default 32. */
+  maxJsonDepth?: number;
   /** Proxies whose X-Forwarded-For is believed (express's `trust proxy` list). Default none. */
   trustProxy?: readonly string[];
   /** Logs a Redis outage once; the dashboard's own connections and BullMQ's report to it. Default: one of its own. */
@@ -167,7 +170,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
       return queues;
     },
   });
-  app.use('/api/v1', express.json({ limit: '100kb' }), rest, adminApi(auth));
+  app.use('/api/v1', express.json({ limit: '100kb' }), jsonLimits(o.maxJsonDepth ?? 32), rest, adminApi(auth));
   app.use('/queues', (req, res, next) => (['GET', 'HEAD'].includes(req.method) ? next() : requireRole('operator')(req, res, next)));
   app.use('/queues', async (_req, _res, next) => {
     await refreshQueues().catch(() => undefined);

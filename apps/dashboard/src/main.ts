@@ -14,6 +14,7 @@ const dashboard = createDashboard({
   loginAttempts: config.env.ALOFT_DASHBOARD_LOGIN_ATTEMPTS,
   loginAccountAttempts: config.env.ALOFT_DASHBOARD_LOGIN_ACCOUNT_ATTEMPTS,
   trustProxy: config.env.ALOFT_DASHBOARD_TRUST_PROXY,
+  maxJsonDepth: config.env.ALOFT_API_MAX_JSON_DEPTH,
   outage,
   podsOnStandIn: config.env.ALOFT_K8S_STAND_IN === '1',
 });

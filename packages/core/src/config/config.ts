@@ -106,6 +106,7 @@ const ENV = z.object({
   ALOFT_DASHBOARD_LOGIN_ATTEMPTS: z.coerce.number().int().min(1).default(10),
   ALOFT_DASHBOARD_LOGIN_ACCOUNT_ATTEMPTS: z.coerce.number().int().min(1).default(30),
   ALOFT_DASHBOARD_TRUST_PROXY: proxyList(),
+  ALOFT_API_MAX_JSON_DEPTH: z.coerce.number().int().min(2).max(1000).default(32),
 });
 
 export type AloftEnv = z.infer<typeof ENV>;
