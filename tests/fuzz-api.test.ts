@@ -121,6 +121,15 @@ describe('API under hostile input', () => {
     expect(bf).toMatchObject({ status: 400, body: { field: 'conf' } });
   });
 
+  it('a backfill over more intervals than the cap is a 400 naming the range and the cap', async () => {
+    for (const to of ['2028-01-01T00:00:00Z', '2026-02-11T17:00:00Z']) {
+      const r = await json('POST', '/dags/etl_fan_out/backfill', { from: '2026-01-01T00:00:00Z', to });
+      expect(r, to).toMatchObject({ status: 400, body: { field: 'to' } });
+      expect(String(r.body.error)).toMatch(/2026-01-01T00:00:00.000Z .*more than 1000 intervals/);
+    }
+    expect((await sys.client.listRuns('etl_fan_out', { limit: 1000 })).filter((r) => r.runType === 'backfill')).toEqual([]);
+  });
+
   it('left every service running and the run of another DAG exactly as it was', async () => {
     expect((await call('GET', '/healthz')).status).toBe(200);
     expect((await call('GET', '/readyz')).status).toBe(200);

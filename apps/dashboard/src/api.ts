@@ -10,6 +10,7 @@ import {
   FINISHED_TASK_STATES,
   InvalidInputError,
   describeSchedule,
+  intervalsBetween,
   nextRunAt,
   NotFoundError,
   NotReplicatedError,
@@ -192,6 +193,8 @@ export interface ApiOptions {
   queues: () => Promise<ReadonlyMap<string, Queue>>;
   /** Pods run on the quick start's local stand-in (ALOFT_K8S_STAND_IN): DAGs with pod tasks say so. */
   podsOnStandIn?: boolean;
+  /** Runs one backfill may create (ALOFT_BACKFILL_MAX_RUNS). Default 1000. */
+  maxBackfillRuns?: number;
 }
 
 /** What a DAG with pod tasks says when its pods run on the quick start's stand-in. */
@@ -206,6 +209,7 @@ export async function queueCounts(q: Queue): Promise<{ waiting: number; active: 
 
 export function api(o: ApiOptions): Router {
   const { store, hub } = o;
+  const maxBackfillRuns = o.maxBackfillRuns ?? 1000;
   const client: AloftClient = createClient({ redis: store.redis, prefix: store.keys.prefix, durability: store.durability });
   const r = express.Router();
   const viewer = requireRole('viewer');
@@ -345,7 +349,9 @@ export function api(o: ApiOptions): Router {
   }));
   r.post('/dags/:dagId/backfill', operator, h(async (req, res) => {
     const body = parse(Backfill, req.body);
-    res.status(201).json(await client.backfill(p(req, 'dagId'), { ...body, from: new Date(body.from), to: new Date(body.to) }));
+    const range = { from: new Date(body.from), to: new Date(body.to) };
+    checkBackfillSize((await client.getDag(p(req, 'dagId'))).dag, range.from, range.to);
+    res.status(201).json(await client.backfill(p(req, 'dagId'), { ...body, ...range }));
   }));
   /** The task ids of the instances of a DAG's runs whose logical date is in [from, to]. */
   const taskIdsInRange = async (dagId: string, from: Date, to: Date): Promise<string[]> => {
@@ -354,6 +360,20 @@ export function api(o: ApiOptions): Router {
     for (const runId of runIds) pipe.hkeys(store.keys.tiStates(dagId, runId));
     const fields = ((await pipe.exec()) ?? []).flatMap(([, v]) => v as string[]);
     return [...new Set(fields.map((f) => f.slice(0, f.lastIndexOf(':'))))];
+  };
+  /** A backfill creates one run per interval in one request: more than the cap is a 400, before any is created. */
+  const checkBackfillSize = (dag: SerializedDag, from: Date, to: Date) => {
+    // No schedule, datasets, from after to: client.backfill says so.
+    if (!dag.schedule || dag.schedule.kind === 'datasets' || !(from <= to)) return;
+    try {
+      intervalsBetween(dag.schedule, dag.timezone, dag.startDate ? new Date(dag.startDate) : from, from, to, maxBackfillRuns);
+    } catch (err) {
+      if (!/more than \d+ intervals/.test(String(err))) throw err;
+      throw new BadRequest(
+        `the range ${from.toISOString()} .. ${to.toISOString()} holds more than ${maxBackfillRuns} intervals, the most one backfill creates (ALOFT_BACKFILL_MAX_RUNS): split it`,
+        'to',
+      );
+    }
   };
   r.post('/dags/:dagId/clear', operator, h(async (req, res) => {
     const body = parse(ClearRange, req.body);

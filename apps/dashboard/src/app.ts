@@ -26,6 +26,8 @@ export interface DashboardOptions {
   loginAttempts?: number;
   /** Refused sign-ins allowed per account from browsers it does not know, in 15 minutes. Default 30. */
   loginAccountAttempts?: number;
+  /** Runs one backfill through the API may create. Default 1000. */
+  maxBackfillRuns?: number;
   /** How deep a JSON body of the API may nest (the body is level 1). Default 32. */
   maxJsonDepth?: number;
   /** Proxies whose X-Forwarded-For is believed (express's `trust proxy` list). Default none. */
@@ -165,6 +167,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
     store: o.store,
     hub,
     podsOnStandIn: o.podsOnStandIn ?? false,
+    maxBackfillRuns: o.maxBackfillRuns,
     queues: async () => {
       await refreshQueues();
       return queues;

@@ -15,6 +15,7 @@ const dashboard = createDashboard({
   loginAccountAttempts: config.env.ALOFT_DASHBOARD_LOGIN_ACCOUNT_ATTEMPTS,
   trustProxy: config.env.ALOFT_DASHBOARD_TRUST_PROXY,
   maxJsonDepth: config.env.ALOFT_API_MAX_JSON_DEPTH,
+  maxBackfillRuns: config.env.ALOFT_BACKFILL_MAX_RUNS,
   outage,
   podsOnStandIn: config.env.ALOFT_K8S_STAND_IN === '1',
 });

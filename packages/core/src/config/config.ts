@@ -59,6 +59,7 @@ const ENV = z.object({
   ALOFT_DAG_PARSE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30000),
   ALOFT_DAG_SCAN_MS: z.coerce.number().int().min(100).default(2000),
   ALOFT_MAX_CATCHUP_RUNS: z.coerce.number().int().min(1).default(100),
+  ALOFT_BACKFILL_MAX_RUNS: z.coerce.number().int().min(1).max(10_000).default(1000),
   ALOFT_WORKER_QUEUES: z.string().default('default'),
   ALOFT_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(8),
   ALOFT_WORKER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8792),
