@@ -26,9 +26,17 @@ export function jsonProblem(body: unknown, maxDepth: number): { error: string; f
   return undefined;
 }
 
-/** Refuses a JSON body past jsonProblem's limits with a 400 naming the field. */
+/**
+ * After express.json: a body that is not JSON is a 415 naming content-type (unread, it
+ * would count as `{}`, and a trigger would silently run with the default conf), and a
+ * JSON body past jsonProblem's limits a 400 naming the field.
+ */
 export function jsonLimits(maxDepth: number) {
   return (req: Request, res: Response, next: NextFunction) => {
+    const sent = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    if (sent && !req.is('application/json')) {
+      return void res.status(415).json({ error: `send the body as application/json (got ${JSON.stringify(req.headers['content-type'] ?? 'no content-type')})`, field: 'content-type' });
+    }
     const problem = jsonProblem(req.body, maxDepth);
     if (problem) return void res.status(400).json(problem);
     next();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ADMIN_SCHEMAS } from './admin-api.js';
 import { API_SCHEMAS } from './api.js';
 
 type Op = { summary: string; role: 'viewer' | 'operator' | 'admin'; body?: z.ZodType; query?: z.ZodType };
@@ -41,8 +42,8 @@ const OPS: Record<string, Record<string, Op>> = {
   '/jobs': { post: { summary: 'Submit an ad-hoc command or kubernetesPod job: a run of the `adhoc` DAG, followed like any run', role: 'operator', body: API_SCHEMAS.Job } },
   '/dags/{dagId}/runs/{runId}/tasks/{taskId}/output': { get: { summary: "The output of a task instance (a mapped task as a whole: its instances' outputs as a list)", role: 'viewer', query: API_SCHEMAS.Instance } },
   '/me': { get: { summary: 'Who is signed in, and their role', role: 'viewer' } },
-  '/users': { get: { summary: 'Users', role: 'admin' }, post: { summary: 'Add a user', role: 'admin' } },
-  '/tokens': { get: { summary: 'API tokens (without secrets)', role: 'admin' }, post: { summary: 'Create an API token, shown once', role: 'admin' } },
+  '/users': { get: { summary: 'Users', role: 'admin' }, post: { summary: 'Add a user', role: 'admin', body: ADMIN_SCHEMAS.NewUser } },
+  '/tokens': { get: { summary: 'API tokens (without secrets)', role: 'admin' }, post: { summary: 'Create an API token, shown once', role: 'admin', body: ADMIN_SCHEMAS.NewToken } },
   '/tokens/{name}': { delete: { summary: 'Revoke an API token', role: 'admin' } },
 };
 
@@ -68,6 +69,7 @@ export function openApiDocument(): Record<string, unknown> {
           '403': { description: 'Wrong role or cross-site request', content: { 'application/json': { schema: ERROR } } },
           '404': { description: 'Unknown id', content: { 'application/json': { schema: ERROR } } },
           '413': { description: 'Body over 100 kB', content: { 'application/json': { schema: ERROR } } },
+          '415': { description: 'Charset other than UTF-8, or an unknown content encoding', content: { 'application/json': { schema: ERROR } } },
         },
       };
     }
