@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -30,7 +31,13 @@ function proxyList() {
     .default('')
     .transform((s, c) => {
       const entries = s.split(',').map((x) => x.trim()).filter(Boolean);
-      const bad = entries.find((e) => !/^(loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(\/\d{1,3})?)$/.test(e));
+      const bad = entries.find((e) => {
+        if (['loopback', 'linklocal', 'uniquelocal'].includes(e)) return false;
+        const [address = '', bits, ...rest] = e.split('/');
+        const family = isIP(address);
+        const max = family === 4 ? 32 : 128;
+        return family === 0 || rest.length > 0 || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max));
+      });
       if (bad === undefined) return entries;
       c.addIssue({ code: 'custom', message: `"${bad}" is not an address, a subnet (10.0.0.0/8) or one of loopback, linklocal, uniquelocal` });
       return z.NEVER;
