@@ -32,7 +32,7 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
     await sys.spawn('scheduler', 'scheduler');
     dash = await sys.spawn('dashboard', 'dashboard');
     base = `http://127.0.0.1:${dash.port}`;
-    await waitFor('the dashboard', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok);
+    await waitFor('the dashboard', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok, 60_000);
     await waitFor('example DAGs stored', async () => (await sys.client.listDags()).some((d) => d.dag.id === 'etl_fan_out'), 60_000);
     const log = join(ROOT, '.test-results', 'logs', `${sys.prefix}-dashboard.log`);
     adminPassword = await waitFor('the generated admin password in the log', async () => /user \\"admin\\" with password (\S+) \(shown once/.exec(readFileSync(log, 'utf8'))?.[1]);
