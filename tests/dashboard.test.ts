@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@aloft/core';
 import { Auth } from '../apps/dashboard/src/auth.js';
+import { signInFrom } from './support/dashboard.js';
 import { ROOT, System, waitFor, type Service } from './support/system.js';
 
 describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () => {
-  const sys = new System({ dagsFolder: join(ROOT, 'examples', 'dags'), env: { ALOFT_DASHBOARD_LOGIN_ATTEMPTS: '5' } });
+  const sys = new System({ dagsFolder: join(ROOT, 'examples', 'dags'), env: { ALOFT_DASHBOARD_LOGIN_ATTEMPTS: '5', ALOFT_DASHBOARD_LOGIN_ACCOUNT_ATTEMPTS: '8' } });
   let dash: Service;
   let base = '';
   let adminPassword = '';
@@ -31,7 +32,7 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
     await sys.spawn('scheduler', 'scheduler');
     dash = await sys.spawn('dashboard', 'dashboard');
     base = `http://127.0.0.1:${dash.port}`;
-    await waitFor('the dashboard', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok);
+    await waitFor('the dashboard', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok, 60_000);
     await waitFor('example DAGs stored', async () => (await sys.client.listDags()).some((d) => d.dag.id === 'etl_fan_out'), 60_000);
     const log = join(ROOT, '.test-results', 'logs', `${sys.prefix}-dashboard.log`);
     adminPassword = await waitFor('the generated admin password in the log', async () => /user \\"admin\\" with password (\S+) \(shown once/.exec(readFileSync(log, 'utf8'))?.[1]);
@@ -300,6 +301,61 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
     expect(Object.keys(grid.body.runs[0].tis)).toEqual(expect.arrayContaining(['extract']));
     expect((await call('GET', '/dags/etl_fan_out/grid?limit=1000')).body.field).toBe('limit');
     expect(await worker.kill('SIGTERM')).toBe(0);
+  });
+
+  it('sends a signed-in user only to a path on this site, whatever `next` says', async () => {
+    const after = async (next: string) => {
+      const r = await req('/login', { method: 'POST', body: new URLSearchParams({ username: 'admin', password: adminPassword, next }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      expect(r.status, next).toBe(303);
+      return r.headers.get('location');
+    };
+    // Browsers read `/\host` and `/<tab>/host` as `//host`: another site.
+    for (const next of ['/\\evil.example', '//evil.example', '/\t/evil.example', '/\n/evil.example', 'https://evil.example/', 'javascript:alert(1)', '', 'dags']) {
+      expect(await after(next), JSON.stringify(next)).toBe('/');
+    }
+    expect(await after('/dags/etl_fan_out?tab=grid')).toBe('/dags/etl_fan_out?tab=grid');
+    const form = await (await req(`/login?next=${encodeURIComponent('/\\evil.example')}`)).text();
+    expect(form).toContain('name="next" value="/"');
+  });
+
+  const addUser = (name: string) => new Auth(sys.client.store.redis, sys.prefix, createLogger({ name: 'test', level: 'silent', pretty: false })).addUser(name, `${name}-password-123`, 'viewer');
+
+  it('does not believe X-Forwarded-For from a client that is not a listed proxy', async () => {
+    await addUser('xavier');
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await signInFrom(base, '127.0.0.21', { username: 'xavier', password: `guess-${i}` }, { 'x-forwarded-for': `203.0.113.${i}` })).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
+  });
+
+  it('limits refused sign-ins per account too, so guessing from many addresses does not help', async () => {
+    await addUser('rosa');
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await signInFrom(base, `127.0.0.${31 + i}`, { username: 'rosa', password: `guess-${i}` })).status);
+    // 8 refusals for the account from all addresses (ALOFT_DASHBOARD_LOGIN_ACCOUNT_ATTEMPTS).
+    expect(statuses).toEqual([...Array(8).fill(401), 429, 429]);
+    const right = await signInFrom(base, '127.0.0.41', { username: 'rosa', password: 'rosa-password-123' });
+    expect(right.status).toBe(429);
+    expect(JSON.parse(right.body)).toMatchObject({ field: 'username' });
+    // Other accounts are not affected.
+    await addUser('rhea');
+    expect((await signInFrom(base, '127.0.0.42', { username: 'rhea', password: 'rhea-password-123' })).status).toBe(303);
+  });
+
+  it("a browser that signed in before is not locked out by others' refused attempts, even from its own address", async () => {
+    await addUser('carol');
+    const first = await signInFrom(base, '127.0.0.51', { username: 'carol', password: 'carol-password-123' });
+    expect(first.status).toBe(303);
+    const cookie = first.cookies.join('; ');
+    // Someone behind the same address (a NAT, an untrusted proxy) guesses until refused,
+    // and others guess from elsewhere until the account is refused everywhere.
+    const guesses: number[] = [];
+    for (let i = 0; i < 6; i++) guesses.push((await signInFrom(base, '127.0.0.51', { username: 'carol', password: `guess-${i}` })).status);
+    for (let i = 0; i < 6; i++) guesses.push((await signInFrom(base, `127.0.0.${61 + i}`, { username: 'carol', password: `guess-${i}` })).status);
+    expect(guesses.slice(0, 6)).toEqual([401, 401, 401, 401, 401, 429]);
+    expect(guesses.at(-1)).toBe(429);
+    expect((await signInFrom(base, '127.0.0.67', { username: 'carol', password: 'carol-password-123' })).status).toBe(429);
+    // Carol's own browser still signs in, from that same address.
+    expect((await signInFrom(base, '127.0.0.51', { username: 'carol', password: 'carol-password-123' }, { cookie })).status).toBe(303);
   });
 
   it('rate-limits sign-in attempts', async () => {

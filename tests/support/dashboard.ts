@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT, waitFor, type Service, type System } from './system.js';
@@ -71,4 +72,40 @@ export async function apiTokens(sys: System, dash: Service, roles: Record<string
   const tokens: Record<string, string> = {};
   for (const [name, role] of Object.entries(roles)) tokens[name] = await createToken(base, password, name, role);
   return { base, tokens };
+}
+
+/** What a sign-in POST answered: status, where it redirects, and the cookies it set (name=value). */
+export interface SignInAnswer {
+  status: number;
+  location: string | undefined;
+  cookies: string[];
+  body: string;
+}
+
+/**
+ * A browser's sign-in POST sent from a chosen local address. Linux routes all of
+ * 127.0.0.0/8 to the loopback interface, so `127.0.0.N` are distinct clients to the server.
+ */
+export function signInFrom(base: string, from: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<SignInAnswer> {
+  const body = new URLSearchParams(form).toString();
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${base}/login`,
+      {
+        method: 'POST',
+        localAddress: from,
+        headers: { origin: base, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), ...headers },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, location: res.headers.location, cookies: (res.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]!), body: text }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -14,6 +14,7 @@ const NewUser = z.object({
   role: z.enum(ROLES),
 });
 const NewToken = z.object({ name: z.string().regex(/^[a-z0-9_.-]{1,64}$/i, 'letters, digits, ".", "_" or "-", at most 64'), role: z.enum(ROLES) });
+export const ADMIN_SCHEMAS = { NewUser, NewToken };
 
 /** Users and API tokens, for admins: /api/v1/users and /api/v1/tokens. */
 export function adminApi(auth: Auth): Router {

@@ -10,6 +10,7 @@ import {
   FINISHED_TASK_STATES,
   InvalidInputError,
   describeSchedule,
+  intervalsBetween,
   nextRunAt,
   NotFoundError,
   NotReplicatedError,
@@ -27,6 +28,7 @@ import {
 } from '@aloft/core';
 import { requireRole } from './auth.js';
 import { openSse, type EventHub } from './live.js';
+import { exactly, matchTaskIds, TASK_REGEX_MAX_LENGTH, TaskRegexError } from './task-regex.js';
 
 /**
  * The REST API over DAGs, runs, task instances, logs and outputs (/api/v1). Reads need a
@@ -101,7 +103,7 @@ const Backfill = z.object({
 const ClearRange = z.object({
   from: z.iso.datetime({ offset: true }),
   to: z.iso.datetime({ offset: true }),
-  taskRegex: z.string().max(500).optional(),
+  taskRegex: z.string().max(TASK_REGEX_MAX_LENGTH).optional(),
   downstream: z.boolean().default(false),
   failedOnly: z.boolean().default(false),
 });
@@ -191,6 +193,8 @@ export interface ApiOptions {
   queues: () => Promise<ReadonlyMap<string, Queue>>;
   /** Pods run on the quick start's local stand-in (ALOFT_K8S_STAND_IN): DAGs with pod tasks say so. */
   podsOnStandIn?: boolean;
+  /** Runs one backfill may create (ALOFT_BACKFILL_MAX_RUNS). Default 1000. */
+  maxBackfillRuns?: number;
 }
 
 /** What a DAG with pod tasks says when its pods run on the quick start's stand-in. */
@@ -205,6 +209,7 @@ export async function queueCounts(q: Queue): Promise<{ waiting: number; active: 
 
 export function api(o: ApiOptions): Router {
   const { store, hub } = o;
+  const maxBackfillRuns = o.maxBackfillRuns ?? 1000;
   const client: AloftClient = createClient({ redis: store.redis, prefix: store.keys.prefix, durability: store.durability });
   const r = express.Router();
   const viewer = requireRole('viewer');
@@ -344,11 +349,42 @@ export function api(o: ApiOptions): Router {
   }));
   r.post('/dags/:dagId/backfill', operator, h(async (req, res) => {
     const body = parse(Backfill, req.body);
-    res.status(201).json(await client.backfill(p(req, 'dagId'), { ...body, from: new Date(body.from), to: new Date(body.to) }));
+    const range = { from: new Date(body.from), to: new Date(body.to) };
+    checkBackfillSize((await client.getDag(p(req, 'dagId'))).dag, range.from, range.to);
+    res.status(201).json(await client.backfill(p(req, 'dagId'), { ...body, ...range }));
   }));
+  /** The task ids of the instances of a DAG's runs whose logical date is in [from, to]. */
+  const taskIdsInRange = async (dagId: string, from: Date, to: Date): Promise<string[]> => {
+    const runIds = await store.redis.zrangebyscore(store.keys.runs(dagId), from.getTime(), to.getTime());
+    const pipe = store.redis.pipeline();
+    for (const runId of runIds) pipe.hkeys(store.keys.tiStates(dagId, runId));
+    const fields = ((await pipe.exec()) ?? []).flatMap(([, v]) => v as string[]);
+    return [...new Set(fields.map((f) => f.slice(0, f.lastIndexOf(':'))))];
+  };
+  /** A backfill creates one run per interval in one request: more than the cap is a 400, before any is created. */
+  const checkBackfillSize = (dag: SerializedDag, from: Date, to: Date) => {
+    // No schedule, datasets, from after to: client.backfill says so.
+    if (!dag.schedule || dag.schedule.kind === 'datasets' || !(from <= to)) return;
+    try {
+      intervalsBetween(dag.schedule, dag.timezone, dag.startDate ? new Date(dag.startDate) : from, from, to, maxBackfillRuns);
+    } catch (err) {
+      if (!/more than \d+ intervals/.test(String(err))) throw err;
+      throw new BadRequest(
+        `the range ${from.toISOString()} .. ${to.toISOString()} holds more than ${maxBackfillRuns} intervals, the most one backfill creates (ALOFT_BACKFILL_MAX_RUNS): split it`,
+        'to',
+      );
+    }
+  };
   r.post('/dags/:dagId/clear', operator, h(async (req, res) => {
     const body = parse(ClearRange, req.body);
-    res.json(await client.clearRange(p(req, 'dagId'), { ...body, from: new Date(body.from), to: new Date(body.to) }));
+    const dagId = p(req, 'dagId');
+    const range = { from: new Date(body.from), to: new Date(body.to) };
+    await client.getDag(dagId);
+    // The user's pattern never runs on this thread: the ids it matches, found in a worker
+    // thread by RE2, go to clearRange as a pattern of those ids alone. A run that gets a
+    // new task id in between is not cleared by it.
+    const taskRegex = body.taskRegex ? exactly(await matchTaskIds(body.taskRegex, await taskIdsInRange(dagId, range.from, range.to))) : undefined;
+    res.json(await client.clearRange(dagId, { ...body, ...range, taskRegex }));
   }));
   r.get('/dags/:dagId/runs/:runId', viewer, h(async (req, res) => {
     res.json(await client.getRun(p(req, 'dagId'), p(req, 'runId')));
@@ -484,6 +520,7 @@ export function api(o: ApiOptions): Router {
     if (err instanceof InvalidInputError) return void res.status(400).json({ error: err.message, field: err.field });
     // Recorded, but not yet safe from a failover: the caller may repeat it with the same run id.
     if (err instanceof NotReplicatedError) return void res.status(503).json({ error: err.message });
+    if (err instanceof TaskRegexError) return void res.status(err.status).json({ error: err.message, field: err.field });
     if (err instanceof BadRequest) return void res.status((err as BadRequest & { status?: number }).status ?? 400).json({ error: err.message, field: err.field });
     next(err);
   });

@@ -7,34 +7,31 @@ import type { Redis } from 'ioredis';
 import { pinoHttp } from 'pino-http';
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { listQueueNames, RedisOutageLog, TASK_STATES, type Logger, type Store } from '@aloft/core';
-import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
-import { RedisStore } from 'rate-limit-redis';
 import { adminApi } from './admin-api.js';
 import { api, queueCounts } from './api.js';
+import { errorHandler } from './error-handler.js';
+import { jsonLimits } from './json-limits.js';
 import { EventHub } from './live.js';
 import { openApiDocument } from './openapi.js';
 import { Auth, requireRole, sameOrigin } from './auth.js';
+import { signInRouter } from './sign-in.js';
 import { uiRouter } from './ui.js';
-
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-function loginPage(next: string, problem: string | undefined): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Sign in · Aloft</title><style>body{font-family:system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;margin:0}
-form{display:grid;gap:.6rem;min-width:18rem}input,button{font:inherit;padding:.5rem}p.err{color:#b00020}</style></head>
-<body><form method="post" action="/login"><h1>Aloft</h1>${problem ? `<p class="err" role="alert">${esc(problem)}</p>` : ''}
-<label>Username <input name="username" autocomplete="username" required></label>
-<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
-<input type="hidden" name="next" value="${esc(next)}"><button type="submit">Sign in</button></form></body></html>`;
-}
 
 export interface DashboardOptions {
   store: Store;
   redis: Redis;
   logger: Logger;
-  /** Sign-in attempts allowed per client address in 15 minutes. */
+  /** Refused sign-ins allowed per client address (and per known browser) in 15 minutes. Default 10. */
   loginAttempts?: number;
+  /** Refused sign-ins allowed per account from browsers it does not know, in 15 minutes. Default 30. */
+  loginAccountAttempts?: number;
+  /** Runs one backfill through the API may create. Default 1000. */
+  maxBackfillRuns?: number;
+  /** How deep a JSON body of the API may nest (the body is level 1). Default 32. */
+  maxJsonDepth?: number;
+  /** Proxies whose X-Forwarded-For is believed (express's `trust proxy` list). Default none. */
+  trustProxy?: readonly string[];
   /** Logs a Redis outage once; the dashboard's own connections and BullMQ's report to it. Default: one of its own. */
   outage?: RedisOutageLog;
   /** Pods run on the quick start's local stand-in; DAGs with pod tasks say so. */
@@ -56,9 +53,10 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   const app = express();
   app.disable('x-powered-by');
   const ui = uiRouter();
-  // Behind an ingress on a private network, X-Forwarded-Proto/For say whether the user's
-  // connection was TLS (secure cookies) and where it came from (login rate limit).
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  // Only a listed proxy may say where the client connected from (X-Forwarded-For), which the
+  // sign-in limits count: believed from any private peer, any client there could rotate it.
+  // X-Forwarded-Proto from the Ingress is believed regardless (auth.ts, isHttps).
+  app.set('trust proxy', o.trustProxy?.length ? [...o.trustProxy] : false);
   // bull-board's UI needs its own scripts and styles; the other headers apply everywhere.
   // Referrer-Policy same-origin, not helmet's no-referrer: under no-referrer browsers send
   // `Origin: null` on form posts, and the CSRF check could not tell our own forms apart.
@@ -134,39 +132,9 @@ export function createDashboard(o: DashboardOptions): Dashboard {
 
   const auth = new Auth(o.redis, o.store.keys.prefix, o.logger);
   app.use(auth.session());
-  const loginLimit = rateLimit({
-    windowMs: 15 * 60_000,
-    limit: o.loginAttempts ?? 10,
-    // Only refused attempts count: signing in again and again is not guessing.
-    skipSuccessfulRequests: true,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    store: new RedisStore({ prefix: `${o.store.keys.prefix}:dashboard:login-limit:`, sendCommand: (...args: string[]) => o.redis.call(args[0]!, ...args.slice(1)) as never }),
-    handler: (_req, res) => res.status(429).json({ error: 'too many sign-in attempts; wait 15 minutes', field: 'password' }),
-  });
-  const form = express.urlencoded({ extended: false, limit: '10kb' });
-  app.get('/login', (req, res) => {
-    res.type('html').send(loginPage(typeof req.query['next'] === 'string' ? req.query['next'] : '/', undefined));
-  });
-  app.post('/login', sameOrigin(), loginLimit, form, async (req, res) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const username = typeof body['username'] === 'string' ? body['username'] : '';
-    const password = typeof body['password'] === 'string' ? body['password'] : '';
-    const next = typeof body['next'] === 'string' && body['next'].startsWith('/') && !body['next'].startsWith('//') ? body['next'] : '/';
-    const user = username && password ? await auth.verify(username, password) : undefined;
-    if (!user) {
-      o.logger.warn({ user: username.slice(0, 64), ip: req.ip }, 'sign-in refused');
-      res.status(401).type('html').send(loginPage(next, 'Wrong username or password.'));
-      return;
-    }
-    await auth.startSession(res, user, req.secure);
-    o.logger.info({ user: user.username }, 'signed in');
-    res.redirect(303, next);
-  });
-  app.post('/logout', sameOrigin(), async (req, res) => {
-    await auth.endSession(req, res);
-    res.redirect(303, '/login');
-  });
+  app.use(
+    signInRouter({ auth, redis: o.redis, prefix: o.store.keys.prefix, logger: o.logger, loginAttempts: o.loginAttempts ?? 10, loginAccountAttempts: o.loginAccountAttempts ?? 30 }),
+  );
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
@@ -199,12 +167,13 @@ export function createDashboard(o: DashboardOptions): Dashboard {
     store: o.store,
     hub,
     podsOnStandIn: o.podsOnStandIn ?? false,
+    maxBackfillRuns: o.maxBackfillRuns,
     queues: async () => {
       await refreshQueues();
       return queues;
     },
   });
-  app.use('/api/v1', express.json({ limit: '100kb' }), rest, adminApi(auth));
+  app.use('/api/v1', express.json({ limit: '100kb' }), jsonLimits(o.maxJsonDepth ?? 32), rest, adminApi(auth));
   app.use('/queues', (req, res, next) => (['GET', 'HEAD'].includes(req.method) ? next() : requireRole('operator')(req, res, next)));
   app.use('/queues', async (_req, _res, next) => {
     await refreshQueues().catch(() => undefined);
@@ -213,16 +182,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   app.use('/queues', serverAdapter.getRouter() as express.Router);
   app.use(ui);
 
-  // Bad JSON, oversized bodies: a 4xx that says so, never a stack trace.
-  app.use((err: { status?: number; type?: string; message?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
-    if (res.headersSent) return next(err);
-    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
-    if (status === 500) o.logger.error({ err }, 'request failed');
-    res.status(status).json({
-      error: err.type === 'entity.too.large' ? 'request body too large (limit 100 kB)' : err.type === 'entity.parse.failed' ? 'body is not valid JSON' : status === 500 ? 'internal error' : (err.message ?? 'bad request'),
-      field: 'body',
-    });
-  });
+  app.use(errorHandler(o.logger));
 
   return {
     app,

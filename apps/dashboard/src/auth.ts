@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { BlockList, isIPv6 } from 'node:net';
 import bcrypt from 'bcryptjs';
 import type { NextFunction, Request, Response } from 'express';
 import type { Redis } from 'ioredis';
@@ -25,6 +26,9 @@ declare global {
 
 const COOKIE = 'aloft_session';
 const SESSION_TTL_S = 12 * 3600;
+/** A browser's own random id, kept across sessions: the sign-in throttle knows browsers that signed in before. */
+const BROWSER_COOKIE = 'aloft_browser';
+const BROWSER_TTL_S = 30 * 24 * 3600;
 const BCRYPT_COST = 12;
 const rank = (r: Role) => ROLES.indexOf(r);
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -44,6 +48,7 @@ export class Auth {
   #users = () => `${this.prefix}:dashboard:users`;
   #tokens = () => `${this.prefix}:dashboard:tokens`;
   #session = (token: string) => `${this.prefix}:dashboard:session:${sha256(token)}`;
+  #browser = (username: string, id: string) => `${this.prefix}:dashboard:browser:${sha256(`${username}\n${id}`)}`;
 
   /**
    * With no users yet, creates `admin` with ALOFT_DASHBOARD_ADMIN_PASSWORD, or a generated
@@ -111,10 +116,25 @@ export class Auth {
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async startSession(res: Response, user: SessionUser, secure: boolean): Promise<void> {
+  /**
+   * Starts a session, and remembers this browser as one `user` signed in from (for 30 days
+   * from the last sign-in), so that others' refused attempts do not lock it out.
+   */
+  async startSession(req: Request, res: Response, user: SessionUser): Promise<void> {
+    const secure = isHttps(req);
     const token = randomBytes(32).toString('base64url');
     await this.redis.set(this.#session(token), JSON.stringify(user), 'EX', SESSION_TTL_S);
     res.cookie(COOKIE, token, { httpOnly: true, sameSite: 'lax', secure, maxAge: SESSION_TTL_S * 1000, path: '/' });
+    const id = browserIdOf(req) ?? randomBytes(24).toString('base64url');
+    await this.redis.set(this.#browser(user.username, id), '1', 'EX', BROWSER_TTL_S);
+    res.cookie(BROWSER_COOKIE, id, { httpOnly: true, sameSite: 'lax', secure, maxAge: BROWSER_TTL_S * 1000, path: '/login' });
+  }
+
+  /** This browser's id when `username` signed in from it within the last 30 days, else undefined. */
+  async knownBrowser(req: Request, username: string): Promise<string | undefined> {
+    const id = browserIdOf(req);
+    if (!id || !username) return undefined;
+    return (await this.redis.exists(this.#browser(username, id))) ? sha256(id) : undefined;
   }
 
   async endSession(req: Request, res: Response): Promise<void> {
@@ -168,11 +188,31 @@ export function requireRole(role: Role) {
 export function sameOrigin() {
   return (req: Request, res: Response, next: NextFunction) => {
     if (['GET', 'HEAD', 'OPTIONS'].includes(req.method) || req.viaToken) return next();
-    const from = req.headers.origin ?? (req.headers.referer ? new URL(req.headers.referer).origin : undefined);
-    const self = `${req.protocol}://${req.headers.host}`;
+    const from = req.headers.origin ?? originOf(req.headers.referer);
+    const self = `${isHttps(req) ? 'https' : 'http'}://${req.headers.host}`;
     if (!from || !safeEqual(from, self)) return res.status(403).json({ error: 'cross-site or unmarked request refused (CSRF protection)', field: 'origin' });
     next();
   };
+}
+
+/** Loopback, link-local and private addresses: where an ingress or a port-forward connects from. */
+const PRIVATE_PEERS = new BlockList();
+for (const [net, bits] of [['127.0.0.0', 8], ['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['169.254.0.0', 16]] as const) PRIVATE_PEERS.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [['::1', 128], ['fc00::', 7], ['fe80::', 10]] as const) PRIVATE_PEERS.addSubnet(net, bits, 'ipv6');
+
+/**
+ * Whether the user's connection is TLS: the dashboard's own, a listed proxy's
+ * X-Forwarded-Proto (express's req.secure), or X-Forwarded-Proto from a loopback or
+ * private peer such as the Ingress. Believing the last needs no listing: it only makes
+ * cookies Secure and the CSRF check expect https, so a client gains nothing by forging it.
+ * Where the client connects from (the sign-in throttle's address) is believed only from
+ * listed proxies.
+ */
+export function isHttps(req: Request): boolean {
+  if (req.secure) return true;
+  const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.)/, '');
+  if (!peer || !PRIVATE_PEERS.check(peer, isIPv6(peer) ? 'ipv6' : 'ipv4')) return false;
+  return String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]!.trim() === 'https';
 }
 
 function safeEqual(a: string, b: string): boolean {
@@ -181,10 +221,32 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** The origin of a Referer; one that is not a URL counts as no Referer (so the request is refused). */
+function originOf(referer: string | undefined): string | undefined {
+  if (!referer) return undefined;
+  try {
+    return new URL(referer).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The browser cookie when it has the shape Auth gives it; anything else is no browser id. */
+function browserIdOf(req: Request): string | undefined {
+  const id = cookieOf(req, BROWSER_COOKIE);
+  return id && /^[A-Za-z0-9_-]{32}$/.test(id) ? id : undefined;
+}
+
+/** A cookie's value; one that is not valid percent-encoding counts as absent (not signed in). */
 function cookieOf(req: Request, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === name) return decodeURIComponent(v.join('='));
+    if (k !== name) continue;
+    try {
+      return decodeURIComponent(v.join('='));
+    } catch {
+      return undefined;
+    }
   }
   return undefined;
 }

@@ -7,7 +7,18 @@ const logger = createLogger({ name: 'dashboard', level: config.logLevel, pretty:
 const outage = new RedisOutageLog(logger);
 const redis = outage.watch(createRedis(config.redisUrl, {}, config.source), 'dashboard');
 const store = new Store(redis, config.prefix, config.env.ALOFT_LOG_MAX_LINES, config.durability);
-const dashboard = createDashboard({ store, redis, logger, loginAttempts: config.env.ALOFT_DASHBOARD_LOGIN_ATTEMPTS, outage, podsOnStandIn: config.env.ALOFT_K8S_STAND_IN === '1' });
+const dashboard = createDashboard({
+  store,
+  redis,
+  logger,
+  loginAttempts: config.env.ALOFT_DASHBOARD_LOGIN_ATTEMPTS,
+  loginAccountAttempts: config.env.ALOFT_DASHBOARD_LOGIN_ACCOUNT_ATTEMPTS,
+  trustProxy: config.env.ALOFT_DASHBOARD_TRUST_PROXY,
+  maxJsonDepth: config.env.ALOFT_API_MAX_JSON_DEPTH,
+  maxBackfillRuns: config.env.ALOFT_BACKFILL_MAX_RUNS,
+  outage,
+  podsOnStandIn: config.env.ALOFT_K8S_STAND_IN === '1',
+});
 await dashboard.auth.bootstrap(config.env.ALOFT_DASHBOARD_ADMIN_PASSWORD);
 const bundled = Date.now();
 await dashboard.uiReady.then(

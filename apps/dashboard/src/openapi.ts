@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ADMIN_SCHEMAS } from './admin-api.js';
 import { API_SCHEMAS } from './api.js';
 
 type Op = { summary: string; role: 'viewer' | 'operator' | 'admin'; body?: z.ZodType; query?: z.ZodType };
@@ -16,7 +17,7 @@ const OPS: Record<string, Record<string, Op>> = {
     post: { summary: "Trigger a run; conf is checked against the DAG's params", role: 'operator', body: API_SCHEMAS.Trigger },
   },
   '/dags/{dagId}/backfill': { post: { summary: 'Create the run of every scheduled logical date in [from, to] (skip existing ones unless rerun)', role: 'operator', body: API_SCHEMAS.Backfill } },
-  '/dags/{dagId}/clear': { post: { summary: 'Clear task instances of the runs in [from, to] (taskRegex, downstream, failedOnly)', role: 'operator', body: API_SCHEMAS.ClearRange } },
+  '/dags/{dagId}/clear': { post: { summary: 'Clear task instances of the runs in [from, to] (taskRegex: RE2 syntax, at most 500 characters, matched within 3 s; downstream, failedOnly)', role: 'operator', body: API_SCHEMAS.ClearRange } },
   '/dags/{dagId}/grid': { get: { summary: 'Runs × tasks: one state per task of the latest runs; a mapped task summed up over its instances, with their counts in `mapped`', role: 'viewer', query: API_SCHEMAS.GridQuery } },
   '/dags/{dagId}/runs/{runId}': { get: { summary: 'A run', role: 'viewer' } },
   '/dags/{dagId}/runs/{runId}/cancel': { post: { summary: 'Cancel a run', role: 'operator' } },
@@ -41,8 +42,8 @@ const OPS: Record<string, Record<string, Op>> = {
   '/jobs': { post: { summary: 'Submit an ad-hoc command or kubernetesPod job: a run of the `adhoc` DAG, followed like any run', role: 'operator', body: API_SCHEMAS.Job } },
   '/dags/{dagId}/runs/{runId}/tasks/{taskId}/output': { get: { summary: "The output of a task instance (a mapped task as a whole: its instances' outputs as a list)", role: 'viewer', query: API_SCHEMAS.Instance } },
   '/me': { get: { summary: 'Who is signed in, and their role', role: 'viewer' } },
-  '/users': { get: { summary: 'Users', role: 'admin' }, post: { summary: 'Add a user', role: 'admin' } },
-  '/tokens': { get: { summary: 'API tokens (without secrets)', role: 'admin' }, post: { summary: 'Create an API token, shown once', role: 'admin' } },
+  '/users': { get: { summary: 'Users', role: 'admin' }, post: { summary: 'Add a user', role: 'admin', body: ADMIN_SCHEMAS.NewUser } },
+  '/tokens': { get: { summary: 'API tokens (without secrets)', role: 'admin' }, post: { summary: 'Create an API token, shown once', role: 'admin', body: ADMIN_SCHEMAS.NewToken } },
   '/tokens/{name}': { delete: { summary: 'Revoke an API token', role: 'admin' } },
 };
 
@@ -68,6 +69,7 @@ export function openApiDocument(): Record<string, unknown> {
           '403': { description: 'Wrong role or cross-site request', content: { 'application/json': { schema: ERROR } } },
           '404': { description: 'Unknown id', content: { 'application/json': { schema: ERROR } } },
           '413': { description: 'Body over 100 kB', content: { 'application/json': { schema: ERROR } } },
+          '415': { description: 'Charset other than UTF-8, or an unknown content encoding', content: { 'application/json': { schema: ERROR } } },
         },
       };
     }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -16,6 +17,30 @@ function nameList(kind: string) {
       const bad = names.find((n) => !/^[a-z0-9*]([-a-z0-9.*]*[a-z0-9*])?$/.test(n));
       if (bad === undefined) return names;
       c.addIssue({ code: 'custom', message: `"${bad}" is not a ${kind} name or a pattern with * (lower-case letters, digits, "-", ".")` });
+      return z.NEVER;
+    });
+}
+
+/**
+ * The proxies whose X-Forwarded-For (and -Proto, -Host) the dashboard believes: a
+ * comma-separated list of addresses, subnets (10.0.0.0/8) or the names loopback, linklocal
+ * and uniquelocal. Default empty, none: the client is the address that connected.
+ */
+function proxyList() {
+  return z
+    .string()
+    .default('')
+    .transform((s, c) => {
+      const entries = s.split(',').map((x) => x.trim()).filter(Boolean);
+      const bad = entries.find((e) => {
+        if (['loopback', 'linklocal', 'uniquelocal'].includes(e)) return false;
+        const [address = '', bits, ...rest] = e.split('/');
+        const family = isIP(address);
+        const max = family === 4 ? 32 : 128;
+        return family === 0 || rest.length > 0 || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max));
+      });
+      if (bad === undefined) return entries;
+      c.addIssue({ code: 'custom', message: `"${bad}" is not an address, a subnet (10.0.0.0/8) or one of loopback, linklocal, uniquelocal` });
       return z.NEVER;
     });
 }
@@ -43,6 +68,7 @@ const ENV = z.object({
   ALOFT_DAG_PARSE_MEMORY_MB: z.coerce.number().int().min(128).default(1024),
   ALOFT_DAG_SCAN_MS: z.coerce.number().int().min(100).default(2000),
   ALOFT_MAX_CATCHUP_RUNS: z.coerce.number().int().min(1).default(100),
+  ALOFT_BACKFILL_MAX_RUNS: z.coerce.number().int().min(1).max(10_000).default(1000),
   ALOFT_WORKER_QUEUES: z.string().default('default'),
   ALOFT_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(8),
   ALOFT_WORKER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8792),
@@ -92,6 +118,9 @@ const ENV = z.object({
   REDIS_URL_FILE: z.string().optional(),
   ALOFT_REDIS_SENTINEL_PASSWORD_FILE: z.string().optional(),
   ALOFT_DASHBOARD_ADMIN_PASSWORD_FILE: z.string().optional(),
+  ALOFT_DASHBOARD_LOGIN_ACCOUNT_ATTEMPTS: z.coerce.number().int().min(1).default(30),
+  ALOFT_DASHBOARD_TRUST_PROXY: proxyList(),
+  ALOFT_API_MAX_JSON_DEPTH: z.coerce.number().int().min(2).max(1000).default(32),
 });
 
 export type AloftEnv = z.infer<typeof ENV>;
