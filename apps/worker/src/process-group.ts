@@ -1,5 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
-
 function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   try {
     process.kill(-pgid, signal);
@@ -34,12 +32,4 @@ export async function killGroup(pgid: number, graceMs: number): Promise<void> {
   if (await groupGone(pgid, graceMs)) return;
   signalGroup(pgid, 'SIGKILL');
   await groupGone(pgid, 1000);
-}
-
-/** Waits for a child to exit; resolves with its code or signal. */
-export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  }
-  return new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
 }

@@ -429,7 +429,7 @@ export class AloftWorker {
         if (task.callbacks?.onExecute) await this.#taskCallback('onExecute', callbackBase, 'running', undefined, log);
         const running = this.#start(task, dag, info, log, key);
         if (running.pgid) {
-          this.#reaper.watch(running.pgid);
+          this.#reaper.watch(running.pgid, running.tag);
           await store.setTiPgid(key, running.pgid);
         }
         let timedOut: string | undefined;
