@@ -26,6 +26,7 @@ import {
   type FinishAndNextResult,
   type StartResult,
   type RedisOutageLog,
+  type UserCodeIdentity,
 } from '@aloft/core';
 import { CallbackRunner } from './callback-runner.js';
 import type { CallbackContextData } from './task-context.js';
@@ -42,6 +43,7 @@ import type { ExecEnv, ExecResult, RunningTask } from './executors/types.js';
 import { killGroup } from './process-group.js';
 import { Reaper } from './reaper.js';
 import { TaskLog } from './task-log.js';
+import { UserCodePolicy } from './user-code-policy.js';
 
 type WorkerDag = SerializedDag & { byId: Map<string, SerializedTask> };
 
@@ -94,6 +96,8 @@ export interface AloftWorkerOptions {
   registry: Registry;
   /** A callback still running after this long is stopped and logged. Default 60 s. */
   callbackTimeoutMs?: number;
+  /** Who runs user code (userCodeIdentity: ALOFT_USER_CODE_USER); unset: the worker's own user. */
+  userCode?: UserCodeIdentity | undefined;
 }
 
 export interface TaskPodDefaults {
@@ -125,9 +129,6 @@ interface RunningEntry {
   supersede: (why: string) => void;
 }
 
-/** Variables from the worker's own environment that tasks get; nothing else leaks through. */
-const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'SHELL'];
-
 /**
  * Claims task-instance jobs from BullMQ queues and runs them: commands in their own process
  * group, functions in warm worker threads. Records the result and, in the same atomic step,
@@ -144,6 +145,7 @@ export class AloftWorker {
   /** Upstream lists that mapped instances take their elements from, by (dag, run, task, try). */
   readonly #sourceLists = new Map<string, unknown[]>();
   readonly #fnPool: FnPool;
+  readonly #userCode: UserCodePolicy;
   readonly #callbacks: CallbackRunner;
   readonly #k8s: KubernetesExecutor;
   readonly #host: string;
@@ -163,7 +165,17 @@ export class AloftWorker {
   #reconnectFence: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: AloftWorkerOptions) {
-    this.#fnPool = new FnPool(this.#baseEnv(), o.fnRunners);
+    this.#userCode = new UserCodePolicy({
+      identity: o.userCode,
+      reads: [
+        ...(o.dagsFolder ? [{ path: o.dagsFolder, kind: 'dir' as const }] : []),
+        // Where commands without a cwd start.
+        { path: process.cwd(), kind: 'dir' },
+      ],
+      baseEnv: process.env,
+      logger: o.logger,
+    });
+    this.#fnPool = new FnPool(this.#userCode.env(), o.fnRunners);
     this.#k8s = new KubernetesExecutor({
       store: o.store,
       logger: o.logger,
@@ -334,12 +346,6 @@ export class AloftWorker {
     for (const r of this.#running.values()) {
       if (now - r.lockedAt > (this.o.lockMs * 3) / 4) r.lose(`no renewal of the job's lock for ${now - r.lockedAt} ms (Redis unreachable?); stopping this try before the lock expires; another worker takes it over`);
     }
-  }
-
-  #baseEnv(): Record<string, string> {
-    const env: Record<string, string> = {};
-    for (const k of PASSED_ENV) if (process.env[k] !== undefined) env[k] = process.env[k]!;
-    return env;
   }
 
   /**
@@ -718,12 +724,16 @@ export class AloftWorker {
             env: { ...aloftEnv(dag, task, info), ...taskEnv },
           });
         }
+        const { who, why } = this.#userCode.forCwd(spec.cwd);
+        if (why) log.system(why);
         return runCommand(
           {
             command,
             cwd: spec.cwd,
             skipExitCode: spec.skipExitCode,
-            env: { ...this.#baseEnv(), ...aloftEnv(dag, task, info), ...taskEnv },
+            env: this.#userCode.env({ ...aloftEnv(dag, task, info), ...taskEnv }, who),
+            uid: who?.uid,
+            gid: who?.gid,
           },
           env,
         );
