@@ -5,7 +5,7 @@ import { ROOT, System, waitFor } from './support/system.js';
 
 // Fractional seconds make each sleep's command line this file's own, whoever else runs tests.
 const tag = String(Math.floor(Math.random() * 9000) + 1000);
-const SLEEP = { timeout: `779.${tag}`, exits: `781.${tag}`, quiet: `783.${tag}`, killed: `787.${tag}` };
+const SLEEP = { timeout: `779.${tag}`, exits: `781.${tag}`, quiet: `783.${tag}`, killed: `787.${tag}`, fn: `789.${tag}` };
 
 /** Pids of processes whose command line is `sleep <arg>`. */
 function sleeps(arg: string): number[] {
@@ -18,6 +18,15 @@ function sleeps(arg: string): number[] {
     }
   }
   return out;
+}
+
+/** Running, not a zombie waiting for its parent. */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 const dags = join(ROOT, '.test-results', `dags-escape-${tag}`);
@@ -34,11 +43,17 @@ const e = dag({ id: 'escape_exits' });
 e.command({ id: 'left', command: 'setsid sleep ${SLEEP.exits} & echo started' });
 const q = dag({ id: 'escape_killed' });
 q.command({ id: 'quiet', command: 'setsid sleep ${SLEEP.quiet} >/dev/null 2>&1 < /dev/null & sleep ${SLEEP.killed}' });
+const f = dag({ id: 'fn_killed' });
+f.fn({ id: 'spawner', run: async () => {
+  const { spawn } = await import('node:child_process');
+  spawn('sleep', ['${SLEEP.fn}'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 60_000));
+} });
 `,
   );
   await sys.start();
   await sys.spawn('scheduler', 'scheduler');
-  await waitFor('DAGs stored', async () => (await sys.client.listDags()).length === 3, 90_000);
+  await waitFor('DAGs stored', async () => (await sys.client.listDags()).length === 4, 90_000);
 }, 120_000);
 afterAll(async () => {
   await sys.stop();
@@ -92,5 +107,23 @@ describe('a command whose child leaves its process group (setsid)', () => {
     await w.kill('SIGKILL');
     // The reaper: the group at once, the escapee found by the try's tag in its environment.
     await waitFor('no sleep left', async () => sleeps(SLEEP.quiet).length === 0 && sleeps(SLEEP.killed).length === 0, 10_000);
+  });
+});
+
+describe('a worker killed with kill -9 while a function runs', () => {
+  it('leaves neither its fn host nor what the function started', async () => {
+    const w = await sys.spawn('worker', 'worker-fn');
+    await sys.client.trigger('fn_killed');
+    await waitFor('the function\'s sleep', async () => sleeps(SLEEP.fn).length === 1, 60_000);
+    const host = readdirSync('/proc').find((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('fn-host-boot.mjs') && new RegExp(`^PPid:\\s+${w.child.pid}$`, 'm').test(readFileSync(`/proc/${p}/status`, 'utf8'));
+      } catch {
+        return false;
+      }
+    });
+    expect(host).toBeDefined();
+    await w.kill('SIGKILL');
+    await waitFor('no sleep and no host left', async () => sleeps(SLEEP.fn).length === 0 && !alive(Number(host)), 10_000);
   });
 });

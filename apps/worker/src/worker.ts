@@ -31,7 +31,8 @@ import {
 import { CallbackRunner } from './callback-runner.js';
 import type { CallbackContextData } from './task-context.js';
 import { runCommand } from './executors/command.js';
-import { FnPool, type FnPoolOptions } from './executors/fn-pool.js';
+import { FnHost } from './executors/fn-host.js';
+import type { FnPoolOptions } from './executors/fn-pool.js';
 import { runSensor } from './executors/sensor.js';
 import { runTriggerDagRun } from './executors/trigger-dag-run.js';
 import { KubernetesExecutor, type PodRun } from './executors/kubernetes/executor.js';
@@ -144,7 +145,8 @@ export class AloftWorker {
   readonly #dags = new Map<string, Promise<WorkerDag | undefined>>();
   /** Upstream lists that mapped instances take their elements from, by (dag, run, task, try). */
   readonly #sourceLists = new Map<string, unknown[]>();
-  readonly #fnPool: FnPool;
+  /** Runs the functions of DAG files, in a process of its own (fn-host.ts). */
+  readonly #fnPool: FnHost;
   readonly #userCode: UserCodePolicy;
   readonly #callbacks: CallbackRunner;
   readonly #k8s: KubernetesExecutor;
@@ -171,11 +173,19 @@ export class AloftWorker {
         ...(o.dagsFolder ? [{ path: o.dagsFolder, kind: 'dir' as const }] : []),
         // Where commands without a cwd start.
         { path: process.cwd(), kind: 'dir' },
+        ...FnHost.codePaths().map((path) => ({ path, kind: 'file' as const })),
       ],
       baseEnv: process.env,
       logger: o.logger,
     });
-    this.#fnPool = new FnPool(this.#userCode.env(), o.fnRunners);
+    this.#fnPool = new FnHost({
+      pool: o.fnRunners ?? { warm: 0, idleMs: 600_000 },
+      env: this.#userCode.env(),
+      identity: this.#userCode.identity,
+      logger: o.logger,
+      onStart: (pgid, tag) => this.#reaper.watch(pgid, tag),
+      onEnd: (pgid) => this.#reaper.forget(pgid),
+    });
     this.#k8s = new KubernetesExecutor({
       store: o.store,
       logger: o.logger,
