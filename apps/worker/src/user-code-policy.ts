@@ -54,8 +54,8 @@ export class UserCodePolicy {
     return ok ? { who } : { who: undefined, why: `runs as the worker's own user: "${who.name}" cannot enter ${full}` };
   }
 
-  /** The environment user code starts with: the allow-listed variables and `extra`. */
-  env(extra: Record<string, string> = {}, who: UserCodeIdentity | undefined = this.identity): Record<string, string> {
+  /** The environment user code run as `who` starts with: the allow-listed variables and `extra`. */
+  env(who: UserCodeIdentity | undefined, extra: Record<string, string> = {}): Record<string, string> {
     return userCodeEnv(this.#o.baseEnv, extra, who);
   }
 }

@@ -132,8 +132,9 @@ interface RunningEntry {
 
 /**
  * Claims task-instance jobs from BullMQ queues and runs them: commands in their own process
- * group, functions in warm worker threads. Records the result and, in the same atomic step,
- * enqueues whatever became ready downstream.
+ * group, functions in the warm threads of the fn host process; both as the user-code user,
+ * without the worker's credentials (UserCodePolicy). Records the result and, in the same
+ * atomic step, enqueues whatever became ready downstream.
  */
 export class AloftWorker {
   readonly #workers: Worker[] = [];
@@ -180,7 +181,7 @@ export class AloftWorker {
     });
     this.#fnPool = new FnHost({
       pool: o.fnRunners ?? { warm: 0, idleMs: 600_000 },
-      env: this.#userCode.env(),
+      env: this.#userCode.env(this.#userCode.identity),
       identity: this.#userCode.identity,
       logger: o.logger,
       onStart: (pgid, tag) => this.#reaper.watch(pgid, tag),
@@ -741,7 +742,7 @@ export class AloftWorker {
             command,
             cwd: spec.cwd,
             skipExitCode: spec.skipExitCode,
-            env: this.#userCode.env({ ...aloftEnv(dag, task, info), ...taskEnv }, who),
+            env: this.#userCode.env(who, { ...aloftEnv(dag, task, info), ...taskEnv }),
             uid: who?.uid,
             gid: who?.gid,
           },
