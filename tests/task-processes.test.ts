@@ -5,7 +5,7 @@ import { ROOT, System, waitFor } from './support/system.js';
 
 // Fractional seconds make each sleep's command line this file's own, whoever else runs tests.
 const tag = String(Math.floor(Math.random() * 9000) + 1000);
-const SLEEP = { timeout: `779.${tag}`, exits: `781.${tag}`, quiet: `783.${tag}`, killed: `787.${tag}`, fn: `789.${tag}` };
+const SLEEP = { timeout: `779.${tag}`, exits: `781.${tag}`, quiet: `783.${tag}`, killed: `787.${tag}`, fn: `789.${tag}`, termCmd: `791.${tag}`, termEscaped: `793.${tag}`, termFn: `797.${tag}` };
 
 /** Pids of processes whose command line is `sleep <arg>`. */
 function sleeps(arg: string): number[] {
@@ -49,11 +49,18 @@ f.fn({ id: 'spawner', run: async () => {
   spawn('sleep', ['${SLEEP.fn}'], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 60_000));
 } });
+const t = dag({ id: 'stopped' });
+t.command({ id: 'cmd', command: 'setsid sleep ${SLEEP.termEscaped} >/dev/null 2>&1 < /dev/null & sleep ${SLEEP.termCmd}' });
+t.fn({ id: 'fn', run: async () => {
+  const { spawn } = await import('node:child_process');
+  spawn('sleep', ['${SLEEP.termFn}'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 60_000));
+} });
 `,
   );
   await sys.start();
   await sys.spawn('scheduler', 'scheduler');
-  await waitFor('DAGs stored', async () => (await sys.client.listDags()).length === 4, 90_000);
+  await waitFor('DAGs stored', async () => (await sys.client.listDags()).length === 5, 90_000);
 }, 120_000);
 afterAll(async () => {
   await sys.stop();
@@ -125,5 +132,16 @@ describe('a worker killed with kill -9 while a function runs', () => {
     expect(host).toBeDefined();
     await w.kill('SIGKILL');
     await waitFor('no sleep and no host left', async () => sleeps(SLEEP.fn).length === 0 && !alive(Number(host)), 10_000);
+  });
+});
+
+describe('a worker stopped with SIGTERM while a command and a function run', () => {
+  it('exits after its grace period leaving nothing they started', async () => {
+    const w = await sys.spawn('worker', 'worker-term', { ALOFT_WORKER_GRACE_MS: '1000' });
+    await sys.client.trigger('stopped');
+    const all = [SLEEP.termCmd, SLEEP.termEscaped, SLEEP.termFn];
+    await waitFor('the three sleeps', async () => all.every((s) => sleeps(s).length === 1), 60_000);
+    expect(await w.kill('SIGTERM')).toBe(0);
+    expect(all.flatMap(sleeps)).toEqual([]);
   });
 });

@@ -184,6 +184,7 @@ export class AloftWorker {
       env: this.#userCode.env(this.#userCode.identity),
       identity: this.#userCode.identity,
       logger: o.logger,
+      killGraceMs: o.killGraceMs,
       onStart: (pgid, tag) => this.#reaper.watch(pgid, tag),
       onEnd: (pgid) => this.#reaper.forget(pgid),
     });

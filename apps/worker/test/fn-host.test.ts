@@ -11,7 +11,7 @@ afterEach(async () => {
 
 describe('the fn host: functions in a process apart from the worker', () => {
   it('runs functions in another process with only the environment it was given, output and log lines to each task', async () => {
-    host = new FnHost({ pool: { warm: 1, idleMs: 60_000 }, env: { PATH: process.env['PATH']! }, logger: quiet });
+    host = new FnHost({ pool: { warm: 1, idleMs: 60_000 }, env: { PATH: process.env['PATH']! }, logger: quiet, killGraceMs: 500 });
     await host.prewarm();
     const runs = Array.from({ length: 4 }, (_, i) => {
       const s = sink();
@@ -30,7 +30,7 @@ describe('the fn host: functions in a process apart from the worker', () => {
   });
 
   it('cancels a blocked function: the task fails with the reason and the host runs the next one', async () => {
-    host = new FnHost({ pool: { warm: 1, idleMs: 60_000 }, env: { PATH: process.env['PATH']! }, logger: quiet });
+    host = new FnHost({ pool: { warm: 1, idleMs: 60_000 }, env: { PATH: process.env['PATH']! }, logger: quiet, killGraceMs: 500 });
     await host.prewarm();
     const blocked = host.run(message('block'), { log: sink().log, killGraceMs: 200 });
     await new Promise((r) => setTimeout(r, 300));
@@ -41,7 +41,7 @@ describe('the fn host: functions in a process apart from the worker', () => {
   });
 
   it('fails the running task with the reason when the host dies, and starts another host', async () => {
-    host = new FnHost({ pool: { warm: 1, idleMs: 60_000 }, env: { PATH: process.env['PATH']! }, logger: quiet });
+    host = new FnHost({ pool: { warm: 1, idleMs: 60_000 }, env: { PATH: process.env['PATH']! }, logger: quiet, killGraceMs: 500 });
     await host.prewarm();
     const first = host.stats.pid!;
     const running = host.run(message('block'), { log: sink().log, killGraceMs: 200 });

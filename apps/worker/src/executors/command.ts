@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { groupAlive, killGroup } from '../process-group.js';
-import { endProcesses, findTaskProcesses, outputEnds, startTicks, TASK_TAG_ENV } from '../task-processes.mjs';
+import { groupAlive, killTaskProcesses } from '../process-group.js';
+import { outputEnds, startTicks, TASK_TAG_ENV } from '../task-processes.mjs';
 import { LineSplitter } from '../task-log.js';
 import { OUTPUT_MARKER, type ExecEnv, type ExecResult, type RunningTask } from './types.js';
 
@@ -77,21 +77,7 @@ export function runCommand(spec: CommandRun, env: ExecEnv): RunningTask {
   /** Ends the group and every process of the task that left it; how many left it. */
   let leftovers: Promise<number> | undefined;
   const endLeftovers = (): Promise<number> =>
-    (leftovers ??= (async () => {
-      if (pid === undefined) return 0;
-      const group = killGroup(pid, env.killGraceMs);
-      const look = { since, tags: [tag], ends, exceptGroup: pid };
-      let found = await findTaskProcesses(look);
-      const ended = new Set(found);
-      // A process that forked while the first ones were being ended is found the second time.
-      for (let round = 0; round < 3 && found.length > 0; round++) {
-        await endProcesses(found, env.killGraceMs);
-        found = (await findTaskProcesses(look)).filter((p) => !ended.has(p));
-        for (const p of found) ended.add(p);
-      }
-      await group;
-      return ended.size;
-    })());
+    (leftovers ??= pid === undefined ? Promise.resolve(0) : killTaskProcesses({ pgid: pid, since, tag, ends }, env.killGraceMs));
 
   const result = (async (): Promise<ExecResult> => {
     const ended = await Promise.race([exited, spawnError]);

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { assertNever, type Logger, type UserCodeIdentity } from '@aloft/core';
 import { Outbox, type FromHost, type ToHost } from '../fn-host-protocol.js';
 import type { CallbackMessage, RunMessage } from '../fn-runner.js';
+import { killTaskProcesses } from '../process-group.js';
 import { startTicks, TASK_TAG_ENV } from '../task-processes.mjs';
 import type { FnPoolOptions } from './fn-pool.js';
 import type { ExecEnv, ExecResult, RunningTask } from './types.js';
@@ -19,6 +20,8 @@ export interface FnHostOptions {
   /** Who the host runs as; unset: the worker's own user. */
   identity?: UserCodeIdentity | undefined;
   logger: Logger;
+  /** Between SIGTERM and SIGKILL for what functions started, once their host has ended. */
+  killGraceMs: number;
   /** Told of each host started (its own process group, and the tag its processes carry) and ended: for the reaper. */
   onStart?: (pgid: number, tag: { tag: string; since: number }) => void;
   onEnd?: (pgid: number) => void;
@@ -36,8 +39,12 @@ interface Host {
   tasks: Map<number, HostTask>;
   warm: Promise<void>;
   startedAt: number;
+  /** What its processes carry (task-processes.mjs). */
+  tag: { tag: string; since: number };
   /** The end of its stderr, for the reason its tasks fail when it dies. */
   stderr: string;
+  /** Resolves once what its functions started is ended too. */
+  gone: Promise<void>;
 }
 
 /**
@@ -104,16 +111,15 @@ export class FnHost {
     };
   }
 
-  /** Stops the host: its runners end, and so do the tasks still running there. */
+  /** Stops the host: its runners end, and so do the tasks still running there and what they started. */
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#restart);
     const host = this.#host;
     if (!host) return;
-    const exited = new Promise((r) => host.child.once('exit', r));
     host.out.push({ t: 'close' });
     const timer = setTimeout(() => host.child.kill('SIGKILL'), 5000);
-    await exited;
+    await host.gone;
     clearTimeout(timer);
   }
 
@@ -130,6 +136,7 @@ export class FnHost {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     let warmed: () => void = () => undefined;
+    let gone: () => void = () => undefined;
     const host: Host = {
       child,
       out: new Outbox<ToHost>((batch) => {
@@ -140,12 +147,16 @@ export class FnHost {
         warmed = resolve;
       }),
       startedAt: Date.now(),
+      tag: { tag, since: child.pid === undefined ? 0 : (startTicks(child.pid) ?? 0) },
       stderr: '',
+      gone: new Promise<void>((resolve) => {
+        gone = resolve;
+      }),
     };
     this.#host = host;
     this.stats.started++;
     this.stats.pid = child.pid;
-    if (child.pid !== undefined) this.#o.onStart?.(child.pid, { tag, since: startTicks(child.pid) ?? 0 });
+    if (child.pid !== undefined) this.#o.onStart?.(child.pid, host.tag);
     child.on('message', (batch: FromHost[]) => {
       for (const m of batch) this.#onMessage(host, m, warmed);
     });
@@ -154,8 +165,8 @@ export class FnHost {
       host.stderr = (host.stderr + c.toString()).slice(-2000);
       this.#o.logger.warn({ fnHost: child.pid }, c.toString().trimEnd());
     });
-    child.once('error', (err) => this.#ended(host, `could not start: ${err.message}`, warmed));
-    child.once('exit', (code, signal) => this.#ended(host, signal ? `killed by ${signal}` : `exit code ${code}`, warmed));
+    child.once('error', (err) => this.#ended(host, `could not start: ${err.message}`, warmed, gone));
+    child.once('exit', (code, signal) => this.#ended(host, signal ? `killed by ${signal}` : `exit code ${code}`, warmed, gone));
     return host;
   }
 
@@ -178,12 +189,22 @@ export class FnHost {
     }
   }
 
-  /** The host is gone: its tasks fail with the reason, and the next host starts. */
-  #ended(host: Host, how: string, warmed: () => void): void {
+  /**
+   * The host is gone: its tasks fail with the reason, what its functions started is ended
+   * (its process group and what carries its tag), and the next host starts.
+   */
+  #ended(host: Host, how: string, warmed: () => void, gone: () => void): void {
     if (this.#host !== host) return;
     this.#host = undefined;
     warmed();
-    if (host.child.pid !== undefined) this.#o.onEnd?.(host.child.pid);
+    const pgid = host.child.pid;
+    if (pgid === undefined) gone();
+    else {
+      void killTaskProcesses({ pgid, ...host.tag }, this.#o.killGraceMs).then(() => {
+        this.#o.onEnd?.(pgid);
+        gone();
+      });
+    }
     const last = host.stderr.trim().split('\n').slice(-1)[0];
     const reason = `the function host ended (${how})${last && !this.#closed ? `: ${last.slice(0, 300)}` : ''}`;
     if (!this.#closed) this.#o.logger.error({ fnHost: host.child.pid, tasks: host.tasks.size }, reason);
