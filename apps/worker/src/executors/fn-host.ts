@@ -57,8 +57,9 @@ interface Host {
  * A host that dies (killed, out of memory) fails the tasks it was running with the reason,
  * which then retry as their policy says; the next host starts at once when runners are kept
  * warm, otherwise with the next task. A host that dies within a second of starting is
- * started again after a second, not in a loop. When the worker dies the host's IPC channel
- * closes and it exits; the reaper ends its process group and whatever its functions started.
+ * started again after a second, not in a loop. Whenever a host ends (crash, shutdown), the
+ * worker ends its process group and whatever its functions started that carries its tag.
+ * When the worker dies, the host's IPC channel closes and it exits, and the reaper ends the rest.
  */
 export class FnHost {
   readonly #o: FnHostOptions;
