@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient, type AloftClient } from '@aloft/core';
 import { freePort, startRedis, type RedisHandle } from '@aloft/core/testing';
@@ -25,11 +25,32 @@ export class System {
   redis!: RedisHandle;
   client!: AloftClient;
 
-  /** `appendonly`: Redis keeps an AOF, as `up` runs it, so a restart keeps the data. */
-  constructor(readonly opts: { dagsFolder: string; env?: Record<string, string>; appendonly?: boolean }) {}
+  /** Where the services find the Redis URL: REDIS_URL, or REDIS_URL_FILE (a 0600 file). */
+  redisUrlFile: string | undefined;
+
+  /**
+   * `appendonly`: Redis keeps an AOF, as `up` runs it, so a restart keeps the data.
+   * `redisPassword`: Redis requires it (set after start, so it is not on redis-server's
+   * command line, which every user can read); the URL carries it. `redisUrlVia`: how the
+   * services get that URL (default `env`).
+   */
+  constructor(readonly opts: { dagsFolder: string; env?: Record<string, string>; appendonly?: boolean; redisPassword?: string; redisUrlVia?: 'env' | 'file' }) {}
 
   async start(): Promise<this> {
     this.redis = await startRedis({ appendonly: this.opts.appendonly ?? false });
+    if (this.opts.redisPassword) {
+      const open = createClient({ redisUrl: this.redis.url, prefix: this.prefix });
+      await open.store.redis.config('SET', 'requirepass', this.opts.redisPassword);
+      await open.close().catch(() => undefined);
+      const url = new URL(this.redis.url);
+      url.password = this.opts.redisPassword;
+      this.redis = { ...this.redis, url: url.toString() };
+    }
+    if (this.opts.redisUrlVia === 'file') {
+      mkdirSync(LOG_DIR, { recursive: true });
+      this.redisUrlFile = join(LOG_DIR, `${this.prefix}-redis-url`);
+      writeFileSync(this.redisUrlFile, this.redis.url, { mode: 0o600 });
+    }
     this.client = createClient({ redisUrl: this.redis.url, prefix: this.prefix });
     return this;
   }
@@ -37,7 +58,7 @@ export class System {
   env(extra: Record<string, string> = {}): Record<string, string> {
     return {
       ...(process.env as Record<string, string>),
-      REDIS_URL: this.redis.url,
+      ...(this.redisUrlFile ? { REDIS_URL_FILE: this.redisUrlFile } : { REDIS_URL: this.redis.url }),
       ALOFT_KEY_PREFIX: this.prefix,
       ALOFT_DAGS_FOLDER: this.opts.dagsFolder,
       ALOFT_LOG_LEVEL: 'debug',
@@ -59,7 +80,10 @@ export class System {
     const log = createWriteStream(logFile);
     const child = spawn(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', join(ROOT, 'apps', app, 'src', 'main.ts')], {
       cwd: ROOT,
-      env: this.env({ [portVar]: String(port), ALOFT_WORKER_ID: name, ...extra }),
+      // User code runs as the worker's own user unless a test asks for another: the fixtures'
+      // commands and functions write marks into folders that only root may write to.
+      // tests/user-code-credentials.test.ts runs it as nobody.
+      env: this.env({ [portVar]: String(port), ALOFT_WORKER_ID: name, ...(app === 'worker' && !this.opts.env?.['ALOFT_USER_CODE_USER'] ? { ALOFT_USER_CODE_USER: String(process.getuid?.() ?? 0) } : {}), ...extra }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.pipe(log);

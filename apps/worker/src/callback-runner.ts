@@ -5,7 +5,7 @@ import type { CallbackContextData } from './task-context.js';
 import type { TaskLog } from './task-log.js';
 
 export interface CallbackRunnerOptions {
-  fnPool: FnPool;
+  fnPool: Pick<FnPool, 'run'>;
   logger: Logger;
   /** A callback still running after this long is stopped (its runner thread ended). */
   timeoutMs: number;

@@ -1,5 +1,5 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { createLogger, createRedis, loadConfig, redactUrl, RedisOutageLog, ServiceHttp, Store } from '@aloft/core';
+import { createLogger, createRedis, loadConfig, redactUrl, RedisOutageLog, ServiceHttp, Store, userCodeIdentity } from '@aloft/core';
 import { AloftWorker } from './worker.js';
 
 const config = loadConfig();
@@ -35,6 +35,7 @@ const worker = new AloftWorker({
   },
   podReferences: { secrets: env.ALOFT_POD_SECRET_ALLOWLIST, configMaps: env.ALOFT_POD_CONFIGMAP_ALLOWLIST },
   podsOnStandIn: env.ALOFT_K8S_STAND_IN === '1',
+  userCode: userCodeIdentity(env.ALOFT_USER_CODE_USER),
   fnRunners: { warm: env.ALOFT_FN_RUNNERS_WARM, idleMs: env.ALOFT_FN_RUNNER_IDLE_MS, maxHeapMb: env.ALOFT_FN_RUNNER_HEAP_MB },
   registry,
 });

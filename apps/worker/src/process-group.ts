@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { endProcesses, findTaskProcesses } from './task-processes.mjs';
 
 function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   try {
@@ -36,10 +36,22 @@ export async function killGroup(pgid: number, graceMs: number): Promise<void> {
   await groupGone(pgid, 1000);
 }
 
-/** Waits for a child to exit; resolves with its code or signal. */
-export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+/**
+ * Ends a task's process group and every process that left it but carries the task's `tag`
+ * or holds one of its output `ends` (task-processes.mjs), each with `graceMs` between
+ * SIGTERM and SIGKILL. Resolves with how many had left the group.
+ */
+export async function killTaskProcesses(t: { pgid: number; since: number; tag: string; ends?: string[] }, graceMs: number): Promise<number> {
+  const group = killGroup(t.pgid, graceMs);
+  const look = { since: t.since, tags: [t.tag], ends: t.ends ?? [], exceptGroup: t.pgid };
+  let found = await findTaskProcesses(look);
+  const ended = new Set(found);
+  // A process that forked while the first ones were being ended is found the second time.
+  for (let round = 0; round < 3 && found.length > 0; round++) {
+    await endProcesses(found, graceMs);
+    found = (await findTaskProcesses(look)).filter((p) => !ended.has(p));
+    for (const p of found) ended.add(p);
   }
-  return new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  await group;
+  return ended.size;
 }

@@ -1,25 +1,30 @@
 // The worker's reaper: a tiny process that outlives a worker killed with kill -9 just long
-// enough to end the process groups of the tasks it was running, so an orphaned command
-// never keeps running beside the try another worker takes over.
-// argv[2]: ms between SIGTERM and SIGKILL. stdin lines: `+<pgid>` (task started) and
+// enough to end the processes of the tasks it was running, so an orphaned command never
+// keeps running beside the try another worker takes over.
+// argv[2]: ms between SIGTERM and SIGKILL. stdin lines: `+<pgid> [<since> <tag>]` (task
+// started: its process group, and the tag its processes carry, task-processes.mjs) and
 // `-<pgid>` (task ended). EOF = the worker is gone (the kernel closes the write end however
-// it died): SIGTERM every group left, SIGKILL what is still alive after the grace, then exit.
+// it died): SIGTERM every group left and every process that left one of them but carries its
+// tag, SIGKILL what is still alive after the grace, then exit.
 import { createInterface } from 'node:readline';
+import { endProcesses, findTaskProcesses } from './task-processes.mjs';
 
-const groups = new Set();
+/** pgid → { since, tag } (both undefined for a group without a tag). */
+const groups = new Map();
 const graceMs = Number(process.argv[2] ?? 5000);
 process.title = 'aloft-reaper';
 
 createInterface({ input: process.stdin }).on('line', (line) => {
-  const pgid = Number(line.slice(1));
+  const [head, since, tag] = line.split(' ');
+  const pgid = Number(head.slice(1));
   if (!Number.isInteger(pgid) || pgid <= 1) return;
-  if (line[0] === '+') groups.add(pgid);
-  else if (line[0] === '-') groups.delete(pgid);
+  if (head[0] === '+') groups.set(pgid, { since: Number(since) || 0, tag });
+  else if (head[0] === '-') groups.delete(pgid);
 });
 
 /** Signals every group still alive; forgets the ones that are gone. */
 function signal(sig) {
-  for (const g of groups) {
+  for (const g of groups.keys()) {
     try {
       process.kill(-g, sig);
     } catch {
@@ -29,14 +34,22 @@ function signal(sig) {
 }
 
 process.stdin.on('end', () => {
-  signal('SIGTERM');
+  const tagged = [...groups.values()].filter((g) => g.tag);
   const deadline = Date.now() + graceMs;
+  signal('SIGTERM');
+  // The processes that left their task's group, ended alongside the groups (same deadline).
+  const escaped = tagged.length
+    ? findTaskProcesses({ since: Math.min(...tagged.map((g) => g.since)), tags: tagged.map((g) => g.tag) }).then(
+        (pids) => endProcesses(pids, graceMs),
+        () => undefined,
+      )
+    : Promise.resolve();
   const check = () => {
     signal(0);
-    if (groups.size === 0) process.exit(0);
+    if (groups.size === 0) return void escaped.then(() => process.exit(0));
     if (Date.now() >= deadline) {
       signal('SIGKILL');
-      process.exit(0);
+      return void escaped.then(() => process.exit(0));
     }
     setTimeout(check, Math.min(20, Math.max(1, deadline - Date.now())));
   };

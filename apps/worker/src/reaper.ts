@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '@aloft/core';
+import { userCodeEnv, type Logger } from '@aloft/core';
 
 const SCRIPT = fileURLToPath(new URL('./reaper.mjs', import.meta.url));
 
@@ -12,12 +12,14 @@ export interface ReaperOptions {
 
 /**
  * Ends the process groups of running commands if this worker dies without cleaning up
- * (kill -9, OOM). The reaper holds the read end of a pipe; the kernel closes the write end
- * when the worker dies, however it dies. A reaper that exits while the worker lives (killed
- * by hand, say) is started again with the groups it was watching, and the gap is logged.
+ * (kill -9, OOM), and the processes that left a group but carry its task's tag
+ * (task-processes.mjs). The reaper holds the read end of a pipe; the kernel closes the write
+ * end when the worker dies, however it dies. A reaper that exits while the worker lives
+ * (killed by hand, say) is started again with the groups it was watching, and the gap is logged.
  */
 export class Reaper {
-  readonly #groups = new Set<number>();
+  /** pgid → its line's tail: ` <since> <tag>`, or '' for a group without a tag. */
+  readonly #groups = new Map<number, string>();
   readonly #o: ReaperOptions;
   #child: ChildProcess;
   #closed = false;
@@ -30,21 +32,24 @@ export class Reaper {
   #spawn(): ChildProcess {
     // Its own session, so a signal to the worker's process group (Ctrl-C, a supervisor's
     // stop) does not reach it, and the tasks' groups outlive neither.
-    const child = spawn(process.execPath, [SCRIPT, String(this.#o.graceMs)], { stdio: ['pipe', 'ignore', 'inherit'], detached: true });
+    // Without the worker's credentials in its environment: it needs none.
+    const child = spawn(process.execPath, [SCRIPT, String(this.#o.graceMs)], { stdio: ['pipe', 'ignore', 'inherit'], detached: true, env: userCodeEnv(process.env) });
     child.unref();
     child.stdin!.on('error', () => undefined);
     child.once('exit', (code, signal) => {
       if (this.#closed) return;
       this.#o.logger.error({ code, signal, groups: this.#groups.size }, 'the reaper exited while the worker runs; starting another');
       this.#child = this.#spawn();
-      for (const g of this.#groups) this.#child.stdin!.write(`+${g}\n`);
+      for (const [g, tail] of this.#groups) this.#child.stdin!.write(`+${g}${tail}\n`);
     });
     return child;
   }
 
-  watch(pgid: number): void {
-    this.#groups.add(pgid);
-    this.#child.stdin!.write(`+${pgid}\n`);
+  /** `tag`: what the group's processes carry, so those that leave it are found too. */
+  watch(pgid: number, tag?: { tag: string; since: number }): void {
+    const tail = tag ? ` ${tag.since} ${tag.tag}` : '';
+    this.#groups.set(pgid, tail);
+    this.#child.stdin!.write(`+${pgid}${tail}\n`);
   }
 
   forget(pgid: number): void {

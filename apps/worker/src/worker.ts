@@ -26,11 +26,13 @@ import {
   type FinishAndNextResult,
   type StartResult,
   type RedisOutageLog,
+  type UserCodeIdentity,
 } from '@aloft/core';
 import { CallbackRunner } from './callback-runner.js';
 import type { CallbackContextData } from './task-context.js';
 import { runCommand } from './executors/command.js';
-import { FnPool, type FnPoolOptions } from './executors/fn-pool.js';
+import { FnHost } from './executors/fn-host.js';
+import type { FnPoolOptions } from './executors/fn-pool.js';
 import { runSensor } from './executors/sensor.js';
 import { runTriggerDagRun } from './executors/trigger-dag-run.js';
 import { KubernetesExecutor, type PodRun } from './executors/kubernetes/executor.js';
@@ -42,6 +44,7 @@ import type { ExecEnv, ExecResult, RunningTask } from './executors/types.js';
 import { killGroup } from './process-group.js';
 import { Reaper } from './reaper.js';
 import { TaskLog } from './task-log.js';
+import { UserCodePolicy } from './user-code-policy.js';
 
 type WorkerDag = SerializedDag & { byId: Map<string, SerializedTask> };
 
@@ -94,6 +97,8 @@ export interface AloftWorkerOptions {
   registry: Registry;
   /** A callback still running after this long is stopped and logged. Default 60 s. */
   callbackTimeoutMs?: number;
+  /** Who runs user code (userCodeIdentity: ALOFT_USER_CODE_USER); unset: the worker's own user. */
+  userCode?: UserCodeIdentity | undefined;
 }
 
 export interface TaskPodDefaults {
@@ -125,13 +130,11 @@ interface RunningEntry {
   supersede: (why: string) => void;
 }
 
-/** Variables from the worker's own environment that tasks get; nothing else leaks through. */
-const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'SHELL'];
-
 /**
  * Claims task-instance jobs from BullMQ queues and runs them: commands in their own process
- * group, functions in warm worker threads. Records the result and, in the same atomic step,
- * enqueues whatever became ready downstream.
+ * group, functions in the warm threads of the fn host process; both as the user-code user,
+ * without the worker's credentials (UserCodePolicy). Records the result and, in the same
+ * atomic step, enqueues whatever became ready downstream.
  */
 export class AloftWorker {
   readonly #workers: Worker[] = [];
@@ -143,7 +146,9 @@ export class AloftWorker {
   readonly #dags = new Map<string, Promise<WorkerDag | undefined>>();
   /** Upstream lists that mapped instances take their elements from, by (dag, run, task, try). */
   readonly #sourceLists = new Map<string, unknown[]>();
-  readonly #fnPool: FnPool;
+  /** Runs the functions of DAG files, in a process of its own (fn-host.ts). */
+  readonly #fnPool: FnHost;
+  readonly #userCode: UserCodePolicy;
   readonly #callbacks: CallbackRunner;
   readonly #k8s: KubernetesExecutor;
   readonly #host: string;
@@ -163,7 +168,26 @@ export class AloftWorker {
   #reconnectFence: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: AloftWorkerOptions) {
-    this.#fnPool = new FnPool(this.#baseEnv(), o.fnRunners);
+    this.#userCode = new UserCodePolicy({
+      identity: o.userCode,
+      reads: [
+        ...(o.dagsFolder ? [{ path: o.dagsFolder, kind: 'dir' as const }] : []),
+        // Where commands without a cwd start.
+        { path: process.cwd(), kind: 'dir' },
+        ...FnHost.codePaths().map((path) => ({ path, kind: 'file' as const })),
+      ],
+      baseEnv: process.env,
+      logger: o.logger,
+    });
+    this.#fnPool = new FnHost({
+      pool: o.fnRunners ?? { warm: 0, idleMs: 600_000 },
+      env: this.#userCode.env(this.#userCode.identity),
+      identity: this.#userCode.identity,
+      logger: o.logger,
+      killGraceMs: o.killGraceMs,
+      onStart: (pgid, tag) => this.#reaper.watch(pgid, tag),
+      onEnd: (pgid) => this.#reaper.forget(pgid),
+    });
     this.#k8s = new KubernetesExecutor({
       store: o.store,
       logger: o.logger,
@@ -336,12 +360,6 @@ export class AloftWorker {
     }
   }
 
-  #baseEnv(): Record<string, string> {
-    const env: Record<string, string> = {};
-    for (const k of PASSED_ENV) if (process.env[k] !== undefined) env[k] = process.env[k]!;
-    return env;
-  }
-
   /**
    * A stored DAG version, read and parsed once per worker: versions are immutable. The
    * promise is what is kept, so the tasks that start together on a version not seen yet
@@ -429,7 +447,7 @@ export class AloftWorker {
         if (task.callbacks?.onExecute) await this.#taskCallback('onExecute', callbackBase, 'running', undefined, log);
         const running = this.#start(task, dag, info, log, key);
         if (running.pgid) {
-          this.#reaper.watch(running.pgid);
+          this.#reaper.watch(running.pgid, running.tag);
           await store.setTiPgid(key, running.pgid);
         }
         let timedOut: string | undefined;
@@ -718,12 +736,16 @@ export class AloftWorker {
             env: { ...aloftEnv(dag, task, info), ...taskEnv },
           });
         }
+        const { who, why } = this.#userCode.forCwd(spec.cwd);
+        if (why) log.system(why);
         return runCommand(
           {
             command,
             cwd: spec.cwd,
             skipExitCode: spec.skipExitCode,
-            env: { ...this.#baseEnv(), ...aloftEnv(dag, task, info), ...taskEnv },
+            env: this.#userCode.env(who, { ...aloftEnv(dag, task, info), ...taskEnv }),
+            uid: who?.uid,
+            gid: who?.gid,
           },
           env,
         );

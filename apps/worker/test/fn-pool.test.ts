@@ -1,19 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RunMessage } from '../src/fn-runner.js';
 import { FnPool } from '../src/executors/fn-pool.js';
-
-const FILE = fileURLToPath(new URL('./fixtures/pool-dag.ts', import.meta.url));
-
-function message(taskId: string, i = 0): RunMessage {
-  const ctx = { dagId: 'pool', runId: 'r', taskId, mapIndex: -1, tryNumber: 1, args: { i }, logicalDate: 0, dataIntervalStart: 0, dataIntervalEnd: 0, ds: '1970-01-01', params: {}, conf: {}, outputs: {} };
-  return { type: 'run', file: FILE, dagId: 'pool', taskId, ctx };
-}
-
-function sink() {
-  const lines: string[] = [];
-  return { lines, log: { write: (stream: string, line: string) => void lines.push(`${stream} ${line}`) } };
-}
+import { message, sink } from './fixtures/pool-tasks.js';
 
 let pool: FnPool;
 afterEach(async () => {

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { exitOf, killGroup } from '../process-group.js';
+import { randomBytes } from 'node:crypto';
+import { groupAlive, killTaskProcesses } from '../process-group.js';
+import { outputEnds, startTicks, TASK_TAG_ENV } from '../task-processes.mjs';
 import { LineSplitter } from '../task-log.js';
 import { OUTPUT_MARKER, type ExecEnv, type ExecResult, type RunningTask } from './types.js';
 
@@ -9,20 +11,47 @@ export interface CommandRun {
   env: Record<string, string>;
   cwd?: string | undefined;
   skipExitCode: number;
+  /** Who runs it (security/user-code.ts); unset: the worker's own user. */
+  uid?: number | undefined;
+  gid?: number | undefined;
 }
+
+/**
+ * How long the output may stay open after the command's main process exits before the
+ * processes holding it are ended: what a process writes just before it exits arrives well
+ * within this.
+ */
+export const DRAIN_MS = 500;
+/** Once every writer is ended, the output's end can only be a matter of reading what is left. */
+const CLOSE_AFTER_KILL_MS = 5000;
 
 /**
  * Runs a command in its own process group, stdout and stderr line by line into the task's
  * log. A stdout line `::aloft-output::<json>` sets the task's output (the last one wins).
+ *
+ * A task's processes end with it, as a container's do when its main process exits: once
+ * the main process has exited, or the task is cancelled or timed out, whatever the command
+ * started and left running is ended (SIGTERM, then SIGKILL after the kill grace), its process
+ * group and the processes that left it (task-processes.mjs). The result waits for the output
+ * to end for at most DRAIN_MS after the main process exits, so a background process holding
+ * stdout open no longer holds the task, its slot and its timeout with it.
  */
 export function runCommand(spec: CommandRun, env: ExecEnv): RunningTask {
   const [file, args] = typeof spec.command === 'string' ? ['/bin/sh', ['-c', spec.command]] : [spec.command[0]!, spec.command.slice(1)];
+  const tag = randomBytes(12).toString('hex');
   const child = spawn(file, args, {
     cwd: spec.cwd,
-    env: spec.env,
+    env: { ...spec.env, [TASK_TAG_ENV]: tag },
+    uid: spec.uid,
+    gid: spec.gid,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Read while the shell surely still has them: its stdout and stderr, whose holders are the
+  // task's processes whatever their environment.
+  const pid = child.pid;
+  const since = pid === undefined ? 0 : (startTicks(pid) ?? 0);
+  const ends = pid === undefined ? [] : outputEnds(pid);
   let outputJson: string | undefined;
   let badOutput: string | undefined;
   let cancelled: string | undefined;
@@ -42,17 +71,38 @@ export function runCommand(spec: CommandRun, env: ExecEnv): RunningTask {
   child.stdout.on('data', (c: Buffer) => out.push(c));
   child.stderr.on('data', (c: Buffer) => err.push(c));
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const closed = new Promise<true>((resolve) => child.once('close', () => resolve(true)));
+
+  /** Ends the group and every process of the task that left it; how many left it. */
+  let leftovers: Promise<number> | undefined;
+  const endLeftovers = (): Promise<number> =>
+    (leftovers ??= pid === undefined ? Promise.resolve(0) : killTaskProcesses({ pgid: pid, since, tag, ends }, env.killGraceMs));
 
   const result = (async (): Promise<ExecResult> => {
-    const ended = await Promise.race([exitOf(child), spawnError]);
-    out.end();
-    err.end();
+    const ended = await Promise.race([exited, spawnError]);
     if (ended instanceof Error) {
+      out.end();
+      err.end();
       const code = (ended as NodeJS.ErrnoException).code;
       const reason = code === 'ENOENT' ? `command not found: ${file}` : `could not start ${file}: ${ended.message}`;
       env.log.system(reason);
       return { outcome: 'failed', reason };
     }
+    const drained = await Promise.race([closed, delay(DRAIN_MS)]);
+    const group = pid !== undefined && groupAlive(pid);
+    if (cancelled || !drained || group) {
+      const n = await endLeftovers();
+      if (group && !cancelled) env.log.system('ended the processes the command left running in its process group');
+      if (n > 0) env.log.system(`ended ${n} process${n === 1 ? '' : 'es'} that left the command's process group`);
+      if (!(await Promise.race([closed, delay(CLOSE_AFTER_KILL_MS)]))) {
+        env.log.system(`the output stayed open ${CLOSE_AFTER_KILL_MS} ms after the command's processes were ended; stopped reading it`);
+        child.stdout.destroy();
+        child.stderr.destroy();
+      }
+    }
+    out.end();
+    err.end();
     const { code, signal } = ended;
     if (cancelled) return { outcome: 'failed', reason: cancelled, exitCode: code ?? undefined };
     if (signal) return { outcome: 'failed', reason: `killed by ${signal}` };
@@ -68,10 +118,15 @@ export function runCommand(spec: CommandRun, env: ExecEnv): RunningTask {
 
   return {
     result,
-    pgid: child.pid,
+    pgid: pid,
+    tag: pid === undefined ? undefined : { tag, since },
     async cancel(reason: string) {
       cancelled = reason;
-      if (child.pid !== undefined) await killGroup(child.pid, env.killGraceMs);
+      await endLeftovers();
     },
   };
+}
+
+function delay(ms: number): Promise<false> {
+  return new Promise((resolve) => setTimeout(() => resolve(false), ms).unref());
 }

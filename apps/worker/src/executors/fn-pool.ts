@@ -68,8 +68,9 @@ export interface FnPoolOptions {
  * A runner whose task is cancelled, times out or crashes is terminated; the tasks queued
  * behind it move to other runners first. Starting a runner costs loading the TypeScript
  * loader and the DAG file, so `warm` runners are started ahead (one after another, in the
- * background) and extra runners stop after `idleMs` idle. Messages between the worker and
- * a runner stay in the process (no pipe, no JSON), which is most of why a thread is used.
+ * background) and extra runners stop after `idleMs` idle. Messages between the pool and a
+ * runner stay in the process (no pipe, no JSON), which is most of why a thread is used. The
+ * pool lives in the worker's fn host (fn-host-process.ts), not in the worker.
  */
 export class FnPool {
   /** In the order started: tasks go to the first runner with room, so the last ones idle and stop. */

@@ -29,6 +29,11 @@ export interface RunningTask {
   detach?(reason: string): Promise<void>;
   /** Process group id of a local process, recorded so a takeover on this host can end it. */
   pgid?: number | undefined;
+  /**
+   * The tag every process of a local task carries in its environment, and when the first
+   * started (task-processes.mjs): how the reaper finds those that left the group.
+   */
+  tag?: { tag: string; since: number } | undefined;
 }
 
 export interface ExecEnv {
