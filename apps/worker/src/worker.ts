@@ -5,9 +5,6 @@ import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import {
   AloftClient,
-  renderArgs,
-  renderTemplate,
-  templateContext,
   ds as dsOf,
   type Logger,
   type SerializedDag,
@@ -26,6 +23,7 @@ import {
   type FinishAndNextResult,
   type StartResult,
   type RedisOutageLog,
+  type TemplateInfo,
 } from '@aloft/core';
 import { CallbackRunner } from './callback-runner.js';
 import type { CallbackContextData } from './task-context.js';
@@ -42,6 +40,7 @@ import type { ExecEnv, ExecResult, RunningTask } from './executors/types.js';
 import { killGroup } from './process-group.js';
 import { Reaper } from './reaper.js';
 import { TaskLog } from './task-log.js';
+import { NO_TEMPLATES, renderParts, TemplateRenderer } from './template-renderer.js';
 
 type WorkerDag = SerializedDag & { byId: Map<string, SerializedTask> };
 
@@ -94,6 +93,8 @@ export interface AloftWorkerOptions {
   registry: Registry;
   /** A callback still running after this long is stopped and logged. Default 60 s. */
   callbackTimeoutMs?: number;
+  /** Limits of task templates (ALOFT_TEMPLATE_*); defaults 2 s, 1 MiB, 128 MB. */
+  templates?: { timeoutMs: number; maxBytes: number; heapMb: number };
 }
 
 export interface TaskPodDefaults {
@@ -145,6 +146,7 @@ export class AloftWorker {
   readonly #sourceLists = new Map<string, unknown[]>();
   readonly #fnPool: FnPool;
   readonly #callbacks: CallbackRunner;
+  readonly #templates: TemplateRenderer;
   readonly #k8s: KubernetesExecutor;
   readonly #host: string;
   readonly #reaper: Reaper;
@@ -183,6 +185,7 @@ export class AloftWorker {
     // takeover, on this host or any other.
     this.#reaper = new Reaper({ graceMs: Math.min(o.killGraceMs, Math.floor(o.lockMs / 8)), logger: o.logger });
     this.#client = new AloftClient({ redis: o.store.redis, prefix: o.store.keys.prefix, durability: o.store.durability });
+    this.#templates = new TemplateRenderer({ timeoutMs: 2000, maxBytes: 1 << 20, heapMb: 128, ...o.templates, logger: o.logger, registry: o.registry });
     this.#callbacks = new CallbackRunner({ fnPool: this.#fnPool, logger: o.logger, timeoutMs: o.callbackTimeoutMs ?? 60_000, killGraceMs: o.killGraceMs, registry: o.registry });
     this.#metrics = {
       finished: new Counter({ name: 'aloft_worker_tasks_total', help: 'Task tries finished by this worker, by outcome', labelNames: ['outcome', 'queue'], registers: [o.registry] }),
@@ -240,6 +243,7 @@ export class AloftWorker {
     this.#fence ??= setInterval(() => this.#fenceLocks(), Math.max(50, Math.floor(this.o.lockMs / 8)));
     this.#fence.unref();
     void this.#fnPool.prewarm();
+    this.#templates.start();
     let connected = this.o.store.redis.status === 'ready';
     this.o.store.redis.on('ready', () => {
       if (connected) this.#fenceAfterReconnect();
@@ -303,6 +307,7 @@ export class AloftWorker {
       p.done(await this.o.store.finishTi(p.key, p.tryNumber, p.input).catch(() => undefined));
     }
     await this.#fnPool.close();
+    await this.#templates.stop();
     this.#k8s.close();
     this.#reaper.close();
   }
@@ -427,7 +432,7 @@ export class AloftWorker {
         };
         callbackBase = { dag, task, info };
         if (task.callbacks?.onExecute) await this.#taskCallback('onExecute', callbackBase, 'running', undefined, log);
-        const running = this.#start(task, dag, info, log, key);
+        const running = await this.#start(task, dag, info, log, key);
         if (running.pgid) {
           this.#reaper.watch(running.pgid);
           await store.setTiPgid(key, running.pgid);
@@ -699,16 +704,15 @@ export class AloftWorker {
     });
   }
 
-  #start(task: SerializedTask, dag: SerializedDag, info: TaskInfo, log: TaskLog, key: TaskInstanceKey): RunningTask {
+  /** Starts a task once its templates are rendered (a template that fails throws, failing the task). */
+  async #start(task: SerializedTask, dag: SerializedDag, info: TaskInfo, log: TaskLog, key: TaskInstanceKey): Promise<RunningTask> {
     const where = `${dag.id}.${task.id}`;
     const env = { log, killGraceMs: this.o.killGraceMs };
+    const templates = this.#templates.forTask(info);
     switch (task.kind) {
       case 'command': {
         const spec = task.command!;
-        const tctx = templateContext(info);
-        const command = renderArgs(spec.command, tctx, `${where} command`);
-        const taskEnv: Record<string, string> = {};
-        for (const [k, v] of Object.entries(spec.env)) taskEnv[k] = renderTemplate(v, tctx, `${where} env.${k}`);
+        const { command, env: taskEnv } = await renderParts(templates, where, { command: spec.command, env: spec.env });
         if (task.runInPod) {
           return this.#inPod(task, dag, info, env, {
             kind: 'command',
@@ -759,12 +763,13 @@ export class AloftWorker {
       case 'empty':
         return { result: Promise.resolve({ outcome: 'success' }), cancel: async () => undefined };
       case 'triggerDagRun':
-        return runTriggerDagRun({ client: this.#client, task, info }, env);
+        return runTriggerDagRun({ client: this.#client, task, info, templates }, env);
       case 'sensor':
         return runSensor(
           {
             task,
             info,
+            templates,
             key,
             store: this.o.store,
             runFunction: (response) => this.#fnPool.run({ type: 'run', file: dag.fileloc, dagId: dag.id, taskId: task.id, ctx: fnContext(dag, info), response }, env),
@@ -778,7 +783,7 @@ export class AloftWorker {
             params: task.pod as unknown as PodParams,
             id: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex, tryNumber: info.tryNumber },
             key: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex },
-            ctx: templateContext(info),
+            templates,
             dagFile: dag.fileloc,
             taskEnv: aloftEnv(dag, task, info),
           },
@@ -817,7 +822,7 @@ export class AloftWorker {
         id: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex, tryNumber: info.tryNumber },
         key: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex },
         // Already templated: the pod's own parameters have nothing left to render.
-        ctx: {},
+        templates: NO_TEMPLATES,
         dagFile: dag.fileloc,
         taskEnv: aloftEnv(dag, task, info),
       },
@@ -863,7 +868,7 @@ export class AloftWorker {
   }
 }
 
-type TaskInfo = Parameters<typeof templateContext>[0];
+type TaskInfo = TemplateInfo;
 
 interface PendingFinish {
   key: TaskInstanceKey;

@@ -1,11 +1,41 @@
+import nunjucks from 'nunjucks';
 import { ds as dsOf } from './schedule.js';
 import { sandboxEnvironment } from './template-sandbox.js';
 
 const env = sandboxEnvironment();
 
+/**
+ * Compiled templates by source, the most recent 500: the same command or env value renders
+ * for every run of its task, and compiling costs most of a render (about 20 µs of 25).
+ */
+const compiled = new Map<string, nunjucks.Template>();
+
+function compile(source: string): nunjucks.Template {
+  let t = compiled.get(source);
+  if (!t) {
+    t = new nunjucks.Template(source, env);
+    if (compiled.size >= 500) compiled.delete(compiled.keys().next().value!);
+    compiled.set(source, t);
+  }
+  return t;
+}
+
 /** Whether `value` has anything to render: text without `{{` or `{%` is used as it is. */
 export function isTemplate(value: string): boolean {
   return value.includes('{{') || value.includes('{%');
+}
+
+const LOOKUP = String.raw`\{\{ *[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\d+\])* *\}\}`;
+const PLAIN_LOOKUPS = new RegExp(String.raw`^(?:[^{]|\{(?![{%#])|${LOOKUP})*$`);
+
+/**
+ * Whether every template part of `value` is a name or a path in the data (`{{ ds }}`,
+ * `{{ params.day }}`, `{{ outputs.extract.files[0] }}`): no call, filter, operator, loop or
+ * tag, so rendering it costs about what printing that data costs, and it can be rendered
+ * where it is needed without a time limit.
+ */
+export function isPlainLookup(value: string): boolean {
+  return PLAIN_LOOKUPS.test(value);
 }
 
 export interface RenderLimits {
@@ -23,14 +53,14 @@ export function renderTemplate(template: string, ctx: Record<string, unknown>, w
   if (!isTemplate(template)) return template;
   let out: string;
   try {
-    out = env.renderString(template, ctx);
+    out = compile(template).render(ctx);
   } catch (err) {
     // nunjucks prefixes what it wraps ("Template render error: (unknown path) Error: …").
     const msg = (err as Error).message
       .replace(/\s+/g, ' ')
       .trim()
-      .replace(/^(Template render error: )?(\(unknown path\) ?)?/, '')
-      .replace(/^((\[Line \d+, Column \d+\] )?)(Template render error: )?(\(unknown path\) ?)?Error: /, '$1');
+      .replace(/(Template render error: |\(unknown path\) ?)/g, '')
+      .replace(/^((\[Line \d+, Column \d+\] )?)Error: /, '$1');
     const at = /^\[Line (\d+), Column (\d+)\]\s*(.*)$/.exec(msg);
     if (at && /null or undefined/.test(at[3] ?? '')) {
       // Name the expression that came out undefined, and what a template can use.
