@@ -95,6 +95,11 @@ export interface AloftWorkerOptions {
   callbackTimeoutMs?: number;
   /** Limits of task templates (ALOFT_TEMPLATE_*); defaults 2 s, 1 MiB, 128 MB. */
   templates?: { timeoutMs: number; maxBytes: number; heapMb: number };
+  /**
+   * A try whose worker died this often is failed instead of taken over again (a poison
+   * pill; ALOFT_MAX_TAKEOVERS, 0 for no cap). Default 3.
+   */
+  maxTakeovers?: number;
 }
 
 export interface TaskPodDefaults {
@@ -375,9 +380,14 @@ export class AloftWorker {
     const key: TaskInstanceKey = { dagId: d.dagId, runId: d.runId, taskId: d.taskId, mapIndex: d.mapIndex };
     const claimed = job.id === undefined ? undefined : this.#claimed.get(job.id);
     if (claimed) this.#claimed.delete(job.id!);
-    const claim = claimed ?? (await store.startTi(key, d.try, this.o.workerId, this.#host, { log: true, outputs: true }));
+    const claim =
+      claimed ?? (await store.startTi(key, d.try, this.o.workerId, this.#host, { log: true, outputs: true, deaths: job.stalledCounter, maxDeaths: this.o.maxTakeovers ?? 3 }));
     if (claim.status === 'stale') {
       logger.debug({ job: job.id }, 'stale job dropped');
+      return;
+    }
+    if (claim.status === 'poison') {
+      logger.warn({ dag: d.dagId, run: d.runId, task: d.taskId, try: d.try, state: claim.state }, claim.reason);
       return;
     }
     if (claim.status === 'busy' || claim.status === 'pool') {
@@ -567,7 +577,7 @@ export class AloftWorker {
     const flush = () => {
       const now = batch;
       batch = [];
-      this.o.store.finishAndNext(now.map((b) => b.finish), { workerId: this.o.workerId, host: this.#host }).then(
+      this.o.store.finishAndNext(now.map((b) => b.finish), { workerId: this.o.workerId, host: this.#host, maxDeaths: this.o.maxTakeovers ?? 3 }).then(
         (rs) => now.forEach((b, i) => b.resolve(rs[i] ?? new Error('finishAndNext: no reply'))),
         (err: unknown) => now.forEach((b) => b.resolve(err instanceof Error ? err : new Error(String(err)))),
       );

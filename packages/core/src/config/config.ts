@@ -84,6 +84,7 @@ const ENV = z.object({
   ALOFT_TEMPLATE_TIMEOUT_MS: z.coerce.number().int().min(10).default(2000),
   ALOFT_TEMPLATE_MAX_BYTES: z.coerce.number().int().min(16).default(1048576),
   ALOFT_TEMPLATE_HEAP_MB: z.coerce.number().int().min(16).default(128),
+  ALOFT_MAX_TAKEOVERS: z.coerce.number().int().min(0).max(100).default(3),
   ALOFT_MAX_MAP_LENGTH: z.coerce.number().int().min(1).default(1024),
   ALOFT_RETENTION_MAX_RUNS: z.coerce.number().int().min(1).default(500),
   ALOFT_RETENTION_MAX_AGE_DAYS: z.coerce.number().min(0).default(30),
