@@ -1,7 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, System, type Service } from './support/system.js';
+import { ROOT, System, waitFor, type Service } from './support/system.js';
 
 const dags = join(ROOT, '.test-results', `dags-template-limits-${Math.random().toString(36).slice(2, 7)}`);
 const sys = new System({ dagsFolder: dags, env: { ALOFT_TEMPLATE_TIMEOUT_MS: '2000' } });
@@ -54,5 +55,32 @@ describe('a template that would exhaust the worker (issue 22, finding 1)', () =>
     const next = await sys.client.submitCommand({ taskId: 'after', command: 'echo {{ dag_id | upper }}' });
     expect((await ended(next.dagId, next.runId)).state).toBe('success');
     expect(worker.child.exitCode).toBeNull();
+  });
+
+  it('leaves no template process spinning behind a worker killed with kill -9 in the middle of a render', async () => {
+    const w2 = await sys.spawn('worker', 'worker-2', { ALOFT_TEMPLATE_TIMEOUT_MS: '600000', ALOFT_WORKER_QUEUES: 'spin' });
+    const templateProcess = () =>
+      execFileSync('ps', ['--ppid', String(w2.child.pid), '-o', 'pid=,args='], { encoding: 'utf8' })
+        .split('\n')
+        .find((l) => l.includes('template-process-boot'))
+        ?.trim()
+        .split(' ')[0];
+    const pid = Number(await waitFor('worker-2 to start its template process', async () => templateProcess(), 60_000));
+    const spin = await sys.client.submitCommand({ taskId: 'spin', queue: 'spin', command: 'echo {% for a in range(10000) %}{% for b in range(10000) %}{% for c in range(10000) %}{% endfor %}{% endfor %}{% endfor %}' });
+    await waitFor('the spin task to be running', async () => (await sys.client.getTaskInstance(spin.dagId, spin.runId, 'spin')).state === 'running', 60_000);
+    // Rendering (the process works on it): its CPU time grows.
+    const cpu = () => Number(execFileSync('ps', ['-p', String(pid), '-o', 'times='], { encoding: 'utf8' }).trim());
+    const before = cpu();
+    await waitFor('the render to use the CPU', async () => cpu() > before, 30_000);
+    await w2.kill('SIGKILL');
+    // The worker's reaper ends it (its own group), at once, not when the render ends (never).
+    await waitFor('the template process to end', async () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 15_000);
   });
 });

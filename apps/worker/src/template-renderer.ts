@@ -44,6 +44,12 @@ export interface TemplateRendererOptions {
   heapMb: number;
   logger: Logger;
   registry?: Registry | undefined;
+  /**
+   * Told of each template process (its own process group) while it lives: the worker's
+   * reaper ends it if the worker dies in the middle of a render, which would otherwise
+   * go on alone, since the process notices the worker is gone only between renders.
+   */
+  processes?: { started(pgid: number): void; ended(pgid: number): void } | undefined;
 }
 
 /** idle: no process (one starts with the next render); starting; ready; stopped for good. */
@@ -183,8 +189,14 @@ export class TemplateRenderer {
       env: pick(process.env, ['PATH', 'HOME', 'TMPDIR', 'LANG', 'NODE_OPTIONS']),
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'advanced',
+      detached: true,
     });
     this.#child = child;
+    const pid = child.pid;
+    if (pid !== undefined) {
+      this.o.processes?.started(pid);
+      child.once('exit', () => this.o.processes?.ended(pid));
+    }
     child.unref();
     (child.channel as { unref?: () => void } | undefined)?.unref?.();
     child.stderr!.setEncoding('utf8');

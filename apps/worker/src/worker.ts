@@ -190,7 +190,15 @@ export class AloftWorker {
     // takeover, on this host or any other.
     this.#reaper = new Reaper({ graceMs: Math.min(o.killGraceMs, Math.floor(o.lockMs / 8)), logger: o.logger });
     this.#client = new AloftClient({ redis: o.store.redis, prefix: o.store.keys.prefix, durability: o.store.durability });
-    this.#templates = new TemplateRenderer({ timeoutMs: 2000, maxBytes: 1 << 20, heapMb: 128, ...o.templates, logger: o.logger, registry: o.registry });
+    this.#templates = new TemplateRenderer({
+      timeoutMs: 2000,
+      maxBytes: 1 << 20,
+      heapMb: 128,
+      ...o.templates,
+      logger: o.logger,
+      registry: o.registry,
+      processes: { started: (pgid) => this.#reaper.watch(pgid), ended: (pgid) => this.#reaper.forget(pgid) },
+    });
     this.#callbacks = new CallbackRunner({ fnPool: this.#fnPool, logger: o.logger, timeoutMs: o.callbackTimeoutMs ?? 60_000, killGraceMs: o.killGraceMs, registry: o.registry });
     this.#metrics = {
       finished: new Counter({ name: 'aloft_worker_tasks_total', help: 'Task tries finished by this worker, by outcome', labelNames: ['outcome', 'queue'], registers: [o.registry] }),
