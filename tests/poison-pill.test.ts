@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, System, waitFor, type Service } from './support/system.js';
 
 const dags = join(ROOT, '.test-results', `dags-poison-${Math.random().toString(36).slice(2, 7)}`);
+/** Set when the test ends, however it ends: the supervisor below starts no worker after it. */
+let stop = false;
 const sys = new System({ dagsFolder: dags, env: { ALOFT_LOCK_MS: '2000', ALOFT_MAX_TAKEOVERS: '3' } });
 
 beforeAll(async () => {
@@ -22,6 +24,7 @@ d.fn({ id: 'fine', run: () => 'ok' });
   await sys.spawn('scheduler', 'scheduler');
 });
 afterAll(async () => {
+  stop = true;
   await sys.stop();
   rmSync(dags, { recursive: true, force: true });
 });
@@ -32,10 +35,10 @@ describe('a try that kills its worker every time (issue 22, finding 1: poison pi
     // A supervisor, as Kubernetes or systemd would be: a worker that dies is replaced.
     let worker: Service | undefined;
     let deaths = 0;
-    let stop = false;
     const supervise = async () => {
       for (let n = 1; !stop; n++) {
         worker = await sys.spawn('worker', `worker-${n}`, { ALOFT_WORKER_CONCURRENCY: '2' });
+        if (stop) return void (await worker.kill('SIGKILL'));
         await worker.exited;
         if (stop) return;
         deaths++;
