@@ -7,11 +7,11 @@ import { ROOT, System, type Service } from './support/system.js';
  * Hostile templates against a real worker: known escapes, templates that would take the
  * worker's memory or time, and random pieces of template syntax, each as an ad-hoc job,
  * with ordinary jobs among them. Bounded: a fixed seed, a few hundred templates, limits of
- * 1 s and 64 MB, and the whole test within its timeout.
+ * 2 s (the default) and 64 MB, and the whole test within its timeout.
  */
 const dir = join(ROOT, '.test-results', `fuzz-templates-${Math.random().toString(36).slice(2, 7)}`);
 const marker = join(dir, 'pwned');
-const sys = new System({ dagsFolder: dir, env: { ALOFT_TEMPLATE_TIMEOUT_MS: '1000', ALOFT_TEMPLATE_HEAP_MB: '64', ALOFT_LOG_LEVEL: 'info' } });
+const sys = new System({ dagsFolder: dir, env: { ALOFT_TEMPLATE_TIMEOUT_MS: '2000', ALOFT_TEMPLATE_HEAP_MB: '64', ALOFT_LOG_LEVEL: 'info' } });
 const workers: Service[] = [];
 
 beforeAll(async () => {

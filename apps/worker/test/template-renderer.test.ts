@@ -53,7 +53,7 @@ describe('the template renderer (a child process)', () => {
   });
 
   it('fails a render past its time naming the field it was in, and renders the next in a new process', async () => {
-    const r = renderer({ timeoutMs: 1000 });
+    const r = renderer({ timeoutMs: 2000 });
     r.start();
     const slow = r.render(info, [
       { template: '{{ ds | upper }}', where: 'etl.load command' },
@@ -61,7 +61,7 @@ describe('the template renderer (a child process)', () => {
     ]);
     // Queued behind the slow one: its clock starts when its own render does.
     const next = r.render(info, [{ template: '{{ dag_id | lower }}', where: 'etl.load env.NEXT' }]);
-    await expect(slow).rejects.toThrow('template in etl.load env.SPIN: still rendering after 1000 ms, the limit (ALOFT_TEMPLATE_TIMEOUT_MS); it was stopped');
+    await expect(slow).rejects.toThrow('template in etl.load env.SPIN: still rendering after 2000 ms, the limit (ALOFT_TEMPLATE_TIMEOUT_MS); it was stopped');
     expect(await next).toEqual(['etl']);
     expect(r.stats).toMatchObject({ timedOut: 1, started: 2, rendered: 1 });
   });
