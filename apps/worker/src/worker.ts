@@ -395,7 +395,9 @@ export class AloftWorker {
       return;
     }
     if (claim.status === 'poison') {
+      // Recorded by the claim itself (claim.lua); the job just completes.
       logger.warn({ dag: d.dagId, run: d.runId, task: d.taskId, try: d.try, state: claim.state }, claim.reason);
+      if (claim.state !== 'stale') this.#metrics.finished.inc({ outcome: claim.state, queue });
       return;
     }
     if (claim.status === 'busy' || claim.status === 'pool') {
