@@ -37,6 +37,8 @@ const worker = new AloftWorker({
   podsOnStandIn: env.ALOFT_K8S_STAND_IN === '1',
   userCode: userCodeIdentity(env.ALOFT_USER_CODE_USER),
   fnRunners: { warm: env.ALOFT_FN_RUNNERS_WARM, idleMs: env.ALOFT_FN_RUNNER_IDLE_MS, maxHeapMb: env.ALOFT_FN_RUNNER_HEAP_MB },
+  templates: { timeoutMs: env.ALOFT_TEMPLATE_TIMEOUT_MS, maxBytes: env.ALOFT_TEMPLATE_MAX_BYTES, heapMb: env.ALOFT_TEMPLATE_HEAP_MB },
+  maxTakeovers: env.ALOFT_MAX_TAKEOVERS,
   registry,
 });
 

@@ -5,9 +5,6 @@ import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import {
   AloftClient,
-  renderArgs,
-  renderTemplate,
-  templateContext,
   ds as dsOf,
   type Logger,
   type SerializedDag,
@@ -27,6 +24,7 @@ import {
   type StartResult,
   type RedisOutageLog,
   type UserCodeIdentity,
+  type TemplateInfo,
 } from '@aloft/core';
 import { CallbackRunner } from './callback-runner.js';
 import type { CallbackContextData } from './task-context.js';
@@ -45,6 +43,7 @@ import { killGroup } from './process-group.js';
 import { Reaper } from './reaper.js';
 import { TaskLog } from './task-log.js';
 import { UserCodePolicy } from './user-code-policy.js';
+import { NO_TEMPLATES, renderParts, TemplateRenderer } from './template-renderer.js';
 
 type WorkerDag = SerializedDag & { byId: Map<string, SerializedTask> };
 
@@ -99,6 +98,13 @@ export interface AloftWorkerOptions {
   callbackTimeoutMs?: number;
   /** Who runs user code (userCodeIdentity: ALOFT_USER_CODE_USER); unset: the worker's own user. */
   userCode?: UserCodeIdentity | undefined;
+  /** Limits of task templates (ALOFT_TEMPLATE_*); defaults 2 s, 1 MiB, 128 MB. */
+  templates?: { timeoutMs: number; maxBytes: number; heapMb: number };
+  /**
+   * A try whose worker died this often is failed instead of taken over again (a poison
+   * pill; ALOFT_MAX_TAKEOVERS, 0 for no cap). Default 3.
+   */
+  maxTakeovers?: number;
 }
 
 export interface TaskPodDefaults {
@@ -150,6 +156,7 @@ export class AloftWorker {
   readonly #fnPool: FnHost;
   readonly #userCode: UserCodePolicy;
   readonly #callbacks: CallbackRunner;
+  readonly #templates: TemplateRenderer;
   readonly #k8s: KubernetesExecutor;
   readonly #host: string;
   readonly #reaper: Reaper;
@@ -207,6 +214,16 @@ export class AloftWorker {
     // takeover, on this host or any other.
     this.#reaper = new Reaper({ graceMs: Math.min(o.killGraceMs, Math.floor(o.lockMs / 8)), logger: o.logger });
     this.#client = new AloftClient({ redis: o.store.redis, prefix: o.store.keys.prefix, durability: o.store.durability });
+    this.#templates = new TemplateRenderer({
+      timeoutMs: 2000,
+      maxBytes: 1 << 20,
+      heapMb: 128,
+      ...o.templates,
+      logger: o.logger,
+      registry: o.registry,
+      processes: { started: (pgid) => this.#reaper.watch(pgid), ended: (pgid) => this.#reaper.forget(pgid) },
+      identity: this.#userCode.identity,
+    });
     this.#callbacks = new CallbackRunner({ fnPool: this.#fnPool, logger: o.logger, timeoutMs: o.callbackTimeoutMs ?? 60_000, killGraceMs: o.killGraceMs, registry: o.registry });
     this.#metrics = {
       finished: new Counter({ name: 'aloft_worker_tasks_total', help: 'Task tries finished by this worker, by outcome', labelNames: ['outcome', 'queue'], registers: [o.registry] }),
@@ -264,6 +281,7 @@ export class AloftWorker {
     this.#fence ??= setInterval(() => this.#fenceLocks(), Math.max(50, Math.floor(this.o.lockMs / 8)));
     this.#fence.unref();
     void this.#fnPool.prewarm();
+    this.#templates.start();
     let connected = this.o.store.redis.status === 'ready';
     this.o.store.redis.on('ready', () => {
       if (connected) this.#fenceAfterReconnect();
@@ -327,6 +345,7 @@ export class AloftWorker {
       p.done(await this.o.store.finishTi(p.key, p.tryNumber, p.input).catch(() => undefined));
     }
     await this.#fnPool.close();
+    await this.#templates.stop();
     this.#k8s.close();
     this.#reaper.close();
   }
@@ -388,9 +407,16 @@ export class AloftWorker {
     const key: TaskInstanceKey = { dagId: d.dagId, runId: d.runId, taskId: d.taskId, mapIndex: d.mapIndex };
     const claimed = job.id === undefined ? undefined : this.#claimed.get(job.id);
     if (claimed) this.#claimed.delete(job.id!);
-    const claim = claimed ?? (await store.startTi(key, d.try, this.o.workerId, this.#host, { log: true, outputs: true }));
+    const claim =
+      claimed ?? (await store.startTi(key, d.try, this.o.workerId, this.#host, { log: true, outputs: true, deaths: job.stalledCounter, maxDeaths: this.o.maxTakeovers ?? 3 }));
     if (claim.status === 'stale') {
       logger.debug({ job: job.id }, 'stale job dropped');
+      return;
+    }
+    if (claim.status === 'poison') {
+      // Recorded by the claim itself (claim.lua); the job just completes.
+      logger.warn({ dag: d.dagId, run: d.runId, task: d.taskId, try: d.try, state: claim.state }, claim.reason);
+      if (claim.state !== 'stale') this.#metrics.finished.inc({ outcome: claim.state, queue });
       return;
     }
     if (claim.status === 'busy' || claim.status === 'pool') {
@@ -445,7 +471,7 @@ export class AloftWorker {
         };
         callbackBase = { dag, task, info };
         if (task.callbacks?.onExecute) await this.#taskCallback('onExecute', callbackBase, 'running', undefined, log);
-        const running = this.#start(task, dag, info, log, key);
+        const running = await this.#start(task, dag, info, log, key);
         if (running.pgid) {
           this.#reaper.watch(running.pgid, running.tag);
           await store.setTiPgid(key, running.pgid);
@@ -580,7 +606,7 @@ export class AloftWorker {
     const flush = () => {
       const now = batch;
       batch = [];
-      this.o.store.finishAndNext(now.map((b) => b.finish), { workerId: this.o.workerId, host: this.#host }).then(
+      this.o.store.finishAndNext(now.map((b) => b.finish), { workerId: this.o.workerId, host: this.#host, maxDeaths: this.o.maxTakeovers ?? 3 }).then(
         (rs) => now.forEach((b, i) => b.resolve(rs[i] ?? new Error('finishAndNext: no reply'))),
         (err: unknown) => now.forEach((b) => b.resolve(err instanceof Error ? err : new Error(String(err)))),
       );
@@ -717,16 +743,15 @@ export class AloftWorker {
     });
   }
 
-  #start(task: SerializedTask, dag: SerializedDag, info: TaskInfo, log: TaskLog, key: TaskInstanceKey): RunningTask {
+  /** Starts a task once its templates are rendered (a template that fails throws, failing the task). */
+  async #start(task: SerializedTask, dag: SerializedDag, info: TaskInfo, log: TaskLog, key: TaskInstanceKey): Promise<RunningTask> {
     const where = `${dag.id}.${task.id}`;
     const env = { log, killGraceMs: this.o.killGraceMs };
+    const templates = this.#templates.forTask(info);
     switch (task.kind) {
       case 'command': {
         const spec = task.command!;
-        const tctx = templateContext(info);
-        const command = renderArgs(spec.command, tctx, `${where} command`);
-        const taskEnv: Record<string, string> = {};
-        for (const [k, v] of Object.entries(spec.env)) taskEnv[k] = renderTemplate(v, tctx, `${where} env.${k}`);
+        const { command, env: taskEnv } = await renderParts(templates, where, { command: spec.command, env: spec.env });
         if (task.runInPod) {
           return this.#inPod(task, dag, info, env, {
             kind: 'command',
@@ -781,12 +806,13 @@ export class AloftWorker {
       case 'empty':
         return { result: Promise.resolve({ outcome: 'success' }), cancel: async () => undefined };
       case 'triggerDagRun':
-        return runTriggerDagRun({ client: this.#client, task, info }, env);
+        return runTriggerDagRun({ client: this.#client, task, info, templates }, env);
       case 'sensor':
         return runSensor(
           {
             task,
             info,
+            templates,
             key,
             store: this.o.store,
             runFunction: (response) => this.#fnPool.run({ type: 'run', file: dag.fileloc, dagId: dag.id, taskId: task.id, ctx: fnContext(dag, info), response }, env),
@@ -800,7 +826,7 @@ export class AloftWorker {
             params: task.pod as unknown as PodParams,
             id: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex, tryNumber: info.tryNumber },
             key: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex },
-            ctx: templateContext(info),
+            templates,
             dagFile: dag.fileloc,
             taskEnv: aloftEnv(dag, task, info),
           },
@@ -839,7 +865,7 @@ export class AloftWorker {
         id: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex, tryNumber: info.tryNumber },
         key: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex },
         // Already templated: the pod's own parameters have nothing left to render.
-        ctx: {},
+        templates: NO_TEMPLATES,
         dagFile: dag.fileloc,
         taskEnv: aloftEnv(dag, task, info),
       },
@@ -885,7 +911,7 @@ export class AloftWorker {
   }
 }
 
-type TaskInfo = Parameters<typeof templateContext>[0];
+type TaskInfo = TemplateInfo;
 
 interface PendingFinish {
   key: TaskInstanceKey;

@@ -5,7 +5,7 @@ import { ALLOW_ALL_REFERENCES, podReferences, refusedReference } from '../src/ex
 
 const id = { dagId: 'etl', runId: 'manual__1', taskId: 'extract', mapIndex: -1, tryNumber: 1 };
 const pod = (p: Partial<PodParams>) =>
-  buildPod({ params: { namespace: 'jobs', image: 'busybox:1.36', onFinish: 'delete', getLogs: true, ...p }, id, ctx: {}, dagFile: '/dags/etl.ts', taskEnv: {}, oomKills: 0 });
+  buildPod({ params: { namespace: 'jobs', image: 'busybox:1.36', onFinish: 'delete', getLogs: true, ...p }, id, dagFile: '/dags/etl.ts', taskEnv: {}, oomKills: 0 });
 
 const every: Partial<PodParams> = {
   env: { A: { secretKeyRef: { name: 'env-secret', key: 'k' } }, B: { configMapKeyRef: { name: 'env-cm', key: 'k' } } },

@@ -2,7 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildPod, identityLabels, podName, scaleMemory, type PodParams } from '../src/executors/kubernetes/pod-spec.js';
+import { renderTemplate } from '@aloft/core';
+import { buildPod, identityLabels, podName, renderPodTemplates, scaleMemory, type PodParams } from '../src/executors/kubernetes/pod-spec.js';
+import type { TaskTemplates } from '../src/template-renderer.js';
 import { verdict } from '../src/executors/kubernetes/reasons.js';
 
 const id = { dagId: 'Nightly_Export.v2', runId: 'manual__2026-11-25T04:00:00.000Z__ab12', taskId: 'export-to.S3', mapIndex: -1, tryNumber: 2 };
@@ -26,7 +28,7 @@ describe('pod spec', () => {
     expect(identityLabels(id)['aloft.dev/map-index']).toBe('none');
   });
 
-  it('merges the parameters onto a template file, keeping secrets as references', () => {
+  it('merges the parameters onto a template file, keeping secrets as references', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pod-tpl-'));
     writeFileSync(
       join(dir, 'template.yaml'),
@@ -43,8 +45,10 @@ describe('pod spec', () => {
         '      image: envoy:1',
       ].join('\n'),
     );
-    const pod = buildPod({
-      params: base({
+    // Rendered in-process here; the worker renders in its template process.
+    const templates: TaskTemplates = { render: (fields) => Promise.resolve(fields.map((f) => renderTemplate(f.template, { ds: '2026-11-25' }, f.where))) };
+    const params = await renderPodTemplates(
+      base({
         podTemplateFile: 'template.yaml',
         cmds: ['sh', '-c'],
         arguments: ['echo {{ ds }}'],
@@ -59,8 +63,12 @@ describe('pod spec', () => {
         terminationGracePeriodMs: 5_000,
         tolerations: [{ key: 'gpu', operator: 'Exists', effect: 'NoSchedule' }],
       }),
+      templates,
+      `${id.dagId}.${id.taskId}`,
+    );
+    const pod = buildPod({
+      params,
       id,
-      ctx: { ds: '2026-11-25' },
       dagFile: join(dir, 'dag.ts'),
       taskEnv: { ALOFT_DAG_ID: id.dagId },
       oomKills: 0,

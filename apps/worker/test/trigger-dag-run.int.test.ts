@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AloftClient, createRedis, dag, type SerializedTask, type TemplateInfo } from '@aloft/core';
+import { AloftClient, createLogger, createRedis, dag, type SerializedTask, type TemplateInfo } from '@aloft/core';
 import { startRedis, type RedisHandle } from '@aloft/core/testing';
 import { runTriggerDagRun } from '../src/executors/trigger-dag-run.js';
 import { TaskLog } from '../src/task-log.js';
+import { TemplateRenderer } from '../src/template-renderer.js';
 
 let redis: RedisHandle;
 let client: AloftClient;
+const renderer = new TemplateRenderer({ timeoutMs: 10_000, maxBytes: 1 << 20, heapMb: 128, logger: createLogger({ name: 'test', level: 'silent' }) });
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -21,6 +23,7 @@ beforeAll(async () => {
   await client.store.createRun({ dagId: 'parent', runId: info(1).runId, runType: 'manual', logicalDate: at, dataIntervalStart: at, dataIntervalEnd: at });
 });
 afterAll(async () => {
+  await renderer.stop();
   await client.store.redis.quit();
   await redis.stop();
 });
@@ -49,7 +52,7 @@ function triggerTask(over: Partial<NonNullable<SerializedTask['trigger']>> = {})
 
 async function execute(t: SerializedTask, tryNumber: number) {
   const log = new TaskLog(client.store, { dagId: 'parent', runId: info(tryNumber).runId, taskId: 'kick', mapIndex: -1 }, tryNumber);
-  const running = runTriggerDagRun({ client, task: t, info: info(tryNumber) }, { log, killGraceMs: 100 });
+  const running = runTriggerDagRun({ client, task: t, info: info(tryNumber), templates: renderer.forTask(info(tryNumber)) }, { log, killGraceMs: 100 });
   const result = await running.result;
   await log.close();
   const lines = (await client.store.getLog({ dagId: 'parent', runId: info(tryNumber).runId, taskId: 'kick', mapIndex: -1 }, tryNumber)).map((l) => l.line);
@@ -90,7 +93,7 @@ describe('triggerDagRun executor (real redis-server)', () => {
     await client.setPaused('child', true);
     const t = triggerTask({ runId: 'waits', waitForCompletion: true, pokeIntervalMs: 60_000 });
     const log = new TaskLog(client.store, { dagId: 'parent', runId: 'r', taskId: 'kick', mapIndex: -1 }, 1);
-    const running = runTriggerDagRun({ client, task: t, info: info(1) }, { log, killGraceMs: 100 });
+    const running = runTriggerDagRun({ client, task: t, info: info(1), templates: renderer.forTask(info(1)) }, { log, killGraceMs: 100 });
     await new Promise((r) => setTimeout(r, 300));
     expect((await client.getRun('child', 'waits')).state).toBe('queued');
     await running.cancel('execution timeout: still running after 300 ms');

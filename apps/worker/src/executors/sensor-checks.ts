@@ -2,14 +2,13 @@ import { stat } from 'node:fs/promises';
 import {
   attemptSignal,
   pokeVerdict,
-  renderTemplate,
-  templateContext,
   type HttpSensorResponse,
   type PokeVerdict,
   type SensorCheck,
   type Store,
   type TemplateInfo,
 } from '@aloft/core';
+import { renderParts, type TaskTemplates } from '../template-renderer.js';
 import type { ExecEnv, ExecResult, RunningTask } from './types.js';
 
 /** One poke's answer: a verdict, or an end of the try (failed or skipped) decided by the check. */
@@ -18,6 +17,8 @@ export type PokeAnswer = PokeVerdict | ExecResult;
 export interface PokeInput {
   check: SensorCheck;
   info: TemplateInfo;
+  /** Renders the check's templated fields. */
+  templates: TaskTemplates;
   store: Store;
   softFail: boolean;
   /** Runs the task's function from the DAG file (a sensor's `poke`, an HTTP sensor's `responseCheck`) isolated. */
@@ -57,7 +58,7 @@ async function viaFunction(input: PokeInput, response: HttpSensorResponse | unde
 }
 
 async function pokeFile(check: Extract<SensorCheck, { type: 'file' }>, input: PokeInput, env: ExecEnv): Promise<PokeAnswer> {
-  const path = renderTemplate(check.path, templateContext(input.info), `${input.info.dagId}.${input.info.taskId} path`);
+  const { path } = await renderParts(input.templates, `${input.info.dagId}.${input.info.taskId}`, { path: check.path });
   try {
     await stat(path);
     env.log.system(`${path} exists`);
@@ -71,8 +72,8 @@ async function pokeFile(check: Extract<SensorCheck, { type: 'file' }>, input: Po
 
 async function pokeHttp(check: Extract<SensorCheck, { type: 'http' }>, input: PokeInput, env: ExecEnv): Promise<PokeAnswer> {
   const where = `${input.info.dagId}.${input.info.taskId}`;
-  const ctx = templateContext(input.info);
-  const url = renderTemplate(check.url, ctx, `${where} url`);
+  const rendered = await renderParts(input.templates, where, { url: check.url, headers: check.headers, ...(check.body === undefined ? {} : { body: check.body }) });
+  const url = rendered.url;
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -81,9 +82,8 @@ async function pokeHttp(check: Extract<SensorCheck, { type: 'http' }>, input: Po
     // The rendered URL may hold a secret: say which field, not what it is.
     return { outcome: 'failed', reason: `${where}: url is not an http:// or https:// URL once rendered` };
   }
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(check.headers)) headers[k] = renderTemplate(v, ctx, `${where} headers.${k}`);
-  const body = check.body === undefined ? undefined : renderTemplate(check.body, ctx, `${where} body`);
+  const { headers } = rendered;
+  const body = rendered.body;
   // Only the host and path are logged: query strings and headers may carry secrets.
   const shown = `${check.method} ${parsed.host}${parsed.pathname}`;
   let response: HttpSensorResponse;

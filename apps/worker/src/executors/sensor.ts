@@ -1,10 +1,13 @@
 import { nextPokeDelay, type HttpSensorResponse, type SerializedTask, type Store, type TaskInstanceKey, type TemplateInfo } from '@aloft/core';
 import { poke } from './sensor-checks.js';
+import type { TaskTemplates } from '../template-renderer.js';
 import type { ExecEnv, ExecResult, RunningTask } from './types.js';
 
 export interface SensorInput {
   task: SerializedTask;
   info: TemplateInfo;
+  /** Renders the check's templated fields (path, url, headers, body). */
+  templates: TaskTemplates;
   key: TaskInstanceKey;
   store: Store;
   /** Runs the task's function from the DAG file isolated (fn pool); `response` goes to an HTTP sensor's responseCheck. */
@@ -33,7 +36,7 @@ export function runSensor(input: SensorInput, env: ExecEnv): RunningTask {
     for (;;) {
       if (abort.signal.aborted) return cancelled();
       const answer = await poke(
-        { check: spec.check, info: input.info, store: input.store, softFail: spec.softFail, runFunction: input.runFunction, signal: abort.signal, onRunning: (r) => (current = r) },
+        { check: spec.check, info: input.info, templates: input.templates, store: input.store, softFail: spec.softFail, runFunction: input.runFunction, signal: abort.signal, onRunning: (r) => (current = r) },
         env,
       );
       pokes++;

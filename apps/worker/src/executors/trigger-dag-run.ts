@@ -1,4 +1,5 @@
-import { renderTemplate, templateContext, triggeredRunId, UNMAPPED, type AloftClient, type DagRun, type SerializedTask, type TemplateInfo } from '@aloft/core';
+import { triggeredRunId, UNMAPPED, type AloftClient, type DagRun, type SerializedTask, type TemplateInfo } from '@aloft/core';
+import { renderParts, type TaskTemplates } from '../template-renderer.js';
 import type { ExecEnv, ExecResult, RunningTask } from './types.js';
 
 export interface TriggerDagRunInput {
@@ -6,6 +7,8 @@ export interface TriggerDagRunInput {
   client: AloftClient;
   task: SerializedTask;
   info: TemplateInfo;
+  /** Renders the templated strings of conf and runId. */
+  templates: TaskTemplates;
 }
 
 /**
@@ -15,7 +18,7 @@ export interface TriggerDagRunInput {
  * its worker died adopts its run instead of starting a second one.
  */
 export function runTriggerDagRun(input: TriggerDagRunInput, env: ExecEnv): RunningTask {
-  const { client, task, info } = input;
+  const { client, task, info, templates } = input;
   const spec = task.trigger!;
   const where = `${info.dagId}.${task.id}`;
   let cancelled: string | undefined;
@@ -52,9 +55,9 @@ export function runTriggerDagRun(input: TriggerDagRunInput, env: ExecEnv): Runni
   };
 
   const start = async (): Promise<ExecResult> => {
-    const ctx = templateContext(info);
-    const conf = renderConf(spec.conf, ctx, `${where} conf`) as Record<string, unknown>;
-    const runId = spec.runId ? renderTemplate(spec.runId, ctx, `${where} runId`) : triggeredRunId({ ...info, mapIndex: UNMAPPED }, info.tryNumber);
+    const rendered = await renderParts(templates, where, { conf: spec.conf, ...(spec.runId ? { runId: spec.runId } : {}) });
+    const conf = rendered.conf as Record<string, unknown>;
+    const runId = rendered.runId ?? triggeredRunId({ ...info, mapIndex: UNMAPPED }, info.tryNumber);
     const by = `${info.dagId}/${info.runId}/${info.taskId}/${info.tryNumber}`;
     const existing = await client.store.getRun(spec.dagId, runId);
     if (existing) {
@@ -82,14 +85,4 @@ export function runTriggerDagRun(input: TriggerDagRunInput, env: ExecEnv): Runni
       wake?.();
     },
   };
-}
-
-/** Renders every string inside a conf value (objects and arrays at any depth). */
-function renderConf(value: unknown, ctx: Record<string, unknown>, where: string): unknown {
-  if (typeof value === 'string') return renderTemplate(value, ctx, where);
-  if (Array.isArray(value)) return value.map((v, i) => renderConf(v, ctx, `${where}[${i}]`));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderConf(v, ctx, `${where}.${k}`)]));
-  }
-  return value;
 }

@@ -154,6 +154,11 @@ export type StartResult =
   | { status: 'ok'; run: ClaimedRun; outputs?: Record<string, unknown> }
   | { status: 'takeover'; run: ClaimedRun; previousWorker: string; previousHost: string; previousPgid: number | undefined; outputs?: Record<string, unknown> }
   | { status: 'stale' }
+  /**
+   * A takeover refused: the try's worker died `maxDeaths` times (a poison pill). The claim
+   * failed the try instead (`state`: failed, or up_for_retry with tries left), with `reason`.
+   */
+  | { status: 'poison'; state: TaskState | 'stale'; reason: string }
   /** maxActiveTasks reached, or no free slot in the instance's pool: try again soon. */
   | { status: 'busy' }
   | { status: 'pool' };
@@ -186,6 +191,7 @@ type ClaimReply = [string, string, string, string, (string | null)[] | null, str
 function parseClaim(r: ClaimReply): StartResult {
   const status = r[0] as StartResult['status'];
   if (status === 'stale' || status === 'busy' || status === 'pool') return { status };
+  if (status === 'poison') return { status, state: r[1] as TaskState | 'stale', reason: r[2] };
   const logicalDate = Number(r[6]);
   const run: ClaimedRun = {
     version: r[5],
@@ -606,11 +612,21 @@ export class Store {
   /**
    * Claims one try for a worker. With `log`, the try's log gets its first line (which worker
    * took it) in the same step. With `outputs`, a claimed unmapped instance whose upstreams are
-   * unmapped gets their outputs in the same reply (StartResult.outputs).
+   * unmapped gets their outputs in the same reply (StartResult.outputs). With `maxDeaths`,
+   * a takeover of a try whose job stalled (`deaths`, BullMQ's stalledCounter) that often
+   * fails the try instead (status 'poison'; claim.lua).
    */
-  async startTi(key: TaskInstanceKey, tryNumber: number, workerId: string, host: string, opts: { log?: boolean; outputs?: boolean } = {}): Promise<StartResult> {
-    const claim = parseClaim((await this.#runTi('startTi', key, tryNumber, workerId, host, opts.log ? '1' : '0', opts.outputs ? '1' : '0')) as ClaimReply);
-    if (claim.status === 'ok' || claim.status === 'takeover') await this.#durable(`the claim of ${tiName(key, tryNumber)}`, false);
+  async startTi(
+    key: TaskInstanceKey,
+    tryNumber: number,
+    workerId: string,
+    host: string,
+    opts: { log?: boolean; outputs?: boolean; deaths?: number; maxDeaths?: number } = {},
+  ): Promise<StartResult> {
+    const claim = parseClaim(
+      (await this.#runTi('startTi', key, tryNumber, workerId, host, opts.log ? '1' : '0', opts.outputs ? '1' : '0', opts.deaths ?? 0, opts.maxDeaths ?? 0)) as ClaimReply,
+    );
+    if (claim.status === 'ok' || claim.status === 'takeover' || claim.status === 'poison') await this.#durable(`the claim of ${tiName(key, tryNumber)}`, false);
     return claim;
   }
 
@@ -666,9 +682,9 @@ export class Store {
    * BullMQ's raw result, the recorded state and the claim of the fetched job when it is a
    * task try; or the error that finish raised (the others still apply).
    */
-  async finishAndNext(finishes: readonly FinishAndNext[], worker: { workerId: string; host: string }): Promise<(FinishAndNextResult | Error)[]> {
+  async finishAndNext(finishes: readonly FinishAndNext[], worker: { workerId: string; host: string; maxDeaths?: number }): Promise<(FinishAndNextResult | Error)[]> {
     const arg = (v: unknown) => (v === undefined || v === null ? '' : (v as string));
-    const args: (string | number)[] = [Date.now(), worker.workerId, worker.host, finishes.length];
+    const args: (string | number)[] = [Date.now(), worker.workerId, worker.host, worker.maxDeaths ?? 0, finishes.length];
     let last: readonly unknown[] = [];
     for (const { key, tryNumber, finish: f, bull } of finishes) {
       const lines = (f.logLines ?? []).map((l) => JSON.stringify(l));

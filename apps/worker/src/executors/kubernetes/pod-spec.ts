@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, dirname, resolve } from 'node:path';
 import { loadYaml, type V1Container, type V1EnvVar, type V1Pod, type V1Volume, type V1VolumeMount } from '@kubernetes/client-node';
-import { renderArgs, renderTemplate } from '@aloft/core';
+import { renderParts, type TaskTemplates } from '../../template-renderer.js';
 
 /** A kubernetesPod task's parameters as validated and stored at import. */
 export interface PodParams {
@@ -158,10 +158,20 @@ function baseTemplate(p: PodParams, dagFile: string): V1Pod {
   return {};
 }
 
-function envVars(p: PodParams, ctx: Record<string, unknown>, where: string, extra: Record<string, string>): V1EnvVar[] {
+/**
+ * The task's parameters with their templates rendered: `cmds`, `arguments` and the string
+ * values of `env` (names of Secrets and ConfigMaps are not templates), in one trip.
+ */
+export async function renderPodTemplates(p: PodParams, templates: TaskTemplates, where: string): Promise<PodParams> {
+  const env = Object.fromEntries(Object.entries(p.env ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  const r = await renderParts(templates, where, { ...(p.cmds ? { cmds: p.cmds } : {}), ...(p.arguments ? { arguments: p.arguments } : {}), env });
+  return { ...p, ...(r.cmds ? { cmds: r.cmds } : {}), ...(r.arguments ? { arguments: r.arguments } : {}), ...(p.env ? { env: { ...p.env, ...r.env } } : {}) };
+}
+
+function envVars(p: PodParams, extra: Record<string, string>): V1EnvVar[] {
   const out: V1EnvVar[] = Object.entries(extra).map(([name, value]) => ({ name, value }));
   for (const [name, v] of Object.entries(p.env ?? {})) {
-    if (typeof v === 'string') out.push({ name, value: renderTemplate(v, ctx, `${where} env.${name}`) });
+    if (typeof v === 'string') out.push({ name, value: v });
     else if (v.secretKeyRef) out.push({ name, valueFrom: { secretKeyRef: { name: v.secretKeyRef.name, key: v.secretKeyRef.key } } });
     else if (v.configMapKeyRef) out.push({ name, valueFrom: { configMapKeyRef: { name: v.configMapKeyRef.name, key: v.configMapKeyRef.key } } });
   }
@@ -174,8 +184,6 @@ function envVars(p: PodParams, ctx: Record<string, unknown>, where: string, extr
 export interface BuildInput {
   params: PodParams;
   id: PodIdentity;
-  /** Template context of the run (ds, params, outputs, …). */
-  ctx: Record<string, unknown>;
   dagFile: string;
   /** Variables every task gets (ALOFT_DAG_ID, …). */
   taskEnv: Record<string, string>;
@@ -183,10 +191,12 @@ export interface BuildInput {
   oomKills: number;
 }
 
-/** The pod for one try: the base template, with the task's parameters merged onto it. */
+/**
+ * The pod for one try: the base template, with the task's parameters merged onto it. The
+ * parameters come with their templates rendered (renderPodTemplates).
+ */
 export function buildPod(input: BuildInput): V1Pod {
-  const { params: p, id, ctx } = input;
-  const where = `${id.dagId}.${id.taskId}`;
+  const { params: p, id } = input;
   const pod = baseTemplate(p, input.dagFile);
   pod.apiVersion = 'v1';
   pod.kind = 'Pod';
@@ -211,9 +221,9 @@ export function buildPod(input: BuildInput): V1Pod {
   let i = spec.containers.findIndex((c) => c.name === MAIN_CONTAINER);
   if (i < 0) i = spec.containers.length ? 0 : spec.containers.push({ name: MAIN_CONTAINER }) - 1;
   const base: V1Container = { ...spec.containers[i]!, name: MAIN_CONTAINER, image: p.image };
-  if (p.cmds) base.command = renderArgs(p.cmds, ctx, `${where} cmds`);
-  if (p.arguments) base.args = renderArgs(p.arguments, ctx, `${where} arguments`);
-  base.env = [...(base.env ?? []).filter((e) => !(p.env && e.name in p.env)), ...envVars(p, ctx, where, input.taskEnv)];
+  if (p.cmds) base.command = p.cmds;
+  if (p.arguments) base.args = p.arguments;
+  base.env = [...(base.env ?? []).filter((e) => !(p.env && e.name in p.env)), ...envVars(p, input.taskEnv)];
   const envFrom = [...(base.envFrom ?? []), ...(p.envFrom ?? [])];
   for (const s of p.secrets ?? []) if (s.type === 'envFrom') envFrom.push({ secretRef: { name: s.secret } });
   if (envFrom.length) base.envFrom = envFrom;

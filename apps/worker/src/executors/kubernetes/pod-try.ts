@@ -6,7 +6,8 @@ import { LogFollower, type LogCursor } from './log-follower.js';
 import type { PodLauncher } from './pod-launcher.js';
 import { podResult } from './pod-output.js';
 import { refusedReference, type PodReferenceAllowList } from './pod-references.js';
-import { buildPod, MAIN_CONTAINER, type PodIdentity, type PodParams } from './pod-spec.js';
+import type { TaskTemplates } from '../../template-renderer.js';
+import { buildPod, MAIN_CONTAINER, renderPodTemplates, type PodIdentity, type PodParams } from './pod-spec.js';
 import type { PodWatcher } from './pod-watcher.js';
 import { notePullErrors, verdict, type PodVerdict } from './reasons.js';
 
@@ -14,7 +15,8 @@ export interface PodRun {
   params: PodParams;
   id: PodIdentity;
   key: TaskInstanceKey;
-  ctx: Record<string, unknown>;
+  /** Renders the task's templated parameters (cmds, arguments, env values). */
+  templates: TaskTemplates;
   dagFile: string;
   taskEnv: Record<string, string>;
 }
@@ -87,12 +89,13 @@ export class PodTry {
   }
 
   async #run(): Promise<ExecResult> {
-    const { params: p, id, key } = this.r;
+    const { id, key } = this.r;
     const { store } = this.c;
+    const p = await renderPodTemplates(this.r.params, this.r.templates, `${id.dagId}.${id.taskId}`);
     const ns = p.namespace;
     const startupMs = p.startupTimeoutMs ?? this.c.defaultStartupTimeoutMs;
     const oomKills = Number((await store.getTiField(key, 'oomKills')) ?? 0);
-    const pod = buildPod({ params: p, id, ctx: this.r.ctx, dagFile: this.r.dagFile, taskEnv: this.r.taskEnv, oomKills });
+    const pod = buildPod({ params: p, id, dagFile: this.r.dagFile, taskEnv: this.r.taskEnv, oomKills });
     // Checked on the pod as built, before anything is created: no retry can make it allowed.
     const refused = refusedReference(pod, this.c.references, `dag "${id.dagId}", task "${id.taskId}"${id.mapIndex >= 0 ? ` [${id.mapIndex}]` : ''}`);
     if (refused) {

@@ -13,10 +13,24 @@
   fifth element, false otherwise: the worker then needs no read of its own before it runs.
   Reply: { status, previousWorker, previousHost, previousPgid, outputs or false, version,
   logicalDate, dataIntervalStart, dataIntervalEnd, conf } (the last three false when unset).
-  Expects lib.
+
+  A poison pill: `deaths` is how often the try's job was found stalled (BullMQ's stalled
+  counter, `stc`: its worker stopped renewing the lock, because it died or was cut off from
+  Redis for longer than the lock; a worker that gives a job back alive does not count).
+  A takeover with `deaths` at `maxDeaths` (ALOFT_MAX_TAKEOVERS; 0: no cap) does not run
+  the try again: it fails it, as Airflow fails a zombie's try (retries apply), with the
+  reason on the instance and in the try's log, and replies { 'poison', recorded state,
+  reason }. Every takeover records `workerDeaths` on the instance.
+  Expects lib, datasets and finish.
 ]]
 -- Fields of a claimed try's instance that belong to an earlier try or hold: cleared on a claim.
-local CLAIM_CLEARS = { 'pgid', 'endDate', 'exitCode', 'reason', 'nextTryAt', 'nextPokeAt' }
+local CLAIM_CLEARS = { 'pgid', 'endDate', 'exitCode', 'reason', 'nextTryAt', 'nextPokeAt', 'workerDeaths' }
+
+-- Appends one system line to a try's log.
+local function tryLogLine(c, task, mi, try, line)
+  rcall('RPUSH', c.p .. ':log:' .. c.dag .. ':' .. c.run .. ':' .. task .. ':' .. mi .. ':' .. try,
+    cjson.encode({ at = c.now, stream = 'system', line = line }))
+end
 
 local MAX_OUTPUT_UPSTREAMS = 32
 
@@ -41,7 +55,7 @@ local function upstreamOutputs(c, task, mi)
 end
 
 -- `c` must come from newCtx(..., true), which reads what the claim returns of the run.
-local function claimTry(c, task, mi, try, workerId, host, logged, withOutputs)
+local function claimTry(c, task, mi, try, workerId, host, logged, withOutputs, deaths, maxDeaths)
   if not c.version or c.runState ~= 'running' then return { 'stale' } end
   local key = tiKey(c, task, mi)
   -- state, try, pool, poolSlots, worker, hostname, then CLAIM_CLEARS
@@ -49,9 +63,7 @@ local function claimTry(c, task, mi, try, workerId, host, logged, withOutputs)
   local state = f[1]
   local function claimed(status, prev)
     if logged then
-      local line = cjson.encode({ at = c.now, stream = 'system',
-        line = 'try ' .. try .. ' of ' .. c.dag .. '.' .. task .. ', run ' .. c.run .. ', on ' .. workerId })
-      rcall('RPUSH', c.p .. ':log:' .. c.dag .. ':' .. c.run .. ':' .. task .. ':' .. mi .. ':' .. try, line)
+      tryLogLine(c, task, mi, try, 'try ' .. try .. ' of ' .. c.dag .. '.' .. task .. ', run ' .. c.run .. ', on ' .. workerId)
     end
     local r = c.claimRun
     return { status, prev[1] or '', prev[2] or '', prev[3] or '', withOutputs and upstreamOutputs(c, task, mi) or false,
@@ -59,6 +71,15 @@ local function claimTry(c, task, mi, try, workerId, host, logged, withOutputs)
   end
   if tonumber(f[2]) ~= try then return { 'stale' } end
   if state == 'running' then
+    deaths = tonumber(deaths) or 0
+    if deaths > 0 then rcall('HSET', key, 'workerDeaths', deaths) end
+    if (tonumber(maxDeaths) or 0) > 0 and deaths >= tonumber(maxDeaths) then
+      local why = 'the worker running this try died ' .. deaths .. ' times (killed, crashed, or cut off from Redis for longer than its lock); it is not started again'
+      tryLogLine(c, task, mi, try, why)
+      local recorded = finishTry(c, task, mi, try, { outcome = 'failed', output = '', reason = why, exitCode = '', follow = '',
+        skipDescendants = '', cap = '0', noRetry = '' }, 1, 0)
+      return { 'poison', recorded, why }
+    end
     rcall('HSET', key, 'worker', workerId, 'hostname', host, 'takenOverAt', c.now)
     if f[7] then rcall('HDEL', key, 'pgid') end
     emit(c, 'ti', task, 'running', 'taken over by ' .. workerId, mi)

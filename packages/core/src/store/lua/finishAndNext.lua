@@ -4,7 +4,8 @@
   BullMQ job and fetch the queue's next one (BullMQ's own moveToFinished, from the pinned
   BullMQ), then claim that next job's try (claim.lua), with its upstream outputs, for the
   same worker. A busy worker thus makes one request per task or fewer, instead of three.
-  ARGV: prefix, now, workerId, hostname, number of finishes, then per finish:
+  ARGV: prefix, now, workerId, hostname, maxDeaths (ALOFT_MAX_TAKEOVERS, 0 for no cap; see
+        claim.lua), number of finishes, then per finish:
         BullMQ key count (k), BullMQ argument count (a), log line count (l), dagId, runId,
         taskId, mapIndex, try, the finish fields (outcome, output, reason, exitCode, follow,
         skipDescendants, log cap, noRetry), BullMQ's k keys and a arguments for
@@ -19,14 +20,14 @@
 ]]
 --- @include "lib"
 --- @include "datasets"
---- @include "claim"
 --- @include "finish"
+--- @include "claim"
 
 local function bullMoveToFinished(KEYS, ARGV)
 --- @include "bullmq-command:moveToFinished-14"
 end
 
-local prefix, now, workerId, host = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local prefix, now, workerId, host, maxDeaths = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
 local lastKeys = {}
 
@@ -36,24 +37,25 @@ local function keysLength(nk)
   return nk
 end
 
--- The fetched job's data, when BullMQ's reply is a job: { fields, jobId, 0, 0 }. Without one
+-- The fetched job's data and stalled count, when BullMQ's reply is a job: { fields, jobId, 0, 0 }. Without one
 -- to take now it is 0, or { 0, 0, rateLimitTtl, delayUntil } (rate limited, or only delayed
 -- jobs left: a retry, a rescheduled sensor, a task that maxActiveTasks held back), which
 -- goes back to BullMQ as it is. finish-and-next.int.test.ts covers both delayed cases.
 local function fetchedJobData(bull)
   if type(bull) ~= 'table' or type(bull[1]) ~= 'table' or type(bull[2]) ~= 'string' then return nil end
   local h = bull[1]
+  local data, stc
   for i = 1, #h, 2 do
-    if h[i] == 'data' then return h[i + 1] end
+    if h[i] == 'data' then data = h[i + 1] elseif h[i] == 'stc' then stc = h[i + 1] end
   end
-  return nil
+  return data, stc
 end
 
 -- Claims the fetched job's try when it is a task try (not a callback job); false otherwise.
-local function claimFetched(data)
+local function claimFetched(data, stc)
   local ok, d = pcall(cjson.decode, data)
   if ok and type(d) == 'table' and d.callback == nil and type(d.taskId) == 'string' and d.taskId ~= '' then
-    return claimTry(newCtx(prefix, d.dagId, d.runId, now, true), d.taskId, tostring(d.mapIndex), tonumber(d.try), workerId, host, true, true)
+    return claimTry(newCtx(prefix, d.dagId, d.runId, now, true), d.taskId, tostring(d.mapIndex), tonumber(d.try), workerId, host, true, true, stc, maxDeaths)
   end
   return false
 end
@@ -78,18 +80,18 @@ local function one(at)
   local state = finishTry(c, ARGV[at + 5], ARGV[at + 6], tonumber(ARGV[at + 7]), finishArgs(at + 8), logAt, logAt + nl - 1)
 
   local bull = bullMoveToFinished(bk, ba)
-  local data = fetchedJobData(bull)
+  local data, stc = fetchedJobData(bull)
   if not data then return { bull, state, false } end
   -- The finish and the completion are done: a claim that raises must not make the worker
   -- think they were not (it would complete the job again); #process claims the job then.
-  local ok, claim = pcall(claimFetched, data)
+  local ok, claim = pcall(claimFetched, data, stc)
   if not ok then return { bull, state, false, type(claim) == 'table' and tostring(claim.err) or tostring(claim) } end
   return { bull, state, claim }
 end
 
 local replies = {}
-local at = 6
-for i = 1, tonumber(ARGV[5]) do
+local at = 7
+for i = 1, tonumber(ARGV[6]) do
   local ok, r = pcall(one, at)
   if ok then
     replies[i] = r
