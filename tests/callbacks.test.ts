@@ -47,7 +47,8 @@ function startReceiver(): Promise<{ server: Server; port: number; hits: Hit[] }>
 }
 
 describe('callbacks and notifications end to end (real redis-server, two schedulers, two workers)', () => {
-  const sys = new System({ dagsFolder: DAGS, env: { ALOFT_FN_RUNNERS_WARM: '1', ALOFT_CALLBACK_TIMEOUT_MS: '10000' } });
+  // A callback's time includes loading its DAG file in the fn host: seconds on a loaded machine.
+  const sys = new System({ dagsFolder: DAGS, env: { ALOFT_FN_RUNNERS_WARM: '1', ALOFT_CALLBACK_TIMEOUT_MS: '30000' } });
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
 
   const recorded = (dir: string): Recorded[] => {
@@ -66,7 +67,7 @@ describe('callbacks and notifications end to end (real redis-server, two schedul
 
   /** Waits until `n` callbacks are recorded, then a little longer so that extra ones would show. */
   const settle = async (dir: string, n: number): Promise<Recorded[]> => {
-    await waitFor(`${n} callbacks in ${dir}`, async () => recorded(dir).length >= n, 30_000);
+    await waitFor(`${n} callbacks in ${dir}`, async () => recorded(dir).length >= n, 90_000);
     await new Promise((r) => setTimeout(r, 1500));
     return recorded(dir);
   };

@@ -308,7 +308,7 @@ describe('worker shutdown (SIGTERM)', () => {
     expect(handed.try).toBe(1);
 
     await sys.spawn('worker', 'staying');
-    const done = await sys.client.waitForRun('long', long.runId, { timeoutMs: 30_000, pollMs: 100 });
+    const done = await sys.client.waitForRun('long', long.runId, { timeoutMs: 90_000, pollMs: 100 });
     expect(done.state).toBe('success');
     const ti = await sys.client.getTaskInstance('long', long.runId, 'wait');
     expect(ti.worker).toBe('staying');

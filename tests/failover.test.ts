@@ -182,8 +182,8 @@ describe('a worker whose claim another worker holds now', () => {
       await sys.client.store.redis.hset(ti, 'worker', 'worker-elsewhere');
       await waitFor('the copy stopped', async () => readMarks(marks).some((m) => m.task === 'slow' && m.what === 'killed'), 15_000);
       expect(readMarks(marks).some((m) => m.task === 'slow' && m.what === 'end')).toBe(false);
-      const log = await sys.client.getLog('failover_rollback', run.runId, 'slow');
-      expect(log.map((l) => l.line)).toContain('worker worker-elsewhere took this try over; stopping it here');
+      // The line is written once the copy's processes are gone, which can be after its mark.
+      await waitFor('the log to say why', async () => (await sys.client.getLog('failover_rollback', run.runId, 'slow')).some((l) => l.line === 'worker worker-elsewhere took this try over; stopping it here'), 30_000);
     } finally {
       await sys.stop();
       rmSync(TMP, { recursive: true, force: true });

@@ -28,7 +28,7 @@ describe('API under hostile input', () => {
   const call = async (method: string, path: string, o: { token?: string; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<Answer> => {
     const started = Date.now();
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), 15_000);
+    const timer = setTimeout(() => ac.abort(), 60_000);
     try {
       const r = await fetch(`${base}${path}`, {
         method,
@@ -105,16 +105,18 @@ describe('API under hostile input', () => {
   });
 
   it('matches taskRegex off the event loop in linear time; a pattern RE2 cannot run is a 400 naming taskRegex', async () => {
-    const id = 'a'.repeat(28);
+    const id = 'a'.repeat(34);
     const job = await json('POST', '/jobs', { kind: 'command', command: 'true', taskId: id });
     expect(job.status).toBe(201);
     const range = { from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date(Date.now() + 3_600_000).toISOString() };
-    // With backtracking, `^(a+)+b$` takes seconds on 28 a's, doubling per character.
+    // With backtracking, `^(a+)+b$` takes 3.3 s on 27 a's, doubling per character: minutes
+    // on 34, so a /healthz answered within 10 s (a margin for a loaded machine) shows the
+    // pattern did not run on the event loop.
     const clearing = json('POST', '/dags/adhoc/clear', { ...range, taskRegex: '^(a+)+b$' });
     await new Promise((r) => setTimeout(r, 200));
     const health = await call('GET', '/healthz');
     expect(health.status).toBe(200);
-    expect(health.ms).toBeLessThan(1000);
+    expect(health.ms).toBeLessThan(10_000);
     expect(await clearing).toMatchObject({ status: 200, body: { runs: 0, cleared: 0 } });
     expect(await json('POST', '/dags/adhoc/clear', { ...range, taskRegex: '^a+$' })).toMatchObject({ status: 200, body: { runs: 1 } });
     for (const taskRegex of ['(?=a)a', '(a)\\1', '(', 'a{1001}']) {
@@ -180,7 +182,7 @@ describe('API under hostile input', () => {
       const q = (await call('GET', '/api/v1/queues', { token: tokens.viewer })).body as { queues: { name: string; waiting: number; active: number; delayed: number }[] };
       const fuzz = q.queues.find((x) => x.name === 'fuzz');
       return fuzz && fuzz.waiting + fuzz.active + fuzz.delayed === 0;
-    });
+    }, 100_000);
     expect((await call('GET', '/healthz')).status).toBe(200);
     expect((await call('GET', '/readyz')).status).toBe(200);
     for (const s of sys.services) expect(s.child.exitCode, s.name).toBeNull();

@@ -10,13 +10,15 @@ const sys = new System({ dagsFolder: dags, env: { ALOFT_LOCK_MS: '2000', ALOFT_M
 
 beforeAll(async () => {
   mkdirSync(dags, { recursive: true });
-  // `pill` kills the process that runs it: its worker (functions run in the worker's threads),
-  // as a V8 fatal error or an OOM kill of the worker would.
+  // `pill` kills the worker that runs it, as a V8 fatal error or an OOM kill of the worker
+  // would: a command's parent is its worker (the System runs user code as the worker's own
+  // user, so the kill is allowed). A function could not: it runs in the fn host, whose death
+  // fails only the function's try.
   writeFileSync(
     join(dags, 'poison.ts'),
     `import { dag } from '@aloft/core';
 const d = dag({ id: 'poison', defaultArgs: { retries: 0 } });
-const pill = d.fn({ id: 'pill', run: () => { process.kill(process.pid, 'SIGKILL'); } });
+const pill = d.command({ id: 'pill', command: 'kill -9 $PPID; sleep 5' });
 pill.then(d.fn({ id: 'cleanup', triggerRule: 'all_done', run: () => 'cleaned' }));
 `,
   );

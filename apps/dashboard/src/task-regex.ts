@@ -2,8 +2,13 @@ import { Worker } from 'node:worker_threads';
 
 /** The longest taskRegex accepted (the API's schema says so too). */
 export const TASK_REGEX_MAX_LENGTH = 500;
-/** How long one pattern may take to compile and match, start of its thread included. */
+/**
+ * How long one pattern may take to compile and match, counted from when its thread runs:
+ * starting a thread takes seconds on a loaded machine, which is no fault of the pattern.
+ */
 export const TASK_REGEX_TIMEOUT_MS = 3000;
+/** How long a thread may take to start at all before the request gives up. */
+const THREAD_START_TIMEOUT_MS = 30_000;
 /** Patterns matched at once; more are refused (429) rather than queued. */
 const MAX_RUNNING = 4;
 
@@ -34,7 +39,11 @@ export async function matchTaskIds(pattern: string, ids: readonly string[]): Pro
   const worker = new Worker(WORKER, { workerData: { pattern, ids }, execArgv: [], resourceLimits: { maxOldGenerationSizeMb: 128 } });
   try {
     const answer = await new Promise<{ matched?: string[]; error?: string }>((resolve, reject) => {
-      const timer = setTimeout(() => resolve({ error: `took longer than ${TASK_REGEX_TIMEOUT_MS} ms to compile and match ${ids.length} task id(s); simplify it` }), TASK_REGEX_TIMEOUT_MS);
+      let timer = setTimeout(() => reject(new TaskRegexError(`the dashboard is too busy to match task patterns (a thread did not start in ${THREAD_START_TIMEOUT_MS} ms); try again`, 429)), THREAD_START_TIMEOUT_MS);
+      worker.once('online', () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => resolve({ error: `took longer than ${TASK_REGEX_TIMEOUT_MS} ms to compile and match ${ids.length} task id(s); simplify it` }), TASK_REGEX_TIMEOUT_MS);
+      });
       worker.once('message', (m: { matched?: string[]; error?: string }) => {
         clearTimeout(timer);
         resolve(m);

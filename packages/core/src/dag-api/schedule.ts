@@ -184,8 +184,9 @@ export function dueIntervals(i: DueInput): DataInterval[] {
 export function intervalsBetween(schedule: TimeSchedule, timezone: string, startDate: Date, from: Date, to: Date, limit = 10_000): DataInterval[] {
   const ticks = ticksOf(schedule, timezone, startDate);
   const out: DataInterval[] = [];
-  for (let start = ticks.after(new Date(from.getTime() - 1)); start && start <= to; start = ticks.after(start)) {
-    const end = ticks.after(start);
+  // Each interval's end is the next one's start: one tick computed per interval.
+  for (let start = ticks.after(new Date(from.getTime() - 1)), end: Date | null; start && start <= to; start = end) {
+    end = ticks.after(start);
     if (!end) break;
     if (out.length === limit) throw new Error(`the range ${from.toISOString()} .. ${to.toISOString()} holds more than ${limit} intervals`);
     out.push({ start, end });
