@@ -18,6 +18,7 @@ COPY packages/core/package.json packages/core/
 COPY packages/cli/package.json packages/cli/
 COPY packages/bench/package.json packages/bench/
 COPY packages/k8s-emulator/package.json packages/k8s-emulator/
+COPY packages/sdk/package.json packages/sdk/
 RUN pnpm install --frozen-lockfile --prod --ignore-scripts \
  && pnpm rebuild esbuild msgpackr-extract
 
@@ -28,9 +29,9 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps --chown=root:root /app /app
 COPY --chown=root:root tsconfig.base.json ./
+# Every workspace package, as the deps stage installed them (tests/deploy.test.ts checks both lists).
 COPY --chown=root:root apps ./apps
-COPY --chown=root:root packages/core ./packages/core
-COPY --chown=root:root packages/cli ./packages/cli
+COPY --chown=root:root packages ./packages
 COPY --chown=root:root examples/dags ./dags
 COPY --chown=root:root deploy/docker/entrypoint.sh /usr/local/bin/aloft-entrypoint
 # runInPod task pods run `aloft-entrypoint run-task` (ALOFT_TASK_POD_COMMAND).

@@ -1,16 +1,19 @@
 #!/usr/bin/env node
-// Runs every test: installs dependencies and redis-server if needed, runs vitest, and ends
-// with one line `N passed, N failed[, N skipped]`.
+// Runs every test: installs dependencies and redis-server if needed, type-checks every
+// package and the tests (`pnpm typecheck`), runs vitest, and ends with one line
+// `N passed, N failed[, N skipped]`. A failed type check counts as one failed test; the tests
+// still run. The type check runs when no test file is named (ALOFT_TYPECHECK=0 skips it,
+// ALOFT_TYPECHECK=1 runs it with named files too).
 //
 // The pod tests' real-server tier runs against a real kube-apiserver started here (see
 // scripts/lib/real-kube.mjs): built once per machine when missing, started in a scratch dir
 // on free ports, its kubeconfig passed to the tests as ALOFT_TEST_KUBECONFIG, and stopped at
 // the end, also on failure or Ctrl-C. Without the real-kube tools the tier is skipped and
 // the reason printed (ALOFT_TEST_REAL_KUBE_SKIP). ALOFT_REAL_KUBE=0 skips it on purpose.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureChromium, ensureInstalled, ensureKubectl, ensurePython, ensureRedisServer, ROOT } from './lib/bootstrap.mjs';
+import { ensureChromium, ensureInstalled, ensureKubectl, ensurePython, ensureRedisServer, pnpmCommand, ROOT } from './lib/bootstrap.mjs';
 import { startRealKube, wantsRealKube } from './lib/real-kube.mjs';
 
 ensureInstalled();
@@ -20,6 +23,20 @@ ensurePython();
 ensureKubectl();
 
 const args = process.argv.slice(2);
+
+const wantsTypecheck = process.env.ALOFT_TYPECHECK === '1' || (process.env.ALOFT_TYPECHECK !== '0' && args.length === 0);
+let typecheckFailed = false;
+if (wantsTypecheck) {
+  const [cmd, ...pre] = pnpmCommand();
+  const started = Date.now();
+  const tc = spawnSync(cmd, [...pre, 'typecheck', '--output-logs=errors-only'], {
+    stdio: 'inherit',
+    cwd: ROOT,
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+  });
+  typecheckFailed = tc.status !== 0;
+  console.log(`[aloft] typecheck ${typecheckFailed ? 'failed' : 'passed'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
 const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=aloft-source`.trim() };
 let kube;
 if (wantsRealKube(args)) {
@@ -62,5 +79,9 @@ if (existsSync(report)) {
   failed = 1;
 }
 if (r.status !== 0 && failed === 0) failed = 1;
+if (typecheckFailed) {
+  console.log('typecheck: failed (see the errors above)');
+  failed += 1;
+}
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 ? 1 : 0);

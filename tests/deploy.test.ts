@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as keda from '@kubernetes-models/keda';
@@ -115,7 +115,7 @@ describe('deploy manifests', () => {
     expect(byName('aloft-scheduler')['spec'].replicas).toBe(2);
     expect(byName('aloft-worker')['spec'].replicas).toBeGreaterThanOrEqual(2);
     expect(renders['prod']!.filter((m) => m.kind === 'PodDisruptionBudget').map((m) => m.metadata.name).sort()).toEqual(APPS.slice().sort());
-    for (const c of containersOf(renders.prod)) {
+    for (const c of containersOf(renders['prod']!)) {
       expect(c.readinessProbe, c.name).toBeDefined();
       expect(c.livenessProbe, c.name).toBeDefined();
       expect(c.resources?.requests?.memory, c.name).toBeDefined();
@@ -160,6 +160,19 @@ describe('Dockerfile', () => {
     for (const l of lines.filter((x) => /^(COPY|ADD) /.test(x))) expect(l).not.toMatch(/\.env|\.pem|\.key|kubeconfig|id_rsa/);
     const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8');
     for (const p of ['**/node_modules', '.git', '**/.env', '**/*.pem', '.data']) expect(ignore).toContain(p);
+  });
+
+  it('installs and copies every workspace package', () => {
+    const workspace = ['apps', 'packages'].flatMap((group) =>
+      readdirSync(join(ROOT, group)).filter((name) => existsSync(join(ROOT, group, name, 'package.json'))).map((name) => `${group}/${name}`),
+    );
+    expect(workspace).toContain('packages/sdk');
+    const [deps, runtime] = text.split(/^FROM /m).slice(1);
+    const copied = (stage: string) => [...stage.matchAll(/^COPY (?:--\S+ )*(\S+) /gm)].map((m) => m[1]!.replace(/\/$/, ''));
+    for (const pkg of workspace) {
+      expect(copied(deps!), `deps stage: ${pkg}/package.json`).toContain(`${pkg}/package.json`);
+      expect(copied(runtime!).some((src) => src === pkg || src === pkg.split('/')[0]), `runtime stage: ${pkg}`).toBe(true);
+    }
   });
 
   it('serves every component and task pods through one entrypoint', () => {

@@ -72,7 +72,7 @@ describe('Redis failover through Sentinel (real primary, replica and three Senti
     mkdirSync(dags, { recursive: true });
     const fixtures = join(ROOT, 'tests', 'fixtures', 'failover-dags');
     for (const f of readdirSync(fixtures)) copyFileSync(join(fixtures, f), join(dags, f));
-    const wait = durable ? { ALOFT_REDIS_WAIT_REPLICAS: '1', ALOFT_REDIS_WAIT_TIMEOUT_MS: '500' } : {};
+    const wait: Record<string, string> = durable ? { ALOFT_REDIS_WAIT_REPLICAS: '1', ALOFT_REDIS_WAIT_TIMEOUT_MS: '500' } : {};
     sys = new System({ dagsFolder: dags, env: { ...set.env, ...wait, ALOFT_KILL_GRACE_MS: '500', ALOFT_LOCK_MS: '2000' } });
     // The services find the primary through the Sentinels; the URL's host is not used.
     sys.redis = { url: 'redis://sentinel-named-primary:6379', port: 0, dir: '', process: undefined, stop: async () => undefined, restart: () => Promise.reject(new Error('not here')) };

@@ -119,7 +119,7 @@ const KINDS: Record<string, ((n: number, r: () => number) => Omit<Case, 'kind'>)
   ],
   'non-Error throw': [
     (_n, r) => {
-      const [thrown, shown] = [['42', '42'], ['null', 'null'], ['undefined', 'undefined'], ["'text'", '"text"'], ["Symbol('s')", 'Symbol(s)'], ['{ code: 7 }', '{"code":7}']][Math.floor(r() * 6)]!;
+      const [thrown, shown] = (<[string, string][]>[['42', '42'], ['null', 'null'], ['undefined', 'undefined'], ["'text'", '"text"'], ["Symbol('s')", 'Symbol(s)'], ['{ code: 7 }', '{"code":7}']])[Math.floor(r() * 6)]!;
       return { lines: [`throw ${thrown};`], error: new RegExp(`^the file threw ${escape(shown)}, which is not an Error$`) };
     },
     () => ({ lines: ['await Promise.reject(undefined);'], error: /^the file threw undefined, which is not an Error$/ }),

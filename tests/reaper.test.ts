@@ -100,7 +100,7 @@ describe('a reaper killed while its worker lives', () => {
     const exited = new Promise((r) => worker.once('exit', r));
     const reaperOf = () => execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(worker.pid)], { encoding: 'utf8' }).split('\n').find((l) => l.includes('aloft-reaper'));
     try {
-      const group = Number((await waitFor('the group', async () => /group (\d+)/.exec(out)))[1]);
+      const group = Number((await waitFor('the group', async () => /group (\d+)/.exec(out) ?? undefined))[1]);
       const first = Number((await waitFor('the reaper', async () => reaperOf()))!.trim().split(' ')[0]);
       process.kill(first, 'SIGKILL');
       await waitFor('the reaper restarted', async () => out.includes('the reaper exited while the worker runs; starting another'));

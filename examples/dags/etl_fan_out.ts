@@ -2,7 +2,7 @@
  * An ETL-style DAG: extract a list of regions, transform each in parallel (fan-out), and
  * load the combined result (fan-in). Outputs travel between `fn` tasks through the context.
  */
-import { dag } from '@aloft/core';
+import { dag } from '@aloft/core/dag';
 
 interface Sales {
   region: string;

@@ -3,7 +3,7 @@
  * (ids become `ingest.orders`, `publish.report.render`, …), and the groups are wired as
  * wholes. The dashboard's graph draws each group as a box.
  */
-import { dag } from '@aloft/core';
+import { dag } from '@aloft/core/dag';
 
 const d = dag({
   id: 'grouped_pipeline',

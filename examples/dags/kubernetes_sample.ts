@@ -2,7 +2,7 @@
  * Airflow's `kubernetes_sample` made local: `run_this_first` before a passing task and a
  * failing one. The Kubernetes issue adds its pod twin.
  */
-import { dag } from '@aloft/core';
+import { dag } from '@aloft/core/dag';
 
 const sample = dag({
   id: 'kubernetes_sample',

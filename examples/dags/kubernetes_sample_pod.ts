@@ -6,7 +6,7 @@
  * cluster is (KUBECONFIG or in-cluster; the quick start without one: a local stand-in),
  * in the worker's ALOFT_TASK_POD_NAMESPACE (the shipped manifests: aloft-tasks).
  */
-import { dag } from '@aloft/core';
+import { dag } from '@aloft/core/dag';
 
 const sample = dag({
   id: 'kubernetes_sample_pod',

@@ -3,7 +3,7 @@
  * lists them, and the `per_partition` group runs once per partition (fetch, then count,
  * copy beside copy). The report gets every copy's count as one list.
  */
-import { dag, type TaskRef } from '@aloft/core';
+import { dag, type TaskRef } from '@aloft/core/dag';
 
 const d = dag({
   id: 'partitions_mapped',

@@ -10,7 +10,7 @@
  * ALOFT_TASK_POD_NAMESPACE, and `warehouse` in its ALOFT_POD_SECRET_ALLOWLIST (default:
  * every name).
  */
-import { dag } from '@aloft/core';
+import { dag } from '@aloft/core/dag';
 
 const p = dag({
   id: 'pod_pipeline',

@@ -26,6 +26,7 @@ async function parse(source: string, dir = DIR, name = `dag${++n}.ts`): Promise<
 
 async function parseFile(file: string): Promise<ParseResult & { file: string }> {
   const outcome = await runner.run(file, dirname(file));
+  if ('stopped' in outcome) throw new Error(`the parse runner was stopped while parsing ${file}`);
   return { ...('error' in outcome ? { error: outcome.error } : readParseResult(outcome.payload, file)), file };
 }
 

@@ -151,7 +151,7 @@ describe('finishAndNext (real redis-server, BullMQ backend)', () => {
     const r = await finish(id!, data, null, q, 'failed');
     expect(r.state).toBe('up_for_retry');
     expect(r.claim).toBeUndefined();
-    const [job, nextId, limitDelay, delayUntil] = raw2NextJobData(r.bull);
+    const [job, nextId, limitDelay, delayUntil] = raw2NextJobData(r.bull as unknown[]);
     expect([job, nextId, limitDelay]).toEqual([null, 0, 0]);
     // The retry's delayed job, 60 s on (BullMQ keeps its timestamp in whole ms).
     expect(delayUntil).toBeGreaterThanOrEqual(before + 60_000);
@@ -179,7 +179,7 @@ describe('finishAndNext (real redis-server, BullMQ backend)', () => {
     const r = await finish(first.id, first.data, null, q);
     expect(r.state).toBe('success');
     expect(r.claim).toBeUndefined();
-    expect(raw2NextJobData(r.bull)).toEqual([null, 0, 0, retryAt]);
+    expect(raw2NextJobData(r.bull as unknown[])).toEqual([null, 0, 0, retryAt]);
     expect((await store.getTi(keyOf(second.data)))?.state).toBe('queued');
   });
 });

@@ -6,6 +6,7 @@ const ctx = templateContext({
   runId: 'manual__1',
   taskId: 'load',
   mapIndex: -1,
+  args: {},
   tryNumber: 1,
   logicalDate: new Date('2026-03-28T23:00:00Z'),
   dataIntervalStart: new Date('2026-03-28T23:00:00Z'),

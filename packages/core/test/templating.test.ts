@@ -6,6 +6,7 @@ const ctx = templateContext({
   runId: 'scheduled__2026-03-28T23:00:00.000Z',
   taskId: 'load',
   mapIndex: -1,
+  args: {},
   tryNumber: 2,
   logicalDate: new Date('2026-03-28T23:00:00Z'),
   dataIntervalStart: new Date('2026-03-28T23:00:00Z'),
