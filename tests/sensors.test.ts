@@ -173,10 +173,10 @@ describe('sensors end to end (real redis-server, scheduler and two workers)', ()
     const times = readFileSync(join(dir, 'pokes'), 'utf8').trim().split('\n').map(Number);
     expect(times).toHaveLength(6);
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
-    for (let i = 1; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThan(gaps[i - 1]!);
-    // 100 ms × 2^(k−1) at least, jittered below twice that (plus the poke's own time).
-    gaps.forEach((g, k) => expect(g).toBeGreaterThanOrEqual(100 * 2 ** k));
-    expect(gaps[4]).toBeLessThan(3200 + 1000);
+    // The k-th wait is 100 ms × 2^k at least (jittered up to twice that): no poke comes early.
+    // No upper bound: on a loaded machine a poke can start late, which says nothing of the
+    // backoff (tests assert what the engine decides, not how fast the machine is).
+    gaps.forEach((g, k) => expect(g, `gap ${k}`).toBeGreaterThanOrEqual(100 * 2 ** k));
   });
 
   it('a mapped sensor: each instance waits for its own file and is rescheduled on its own', async () => {
