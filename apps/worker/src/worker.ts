@@ -15,6 +15,7 @@ import {
   type TaskCallbackSlot,
   type TaskInstanceKey,
   instanceArgs,
+  isNonRetryable,
   completionArgs,
   UNMAPPED,
   type TaskState,
@@ -528,7 +529,7 @@ export class AloftWorker {
         if (result.outcome === 'success') result = this.#checkOutput(task, result);
       }
     } catch (err) {
-      result = { outcome: 'failed', reason: `could not run the task: ${err instanceof Error ? err.message : String(err)}` };
+      result = { outcome: 'failed', reason: `could not run the task: ${err instanceof Error ? err.message : String(err)}`, noRetry: isNonRetryable(err) || undefined };
     } finally {
       this.#metrics.running.dec();
     }
