@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { relative } from 'node:path';
-import { createRedisBackend, DelayedError, raw2NextJobData, Worker, type Job, type RedisQueueBackend } from 'bullmq';
+import { createRedisBackend, DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import {
@@ -16,18 +16,15 @@ import {
   type TaskInstanceKey,
   instanceArgs,
   isNonRetryable,
-  completionArgs,
   UNMAPPED,
   type TaskState,
   type FinishInput,
-  type FinishAndNext,
-  type FinishAndNextResult,
-  type StartResult,
   type RedisOutageLog,
   type UserCodeIdentity,
   type TemplateInfo,
 } from '@aloft/core';
 import { CallbackRunner } from './callback-runner.js';
+import { FinishAndNextBatcher } from './finish-and-next-batcher.js';
 import type { CallbackContextData } from './task-context.js';
 import { runCommand } from './executors/command.js';
 import { FnHost } from './executors/fn-host.js';
@@ -164,13 +161,8 @@ export class AloftWorker {
   /** Creates the runs of triggerDagRun tasks, as a manual trigger does. */
   readonly #client: AloftClient;
   readonly #metrics;
-  /**
-   * Finishes handed to BullMQ's completion of their job (by job id): one script records the
-   * finish, completes the job, fetches the next and claims it (#fuse).
-   */
-  readonly #finishing = new Map<string, PendingFinish>();
-  /** Claims already made for fetched jobs, by job id, taken by #process instead of startTi. */
-  readonly #claimed = new Map<string, StartResult>();
+  /** Records finishes as BullMQ completes their jobs, with the claim of the next job (finish-and-next-batcher.ts). */
+  readonly #batcher: FinishAndNextBatcher;
   #closing = false;
   /** Ends the pause in claiming after a reconnect to Redis (see #fenceAfterReconnect). */
   #reconnectFence: NodeJS.Timeout | undefined;
@@ -207,6 +199,7 @@ export class AloftWorker {
       references: o.podReferences,
     });
     this.#host = o.host ?? hostname();
+    this.#batcher = new FinishAndNextBatcher({ store: o.store, logger: o.logger, workerId: o.workerId, host: this.#host, maxDeaths: o.maxTakeovers ?? 3 });
     // Ordering after kill -9 (tests/reaper.test.ts): no other worker can claim a try before
     // BullMQ sees its job stalled, which needs the dead worker's lock to expire. The lock
     // (lockMs) is renewed at least every lockMs/2 (lockRenewTime below, first renewal
@@ -262,7 +255,7 @@ export class AloftWorker {
           removeOnComplete: { count: 0 },
           removeOnFail: { count: 0 },
         },
-        (name, opts, flags) => this.#fuse(createRedisBackend(name, opts, flags)),
+        (name, opts, flags) => this.#batcher.wrap(createRedisBackend(name, opts, flags)),
       );
       worker.on('error', (err) => {
         if (!this.o.outage?.report(err, `queue ${queue}`)) this.#queueError(err, queue);
@@ -341,10 +334,7 @@ export class AloftWorker {
     // Fenced until every try is done or handed back.
     clearInterval(this.#fence);
     // BullMQ completes every job it ran before close resolves; anything left was not sent.
-    for (const [id, p] of this.#finishing) {
-      this.#finishing.delete(id);
-      p.done(await this.o.store.finishTi(p.key, p.tryNumber, p.input).catch(() => undefined));
-    }
+    await this.#batcher.drain();
     await this.#fnPool.close();
     await this.#templates.stop();
     this.#k8s.close();
@@ -406,8 +396,7 @@ export class AloftWorker {
     const d = job.data;
     if (d.callback) return this.#callbackJob(d);
     const key: TaskInstanceKey = { dagId: d.dagId, runId: d.runId, taskId: d.taskId, mapIndex: d.mapIndex };
-    const claimed = job.id === undefined ? undefined : this.#claimed.get(job.id);
-    if (claimed) this.#claimed.delete(job.id!);
+    const claimed = this.#batcher.takeClaim(job.id);
     const claim =
       claimed ?? (await store.startTi(key, d.try, this.o.workerId, this.#host, { log: true, outputs: true, deaths: job.stalledCounter, maxDeaths: this.o.maxTakeovers ?? 3 }));
     if (claim.status === 'stale') {
@@ -579,8 +568,8 @@ export class AloftWorker {
     };
     const callbacks = callbackBase?.task.callbacks;
     if (job.id !== undefined && !callbacks?.onSuccess && !callbacks?.onFailure && !callbacks?.onRetry) {
-      // Recorded when BullMQ completes the job, in the same call (#fuse).
-      this.#finishing.set(job.id, { key, tryNumber: d.try, input, done: finished });
+      // Recorded when BullMQ completes the job, in the same call (FinishAndNextBatcher).
+      this.#batcher.defer(job.id, { key, tryNumber: d.try, input, done: finished });
       return;
     }
     const state = await store.finishTi(key, d.try, input);
@@ -591,52 +580,6 @@ export class AloftWorker {
       await this.#taskCallback(slot, callbackBase, state, result.reason, log);
       await log.close();
     }
-  }
-
-  /**
-   * BullMQ's Redis backend for one queue, with its job completion widened: a job whose task
-   * finish is waiting in #finishing is completed by finishAndNext, which records the finish,
-   * completes the job as BullMQ's own moveToFinished does, fetches the next job and claims
-   * its try. The completions asked for in one turn of the event loop (tasks that finished
-   * together) go in one call. BullMQ gets back exactly what its own call returns; the claim
-   * waits in #claimed.
-   */
-  #fuse(backend: RedisQueueBackend): RedisQueueBackend {
-    const complete = backend.moveToCompleted.bind(backend);
-    let batch: { finish: FinishAndNext; resolve: (r: FinishAndNextResult | Error) => void }[] = [];
-    const flush = () => {
-      const now = batch;
-      batch = [];
-      this.o.store.finishAndNext(now.map((b) => b.finish), { workerId: this.o.workerId, host: this.#host, maxDeaths: this.o.maxTakeovers ?? 3 }).then(
-        (rs) => now.forEach((b, i) => b.resolve(rs[i] ?? new Error('finishAndNext: no reply'))),
-        (err: unknown) => now.forEach((b) => b.resolve(err instanceof Error ? err : new Error(String(err)))),
-      );
-    };
-    backend.moveToCompleted = async (job, returnValue, removeOnComplete, token, fetchNext) => {
-      const p = job.id === undefined ? undefined : this.#finishing.get(job.id);
-      if (!p) return complete(job, returnValue, removeOnComplete, token, fetchNext);
-      this.#finishing.delete(job.id!);
-      const { keys, args, finishedOn } = completionArgs(backend, job, removeOnComplete, token, fetchNext);
-      const finish: FinishAndNext = { key: p.key, tryNumber: p.tryNumber, finish: p.input, bull: { keys, args } };
-      if (batch.length === 0) setImmediate(flush);
-      const r = await new Promise<FinishAndNextResult | Error>((resolve) => batch.push({ finish, resolve }));
-      if (r instanceof Error) {
-        this.o.logger.error({ err: r, dag: p.key.dagId, run: p.key.runId, task: p.key.taskId }, 'could not record a finished task; its job fails');
-        throw r;
-      }
-      p.done(r.state);
-      if (r.claimError) this.o.logger.error({ err: new Error(r.claimError), dag: p.key.dagId, run: p.key.runId, task: p.key.taskId }, 'could not claim the next job with this finish; it is claimed when it runs');
-      if (typeof r.bull === 'number' && r.bull < 0) {
-        throw backend.finishedErrors({ code: r.bull, jobId: job.id, command: 'moveToFinished', state: 'active' });
-      }
-      const next = Array.isArray(r.bull) ? (r.bull as unknown[]) : undefined;
-      if (next?.[1] && r.claim) {
-        if (this.#claimed.size >= 1000) this.#claimed.clear();
-        this.#claimed.set(String(next[1]), r.claim);
-      }
-      return { result: next ? raw2NextJobData(next) : [], finishedOn };
-    };
-    return backend;
   }
 
   /**
@@ -913,13 +856,6 @@ export class AloftWorker {
 }
 
 type TaskInfo = TemplateInfo;
-
-interface PendingFinish {
-  key: TaskInstanceKey;
-  tryNumber: number;
-  input: FinishInput;
-  done: (state: TaskState | 'stale' | undefined) => void;
-}
 
 /** Which task callback follows the state a finish recorded. */
 const AFTER_FINISH: Partial<Record<TaskState | 'stale', TaskCallbackSlot>> = { success: 'onSuccess', failed: 'onFailure', up_for_retry: 'onRetry' };
