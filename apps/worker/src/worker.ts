@@ -1,11 +1,9 @@
 import { hostname } from 'node:os';
-import { relative } from 'node:path';
 import { createRedisBackend, DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import {
   AloftClient,
-  ds as dsOf,
   type Logger,
   type SerializedDag,
   type SerializedTask,
@@ -25,23 +23,25 @@ import {
 } from '@aloft/core';
 import { CallbackRunner } from './callback-runner.js';
 import { FinishAndNextBatcher } from './finish-and-next-batcher.js';
-import type { CallbackContextData } from './task-context.js';
-import { runCommand } from './executors/command.js';
+import { CommandExecutor } from './executors/command.js';
+import type { ExecutorsByKind } from './executors/executor.js';
 import { FnHost } from './executors/fn-host.js';
 import type { FnPoolOptions } from './executors/fn-pool.js';
-import { runSensor } from './executors/sensor.js';
-import { runTriggerDagRun } from './executors/trigger-dag-run.js';
-import { KubernetesExecutor, type PodRun } from './executors/kubernetes/executor.js';
+import { FunctionExecutor } from './executors/function.js';
+import { SensorExecutor } from './executors/sensor.js';
+import { runContextData } from './executors/task-env.js';
+import { TriggerDagRunExecutor } from './executors/trigger-dag-run.js';
+import { KubernetesExecutor } from './executors/kubernetes/executor.js';
 import type { PodReferenceAllowList } from './executors/kubernetes/pod-references.js';
-import type { RunMessage } from './fn-runner.js';
-import { encodeSpec, type PodTaskSpec } from './pod-task-spec.js';
-import type { PodParams } from './executors/kubernetes/pod-spec.js';
-import type { ExecEnv, ExecResult, RunningTask } from './executors/types.js';
+import { TaskPods, type TaskPodDefaults } from './executors/kubernetes/task-pods.js';
+import type { ExecResult, RunningTask } from './executors/types.js';
 import { killGroup } from './process-group.js';
 import { Reaper } from './reaper.js';
 import { TaskLog } from './task-log.js';
 import { UserCodePolicy } from './user-code-policy.js';
-import { NO_TEMPLATES, renderParts, TemplateRenderer } from './template-renderer.js';
+import { TemplateRenderer } from './template-renderer.js';
+
+export type { TaskPodDefaults } from './executors/kubernetes/task-pods.js';
 
 type WorkerDag = SerializedDag & { byId: Map<string, SerializedTask> };
 
@@ -105,22 +105,6 @@ export interface AloftWorkerOptions {
   maxTakeovers?: number;
 }
 
-export interface TaskPodDefaults {
-  image: string;
-  /** The entrypoint that runs one task (apps/worker/src/run-task.ts in the Aloft image). */
-  command: string[];
-  namespace: string;
-  /** Where the DAG files are inside the task image. */
-  dagsFolder?: string | undefined;
-}
-
-const DEFAULT_TASK_PODS: TaskPodDefaults = {
-  image: 'aloft/aloft:latest',
-  command: ['aloft-entrypoint', 'run-task'],
-  namespace: 'default',
-  dagsFolder: '/app/dags',
-};
-
 interface RunningEntry {
   task: RunningTask;
   /** When the job's lock was last taken or renewed, as this worker heard of it. */
@@ -158,8 +142,8 @@ export class AloftWorker {
   readonly #k8s: KubernetesExecutor;
   readonly #host: string;
   readonly #reaper: Reaper;
-  /** Creates the runs of triggerDagRun tasks, as a manual trigger does. */
-  readonly #client: AloftClient;
+  /** The executor of each task kind. */
+  readonly #executors: ExecutorsByKind;
   readonly #metrics;
   /** Records finishes as BullMQ completes their jobs, with the claim of the next job (finish-and-next-batcher.ts). */
   readonly #batcher: FinishAndNextBatcher;
@@ -207,7 +191,6 @@ export class AloftWorker {
     // die at once (EOF) and SIGKILLs by lockMs/8, so the groups are gone before the
     // takeover, on this host or any other.
     this.#reaper = new Reaper({ graceMs: Math.min(o.killGraceMs, Math.floor(o.lockMs / 8)), logger: o.logger });
-    this.#client = new AloftClient({ redis: o.store.redis, prefix: o.store.keys.prefix, durability: o.store.durability });
     this.#templates = new TemplateRenderer({
       timeoutMs: 2000,
       maxBytes: 1 << 20,
@@ -219,6 +202,19 @@ export class AloftWorker {
       identity: this.#userCode.identity,
     });
     this.#callbacks = new CallbackRunner({ fnPool: this.#fnPool, logger: o.logger, timeoutMs: o.callbackTimeoutMs ?? 60_000, killGraceMs: o.killGraceMs, registry: o.registry });
+    const pods = new TaskPods({ k8s: this.#k8s, defaults: o.taskPods, onStandIn: o.podsOnStandIn });
+    const fn = new FunctionExecutor({ fnHost: this.#fnPool, pods, dagsFolder: o.dagsFolder });
+    this.#executors = {
+      command: new CommandExecutor({ userCode: this.#userCode, pods }),
+      fn,
+      branch: fn,
+      shortCircuit: fn,
+      empty: { start: () => Promise.resolve({ result: Promise.resolve({ outcome: 'success' }), cancel: async () => undefined }) },
+      // Creates runs as a manual trigger does.
+      triggerDagRun: new TriggerDagRunExecutor({ client: new AloftClient({ redis: o.store.redis, prefix: o.store.keys.prefix, durability: o.store.durability }) }),
+      sensor: new SensorExecutor({ store: o.store, fnHost: this.#fnPool, onPoke: (mode) => this.#metrics.pokes.inc({ mode }) }),
+      kubernetesPod: pods,
+    };
     this.#metrics = {
       finished: new Counter({ name: 'aloft_worker_tasks_total', help: 'Task tries finished by this worker, by outcome', labelNames: ['outcome', 'queue'], registers: [o.registry] }),
       duration: new Histogram({ name: 'aloft_worker_task_duration_seconds', help: 'Task try duration', labelNames: ['queue'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600], registers: [o.registry] }),
@@ -687,158 +683,9 @@ export class AloftWorker {
     });
   }
 
-  /** Starts a task once its templates are rendered (a template that fails throws, failing the task). */
-  async #start(task: SerializedTask, dag: SerializedDag, info: TaskInfo, log: TaskLog, key: TaskInstanceKey): Promise<RunningTask> {
-    const where = `${dag.id}.${task.id}`;
-    const env = { log, killGraceMs: this.o.killGraceMs };
-    const templates = this.#templates.forTask(info);
-    switch (task.kind) {
-      case 'command': {
-        const spec = task.command!;
-        const { command, env: taskEnv } = await renderParts(templates, where, { command: spec.command, env: spec.env });
-        if (task.runInPod) {
-          return this.#inPod(task, dag, info, env, {
-            kind: 'command',
-            command,
-            cwd: spec.cwd,
-            skipExitCode: spec.skipExitCode,
-            env: { ...aloftEnv(dag, task, info), ...taskEnv },
-          });
-        }
-        const { who, why } = this.#userCode.forCwd(spec.cwd);
-        if (why) log.system(why);
-        return runCommand(
-          {
-            command,
-            cwd: spec.cwd,
-            skipExitCode: spec.skipExitCode,
-            env: this.#userCode.env(who, { ...aloftEnv(dag, task, info), ...taskEnv }),
-            uid: who?.uid,
-            gid: who?.gid,
-          },
-          env,
-        );
-      }
-      case 'fn':
-      case 'branch':
-      case 'shortCircuit': {
-        if (task.runInPod) {
-          const rel = relative(this.o.dagsFolder ?? '', dag.fileloc);
-          const running = this.#inPod(task, dag, info, env, {
-            kind: task.kind,
-            file: this.o.dagsFolder && !rel.startsWith('..') ? rel : dag.fileloc,
-            dagId: dag.id,
-            taskId: task.id,
-            ctx: fnContext(dag, info),
-            skipExitCode: 99,
-          });
-          return task.kind === 'fn' ? running : { ...running, result: running.result.then((r) => this.#decide(task, r)) };
-        }
-        const running = this.#fnPool.run(
-          {
-            type: 'run',
-            file: dag.fileloc,
-            dagId: dag.id,
-            taskId: task.id,
-            ctx: fnContext(dag, info),
-          },
-          env,
-        );
-        if (task.kind === 'fn') return running;
-        return { ...running, result: running.result.then((r) => this.#decide(task, r)) };
-      }
-      case 'empty':
-        return { result: Promise.resolve({ outcome: 'success' }), cancel: async () => undefined };
-      case 'triggerDagRun':
-        return runTriggerDagRun({ client: this.#client, task, info, templates }, env);
-      case 'sensor':
-        return runSensor(
-          {
-            task,
-            info,
-            templates,
-            key,
-            store: this.o.store,
-            runFunction: (response) => this.#fnPool.run({ type: 'run', file: dag.fileloc, dagId: dag.id, taskId: task.id, ctx: fnContext(dag, info), response }, env),
-            onPoke: () => this.#metrics.pokes.inc({ mode: task.sensor!.mode }),
-          },
-          env,
-        );
-      case 'kubernetesPod':
-        return this.#runPod(
-          {
-            params: task.pod as unknown as PodParams,
-            id: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex, tryNumber: info.tryNumber },
-            key: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex },
-            templates,
-            dagFile: dag.fileloc,
-            taskEnv: aloftEnv(dag, task, info),
-          },
-          env,
-        );
-    }
-  }
-
-  /**
-   * A pod task: in ALOFT_TASK_POD_NAMESPACE unless it names a namespace. The executor refuses
-   * Secrets and ConfigMaps the operator does not allow (tests/deploy-cluster.test.ts, "refuses").
-   */
-  #runPod(r: PodRun, env: ExecEnv): RunningTask {
-    const tp = this.o.taskPods ?? DEFAULT_TASK_PODS;
-    if (this.o.podsOnStandIn) env.log.system('pods run on a local stand-in, not a cluster: the quick start found no KUBECONFIG');
-    return this.#k8s.run({ ...r, params: { ...r.params, namespace: r.params.namespace ?? tp.namespace } }, env);
-  }
-
-  /** A command or function task in a pod of its own; this worker only watches it. */
-  #inPod(task: SerializedTask, dag: SerializedDag, info: TaskInfo, env: ExecEnv, spec: PodTaskSpec): RunningTask {
-    const o = task.runInPod!;
-    const tp = this.o.taskPods ?? DEFAULT_TASK_PODS;
-    const params = {
-      ...(o as Record<string, unknown>),
-      namespace: o.namespace,
-      image: o.image ?? tp.image,
-      cmds: [...tp.command, '--termination-log', '/dev/termination-log'],
-      env: { ALOFT_TASK_SPEC: encodeSpec(spec), ...(tp.dagsFolder ? { ALOFT_DAGS_FOLDER: tp.dagsFolder } : {}) },
-      onFinish: 'delete',
-      getLogs: true,
-      skipExitCodes: [spec.skipExitCode],
-    } as unknown as PodParams;
-    const running = this.#runPod(
-      {
-        params,
-        id: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex, tryNumber: info.tryNumber },
-        key: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex },
-        // Already templated: the pod's own parameters have nothing left to render.
-        templates: NO_TEMPLATES,
-        dagFile: dag.fileloc,
-        taskEnv: aloftEnv(dag, task, info),
-      },
-      env,
-    );
-    // The pod's exit code is the task's: the skip code means skipped, as on a worker.
-    return {
-      ...running,
-      result: running.result.then((r) => (r.outcome === 'skipped' ? { ...r, reason: r.reason?.replace(/^exit code (\d+) means skipped$/, 'skipped in its pod (exit code $1)') } : r)),
-    };
-  }
-
-  /** Branch and short-circuit results: which downstream tasks go on. */
-  #decide(task: SerializedTask, r: ExecResult): ExecResult {
-    if (r.outcome !== 'success') return r;
-    const value: unknown = r.outputJson === undefined ? undefined : JSON.parse(r.outputJson);
-    if (task.kind === 'shortCircuit') {
-      return { ...r, outputJson: JSON.stringify(Boolean(value)), skipDescendants: !value };
-    }
-    const items = (Array.isArray(value) ? value : value === undefined || value === null ? [] : [value]) as unknown[];
-    const ids = items.map((v) => (typeof v === 'string' ? v : (v as { id?: string } | null)?.id ?? JSON.stringify(v)));
-    const unknown = ids.filter((id) => !task.downstream.includes(id));
-    if (unknown.length > 0) {
-      return {
-        outcome: 'failed',
-        reason: `branch returned ${unknown.map((u) => `"${u}"`).join(', ')}, not a direct downstream task of "${task.id}" (those are: ${task.downstream.join(', ') || 'none'})`,
-      };
-    }
-    return { ...r, outputJson: JSON.stringify(ids), follow: ids };
+  /** Starts a task with the executor of its kind (a template that fails throws, failing the task). */
+  #start(task: SerializedTask, dag: SerializedDag, info: TaskInfo, log: TaskLog, key: TaskInstanceKey): Promise<RunningTask> {
+    return this.#executors[task.kind].start({ dag, task, info, key, templates: this.#templates.forTask(info) }, { log, killGraceMs: this.o.killGraceMs });
   }
 
   #checkOutput(task: SerializedTask, r: ExecResult): ExecResult {
@@ -863,38 +710,4 @@ const AFTER_FINISH: Partial<Record<TaskState | 'stale', TaskCallbackSlot>> = { s
 /** The DAG's params with the run's conf on top. */
 function runParams(dag: SerializedDag, conf: Record<string, unknown>): Record<string, unknown> {
   return { ...Object.fromEntries(Object.entries(dag.params).map(([k, p]) => [k, p.default])), ...conf };
-}
-
-/** The run part of a callback's context. */
-function runContextData(
-  dag: SerializedDag,
-  info: Pick<TaskInfo, 'runId' | 'logicalDate' | 'dataIntervalStart' | 'dataIntervalEnd' | 'params' | 'conf'>,
-): Pick<CallbackContextData, 'dagId' | 'runId' | 'logicalDate' | 'dataIntervalStart' | 'dataIntervalEnd' | 'ds' | 'params' | 'conf'> {
-  return {
-    dagId: dag.id,
-    runId: info.runId,
-    logicalDate: info.logicalDate.getTime(),
-    dataIntervalStart: info.dataIntervalStart.getTime(),
-    dataIntervalEnd: info.dataIntervalEnd.getTime(),
-    ds: dsOf(info.logicalDate, dag.timezone),
-    params: info.params,
-    conf: info.conf,
-  };
-}
-
-/** Variables every command and pod gets: which try of which task this is. */
-function aloftEnv(dag: SerializedDag, task: SerializedTask, info: TaskInfo): Record<string, string> {
-  return {
-    ALOFT_DAG_ID: dag.id,
-    ALOFT_TASK_ID: task.id,
-    ALOFT_RUN_ID: info.runId,
-    ALOFT_TRY_NUMBER: String(info.tryNumber),
-    ALOFT_LOGICAL_DATE: info.logicalDate.toISOString(),
-    ALOFT_DS: dsOf(info.logicalDate, dag.timezone),
-  };
-}
-
-/** What a function task's context is built from, as plain data (for a runner thread or a pod). */
-function fnContext(dag: SerializedDag, info: TaskInfo): RunMessage['ctx'] {
-  return { ...runContextData(dag, info), taskId: info.taskId, mapIndex: info.mapIndex, tryNumber: info.tryNumber, args: info.args, outputs: info.outputs };
 }
