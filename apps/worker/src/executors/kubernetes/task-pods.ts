@@ -1,3 +1,4 @@
+import type { PodParams as StoredPodParams } from '@aloft/core';
 import type { PodTaskSpec } from '../../pod-task-spec.js';
 import { encodeSpec } from '../../pod-task-spec.js';
 import { NO_TEMPLATES } from '../../template-renderer.js';
@@ -5,7 +6,6 @@ import type { Executor, TaskRequest } from '../executor.js';
 import { aloftEnv } from '../task-env.js';
 import type { ExecEnv, RunningTask } from '../types.js';
 import type { KubernetesExecutor, PodRun } from './executor.js';
-import type { PodParams } from './pod-spec.js';
 
 export interface TaskPodDefaults {
   image: string;
@@ -45,23 +45,24 @@ export class TaskPods implements Executor {
   }
 
   start(r: TaskRequest, env: ExecEnv): Promise<RunningTask> {
-    return Promise.resolve(this.#run({ ...podRun(r), params: r.task.pod as unknown as PodParams, templates: r.templates }, env));
+    const params = r.task.pod;
+    if (!params) return Promise.reject(new Error(`task "${r.task.id}" has no pod parameters`));
+    return Promise.resolve(this.#run({ ...podRun(r), params, templates: r.templates }, env));
   }
 
   /** A command or function task in a pod of its own, already templated; this worker only watches it. */
   inPod(r: TaskRequest, env: ExecEnv, spec: PodTaskSpec): RunningTask {
     const o = r.task.runInPod!;
     const tp = this.#defaults;
-    const params = {
-      ...(o as Record<string, unknown>),
-      namespace: o.namespace,
+    const params: StoredPodParams = {
+      ...o,
       image: o.image ?? tp.image,
       cmds: [...tp.command, '--termination-log', '/dev/termination-log'],
       env: { ALOFT_TASK_SPEC: encodeSpec(spec), ...(tp.dagsFolder ? { ALOFT_DAGS_FOLDER: tp.dagsFolder } : {}) },
       onFinish: 'delete',
       getLogs: true,
       skipExitCodes: [spec.skipExitCode],
-    } as unknown as PodParams;
+    };
     // Already templated: the pod's own parameters have nothing left to render.
     const running = this.#run({ ...podRun(r), params, templates: NO_TEMPLATES }, env);
     // The pod's exit code is the task's: the skip code means skipped, as on a worker.
@@ -72,7 +73,7 @@ export class TaskPods implements Executor {
   }
 
   /** In the worker's task pod namespace unless the task names one. */
-  #run(r: PodRun, env: ExecEnv): RunningTask {
+  #run(r: Omit<PodRun, 'params'> & { params: StoredPodParams }, env: ExecEnv): RunningTask {
     if (this.o.onStandIn) env.log.system('pods run on a local stand-in, not a cluster: the quick start found no KUBECONFIG');
     return this.o.k8s.run({ ...r, params: { ...r.params, namespace: r.params.namespace ?? this.#defaults.namespace } }, env);
   }
