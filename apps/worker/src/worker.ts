@@ -20,6 +20,7 @@ import {
   type RedisOutageLog,
   type UserCodeIdentity,
   type TemplateInfo,
+  type ClaimedRun,
 } from '@aloft/core';
 import { CallbackRunner } from './callback-runner.js';
 import { FinishAndNextBatcher } from './finish-and-next-batcher.js';
@@ -387,30 +388,58 @@ export class AloftWorker {
     return d;
   }
 
+  /** One task job: claim its try, prepare its inputs, execute it, record the result. */
   async #process(queue: string, job: Job<JobData>, token: string | undefined): Promise<void> {
-    const { store, logger } = this.o;
     const d = job.data;
     if (d.callback) return this.#callbackJob(d);
-    const key: TaskInstanceKey = { dagId: d.dagId, runId: d.runId, taskId: d.taskId, mapIndex: d.mapIndex };
-    const claimed = this.#batcher.takeClaim(job.id);
+    const claim = await this.#claim(queue, job, token);
+    if (!claim) return;
+    this.#metrics.running.inc();
+    const started = Date.now();
+    let ran: Ran;
+    let prepared: Prepared | undefined;
+    try {
+      const p = await this.#prepare(d, claim.run, claim.outputs);
+      if ('outcome' in p) ran = { result: p };
+      else {
+        prepared = p;
+        ran = await this.#execute(job, p, claim.log, started);
+      }
+    } catch (err) {
+      ran = { result: { outcome: 'failed', reason: `could not run the task: ${err instanceof Error ? err.message : String(err)}`, noRetry: isNonRetryable(err) || undefined } };
+    } finally {
+      this.#metrics.running.dec();
+    }
+    await this.#record(queue, job, token, { ...ran, log: claim.log, started, callbackBase: prepared });
+  }
+
+  /**
+   * Claims the job's try for this worker (or takes the claim made when the job was fetched),
+   * and stops an earlier copy of the same try still running here. Undefined: nothing to run
+   * (a stale job, or a poison pill the claim itself failed); a busy instance is delayed.
+   */
+  async #claim(queue: string, job: Job<JobData>, token: string | undefined): Promise<{ run: ClaimedRun; outputs?: Record<string, unknown> | undefined; log: TaskLog } | undefined> {
+    const { store, logger } = this.o;
+    const d = job.data;
+    const key = keyOf(d);
     const claim =
-      claimed ?? (await store.startTi(key, d.try, this.o.workerId, this.#host, { log: true, outputs: true, deaths: job.stalledCounter, maxDeaths: this.o.maxTakeovers ?? 3 }));
+      this.#batcher.takeClaim(job.id) ??
+      (await store.startTi(key, d.try, this.o.workerId, this.#host, { log: true, outputs: true, deaths: job.stalledCounter, maxDeaths: this.o.maxTakeovers ?? 3 }));
     if (claim.status === 'stale') {
       logger.debug({ job: job.id }, 'stale job dropped');
-      return;
+      return undefined;
     }
     if (claim.status === 'poison') {
       // Recorded by the claim itself (claim.lua); the job just completes.
       logger.warn({ dag: d.dagId, run: d.runId, task: d.taskId, try: d.try, state: claim.state }, claim.reason);
       if (claim.state !== 'stale') this.#metrics.finished.inc({ outcome: claim.state, queue });
-      return;
+      return undefined;
     }
     if (claim.status === 'busy' || claim.status === 'pool') {
       await job.moveToDelayed(Date.now() + 500 + Math.floor(Math.random() * 500), token);
       throw new DelayedError();
     }
-    const id = job.id ?? `${d.dagId}|${d.runId}|${d.taskId}`;
-    const earlier = this.#running.get(id);
+    const earlier = this.#running.get(runningId(job));
     if (earlier) {
       // The same try delivered again to this worker while it still runs it: Redis lost the
       // claim (a failover or a restart) and the job came back. One run of a try at a time: the
@@ -423,101 +452,118 @@ export class AloftWorker {
       log.system(`worker ${claim.previousWorker} stopped answering; ${this.o.workerId} takes this try over`);
       if (claim.previousHost === this.#host && claim.previousPgid) await killGroup(claim.previousPgid, this.o.killGraceMs);
     }
-    this.#metrics.running.inc();
-    const started = Date.now();
-    let result: ExecResult;
+    return { run: claim.run, outputs: claim.outputs, log };
+  }
+
+  /** The stored DAG version's task and what it runs with; a failed result when the task is gone. */
+  async #prepare(d: JobData, run: ClaimedRun, claimedOutputs: Record<string, unknown> | undefined): Promise<Prepared | ExecResult> {
+    const dag = await this.#dagVersion(d.dagId, run.version);
+    const task = dag?.byId.get(d.taskId);
+    if (!dag || !task) return { outcome: 'failed', reason: `task "${d.taskId}" is not in the stored DAG "${d.dagId}"` };
+    const { outputs, args } = await this.#inputs(dag, task, d, claimedOutputs);
+    const info: TaskInfo = {
+      dagId: d.dagId,
+      runId: d.runId,
+      taskId: d.taskId,
+      mapIndex: d.mapIndex,
+      tryNumber: d.try,
+      args,
+      logicalDate: new Date(run.logicalDate),
+      dataIntervalStart: new Date(run.dataIntervalStart),
+      dataIntervalEnd: new Date(run.dataIntervalEnd),
+      timezone: dag.timezone,
+      params: runParams(dag, run.conf),
+      conf: run.conf,
+      outputs,
+    };
+    return { dag, task, info };
+  }
+
+  /**
+   * Runs the try with its kind's executor until it ends, is stopped (execution timeout, the
+   * instance changed, the lock lost) or handed back, keeping it in #running meanwhile.
+   */
+  async #execute(job: Job<JobData>, p: Prepared, log: TaskLog, started: number): Promise<Ran> {
+    const { store } = this.o;
+    const { dag, task, info } = p;
+    const d = job.data;
+    const key = keyOf(d);
+    const id = runningId(job);
     let handedBack = false;
     let externallyChanged: string | undefined;
     /** Why this worker no longer owns the try (its job lock is gone, or about to be). */
     let lost: string | undefined;
-    let callbackBase: { dag: SerializedDag; task: SerializedTask; info: TaskInfo } | undefined;
-    try {
-      const run = claim.run;
-      const dag = await this.#dagVersion(d.dagId, run.version);
-      const task = dag?.byId.get(d.taskId);
-      if (!dag || !task) {
-        result = { outcome: 'failed', reason: `task "${d.taskId}" is not in the stored DAG "${d.dagId}"` };
-      } else {
-        const { outputs, args } = await this.#inputs(dag, task, d, claim.outputs);
-        const params = runParams(dag, run.conf);
-        const info = {
-          dagId: d.dagId,
-          runId: d.runId,
-          taskId: d.taskId,
-          mapIndex: d.mapIndex,
-          tryNumber: d.try,
-          args,
-          logicalDate: new Date(run.logicalDate),
-          dataIntervalStart: new Date(run.dataIntervalStart),
-          dataIntervalEnd: new Date(run.dataIntervalEnd),
-          timezone: dag.timezone,
-          params,
-          conf: run.conf,
-          outputs,
-        };
-        callbackBase = { dag, task, info };
-        if (task.callbacks?.onExecute) await this.#taskCallback('onExecute', callbackBase, 'running', undefined, log);
-        const running = await this.#start(task, dag, info, log, key);
-        if (running.pgid) {
-          this.#reaper.watch(running.pgid, running.tag);
-          await store.setTiPgid(key, running.pgid);
-        }
-        let timedOut: string | undefined;
-        const timeout =
-          task.executionTimeoutMs !== null
-            ? setTimeout(() => {
-                timedOut = `execution timeout: still running after ${task.executionTimeoutMs} ms`;
-                log.system(timedOut);
-                void running.cancel(timedOut);
-              }, task.executionTimeoutMs)
-            : undefined;
-        const stop = (why: string, owned: boolean) => {
-          if (externallyChanged || lost) return;
-          if (owned) externallyChanged = why;
-          else lost = why;
-          log.system(why);
-          // A pod goes on for the next holder to adopt; anything else must stop here.
-          void (!owned && running.detach ? running.detach(why) : running.cancel(why));
-        };
-        // Still this worker's try? The holder is compared too: a claim rolled back by a Redis
-        // failover and made again by another worker shows the same state and try.
-        const verify = () =>
-          store.getTiStateAndTry(key).then(({ state, try: t, worker }) => {
-            if (state !== 'running' || t !== d.try) stop(`the task instance is now ${state ?? 'gone'} (try ${t}); stopping this try`, true);
-            else if (worker !== undefined && worker !== this.o.workerId) stop(`worker ${worker} took this try over; stopping it here`, false);
-          }, () => undefined);
-        const heartbeat = setInterval(() => void verify(), this.o.heartbeatMs);
-        const handBack = () => {
-          handedBack = true;
-          void (running.detach ? running.detach('worker shutting down') : running.cancel('worker shutting down'));
-        };
-        this.#running.set(id, {
-          task: running,
-          // The job's lock was taken when BullMQ moved it to active.
-          lockedAt: job.processedOn ?? started,
-          lose: (why) => stop(why, false),
-          handBack,
-          verify,
-          supersede: (why) => stop(why, true),
-        });
-        // A pod task that started while the worker was already closing goes back at once too.
-        if (this.#closing && running.detach) handBack();
-        try {
-          result = await running.result;
-        } finally {
-          clearTimeout(timeout);
-          clearInterval(heartbeat);
-          this.#running.delete(id);
-          if (running.pgid) this.#reaper.forget(running.pgid);
-        }
-        if (timedOut) result = { outcome: 'failed', reason: timedOut, exitCode: result.exitCode };
-        if (result.outcome === 'success') result = this.#checkOutput(task, result);
-      }
-    } catch (err) {
-      result = { outcome: 'failed', reason: `could not run the task: ${err instanceof Error ? err.message : String(err)}`, noRetry: isNonRetryable(err) || undefined };
-    } finally {
-      this.#metrics.running.dec();
+    if (task.callbacks?.onExecute) await this.#taskCallback('onExecute', p, 'running', undefined, log);
+    const running = await this.#start(task, dag, info, log, key);
+    if (running.pgid) {
+      this.#reaper.watch(running.pgid, running.tag);
+      await store.setTiPgid(key, running.pgid);
     }
+    let timedOut: string | undefined;
+    const timeout =
+      task.executionTimeoutMs !== null
+        ? setTimeout(() => {
+            timedOut = `execution timeout: still running after ${task.executionTimeoutMs} ms`;
+            log.system(timedOut);
+            void running.cancel(timedOut);
+          }, task.executionTimeoutMs)
+        : undefined;
+    const stop = (why: string, owned: boolean) => {
+      if (externallyChanged || lost) return;
+      if (owned) externallyChanged = why;
+      else lost = why;
+      log.system(why);
+      // A pod goes on for the next holder to adopt; anything else must stop here.
+      void (!owned && running.detach ? running.detach(why) : running.cancel(why));
+    };
+    // Still this worker's try? The holder is compared too: a claim rolled back by a Redis
+    // failover and made again by another worker shows the same state and try.
+    const verify = () =>
+      store.getTiStateAndTry(key).then(({ state, try: t, worker }) => {
+        if (state !== 'running' || t !== d.try) stop(`the task instance is now ${state ?? 'gone'} (try ${t}); stopping this try`, true);
+        else if (worker !== undefined && worker !== this.o.workerId) stop(`worker ${worker} took this try over; stopping it here`, false);
+      }, () => undefined);
+    const heartbeat = setInterval(() => void verify(), this.o.heartbeatMs);
+    const handBack = () => {
+      handedBack = true;
+      void (running.detach ? running.detach('worker shutting down') : running.cancel('worker shutting down'));
+    };
+    this.#running.set(id, {
+      task: running,
+      // The job's lock was taken when BullMQ moved it to active.
+      lockedAt: job.processedOn ?? started,
+      lose: (why) => stop(why, false),
+      handBack,
+      verify,
+      supersede: (why) => stop(why, true),
+    });
+    // A pod task that started while the worker was already closing goes back at once too.
+    if (this.#closing && running.detach) handBack();
+    let result: ExecResult;
+    try {
+      result = await running.result;
+    } finally {
+      clearTimeout(timeout);
+      clearInterval(heartbeat);
+      this.#running.delete(id);
+      if (running.pgid) this.#reaper.forget(running.pgid);
+    }
+    if (timedOut) result = { outcome: 'failed', reason: timedOut, exitCode: result.exitCode };
+    if (result.outcome === 'success') result = this.#checkOutput(task, result);
+    return { result, handedBack, externallyChanged, lost };
+  }
+
+  /**
+   * What becomes of the try and its job: nothing recorded when the try is no longer this
+   * worker's or was handed back; a reschedule; or the finish, fused with BullMQ's completion
+   * of the job (FinishAndNextBatcher) unless a finish callback must follow it here.
+   */
+  async #record(queue: string, job: Job<JobData>, token: string | undefined, r: Ran & { log: TaskLog; started: number; callbackBase: Prepared | undefined }): Promise<void> {
+    const { store, logger } = this.o;
+    const { log, started, callbackBase, handedBack, externallyChanged, lost } = r;
+    const { result } = r;
+    const d = job.data;
+    const key = keyOf(d);
     if (result.reason && result.outcome !== 'success') log.system(`${result.outcome}: ${result.reason}`);
     if (externallyChanged || handedBack || lost) await log.close();
     if (lost) {
@@ -540,9 +586,9 @@ export class AloftWorker {
       // early (startTi takes up_for_reschedule with the same try); a lost job is re-added by
       // the sweep once nextPokeAt has passed.
       const nextPokeAt = result.nextPokeAt ?? Date.now();
-      const r = await store.rescheduleTi(key, d.try, { nextPokeAt, pokes: result.pokes ?? 0, logLines: await log.takeRest() });
+      const rs = await store.rescheduleTi(key, d.try, { nextPokeAt, pokes: result.pokes ?? 0, logLines: await log.takeRest() });
       this.#metrics.rescheduled.inc();
-      if (r === 'stale') return;
+      if (rs === 'stale') return;
       await job.moveToDelayed(nextPokeAt, token);
       throw new DelayedError();
     }
@@ -703,6 +749,34 @@ export class AloftWorker {
 }
 
 type TaskInfo = TemplateInfo;
+
+/** A claimed try, ready to start: its DAG version, task, and what it runs with. */
+interface Prepared {
+  dag: WorkerDag;
+  task: SerializedTask;
+  info: TaskInfo;
+}
+
+/** How a try ended here: its result, and whether this worker still owns it. */
+interface Ran {
+  result: ExecResult;
+  /** Handed back (the worker is closing): the next holder runs or adopts it. */
+  handedBack?: boolean;
+  /** Why the instance moved on without this worker (cancelled, superseded): nothing is recorded. */
+  externallyChanged?: string | undefined;
+  /** Why this worker no longer owns the try (its job lock is gone, or about to be). */
+  lost?: string | undefined;
+}
+
+/** The task instance a job is about. */
+function keyOf(d: JobData): TaskInstanceKey {
+  return { dagId: d.dagId, runId: d.runId, taskId: d.taskId, mapIndex: d.mapIndex };
+}
+
+/** The try's entry in #running. */
+function runningId(job: Job<JobData>): string {
+  return job.id ?? `${job.data.dagId}|${job.data.runId}|${job.data.taskId}`;
+}
 
 /** Which task callback follows the state a finish recorded. */
 const AFTER_FINISH: Partial<Record<TaskState | 'stale', TaskCallbackSlot>> = { success: 'onSuccess', failed: 'onFailure', up_for_retry: 'onRetry' };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, dirname, resolve } from 'node:path';
-import { loadYaml, type V1Container, type V1EnvVar, type V1Pod, type V1Volume, type V1VolumeMount } from '@kubernetes/client-node';
+import { loadYaml, type V1Container, type V1EnvVar, type V1Pod } from '@kubernetes/client-node';
 import type { PodParams as StoredPodParams } from '@aloft/core';
 import { renderParts, type TaskTemplates } from '../../template-renderer.js';
 
