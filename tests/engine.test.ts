@@ -39,7 +39,7 @@ describe('engine semantics end to end (real redis-server, scheduler and two work
     await sys.spawn('scheduler', 'scheduler');
     await sys.spawn('worker', 'worker-1');
     await sys.spawn('worker', 'worker-2');
-    await waitFor('fixture DAGs stored', async () => (await sys.client.listDags()).length >= 9, 60_000);
+    await waitFor('fixture DAGs stored', async () => (await sys.client.listDags()).length >= 10, 60_000);
   });
   afterAll(async () => {
     await sys.stop();
@@ -119,6 +119,13 @@ describe('engine semantics end to end (real redis-server, scheduler and two work
     expect(starts[1]! - ends[0]!).toBeLessThan(1900);
     expect(starts[2]! - ends[1]!).toBeGreaterThanOrEqual(1900);
     expect(starts[2]! - ends[1]!).toBeLessThan(3500);
+  });
+
+  it('fails a function that throws NonRetryableError, or an error marked nonRetryable, on try 1 whatever its retries', async () => {
+    const { run: r, tis } = await triggerAndWait('refusing');
+    expect(r.state).toBe('failed');
+    expect(tis['refuse']).toMatchObject({ state: 'failed', try: 1, reason: 'NonRetryableError: the input file is malformed' });
+    expect(tis['marked']).toMatchObject({ state: 'failed', try: 1, reason: 'Error: the quota is refused for good' });
   });
 
   it('ends a command that outlives its execution timeout with its whole process group, and a blocking function too', async () => {
@@ -289,7 +296,7 @@ describe('worker shutdown (SIGTERM)', () => {
 
   it('finishes a short task within the grace period, and hands a long one back to another worker', async () => {
     const first = await sys.spawn('worker', 'leaving', { ALOFT_WORKER_GRACE_MS: '1500' });
-    await waitFor('DAGs stored', async () => (await sys.client.listDags()).length >= 9, 60_000);
+    await waitFor('DAGs stored', async () => (await sys.client.listDags()).length >= 10, 60_000);
     const short = await sys.client.trigger('long', { conf: { seconds: 0.5 } });
     const long = await sys.client.trigger('long', { conf: { seconds: 4 } });
     await waitFor('both tasks running on the first worker', async () => {

@@ -12,7 +12,7 @@
 import { statSync } from 'node:fs';
 import { format } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
-import { importDagFile, SkipSignal, type Dag, type HttpSensorResponse, type TaskContext } from '@aloft/core';
+import { importDagFile, isNonRetryable, SkipSignal, type Dag, type HttpSensorResponse, type TaskContext } from '@aloft/core';
 import { PROGRESS, STARTED } from './fn-cells.js';
 import { callbackContext, taskContext, type CallbackContextData } from './task-context.js';
 
@@ -58,7 +58,8 @@ export type ChildMessage =
   | { type: 'log'; tag: number; level: 'info' | 'warn' | 'error'; line: string }
   | { type: 'out'; tag: number; stream: 'stdout' | 'stderr'; text: string }
   | { type: 'done'; tag: number; ok: true; valueJson: string | undefined; skipped?: string | undefined }
-  | { type: 'done'; tag: number; ok: false; error: string };
+  /** `noRetry`: the function threw a NonRetryableError (or an error marked so), known here by name and mark. */
+  | { type: 'done'; tag: number; ok: false; error: string; noRetry?: true | undefined };
 
 export interface RunnerData {
   /** fn-cells.ts */
@@ -114,7 +115,7 @@ async function run(m: RunMessage, tag: number, signal: AbortSignal): Promise<voi
     send({ type: 'done', tag, ok: true, valueJson });
   } catch (err) {
     if (err instanceof SkipSignal) send({ type: 'done', tag, ok: true, valueJson: undefined, skipped: err.message });
-    else send({ type: 'done', tag, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    else send({ type: 'done', tag, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err), noRetry: isNonRetryable(err) || undefined });
   }
 }
 

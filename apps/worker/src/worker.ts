@@ -1,11 +1,9 @@
 import { hostname } from 'node:os';
-import { relative } from 'node:path';
-import { createRedisBackend, DelayedError, raw2NextJobData, Worker, type Job, type RedisQueueBackend } from 'bullmq';
+import { createRedisBackend, DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import {
   AloftClient,
-  ds as dsOf,
   type Logger,
   type SerializedDag,
   type SerializedTask,
@@ -15,35 +13,36 @@ import {
   type TaskCallbackSlot,
   type TaskInstanceKey,
   instanceArgs,
-  completionArgs,
+  isNonRetryable,
   UNMAPPED,
   type TaskState,
   type FinishInput,
-  type FinishAndNext,
-  type FinishAndNextResult,
-  type StartResult,
   type RedisOutageLog,
   type UserCodeIdentity,
   type TemplateInfo,
+  type ClaimedRun,
 } from '@aloft/core';
 import { CallbackRunner } from './callback-runner.js';
-import type { CallbackContextData } from './task-context.js';
-import { runCommand } from './executors/command.js';
+import { FinishAndNextBatcher } from './finish-and-next-batcher.js';
+import { CommandExecutor } from './executors/command.js';
+import type { ExecutorsByKind } from './executors/executor.js';
 import { FnHost } from './executors/fn-host.js';
 import type { FnPoolOptions } from './executors/fn-pool.js';
-import { runSensor } from './executors/sensor.js';
-import { runTriggerDagRun } from './executors/trigger-dag-run.js';
-import { KubernetesExecutor, type PodRun } from './executors/kubernetes/executor.js';
+import { FunctionExecutor } from './executors/function.js';
+import { SensorExecutor } from './executors/sensor.js';
+import { runContextData } from './executors/task-env.js';
+import { TriggerDagRunExecutor } from './executors/trigger-dag-run.js';
+import { KubernetesExecutor } from './executors/kubernetes/executor.js';
 import type { PodReferenceAllowList } from './executors/kubernetes/pod-references.js';
-import type { RunMessage } from './fn-runner.js';
-import { encodeSpec, type PodTaskSpec } from './pod-task-spec.js';
-import type { PodParams } from './executors/kubernetes/pod-spec.js';
-import type { ExecEnv, ExecResult, RunningTask } from './executors/types.js';
+import { TaskPods, type TaskPodDefaults } from './executors/kubernetes/task-pods.js';
+import type { ExecResult, RunningTask } from './executors/types.js';
 import { killGroup } from './process-group.js';
 import { Reaper } from './reaper.js';
 import { TaskLog } from './task-log.js';
 import { UserCodePolicy } from './user-code-policy.js';
-import { NO_TEMPLATES, renderParts, TemplateRenderer } from './template-renderer.js';
+import { TemplateRenderer } from './template-renderer.js';
+
+export type { TaskPodDefaults } from './executors/kubernetes/task-pods.js';
 
 type WorkerDag = SerializedDag & { byId: Map<string, SerializedTask> };
 
@@ -107,22 +106,6 @@ export interface AloftWorkerOptions {
   maxTakeovers?: number;
 }
 
-export interface TaskPodDefaults {
-  image: string;
-  /** The entrypoint that runs one task (apps/worker/src/run-task.ts in the Aloft image). */
-  command: string[];
-  namespace: string;
-  /** Where the DAG files are inside the task image. */
-  dagsFolder?: string | undefined;
-}
-
-const DEFAULT_TASK_PODS: TaskPodDefaults = {
-  image: 'aloft/aloft:latest',
-  command: ['aloft-entrypoint', 'run-task'],
-  namespace: 'default',
-  dagsFolder: '/app/dags',
-};
-
 interface RunningEntry {
   task: RunningTask;
   /** When the job's lock was last taken or renewed, as this worker heard of it. */
@@ -160,16 +143,11 @@ export class AloftWorker {
   readonly #k8s: KubernetesExecutor;
   readonly #host: string;
   readonly #reaper: Reaper;
-  /** Creates the runs of triggerDagRun tasks, as a manual trigger does. */
-  readonly #client: AloftClient;
+  /** The executor of each task kind. */
+  readonly #executors: ExecutorsByKind;
   readonly #metrics;
-  /**
-   * Finishes handed to BullMQ's completion of their job (by job id): one script records the
-   * finish, completes the job, fetches the next and claims it (#fuse).
-   */
-  readonly #finishing = new Map<string, PendingFinish>();
-  /** Claims already made for fetched jobs, by job id, taken by #process instead of startTi. */
-  readonly #claimed = new Map<string, StartResult>();
+  /** Records finishes as BullMQ completes their jobs, with the claim of the next job (finish-and-next-batcher.ts). */
+  readonly #batcher: FinishAndNextBatcher;
   #closing = false;
   /** Ends the pause in claiming after a reconnect to Redis (see #fenceAfterReconnect). */
   #reconnectFence: NodeJS.Timeout | undefined;
@@ -206,6 +184,7 @@ export class AloftWorker {
       references: o.podReferences,
     });
     this.#host = o.host ?? hostname();
+    this.#batcher = new FinishAndNextBatcher({ store: o.store, logger: o.logger, workerId: o.workerId, host: this.#host, maxDeaths: o.maxTakeovers ?? 3 });
     // Ordering after kill -9 (tests/reaper.test.ts): no other worker can claim a try before
     // BullMQ sees its job stalled, which needs the dead worker's lock to expire. The lock
     // (lockMs) is renewed at least every lockMs/2 (lockRenewTime below, first renewal
@@ -213,7 +192,6 @@ export class AloftWorker {
     // die at once (EOF) and SIGKILLs by lockMs/8, so the groups are gone before the
     // takeover, on this host or any other.
     this.#reaper = new Reaper({ graceMs: Math.min(o.killGraceMs, Math.floor(o.lockMs / 8)), logger: o.logger });
-    this.#client = new AloftClient({ redis: o.store.redis, prefix: o.store.keys.prefix, durability: o.store.durability });
     this.#templates = new TemplateRenderer({
       timeoutMs: 2000,
       maxBytes: 1 << 20,
@@ -225,6 +203,19 @@ export class AloftWorker {
       identity: this.#userCode.identity,
     });
     this.#callbacks = new CallbackRunner({ fnPool: this.#fnPool, logger: o.logger, timeoutMs: o.callbackTimeoutMs ?? 60_000, killGraceMs: o.killGraceMs, registry: o.registry });
+    const pods = new TaskPods({ k8s: this.#k8s, defaults: o.taskPods, onStandIn: o.podsOnStandIn });
+    const fn = new FunctionExecutor({ fnHost: this.#fnPool, pods, dagsFolder: o.dagsFolder });
+    this.#executors = {
+      command: new CommandExecutor({ userCode: this.#userCode, pods }),
+      fn,
+      branch: fn,
+      shortCircuit: fn,
+      empty: { start: () => Promise.resolve({ result: Promise.resolve({ outcome: 'success' }), cancel: async () => undefined }) },
+      // Creates runs as a manual trigger does.
+      triggerDagRun: new TriggerDagRunExecutor({ client: new AloftClient({ redis: o.store.redis, prefix: o.store.keys.prefix, durability: o.store.durability }) }),
+      sensor: new SensorExecutor({ store: o.store, fnHost: this.#fnPool, onPoke: (mode) => this.#metrics.pokes.inc({ mode }) }),
+      kubernetesPod: pods,
+    };
     this.#metrics = {
       finished: new Counter({ name: 'aloft_worker_tasks_total', help: 'Task tries finished by this worker, by outcome', labelNames: ['outcome', 'queue'], registers: [o.registry] }),
       duration: new Histogram({ name: 'aloft_worker_task_duration_seconds', help: 'Task try duration', labelNames: ['queue'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600], registers: [o.registry] }),
@@ -261,7 +252,7 @@ export class AloftWorker {
           removeOnComplete: { count: 0 },
           removeOnFail: { count: 0 },
         },
-        (name, opts, flags) => this.#fuse(createRedisBackend(name, opts, flags)),
+        (name, opts, flags) => this.#batcher.wrap(createRedisBackend(name, opts, flags)),
       );
       worker.on('error', (err) => {
         if (!this.o.outage?.report(err, `queue ${queue}`)) this.#queueError(err, queue);
@@ -340,10 +331,7 @@ export class AloftWorker {
     // Fenced until every try is done or handed back.
     clearInterval(this.#fence);
     // BullMQ completes every job it ran before close resolves; anything left was not sent.
-    for (const [id, p] of this.#finishing) {
-      this.#finishing.delete(id);
-      p.done(await this.o.store.finishTi(p.key, p.tryNumber, p.input).catch(() => undefined));
-    }
+    await this.#batcher.drain();
     await this.#fnPool.close();
     await this.#templates.stop();
     this.#k8s.close();
@@ -400,31 +388,58 @@ export class AloftWorker {
     return d;
   }
 
+  /** One task job: claim its try, prepare its inputs, execute it, record the result. */
   async #process(queue: string, job: Job<JobData>, token: string | undefined): Promise<void> {
-    const { store, logger } = this.o;
     const d = job.data;
     if (d.callback) return this.#callbackJob(d);
-    const key: TaskInstanceKey = { dagId: d.dagId, runId: d.runId, taskId: d.taskId, mapIndex: d.mapIndex };
-    const claimed = job.id === undefined ? undefined : this.#claimed.get(job.id);
-    if (claimed) this.#claimed.delete(job.id!);
+    const claim = await this.#claim(queue, job, token);
+    if (!claim) return;
+    this.#metrics.running.inc();
+    const started = Date.now();
+    let ran: Ran;
+    let prepared: Prepared | undefined;
+    try {
+      const p = await this.#prepare(d, claim.run, claim.outputs);
+      if ('outcome' in p) ran = { result: p };
+      else {
+        prepared = p;
+        ran = await this.#execute(job, p, claim.log, started);
+      }
+    } catch (err) {
+      ran = { result: { outcome: 'failed', reason: `could not run the task: ${err instanceof Error ? err.message : String(err)}`, noRetry: isNonRetryable(err) || undefined } };
+    } finally {
+      this.#metrics.running.dec();
+    }
+    await this.#record(queue, job, token, { ...ran, log: claim.log, started, callbackBase: prepared });
+  }
+
+  /**
+   * Claims the job's try for this worker (or takes the claim made when the job was fetched),
+   * and stops an earlier copy of the same try still running here. Undefined: nothing to run
+   * (a stale job, or a poison pill the claim itself failed); a busy instance is delayed.
+   */
+  async #claim(queue: string, job: Job<JobData>, token: string | undefined): Promise<{ run: ClaimedRun; outputs?: Record<string, unknown> | undefined; log: TaskLog } | undefined> {
+    const { store, logger } = this.o;
+    const d = job.data;
+    const key = keyOf(d);
     const claim =
-      claimed ?? (await store.startTi(key, d.try, this.o.workerId, this.#host, { log: true, outputs: true, deaths: job.stalledCounter, maxDeaths: this.o.maxTakeovers ?? 3 }));
+      this.#batcher.takeClaim(job.id) ??
+      (await store.startTi(key, d.try, this.o.workerId, this.#host, { log: true, outputs: true, deaths: job.stalledCounter, maxDeaths: this.o.maxTakeovers ?? 3 }));
     if (claim.status === 'stale') {
       logger.debug({ job: job.id }, 'stale job dropped');
-      return;
+      return undefined;
     }
     if (claim.status === 'poison') {
       // Recorded by the claim itself (claim.lua); the job just completes.
       logger.warn({ dag: d.dagId, run: d.runId, task: d.taskId, try: d.try, state: claim.state }, claim.reason);
       if (claim.state !== 'stale') this.#metrics.finished.inc({ outcome: claim.state, queue });
-      return;
+      return undefined;
     }
     if (claim.status === 'busy' || claim.status === 'pool') {
       await job.moveToDelayed(Date.now() + 500 + Math.floor(Math.random() * 500), token);
       throw new DelayedError();
     }
-    const id = job.id ?? `${d.dagId}|${d.runId}|${d.taskId}`;
-    const earlier = this.#running.get(id);
+    const earlier = this.#running.get(runningId(job));
     if (earlier) {
       // The same try delivered again to this worker while it still runs it: Redis lost the
       // claim (a failover or a restart) and the job came back. One run of a try at a time: the
@@ -437,101 +452,118 @@ export class AloftWorker {
       log.system(`worker ${claim.previousWorker} stopped answering; ${this.o.workerId} takes this try over`);
       if (claim.previousHost === this.#host && claim.previousPgid) await killGroup(claim.previousPgid, this.o.killGraceMs);
     }
-    this.#metrics.running.inc();
-    const started = Date.now();
-    let result: ExecResult;
+    return { run: claim.run, outputs: claim.outputs, log };
+  }
+
+  /** The stored DAG version's task and what it runs with; a failed result when the task is gone. */
+  async #prepare(d: JobData, run: ClaimedRun, claimedOutputs: Record<string, unknown> | undefined): Promise<Prepared | ExecResult> {
+    const dag = await this.#dagVersion(d.dagId, run.version);
+    const task = dag?.byId.get(d.taskId);
+    if (!dag || !task) return { outcome: 'failed', reason: `task "${d.taskId}" is not in the stored DAG "${d.dagId}"` };
+    const { outputs, args } = await this.#inputs(dag, task, d, claimedOutputs);
+    const info: TaskInfo = {
+      dagId: d.dagId,
+      runId: d.runId,
+      taskId: d.taskId,
+      mapIndex: d.mapIndex,
+      tryNumber: d.try,
+      args,
+      logicalDate: new Date(run.logicalDate),
+      dataIntervalStart: new Date(run.dataIntervalStart),
+      dataIntervalEnd: new Date(run.dataIntervalEnd),
+      timezone: dag.timezone,
+      params: runParams(dag, run.conf),
+      conf: run.conf,
+      outputs,
+    };
+    return { dag, task, info };
+  }
+
+  /**
+   * Runs the try with its kind's executor until it ends, is stopped (execution timeout, the
+   * instance changed, the lock lost) or handed back, keeping it in #running meanwhile.
+   */
+  async #execute(job: Job<JobData>, p: Prepared, log: TaskLog, started: number): Promise<Ran> {
+    const { store } = this.o;
+    const { dag, task, info } = p;
+    const d = job.data;
+    const key = keyOf(d);
+    const id = runningId(job);
     let handedBack = false;
     let externallyChanged: string | undefined;
     /** Why this worker no longer owns the try (its job lock is gone, or about to be). */
     let lost: string | undefined;
-    let callbackBase: { dag: SerializedDag; task: SerializedTask; info: TaskInfo } | undefined;
-    try {
-      const run = claim.run;
-      const dag = await this.#dagVersion(d.dagId, run.version);
-      const task = dag?.byId.get(d.taskId);
-      if (!dag || !task) {
-        result = { outcome: 'failed', reason: `task "${d.taskId}" is not in the stored DAG "${d.dagId}"` };
-      } else {
-        const { outputs, args } = await this.#inputs(dag, task, d, claim.outputs);
-        const params = runParams(dag, run.conf);
-        const info = {
-          dagId: d.dagId,
-          runId: d.runId,
-          taskId: d.taskId,
-          mapIndex: d.mapIndex,
-          tryNumber: d.try,
-          args,
-          logicalDate: new Date(run.logicalDate),
-          dataIntervalStart: new Date(run.dataIntervalStart),
-          dataIntervalEnd: new Date(run.dataIntervalEnd),
-          timezone: dag.timezone,
-          params,
-          conf: run.conf,
-          outputs,
-        };
-        callbackBase = { dag, task, info };
-        if (task.callbacks?.onExecute) await this.#taskCallback('onExecute', callbackBase, 'running', undefined, log);
-        const running = await this.#start(task, dag, info, log, key);
-        if (running.pgid) {
-          this.#reaper.watch(running.pgid, running.tag);
-          await store.setTiPgid(key, running.pgid);
-        }
-        let timedOut: string | undefined;
-        const timeout =
-          task.executionTimeoutMs !== null
-            ? setTimeout(() => {
-                timedOut = `execution timeout: still running after ${task.executionTimeoutMs} ms`;
-                log.system(timedOut);
-                void running.cancel(timedOut);
-              }, task.executionTimeoutMs)
-            : undefined;
-        const stop = (why: string, owned: boolean) => {
-          if (externallyChanged || lost) return;
-          if (owned) externallyChanged = why;
-          else lost = why;
-          log.system(why);
-          // A pod goes on for the next holder to adopt; anything else must stop here.
-          void (!owned && running.detach ? running.detach(why) : running.cancel(why));
-        };
-        // Still this worker's try? The holder is compared too: a claim rolled back by a Redis
-        // failover and made again by another worker shows the same state and try.
-        const verify = () =>
-          store.getTiStateAndTry(key).then(({ state, try: t, worker }) => {
-            if (state !== 'running' || t !== d.try) stop(`the task instance is now ${state ?? 'gone'} (try ${t}); stopping this try`, true);
-            else if (worker !== undefined && worker !== this.o.workerId) stop(`worker ${worker} took this try over; stopping it here`, false);
-          }, () => undefined);
-        const heartbeat = setInterval(() => void verify(), this.o.heartbeatMs);
-        const handBack = () => {
-          handedBack = true;
-          void (running.detach ? running.detach('worker shutting down') : running.cancel('worker shutting down'));
-        };
-        this.#running.set(id, {
-          task: running,
-          // The job's lock was taken when BullMQ moved it to active.
-          lockedAt: job.processedOn ?? started,
-          lose: (why) => stop(why, false),
-          handBack,
-          verify,
-          supersede: (why) => stop(why, true),
-        });
-        // A pod task that started while the worker was already closing goes back at once too.
-        if (this.#closing && running.detach) handBack();
-        try {
-          result = await running.result;
-        } finally {
-          clearTimeout(timeout);
-          clearInterval(heartbeat);
-          this.#running.delete(id);
-          if (running.pgid) this.#reaper.forget(running.pgid);
-        }
-        if (timedOut) result = { outcome: 'failed', reason: timedOut, exitCode: result.exitCode };
-        if (result.outcome === 'success') result = this.#checkOutput(task, result);
-      }
-    } catch (err) {
-      result = { outcome: 'failed', reason: `could not run the task: ${err instanceof Error ? err.message : String(err)}` };
-    } finally {
-      this.#metrics.running.dec();
+    if (task.callbacks?.onExecute) await this.#taskCallback('onExecute', p, 'running', undefined, log);
+    const running = await this.#start(task, dag, info, log, key);
+    if (running.pgid) {
+      this.#reaper.watch(running.pgid, running.tag);
+      await store.setTiPgid(key, running.pgid);
     }
+    let timedOut: string | undefined;
+    const timeout =
+      task.executionTimeoutMs !== null
+        ? setTimeout(() => {
+            timedOut = `execution timeout: still running after ${task.executionTimeoutMs} ms`;
+            log.system(timedOut);
+            void running.cancel(timedOut);
+          }, task.executionTimeoutMs)
+        : undefined;
+    const stop = (why: string, owned: boolean) => {
+      if (externallyChanged || lost) return;
+      if (owned) externallyChanged = why;
+      else lost = why;
+      log.system(why);
+      // A pod goes on for the next holder to adopt; anything else must stop here.
+      void (!owned && running.detach ? running.detach(why) : running.cancel(why));
+    };
+    // Still this worker's try? The holder is compared too: a claim rolled back by a Redis
+    // failover and made again by another worker shows the same state and try.
+    const verify = () =>
+      store.getTiStateAndTry(key).then(({ state, try: t, worker }) => {
+        if (state !== 'running' || t !== d.try) stop(`the task instance is now ${state ?? 'gone'} (try ${t}); stopping this try`, true);
+        else if (worker !== undefined && worker !== this.o.workerId) stop(`worker ${worker} took this try over; stopping it here`, false);
+      }, () => undefined);
+    const heartbeat = setInterval(() => void verify(), this.o.heartbeatMs);
+    const handBack = () => {
+      handedBack = true;
+      void (running.detach ? running.detach('worker shutting down') : running.cancel('worker shutting down'));
+    };
+    this.#running.set(id, {
+      task: running,
+      // The job's lock was taken when BullMQ moved it to active.
+      lockedAt: job.processedOn ?? started,
+      lose: (why) => stop(why, false),
+      handBack,
+      verify,
+      supersede: (why) => stop(why, true),
+    });
+    // A pod task that started while the worker was already closing goes back at once too.
+    if (this.#closing && running.detach) handBack();
+    let result: ExecResult;
+    try {
+      result = await running.result;
+    } finally {
+      clearTimeout(timeout);
+      clearInterval(heartbeat);
+      this.#running.delete(id);
+      if (running.pgid) this.#reaper.forget(running.pgid);
+    }
+    if (timedOut) result = { outcome: 'failed', reason: timedOut, exitCode: result.exitCode };
+    if (result.outcome === 'success') result = this.#checkOutput(task, result);
+    return { result, handedBack, externallyChanged, lost };
+  }
+
+  /**
+   * What becomes of the try and its job: nothing recorded when the try is no longer this
+   * worker's or was handed back; a reschedule; or the finish, fused with BullMQ's completion
+   * of the job (FinishAndNextBatcher) unless a finish callback must follow it here.
+   */
+  async #record(queue: string, job: Job<JobData>, token: string | undefined, r: Ran & { log: TaskLog; started: number; callbackBase: Prepared | undefined }): Promise<void> {
+    const { store, logger } = this.o;
+    const { log, started, callbackBase, handedBack, externallyChanged, lost } = r;
+    const { result } = r;
+    const d = job.data;
+    const key = keyOf(d);
     if (result.reason && result.outcome !== 'success') log.system(`${result.outcome}: ${result.reason}`);
     if (externallyChanged || handedBack || lost) await log.close();
     if (lost) {
@@ -554,9 +586,9 @@ export class AloftWorker {
       // early (startTi takes up_for_reschedule with the same try); a lost job is re-added by
       // the sweep once nextPokeAt has passed.
       const nextPokeAt = result.nextPokeAt ?? Date.now();
-      const r = await store.rescheduleTi(key, d.try, { nextPokeAt, pokes: result.pokes ?? 0, logLines: await log.takeRest() });
+      const rs = await store.rescheduleTi(key, d.try, { nextPokeAt, pokes: result.pokes ?? 0, logLines: await log.takeRest() });
       this.#metrics.rescheduled.inc();
-      if (r === 'stale') return;
+      if (rs === 'stale') return;
       await job.moveToDelayed(nextPokeAt, token);
       throw new DelayedError();
     }
@@ -578,8 +610,8 @@ export class AloftWorker {
     };
     const callbacks = callbackBase?.task.callbacks;
     if (job.id !== undefined && !callbacks?.onSuccess && !callbacks?.onFailure && !callbacks?.onRetry) {
-      // Recorded when BullMQ completes the job, in the same call (#fuse).
-      this.#finishing.set(job.id, { key, tryNumber: d.try, input, done: finished });
+      // Recorded when BullMQ completes the job, in the same call (FinishAndNextBatcher).
+      this.#batcher.defer(job.id, { key, tryNumber: d.try, input, done: finished });
       return;
     }
     const state = await store.finishTi(key, d.try, input);
@@ -590,52 +622,6 @@ export class AloftWorker {
       await this.#taskCallback(slot, callbackBase, state, result.reason, log);
       await log.close();
     }
-  }
-
-  /**
-   * BullMQ's Redis backend for one queue, with its job completion widened: a job whose task
-   * finish is waiting in #finishing is completed by finishAndNext, which records the finish,
-   * completes the job as BullMQ's own moveToFinished does, fetches the next job and claims
-   * its try. The completions asked for in one turn of the event loop (tasks that finished
-   * together) go in one call. BullMQ gets back exactly what its own call returns; the claim
-   * waits in #claimed.
-   */
-  #fuse(backend: RedisQueueBackend): RedisQueueBackend {
-    const complete = backend.moveToCompleted.bind(backend);
-    let batch: { finish: FinishAndNext; resolve: (r: FinishAndNextResult | Error) => void }[] = [];
-    const flush = () => {
-      const now = batch;
-      batch = [];
-      this.o.store.finishAndNext(now.map((b) => b.finish), { workerId: this.o.workerId, host: this.#host, maxDeaths: this.o.maxTakeovers ?? 3 }).then(
-        (rs) => now.forEach((b, i) => b.resolve(rs[i] ?? new Error('finishAndNext: no reply'))),
-        (err: unknown) => now.forEach((b) => b.resolve(err instanceof Error ? err : new Error(String(err)))),
-      );
-    };
-    backend.moveToCompleted = async (job, returnValue, removeOnComplete, token, fetchNext) => {
-      const p = job.id === undefined ? undefined : this.#finishing.get(job.id);
-      if (!p) return complete(job, returnValue, removeOnComplete, token, fetchNext);
-      this.#finishing.delete(job.id!);
-      const { keys, args, finishedOn } = completionArgs(backend, job, removeOnComplete, token, fetchNext);
-      const finish: FinishAndNext = { key: p.key, tryNumber: p.tryNumber, finish: p.input, bull: { keys, args } };
-      if (batch.length === 0) setImmediate(flush);
-      const r = await new Promise<FinishAndNextResult | Error>((resolve) => batch.push({ finish, resolve }));
-      if (r instanceof Error) {
-        this.o.logger.error({ err: r, dag: p.key.dagId, run: p.key.runId, task: p.key.taskId }, 'could not record a finished task; its job fails');
-        throw r;
-      }
-      p.done(r.state);
-      if (r.claimError) this.o.logger.error({ err: new Error(r.claimError), dag: p.key.dagId, run: p.key.runId, task: p.key.taskId }, 'could not claim the next job with this finish; it is claimed when it runs');
-      if (typeof r.bull === 'number' && r.bull < 0) {
-        throw backend.finishedErrors({ code: r.bull, jobId: job.id, command: 'moveToFinished', state: 'active' });
-      }
-      const next = Array.isArray(r.bull) ? (r.bull as unknown[]) : undefined;
-      if (next?.[1] && r.claim) {
-        if (this.#claimed.size >= 1000) this.#claimed.clear();
-        this.#claimed.set(String(next[1]), r.claim);
-      }
-      return { result: next ? raw2NextJobData(next) : [], finishedOn };
-    };
-    return backend;
   }
 
   /**
@@ -743,158 +729,9 @@ export class AloftWorker {
     });
   }
 
-  /** Starts a task once its templates are rendered (a template that fails throws, failing the task). */
-  async #start(task: SerializedTask, dag: SerializedDag, info: TaskInfo, log: TaskLog, key: TaskInstanceKey): Promise<RunningTask> {
-    const where = `${dag.id}.${task.id}`;
-    const env = { log, killGraceMs: this.o.killGraceMs };
-    const templates = this.#templates.forTask(info);
-    switch (task.kind) {
-      case 'command': {
-        const spec = task.command!;
-        const { command, env: taskEnv } = await renderParts(templates, where, { command: spec.command, env: spec.env });
-        if (task.runInPod) {
-          return this.#inPod(task, dag, info, env, {
-            kind: 'command',
-            command,
-            cwd: spec.cwd,
-            skipExitCode: spec.skipExitCode,
-            env: { ...aloftEnv(dag, task, info), ...taskEnv },
-          });
-        }
-        const { who, why } = this.#userCode.forCwd(spec.cwd);
-        if (why) log.system(why);
-        return runCommand(
-          {
-            command,
-            cwd: spec.cwd,
-            skipExitCode: spec.skipExitCode,
-            env: this.#userCode.env(who, { ...aloftEnv(dag, task, info), ...taskEnv }),
-            uid: who?.uid,
-            gid: who?.gid,
-          },
-          env,
-        );
-      }
-      case 'fn':
-      case 'branch':
-      case 'shortCircuit': {
-        if (task.runInPod) {
-          const rel = relative(this.o.dagsFolder ?? '', dag.fileloc);
-          const running = this.#inPod(task, dag, info, env, {
-            kind: task.kind,
-            file: this.o.dagsFolder && !rel.startsWith('..') ? rel : dag.fileloc,
-            dagId: dag.id,
-            taskId: task.id,
-            ctx: fnContext(dag, info),
-            skipExitCode: 99,
-          });
-          return task.kind === 'fn' ? running : { ...running, result: running.result.then((r) => this.#decide(task, r)) };
-        }
-        const running = this.#fnPool.run(
-          {
-            type: 'run',
-            file: dag.fileloc,
-            dagId: dag.id,
-            taskId: task.id,
-            ctx: fnContext(dag, info),
-          },
-          env,
-        );
-        if (task.kind === 'fn') return running;
-        return { ...running, result: running.result.then((r) => this.#decide(task, r)) };
-      }
-      case 'empty':
-        return { result: Promise.resolve({ outcome: 'success' }), cancel: async () => undefined };
-      case 'triggerDagRun':
-        return runTriggerDagRun({ client: this.#client, task, info, templates }, env);
-      case 'sensor':
-        return runSensor(
-          {
-            task,
-            info,
-            templates,
-            key,
-            store: this.o.store,
-            runFunction: (response) => this.#fnPool.run({ type: 'run', file: dag.fileloc, dagId: dag.id, taskId: task.id, ctx: fnContext(dag, info), response }, env),
-            onPoke: () => this.#metrics.pokes.inc({ mode: task.sensor!.mode }),
-          },
-          env,
-        );
-      case 'kubernetesPod':
-        return this.#runPod(
-          {
-            params: task.pod as unknown as PodParams,
-            id: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex, tryNumber: info.tryNumber },
-            key: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex },
-            templates,
-            dagFile: dag.fileloc,
-            taskEnv: aloftEnv(dag, task, info),
-          },
-          env,
-        );
-    }
-  }
-
-  /**
-   * A pod task: in ALOFT_TASK_POD_NAMESPACE unless it names a namespace. The executor refuses
-   * Secrets and ConfigMaps the operator does not allow (tests/deploy-cluster.test.ts, "refuses").
-   */
-  #runPod(r: PodRun, env: ExecEnv): RunningTask {
-    const tp = this.o.taskPods ?? DEFAULT_TASK_PODS;
-    if (this.o.podsOnStandIn) env.log.system('pods run on a local stand-in, not a cluster: the quick start found no KUBECONFIG');
-    return this.#k8s.run({ ...r, params: { ...r.params, namespace: r.params.namespace ?? tp.namespace } }, env);
-  }
-
-  /** A command or function task in a pod of its own; this worker only watches it. */
-  #inPod(task: SerializedTask, dag: SerializedDag, info: TaskInfo, env: ExecEnv, spec: PodTaskSpec): RunningTask {
-    const o = task.runInPod!;
-    const tp = this.o.taskPods ?? DEFAULT_TASK_PODS;
-    const params = {
-      ...(o as Record<string, unknown>),
-      namespace: o.namespace,
-      image: o.image ?? tp.image,
-      cmds: [...tp.command, '--termination-log', '/dev/termination-log'],
-      env: { ALOFT_TASK_SPEC: encodeSpec(spec), ...(tp.dagsFolder ? { ALOFT_DAGS_FOLDER: tp.dagsFolder } : {}) },
-      onFinish: 'delete',
-      getLogs: true,
-      skipExitCodes: [spec.skipExitCode],
-    } as unknown as PodParams;
-    const running = this.#runPod(
-      {
-        params,
-        id: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex, tryNumber: info.tryNumber },
-        key: { dagId: info.dagId, runId: info.runId, taskId: info.taskId, mapIndex: info.mapIndex },
-        // Already templated: the pod's own parameters have nothing left to render.
-        templates: NO_TEMPLATES,
-        dagFile: dag.fileloc,
-        taskEnv: aloftEnv(dag, task, info),
-      },
-      env,
-    );
-    // The pod's exit code is the task's: the skip code means skipped, as on a worker.
-    return {
-      ...running,
-      result: running.result.then((r) => (r.outcome === 'skipped' ? { ...r, reason: r.reason?.replace(/^exit code (\d+) means skipped$/, 'skipped in its pod (exit code $1)') } : r)),
-    };
-  }
-
-  /** Branch and short-circuit results: which downstream tasks go on. */
-  #decide(task: SerializedTask, r: ExecResult): ExecResult {
-    if (r.outcome !== 'success') return r;
-    const value: unknown = r.outputJson === undefined ? undefined : JSON.parse(r.outputJson);
-    if (task.kind === 'shortCircuit') {
-      return { ...r, outputJson: JSON.stringify(Boolean(value)), skipDescendants: !value };
-    }
-    const items = (Array.isArray(value) ? value : value === undefined || value === null ? [] : [value]) as unknown[];
-    const ids = items.map((v) => (typeof v === 'string' ? v : (v as { id?: string } | null)?.id ?? JSON.stringify(v)));
-    const unknown = ids.filter((id) => !task.downstream.includes(id));
-    if (unknown.length > 0) {
-      return {
-        outcome: 'failed',
-        reason: `branch returned ${unknown.map((u) => `"${u}"`).join(', ')}, not a direct downstream task of "${task.id}" (those are: ${task.downstream.join(', ') || 'none'})`,
-      };
-    }
-    return { ...r, outputJson: JSON.stringify(ids), follow: ids };
+  /** Starts a task with the executor of its kind (a template that fails throws, failing the task). */
+  #start(task: SerializedTask, dag: SerializedDag, info: TaskInfo, log: TaskLog, key: TaskInstanceKey): Promise<RunningTask> {
+    return this.#executors[task.kind].start({ dag, task, info, key, templates: this.#templates.forTask(info) }, { log, killGraceMs: this.o.killGraceMs });
   }
 
   #checkOutput(task: SerializedTask, r: ExecResult): ExecResult {
@@ -913,11 +750,32 @@ export class AloftWorker {
 
 type TaskInfo = TemplateInfo;
 
-interface PendingFinish {
-  key: TaskInstanceKey;
-  tryNumber: number;
-  input: FinishInput;
-  done: (state: TaskState | 'stale' | undefined) => void;
+/** A claimed try, ready to start: its DAG version, task, and what it runs with. */
+interface Prepared {
+  dag: WorkerDag;
+  task: SerializedTask;
+  info: TaskInfo;
+}
+
+/** How a try ended here: its result, and whether this worker still owns it. */
+interface Ran {
+  result: ExecResult;
+  /** Handed back (the worker is closing): the next holder runs or adopts it. */
+  handedBack?: boolean;
+  /** Why the instance moved on without this worker (cancelled, superseded): nothing is recorded. */
+  externallyChanged?: string | undefined;
+  /** Why this worker no longer owns the try (its job lock is gone, or about to be). */
+  lost?: string | undefined;
+}
+
+/** The task instance a job is about. */
+function keyOf(d: JobData): TaskInstanceKey {
+  return { dagId: d.dagId, runId: d.runId, taskId: d.taskId, mapIndex: d.mapIndex };
+}
+
+/** The try's entry in #running. */
+function runningId(job: Job<JobData>): string {
+  return job.id ?? `${job.data.dagId}|${job.data.runId}|${job.data.taskId}`;
 }
 
 /** Which task callback follows the state a finish recorded. */
@@ -926,38 +784,4 @@ const AFTER_FINISH: Partial<Record<TaskState | 'stale', TaskCallbackSlot>> = { s
 /** The DAG's params with the run's conf on top. */
 function runParams(dag: SerializedDag, conf: Record<string, unknown>): Record<string, unknown> {
   return { ...Object.fromEntries(Object.entries(dag.params).map(([k, p]) => [k, p.default])), ...conf };
-}
-
-/** The run part of a callback's context. */
-function runContextData(
-  dag: SerializedDag,
-  info: Pick<TaskInfo, 'runId' | 'logicalDate' | 'dataIntervalStart' | 'dataIntervalEnd' | 'params' | 'conf'>,
-): Pick<CallbackContextData, 'dagId' | 'runId' | 'logicalDate' | 'dataIntervalStart' | 'dataIntervalEnd' | 'ds' | 'params' | 'conf'> {
-  return {
-    dagId: dag.id,
-    runId: info.runId,
-    logicalDate: info.logicalDate.getTime(),
-    dataIntervalStart: info.dataIntervalStart.getTime(),
-    dataIntervalEnd: info.dataIntervalEnd.getTime(),
-    ds: dsOf(info.logicalDate, dag.timezone),
-    params: info.params,
-    conf: info.conf,
-  };
-}
-
-/** Variables every command and pod gets: which try of which task this is. */
-function aloftEnv(dag: SerializedDag, task: SerializedTask, info: TaskInfo): Record<string, string> {
-  return {
-    ALOFT_DAG_ID: dag.id,
-    ALOFT_TASK_ID: task.id,
-    ALOFT_RUN_ID: info.runId,
-    ALOFT_TRY_NUMBER: String(info.tryNumber),
-    ALOFT_LOGICAL_DATE: info.logicalDate.toISOString(),
-    ALOFT_DS: dsOf(info.logicalDate, dag.timezone),
-  };
-}
-
-/** What a function task's context is built from, as plain data (for a runner thread or a pod). */
-function fnContext(dag: SerializedDag, info: TaskInfo): RunMessage['ctx'] {
-  return { ...runContextData(dag, info), taskId: info.taskId, mapIndex: info.mapIndex, tryNumber: info.tryNumber, args: info.args, outputs: info.outputs };
 }

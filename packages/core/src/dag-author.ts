@@ -16,6 +16,7 @@ export type * from './dag-api/options.js';
 export type { Duration } from './dag-api/durations.js';
 export type { ScheduleInput } from './dag-api/schedule.js';
 export type { Callback, CallbackContext } from './dag-api/callback-context.js';
+export { NonRetryableError } from './errors/non-retryable-error.js';
 export { webhookNotifier, type WebhookNotifierOptions } from './dag-api/webhook-notifier.js';
 export { TRIGGER_RULES, type TriggerRule } from './model/trigger-rules.js';
 export { RUN_STATES, TASK_STATES, type RunState, type TaskState } from './model/states.js';

@@ -6,6 +6,7 @@ export * from './model/sensor.js';
 export * from './model/trigger-rules.js';
 export * from './model/callbacks.js';
 export type * from './model/dag.js';
+export type * from './model/pod-params.js';
 export * from './model/serialized-dag-schema.js';
 export * from './errors/index.js';
 export * from './config/config.js';

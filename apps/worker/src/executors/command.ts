@@ -3,6 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { groupAlive, killTaskProcesses } from '../process-group.js';
 import { outputEnds, startTicks, TASK_TAG_ENV } from '../task-processes.mjs';
 import { LineSplitter } from '../task-log.js';
+import { renderParts } from '../template-renderer.js';
+import type { UserCodePolicy } from '../user-code-policy.js';
+import type { Executor, TaskRequest } from './executor.js';
+import type { TaskPods } from './kubernetes/task-pods.js';
+import { aloftEnv } from './task-env.js';
 import { OUTPUT_MARKER, type ExecEnv, type ExecResult, type RunningTask } from './types.js';
 
 export interface CommandRun {
@@ -129,4 +134,26 @@ export function runCommand(spec: CommandRun, env: ExecEnv): RunningTask {
 
 function delay(ms: number): Promise<false> {
   return new Promise((resolve) => setTimeout(() => resolve(false), ms).unref());
+}
+
+export interface CommandExecutorOptions {
+  userCode: Pick<UserCodePolicy, 'forCwd' | 'env'>;
+  pods: Pick<TaskPods, 'inPod'>;
+}
+
+/** command tasks: on this worker as the user-code user (runCommand), or in a pod of their own (runInPod). */
+export class CommandExecutor implements Executor {
+  constructor(private readonly o: CommandExecutorOptions) {}
+
+  async start(r: TaskRequest, env: ExecEnv): Promise<RunningTask> {
+    const { dag, task, info } = r;
+    const spec = task.command!;
+    const { command, env: taskEnv } = await renderParts(r.templates, `${dag.id}.${task.id}`, { command: spec.command, env: spec.env });
+    if (task.runInPod) {
+      return this.o.pods.inPod(r, env, { kind: 'command', command, cwd: spec.cwd, skipExitCode: spec.skipExitCode, env: { ...aloftEnv(dag, task, info), ...taskEnv } });
+    }
+    const { who, why } = this.o.userCode.forCwd(spec.cwd);
+    if (why) env.log.system(why);
+    return runCommand({ command, cwd: spec.cwd, skipExitCode: spec.skipExitCode, env: this.o.userCode.env(who, { ...aloftEnv(dag, task, info), ...taskEnv }), uid: who?.uid, gid: who?.gid }, env);
+  }
 }

@@ -1,6 +1,9 @@
 import { nextPokeDelay, type HttpSensorResponse, type SerializedTask, type Store, type TaskInstanceKey, type TemplateInfo } from '@aloft/core';
 import { poke } from './sensor-checks.js';
 import type { TaskTemplates } from '../template-renderer.js';
+import type { Executor, TaskRequest } from './executor.js';
+import type { FnHost } from './fn-host.js';
+import { fnContext } from './task-env.js';
 import type { ExecEnv, ExecResult, RunningTask } from './types.js';
 
 export interface SensorInput {
@@ -76,4 +79,34 @@ export function runSensor(input: SensorInput, env: ExecEnv): RunningTask {
       await current?.cancel(reason);
     },
   };
+}
+
+export interface SensorExecutorOptions {
+  store: Store;
+  fnHost: Pick<FnHost, 'run'>;
+  /** Counts each poke by mode (metrics). */
+  onPoke?: ((mode: NonNullable<SerializedTask['sensor']>['mode']) => void) | undefined;
+}
+
+/** sensor tasks (runSensor); a check with a function runs it in the fn host. */
+export class SensorExecutor implements Executor {
+  constructor(private readonly o: SensorExecutorOptions) {}
+
+  start({ dag, task, info, templates, key }: TaskRequest, env: ExecEnv): Promise<RunningTask> {
+    const { fnHost, onPoke } = this.o;
+    return Promise.resolve(
+      runSensor(
+        {
+          task,
+          info,
+          templates,
+          key,
+          store: this.o.store,
+          runFunction: (response) => fnHost.run({ type: 'run', file: dag.fileloc, dagId: dag.id, taskId: task.id, ctx: fnContext(dag, info), response }, env),
+          onPoke: onPoke && (() => onPoke(task.sensor!.mode)),
+        },
+        env,
+      ),
+    );
+  }
 }

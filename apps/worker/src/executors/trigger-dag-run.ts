@@ -1,5 +1,6 @@
 import { triggeredRunId, UNMAPPED, type AloftClient, type DagRun, type SerializedTask, type TemplateInfo } from '@aloft/core';
 import { renderParts, type TaskTemplates } from '../template-renderer.js';
+import type { Executor, TaskRequest } from './executor.js';
 import type { ExecEnv, ExecResult, RunningTask } from './types.js';
 
 export interface TriggerDagRunInput {
@@ -85,4 +86,13 @@ export function runTriggerDagRun(input: TriggerDagRunInput, env: ExecEnv): Runni
       wake?.();
     },
   };
+}
+
+/** triggerDagRun tasks (runTriggerDagRun). */
+export class TriggerDagRunExecutor implements Executor {
+  constructor(private readonly o: { client: AloftClient }) {}
+
+  start({ task, info, templates }: TaskRequest, env: ExecEnv): Promise<RunningTask> {
+    return Promise.resolve(runTriggerDagRun({ client: this.o.client, task, info, templates }, env));
+  }
 }

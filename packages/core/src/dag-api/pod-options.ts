@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import type { PodParams } from '../model/pod-params.js';
 import { parseDuration } from './durations.js';
 import { TASK_ARG_KEYS } from './options.js';
 import { DNS1123_LABEL, K8S_QUANTITY, labelKeyProblem, labelValueProblem, type ValidationIssues } from './validation.js';
@@ -17,8 +18,9 @@ const TASK_ARGS = new Set<string>(['id', 'upstream', 'triggerRule', 'args', 'exp
 /**
  * Validates a kubernetesPod task's parameters at import and returns them normalized
  * (durations in ms, defaults filled). Only references to secrets are stored, never values.
+ * What it returns is a PodParams once `issues` is empty; with issues the task is not stored.
  */
-export function validatePodOptions(o: Record<string, unknown>, at: string, issues: ValidationIssues, line?: number, file?: string): Record<string, unknown> {
+export function validatePodOptions(o: Record<string, unknown>, at: string, issues: ValidationIssues, line?: number, file?: string): PodParams {
   const bad = (field: string, problem: string) => issues.add(field, `${at}: ${field} ${problem}`, line);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
@@ -106,7 +108,8 @@ export function validatePodOptions(o: Record<string, unknown>, at: string, issue
     });
   }
   validateMore(o, bad, file);
-  return out;
+  // The one place the checked fields become typed: each was checked above or in validateMore.
+  return out as PodParams;
 }
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

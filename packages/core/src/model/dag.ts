@@ -1,4 +1,5 @@
 import type { CallbackRef, DagCallbackSlot, TaskCallbackSlot } from './callbacks.js';
+import type { PodParams } from './pod-params.js';
 import type { TriggerRule } from './trigger-rules.js';
 
 /**
@@ -95,17 +96,7 @@ export interface TaskArgs {
 }
 
 /** Where and how a task that runs in its own pod runs; every field is optional. */
-export interface RunInPod {
-  image?: string;
-  namespace?: string;
-  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  nodeSelector?: Record<string, string>;
-  tolerations?: Record<string, unknown>[];
-  serviceAccountName?: string;
-  secrets?: unknown[];
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
+export type RunInPod = Partial<Pick<PodParams, 'image' | 'namespace' | 'resources' | 'nodeSelector' | 'tolerations' | 'serviceAccountName' | 'secrets' | 'labels' | 'annotations'>>;
 
 /**
  * Dynamic task mapping: one task instance per element at run time. With several mapped
@@ -134,8 +125,8 @@ export interface SerializedTask extends TaskArgs {
   /** Line in the DAG file where the task was declared. */
   line?: number | undefined;
   command?: CommandSpec | undefined;
-  /** Pod parameters, validated at import; the Kubernetes executor consumes them. */
-  pod?: Record<string, unknown> | undefined;
+  /** Pod parameters, validated at import (validatePodOptions); the Kubernetes executor consumes them. */
+  pod?: PodParams | undefined;
   /** Fixed arguments (`ctx.args`, `{{ args.x }}`); a mapped task's mapped ones join them per instance. */
   args?: Record<string, unknown> | undefined;
   map?: MapSpec | undefined;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DAG_CALLBACK_SLOTS, parseCallbackRef, TASK_CALLBACK_SLOTS, type CallbackRef } from './callbacks.js';
 import type { RunInPod, SerializedDag } from './dag.js';
+import type { PodParams } from './pod-params.js';
 import { ID_PATTERN, POOL_NAME } from './ids.js';
 import { TRIGGER_RULES } from './trigger-rules.js';
 
@@ -89,7 +90,8 @@ const task = z.strictObject({
       skipExitCode: z.number().int().min(1).max(255),
     })
     .optional(),
-  pod: json.optional(),
+  /** Checked field by field by the DAG API (validatePodOptions) and again where the pod is built. */
+  pod: z.custom<PodParams>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be an object of pod parameters').optional(),
   args: json.optional(),
   map: z
     .strictObject({

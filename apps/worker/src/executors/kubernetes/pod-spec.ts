@@ -1,54 +1,16 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, dirname, resolve } from 'node:path';
-import { loadYaml, type V1Container, type V1EnvVar, type V1Pod, type V1Volume, type V1VolumeMount } from '@kubernetes/client-node';
+import { loadYaml, type V1Container, type V1EnvVar, type V1Pod } from '@kubernetes/client-node';
+import type { PodParams as StoredPodParams } from '@aloft/core';
 import { renderParts, type TaskTemplates } from '../../template-renderer.js';
 
-/** A kubernetesPod task's parameters as validated and stored at import. */
-export interface PodParams {
-  namespace: string;
-  image: string;
-  cmds?: string[];
-  arguments?: string[];
-  env?: Record<string, string | { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string } }>;
-  envFrom?: ({ secretRef: { name: string } } | { configMapRef: { name: string } })[];
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  namePrefix?: string;
-  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  secrets?: SecretParam[];
-  volumes?: V1Volume[];
-  volumeMounts?: V1VolumeMount[];
-  nodeSelector?: Record<string, string>;
-  affinity?: Record<string, unknown>;
-  tolerations?: Record<string, unknown>[];
-  serviceAccountName?: string;
-  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
-  imagePullSecrets?: string[];
-  securityContext?: Record<string, unknown>;
-  containerSecurityContext?: Record<string, unknown>;
-  initContainers?: V1Container[];
-  sidecars?: V1Container[];
-  hostNetwork?: boolean;
-  dnsPolicy?: string;
-  priorityClassName?: string;
-  podTemplate?: V1Pod;
-  podTemplateFile?: string;
-  startupTimeoutMs?: number;
-  activeDeadlineMs?: number;
-  terminationGracePeriodMs?: number;
-  onFinish: 'delete' | 'deleteOnSuccess' | 'keep';
-  getLogs: boolean;
-  skipExitCodes?: number[];
-  cluster?: { kubeconfig?: string; context?: string; inCluster?: boolean };
-  oomRetry?: { factor: number; max: string };
-}
-
-/** A secret reaches the pod by reference only: as one env var, all keys as env, or files. */
-export type SecretParam =
-  | { type: 'env'; secret: string; key: string; envName: string }
-  | { type: 'envFrom'; secret: string }
-  | { type: 'volume'; secret: string; mountPath: string; items?: { key: string; path: string }[] };
+/**
+ * A pod task's parameters as this worker launches them: core's PodParams (what
+ * validatePodOptions returns and the DAG stores) with the namespace resolved (TaskPods).
+ */
+export type PodParams = StoredPodParams & { namespace: string };
+export type { SecretParam } from '@aloft/core';
 
 export interface PodIdentity {
   dagId: string;

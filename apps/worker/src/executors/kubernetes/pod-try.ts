@@ -1,8 +1,9 @@
 import type { CoreV1Api, CoreV1Event, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { Logger, Store, TaskInstanceKey } from '@aloft/core';
 import { OUTPUT_MARKER, type ExecEnv, type ExecResult } from '../types.js';
-import { errorText, isCode, retrying, type RetryStats } from './api-retry.js';
+import { errorText, retrying, type RetryStats } from './api-retry.js';
 import { LogFollower, type LogCursor } from './log-follower.js';
+import { PodCleanup } from './pod-cleanup.js';
 import type { PodLauncher } from './pod-launcher.js';
 import { podResult } from './pod-output.js';
 import { refusedReference, type PodReferenceAllowList } from './pod-references.js';
@@ -10,6 +11,7 @@ import type { TaskTemplates } from '../../template-renderer.js';
 import { buildPod, MAIN_CONTAINER, renderPodTemplates, type PodIdentity, type PodParams } from './pod-spec.js';
 import type { PodWatcher } from './pod-watcher.js';
 import { notePullErrors, verdict, type PodVerdict } from './reasons.js';
+import { StartupTimer } from './startup-timer.js';
 
 export interface PodRun {
   params: PodParams;
@@ -42,7 +44,9 @@ const failedEnd = (reason: string): End => ({ kind: 'failed', reason, exitCode: 
 /**
  * One try's pod, from launch (create or adopt) to result and clean-up: follows the pod
  * through the namespace's shared watch, streams its containers' logs into the try's log,
- * times its startup, and turns its end into the task's result.
+ * times its startup, and turns its end into the task's result. The parts that stand alone,
+ * each with its own test: launch (PodLauncher), startup timing (StartupTimer), clean-up
+ * (PodCleanup).
  *
  * Three ways out besides the pod's own end: `cancel` deletes the pod (timeout, a cancelled
  * run); `detach` only stops following it (a worker shutting down hands the try back, and
@@ -56,6 +60,8 @@ export class PodTry {
   #cancelled: string | undefined;
   #detached: string | undefined;
   #launched: { name: string; uid: string | undefined } | undefined;
+  /** Deletes the launched pod, on cancel and as onFinish says (pod-cleanup.ts). */
+  #cleanup: PodCleanup | undefined;
   #current: V1Pod | undefined;
   #followers: LogFollower[] = [];
   #marked: string | undefined;
@@ -78,7 +84,7 @@ export class PodTry {
   async cancel(reason: string): Promise<void> {
     this.#cancelled ??= reason;
     this.#settle({ kind: 'cancelled' });
-    if (this.#launched) await this.#delete(reason);
+    if (this.#cleanup) await this.#cleanup.cancel(reason);
   }
 
   /** Stops following the pod, which runs on for the next holder of the try. */
@@ -110,9 +116,10 @@ export class PodTry {
     if ('failed' in launched) return { outcome: 'failed', reason: launched.failed };
     const { name } = launched;
     this.#launched = { name, uid: launched.pod.metadata?.uid };
+    this.#cleanup = new PodCleanup({ api: this.c.api, retries: this.c.retries, logger: this.c.logger, log: this.env.log, pod: { namespace: ns, ...this.#launched }, params: this.r.params });
     if (!launched.adopted) this.env.log.system(`created pod ${ns}/${name}${memory ? ` (memory limit ${memory})` : ''}`);
     await store.setTiFields(key, { pod: `${ns}/${name}` });
-    if (this.#cancelled) await this.#delete(this.#cancelled);
+    if (this.#cancelled) await this.#cleanup.cancel(this.#cancelled);
 
     const cursors = new Map<string, LogCursor>();
     for (const x of pod.spec?.containers ?? []) {
@@ -121,9 +128,10 @@ export class PodTry {
     }
     const unsubscribe = this.c.watcher.subscribe(name, (obj, type) => this.#onPod(obj, type, cursors));
     this.#onPod(launched.pod, 'MODIFIED', cursors);
-    const stopTimer = this.#timeStartup(startupMs);
+    const startup = new StartupTimer({ startupMs, verdict: () => this.#current && verdict(this.#current, this.#pullErrors), onTimeout: (reason) => this.#settle(failedEnd(reason)) });
+    startup.start();
     const end = await this.#ended.finally(() => {
-      stopTimer();
+      startup.stop();
       unsubscribe();
     });
 
@@ -143,7 +151,8 @@ export class PodTry {
       await store.setTiFields(key, { oomKills: String(oomKills + 1) });
       if (p.oomRetry) this.env.log.system(`OOMKilled with memory limit ${memory ?? 'unset'}; the next try gets ×${p.oomRetry.factor} (up to ${p.oomRetry.max})`);
     }
-    this.#cleanUp(res);
+    // The result does not wait for the delete.
+    void this.#cleanup.afterFinish(res);
     return res;
   }
 
@@ -170,20 +179,6 @@ export class PodTry {
         void this.c.store.setTiFields(this.r.key, { detail: 'pod running' });
       }
     } else this.#settle(v);
-  }
-
-  /** Fails the try when its pod is still Pending `startupMs` after the launch. */
-  #timeStartup(startupMs: number): () => void {
-    const since = Date.now();
-    const timer = setInterval(
-      () => {
-        const v = this.#current && verdict(this.#current, this.#pullErrors);
-        if (v?.kind !== 'pending' || Date.now() - since <= startupMs) return;
-        this.#settle(failedEnd(`${v.unschedulable ? 'Unschedulable' : 'still Pending'} after ${Math.round(startupMs / 1000)} s (startup timeout): ${v.detail}`));
-      },
-      Math.min(1000, Math.max(50, startupMs / 4)),
-    );
-    return () => clearInterval(timer);
   }
 
   #startLogs(obj: V1Pod, cursors: Map<string, LogCursor>): void {
@@ -219,37 +214,6 @@ export class PodTry {
 
   #stopFollowing(): void {
     for (const f of this.#followers) f.stop();
-  }
-
-  async #delete(reason: string): Promise<void> {
-    const { name, uid } = this.#launched!;
-    const ns = this.r.params.namespace;
-    const ms = this.r.params.terminationGracePeriodMs;
-    this.env.log.system(`deleting pod ${ns}/${name}: ${reason}`);
-    await retrying(
-      this.c.retries,
-      () => this.c.api.deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: ms !== undefined ? Math.ceil(ms / 1000) : undefined, body: uid ? { preconditions: { uid } } : undefined }),
-      Date.now() + 30_000,
-    ).catch((err: unknown) => {
-      if (!isCode(err, 404)) this.env.log.system(`could not delete pod ${name}: ${errorText(err)}`);
-    });
-  }
-
-  /** Deletes the finished pod as its onFinish says; the result does not wait for it. */
-  #cleanUp(res: ExecResult): void {
-    const { onFinish } = this.r.params;
-    const { name, uid } = this.#launched!;
-    const ns = this.r.params.namespace;
-    if (!(onFinish === 'delete' || (onFinish === 'deleteOnSuccess' && res.outcome !== 'failed'))) {
-      this.env.log.system(`pod ${ns}/${name} kept (onFinish: ${onFinish})`);
-      return;
-    }
-    // A pod left behind by a worker that dies meanwhile keeps its labels and is found again
-    // by the orphan sweep.
-    this.env.log.system(`deleting pod ${ns}/${name} (onFinish: ${onFinish})`);
-    void retrying(this.c.retries, () => this.c.api.deleteNamespacedPod({ name, namespace: ns, body: uid ? { preconditions: { uid } } : undefined }), Date.now() + 60_000).catch((err: unknown) => {
-      if (!isCode(err, 404)) this.c.logger.warn({ pod: `${ns}/${name}`, err: errorText(err) }, 'could not delete a finished pod');
-    });
   }
 
   async #appendEvents(ns: string, name: string): Promise<void> {
