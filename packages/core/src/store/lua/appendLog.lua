@@ -7,7 +7,8 @@
         then the lines (JSON each)
   Returns 1, or 0 when the instance does not exist.
 ]]
---- @include "lib"
+--- @include "includes/run-context"
+--- @include "includes/logs"
 local c = newCtx(ARGV[1], ARGV[2], ARGV[3], 0)
 local key = tiKey(c, ARGV[4], ARGV[5])
 if rcall('EXISTS', key) == 0 then return 0 end

@@ -4,7 +4,10 @@
   ones not yet finished become skipped, nothing new is enqueued; the DAG's onFailure is queued.
   ARGV: prefix, dagId, runId, now, reason
 ]]
---- @include "lib"
+--- @include "includes/run-context"
+--- @include "includes/events"
+--- @include "includes/finalize"
+--- @include "includes/run-start"
 local prefix, dagId, runId, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local c = newCtx(prefix, dagId, runId, now)
 if not c.version then return -1 end
@@ -13,8 +16,7 @@ if state == 'success' or state == 'failed' then return 0 end
 local all = rcall('HGETALL', c.tisKey)
 for i = 1, #all, 2 do
   local field, s = all[i], all[i + 1]
-  local at = string.find(field, ':[^:]*$')
-  local task, mi = string.sub(field, 1, at - 1), string.sub(field, at + 1)
+  local task, mi = splitTiField(field)
   if not FINISHED[s] then
     local target = 'skipped'
     if s == 'running' or s == 'up_for_reschedule' then target = 'failed' end
@@ -24,8 +26,8 @@ for i = 1, #all, 2 do
 end
 c.work = {}
 rcall('HSET', c.runKey, 'state', 'failed', 'endDate', now, 'reason', ARGV[5])
-rcall('SREM', prefix .. ':active-runs:' .. dagId, runId)
-rcall('ZREM', prefix .. ':queued-runs:' .. dagId, runId)
+rcall('SREM', Keys.activeRuns(prefix, dagId), runId)
+rcall('ZREM', Keys.queuedRuns(prefix, dagId), runId)
 emit(c, 'run', nil, 'failed', ARGV[5])
 runCallback(c, 'failed', ARGV[5])
 startQueuedRuns(prefix, dagId, now, meta(c).mar)

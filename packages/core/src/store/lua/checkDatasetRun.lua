@@ -5,5 +5,5 @@
   Returns the created run id, or '' when none was due.
   ARGV: prefix, dagId, now
 ]]
---- @include "datasets"
+--- @include "includes/datasets"
 return datasetRunIfCovered(ARGV[1], ARGV[2], tonumber(ARGV[3])) or ''

@@ -5,7 +5,10 @@
   A running instance is cleared too; its worker sees the change and stops it.
   ARGV: prefix, dagId, runId, now, task ids (JSON list)
 ]]
---- @include "lib"
+--- @include "includes/run-context"
+--- @include "includes/events"
+--- @include "includes/pools"
+--- @include "includes/run-start"
 local prefix, dagId, runId, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local c = newCtx(prefix, dagId, runId, now)
 if not c.version then return -1 end
@@ -53,7 +56,7 @@ end
 if cleared > 0 and rcall('HGET', c.runKey, 'state') ~= 'running' then
   rcall('HSET', c.runKey, 'state', 'running')
   rcall('HDEL', c.runKey, 'endDate')
-  rcall('SADD', prefix .. ':active-runs:' .. dagId, runId)
+  rcall('SADD', Keys.activeRuns(prefix, dagId), runId)
   emit(c, 'run', nil, 'running', 'cleared')
 end
 evaluateAll(c)

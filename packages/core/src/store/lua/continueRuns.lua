@@ -8,9 +8,10 @@
   ARGV: prefix, now, dagId ('' = any DAG)
   Returns how many runs (of that DAG, with one) are still being started.
 ]]
---- @include "lib"
+--- @include "includes/run-context"
+--- @include "includes/run-start"
 local prefix, now, onlyDag = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local startingKey = prefix .. ':starting-runs'
+local startingKey = Keys.startingRuns(prefix)
 
 -- The oldest run being started, of `onlyDag` when given, and how many there are.
 local function oldest()

@@ -6,7 +6,7 @@
   ARGV: prefix, dagId, runId, now, logicalDateMs, run fields (JSON object of strings),
         version ('' = the DAG's current version)
 ]]
---- @include "runs"
+--- @include "includes/create-run"
 local created = createRunRecord(ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], cjson.decode(ARGV[6]), ARGV[7])
 if created == 1 and SHARED.starting then return 2 end
 return created

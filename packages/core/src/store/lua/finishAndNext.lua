@@ -1,11 +1,11 @@
 --[[
   A worker's turn between tasks, in one call, for every task of the worker that finished
-  since its last call: for each, record the end of its try (finish.lua), complete its
+  since its last call: for each, record the end of its try (includes/finish-try), complete its
   BullMQ job and fetch the queue's next one (BullMQ's own moveToFinished, from the pinned
-  BullMQ), then claim that next job's try (claim.lua), with its upstream outputs, for the
+  BullMQ), then claim that next job's try (includes/claim-try), with its upstream outputs, for the
   same worker. A busy worker thus makes one request per task or fewer, instead of three.
   ARGV: prefix, now, workerId, hostname, maxDeaths (ALOFT_MAX_TAKEOVERS, 0 for no cap; see
-        claim.lua), number of finishes, then per finish:
+        includes/claim-try), number of finishes, then per finish:
         BullMQ key count (k), BullMQ argument count (a), log line count (l), dagId, runId,
         taskId, mapIndex, try, the finish fields (outcome, output, reason, exitCode, follow,
         skipDescendants, log cap, noRetry), BullMQ's k keys and a arguments for
@@ -18,10 +18,8 @@
   finish and the completion stand; the worker claims that job itself), or { 'ERR', message }
   when the finish or the completion raised one (the other finishes still apply).
 ]]
---- @include "lib"
---- @include "datasets"
---- @include "finish"
---- @include "claim"
+--- @include "includes/finish-try"
+--- @include "includes/claim-try"
 
 local function bullMoveToFinished(KEYS, ARGV)
 --- @include "bullmq-command:moveToFinished-14"

@@ -4,13 +4,15 @@
   which sees the state change.
   ARGV: prefix, dagId, runId, taskId, now, state, mapIndex (optional)
 ]]
---- @include "lib"
+--- @include "includes/run-context"
+--- @include "includes/finalize"
+--- @include "includes/evaluate"
 local prefix, dagId, runId, task, now, state = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local c = newCtx(prefix, dagId, runId, now)
 if not c.version or not node(c, task) then return -1 end
 if rcall('HGET', c.runKey, 'state') ~= 'running' then
   rcall('HSET', c.runKey, 'state', 'running')
-  rcall('SADD', prefix .. ':active-runs:' .. dagId, runId)
+  rcall('SADD', Keys.activeRuns(prefix, dagId), runId)
 end
 -- finalize counts an instance as finished only if it was not already; a finished one stays
 -- counted, so marking it again leaves `unfinished` as it is. A mapped task is marked as a

@@ -5,23 +5,25 @@
   Returns the number of entries dropped.
   ARGV: prefix
 ]]
+--- @include "includes/keys"
 local prefix = ARGV[1]
 local function stateOf(o)
   local dag, rest = string.match(o, '^([^|]*)|(.*)$')
   local run, ti = string.match(rest, '^(.*)|([^|]*)$')
-  return redis.call('HGET', prefix .. ':tis:' .. dag .. ':' .. run, ti)
+  return rcall('HGET', Keys.tiStates(prefix, dag, run), ti)
 end
 local dropped = 0
-local names = redis.call('HKEYS', prefix .. ':pools')
+local names = rcall('HKEYS', Keys.pools(prefix))
 names[#names + 1] = 'default_pool'
 for _, pool in ipairs(names) do
   for _, kind in ipairs({ 'used', 'queued' }) do
-    local key = prefix .. ':pool-' .. kind .. ':' .. pool
-    for _, o in ipairs(redis.call('HKEYS', key)) do
+    local key = Keys.poolUsed(prefix, pool)
+    if kind == 'queued' then key = Keys.poolQueued(prefix, pool) end
+    for _, o in ipairs(rcall('HKEYS', key)) do
       local s = stateOf(o)
       local ok = (kind == 'used' and s == 'running') or (kind == 'queued' and (s == 'queued' or s == 'up_for_retry' or s == 'up_for_reschedule'))
       if not ok then
-        redis.call('HDEL', key, o)
+        rcall('HDEL', key, o)
         dropped = dropped + 1
       end
     end

@@ -7,7 +7,9 @@
   Returns 1 when recorded now, 0 when it was already recorded (or the run is gone).
   Emits: type=sla, state=sla_miss, task (or ''), detail = JSON { dueAt, state }
 ]]
---- @include "lib"
+--- @include "includes/run-context"
+--- @include "includes/events"
+--- @include "includes/jobs"
 local prefix, dagId, runId, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local task, due, state, queue, ref = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local c = newCtx(prefix, dagId, runId, now)

@@ -3,7 +3,9 @@
   next worker that gets the job starts it again.
   ARGV: prefix, dagId, runId, taskId, mapIndex, try, now
 ]]
---- @include "lib"
+--- @include "includes/run-context"
+--- @include "includes/events"
+--- @include "includes/pools"
 local prefix, dagId, runId, task = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local c = newCtx(prefix, dagId, runId, tonumber(ARGV[7]))
 local mi = ARGV[5]

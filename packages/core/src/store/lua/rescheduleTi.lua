@@ -11,7 +11,10 @@
   ARGV: prefix, dagId, runId, taskId, mapIndex, try, now, nextPokeAt (ms), pokes so far,
         log cap (lines), then the poke's last log lines (JSON each)
 ]]
---- @include "lib"
+--- @include "includes/run-context"
+--- @include "includes/events"
+--- @include "includes/logs"
+--- @include "includes/pools"
 local prefix, dagId, runId, task = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local mi, try, now = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local c = newCtx(prefix, dagId, runId, now)

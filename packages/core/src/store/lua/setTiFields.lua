@@ -5,7 +5,7 @@
   ARGV: prefix, dagId, runId, taskId, mapIndex, then field/value pairs
   Returns 1 when written, 0 when the instance does not exist.
 ]]
---- @include "lib"
+--- @include "includes/run-context"
 local c = newCtx(ARGV[1], ARGV[2], ARGV[3], 0)
 local key = tiKey(c, ARGV[4], ARGV[5])
 if rcall('EXISTS', key) == 0 then return 0 end

@@ -1,25 +1,26 @@
 --[[
   Run creation, shared by createRun and the dataset triggers: a run with every task
   instance in state none, queued, then queued runs started up to maxActiveRuns.
-  Expects lib.
 ]]
---- @include "lib"
+--- @include "includes/run-context"
+--- @include "includes/events"
+--- @include "includes/run-start"
 
 -- Creates the run `runId` of `dagId` from `fields` (a table of run hash fields).
 -- Returns 1 when created, 0 when the run id exists, -1 when the DAG is not stored.
 local function createRunRecord(prefix, dagId, runId, now, logicalDate, fields, version)
-  local runKey = prefix .. ':run:' .. dagId .. ':' .. runId
+  local runKey = Keys.run(prefix, dagId, runId)
   if rcall('EXISTS', runKey) == 1 then return 0 end
-  local dagKey = prefix .. ':dag:' .. dagId
+  local dagKey = Keys.dag(prefix, dagId)
   if version == nil or version == '' then version = rcall('HGET', dagKey, 'version') end
   if not version then return -1 end
-  local graphKey = prefix .. ':graph:' .. dagId .. ':' .. version
+  local graphKey = Keys.graph(prefix, dagId, version)
   local m = cjson.decode(rcall('HGET', graphKey, '__meta'))
   local tasks = cjson.decode(rcall('HGET', graphKey, '__topo'))
   for k, v in pairs(fields) do rcall('HSET', runKey, k, v) end
   rcall('HSET', runKey, 'dagId', dagId, 'runId', runId, 'state', 'queued', 'version', version,
     'logicalDate', logicalDate, 'queuedAt', now, 'unfinished', #tasks)
-  local tisKey = prefix .. ':tis:' .. dagId .. ':' .. runId
+  local tisKey = Keys.tiStates(prefix, dagId, runId)
   local batch = {}
   for _, task in ipairs(tasks) do
     batch[#batch + 1] = task .. ':-1'
@@ -30,8 +31,8 @@ local function createRunRecord(prefix, dagId, runId, now, logicalDate, fields, v
     end
   end
   if #batch > 0 then rcall('HSET', tisKey, unpack(batch)) end
-  rcall('ZADD', prefix .. ':runs:' .. dagId, logicalDate, runId)
-  rcall('ZADD', prefix .. ':queued-runs:' .. dagId, logicalDate, runId)
+  rcall('ZADD', Keys.runs(prefix, dagId), logicalDate, runId)
+  rcall('ZADD', Keys.queuedRuns(prefix, dagId), logicalDate, runId)
   local c = newCtx(prefix, dagId, runId, now)
   emit(c, 'run', nil, 'queued')
   startQueuedRuns(prefix, dagId, now, m.mar)

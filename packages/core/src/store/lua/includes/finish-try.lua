@@ -7,9 +7,15 @@
   follow (JSON list for branches, or ''), skipDescendants ('1' when a short-circuit returned
   false), cap (log lines kept), noRetry ('1': a failure is final whatever the retries left,
   e.g. a sensor's timeout). The try's last log lines are ARGV[logFirst..logLast] (JSON
-  each; logLast defaults to the end of ARGV), appended before anything else. Expects lib and
-  datasets.
+  each; logLast defaults to the end of ARGV), appended before anything else.
 ]]
+--- @include "includes/run-context"
+--- @include "includes/logs"
+--- @include "includes/jobs"
+--- @include "includes/finalize"
+--- @include "includes/evaluate"
+--- @include "includes/datasets"
+
 local function finishTry(c, task, mi, try, f, logFirst, logLast)
   if not c.version then return 'stale' end
   local outcome = f.outcome

@@ -21,16 +21,16 @@
   the try again: it fails it, as Airflow fails a zombie's try (retries apply), with the
   reason on the instance and in the try's log, and replies { 'poison', recorded state,
   reason }. Every takeover records `workerDeaths` on the instance.
-  Expects lib, datasets and finish.
 ]]
+--- @include "includes/run-context"
+--- @include "includes/events"
+--- @include "includes/logs"
+--- @include "includes/pools"
+--- @include "includes/finalize"
+--- @include "includes/evaluate"
+--- @include "includes/finish-try"
 -- Fields of a claimed try's instance that belong to an earlier try or hold: cleared on a claim.
 local CLAIM_CLEARS = { 'pgid', 'endDate', 'exitCode', 'reason', 'nextTryAt', 'nextPokeAt', 'workerDeaths' }
-
--- Appends one system line to a try's log.
-local function tryLogLine(c, task, mi, try, line)
-  rcall('RPUSH', c.p .. ':log:' .. c.dag .. ':' .. c.run .. ':' .. task .. ':' .. mi .. ':' .. try,
-    cjson.encode({ at = c.now, stream = 'system', line = line }))
-end
 
 local MAX_OUTPUT_UPSTREAMS = 32
 
@@ -102,13 +102,7 @@ local function claimTry(c, task, mi, try, workerId, host, logged, withOutputs, d
       drain(c)
       return { 'stale' }
     end
-    local usedKey = c.p .. ':pool-used:' .. pool
-    local used = 0
-    for _, v in ipairs(rcall('HVALS', usedKey)) do used = used + tonumber(v) end
-    if used + need > conf.slots then return { 'pool' } end
-    local o = occupant(c, task, mi)
-    rcall('HSET', usedKey, o, need)
-    rcall('HDEL', c.p .. ':pool-queued:' .. pool, o)
+    if not poolTake(c, task, mi, pool, conf.slots, need) then return { 'pool' } end
   end
   rcall('HSET', c.tisKey, task .. ':' .. mi, 'running')
   -- A rescheduled sensor keeps the start of its first poke, as in Airflow.

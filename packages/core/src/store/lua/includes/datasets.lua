@@ -7,9 +7,9 @@
   updates ever makes two runs and none is lost to a killed process.
   A paused (or missing) consumer keeps collecting updates; it gets one run for them when it
   is unpaused (Airflow's behaviour), see checkDatasetRun.lua.
-  Expects lib (through runs).
 ]]
---- @include "runs"
+--- @include "includes/keys"
+--- @include "includes/create-run"
 
 local DATASET_EVENTS_KEPT = 10000
 
@@ -36,10 +36,10 @@ end
 -- Creates the dataset-triggered run of `consumer` when every one of its datasets has an
 -- update pending; returns the run id, or nil.
 local function datasetRunIfCovered(prefix, consumer, now)
-  local dagKey = prefix .. ':dag:' .. consumer
+  local dagKey = Keys.dag(prefix, consumer)
   local h = rcall('HMGET', dagKey, 'datasets', 'paused', 'missing')
   if not h[1] or h[2] == '1' or h[3] == '1' then return nil end
-  local pendingKey = prefix .. ':dataset-pending:' .. consumer
+  local pendingKey = Keys.datasetPending(prefix, consumer)
   local events, first = {}, now
   for _, uri in ipairs(cjson.decode(h[1])) do
     local raw = rcall('HGET', pendingKey, uri)
@@ -66,14 +66,15 @@ local function recordDatasetUpdates(c, task, n)
   if not n.o then return end
   for _, uri in ipairs(n.o) do
     local ev = cjson.encode({ uri = uri, at = c.now, dagId = c.dag, runId = c.run, taskId = task })
-    local dsKey = c.p .. ':dataset:' .. uri
-    rcall('SADD', c.p .. ':datasets', uri)
+    local dsKey = Keys.dataset(c.p, uri)
+    local eventsKey = Keys.datasetEvents(c.p)
+    rcall('SADD', Keys.datasets(c.p), uri)
     rcall('HSET', dsKey, 'lastUpdateAt', c.now, 'lastEvent', ev)
     rcall('HINCRBY', dsKey, 'updates', 1)
-    rcall('LPUSH', c.p .. ':dataset-events', ev)
-    rcall('LTRIM', c.p .. ':dataset-events', 0, DATASET_EVENTS_KEPT - 1)
-    for _, consumer in ipairs(rcall('SMEMBERS', c.p .. ':dataset-consumers:' .. uri)) do
-      rcall('HSET', c.p .. ':dataset-pending:' .. consumer, uri, ev)
+    rcall('LPUSH', eventsKey, ev)
+    rcall('LTRIM', eventsKey, 0, DATASET_EVENTS_KEPT - 1)
+    for _, consumer in ipairs(rcall('SMEMBERS', Keys.datasetConsumers(c.p, uri))) do
+      rcall('HSET', Keys.datasetPending(c.p, consumer), uri, ev)
       datasetRunIfCovered(c.p, consumer, c.now)
     end
   end
