@@ -4,13 +4,14 @@
   ones not yet finished become skipped, nothing new is enqueued; the DAG's onFailure is queued.
   ARGV: prefix, dagId, runId, now, reason
 ]]
+--- @include "includes/result-codes"
 --- @include "includes/run-context"
 --- @include "includes/events"
 --- @include "includes/finalize"
 --- @include "includes/run-start"
 local prefix, dagId, runId, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local c = newCtx(prefix, dagId, runId, now)
-if not c.version then return -1 end
+if not c.version then return RC.RUN_NOT_FOUND end
 local state = rcall('HGET', c.runKey, 'state')
 if state == 'success' or state == 'failed' then return 0 end
 local all = rcall('HGETALL', c.tisKey)

@@ -5,13 +5,14 @@
   A running instance is cleared too; its worker sees the change and stops it.
   ARGV: prefix, dagId, runId, now, task ids (JSON list)
 ]]
+--- @include "includes/result-codes"
 --- @include "includes/run-context"
 --- @include "includes/events"
 --- @include "includes/pools"
 --- @include "includes/run-start"
 local prefix, dagId, runId, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local c = newCtx(prefix, dagId, runId, now)
-if not c.version then return -1 end
+if not c.version then return RC.RUN_NOT_FOUND end
 local cleared = 0
 -- One instance back to none, keeping its try count so that its next try logs apart.
 local function reset(task, mi, n)

@@ -4,12 +4,14 @@
   which sees the state change.
   ARGV: prefix, dagId, runId, taskId, now, state, mapIndex (optional)
 ]]
+--- @include "includes/result-codes"
 --- @include "includes/run-context"
 --- @include "includes/finalize"
 --- @include "includes/evaluate"
 local prefix, dagId, runId, task, now, state = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local c = newCtx(prefix, dagId, runId, now)
-if not c.version or not node(c, task) then return -1 end
+if not c.version then return RC.RUN_NOT_FOUND end
+if not node(c, task) then return RC.TI_NOT_FOUND end
 if rcall('HGET', c.runKey, 'state') ~= 'running' then
   rcall('HSET', c.runKey, 'state', 'running')
   rcall('SADD', Keys.activeRuns(prefix, dagId), runId)
@@ -24,7 +26,7 @@ end
 local mi = ARGV[7] or UNMAPPED
 local m = not tiState(c, task) and mapCounts(c, task)
 if mi ~= UNMAPPED then
-  if not tiState(c, task, mi) then return -1 end
+  if not tiState(c, task, mi) then return RC.TI_NOT_FOUND end
   mark(mi)
 elseif m then
   for i = 0, m.n - 1 do mark(tostring(i)) end

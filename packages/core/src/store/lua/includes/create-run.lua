@@ -2,18 +2,19 @@
   Run creation, shared by createRun and the dataset triggers: a run with every task
   instance in state none, queued, then queued runs started up to maxActiveRuns.
 ]]
+--- @include "includes/result-codes"
 --- @include "includes/run-context"
 --- @include "includes/events"
 --- @include "includes/run-start"
 
 -- Creates the run `runId` of `dagId` from `fields` (a table of run hash fields).
--- Returns 1 when created, 0 when the run id exists, -1 when the DAG is not stored.
+-- Returns 1 when created, 0 when the run id exists, RC.DAG_NOT_STORED when the DAG is not stored.
 local function createRunRecord(prefix, dagId, runId, now, logicalDate, fields, version)
   local runKey = Keys.run(prefix, dagId, runId)
   if rcall('EXISTS', runKey) == 1 then return 0 end
   local dagKey = Keys.dag(prefix, dagId)
   if version == nil or version == '' then version = rcall('HGET', dagKey, 'version') end
-  if not version then return -1 end
+  if not version then return RC.DAG_NOT_STORED end
   local graphKey = Keys.graph(prefix, dagId, version)
   local m = cjson.decode(rcall('HGET', graphKey, '__meta'))
   local tasks = cjson.decode(rcall('HGET', graphKey, '__topo'))
