@@ -1,20 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, Keys } from '../src/index.js';
-import { startRedis, type RedisHandle } from '../src/testing/index.js';
+import { describe, expect, it } from 'vitest';
+import { Keys } from '../src/index.js';
+import { useRedis } from './fixtures/use-redis.js';
 
 /** includes/keys.lua mirrors store/keys.ts: both build the same string for every key the scripts use. */
 describe('the Lua keys include (real redis-server)', () => {
-  let redis: RedisHandle;
-  let conn: ReturnType<typeof createRedis>;
-  beforeAll(async () => {
-    redis = await startRedis();
-    conn = createRedis(redis.url);
-  });
-  afterAll(async () => {
-    conn.disconnect();
-    await redis.stop();
-  });
+  const redis = useRedis();
 
   it('builds every key as keys.ts does', async () => {
     const k = new Keys('pfx');
@@ -48,7 +39,7 @@ describe('the Lua keys include (real redis-server)', () => {
       ["Keys.bullQueue(p, 'q').wait", `${k.bullQueuePrefix('q')}wait`],
     ];
     const lua = readFileSync(new URL('../src/store/lua/includes/keys.lua', import.meta.url), 'utf8');
-    const got = await conn.eval(`${lua}\nlocal p = ARGV[1]\nreturn { ${rows.map(([expr]) => expr).join(', ')} }`, 0, 'pfx');
+    const got = await redis.conn().eval(`${lua}\nlocal p = ARGV[1]\nreturn { ${rows.map(([expr]) => expr).join(', ')} }`, 0, 'pfx');
     expect(got).toEqual(rows.map(([, key]) => key));
   });
 });

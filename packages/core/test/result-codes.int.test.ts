@@ -1,27 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NotFoundError } from '../src/errors/index.js';
-import { createRedis } from '../src/index.js';
 import { checkResult, RESULT_CODES } from '../src/store/result-codes.js';
-import { startRedis, type RedisHandle } from '../src/testing/index.js';
+import { useRedis } from './fixtures/use-redis.js';
 
 /** The scripts' result codes (includes/result-codes.lua) and their TypeScript mirror agree, and each becomes a typed error. */
 describe('result codes (real redis-server)', () => {
-  let redis: RedisHandle;
-  let conn: ReturnType<typeof createRedis>;
-  beforeAll(async () => {
-    redis = await startRedis();
-    conn = createRedis(redis.url);
-  });
-  afterAll(async () => {
-    conn.disconnect();
-    await redis.stop();
-  });
+  const redis = useRedis();
 
   it('has the same codes in Lua as in result-codes.ts', async () => {
     const lua = readFileSync(new URL('../src/store/lua/includes/result-codes.lua', import.meta.url), 'utf8');
     const names = Object.keys(RESULT_CODES);
-    const got = await conn.eval(`${lua}\nlocal n = 0\nfor _ in pairs(RC) do n = n + 1 end\nreturn { n, ${names.map((n) => `RC.${n}`).join(', ')} }`, 0);
+    const got = await redis.conn().eval(`${lua}\nlocal n = 0\nfor _ in pairs(RC) do n = n + 1 end\nreturn { n, ${names.map((n) => `RC.${n}`).join(', ')} }`, 0);
     expect(got).toEqual([names.length, ...Object.values(RESULT_CODES)]);
   });
 
