@@ -16,6 +16,10 @@ describe('the Lua scripts', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('are entry scripts named <verbNoun>-<numKeys>.lua, or includes under includes/', () => {
+    expect(files.filter((f) => !f.startsWith('includes/') && !/^[a-z][A-Za-z]+-\d+\.lua$/.test(f))).toEqual([]);
+  });
+
   it('are no longer than 250 lines each', () => {
     const long = files.map((f) => [f, text(f).split('\n').length] as const).filter(([, n]) => n > 250);
     expect(long).toEqual([]);

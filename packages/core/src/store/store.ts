@@ -7,7 +7,7 @@ import { DatasetStore, type DatasetEvent } from './dataset-store.js';
 import { buildGraphHash } from './graph.js';
 import { Keys } from './keys.js';
 import { checkResult } from './result-codes.js';
-import { buildScript } from './script-loader.js';
+import { loadScript } from './script-loader.js';
 
 const SCRIPTS = [
   'createRun',
@@ -185,7 +185,7 @@ export interface FinishAndNextResult {
 
 /**
  * A claim's reply: status, the previous holder on a takeover, upstream outputs or null, then
- * the run's version, logical date, data interval start and end, and conf (claim.lua).
+ * the run's version, logical date, data interval start and end, and conf (lua/includes/claim-try.lua).
  */
 type ClaimReply = [string, string, string, string, (string | null)[] | null, string, string, string | null, string | null, string | null];
 
@@ -289,7 +289,7 @@ export class Store {
     this.keys = new Keys(prefix);
     for (const name of SCRIPTS) {
       const command = `aloft_${name}`;
-      if (!(command in redis)) redis.defineCommand(command, { numberOfKeys: 0, lua: buildScript(name) });
+      if (!(command in redis)) redis.defineCommand(command, loadScript(name));
       const fn = (redis as unknown as Record<string, ScriptRunner>)[command]!.bind(redis);
       this.#scripts.set(name, fn);
     }
@@ -607,7 +607,7 @@ export class Store {
    * took it) in the same step. With `outputs`, a claimed unmapped instance whose upstreams are
    * unmapped gets their outputs in the same reply (StartResult.outputs). With `maxDeaths`,
    * a takeover of a try whose job stalled (`deaths`, BullMQ's stalledCounter) that often
-   * fails the try instead (status 'poison'; claim.lua).
+   * fails the try instead (status 'poison'; lua/includes/claim-try.lua).
    */
   async startTi(
     key: TaskInstanceKey,

@@ -6,7 +6,7 @@
   type dataset_triggered is created and the pending set is emptied, atomically, so no set of
   updates ever makes two runs and none is lost to a killed process.
   A paused (or missing) consumer keeps collecting updates; it gets one run for them when it
-  is unpaused (Airflow's behaviour), see checkDatasetRun.lua.
+  is unpaused (Airflow's behaviour), see checkDatasetRun-0.lua.
 ]]
 --- @include "includes/keys"
 --- @include "includes/create-run"
