@@ -2,7 +2,15 @@
   Marks a run failed: running instances and sensors waiting up_for_reschedule become failed
   (workers stop the running ones; a rescheduled sensor's delayed job finds it stale), the
   ones not yet finished become skipped, nothing new is enqueued; the DAG's onFailure is queued.
-  ARGV: prefix, dagId, runId, now, reason
+  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  ARGV[1]  prefix
+  ARGV[2]  dagId
+  ARGV[3]  runId
+  ARGV[4]  now (ms)
+  ARGV[5]  reason
+  Returns  1 when cancelled, 0 when the run had finished, or RC.RUN_NOT_FOUND
+  Emits    ti failed | skipped per unfinished instance (detail: the reason), run failed;
+           run running for the queued runs it then starts
 ]]
 --- @include "includes/result-codes"
 --- @include "includes/run-context"

@@ -4,6 +4,8 @@
   BullMQ job and fetch the queue's next one (BullMQ's own moveToFinished, from the pinned
   BullMQ), then claim that next job's try (includes/claim-try), with its upstream outputs, for the
   same worker. A busy worker thus makes one request per task or fewer, instead of three.
+  KEYS: none yet (every key is built from ARGV[1], the prefix, in includes/keys; BullMQ's
+        keys of each finish come in ARGV as described below).
   ARGV: prefix, now, workerId, hostname, maxDeaths (ALOFT_MAX_TAKEOVERS, 0 for no cap; see
         includes/claim-try), number of finishes, then per finish:
         BullMQ key count (k), BullMQ argument count (a), log line count (l), dagId, runId,
@@ -17,6 +19,8 @@
   with a fourth element, the message, when claiming the fetched job raised an error (the
   finish and the completion stand; the worker claims that job itself), or { 'ERR', message }
   when the finish or the completion raised one (the other finishes still apply).
+  Emits: per finish, what finishTi-0.lua emits, BullMQ's completed (and active for the fetched
+  job) events on the queue's stream, and ti running for the claim.
 ]]
 --- @include "includes/finish-try"
 --- @include "includes/claim-try"

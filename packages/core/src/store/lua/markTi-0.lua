@@ -2,7 +2,17 @@
   Marks one task instance success, failed or skipped by hand and lets its downstream react,
   as Airflow's "mark success / mark failed" does. A running try is stopped by its worker,
   which sees the state change.
-  ARGV: prefix, dagId, runId, taskId, now, state, mapIndex (optional)
+  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  ARGV[1]  prefix
+  ARGV[2]  dagId
+  ARGV[3]  runId
+  ARGV[4]  taskId
+  ARGV[5]  now (ms)
+  ARGV[6]  state: success | failed | skipped
+  ARGV[7]  mapIndex (optional; -1 or absent marks a mapped task as a whole)
+  Returns  1, or RC.RUN_NOT_FOUND, RC.TI_NOT_FOUND (includes/result-codes)
+  Emits    ti <state> (detail: marked <state>) per instance, then what its downstream became;
+           run success | failed when the run finished
 ]]
 --- @include "includes/result-codes"
 --- @include "includes/run-context"

@@ -1,7 +1,16 @@
 --[[
   A worker that shuts down hands a running try back: running → queued, same try, so the
   next worker that gets the job starts it again.
-  ARGV: prefix, dagId, runId, taskId, mapIndex, try, now
+  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  ARGV[1]  prefix
+  ARGV[2]  dagId
+  ARGV[3]  runId
+  ARGV[4]  taskId
+  ARGV[5]  mapIndex
+  ARGV[6]  try
+  ARGV[7]  now (ms)
+  Returns  1 when handed back, 0 when the try is not the running one
+  Emits    ti queued (detail: handed back by a worker that shut down)
 ]]
 --- @include "includes/run-context"
 --- @include "includes/events"
