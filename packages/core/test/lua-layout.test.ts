@@ -20,6 +20,12 @@ describe('the Lua scripts', () => {
     expect(files.filter((f) => !f.startsWith('includes/') && !/^[a-z][A-Za-z]+-\d+\.lua$/.test(f))).toEqual([]);
   });
 
+  it('open, when an entry script, with a header naming its KEYS, its ARGV and the events it emits', () => {
+    const header = (f: string) => /^--\[\[([\s\S]*?)\]\]/.exec(text(f))?.[1] ?? '';
+    const missing = files.filter((f) => !f.startsWith('includes/')).filter((f) => !/^ {2}KEYS/m.test(header(f)) || !/ARGV(\[1\]|:)/.test(header(f)) || !/^ {2}Emits/m.test(header(f)));
+    expect(missing).toEqual([]);
+  });
+
   it('are no longer than 250 lines each', () => {
     const long = files.map((f) => [f, text(f).split('\n').length] as const).filter(([, n]) => n > 250);
     expect(long).toEqual([]);

@@ -3,9 +3,18 @@
   lines counted (see appendTryLog), and sets fields on the instance in the same step.
   Nothing is written when the instance does not exist (its run was deleted, or lost in a
   Redis failover): such keys would outlive every retention.
-  ARGV: prefix, dagId, runId, taskId, mapIndex, try, cap, fields (JSON object, or ''),
-        then the lines (JSON each)
-  Returns 1, or 0 when the instance does not exist.
+  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  ARGV[1]  prefix
+  ARGV[2]  dagId
+  ARGV[3]  runId
+  ARGV[4]  taskId
+  ARGV[5]  mapIndex
+  ARGV[6]  try
+  ARGV[7]  cap (lines kept)
+  ARGV[8]  fields to set on the instance (JSON object, or '')
+  ARGV[9…]  the lines (JSON each)
+  Returns  1, or 0 when the instance does not exist
+  Emits    nothing
 ]]
 --- @include "includes/run-context"
 --- @include "includes/logs"

@@ -3,7 +3,15 @@
   none with tries left for its retries, its output is dropped, the run is running again,
   and the cleared instances are re-evaluated in topological order.
   A running instance is cleared too; its worker sees the change and stops it.
-  ARGV: prefix, dagId, runId, now, task ids (JSON list)
+  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  ARGV[1]  prefix
+  ARGV[2]  dagId
+  ARGV[3]  runId
+  ARGV[4]  now (ms)
+  ARGV[5]  task ids (JSON list)
+  Returns  how many tasks were cleared, or RC.RUN_NOT_FOUND
+  Emits    ti none (detail: cleared) per task, run running (detail: cleared) when the run had
+           finished, then what the re-evaluation queued or decided
 ]]
 --- @include "includes/result-codes"
 --- @include "includes/run-context"

@@ -5,7 +5,11 @@
   Callers repeat it until it returns 0: the one that created or started a run (for its
   DAG's runs only), and the scheduler's loop (for all) for runs started inside other
   scripts or by a caller that died. A run no longer running, or gone, just leaves the set.
-  ARGV: prefix, now, dagId ('' = any DAG)
+  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  ARGV[1]  prefix
+  ARGV[2]  now (ms)
+  ARGV[3]  dagId ('' = any DAG)
+  Emits    ti queued / skipped / upstream_failed / mapped for the tasks it evaluated
   Returns how many runs (of that DAG, with one) are still being started.
 ]]
 --- @include "includes/run-context"

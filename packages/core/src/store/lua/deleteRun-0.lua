@@ -1,6 +1,11 @@
 --[[
   Deletes a finished run with its task instances, logs, outputs and SLA misses (retention).
-  ARGV: prefix, dagId, runId
+  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  ARGV[1]  prefix
+  ARGV[2]  dagId
+  ARGV[3]  runId
+  Returns  1 when deleted (or already gone), 0 when the run has not finished
+  Emits    nothing
 ]]
 --- @include "includes/run-context"
 local prefix, dagId, runId = ARGV[1], ARGV[2], ARGV[3]

@@ -3,7 +3,9 @@
   longer running, and any wait by one that is no longer queued (a run deleted, a key
   lost). Slots are given back on every transition already; this only repairs. Idempotent.
   Returns the number of entries dropped.
-  ARGV: prefix
+  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  ARGV[1]  prefix
+  Emits    nothing
 ]]
 --- @include "includes/keys"
 local prefix = ARGV[1]

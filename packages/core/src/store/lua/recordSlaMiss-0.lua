@@ -2,8 +2,16 @@
   Records that a task instance missed its SLA, or a run its deadline, once per (run, task):
   the first caller wins, so two schedulers never both report it. In the same step it
   appends the event and queues the onSlaMiss callback's job, when there is one.
-  ARGV: prefix, dagId, runId, now, task id ('' for the run's deadline), due (ms), state
-        the instance (or run) was in, callback queue, callback reference ('' for none)
+  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  ARGV[1]  prefix
+  ARGV[2]  dagId
+  ARGV[3]  runId
+  ARGV[4]  now (ms)
+  ARGV[5]  taskId ('' for the run's deadline)
+  ARGV[6]  due (ms)
+  ARGV[7]  state the instance (or run) was in
+  ARGV[8]  callback queue
+  ARGV[9]  callback reference ('' for none)
   Returns 1 when recorded now, 0 when it was already recorded (or the run is gone).
   Emits: type=sla, state=sla_miss, task (or ''), detail = JSON { dueAt, state }
 ]]

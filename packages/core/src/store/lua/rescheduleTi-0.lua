@@ -8,8 +8,18 @@
   sweep re-adds it once nextPokeAt has passed.
   Returns 'up_for_reschedule', or 'stale' when the try is no longer the running one.
   Emits a `ti` event with state up_for_reschedule.
-  ARGV: prefix, dagId, runId, taskId, mapIndex, try, now, nextPokeAt (ms), pokes so far,
-        log cap (lines), then the poke's last log lines (JSON each)
+  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  ARGV[1]  prefix
+  ARGV[2]  dagId
+  ARGV[3]  runId
+  ARGV[4]  taskId
+  ARGV[5]  mapIndex
+  ARGV[6]  try
+  ARGV[7]  now (ms)
+  ARGV[8]  nextPokeAt (ms)
+  ARGV[9]  pokes so far
+  ARGV[10] log cap (lines)
+  ARGV[11…] the poke's last log lines (JSON each)
 ]]
 --- @include "includes/run-context"
 --- @include "includes/events"

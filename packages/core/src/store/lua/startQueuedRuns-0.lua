@@ -1,6 +1,11 @@
 --[[
   Starts queued runs of one DAG while fewer than its maxActiveRuns are running.
-  ARGV: prefix, dagId, now
+  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  ARGV[1]  prefix
+  ARGV[2]  dagId
+  ARGV[3]  now (ms)
+  Returns  how many runs it started
+  Emits    run running, and the first tasks' ti events, per run started
 ]]
 --- @include "includes/run-context"
 --- @include "includes/run-start"

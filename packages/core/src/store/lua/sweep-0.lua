@@ -3,7 +3,13 @@
   (dependsOnPast waits, anything an event missed) and re-adds the job of any instance that
   has been queued longer than `staleMs` while its job is gone, and of any up_for_reschedule
   sensor whose next poke is more than `staleMs` overdue while its delayed job is gone. Idempotent.
-  ARGV: prefix, dagId, now, staleMs
+  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  ARGV[1]  prefix
+  ARGV[2]  dagId
+  ARGV[3]  now (ms)
+  ARGV[4]  staleMs
+  Returns  { runs started, jobs re-added }
+  Emits    what the re-evaluation queued or decided (ti events), run events of runs started
 ]]
 --- @include "includes/run-context"
 --- @include "includes/jobs"
