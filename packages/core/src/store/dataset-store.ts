@@ -37,13 +37,13 @@ export function datasetsOf(dag: SerializedDag | undefined): { produces: string[]
 /**
  * The dataset side of the store: the producer and consumer indexes kept as DAGs are saved and
  * removed, and what `listDatasets` shows. Updates themselves are recorded by finishTi's Lua
- * (lua/datasets.lua) in the same step as the producing task's success.
+ * (lua/includes/datasets.lua) in the same step as the producing task's success.
  */
 export class DatasetStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    /** Runs lua/checkDatasetRun.lua for one DAG; resolves to the created run id or ''. */
+    /** Runs lua/checkDatasetRun-0.lua for one DAG; resolves to the created run id or ''. */
     private readonly checkRun: (dagId: string, now: number) => Promise<string>,
   ) {}
 

@@ -55,7 +55,7 @@ export class Keys {
   queuedRuns(dagId: string): string {
     return `${this.prefix}:queued-runs:${dagId}`;
   }
-  /** Runs whose start is still evaluating their tasks, `dag|run` by start time (continueRuns.lua). */
+  /** Runs whose start is still evaluating their tasks, `dag|run` by start time (continueRuns-0.lua). */
   startingRuns(): string {
     return `${this.prefix}:starting-runs`;
   }

@@ -6,7 +6,8 @@ import type { RunState, TaskState } from '../model/states.js';
 import { DatasetStore, type DatasetEvent } from './dataset-store.js';
 import { buildGraphHash } from './graph.js';
 import { Keys } from './keys.js';
-import { buildScript } from './script-loader.js';
+import { checkResult } from './result-codes.js';
+import { loadScript } from './script-loader.js';
 
 const SCRIPTS = [
   'createRun',
@@ -184,7 +185,7 @@ export interface FinishAndNextResult {
 
 /**
  * A claim's reply: status, the previous holder on a takeover, upstream outputs or null, then
- * the run's version, logical date, data interval start and end, and conf (claim.lua).
+ * the run's version, logical date, data interval start and end, and conf (lua/includes/claim-try.lua).
  */
 type ClaimReply = [string, string, string, string, (string | null)[] | null, string, string, string | null, string | null, string | null];
 
@@ -288,7 +289,7 @@ export class Store {
     this.keys = new Keys(prefix);
     for (const name of SCRIPTS) {
       const command = `aloft_${name}`;
-      if (!(command in redis)) redis.defineCommand(command, { numberOfKeys: 0, lua: buildScript(name) });
+      if (!(command in redis)) redis.defineCommand(command, loadScript(name));
       const fn = (redis as unknown as Record<string, ScriptRunner>)[command]!.bind(redis);
       this.#scripts.set(name, fn);
     }
@@ -480,16 +481,10 @@ export class Store {
       conf: JSON.stringify(input.conf ?? {}),
       ...(input.triggeredBy ? { triggeredBy: input.triggeredBy } : {}),
     };
-    const r = await this.#run(
-      'createRun',
-      input.dagId,
-      input.runId,
-      Date.now(),
-      input.logicalDate.getTime(),
-      JSON.stringify(fields),
-      input.version ?? '',
+    const r = checkResult(
+      await this.#run('createRun', input.dagId, input.runId, Date.now(), input.logicalDate.getTime(), JSON.stringify(fields), input.version ?? ''),
+      { dagId: input.dagId },
     );
-    if (r === -1) throw new Error(`DAG "${input.dagId}" is not stored; is its file in the DAG folder?`);
     if (r === 2) await this.continueRuns(input.dagId);
     if (r === 1 || r === 2) await this.#durable(`run "${input.runId}" of DAG "${input.dagId}"`, true);
     return r === 1 || r === 2 ? 'created' : 'exists';
@@ -534,9 +529,7 @@ export class Store {
   }
 
   async cancelRun(dagId: string, runId: string, reason = 'run cancelled'): Promise<boolean> {
-    const r = await this.#run('cancelRun', dagId, runId, Date.now(), reason);
-    if (r === -1) throw new Error(`run "${runId}" of DAG "${dagId}" does not exist`);
-    return r === 1;
+    return checkResult(await this.#run('cancelRun', dagId, runId, Date.now(), reason), { dagId, runId }) === 1;
   }
 
   /** Run ids of a DAG that are queued or running. */
@@ -614,7 +607,7 @@ export class Store {
    * took it) in the same step. With `outputs`, a claimed unmapped instance whose upstreams are
    * unmapped gets their outputs in the same reply (StartResult.outputs). With `maxDeaths`,
    * a takeover of a try whose job stalled (`deaths`, BullMQ's stalledCounter) that often
-   * fails the try instead (status 'poison'; claim.lua).
+   * fails the try instead (status 'poison'; lua/includes/claim-try.lua).
    */
   async startTi(
     key: TaskInstanceKey,
@@ -742,18 +735,12 @@ export class Store {
       const dag = run && (await this.getDagVersion(dagId, run.version));
       if (dag) ids = [...descendants(dag.tasks, taskIds)];
     }
-    const r = Number(await this.#run('clearTis', dagId, runId, Date.now(), JSON.stringify(ids)));
-    if (r === -1) throw new Error(`run "${runId}" of DAG "${dagId}" does not exist`);
-    return r;
+    return Number(checkResult(await this.#run('clearTis', dagId, runId, Date.now(), JSON.stringify(ids)), { dagId, runId }));
   }
 
   /** Marks a task instance; a mapped task as a whole unless `mapIndex` names one instance. */
   async markTi(dagId: string, runId: string, taskId: string, state: 'success' | 'failed' | 'skipped', mapIndex = UNMAPPED): Promise<void> {
-    const r = await this.#run('markTi', dagId, runId, taskId, Date.now(), state, mapIndex);
-    if (r === -1) {
-      const which = mapIndex === UNMAPPED ? '' : ` [${mapIndex}]`;
-      throw new Error(`task "${taskId}"${which} of run "${runId}" of DAG "${dagId}" does not exist`);
-    }
+    checkResult(await this.#run('markTi', dagId, runId, taskId, Date.now(), state, mapIndex), { dagId, runId, taskId, mapIndex });
   }
 
   /** Expanded mapped tasks of a run: instances, and how many ended in each final state. */
