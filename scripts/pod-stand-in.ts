@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { canRead, createLogger, userCodeIdentity } from '@aloft/core';
+import { createLogger, userCodeDecision, userCodeIdentity } from '@aloft/core';
 import { startEmulator } from '@aloft/k8s-emulator';
 
 const path = process.argv[2];
@@ -18,10 +18,10 @@ if (!path) {
 // ALOFT_USER_CODE_USER), so that a pod's command cannot read the services' credential files
 // or environments; as this user when that identity cannot read the checkout.
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-let runAs = userCodeIdentity(process.env['ALOFT_USER_CODE_USER']);
-if (runAs && !canRead(runAs, join(root, 'package.json'))) {
-  logger.warn({ user: runAs.name, checkout: root }, `pod commands run as this service's user: ${runAs.name} cannot read the checkout`);
-  runAs = undefined;
+const wanted = userCodeIdentity(process.env['ALOFT_USER_CODE_USER']);
+const { identity: runAs, blocked } = userCodeDecision(wanted, [{ path: join(root, 'package.json'), kind: 'file' }]);
+if (wanted && blocked !== undefined) {
+  logger.warn({ user: wanted.name, checkout: root }, `pod commands run as this service's user: ${wanted.name} cannot read ${blocked}`);
 }
 // The newest 10,000 requests and events are plenty for a stand-in that runs for days.
 const emu = await startEmulator({ keepRecords: 10_000, runAs });

@@ -10,6 +10,7 @@ import { connect, createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { SERVICE_CREDENTIALS } from '../packages/core/src/config/service-credentials.mjs';
 import { ensureInstalled, ensureRedisServer, ROOT } from './lib/bootstrap.mjs';
 
 const COLORS = [36, 33, 35, 32, 34, 31];
@@ -92,11 +93,9 @@ const env = {
   ALOFT_LOG_PRETTY: process.env.ALOFT_LOG_PRETTY ?? '1',
 };
 // Credentials reach the services as files (REDIS_URL_FILE, …), never in their environment,
-// where any process of the same user could read them in /proc/<pid>/environ. The same
-// names as config.ts's SERVICE_CREDENTIALS.
-const CREDENTIALS = ['REDIS_URL', 'ALOFT_REDIS_SENTINEL_PASSWORD', 'ALOFT_DASHBOARD_ADMIN_PASSWORD'];
+// where any process of the same user could read them in /proc/<pid>/environ.
 const childEnv = { ...process.env };
-for (const name of CREDENTIALS) {
+for (const name of SERVICE_CREDENTIALS) {
   if (childEnv[name] === undefined) continue;
   const file = join(DATA, 'credentials', name.toLowerCase().replaceAll('_', '-'));
   writePrivate(file, childEnv[name]);

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Counter, type Registry } from 'prom-client';
-import { isPlainLookup, isTemplate, renderTemplate, templateContext, type Logger, type TemplateInfo } from '@aloft/core';
+import { isPlainLookup, isTemplate, renderTemplate, templateContext, userCodeEnv, type Logger, type TemplateInfo, type UserCodeIdentity } from '@aloft/core';
 
 const BOOT = fileURLToPath(new URL('./template-process-boot.mjs', import.meta.url));
 
@@ -51,7 +51,7 @@ export interface TemplateRendererOptions {
    */
   processes?: { started(pgid: number): void; ended(pgid: number): void } | undefined;
   /** Who the process runs as: the user-code identity, when the worker may use it. */
-  identity?: { uid: number; gid: number } | undefined;
+  identity?: UserCodeIdentity | undefined;
 }
 
 /** idle: no process (one starts with the next render); starting; ready; stopped for good. */
@@ -187,8 +187,9 @@ export class TemplateRenderer {
     this.stats.started++;
     const child = fork(BOOT, [], {
       execArgv: ['--conditions=aloft-source', `--max-old-space-size=${this.o.heapMb}`],
-      // Nothing of the worker's environment (Redis URL, credentials) is the process's to see.
-      env: pick(process.env, ['PATH', 'HOME', 'TMPDIR', 'LANG', 'NODE_OPTIONS']),
+      // Nothing of the worker's environment (Redis URL, credentials) is the process's to see:
+      // user code's allow-list, and NODE_OPTIONS, which says how Node loads the renderer.
+      env: userCodeEnv(process.env, process.env['NODE_OPTIONS'] === undefined ? {} : { NODE_OPTIONS: process.env['NODE_OPTIONS'] }, this.o.identity),
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'advanced',
       detached: true,
@@ -321,12 +322,6 @@ function onlyWhatIsUsed(info: TemplateInfo, fields: readonly TemplateField[]): T
     params: text.includes('params') ? info.params : {},
     conf: text.includes('conf') ? info.conf : {},
   };
-}
-
-function pick(env: NodeJS.ProcessEnv, names: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const n of names) if (env[n] !== undefined) out[n] = env[n]!;
-  return out;
 }
 
 /**

@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
-import { canRead, userCodeEnv, type Logger, type UserCodeIdentity } from '@aloft/core';
+import { canRead, userCodeDecision, userCodeEnv, type Logger, type UserCodeIdentity, type UserCodeNeed } from '@aloft/core';
 
 export interface UserCodePolicyOptions {
   /** Who user code should run as (userCodeIdentity, ALOFT_USER_CODE_USER); unset: the worker's user. */
   identity: UserCodeIdentity | undefined;
   /** What user code must be able to read for the drop to work at all: the DAG folder, the worker's folder, the fn host's code. */
-  reads: { path: string; kind: 'file' | 'dir' }[];
+  reads: UserCodeNeed[];
   /** The worker's environment: only its allow-listed variables reach user code (USER_CODE_ENV). */
   baseEnv: NodeJS.ProcessEnv;
   logger: Logger;
@@ -29,14 +29,14 @@ export class UserCodePolicy {
   constructor(o: UserCodePolicyOptions) {
     this.#o = o;
     const who = o.identity;
-    const blocked = who ? o.reads.find((r) => !canRead(who, r.path, r.kind)) : undefined;
-    if (who && blocked) {
+    const d = userCodeDecision(who, o.reads);
+    if (who && d.blocked !== undefined) {
       o.logger.warn(
-        { user: who.name, uid: who.uid, path: blocked.path, workerUid: process.getuid?.() },
-        `user code runs as the worker's own user, not "${who.name}": "${who.name}" cannot read ${blocked.path}; its tasks can then read what the worker can (see README, "What user code can reach")`,
+        { user: who.name, uid: who.uid, path: d.blocked, workerUid: process.getuid?.() },
+        `user code runs as the worker's own user, not "${who.name}": "${who.name}" cannot read ${d.blocked}; its tasks can then read what the worker can (see README, "What user code can reach")`,
       );
     }
-    this.identity = blocked ? undefined : who;
+    this.identity = d.identity;
   }
 
   /** The identity a command starting in `cwd` runs as (undefined: the worker's user), and why not the default. */

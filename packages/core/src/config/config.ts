@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { SERVICE_CREDENTIALS } from './service-credentials.mjs';
 
 /**
  * A comma-separated list of object names that may contain `*` ("warehouse,etl-*"); empty
@@ -146,12 +147,12 @@ export interface AloftConfig {
 }
 
 /**
- * The services' credentials. Each can also come from a file named by `<NAME>_FILE` (how a
+ * The services' credentials (service-credentials.mjs, shared with scripts/up.mjs). Each can also come from a file named by `<NAME>_FILE` (how a
  * Kubernetes Secret volume or `up` hands them over), which keeps it out of the service's
  * environment, where a process of the same user can read it in `/proc/<pid>/environ`.
  * None of them ever reaches user code: see `userCodeEnv` (security/user-code.ts).
  */
-export const SERVICE_CREDENTIALS = ['REDIS_URL', 'ALOFT_REDIS_SENTINEL_PASSWORD', 'ALOFT_DASHBOARD_ADMIN_PASSWORD'] as const;
+export { SERVICE_CREDENTIALS };
 
 /** `source` with each credential read from its `_FILE` when that is set. */
 function withCredentialFiles(source: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

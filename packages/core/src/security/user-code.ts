@@ -57,21 +57,60 @@ function lookupUser(nameOrUid: string, passwd: string): UserCodeIdentity | undef
  */
 export function canRead(who: UserCodeIdentity, path: string, kind: 'file' | 'dir' = 'file'): boolean {
   const full = resolve(path);
-  const allows = (p: string, bit: number): boolean => {
-    let st;
-    try {
-      st = statSync(p);
-    } catch {
-      return false;
-    }
-    const shift = st.uid === who.uid ? 6 : st.gid === who.gid ? 3 : 0;
-    return ((st.mode >> shift) & bit) === bit;
-  };
   for (let d = dirname(full); ; d = dirname(d)) {
-    if (!allows(d, 1)) return false;
+    if (!allows(who, d, 1)) return false;
     if (d === dirname(d)) break;
   }
-  return allows(full, kind === 'dir' ? 5 : 4);
+  return allows(who, full, kind === 'dir' ? 5 : 4);
+}
+
+/** A path user code must be able to read (a `dir` it can list) for running as another user to work. */
+export interface UserCodeNeed {
+  path: string;
+  kind: 'file' | 'dir';
+}
+
+/**
+ * Whether user code can run as `who` at all: only if that user can read every path in `needs`
+ * (the DAG folder, the service's own code that a user-code process loads, …). The one decision
+ * the scheduler's imports, the worker's commands and functions, and the pod stand-in share.
+ * When it cannot, `identity` is undefined (user code runs as the service's own user) and
+ * `blocked` names the first path in the way with its mode: `/tmp/abc (mode 0700)`.
+ */
+export function userCodeDecision(who: UserCodeIdentity | undefined, needs: readonly UserCodeNeed[]): { identity: UserCodeIdentity | undefined; blocked?: string } {
+  if (!who) return { identity: undefined };
+  const need = needs.find((n) => !canRead(who, n.path, n.kind));
+  return need ? { identity: undefined, blocked: firstBlocker(who, need.path) } : { identity: who };
+}
+
+/** The path in the way and its mode: the first folder above `path` that `who` cannot pass, or `path` itself. */
+function firstBlocker(who: UserCodeIdentity, path: string): string {
+  const full = resolve(path);
+  const above: string[] = [];
+  for (let d = dirname(full); ; d = dirname(d)) {
+    above.unshift(d);
+    if (d === dirname(d)) break;
+  }
+  const blocked = above.find((d) => !allows(who, d, 1)) ?? full;
+  let mode = 'missing';
+  try {
+    mode = `mode ${(statSync(blocked).mode & 0o7777).toString(8).padStart(4, '0')}`;
+  } catch {
+    // Gone or unreadable to the service as well: said as missing.
+  }
+  return `${blocked} (${mode})`;
+}
+
+/** Whether the mode bits of `p` give `who` the `bit`s (4 read, 1 pass), as the kernel judges a non-root user. */
+function allows(who: UserCodeIdentity, p: string, bit: number): boolean {
+  let st;
+  try {
+    st = statSync(p);
+  } catch {
+    return false;
+  }
+  const shift = st.uid === who.uid ? 6 : st.gid === who.gid ? 3 : 0;
+  return ((st.mode >> shift) & bit) === bit;
 }
 
 /**
