@@ -22,3 +22,4 @@ export * from './store/graph.js';
 export { createRedis } from './redis.js';
 export { isRedisConnectionError, RedisOutageLog, type WatchedConnection } from './redis-outage.js';
 export * from './client/client.js';
+export * from './secrets/index.js';

@@ -29,6 +29,9 @@
  *   dataset-pending:{dag}       hash: uri → latest update event (JSON) since the DAG's last
  *                               dataset-triggered run
  *   dataset-events              list of update events (JSON), newest first (capped)
+ *   connections                 hash: connection id → JSON (secret parts sealed; secrets/secret-store.ts)
+ *   variables                   hash: variable key → JSON (value sealed when a key is set)
+ *   audit                       stream: who created, changed or deleted a connection or variable (capped)
  *   bull                        BullMQ's own prefix; its keys are `bull:{queue}:…`
  */
 export class Keys {
@@ -99,6 +102,15 @@ export class Keys {
   }
   get events(): string {
     return `${this.prefix}:events`;
+  }
+  get connections(): string {
+    return `${this.prefix}:connections`;
+  }
+  get variables(): string {
+    return `${this.prefix}:variables`;
+  }
+  get audit(): string {
+    return `${this.prefix}:audit`;
   }
   get queues(): string {
     return `${this.prefix}:queues`;

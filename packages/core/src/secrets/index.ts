@@ -1,0 +1,5 @@
+export * from './connection.js';
+export * from './cipher.js';
+export * from './masker.js';
+export * from './backends.js';
+export * from './secret-store.js';
