@@ -15,6 +15,8 @@ import { Outbox, type FromHost, type ToHost } from './fn-host-protocol.js';
 const options = JSON.parse(process.argv[2] ?? '{}') as FnPoolOptions;
 const pool = new FnPool(process.env, options);
 const running = new Map<number, RunningTask>();
+const asked = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+let nextReq = 0;
 const out = new Outbox<FromHost>((batch) => {
   // A closed channel means the worker is gone; 'disconnect' below ends this process.
   if (process.connected) process.send!(batch);
@@ -24,12 +26,25 @@ function onMessage(m: ToHost): void {
   switch (m.t) {
     case 'run': {
       const { id } = m;
-      const task = pool.run(m.msg, { log: { write: (stream, line) => out.push({ t: 'log', id, stream, line }) }, killGraceMs: m.killGraceMs });
+      const secret = (kind: 'conn' | 'var', name: string, optional: boolean): Promise<unknown> =>
+        new Promise((resolve, reject) => {
+          const req = ++nextReq;
+          asked.set(req, { resolve, reject });
+          out.push({ t: 'secret', id, req, kind, name, optional });
+        });
+      const task = pool.run(m.msg, { log: { write: (stream, line) => out.push({ t: 'log', id, stream, line }) }, killGraceMs: m.killGraceMs, secret });
       running.set(id, task);
       void task.result.then((result) => {
         running.delete(id);
         out.push({ t: 'done', id, result });
       });
+      return;
+    }
+    case 'secret': {
+      const a = asked.get(m.req);
+      asked.delete(m.req);
+      if (m.ok) a?.resolve(m.value);
+      else a?.reject(new Error(m.error));
       return;
     }
     case 'cancel':

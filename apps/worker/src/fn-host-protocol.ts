@@ -5,6 +5,9 @@ import type { CallbackMessage, RunMessage } from './fn-runner.js';
 export type ToHost =
   | { t: 'run'; id: number; msg: RunMessage | CallbackMessage; killGraceMs: number }
   | { t: 'cancel'; id: number; reason: string }
+  /** The answer to the host's 'secret' request `req`. */
+  | { t: 'secret'; req: number; ok: true; value: unknown }
+  | { t: 'secret'; req: number; ok: false; error: string }
   /** Stop the runners and exit. */
   | { t: 'close' };
 
@@ -13,6 +16,8 @@ export type FromHost =
   /** Its pool took its warm runners up (FnPoolOptions.warm). */
   | { t: 'warm' }
   | { t: 'log'; id: number; stream: 'stdout' | 'stderr' | 'system'; line: string }
+  /** Task `id`'s function asks for a connection or variable (ctx.conn, ctx.variable). */
+  | { t: 'secret'; id: number; req: number; kind: 'conn' | 'var'; name: string; optional: boolean }
   | { t: 'done'; id: number; result: ExecResult };
 
 /**

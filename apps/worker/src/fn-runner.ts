@@ -57,9 +57,14 @@ export type ChildMessage =
   | { type: 'ready' }
   | { type: 'log'; tag: number; level: 'info' | 'warn' | 'error'; line: string }
   | { type: 'out'; tag: number; stream: 'stdout' | 'stderr'; text: string }
+  /** A connection or variable the function asked for (ctx.conn, ctx.variable); answered by a SecretReply. */
+  | { type: 'secret'; tag: number; req: number; kind: 'conn' | 'var'; name: string; optional: boolean }
   | { type: 'done'; tag: number; ok: true; valueJson: string | undefined; skipped?: string | undefined }
   /** `noRetry`: the function threw a NonRetryableError (or an error marked so), known here by name and mark. */
   | { type: 'done'; tag: number; ok: false; error: string; noRetry?: true | undefined };
+
+/** To a runner: the answer to its 'secret' message `req`. */
+export type SecretReply = { type: 'secret'; req: number; ok: true; value: unknown } | { type: 'secret'; req: number; ok: false; error: string };
 
 export interface RunnerData {
   /** fn-cells.ts */
@@ -72,6 +77,17 @@ const send = (m: ChildMessage): void => {
 
 const cells = new Int32Array((workerData as RunnerData).cells);
 const dagsByFile = new Map<string, { mtimeKey: string; checkedAt: number; dags: Map<string, Dag> }>();
+const asked = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+let nextReq = 0;
+/** Asks the worker, through the pool and the fn host, for a connection or variable of task `tag`. */
+function secret(tag: number, kind: 'conn' | 'var', name: string, optional: boolean): Promise<unknown> {
+  const req = ++nextReq;
+  return new Promise((resolve, reject) => {
+    asked.set(req, { resolve, reject });
+    send({ type: 'secret', tag, req, kind, name, optional });
+  });
+}
+
 /** The task running now. */
 let current: { tag: number; abort: AbortController } | undefined;
 const queue: Handed[] = [];
@@ -105,7 +121,7 @@ async function run(m: RunMessage, tag: number, signal: AbortSignal): Promise<voi
     const d = await loadDag(m.file, m.dagId);
     const fn = d.functionOf(m.taskId);
     if (!fn) throw new Error(`task "${m.taskId}" of DAG "${m.dagId}" has no function in ${m.file}`);
-    const ctx = taskContext(m.ctx, (level, msg, args) => send({ type: 'log', tag, level, line: format(msg, ...args) }), signal);
+    const ctx = taskContext(m.ctx, (level, msg, args) => send({ type: 'log', tag, level, line: format(msg, ...args) }), signal, (kind, name, optional) => secret(tag, kind, name, optional));
     const value = m.response ? await (fn as unknown as (r: HttpSensorResponse, c: TaskContext) => unknown)(m.response, ctx) : await fn(ctx);
     let valueJson: string | undefined;
     if (value !== undefined) {
@@ -163,8 +179,13 @@ for (const stream of ['stdout', 'stderr'] as const) {
   }) as typeof target.write;
 }
 
-parentPort?.on('message', (m: Handed | { type: 'abort'; tag: number }) => {
-  if (m.type === 'abort') {
+parentPort?.on('message', (m: Handed | SecretReply | { type: 'abort'; tag: number }) => {
+  if (m.type === 'secret') {
+    const a = asked.get(m.req);
+    asked.delete(m.req);
+    if (m.ok) a?.resolve(m.value);
+    else a?.reject(new Error(m.error));
+  } else if (m.type === 'abort') {
     if (current?.tag === m.tag) current.abort.abort(new Error('task cancelled'));
   } else {
     queue.push(m);

@@ -1,5 +1,5 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { createLogger, createRedis, loadConfig, redactUrl, RedisOutageLog, ServiceHttp, Store, userCodeIdentity } from '@aloft/core';
+import { createLogger, createRedis, loadConfig, redactUrl, RedisOutageLog, secretsBackends, ServiceHttp, Store, userCodeIdentity } from '@aloft/core';
 import { AloftWorker } from './worker.js';
 
 const config = loadConfig();
@@ -39,6 +39,7 @@ const worker = new AloftWorker({
   fnRunners: { warm: env.ALOFT_FN_RUNNERS_WARM, idleMs: env.ALOFT_FN_RUNNER_IDLE_MS, maxHeapMb: env.ALOFT_FN_RUNNER_HEAP_MB },
   templates: { timeoutMs: env.ALOFT_TEMPLATE_TIMEOUT_MS, maxBytes: env.ALOFT_TEMPLATE_MAX_BYTES, heapMb: env.ALOFT_TEMPLATE_HEAP_MB },
   maxTakeovers: env.ALOFT_MAX_TAKEOVERS,
+  secrets: secretsBackends(redis, store.keys, { order: env.ALOFT_SECRETS_BACKENDS, env: config.source, dir: env.ALOFT_SECRETS_DIR, keys: env.ALOFT_SECRETS_KEYS }),
   registry,
 });
 

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync, writeSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { format } from 'node:util';
-import { importDagFile, SkipSignal } from '@aloft/core';
+import { DirectorySecretsBackend, EnvSecretsBackend, importDagFile, SecretResolver, SkipSignal } from '@aloft/core';
 import { OUTPUT_MARKER } from './executors/types.js';
 import type { PodTaskSpec } from './pod-task-spec.js';
 import { taskContext } from './task-context.js';
@@ -56,7 +56,13 @@ async function runFunction(s: Extract<PodTaskSpec, { kind: 'fn' | 'branch' | 'sh
   }
   const abort = new AbortController();
   process.on('SIGTERM', () => abort.abort(new Error('pod deleted')));
-  const ctx = taskContext(s.ctx, (level, msg, rest) => process.stdout.write(`[${level}] ${format(msg, ...rest)}\n`), abort.signal);
+  // In a pod, connections and variables come from the pod's own environment (ALOFT_CONN_*,
+  // ALOFT_VAR_*, set from Secrets by reference) and from ALOFT_SECRETS_DIR when mounted.
+  const dir = process.env['ALOFT_SECRETS_DIR'];
+  const secrets = new SecretResolver([new EnvSecretsBackend(process.env), ...(dir ? [new DirectorySecretsBackend(dir)] : [])]);
+  const lookup = (kind: 'conn' | 'var', name: string, optional: boolean): Promise<unknown> =>
+    kind === 'conn' ? secrets.connection(name) : optional ? secrets.findVariable(name) : secrets.variable(name);
+  const ctx = taskContext(s.ctx, (level, msg, rest) => process.stdout.write(`[${level}] ${format(msg, ...rest)}\n`), abort.signal, lookup);
   try {
     output(await fn(ctx));
     return 0;

@@ -1,4 +1,4 @@
-import { SkipSignal, type CallbackContext, type TaskContext, type TaskRef } from '@aloft/core';
+import { SkipSignal, type CallbackContext, type Connection, type TaskContext, type TaskRef, type VariableReader } from '@aloft/core';
 import type { RunMessage } from './fn-runner.js';
 
 type Level = 'info' | 'warn' | 'error';
@@ -7,8 +7,23 @@ type Level = 'info' | 'warn' | 'error';
  * The context a task function receives, from the plain data a runner thread or a task pod
  * gets: dates as Date, outputs by upstream, a logger, skip() and the cancel signal.
  */
-export function taskContext(c: RunMessage['ctx'], log: (level: Level, msg: string, args: unknown[]) => void, signal: AbortSignal): TaskContext {
+export function taskContext(
+  c: RunMessage['ctx'],
+  log: (level: Level, msg: string, args: unknown[]) => void,
+  signal: AbortSignal,
+  secret: (kind: 'conn' | 'var', name: string, optional: boolean) => Promise<unknown>,
+): TaskContext {
   const at = (level: Level) => (msg: string, ...args: unknown[]) => log(level, msg, args);
+  const variable = (async (key: string, fallback?: string) => ((await secret('var', key, fallback !== undefined)) as string | undefined) ?? fallback) as VariableReader;
+  variable.json = async <T>(key: string, fallback?: T): Promise<T> => {
+    const text = (await secret('var', key, fallback !== undefined)) as string | undefined;
+    if (text === undefined) return fallback as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new Error(`variable "${key}" is not JSON (read with ctx.variable.json)`);
+    }
+  };
   return {
     dagId: c.dagId,
     runId: c.runId,
@@ -33,6 +48,8 @@ export function taskContext(c: RunMessage['ctx'], log: (level: Level, msg: strin
       throw new SkipSignal(reason);
     },
     signal,
+    conn: async (id: string) => (await secret('conn', id, false)) as Connection,
+    variable,
   };
 }
 

@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { Counter, type Registry } from 'prom-client';
 import { isPlainLookup, isTemplate, renderTemplate, templateContext, userCodeEnv, type Logger, type TemplateInfo, type UserCodeIdentity } from '@aloft/core';
 
+import type { TrySecrets } from './try-secrets.js';
+
 const BOOT = fileURLToPath(new URL('./template-process-boot.mjs', import.meta.url));
 
 /** One value to render, and what to call it in an error: `etl.load env.DAY`. */
@@ -135,9 +137,18 @@ export class TemplateRenderer {
     }
   }
 
-  /** Renders the templates of the task `info` describes. */
-  forTask(info: TemplateInfo): TaskTemplates {
-    return { render: (fields) => this.render(info, fields) };
+  /**
+   * Renders the templates of the task `info` describes; with `secrets`, the connections and
+   * variables the fields name (conn.*, var.*) are read first (TrySecrets.forTemplates).
+   */
+  forTask(info: TemplateInfo, secrets?: Pick<TrySecrets, 'forTemplates'>): TaskTemplates {
+    if (!secrets) return { render: (fields) => this.render(info, fields) };
+    return {
+      render: async (fields) => {
+        const s = await secrets.forTemplates(fields.filter((f) => isTemplate(f.template)).map((f) => f.template));
+        return this.render(s ? { ...info, secrets: s } : info, fields);
+      },
+    };
   }
 
   render(info: TemplateInfo, fields: readonly TemplateField[]): Promise<string[]> {
@@ -321,6 +332,7 @@ function onlyWhatIsUsed(info: TemplateInfo, fields: readonly TemplateField[]): T
     args: text.includes('args') ? info.args : {},
     params: text.includes('params') ? info.params : {},
     conf: text.includes('conf') ? info.conf : {},
+    secrets: /conn|var/.test(text) ? info.secrets : undefined,
   };
 }
 

@@ -21,6 +21,7 @@ import {
   type UserCodeIdentity,
   type TemplateInfo,
   type ClaimedRun,
+  type SecretsBackend,
 } from '@aloft/core';
 import { CallbackRunner } from './callback-runner.js';
 import { FinishAndNextBatcher } from './finish-and-next-batcher.js';
@@ -35,12 +36,13 @@ import { TriggerDagRunExecutor } from './executors/trigger-dag-run.js';
 import { KubernetesExecutor } from './executors/kubernetes/executor.js';
 import type { PodReferenceAllowList } from './executors/kubernetes/pod-references.js';
 import { TaskPods, type TaskPodDefaults } from './executors/kubernetes/task-pods.js';
-import type { ExecResult, RunningTask } from './executors/types.js';
+import type { ExecEnv, ExecResult, RunningTask } from './executors/types.js';
 import { killGroup } from './process-group.js';
 import { Reaper } from './reaper.js';
 import { TaskLog } from './task-log.js';
 import { UserCodePolicy } from './user-code-policy.js';
 import { TemplateRenderer } from './template-renderer.js';
+import { TrySecrets } from './try-secrets.js';
 
 export type { TaskPodDefaults } from './executors/kubernetes/task-pods.js';
 
@@ -104,6 +106,8 @@ export interface AloftWorkerOptions {
    * pill; ALOFT_MAX_TAKEOVERS, 0 for no cap). Default 3.
    */
   maxTakeovers?: number;
+  /** Where tasks' connections and variables come from, in order (ALOFT_SECRETS_BACKENDS); default none. */
+  secrets?: readonly SecretsBackend[];
 }
 
 interface RunningEntry {
@@ -403,14 +407,14 @@ export class AloftWorker {
       if ('outcome' in p) ran = { result: p };
       else {
         prepared = p;
-        ran = await this.#execute(job, p, claim.log, started);
+        ran = await this.#execute(job, p, claim.log, started, claim.secrets);
       }
     } catch (err) {
       ran = { result: { outcome: 'failed', reason: `could not run the task: ${err instanceof Error ? err.message : String(err)}`, noRetry: isNonRetryable(err) || undefined } };
     } finally {
       this.#metrics.running.dec();
     }
-    await this.#record(queue, job, token, { ...ran, log: claim.log, started, callbackBase: prepared });
+    await this.#record(queue, job, token, { ...ran, result: claim.secrets.mask(ran.result), log: claim.log, started, callbackBase: prepared });
   }
 
   /**
@@ -418,7 +422,11 @@ export class AloftWorker {
    * and stops an earlier copy of the same try still running here. Undefined: nothing to run
    * (a stale job, or a poison pill the claim itself failed); a busy instance is delayed.
    */
-  async #claim(queue: string, job: Job<JobData>, token: string | undefined): Promise<{ run: ClaimedRun; outputs?: Record<string, unknown> | undefined; log: TaskLog } | undefined> {
+  async #claim(
+    queue: string,
+    job: Job<JobData>,
+    token: string | undefined,
+  ): Promise<{ run: ClaimedRun; outputs?: Record<string, unknown> | undefined; log: TaskLog; secrets: TrySecrets } | undefined> {
     const { store, logger } = this.o;
     const d = job.data;
     const key = keyOf(d);
@@ -447,12 +455,13 @@ export class AloftWorker {
       earlier.supersede('this try was delivered again after Redis lost its claim; stopping this copy');
       await earlier.task.result.catch(() => undefined);
     }
-    const log = new TaskLog(store, key, d.try);
+    const secrets = new TrySecrets(this.o.secrets ?? []);
+    const log = new TaskLog(store, key, d.try, secrets.masker);
     if (claim.status === 'takeover') {
       log.system(`worker ${claim.previousWorker} stopped answering; ${this.o.workerId} takes this try over`);
       if (claim.previousHost === this.#host && claim.previousPgid) await killGroup(claim.previousPgid, this.o.killGraceMs);
     }
-    return { run: claim.run, outputs: claim.outputs, log };
+    return { run: claim.run, outputs: claim.outputs, log, secrets };
   }
 
   /** The stored DAG version's task and what it runs with; a failed result when the task is gone. */
@@ -483,7 +492,7 @@ export class AloftWorker {
    * Runs the try with its kind's executor until it ends, is stopped (execution timeout, the
    * instance changed, the lock lost) or handed back, keeping it in #running meanwhile.
    */
-  async #execute(job: Job<JobData>, p: Prepared, log: TaskLog, started: number): Promise<Ran> {
+  async #execute(job: Job<JobData>, p: Prepared, log: TaskLog, started: number, secrets: TrySecrets): Promise<Ran> {
     const { store } = this.o;
     const { dag, task, info } = p;
     const d = job.data;
@@ -494,7 +503,7 @@ export class AloftWorker {
     /** Why this worker no longer owns the try (its job lock is gone, or about to be). */
     let lost: string | undefined;
     if (task.callbacks?.onExecute) await this.#taskCallback('onExecute', p, 'running', undefined, log);
-    const running = await this.#start(task, dag, info, log, key);
+    const running = await this.#start(task, dag, info, { log, killGraceMs: this.o.killGraceMs, secrets }, key);
     if (running.pgid) {
       this.#reaper.watch(running.pgid, running.tag);
       await store.setTiPgid(key, running.pgid);
@@ -730,8 +739,8 @@ export class AloftWorker {
   }
 
   /** Starts a task with the executor of its kind (a template that fails throws, failing the task). */
-  #start(task: SerializedTask, dag: SerializedDag, info: TaskInfo, log: TaskLog, key: TaskInstanceKey): Promise<RunningTask> {
-    return this.#executors[task.kind].start({ dag, task, info, key, templates: this.#templates.forTask(info) }, { log, killGraceMs: this.o.killGraceMs });
+  #start(task: SerializedTask, dag: SerializedDag, info: TaskInfo, env: ExecEnv, key: TaskInstanceKey): Promise<RunningTask> {
+    return this.#executors[task.kind].start({ dag, task, info, key, templates: this.#templates.forTask(info, env.secrets) }, env);
   }
 
   #checkOutput(task: SerializedTask, r: ExecResult): ExecResult {

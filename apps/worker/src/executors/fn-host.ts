@@ -8,6 +8,7 @@ import type { CallbackMessage, RunMessage } from '../fn-runner.js';
 import { killTaskProcesses } from '../process-group.js';
 import { startTicks, TASK_TAG_ENV } from '../task-processes.mjs';
 import type { FnPoolOptions } from './fn-pool.js';
+import type { SecretLookup, TrySecrets } from '../try-secrets.js';
 import type { ExecEnv, ExecResult, RunningTask } from './types.js';
 
 const BOOT = fileURLToPath(new URL('../fn-host-boot.mjs', import.meta.url));
@@ -29,6 +30,7 @@ export interface FnHostOptions {
 
 interface HostTask {
   log: Pick<ExecEnv['log'], 'write'>;
+  secret: SecretLookup | undefined;
   settle: (r: ExecResult) => void;
   settled: Promise<void>;
 }
@@ -91,7 +93,7 @@ export class FnHost {
     return this.#ensure().warm;
   }
 
-  run(msg: RunMessage | CallbackMessage, env: { log: Pick<ExecEnv['log'], 'write'>; killGraceMs: number }): RunningTask {
+  run(msg: RunMessage | CallbackMessage, env: { log: Pick<ExecEnv['log'], 'write'>; killGraceMs: number; secrets?: Pick<TrySecrets, 'lookup'> | undefined }): RunningTask {
     if (this.#closed) return { result: Promise.resolve({ outcome: 'failed', reason: 'the worker is shutting down' }), cancel: async () => undefined };
     const host = this.#ensure();
     const id = ++this.#nextId;
@@ -99,7 +101,7 @@ export class FnHost {
     const result = new Promise<ExecResult>((resolve) => {
       settle = resolve;
     });
-    const task: HostTask = { log: env.log, settle, settled: result.then(() => undefined) };
+    const task: HostTask = { log: env.log, secret: env.secrets?.lookup, settle, settled: result.then(() => undefined) };
     host.tasks.set(id, task);
     host.out.push({ t: 'run', id, msg, killGraceMs: env.killGraceMs });
     return {
@@ -179,6 +181,9 @@ export class FnHost {
       case 'log':
         host.tasks.get(m.id)?.log.write(m.stream, m.line);
         return;
+      case 'secret':
+        void this.#answer(host, m);
+        return;
       case 'done': {
         const task = host.tasks.get(m.id);
         host.tasks.delete(m.id);
@@ -187,6 +192,16 @@ export class FnHost {
       }
       default:
         assertNever(m, 'fn host message');
+    }
+  }
+
+  async #answer(host: Host, m: Extract<FromHost, { t: 'secret' }>): Promise<void> {
+    const lookup = host.tasks.get(m.id)?.secret;
+    try {
+      if (!lookup) throw new Error('connections and variables are not available to this function');
+      host.out.push({ t: 'secret', req: m.req, ok: true, value: await lookup(m.kind, m.name, m.optional) });
+    } catch (err) {
+      host.out.push({ t: 'secret', req: m.req, ok: false, error: err instanceof Error ? err.message : String(err) });
     }
   }
 

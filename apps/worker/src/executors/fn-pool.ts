@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { CELLS, PROGRESS, STARTED, WITHDRAWN } from '../fn-cells.js';
-import type { CallbackMessage, ChildMessage, Handed, RunMessage, RunnerData } from '../fn-runner.js';
+import type { CallbackMessage, ChildMessage, Handed, RunMessage, RunnerData, SecretReply } from '../fn-runner.js';
+import type { SecretLookup } from '../try-secrets.js';
 import { LineSplitter } from '../task-log.js';
 import type { ExecEnv, ExecResult, RunningTask } from './types.js';
 
@@ -10,6 +11,8 @@ const BOOT = new URL('../fn-runner-boot.mjs', import.meta.url);
 interface Task {
   msg: RunMessage | CallbackMessage;
   log: Pick<ExecEnv['log'], 'write'>;
+  /** Answers the function's ctx.conn and ctx.variable; absent: it has no secrets to ask for. */
+  secret: SecretLookup | undefined;
   tag: number;
   cell: number;
   slot: Slot | undefined;
@@ -108,12 +111,12 @@ export class FnPool {
   }
 
   /** Runs a task's function, or a callback (whose output, if any, is ignored). */
-  run(msg: RunMessage | CallbackMessage, env: { log: Pick<ExecEnv['log'], 'write'>; killGraceMs: number }): RunningTask {
+  run(msg: RunMessage | CallbackMessage, env: { log: Pick<ExecEnv['log'], 'write'>; killGraceMs: number; secret?: SecretLookup | undefined }): RunningTask {
     let settle: (r: ExecResult) => void = () => undefined;
     const result = new Promise<ExecResult>((resolve) => {
       settle = resolve;
     });
-    const task: Task = { msg, log: env.log, tag: 0, cell: 0, slot: undefined, cancelled: undefined, settled: false, settle };
+    const task: Task = { msg, log: env.log, secret: env.secret, tag: 0, cell: 0, slot: undefined, cancelled: undefined, settled: false, settle };
     this.#dispatch(task, this.#depth);
     return { result, pgid: undefined, cancel: (reason) => this.#cancel(task, reason, env.killGraceMs) };
   }
@@ -287,12 +290,24 @@ export class FnPool {
     const task = slot.tasks.find((t) => t.tag === m.tag);
     if (!task) return;
     if (m.type === 'out') this.#output(slot, task, m.stream, m.text);
+    else if (m.type === 'secret') void this.#answer(slot, task, m);
     else if (m.type === 'log') task.log.write(m.level === 'info' ? 'stdout' : 'stderr', `[${m.level}] ${m.line}`);
     else if (!m.ok) {
       task.log.write('stderr', m.error);
       this.#settle(task, { outcome: 'failed', reason: firstLine(m.error), ...(m.noRetry ? { noRetry: true } : {}) });
     } else if (m.skipped !== undefined) this.#settle(task, { outcome: 'skipped', reason: m.skipped });
     else this.#settle(task, { outcome: 'success', outputJson: m.valueJson });
+  }
+
+  async #answer(slot: Slot, task: Task, m: Extract<ChildMessage, { type: 'secret' }>): Promise<void> {
+    let reply: SecretReply;
+    try {
+      if (!task.secret) throw new Error('connections and variables are not available here');
+      reply = { type: 'secret', req: m.req, ok: true, value: await task.secret(m.kind, m.name, m.optional) };
+    } catch (err) {
+      reply = { type: 'secret', req: m.req, ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+    if (slot.alive) slot.thread.postMessage(reply);
   }
 
   /** Output stays in order with 'done': it travels on the same port, split into lines per task. */

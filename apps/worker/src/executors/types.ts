@@ -1,4 +1,5 @@
 import type { TaskLog } from '../task-log.js';
+import type { TrySecrets } from '../try-secrets.js';
 
 export interface ExecResult {
   /** `reschedule`: a reschedule-mode sensor that is not done pokes again at `nextPokeAt`. */
@@ -39,6 +40,8 @@ export interface RunningTask {
 export interface ExecEnv {
   log: TaskLog;
   killGraceMs: number;
+  /** The try's connections and variables (ctx.conn, ctx.variable, conn.* and var.* in templates). */
+  secrets?: TrySecrets | undefined;
 }
 
 export const OUTPUT_MARKER = '::aloft-output::';

@@ -126,6 +126,19 @@ const ENV = z.object({
   ALOFT_DASHBOARD_LOGIN_ACCOUNT_ATTEMPTS: z.coerce.number().int().min(1).default(30),
   ALOFT_DASHBOARD_TRUST_PROXY: proxyList(),
   ALOFT_API_MAX_JSON_DEPTH: z.coerce.number().int().min(2).max(1000).default(32),
+  ALOFT_SECRETS_BACKENDS: z
+    .string()
+    .default('env,dir,store')
+    .transform((s, c) => {
+      const names = s.split(',').map((x) => x.trim()).filter(Boolean);
+      const bad = names.find((n) => !['env', 'dir', 'store'].includes(n));
+      if (bad === undefined && new Set(names).size === names.length) return names as ('env' | 'dir' | 'store')[];
+      c.addIssue({ code: 'custom', message: bad === undefined ? 'names a backend twice' : `"${bad}" is not a backend: use env, dir and store, in the order to ask them` });
+      return z.NEVER;
+    }),
+  ALOFT_SECRETS_DIR: z.string().optional(),
+  ALOFT_SECRETS_KEYS: z.string().optional(),
+  ALOFT_SECRETS_KEYS_FILE: z.string().optional(),
 });
 
 export type AloftEnv = z.infer<typeof ENV>;

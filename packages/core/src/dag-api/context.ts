@@ -1,3 +1,4 @@
+import type { Connection } from '../secrets/connection.js';
 import type { TaskRef } from './task-ref.js';
 
 export interface TaskLogger {
@@ -38,6 +39,19 @@ export interface TaskContext<P = Record<string, unknown>> extends RunContext<P> 
   skip(reason?: string): never;
   /** Aborted when the task is cancelled or times out. */
   signal: AbortSignal;
+  /**
+   * A connection, read by the worker from its secrets backends when asked (never stored with
+   * the task); its password and secret extras are masked in the task's log, output and errors.
+   * Unknown: rejects naming the connection and every backend tried.
+   */
+  conn(id: string): Promise<Connection>;
+  /** A variable's value (`fallback` when no backend has it); `.json(key)` parses it. */
+  variable: VariableReader;
+}
+
+export interface VariableReader {
+  (key: string, fallback?: string): Promise<string>;
+  json<T = unknown>(key: string, fallback?: T): Promise<T>;
 }
 
 /** Thrown by `ctx.skip()`; the worker records the task as skipped. */

@@ -1,4 +1,5 @@
 import nunjucks from 'nunjucks';
+import type { Connection } from '../secrets/connection.js';
 import { ds as dsOf } from './schedule.js';
 import { sandboxEnvironment } from './template-sandbox.js';
 
@@ -99,6 +100,15 @@ export interface TemplateInfo {
   params: Record<string, unknown>;
   conf: Record<string, unknown>;
   outputs: Record<string, unknown>;
+  /** The connections and variables the task's templates name (secretRefs), read by the worker before rendering. */
+  secrets?: TemplateSecrets | undefined;
+}
+
+export interface TemplateSecrets {
+  conn: Record<string, Connection>;
+  var: Record<string, string>;
+  /** Variables named as `var.json.<key>`, parsed. */
+  json: Record<string, unknown>;
 }
 
 /** The names a template sees, as in Airflow: ds, ds_nodash, ts, logical_date, run_id, params, … */
@@ -121,6 +131,8 @@ export function templateContext(i: TemplateInfo): Record<string, unknown> {
     params: i.params,
     conf: i.conf,
     outputs: i.outputs,
+    conn: i.secrets?.conn ?? {},
+    var: { ...i.secrets?.var, json: i.secrets?.json ?? {} },
     ti_output: (taskId: unknown) => {
       if (typeof taskId !== 'string' || !Object.hasOwn(i.outputs, taskId)) throw new Error(`no output from upstream task ${JSON.stringify(taskId) ?? String(taskId)}`);
       return i.outputs[taskId];

@@ -109,6 +109,13 @@ export class SecretResolver {
 
   /** A variable's value: `fallback` when no backend has it, an error naming the backends tried when there is no fallback either. */
   async variable(key: string, fallback?: string): Promise<string> {
+    const v = (await this.findVariable(key)) ?? fallback;
+    if (v !== undefined) return v;
+    throw new NotFoundError('variable', key, `variable "${key}" not found; tried ${this.tried('variable', key)}`);
+  }
+
+  /** A variable's value from the first backend that has it; undefined when none has. */
+  async findVariable(key: string): Promise<string | undefined> {
     checkSecretId('variable', key);
     for (const b of this.backends) {
       const v = await b.variable(key);
@@ -116,8 +123,7 @@ export class SecretResolver {
       if (v.secret) this.masker?.add(v.value);
       return v.value;
     }
-    if (fallback !== undefined) return fallback;
-    throw new NotFoundError('variable', key, `variable "${key}" not found; tried ${this.tried('variable', key)}`);
+    return undefined;
   }
 
   private tried(kind: 'connection' | 'variable', id: string): string {

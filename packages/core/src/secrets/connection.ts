@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { InvalidInputError } from '../errors/index.js';
+import { SECRET_ID } from './secret-id.js';
+
+export { SECRET_ID };
 
 /**
  * A connection: how a task reaches an outside system, as Airflow's Connection. Given by a
@@ -22,8 +25,6 @@ export interface Connection {
   uri: string;
 }
 
-/** Connection and variable ids: letters, digits, `_`, `-` and `.`, as Airflow's conn_id. */
-export const SECRET_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,249}$/;
 
 export function checkSecretId(kind: 'connection' | 'variable', id: string): string {
   if (!SECRET_ID.test(id)) throw new InvalidInputError(`${kind} id ${JSON.stringify(id.slice(0, 80))} must be 1–250 letters, digits, "_", "-" or "." (not starting with "-" or ".")`, 'id');

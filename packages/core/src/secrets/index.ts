@@ -3,3 +3,5 @@ export * from './cipher.js';
 export * from './masker.js';
 export * from './backends.js';
 export * from './secret-store.js';
+export * from './template-refs.js';
+export * from './configure.js';
