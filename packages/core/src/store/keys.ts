@@ -1,6 +1,7 @@
 /**
- * Every Redis key Aloft uses is built here, or for the Lua scripts in its mirror
- * lua/includes/keys.lua; no other file concatenates key strings.
+ * Every Redis key of the orchestration state is built here, or for the Lua scripts in its
+ * mirror lua/includes/keys.lua; no other file of the engine concatenates key strings (the
+ * dashboard's own keys, under `{prefix}:dashboard:`, are built in apps/dashboard).
  * Layout under the prefix (default `aloft`):
  *   dags                        set of DAG ids
  *   dag:{dag}                   hash: json (serialized DAG), version, paused, fileloc, updatedAt
@@ -105,28 +106,18 @@ export class Keys {
   run(dagId: string, runId: string): string {
     return `${this.prefix}:run:${dagId}:${runId}`;
   }
-  /** Prefix of run hashes, for the Lua scripts that address several runs of one DAG. */
-  runPrefix(dagId: string): string {
-    return `${this.prefix}:run:${dagId}:`;
-  }
   tiStates(dagId: string, runId: string): string {
     return `${this.prefix}:tis:${dagId}:${runId}`;
-  }
-  tiStatesPrefix(dagId: string): string {
-    return `${this.prefix}:tis:${dagId}:`;
   }
   ti(dagId: string, runId: string, taskId: string, mapIndex: number): string {
     return `${this.prefix}:ti:${dagId}:${runId}:${taskId}:${mapIndex}`;
   }
-  /** Prefix of task instance hashes of one run; Lua appends `task:mapIndex`. */
-  tiPrefix(dagId: string, runId: string): string {
-    return `${this.prefix}:ti:${dagId}:${runId}:`;
+  /** The `ti:` hash of the instance a field of the run's tis hash (`task:mapIndex`) names. */
+  tiOfField(dagId: string, runId: string, field: string): string {
+    return `${this.prefix}:ti:${dagId}:${runId}:${field}`;
   }
   log(dagId: string, runId: string, taskId: string, mapIndex: number, tryNumber: number): string {
     return `${this.prefix}:log:${dagId}:${runId}:${taskId}:${mapIndex}:${tryNumber}`;
-  }
-  logPrefix(dagId: string, runId: string): string {
-    return `${this.prefix}:log:${dagId}:${runId}:`;
   }
   outputs(dagId: string, runId: string): string {
     return `${this.prefix}:out:${dagId}:${runId}`;

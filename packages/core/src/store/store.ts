@@ -838,8 +838,7 @@ export class Store {
     const states = await this.redis.hgetall(this.keys.tiStates(dagId, runId));
     const fields = Object.keys(states);
     const pipe = this.redis.pipeline();
-    const prefix = this.keys.tiPrefix(dagId, runId);
-    for (const f of fields) pipe.hgetall(`${prefix}${f}`);
+    for (const f of fields) pipe.hgetall(this.keys.tiOfField(dagId, runId, f));
     const res = (await pipe.exec()) ?? [];
     const tis = fields.map((f, i) => {
       const at = f.lastIndexOf(':');

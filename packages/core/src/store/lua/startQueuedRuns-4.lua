@@ -4,7 +4,7 @@
   KEYS[2]  runs:{dag}              its runs by logical date
   KEYS[3]  active-runs:{dag}       its running runs
   KEYS[4]  queued-runs:{dag}       its queued runs
-  (keys of other runs, instances, queues and pools: built from ARGV[1], see includes/keys)
+  (the keys of its runs, their instances, queues and pools: built from ARGV[1], see includes/keys)
   ARGV[1]  prefix
   ARGV[2]  dagId
   ARGV[3]  now (ms)
