@@ -2,7 +2,18 @@
   Records that a task instance missed its SLA, or a run its deadline, once per (run, task):
   the first caller wins, so two schedulers never both report it. In the same step it
   appends the event and queues the onSlaMiss callback's job, when there is one.
-  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  KEYS[1]  run:{dag}:{run}         the run's hash
+  KEYS[2]  tis:{dag}:{run}         its instances' states
+  KEYS[3]  out:{dag}:{run}         its outputs
+  KEYS[4]  map:{dag}:{run}         its mapped tasks' counts
+  KEYS[5]  running:{dag}           the DAG's running instances (maxActiveTasks)
+  KEYS[6]  sla:{dag}:{run}         its SLA misses
+  KEYS[7]  events                  the events stream
+  KEYS[8]  dag:{dag}               the DAG's hash
+  KEYS[9]  runs:{dag}              its runs by logical date
+  KEYS[10] active-runs:{dag}       its running runs
+  KEYS[11] queued-runs:{dag}       its queued runs
+  (keys of other runs, instances, queues and pools: built from ARGV[1], see includes/keys)
   ARGV[1]  prefix
   ARGV[2]  dagId
   ARGV[3]  runId
@@ -20,7 +31,7 @@
 --- @include "includes/jobs"
 local prefix, dagId, runId, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local task, due, state, queue, ref = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
-local c = newCtx(prefix, dagId, runId, now)
+local c = newCtx(prefix, dagId, runId, now, false, KEYS)
 if not c.version then return 0 end
 local field = task
 if field == '' then field = '~run' end

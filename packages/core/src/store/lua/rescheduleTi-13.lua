@@ -8,7 +8,20 @@
   sweep re-adds it once nextPokeAt has passed.
   Returns 'up_for_reschedule', or 'stale' when the try is no longer the running one.
   Emits a `ti` event with state up_for_reschedule.
-  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  KEYS[1]  run:{dag}:{run}         the run's hash
+  KEYS[2]  tis:{dag}:{run}         its instances' states
+  KEYS[3]  out:{dag}:{run}         its outputs
+  KEYS[4]  map:{dag}:{run}         its mapped tasks' counts
+  KEYS[5]  running:{dag}           the DAG's running instances (maxActiveTasks)
+  KEYS[6]  sla:{dag}:{run}         its SLA misses
+  KEYS[7]  events                  the events stream
+  KEYS[8]  dag:{dag}               the DAG's hash
+  KEYS[9]  runs:{dag}              its runs by logical date
+  KEYS[10] active-runs:{dag}       its running runs
+  KEYS[11] queued-runs:{dag}       its queued runs
+  KEYS[12] ti:{dag}:{run}:{task}:{map}         the instance's hash
+  KEYS[13] log:{dag}:{run}:{task}:{map}:{try}  the try's log
+  (keys of other runs, instances, queues and pools: built from ARGV[1], see includes/keys)
   ARGV[1]  prefix
   ARGV[2]  dagId
   ARGV[3]  runId
@@ -27,7 +40,8 @@
 --- @include "includes/pools"
 local prefix, dagId, runId, task = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local mi, try, now = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
-local c = newCtx(prefix, dagId, runId, now)
+local c = newCtx(prefix, dagId, runId, now, false, KEYS)
+ownTry(c, task, mi, try, KEYS[12], KEYS[13])
 if not c.version then return 'stale' end
 appendTryLog(c, task, mi, try, 11, ARGV[10])
 local key = tiKey(c, task, mi)

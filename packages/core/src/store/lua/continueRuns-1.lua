@@ -5,7 +5,9 @@
   Callers repeat it until it returns 0: the one that created or started a run (for its
   DAG's runs only), and the scheduler's loop (for all) for runs started inside other
   scripts or by a caller that died. A run no longer running, or gone, just leaves the set.
-  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  KEYS[1]  starting-runs           runs whose start is under way
+  (the keys of the run it goes on with: built from ARGV[1], see includes/keys)
+  (keys of other runs, instances, queues and pools: built from ARGV[1], see includes/keys)
   ARGV[1]  prefix
   ARGV[2]  now (ms)
   ARGV[3]  dagId ('' = any DAG)
@@ -15,7 +17,7 @@
 --- @include "includes/run-context"
 --- @include "includes/run-start"
 local prefix, now, onlyDag = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local startingKey = Keys.startingRuns(prefix)
+local startingKey = KEYS[1]
 
 -- The oldest run being started, of `onlyDag` when given, and how many there are.
 local function oldest()

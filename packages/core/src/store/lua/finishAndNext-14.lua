@@ -4,22 +4,35 @@
   BullMQ job and fetch the queue's next one (BullMQ's own moveToFinished, from the pinned
   BullMQ), then claim that next job's try (includes/claim-try), with its upstream outputs, for the
   same worker. A busy worker thus makes one request per task or fewer, instead of three.
-  KEYS: none yet (every key is built from ARGV[1], the prefix, in includes/keys; BullMQ's
-        keys of each finish come in ARGV as described below).
-  ARGV: prefix, now, workerId, hostname, maxDeaths (ALOFT_MAX_TAKEOVERS, 0 for no cap; see
-        includes/claim-try), number of finishes, then per finish:
+  KEYS[1…14]  the queue's BullMQ keys for moveToFinished, as BullMQ builds them for the first
+           finish (prefix bull:{queue}:): KEYS[1] wait, KEYS[2] active, KEYS[3] prioritized,
+           KEYS[4] events, KEYS[5] stalled, KEYS[6] limiter, KEYS[7] delayed, KEYS[8] paused,
+           KEYS[9] meta, KEYS[10] pc, KEYS[11] completed, KEYS[12] the first finish's job,
+           KEYS[13] metrics, KEYS[14] marker.
+           Only these are fixed per call: the finishes of one call are of one queue (a worker
+           batches per BullMQ queue) but of any runs and DAGs, so each finish's run and instance
+           keys, like those of the fetched job's run and of what the finish enqueues, are built
+           from ARGV[1] (includes/keys), and its BullMQ keys come in ARGV as below.
+  ARGV[1]  prefix
+  ARGV[2]  now (ms)
+  ARGV[3]  workerId
+  ARGV[4]  hostname
+  ARGV[5]  maxDeaths (ALOFT_MAX_TAKEOVERS, 0 for no cap; see includes/claim-try)
+  ARGV[6]  number of finishes
+  ARGV[7…] per finish:
         BullMQ key count (k), BullMQ argument count (a), log line count (l), dagId, runId,
         taskId, mapIndex, try, the finish fields (outcome, output, reason, exitCode, follow,
         skipDescendants, log cap, noRetry), BullMQ's k keys and a arguments for
         moveToFinished, then the finished try's l last log lines (JSON each).
-        A negative k, -(d + 1), says the keys are the previous finish's except d of them,
-        given as d pairs (position, key) in place of the keys: finishes on one queue differ only
-        in the job's own key, so a batch does not repeat the queue's dozen others.
-  Returns per finish { BullMQ's result, the recorded state, the next job's claim or false },
+        A negative k, -(d + 1), says the keys are the previous finish's (for the first,
+        KEYS) except d of them, given as d pairs (position, key) in place of the keys:
+        finishes on one queue differ only in the job's own key, so a batch does not repeat
+        the queue's dozen others.
+  Returns  per finish { BullMQ's result, the recorded state, the next job's claim or false },
   with a fourth element, the message, when claiming the fetched job raised an error (the
   finish and the completion stand; the worker claims that job itself), or { 'ERR', message }
   when the finish or the completion raised one (the other finishes still apply).
-  Emits: per finish, what finishTi-0.lua emits, BullMQ's completed (and active for the fetched
+  Emits    per finish, what finishTi-13.lua emits, BullMQ's completed (and active for the fetched
   job) events on the queue's stream, and ti running for the claim.
 ]]
 --- @include "includes/finish-try"
@@ -31,7 +44,8 @@ end
 
 local prefix, now, workerId, host, maxDeaths = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
-local lastKeys = {}
+-- The keys of the previous finish; the first finish's differ from KEYS in its encoding.
+local lastKeys = KEYS
 
 -- How many ARGV entries a finish's BullMQ keys take, from its key count.
 local function keysLength(nk)

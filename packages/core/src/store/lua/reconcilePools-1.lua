@@ -3,7 +3,9 @@
   longer running, and any wait by one that is no longer queued (a run deleted, a key
   lost). Slots are given back on every transition already; this only repairs. Idempotent.
   Returns the number of entries dropped.
-  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  KEYS[1]  pools                   pool name → JSON { slots, description }
+  (each pool's occupants and their runs' tis hashes: built from ARGV[1], see includes/keys)
+  (keys of other runs, instances, queues and pools: built from ARGV[1], see includes/keys)
   ARGV[1]  prefix
   Emits    nothing
 ]]
@@ -15,7 +17,7 @@ local function stateOf(o)
   return rcall('HGET', Keys.tiStates(prefix, dag, run), ti)
 end
 local dropped = 0
-local names = rcall('HKEYS', Keys.pools(prefix))
+local names = rcall('HKEYS', KEYS[1])
 names[#names + 1] = 'default_pool'
 for _, pool in ipairs(names) do
   for _, kind in ipairs({ 'used', 'queued' }) do

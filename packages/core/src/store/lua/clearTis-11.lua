@@ -3,7 +3,18 @@
   none with tries left for its retries, its output is dropped, the run is running again,
   and the cleared instances are re-evaluated in topological order.
   A running instance is cleared too; its worker sees the change and stops it.
-  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  KEYS[1]  run:{dag}:{run}         the run's hash
+  KEYS[2]  tis:{dag}:{run}         its instances' states
+  KEYS[3]  out:{dag}:{run}         its outputs
+  KEYS[4]  map:{dag}:{run}         its mapped tasks' counts
+  KEYS[5]  running:{dag}           the DAG's running instances (maxActiveTasks)
+  KEYS[6]  sla:{dag}:{run}         its SLA misses
+  KEYS[7]  events                  the events stream
+  KEYS[8]  dag:{dag}               the DAG's hash
+  KEYS[9]  runs:{dag}              its runs by logical date
+  KEYS[10] active-runs:{dag}       its running runs
+  KEYS[11] queued-runs:{dag}       its queued runs
+  (keys of other runs, instances, queues and pools: built from ARGV[1], see includes/keys)
   ARGV[1]  prefix
   ARGV[2]  dagId
   ARGV[3]  runId
@@ -19,7 +30,7 @@
 --- @include "includes/pools"
 --- @include "includes/run-start"
 local prefix, dagId, runId, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local c = newCtx(prefix, dagId, runId, now)
+local c = newCtx(prefix, dagId, runId, now, false, KEYS)
 if not c.version then return RC.RUN_NOT_FOUND end
 local cleared = 0
 -- One instance back to none, keeping its try count so that its next try logs apart.
@@ -65,7 +76,7 @@ end
 if cleared > 0 and rcall('HGET', c.runKey, 'state') ~= 'running' then
   rcall('HSET', c.runKey, 'state', 'running')
   rcall('HDEL', c.runKey, 'endDate')
-  rcall('SADD', Keys.activeRuns(prefix, dagId), runId)
+  rcall('SADD', c.activeRunsKey, runId)
   emit(c, 'run', nil, 'running', 'cleared')
 end
 evaluateAll(c)

@@ -3,7 +3,11 @@
   (dependsOnPast waits, anything an event missed) and re-adds the job of any instance that
   has been queued longer than `staleMs` while its job is gone, and of any up_for_reschedule
   sensor whose next poke is more than `staleMs` overdue while its delayed job is gone. Idempotent.
-  KEYS     none yet (every key is built from ARGV[1], the prefix, in includes/keys)
+  KEYS[1]  dag:{dag}               the DAG's hash
+  KEYS[2]  runs:{dag}              its runs by logical date
+  KEYS[3]  active-runs:{dag}       its running runs
+  KEYS[4]  queued-runs:{dag}       its queued runs
+  (the keys of its runs, their instances, queues and pools: built from ARGV[1], see includes/keys)
   ARGV[1]  prefix
   ARGV[2]  dagId
   ARGV[3]  now (ms)
@@ -15,9 +19,10 @@
 --- @include "includes/jobs"
 --- @include "includes/run-start"
 local prefix, dagId, now, staleMs = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local version = rcall('HGET', Keys.dag(prefix, dagId), 'version')
+local d = dagCtx(prefix, dagId, KEYS)
+local version = rcall('HGET', d.dagKey, 'version')
 local requeued = 0
-for _, runId in ipairs(rcall('SMEMBERS', Keys.activeRuns(prefix, dagId))) do
+for _, runId in ipairs(rcall('SMEMBERS', d.activeRunsKey)) do
   local c = newCtx(prefix, dagId, runId, now)
   if c.version then
     evaluateAll(c)
@@ -51,6 +56,6 @@ end
 local started = 0
 if version then
   local m = cjson.decode(rcall('HGET', Keys.graph(prefix, dagId, version), '__meta'))
-  started = startQueuedRuns(prefix, dagId, now, m.mar)
+  started = startQueuedRuns(d, now, m.mar)
 end
 return { started, requeued }
