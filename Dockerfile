@@ -19,9 +19,6 @@ COPY packages/cli/package.json packages/cli/
 COPY packages/bench/package.json packages/bench/
 COPY packages/k8s-emulator/package.json packages/k8s-emulator/
 COPY packages/sdk/package.json packages/sdk/
-# The tests' manifest only so that the frozen lockfile matches the workspace; --prod installs
-# none of its (dev) dependencies and the runtime stage leaves tests/ out.
-COPY tests/package.json tests/
 RUN pnpm install --frozen-lockfile --prod --ignore-scripts \
  && pnpm rebuild esbuild msgpackr-extract
 
@@ -32,8 +29,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps --chown=root:root /app /app
 COPY --chown=root:root tsconfig.base.json ./
-# Every workspace package but tests/, as the deps stage installed them (tests/deploy.test.ts
-# checks both lists).
+# Every workspace package but the tests, as the deps stage installed them (tests/deploy.test.ts
+# checks both lists; pnpm installs the workspace without the tests' manifest).
 COPY --chown=root:root apps ./apps
 COPY --chown=root:root packages ./packages
 COPY --chown=root:root examples/dags ./dags
