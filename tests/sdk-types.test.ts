@@ -6,8 +6,7 @@
  */
 import { describe, expectTypeOf, it } from 'vitest';
 import type * as core from '@aloft/core';
-// The root package does not depend on @aloft/sdk; import it from its source, as tests/sdk.test.ts does.
-import type * as sdk from '../packages/sdk/src/index.js';
+import type * as sdk from '@aloft/sdk';
 
 describe('the SDK types are the core types the API sends', () => {
   it('states, run types, task kinds and schedules', () => {
