@@ -43,6 +43,8 @@ export interface TemplateRendererOptions {
   /** Heap cap of the template process (ALOFT_TEMPLATE_HEAP_MB). */
   heapMb: number;
   logger: Logger;
+  /** The worker's environment: the process gets only its PATH, HOME, TMPDIR, LANG and NODE_OPTIONS. */
+  env: NodeJS.ProcessEnv;
   registry?: Registry | undefined;
   /**
    * Told of each template process (its own process group) while it lives: the worker's
@@ -188,7 +190,7 @@ export class TemplateRenderer {
     const child = fork(BOOT, [], {
       execArgv: ['--conditions=aloft-source', `--max-old-space-size=${this.o.heapMb}`],
       // Nothing of the worker's environment (Redis URL, credentials) is the process's to see.
-      env: pick(process.env, ['PATH', 'HOME', 'TMPDIR', 'LANG', 'NODE_OPTIONS']),
+      env: pick(this.o.env, ['PATH', 'HOME', 'TMPDIR', 'LANG', 'NODE_OPTIONS']),
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'advanced',
       detached: true,

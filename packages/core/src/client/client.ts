@@ -15,11 +15,14 @@ import type { DatasetEvent, DatasetInfo } from '../store/dataset-store.js';
 import { Store, type DagRecord, type Durability, type DagRun, type ImportErrorRecord, type LogLine, type MappedPage, type PoolInfo, type TaskInstance } from '../store/store.js';
 
 export interface ClientOptions {
+  /** Redis to open a connection to. Default `redis://127.0.0.1:6379`. */
   redisUrl?: string;
   /** Key prefix (ALOFT_KEY_PREFIX). Default `aloft`. */
   prefix?: string;
   /** Use this connection instead of opening one; the caller closes it. */
   redis?: Redis;
+  /** Use this store (a service's own) instead of making one; the caller closes its connection. */
+  store?: Store;
   /** Replicas that must confirm a trigger before it is answered (ALOFT_REDIS_WAIT_REPLICAS). */
   durability?: Durability;
   /** Where the client's own connection logs a Redis outage (once, at warn); pino at warn by default. */
@@ -108,11 +111,15 @@ export class AloftClient {
   readonly #owned: boolean;
 
   constructor(opts: ClientOptions = {}) {
-    const redis = opts.redis ?? createRedis(opts.redisUrl ?? process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
+    this.#owned = !opts.store && !opts.redis;
+    if (opts.store) {
+      this.store = opts.store;
+      return;
+    }
+    const redis = opts.redis ?? createRedis(opts.redisUrl ?? 'redis://127.0.0.1:6379');
     // A connection it opens gets an 'error' listener; one it is given is the caller's to watch.
-    if (!opts.redis) new RedisOutageLog(opts.logger ?? createLogger({ name: 'aloft-client', level: 'warn' })).watch(redis, 'client');
-    this.#owned = !opts.redis;
-    this.store = new Store(redis, opts.prefix ?? process.env['ALOFT_KEY_PREFIX'] ?? 'aloft', undefined, opts.durability);
+    if (this.#owned) new RedisOutageLog(opts.logger ?? createLogger({ name: 'aloft-client', level: 'warn' })).watch(redis, 'client');
+    this.store = new Store(redis, opts.prefix ?? 'aloft', undefined, opts.durability);
   }
 
   async close(): Promise<void> {
