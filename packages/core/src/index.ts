@@ -22,3 +22,4 @@ export * from './store/graph.js';
 export { createRedis, type RedisConnection } from './redis.js';
 export { isRedisConnectionError, RedisOutageLog, type WatchedConnection } from './redis-outage.js';
 export * from './client/client.js';
+export type { DagOverview, RunGrid } from './client/run-views.js';
