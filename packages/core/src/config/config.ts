@@ -105,6 +105,11 @@ export function redisConnection(env: z.infer<z.ZodObject<typeof REDIS_SETTINGS>>
   };
 }
 
+/** The Redis connection an environment's REDIS_SETTINGS describe (their `_FILE`s read in). */
+export function loadRedisConnection(source: NodeJS.ProcessEnv): RedisConnection {
+  return redisConnection(parseEnv(z.object(REDIS_SETTINGS), source));
+}
+
 /** SERVICE_SETTINGS of a parsed environment, camelCase. */
 export function serviceConfig(env: ServiceEnv): ServiceConfig {
   return {
