@@ -14,12 +14,6 @@ import { queueRoutes } from './routes/queues.js';
 import { runRoutes } from './routes/runs.js';
 import { taskInstanceRoutes } from './routes/task-instances.js';
 
-/**
- * The REST API over DAGs, runs, task instances, logs and outputs (/api/v1), one router per
- * resource in routes/, each calling AloftClient for what it reads and changes. Reads need a
- * viewer, changes an operator. Bad input gets 400 JSON naming the field, unknown ids 404.
- */
-
 export interface ApiOptions {
   client: AloftClient;
   hub: EventHub;
@@ -33,6 +27,11 @@ export interface ApiOptions {
   maxBackfillRuns?: number;
 }
 
+/**
+ * The REST API over DAGs, runs, task instances, logs and outputs (/api/v1), one router per
+ * resource in routes/, each calling AloftClient for what it reads and changes. Reads need a
+ * viewer, changes an operator. Bad input gets 400 JSON naming the field, unknown ids 404.
+ */
 export function api(o: ApiOptions): Router {
   const { client } = o;
   const r = express.Router();
