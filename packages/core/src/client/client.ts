@@ -110,9 +110,8 @@ const ADHOC_TASK_ID = /^[A-Za-z0-9_-]{1,100}$/;
 
 /**
  * Typed access to Aloft for programs: trigger runs and wait for them, submit ad-hoc
- * commands, read state and logs, cancel, clear, pause. It is the one layer of operations
- * over the store: the dashboard's REST API, the CLI and the worker's triggerDagRun tasks
- * call it rather than the store, so each operation's checks and errors live here once.
+ * commands, read state and logs, cancel, clear, pause. The operations of the dashboard's
+ * REST API, the CLI and the worker's triggerDagRun tasks, with their checks and errors.
  */
 export class AloftClient {
   readonly store: Store;
@@ -389,7 +388,7 @@ export class AloftClient {
 
   /** A page of the DAG's runs, newest first, of one state and run type when given, and how many runs it has. */
   async findRuns(dagId: string, q: { limit: number; offset: number; state?: RunState | undefined; runType?: RunType | undefined }): Promise<{ runs: DagRun[]; total: number }> {
-    // The ad-hoc DAG is stored with its first job.
+    // The ad-hoc DAG is stored with the first job: before that its runs are none, not a 404.
     if (dagId !== ADHOC_DAG_ID) await this.getDag(dagId);
     return findRuns(this.store, dagId, q);
   }
