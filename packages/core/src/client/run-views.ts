@@ -20,10 +20,10 @@ export interface DagOverview {
   recentRuns: { runId: string; state: RunState | 'unknown'; logicalDate: number }[];
 }
 
-/** Runs × tasks: one state per task of a page of runs, newest first. */
+/** Runs × tasks: one state per task of a page of runs, newest first. The SDK's `Grid` (tests/sdk-types.test.ts). */
 export interface RunGrid {
-  /** The DAG's tasks, then task ids only older versions (or ad-hoc jobs) had, as kind `unknown`. */
-  tasks: { id: string; kind: TaskKind | 'unknown'; upstream: string[]; triggerRule: string; mapped?: true }[];
+  /** The DAG's tasks (`mapped` when they expand at run time), then task ids only older versions (or ad-hoc jobs) had, as kind `unknown`. */
+  tasks: { id: string; kind: TaskKind | 'unknown'; upstream: string[]; triggerRule: string; mapped?: boolean | undefined }[];
   /** All runs of the DAG, for paging. */
   total: number;
   runs: {
@@ -33,9 +33,10 @@ export interface RunGrid {
     logicalDate: number;
     startDate?: number | undefined;
     endDate?: number | undefined;
+    /** Each task's state; an expanded mapped task's summed up over its instances. */
     tis: Record<string, TaskState>;
-    /** Expanded mapped tasks by task id; absent when there are none. */
-    mapped?: Record<string, MappedSummary>;
+    /** Expanded mapped tasks of the run, by task id; absent when there are none. */
+    mapped?: Record<string, MappedSummary> | undefined;
   }[];
 }
 
@@ -103,7 +104,7 @@ export async function runGrid(store: Store, rec: DagRecord, page: { limit: numbe
   }
   return {
     tasks: [
-      ...rec.dag.tasks.map((t) => ({ id: t.id, kind: t.kind, upstream: t.upstream, triggerRule: t.triggerRule, ...(t.map ? { mapped: true as const } : {}) })),
+      ...rec.dag.tasks.map((t) => ({ id: t.id, kind: t.kind, upstream: t.upstream, triggerRule: t.triggerRule, ...(t.map ? { mapped: true } : {}) })),
       ...[...extra].sort().map((id) => ({ id, kind: 'unknown' as const, upstream: [], triggerRule: 'all_success' })),
     ],
     total,
