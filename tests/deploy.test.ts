@@ -3,10 +3,12 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as keda from '@kubernetes-models/keda';
 import * as k8s from 'kubernetes-models';
-import { CONFIG_VARIABLES } from '@aloft/core';
 import { POD_EXECUTOR_API_CALLS } from '@aloft/worker/kubernetes/executor';
 import { containersOf, kustomize, kustomizeVersion, podSpecOf, type Manifest } from './support/kubectl.js';
 import { ROOT } from './support/system.js';
+import { DASHBOARD_VARIABLES } from '@aloft/dashboard/config';
+import { SCHEDULER_VARIABLES } from '@aloft/scheduler/config';
+import { WORKER_VARIABLES } from '@aloft/worker/config';
 
 /**
  * The deploy manifests as users get them: rendered by the real kustomize (`kubectl
@@ -32,6 +34,8 @@ beforeAll(() => {
 const APPS = ['aloft-scheduler', 'aloft-worker', 'aloft-dashboard'];
 /** Helpers the manifests use to compose REDIS_URL; not read by the apps themselves. */
 const COMPOSE_ONLY = ['REDIS_PASSWORD', 'ALOFT_REDIS_HOST'];
+/** Every variable an app reads: the union of the apps' config schemas. */
+const CONFIG_VARIABLES = [...new Set([...SCHEDULER_VARIABLES, ...WORKER_VARIABLES, ...DASHBOARD_VARIABLES])];
 
 /** The model class of a manifest's apiVersion and kind, from kubernetes-models (or KEDA's). */
 function modelOf(m: Manifest): (new (o: unknown) => { validate(): void }) | undefined {

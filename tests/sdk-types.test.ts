@@ -17,7 +17,7 @@ describe('the SDK types are the core types the API sends', () => {
     expectTypeOf<sdk.Schedule>().toEqualTypeOf<core.Schedule>();
   });
 
-  it('runs, task instances, mapped summaries, datasets, pools, log lines and import errors', () => {
+  it('runs, task instances, mapped summaries, datasets, pools, log lines, import errors and the grid', () => {
     expectTypeOf<sdk.DagRun>().toEqualTypeOf<core.DagRun>();
     expectTypeOf<sdk.TaskInstance>().toEqualTypeOf<core.TaskInstance>();
     expectTypeOf<sdk.MappedSummary>().toEqualTypeOf<core.MappedSummary>();
@@ -26,5 +26,6 @@ describe('the SDK types are the core types the API sends', () => {
     expectTypeOf<sdk.PoolInfo>().toEqualTypeOf<core.PoolInfo>();
     expectTypeOf<sdk.LogLine>().toEqualTypeOf<core.LogLine>();
     expectTypeOf<sdk.ImportErrorRecord>().toEqualTypeOf<core.ImportErrorRecord>();
+    expectTypeOf<sdk.Grid>().toEqualTypeOf<core.RunGrid>();
   });
 });

@@ -19,6 +19,7 @@ export * from './store/keys.js';
 export * from './store/store.js';
 export * from './store/dataset-store.js';
 export * from './store/graph.js';
-export { createRedis } from './redis.js';
+export { createRedis, type RedisConnection } from './redis.js';
 export { isRedisConnectionError, RedisOutageLog, type WatchedConnection } from './redis-outage.js';
 export * from './client/client.js';
+export type { DagOverview, RunGrid } from './client/run-views.js';

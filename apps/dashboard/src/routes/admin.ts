@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import { ROLES, requireRole, type Auth } from './auth.js';
+import { ROLES, requireRole, type Auth } from '../auth.js';
 
 /** What is wrong with a request body, as the 4xx JSON names it: the first problem's field. */
 function problem(err: z.ZodError): { error: string; field: string } {
