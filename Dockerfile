@@ -29,7 +29,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps --chown=root:root /app /app
 COPY --chown=root:root tsconfig.base.json ./
-# Every workspace package, as the deps stage installed them (tests/deploy.test.ts checks both lists).
+# Every workspace package but the tests, as the deps stage installed them (tests/deploy.test.ts
+# checks both lists; pnpm installs the workspace without the tests' manifest).
 COPY --chown=root:root apps ./apps
 COPY --chown=root:root packages ./packages
 COPY --chown=root:root examples/dags ./dags

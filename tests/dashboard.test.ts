@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@aloft/core';
-import { Auth } from '../apps/dashboard/src/auth.js';
+import { Auth } from '@aloft/dashboard/auth';
 import { signInFrom } from './support/dashboard.js';
 import { ROOT, System, waitFor, type Service } from './support/system.js';
 

@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DagRun, DatasetInfo } from '@aloft/core';
-// The root package does not depend on @aloft/sdk; import it from its source.
-import { AloftHttpClient } from '../packages/sdk/src/index.js';
+import { AloftHttpClient } from '@aloft/sdk';
 import { launchChromium, signIn } from './support/dashboard.js';
 import { ROOT, System, waitFor } from './support/system.js';
 

@@ -3,16 +3,19 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as keda from '@kubernetes-models/keda';
 import * as k8s from 'kubernetes-models';
-import { CONFIG_VARIABLES } from '@aloft/core';
-import { POD_EXECUTOR_API_CALLS } from '../apps/worker/src/executors/kubernetes/executor.js';
+import { POD_EXECUTOR_API_CALLS } from '@aloft/worker/kubernetes/executor';
 import { containersOf, kustomize, kustomizeVersion, podSpecOf, type Manifest } from './support/kubectl.js';
 import { ROOT } from './support/system.js';
+import { DASHBOARD_VARIABLES } from '@aloft/dashboard/config';
+import { SCHEDULER_VARIABLES } from '@aloft/scheduler/config';
+import { WORKER_VARIABLES } from '@aloft/worker/config';
 
 /**
  * The deploy manifests as users get them: rendered by the real kustomize (`kubectl
  * kustomize`, what `kubectl apply -k` runs), validated against the Kubernetes API schemas
- * shipped by kubernetes-models, and held to the rules of the deploy issue. Applying them
- * to a real API server is tests/deploy-cluster.test.ts.
+ * shipped by kubernetes-models, and held to the rules below (namespaces, non-root containers,
+ * least-privilege RBAC, configuration the apps read). Applying them to a real API server is
+ * tests/deploy-cluster.test.ts.
  */
 const K = join(ROOT, 'deploy', 'kubernetes');
 const renders: Record<string, Manifest[]> = {};
@@ -31,6 +34,8 @@ beforeAll(() => {
 const APPS = ['aloft-scheduler', 'aloft-worker', 'aloft-dashboard'];
 /** Helpers the manifests use to compose REDIS_URL; not read by the apps themselves. */
 const COMPOSE_ONLY = ['REDIS_PASSWORD', 'ALOFT_REDIS_HOST'];
+/** Every variable an app reads: the union of the apps' config schemas. */
+const CONFIG_VARIABLES = [...new Set([...SCHEDULER_VARIABLES, ...WORKER_VARIABLES, ...DASHBOARD_VARIABLES])];
 
 /** The model class of a manifest's apiVersion and kind, from kubernetes-models (or KEDA's). */
 function modelOf(m: Manifest): (new (o: unknown) => { validate(): void }) | undefined {
@@ -162,7 +167,7 @@ describe('Dockerfile', () => {
     for (const p of ['**/node_modules', '.git', '**/.env', '**/*.pem', '.data']) expect(ignore).toContain(p);
   });
 
-  it('installs and copies every workspace package', () => {
+  it('installs and copies every workspace package but the tests', () => {
     const workspace = ['apps', 'packages'].flatMap((group) =>
       readdirSync(join(ROOT, group)).filter((name) => existsSync(join(ROOT, group, name, 'package.json'))).map((name) => `${group}/${name}`),
     );
@@ -173,6 +178,10 @@ describe('Dockerfile', () => {
       expect(copied(deps!), `deps stage: ${pkg}/package.json`).toContain(`${pkg}/package.json`);
       expect(copied(runtime!).some((src) => src === pkg || src === pkg.split('/')[0]), `runtime stage: ${pkg}`).toBe(true);
     }
+    // tests/ is a workspace package too, and stays out of the image: a frozen install of the
+    // production dependencies does not need its manifest.
+    expect(readFileSync(join(ROOT, 'pnpm-workspace.yaml'), 'utf8')).toMatch(/^\s+- tests$/m);
+    expect([...copied(deps!), ...copied(runtime!)].filter((src) => src === 'tests' || src.startsWith('tests/'))).toEqual([]);
   });
 
   it('serves every component and task pods through one entrypoint', () => {

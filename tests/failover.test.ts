@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient, createRedis, NotReplicatedError, type AloftClient } from '@aloft/core';
+import { createClient, createRedis, loadRedisConnection, NotReplicatedError, type AloftClient } from '@aloft/core';
 import { startRedis, type RedisHandle } from '@aloft/core/testing';
 import { SentinelSet } from './support/sentinel.js';
 import { ROOT, System, waitFor } from './support/system.js';
@@ -77,7 +77,7 @@ describe('Redis failover through Sentinel (real primary, replica and three Senti
     // The services find the primary through the Sentinels; the URL's host is not used.
     sys.redis = { url: 'redis://sentinel-named-primary:6379', port: 0, dir: '', process: undefined, stop: async () => undefined, restart: () => Promise.reject(new Error('not here')) };
     client = createClient({
-      redis: createRedis(sys.redis.url, { retryStrategy: (n) => Math.min(n * 100, 1000) }, set.env),
+      redis: createRedis(loadRedisConnection({ ...set.env, REDIS_URL: sys.redis.url }), { retryStrategy: (n) => Math.min(n * 100, 1000) }),
       prefix: sys.prefix,
       durability: durable ? { replicas: 1, timeoutMs: 500 } : undefined,
     });
@@ -96,7 +96,7 @@ describe('Redis failover through Sentinel (real primary, replica and three Senti
     for (let i = 0; i < 3; i++) runs.push(await client!.trigger('failover_chain', { conf: { marks } }));
     await waitFor('three tasks started', async () => readMarks(marks).filter((m) => m.what === 'start').length >= 3, 60_000);
     // Caught up: writes wait on the primary until the replica has everything, then it dies.
-    const direct = createRedis(set!.primary.url, { retryStrategy: () => null, maxRetriesPerRequest: 0 }, {});
+    const direct = createRedis(set!.primary.url, { retryStrategy: () => null, maxRetriesPerRequest: 0 });
     direct.on('error', () => undefined);
     await direct.call('CLIENT', 'PAUSE', '20000', 'WRITE');
     const offset = (info: string, field: string) => Number(/\b${field}:(\d+)/.exec(info)?.[1] ?? -1);

@@ -5,8 +5,8 @@ import { adminPassword, createToken } from './support/dashboard.js';
 import { ROOT, System, waitFor, type Service } from './support/system.js';
 
 /**
- * Hostile input to every operation of the API: the findings of issue 22 (item 6) by name,
- * then inputs generated from the OpenAPI document. For each: no service dies, no 5xx, a
+ * Hostile input to every operation of the API: known hostile requests by name, then
+ * inputs generated from the OpenAPI document. For each: no service dies, no 5xx, a
  * 4xx names the request field, and a run of another DAG is left exactly as it was.
  */
 describe('API under hostile input', () => {

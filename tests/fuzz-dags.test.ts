@@ -5,7 +5,7 @@ import { alive } from './support/processes.js';
 import { ROOT, System, waitFor, type Service } from './support/system.js';
 
 /**
- * Hostile DAG files against a real scheduler and worker (issue 22): output floods, memory
+ * Hostile DAG files against a real scheduler and worker: output floods, memory
  * hogs, processes started at import, endless loops, spoofed results, deep chains and deeply
  * nested values, throws of every kind, drawn from a seeded generator (ALOFT_FUZZ_SEED repeats
  * a draw). For each:

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { TaskInstance } from '@aloft/core';
-import { labelValue, podName } from '../apps/worker/src/executors/kubernetes/pod-spec.js';
+import { labelValue, podName } from '@aloft/worker/kubernetes/pod-spec';
 import { PodHistory, REAL_KUBE } from './support/real-kube.js';
 import { ROOT, System, waitFor } from './support/system.js';
 

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// The root package does not depend on @aloft/sdk; import it from its source, as sdk.test.ts does.
-import { AloftHttpClient, readSse, type LogEvent } from '../packages/sdk/src/index.js';
+import { AloftHttpClient, readSse, type LogEvent } from '@aloft/sdk';
 import { adminPassword, createToken, startWithDashboard } from './support/dashboard.js';
 import { ROOT, System, waitFor } from './support/system.js';
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, System, waitFor, type Service } from './support/system.js';
 
 /**
- * A DAG file cannot read the scheduler's credentials (issue 22, finding 4, parse side): its
+ * A DAG file cannot read the scheduler's credentials while it is imported: its
  * parse child gets only the allow-listed environment and, with a scheduler running as root
  * and a DAG folder `nobody` can read, runs as nobody, who cannot read the scheduler's
  * /proc/<pid>/environ. The file tries every way and reports what it found in its DAG's

@@ -31,7 +31,7 @@ afterAll(async () => {
   rmSync(dags, { recursive: true, force: true });
 });
 
-describe('a try that kills its worker every time (issue 22, finding 1: poison pill)', () => {
+describe('a try that kills its worker every time (a poison pill)', () => {
   it('fails after ALOFT_MAX_TAKEOVERS deaths with the reason in words, and the next worker lives', async () => {
     await waitFor('DAG stored', async () => (await sys.client.listDags()).some((d) => d.dag.id === 'poison'), 60_000);
     // A supervisor, as Kubernetes or systemd would be: a worker that dies is replaced.

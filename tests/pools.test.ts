@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskInstance } from '@aloft/core';
-import { AloftHttpClient } from '../packages/sdk/src/index.js';
+import { AloftHttpClient } from '@aloft/sdk';
 import { adminPassword, apiTokens, launchChromium, signIn } from './support/dashboard.js';
 import { ROOT, System, waitFor, type Service } from './support/system.js';
 

@@ -7,7 +7,7 @@ import { freePort } from '@aloft/core/testing';
 import { ROOT, waitFor } from './support/system.js';
 
 /**
- * User code cannot read a service's credentials (issue 22, finding 4). `node scripts/up.mjs`
+ * User code cannot read a service's credentials. `node scripts/up.mjs`
  * runs with a DAG folder whose file tries every route to them (tests/fixtures/thief): at
  * import, as an `fn` task, as a command, as a pod on the local stand-in, and through a
  * template. Each prints what looked like a credential; a canary each context can read by

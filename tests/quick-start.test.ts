@@ -10,8 +10,8 @@ import { ROOT, waitFor } from './support/system.js';
 
 /**
  * `node scripts/up.mjs` itself. With no cluster configured (no KUBECONFIG, a HOME without
- * ~/.kube) it starts the local pod stand-in and says so, and the pod twin of
- * kubernetes_sample passes and fails as in Airflow's example; with KUBECONFIG set, the
+ * ~/.kube) it starts the local pod stand-in and says so, and kubernetes_sample_pod (the pod
+ * version of kubernetes_sample) passes and fails as in Airflow's example; with KUBECONFIG set, the
  * same DAG runs on that cluster.
  */
 const TMP = join(ROOT, '.test-results', `quick-start-${process.pid}`);

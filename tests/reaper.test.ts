@@ -88,7 +88,7 @@ describe('a reaper killed while its worker lives', () => {
     const script = `
       import { spawn } from 'node:child_process';
       import { Reaper } from ${JSON.stringify(join(ROOT, 'apps/worker/src/reaper.ts'))};
-      const reaper = new Reaper({ graceMs: 200, logger: { error: (o, msg) => console.log('error', msg) } });
+      const reaper = new Reaper({ graceMs: 200, env: process.env, logger: { error: (o, msg) => console.log('error', msg) } });
       const cmd = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
       reaper.watch(cmd.pid);
       console.log('group', cmd.pid);

@@ -6,8 +6,7 @@
  */
 import { describe, expectTypeOf, it } from 'vitest';
 import type * as core from '@aloft/core';
-// The root package does not depend on @aloft/sdk; import it from its source, as tests/sdk.test.ts does.
-import type * as sdk from '../packages/sdk/src/index.js';
+import type * as sdk from '@aloft/sdk';
 
 describe('the SDK types are the core types the API sends', () => {
   it('states, run types, task kinds and schedules', () => {
@@ -18,7 +17,7 @@ describe('the SDK types are the core types the API sends', () => {
     expectTypeOf<sdk.Schedule>().toEqualTypeOf<core.Schedule>();
   });
 
-  it('runs, task instances, mapped summaries, datasets, pools, log lines and import errors', () => {
+  it('runs, task instances, mapped summaries, datasets, pools, log lines, import errors and the grid', () => {
     expectTypeOf<sdk.DagRun>().toEqualTypeOf<core.DagRun>();
     expectTypeOf<sdk.TaskInstance>().toEqualTypeOf<core.TaskInstance>();
     expectTypeOf<sdk.MappedSummary>().toEqualTypeOf<core.MappedSummary>();
@@ -27,5 +26,6 @@ describe('the SDK types are the core types the API sends', () => {
     expectTypeOf<sdk.PoolInfo>().toEqualTypeOf<core.PoolInfo>();
     expectTypeOf<sdk.LogLine>().toEqualTypeOf<core.LogLine>();
     expectTypeOf<sdk.ImportErrorRecord>().toEqualTypeOf<core.ImportErrorRecord>();
+    expectTypeOf<sdk.Grid>().toEqualTypeOf<core.RunGrid>();
   });
 });

@@ -2,8 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@aloft/core/testing';
-// The root package does not depend on @aloft/sdk; import it from its source, as a program would its entry point.
-import { AloftApiError, AloftConnectionError, AloftHttpClient, AloftTimeoutError, readSse, type LogEvent } from '../packages/sdk/src/index.js';
+import { AloftApiError, AloftConnectionError, AloftHttpClient, AloftTimeoutError, readSse, type LogEvent } from '@aloft/sdk';
 import { apiTokens } from './support/dashboard.js';
 import { ROOT, System, waitFor, type Service } from './support/system.js';
 

@@ -55,7 +55,7 @@ const INTENDED: Record<string, Intended> = {
   },
 };
 INTENDED['kubernetes_sample_pod'] = {
-  // The twin of kubernetes_sample: `failing`'s image has no python, so it fails on both tries.
+  // kubernetes_sample with pods: `failing`'s image has no python, so it fails on both tries.
   run: 'failed',
   tasks: { ...empty('run_this_first'), ...success(['passing']), failing: { state: 'failed', try: 2 } },
 };

@@ -26,7 +26,7 @@ async function ended(dagId: string, runId: string) {
   return Promise.race([sys.client.waitForRun(dagId, runId, { timeoutMs: 60_000, pollMs: 100 }), died]);
 }
 
-describe('a template that would exhaust the worker (issue 22, finding 1)', () => {
+describe('a template that would exhaust the worker', () => {
   it('fails its task with the limit named, and the worker lives on to run the next task', async () => {
     const bad = await sys.client.submitCommand({ taskId: 'huge', command: 'echo {{ range(1000000000) | length }}' });
     expect((await ended(bad.dagId, bad.runId)).state).toBe('failed');

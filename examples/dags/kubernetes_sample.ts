@@ -1,6 +1,6 @@
 /**
  * Airflow's `kubernetes_sample` made local: `run_this_first` before a passing task and a
- * failing one. The Kubernetes issue adds its pod twin.
+ * failing one. kubernetes_sample_pod.ts runs the same tasks as pods.
  */
 import { dag } from '@aloft/core/dag';
 

@@ -1,5 +1,5 @@
 /**
- * The pod twin of `kubernetes_sample`, as in Airflow's example: `run_this_first`, then a
+ * `kubernetes_sample` with pods, as in Airflow's example: `run_this_first`, then a
  * pod that passes (python:3.12-slim printing "hello world") and one that fails (the same
  * command in ubuntu:24.04, which has no python). Manual only:
  * `pnpm aloft trigger kubernetes_sample_pod --wait`. The pods run where the worker's

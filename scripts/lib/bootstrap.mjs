@@ -27,7 +27,8 @@ function newestManifest() {
       if (existsSync(p)) newest = Math.max(newest, statSync(p).mtimeMs);
     }
   }
-  return Math.max(newest, statSync(join(ROOT, 'package.json')).mtimeMs);
+  for (const p of [join(ROOT, 'package.json'), join(ROOT, 'tests', 'package.json')]) if (existsSync(p)) newest = Math.max(newest, statSync(p).mtimeMs);
+  return newest;
 }
 
 /** Installs dependencies when node_modules is missing or older than a manifest. */

@@ -44,7 +44,7 @@ export class SentinelSet {
     // Each Sentinel must know the replica and the other two before a failover can work.
     await this.#until('the Sentinels see the replica and each other', async () => {
       for (const s of this.sentinels) {
-        const r = createRedis(`redis://127.0.0.1:${s.port}`, { lazyConnect: true, retryStrategy: () => null }, {});
+        const r = createRedis(`redis://127.0.0.1:${s.port}`, { lazyConnect: true, retryStrategy: () => null });
         r.on('error', () => undefined);
         try {
           await r.connect();
@@ -66,7 +66,7 @@ export class SentinelSet {
   }
 
   async info(port: number, section: string): Promise<string> {
-    const r = createRedis(`redis://127.0.0.1:${port}`, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 }, {});
+    const r = createRedis(`redis://127.0.0.1:${port}`, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     r.on('error', () => undefined);
     try {
       await r.connect();
@@ -78,7 +78,7 @@ export class SentinelSet {
 
   /** The port of the server the Sentinels name as primary now. */
   async primaryPort(): Promise<number> {
-    const r = createRedis(`redis://127.0.0.1:${this.sentinels[0]!.port}`, { retryStrategy: () => null, maxRetriesPerRequest: 0 }, {});
+    const r = createRedis(`redis://127.0.0.1:${this.sentinels[0]!.port}`, { retryStrategy: () => null, maxRetriesPerRequest: 0 });
     r.on('error', () => undefined);
     try {
       const [, port] = (await r.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', PRIMARY_NAME)) as [string, string];
@@ -95,7 +95,7 @@ export class SentinelSet {
    */
   async cutOffReplica(): Promise<void> {
     this.replica.process!.kill('SIGSTOP');
-    const r = createRedis(this.primary.url, { retryStrategy: () => null, maxRetriesPerRequest: 0 }, {});
+    const r = createRedis(this.primary.url, { retryStrategy: () => null, maxRetriesPerRequest: 0 });
     r.on('error', () => undefined);
     try {
       await r.call('CLIENT', 'KILL', 'TYPE', 'replica');
@@ -110,7 +110,7 @@ export class SentinelSet {
       `the Sentinels to find the replica on port ${port}`,
       async () => {
         for (const s of this.sentinels) {
-          const r = createRedis(`redis://127.0.0.1:${s.port}`, { retryStrategy: () => null, maxRetriesPerRequest: 0 }, {});
+          const r = createRedis(`redis://127.0.0.1:${s.port}`, { retryStrategy: () => null, maxRetriesPerRequest: 0 });
           r.on('error', () => undefined);
           try {
             const list = (await r.call('SENTINEL', 'REPLICAS', PRIMARY_NAME)) as string[][];

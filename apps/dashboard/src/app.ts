@@ -6,16 +6,17 @@ import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import { pinoHttp } from 'pino-http';
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { listQueueNames, RedisOutageLog, TASK_STATES, type Logger, type Store } from '@aloft/core';
+import { createClient, listQueueNames, RedisOutageLog, secretStore, type Logger, type Store } from '@aloft/core';
 import helmet from 'helmet';
-import { adminApi } from './admin-api.js';
-import { api, queueCounts } from './api.js';
+import { api } from './api.js';
 import { errorHandler } from './error-handler.js';
 import { jsonLimits } from './json-limits.js';
 import { EventHub } from './live.js';
 import { openApiDocument } from './openapi.js';
 import { Auth, requireRole, sameOrigin } from './auth.js';
 import { signInRouter } from './sign-in.js';
+import { adminApi } from './routes/admin.js';
+import { queueCounts } from './routes/queues.js';
 import { uiRouter } from './ui.js';
 
 export interface DashboardOptions {
@@ -36,6 +37,8 @@ export interface DashboardOptions {
   outage?: RedisOutageLog;
   /** Pods run on the quick start's local stand-in; DAGs with pod tasks say so. */
   podsOnStandIn?: boolean;
+  /** The keyring of Aloft's secret store (ALOFT_SECRETS_KEYS); without it the API refuses secrets. */
+  secretsKeys?: string | undefined;
 }
 
 export interface Dashboard {
@@ -72,6 +75,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
     }),
   );
 
+  const client = createClient({ store: o.store });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'aloft_dashboard_' });
   const queues = new Map<string, Queue>();
@@ -98,15 +102,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
     labelNames: ['state'],
     registers: [registry],
     async collect() {
-      const counts = new Map<string, number>(TASK_STATES.map((st) => [st, 0]));
-      for (const dagId of await o.store.listDagIds()) {
-        const runs = await o.redis.smembers(o.store.keys.activeRuns(dagId));
-        if (runs.length === 0) continue;
-        const pipe = o.redis.pipeline();
-        for (const runId of runs) pipe.hvals(o.store.keys.tiStates(dagId, runId));
-        for (const [, states] of (await pipe.exec()) ?? []) for (const st of states as string[]) counts.set(st, (counts.get(st) ?? 0) + 1);
-      }
-      for (const [state, n] of counts) this.set({ state }, n);
+      for (const [state, n] of await client.activeTaskStates()) this.set({ state }, n);
     },
   });
   const eventLag = new Histogram({
@@ -164,10 +160,11 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   });
   const hub = new EventHub(o.store, o.logger, outage, eventLag);
   const rest = api({
-    store: o.store,
+    client,
     hub,
     podsOnStandIn: o.podsOnStandIn ?? false,
     maxBackfillRuns: o.maxBackfillRuns,
+    secrets: secretStore(o.redis, o.store.keys, { keys: o.secretsKeys }),
     queues: async () => {
       await refreshQueues();
       return queues;

@@ -1,25 +1,27 @@
 import type { Server } from 'node:http';
-import { createLogger, createRedis, loadConfig, redactUrl, RedisOutageLog, Store } from '@aloft/core';
+import { createLogger, createRedis, redactUrl, RedisOutageLog, Store } from '@aloft/core';
 import { createDashboard } from './app.js';
+import { loadDashboardConfig } from './config.js';
 
-const config = loadConfig();
+const config = loadDashboardConfig(process.env);
 const logger = createLogger({ name: 'dashboard', level: config.logLevel, pretty: config.logPretty });
 const outage = new RedisOutageLog(logger);
-const redis = outage.watch(createRedis(config.redisUrl, {}, config.source), 'dashboard');
-const store = new Store(redis, config.prefix, config.env.ALOFT_LOG_MAX_LINES, config.durability);
+const redis = outage.watch(createRedis(config.redis), 'dashboard');
+const store = new Store(redis, config.prefix, config.logMaxLines, config.durability);
 const dashboard = createDashboard({
   store,
   redis,
   logger,
-  loginAttempts: config.env.ALOFT_DASHBOARD_LOGIN_ATTEMPTS,
-  loginAccountAttempts: config.env.ALOFT_DASHBOARD_LOGIN_ACCOUNT_ATTEMPTS,
-  trustProxy: config.env.ALOFT_DASHBOARD_TRUST_PROXY,
-  maxJsonDepth: config.env.ALOFT_API_MAX_JSON_DEPTH,
-  maxBackfillRuns: config.env.ALOFT_BACKFILL_MAX_RUNS,
+  loginAttempts: config.loginAttempts,
+  loginAccountAttempts: config.loginAccountAttempts,
+  trustProxy: config.trustProxy,
+  maxJsonDepth: config.maxJsonDepth,
+  maxBackfillRuns: config.maxBackfillRuns,
   outage,
-  podsOnStandIn: config.env.ALOFT_K8S_STAND_IN === '1',
+  podsOnStandIn: config.podsOnStandIn,
+  secretsKeys: config.secretsKeys,
 });
-await dashboard.auth.bootstrap(config.env.ALOFT_DASHBOARD_ADMIN_PASSWORD);
+await dashboard.auth.bootstrap(config.adminPassword);
 const bundled = Date.now();
 await dashboard.uiReady.then(
   () => logger.info({ ms: Date.now() - bundled }, 'web UI bundled'),
@@ -27,9 +29,9 @@ await dashboard.uiReady.then(
 );
 await dashboard.refreshQueues().catch((err: unknown) => logger.warn({ err }, 'could not list queues yet'));
 
-const port = config.env.ALOFT_DASHBOARD_PORT;
+const port = config.port;
 const server: Server = dashboard.app.listen(port, () => {
-  logger.info({ url: `http://localhost:${port}/`, redis: redactUrl(config.redisUrl) }, 'dashboard listening');
+  logger.info({ url: `http://localhost:${port}/`, redis: redactUrl(config.redis.url) }, 'dashboard listening');
 });
 
 let stopping = false;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ADMIN_SCHEMAS } from './admin-api.js';
-import { API_SCHEMAS } from './api.js';
+import { ADMIN_SCHEMAS } from './routes/admin.js';
+import { API_SCHEMAS } from './routes/schemas.js';
 
 type Op = { summary: string; role: 'viewer' | 'operator' | 'admin'; body?: z.ZodType; query?: z.ZodType };
 

@@ -36,8 +36,8 @@ export interface DagProcessorOptions {
   userCodeUser?: string | undefined;
   /** Non-secret settings the DAG API reads at import, e.g. ALOFT_MAX_MAP_LENGTH. */
   settings?: Record<string, string>;
-  /** The scheduler's environment; parse children get only its allow-listed variables. Default process.env. */
-  env?: NodeJS.ProcessEnv;
+  /** The scheduler's environment; parse children get only its allow-listed variables. */
+  env: NodeJS.ProcessEnv;
 }
 
 /** Lists DAG files under a folder: .ts/.mts/.js/.mjs, skipping .d.ts, `_`-prefixed names and node_modules. */
@@ -90,7 +90,7 @@ export class DagProcessor {
     const { identity, warning } = parseIdentity(o.userCodeUser, o.folder, needs);
     if (warning) this.logger.warn({ folder: o.folder }, warning);
     this.identity = identity;
-    this.#runner = new ParseRunner({ timeoutMs: o.timeoutMs, memoryMb: this.#memoryMb, identity, env: o.env ?? process.env, settings: o.settings ?? {} });
+    this.#runner = new ParseRunner({ timeoutMs: o.timeoutMs, memoryMb: this.#memoryMb, identity, env: o.env, settings: o.settings ?? {} });
     if (!this.#runner.prlimit) this.logger.warn('prlimit not found: a parse child is limited only by its V8 heap (half of ALOFT_DAG_PARSE_MEMORY_MB), not its Buffers');
   }
 

@@ -1,7 +1,7 @@
 /**
  * The first and last `keep` bytes of a stream, and how many bytes it carried: what a DAG file
- * prints at import is kept this way, whatever its size (issue 22: 640 MB of output crashed
- * the scheduler when it was kept whole).
+ * prints at import is kept this way, whatever its size, so the scheduler's memory does not
+ * grow with it (apps/scheduler/test/parse-output.int.test.ts prints hundreds of MB).
  */
 export class HeadTail {
   #head: Buffer[] = [];

@@ -1,14 +1,14 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { createLogger, createRedis, loadConfig, redactUrl, RedisOutageLog, ServiceHttp, Store } from '@aloft/core';
+import { createLogger, createRedis, redactUrl, RedisOutageLog, ServiceHttp, Store } from '@aloft/core';
+import { loadSchedulerConfig } from './config.js';
 import { DagProcessor } from './dag-processor.js';
 import { Scheduler } from './scheduler.js';
 
-const config = loadConfig();
-const env = config.env;
+const config = loadSchedulerConfig(process.env);
 const logger = createLogger({ name: 'scheduler', level: config.logLevel, pretty: config.logPretty });
 const outage = new RedisOutageLog(logger);
-const redis = outage.watch(createRedis(config.redisUrl, {}, config.source), 'scheduler');
-const store = new Store(redis, config.prefix, env.ALOFT_LOG_MAX_LINES, config.durability, (err) => logger.warn({ err: err.message }, 'not confirmed by the replicas in time'));
+const redis = outage.watch(createRedis(config.redis), 'scheduler');
+const store = new Store(redis, config.prefix, config.logMaxLines, config.durability, (err) => logger.warn({ err: err.message }, 'not confirmed by the replicas in time'));
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'aloft_scheduler_' });
 
@@ -16,10 +16,11 @@ const processor = new DagProcessor({
   folder: config.dagsFolder,
   store,
   logger,
-  timeoutMs: env.ALOFT_DAG_PARSE_TIMEOUT_MS,
-  memoryMb: env.ALOFT_DAG_PARSE_MEMORY_MB,
-  userCodeUser: env.ALOFT_USER_CODE_USER,
-  settings: { ALOFT_MAX_MAP_LENGTH: String(env.ALOFT_MAX_MAP_LENGTH) },
+  timeoutMs: config.parseTimeoutMs,
+  memoryMb: config.parseMemoryMb,
+  userCodeUser: config.userCodeUser,
+  settings: { ALOFT_MAX_MAP_LENGTH: String(config.maxMapLength) },
+  env: process.env,
 });
 const scheduler = new Scheduler({
   store,
@@ -27,19 +28,19 @@ const scheduler = new Scheduler({
   processor,
   logger,
   registry,
-  loopMs: env.ALOFT_SCHEDULER_LOOP_MS,
-  sweepMs: env.ALOFT_SWEEP_MS,
-  scanMs: env.ALOFT_DAG_SCAN_MS,
-  maxCatchupRuns: env.ALOFT_MAX_CATCHUP_RUNS,
-  retentionMaxRuns: env.ALOFT_RETENTION_MAX_RUNS,
-  retentionMaxAgeMs: env.ALOFT_RETENTION_MAX_AGE_DAYS * 86_400_000,
+  loopMs: config.loopMs,
+  sweepMs: config.sweepMs,
+  scanMs: config.scanMs,
+  maxCatchupRuns: config.maxCatchupRuns,
+  retentionMaxRuns: config.retentionMaxRuns,
+  retentionMaxAgeMs: config.retentionMaxAgeMs,
   outage,
 });
 
 const http = new ServiceHttp({
-  port: env.ALOFT_SCHEDULER_HTTP_PORT,
+  port: config.httpPort,
   registry,
-  healthy: () => scheduler.loopLagMs < Math.max(60_000, env.ALOFT_SCHEDULER_LOOP_MS * 30),
+  healthy: () => scheduler.loopLagMs < Math.max(60_000, config.loopMs * 30),
   ready: () => redis.status === 'ready',
 });
 
@@ -59,8 +60,8 @@ async function shutdown(signal: string): Promise<void> {
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
-logger.info({ redis: redactUrl(config.redisUrl), prefix: config.prefix, dags: config.dagsFolder, id: scheduler.id }, 'scheduler starting');
+logger.info({ redis: redactUrl(config.redis.url), prefix: config.prefix, dags: config.dagsFolder, id: scheduler.id }, 'scheduler starting');
 await http.start().catch((err: unknown) => {
-  logger.warn({ err, port: env.ALOFT_SCHEDULER_HTTP_PORT }, 'health/metrics port unavailable; continuing without it');
+  logger.warn({ err, port: config.httpPort }, 'health/metrics port unavailable; continuing without it');
 });
 await scheduler.start();

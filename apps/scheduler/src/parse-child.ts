@@ -4,7 +4,7 @@
  * files. The report goes to the result channel (parse-protocol.ts), never to stdout.
  */
 import { readFileSync, writeSync } from 'node:fs';
-import { DagImportError, importDagFile, type SerializedDag } from '@aloft/core';
+import { DagImportError, DEFAULT_MAX_MAP_LENGTH, importDagFile, type SerializedDag } from '@aloft/core';
 import { encodeFrame, KEY_BYTES, MAX_RESULT_BYTES, RESULT_FD, type ChildReport, type ReportedError } from './parse-protocol.js';
 
 /** A message kept whole enough to read, short enough to store. */
@@ -14,6 +14,9 @@ const MAX_MESSAGE = 2000;
 const exit = process.exit.bind(process);
 const write = writeSync;
 const key = readFileSync(0);
+// The scheduler's setting, passed in this process's environment (DagProcessorOptions.settings).
+const setting = process.env['ALOFT_MAX_MAP_LENGTH'];
+const maxMapLength = setting === undefined ? DEFAULT_MAX_MAP_LENGTH : Number(setting);
 
 class ExitAtImport extends Error {
   constructor(code: unknown) {
@@ -81,7 +84,7 @@ async function parse(file: string): Promise<ChildReport> {
     const dags: SerializedDag[] = [];
     const seen = new Set<string>();
     for (const d of declared) {
-      const s = d.serialize();
+      const s = d.serialize({ maxMapLength });
       if (seen.has(s.id)) return { error: { message: `DAG id "${s.id}" is declared twice in this file`, line: d.line, field: 'id' } };
       seen.add(s.id);
       dags.push(s);

@@ -10,7 +10,7 @@ const DAGS = z.strictObject({ dags: z.array(z.unknown()).max(MAX_DAGS_PER_FILE, 
 const ERROR = z.strictObject({ error: z.strictObject({ message: z.string(), line: z.number().int().min(1).optional(), field: z.string().max(200).optional() }) });
 
 /**
- * Checks a parse child's report as untrusted input (issue 22, finding 3): the child ran the
+ * Checks a parse child's report as untrusted input: the child ran the
  * DAG file's code, which can rewrite anything in that process. Each DAG must match the
  * stored shape and the id rules (SERIALIZED_DAG), its edges must agree and form no cycle, and
  * its schedule must be one the scheduler can tick; `fileloc` is the file that was parsed,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseIdentity } from '../src/parse-identity.js';
 
-/** Who DAG files are imported as, when the scheduler runs as root (issue 22, finding 4). */
+/** Who DAG files are imported as, when the scheduler runs as root. */
 const made: string[] = [];
 afterAll(() => {
   for (const d of made) rmSync(d, { recursive: true, force: true });

@@ -3,8 +3,8 @@ import { dagFolders } from './support/dag-folders.js';
 
 /**
  * What a DAG file prints at import is its own business: the scheduler keeps the first and
- * last 64 KiB of it, whatever the amount (issue 22, finding 2: 640 MB crashed it with
- * "RangeError: Invalid string length").
+ * last 64 KiB of it, whatever the amount (kept whole, hundreds of MB would end the scheduler
+ * with "RangeError: Invalid string length").
  */
 const folders = dagFolders('parse-output');
 

@@ -3,8 +3,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { dagFolders } from './support/dag-folders.js';
 
 /**
- * A parse child ends with everything it started, and within its memory limit (issue 22,
- * finding 2: processes started at import outlived the parse; two 2 GB files loaded at once).
+ * A parse child ends with everything it started (processes started at import do not outlive
+ * the parse), and stays within its memory limit (two files that each load 2 GB at once).
  */
 const folders = dagFolders('parse-processes');
 const started: number[] = [];

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { dag, setImportingFile, takeDefinedDags, type SerializedDag } from '@aloft/core';
 import { readParseResult } from '../src/parse-result.js';
 
-/** What the scheduler takes from a parse child: checked as untrusted input (issue 22, finding 3). */
+/** What the scheduler takes from a parse child: checked as untrusted input. */
 const FILE = '/dags/etl.ts';
 
 function honest(): SerializedDag {

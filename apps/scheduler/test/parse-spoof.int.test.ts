@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { dagFolders } from './support/dag-folders.js';
 
 /**
- * The parse result is untrusted input (issue 22, finding 3): a DAG file can print anything
+ * The parse result is untrusted input: a DAG file can print anything
  * and patch anything in its own process. Stdout is only its output; what does reach the
  * scheduler is validated like any input, and the scheduler sets `fileloc` itself.
  */

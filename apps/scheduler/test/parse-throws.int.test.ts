@@ -3,7 +3,7 @@ import { dagFolders } from './support/dag-folders.js';
 
 /**
  * Whatever a DAG file throws, rejects or ends its process with at import, its import error
- * says so in words, with the line where there is one (issue 22: non-Error throws).
+ * says so in words, with the line where there is one, also when what it throws is not an Error.
  */
 const folders = dagFolders('parse-throws');
 

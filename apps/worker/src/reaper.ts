@@ -8,6 +8,8 @@ export interface ReaperOptions {
   /** Between SIGTERM and SIGKILL once the worker is gone. */
   graceMs: number;
   logger: Logger;
+  /** The worker's environment; the reaper gets what user code would (userCodeEnv), no credential. */
+  env: NodeJS.ProcessEnv;
 }
 
 /**
@@ -33,7 +35,7 @@ export class Reaper {
     // Its own session, so a signal to the worker's process group (Ctrl-C, a supervisor's
     // stop) does not reach it, and the tasks' groups outlive neither.
     // Without the worker's credentials in its environment: it needs none.
-    const child = spawn(process.execPath, [SCRIPT, String(this.#o.graceMs)], { stdio: ['pipe', 'ignore', 'inherit'], detached: true, env: userCodeEnv(process.env) });
+    const child = spawn(process.execPath, [SCRIPT, String(this.#o.graceMs)], { stdio: ['pipe', 'ignore', 'inherit'], detached: true, env: userCodeEnv(this.#o.env) });
     child.unref();
     child.stdin!.on('error', () => undefined);
     child.once('exit', (code, signal) => {

@@ -45,6 +45,8 @@ export interface TemplateRendererOptions {
   /** Heap cap of the template process (ALOFT_TEMPLATE_HEAP_MB). */
   heapMb: number;
   logger: Logger;
+  /** The worker's environment: the process gets only its PATH, HOME, TMPDIR, LANG and NODE_OPTIONS. */
+  env: NodeJS.ProcessEnv;
   registry?: Registry | undefined;
   /**
    * Told of each template process (its own process group) while it lives: the worker's
@@ -200,7 +202,7 @@ export class TemplateRenderer {
       execArgv: ['--conditions=aloft-source', `--max-old-space-size=${this.o.heapMb}`],
       // Nothing of the worker's environment (Redis URL, credentials) is the process's to see:
       // user code's allow-list, and NODE_OPTIONS, which says how Node loads the renderer.
-      env: userCodeEnv(process.env, process.env['NODE_OPTIONS'] === undefined ? {} : { NODE_OPTIONS: process.env['NODE_OPTIONS'] }, this.o.identity),
+      env: userCodeEnv(this.o.env, this.o.env['NODE_OPTIONS'] === undefined ? {} : { NODE_OPTIONS: this.o.env['NODE_OPTIONS'] }, this.o.identity),
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'advanced',
       detached: true,

@@ -65,6 +65,8 @@ export interface JobData {
 
 export interface AloftWorkerOptions {
   store: Store;
+  /** The worker's environment, of which user code, the reaper and the template process get the allow-listed part. */
+  env: NodeJS.ProcessEnv;
   /** Creates a Redis connection for BullMQ (one per queue worker). */
   connection: () => Redis;
   logger: Logger;
@@ -93,7 +95,7 @@ export interface AloftWorkerOptions {
   /** Function runner processes: how many to keep warm, and when extra idle ones stop. */
   fnRunners?: FnPoolOptions;
   /** Kubernetes pod tasks: the cluster (unset: KUBECONFIG or in-cluster) and the default startup timeout. */
-  kubernetes?: { kubeconfig?: string | undefined; context?: string | undefined; startupTimeoutMs: number; createConcurrency?: number; orphanSweepMs?: number };
+  kubernetes?: { kubeconfig?: string | undefined; context?: string | undefined; defaultCluster?: boolean; startupTimeoutMs: number; createConcurrency?: number; orphanSweepMs?: number };
   registry: Registry;
   /** A callback still running after this long is stopped and logged. Default 60 s. */
   callbackTimeoutMs?: number;
@@ -165,7 +167,7 @@ export class AloftWorker {
         { path: process.cwd(), kind: 'dir' },
         ...FnHost.codePaths().map((path) => ({ path, kind: 'file' as const })),
       ],
-      baseEnv: process.env,
+      baseEnv: o.env,
       logger: o.logger,
     });
     this.#fnPool = new FnHost({
@@ -182,6 +184,7 @@ export class AloftWorker {
       logger: o.logger,
       kubeconfig: o.kubernetes?.kubeconfig,
       context: o.kubernetes?.context,
+      defaultCluster: o.kubernetes?.defaultCluster,
       defaultStartupTimeoutMs: o.kubernetes?.startupTimeoutMs ?? 120_000,
       createConcurrency: o.kubernetes?.createConcurrency,
       orphanSweepMs: o.kubernetes?.orphanSweepMs,
@@ -195,13 +198,14 @@ export class AloftWorker {
     // included), so it outlives the worker by at least lockMs/2. The reaper sees the worker
     // die at once (EOF) and SIGKILLs by lockMs/8, so the groups are gone before the
     // takeover, on this host or any other.
-    this.#reaper = new Reaper({ graceMs: Math.min(o.killGraceMs, Math.floor(o.lockMs / 8)), logger: o.logger });
+    this.#reaper = new Reaper({ graceMs: Math.min(o.killGraceMs, Math.floor(o.lockMs / 8)), logger: o.logger, env: o.env });
     this.#templates = new TemplateRenderer({
       timeoutMs: 2000,
       maxBytes: 1 << 20,
       heapMb: 128,
       ...o.templates,
       logger: o.logger,
+      env: o.env,
       registry: o.registry,
       processes: { started: (pgid) => this.#reaper.watch(pgid), ended: (pgid) => this.#reaper.forget(pgid) },
       identity: this.#userCode.identity,
@@ -216,7 +220,7 @@ export class AloftWorker {
       shortCircuit: fn,
       empty: { start: () => Promise.resolve({ result: Promise.resolve({ outcome: 'success' }), cancel: async () => undefined }) },
       // Creates runs as a manual trigger does.
-      triggerDagRun: new TriggerDagRunExecutor({ client: new AloftClient({ redis: o.store.redis, prefix: o.store.keys.prefix, durability: o.store.durability }) }),
+      triggerDagRun: new TriggerDagRunExecutor({ client: new AloftClient({ store: o.store }) }),
       sensor: new SensorExecutor({ store: o.store, fnHost: this.#fnPool, onPoke: (mode) => this.#metrics.pokes.inc({ mode }) }),
       kubernetesPod: pods,
     };

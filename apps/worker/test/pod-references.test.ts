@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '@aloft/core';
+import { loadWorkerConfig } from '../src/config.js';
 import { buildPod, type PodParams } from '../src/executors/kubernetes/pod-spec.js';
 import { ALLOW_ALL_REFERENCES, podReferences, refusedReference } from '../src/executors/kubernetes/pod-references.js';
 
@@ -41,9 +41,9 @@ describe('pod references (ALOFT_POD_SECRET_ALLOWLIST, ALOFT_POD_CONFIGMAP_ALLOWL
   });
 
   it('reads the lists from the environment: default every name, empty none, bad names named', () => {
-    expect(loadConfig({}).env.ALOFT_POD_SECRET_ALLOWLIST).toEqual(['*']);
-    expect(loadConfig({ ALOFT_POD_SECRET_ALLOWLIST: '' }).env.ALOFT_POD_SECRET_ALLOWLIST).toEqual([]);
-    expect(loadConfig({ ALOFT_POD_CONFIGMAP_ALLOWLIST: ' a, etl-* ' }).env.ALOFT_POD_CONFIGMAP_ALLOWLIST).toEqual(['a', 'etl-*']);
-    expect(() => loadConfig({ ALOFT_POD_SECRET_ALLOWLIST: 'Payroll' })).toThrow('ALOFT_POD_SECRET_ALLOWLIST: "Payroll" is not a Secret name');
+    expect(loadWorkerConfig({}).podReferences.secrets).toEqual(['*']);
+    expect(loadWorkerConfig({ ALOFT_POD_SECRET_ALLOWLIST: '' }).podReferences.secrets).toEqual([]);
+    expect(loadWorkerConfig({ ALOFT_POD_CONFIGMAP_ALLOWLIST: ' a, etl-* ' }).podReferences.configMaps).toEqual(['a', 'etl-*']);
+    expect(() => loadWorkerConfig({ ALOFT_POD_SECRET_ALLOWLIST: 'Payroll' })).toThrow('ALOFT_POD_SECRET_ALLOWLIST: "Payroll" is not a Secret name');
   });
 });

@@ -21,7 +21,7 @@ const info: TemplateInfo = {
 const logger = createLogger({ name: 'test', level: 'silent' });
 const renderers: TemplateRenderer[] = [];
 const renderer = (o: Partial<ConstructorParameters<typeof TemplateRenderer>[0]> = {}) => {
-  const r = new TemplateRenderer({ timeoutMs: 5000, maxBytes: 1 << 20, heapMb: 64, logger, ...o });
+  const r = new TemplateRenderer({ timeoutMs: 5000, maxBytes: 1 << 20, heapMb: 64, logger, env: process.env, ...o });
   renderers.push(r);
   return r;
 };

@@ -7,7 +7,7 @@ import { TemplateRenderer } from '../src/template-renderer.js';
 
 let redis: RedisHandle;
 let client: AloftClient;
-const renderer = new TemplateRenderer({ timeoutMs: 10_000, maxBytes: 1 << 20, heapMb: 128, logger: createLogger({ name: 'test', level: 'silent' }) });
+const renderer = new TemplateRenderer({ timeoutMs: 10_000, maxBytes: 1 << 20, heapMb: 128, logger: createLogger({ name: 'test', level: 'silent' }), env: process.env });
 
 beforeAll(async () => {
   redis = await startRedis();

@@ -4,9 +4,10 @@
  * API token (`--token`, ALOFT_TOKEN). People get tables; `--json` gives scripts JSON.
  */
 import { Command, Option } from 'commander';
-import { AloftError, createClient, createRedis, MAPPED_SUMMARY_ORDER, redactUrl, type AloftClient } from '@aloft/core';
+import { AloftError, createClient, createRedis, MAPPED_SUMMARY_ORDER, redactUrl, type AloftClient, type RedisConnection } from '@aloft/core';
 import { AloftConnectionError, AloftHttpClient, type DagRun, type MarkState, type Schedule, type TaskInstance, type TaskState } from '@aloft/sdk';
 import { HttpBackend, instanceName, logText, RedisBackend, type Backend } from './backends.js';
+import { loadCliConfig } from './config.js';
 import { addSecretsCommands, cliCipher } from './secrets-commands.js';
 
 const program = new Command('aloft')
@@ -26,32 +27,30 @@ function aloft(): AloftClient {
   if (!client) {
     const url = o.redisUrl ?? 'redis://127.0.0.1:6379';
     // A command line should fail at once with one clear line, not retry forever.
-    const redis = createRedis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null, sentinelRetryStrategy: () => null, connectTimeout: 5000 });
+    const config = loadCliConfig(process.env);
+    const redis = createRedis(config.connection(url), { maxRetriesPerRequest: 0, retryStrategy: () => null, sentinelRetryStrategy: () => null, connectTimeout: 5000 });
     redis.on('error', () => undefined);
     redis.once('end', () => {
       if (!done) {
-        process.stderr.write(`aloft: ${unreachable(url, process.env)}\n`);
+        process.stderr.write(`aloft: ${unreachable(config.connection(url))}\n`);
         process.exit(2);
       }
     });
-    const replicas = Number(process.env['ALOFT_REDIS_WAIT_REPLICAS'] ?? 0);
-    const timeoutMs = Number(process.env['ALOFT_REDIS_WAIT_TIMEOUT_MS'] ?? 1000);
-    ownUrl = url;
-    client = createClient({ redis, prefix: o.prefix, durability: { replicas: replicas > 0 ? replicas : 0, timeoutMs: timeoutMs > 0 ? timeoutMs : 1000 } });
+    own = config.connection(url);
+    client = createClient({ redis, prefix: o.prefix, durability: config.durability });
     ownRedis = redis;
   }
   return client;
 }
 let ownRedis: ReturnType<typeof createRedis> | undefined;
-let ownUrl = '';
+let own: RedisConnection = { url: '' };
 
 /** Why the CLI could not connect, naming the settings it used: the Sentinels when they are set. */
-function unreachable(url: string, env: NodeJS.ProcessEnv): string {
-  const sentinels = env['ALOFT_REDIS_SENTINELS'];
-  if (sentinels) {
-    return `cannot reach the Redis primary "${env['ALOFT_REDIS_SENTINEL_NAME'] || 'mymaster'}" through the Sentinels at ${sentinels} (ALOFT_REDIS_SENTINELS, ALOFT_REDIS_SENTINEL_NAME); check that they run and agree on a primary`;
+function unreachable(c: RedisConnection): string {
+  if (c.sentinels) {
+    return `cannot reach the Redis primary "${c.sentinelName || 'mymaster'}" through the Sentinels at ${c.sentinels} (ALOFT_REDIS_SENTINELS, ALOFT_REDIS_SENTINEL_NAME); check that they run and agree on a primary`;
   }
-  return `cannot reach Redis at ${redactUrl(url)}; start Aloft with \`node scripts/up.mjs\` or set REDIS_URL`;
+  return `cannot reach Redis at ${redactUrl(c.url)}; start Aloft with \`node scripts/up.mjs\` or set REDIS_URL`;
 }
 let done = false;
 
@@ -381,8 +380,8 @@ try {
 } catch (err) {
   // A command that failed because Redis could not be reached says so, naming the settings.
   const lost = ownRedis !== undefined && ownRedis.status !== 'ready' && !(err instanceof UsageError) && !(err instanceof AloftError);
-  process.stderr.write(`aloft: ${lost ? unreachable(ownUrl, process.env) : err instanceof Error ? err.message : String(err)}\n`);
-  if (lost) err = new AloftConnectionError(unreachable(ownUrl, process.env));
+  process.stderr.write(`aloft: ${lost ? unreachable(own) : err instanceof Error ? err.message : String(err)}\n`);
+  if (lost) err = new AloftConnectionError(unreachable(own));
   // As when Redis cannot be reached: 2 for "could not even ask", 1 for a failed command.
   process.exitCode = err instanceof UsageError || err instanceof AloftConnectionError ? 2 : 1;
 } finally {

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { importDagFile, type SerializedDag } from '../src/index.js';
+import { dag, importDagFile, type SerializedDag } from '../src/index.js';
 
 /** DAG files written to a folder inside the repo, so `@aloft/core` resolves as for users. */
 const DIR = join(new URL('../../..', import.meta.url).pathname, '.test-results', `unit-dags-${process.pid}`);
@@ -137,6 +137,16 @@ d.command({ id: 'echo', expand: { n: [1, 2, 3] }, command: 'echo {{ args.n }}' }
     expect(t['files']!.downstream).toEqual(['each']);
     expect(t['echo']!.map).toEqual({ over: [{ arg: 'n', values: [1, 2, 3] }], maxLength: 1024 });
     expect(t['files']!.map).toBeUndefined();
+  });
+
+  it('mapped tasks without maxMapLength take the default of the process that validates them', () => {
+    const d = dag({ id: 'capped' });
+    d.command({ id: 'own', expand: { n: [1] }, maxMapLength: 5, command: 'true' });
+    d.command({ id: 'default', expand: { n: [1] }, command: 'true' });
+    const caps = (s: SerializedDag) => Object.fromEntries(s.tasks.map((t) => [t.id, t.map?.maxLength]));
+    expect(caps(d.serialize())).toEqual({ own: 5, default: 1024 });
+    expect(caps(d.serialize({ maxMapLength: 64 }))).toEqual({ own: 5, default: 64 });
+    expect(() => d.serialize({ maxMapLength: 0 })).toThrow('task "default": ALOFT_MAX_MAP_LENGTH must be a whole number ≥ 1 (got 0)');
   });
 
   it('reports bad mapping options with their field', async () => {

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { dag, DagImportError, takeDefinedDags, topologicalOrder, type TaskRef } from '../src/index.js';
 
 /**
- * Deep DAGs validate without recursion (issue 22: a 5,000-deep chain failed with "Maximum
- * call stack size exceeded" and no line or field).
+ * Deep DAGs validate without recursion: a 5,000-deep chain loads, rather than failing with
+ * "Maximum call stack size exceeded" and no line or field.
  */
 function linear(id: string, length: number) {
   const d = dag({ id });

@@ -42,4 +42,13 @@ describe('the Lua keys include (real redis-server)', () => {
     const got = await redis.conn().eval(`${lua}\nlocal p = ARGV[1]\nreturn { ${rows.map(([expr]) => expr).join(', ')} }`, 0, 'pfx');
     expect(got).toEqual(rows.map(([, key]) => key));
   });
+
+  // A script called about a run gets these as KEYS; the scripts build the same lists for the runs they find themselves.
+  it.each([
+    ["Keys.runScript(p, 'd', 'r')", new Keys('pfx').runScriptKeys('d', 'r')],
+    ["Keys.dagScript(p, 'd')", new Keys('pfx').dagScriptKeys('d')],
+  ])('builds %s as keys.ts does', async (expr, keys) => {
+    const lua = readFileSync(new URL('../src/store/lua/includes/keys.lua', import.meta.url), 'utf8');
+    expect(await redis.conn().eval(`${lua}\nlocal p = ARGV[1]\nreturn ${expr}`, 0, 'pfx')).toEqual(keys);
+  });
 });

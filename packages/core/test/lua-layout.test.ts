@@ -26,6 +26,18 @@ describe('the Lua scripts', () => {
     expect(missing).toEqual([]);
   });
 
+  it('name each of their KEYS in the header, as many as the number in the file name', () => {
+    const header = (f: string) => /^--\[\[([\s\S]*?)\]\]/.exec(text(f))?.[1] ?? '';
+    const wrong = files
+      .filter((f) => !f.startsWith('includes/'))
+      .filter((f) => {
+        const n = Number(/-(\d+)\.lua$/.exec(f)?.[1]);
+        const named = new Set([...header(f).matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1])));
+        return named.size !== n || [...named].some((i) => i < 1 || i > n);
+      });
+    expect(wrong).toEqual([]);
+  });
+
   it('are no longer than 250 lines each', () => {
     const long = files.map((f) => [f, text(f).split('\n').length] as const).filter(([, n]) => n > 250);
     expect(long).toEqual([]);

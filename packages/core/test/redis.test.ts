@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRedis } from '../src/index.js';
+import { createRedis, loadRedisConnection } from '../src/index.js';
 import { ensureRedisServer, freePort, startRedis, type RedisHandle } from '../src/testing/index.js';
 
 /** Connections beyond one plain Redis: an ACL user from the URL, and Sentinel. */
@@ -43,12 +43,12 @@ describe.skipIf(Boolean(process.env['REDIS_URL']))('Redis connection settings', 
     const port = await freePort();
     const server = spawn(ensureRedisServer(), ['--port', '0', '--tls-port', String(port), '--tls-cert-file', cert, '--tls-key-file', key, '--tls-auth-clients', 'no', '--requirepass', 'pw', '--save', '', '--bind', '127.0.0.1'], { stdio: 'ignore' });
     cleanups.push(() => void server.kill('SIGKILL'));
-    const r = createRedis(`rediss://:pw@127.0.0.1:${port}`, { retryStrategy: (n) => (n > 50 ? null : 100) }, { ALOFT_REDIS_TLS_CA: cert });
+    const r = createRedis(loadRedisConnection({ REDIS_URL: `rediss://:pw@127.0.0.1:${port}`, ALOFT_REDIS_TLS_CA: cert }), { retryStrategy: (n) => (n > 50 ? null : 100) });
     r.on('error', () => undefined);
     expect(await r.ping()).toBe('PONG');
     await r.quit();
     // Without the CA the certificate is refused.
-    const untrusted = createRedis(`rediss://:pw@127.0.0.1:${port}`, { lazyConnect: true, retryStrategy: () => null }, {});
+    const untrusted = createRedis(loadRedisConnection({ REDIS_URL: `rediss://:pw@127.0.0.1:${port}` }), { lazyConnect: true, retryStrategy: () => null });
     const errors: string[] = [];
     untrusted.on('error', (e: Error) => errors.push(e.message));
     await untrusted.connect().catch(() => undefined);
@@ -69,9 +69,9 @@ describe.skipIf(Boolean(process.env['REDIS_URL']))('Redis connection settings', 
       sentinel.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     });
-    const env = { ALOFT_REDIS_SENTINELS: `127.0.0.1:${port}`, ALOFT_REDIS_SENTINEL_NAME: 'aloftmain' };
     // The URL's host is not used with Sentinel: the Sentinel names the primary.
-    const viaSentinel = createRedis('redis://unused-host:1/0', { retryStrategy: (n) => (n > 50 ? null : 100) }, env);
+    const env = { REDIS_URL: 'redis://unused-host:1/0', ALOFT_REDIS_SENTINELS: `127.0.0.1:${port}`, ALOFT_REDIS_SENTINEL_NAME: 'aloftmain' };
+    const viaSentinel = createRedis(loadRedisConnection(env), { retryStrategy: (n) => (n > 50 ? null : 100) });
     viaSentinel.on('error', () => undefined);
     await viaSentinel.set('through', 'sentinel');
     const info = await viaSentinel.info('server');

@@ -49,7 +49,7 @@ export function dagFolders(label: string): { folder(): DagFolder } {
           return file;
         },
         processor(o = {}) {
-          return new DagProcessor({ folder: dir, store, logger: createLogger({ name: 'test', level: 'silent' }), timeoutMs: 20_000, ...o });
+          return new DagProcessor({ folder: dir, store, logger: createLogger({ name: 'test', level: 'silent' }), timeoutMs: 20_000, env: process.env, ...o });
         },
       };
     },

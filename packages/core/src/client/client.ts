@@ -6,22 +6,26 @@ import type { SecretCipher } from '../secrets/cipher.js';
 import { SecretStore } from '../secrets/secret-store.js';
 import type { ParamSpec, SerializedDag, SerializedTask } from '../model/dag.js';
 import { DEFAULT_POOL, manualRunId, POOL_NAME, scheduledRunId, UNMAPPED } from '../model/ids.js';
-import { intervalsBetween } from '../dag-api/schedule.js';
-import { FINISHED_RUN_STATES, type TaskState } from '../model/states.js';
+import { intervalsBetween, type DataInterval } from '../dag-api/schedule.js';
+import { FINISHED_RUN_STATES, type RunState, type TaskState } from '../model/states.js';
 import { validatePodOptions } from '../dag-api/pod-options.js';
 import { ValidationIssues } from '../dag-api/validation.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { createRedis } from '../redis.js';
 import { RedisOutageLog } from '../redis-outage.js';
 import type { DatasetEvent, DatasetInfo } from '../store/dataset-store.js';
-import { Store, type DagRecord, type Durability, type DagRun, type ImportErrorRecord, type LogLine, type MappedPage, type PoolInfo, type TaskInstance } from '../store/store.js';
+import { activeTaskStates, DagOverviews, findRuns, runGrid, runIdsBetween, taskIdsBetween, type DagOverview, type RunGrid } from './run-views.js';
+import { Store, type DagRecord, type Durability, type RunType, type DagRun, type ImportErrorRecord, type LogLine, type MappedPage, type PoolInfo, type TaskInstance } from '../store/store.js';
 
 export interface ClientOptions {
+  /** Redis to open a connection to. Default `redis://127.0.0.1:6379`. */
   redisUrl?: string;
   /** Key prefix (ALOFT_KEY_PREFIX). Default `aloft`. */
   prefix?: string;
   /** Use this connection instead of opening one; the caller closes it. */
   redis?: Redis;
+  /** Use this store (a service's own) instead of making one; the caller closes its connection. */
+  store?: Store;
   /** Replicas that must confirm a trigger before it is answered (ALOFT_REDIS_WAIT_REPLICAS). */
   durability?: Durability;
   /** Where the client's own connection logs a Redis outage (once, at warn); pino at warn by default. */
@@ -76,6 +80,11 @@ export interface BackfillOptions {
   /** Clear and run again the runs that already exist in the range. Default: skip them. */
   rerun?: boolean;
   conf?: Record<string, unknown>;
+  /**
+   * Runs one backfill may create (the dashboard's ALOFT_BACKFILL_MAX_RUNS): a range with
+   * more intervals is an InvalidInputError on `to`, before any run is created. Default 10000.
+   */
+  maxRuns?: number;
 }
 
 export interface BackfillResult {
@@ -103,18 +112,25 @@ const ADHOC_TASK_ID = /^[A-Za-z0-9_-]{1,100}$/;
 
 /**
  * Typed access to Aloft for programs: trigger runs and wait for them, submit ad-hoc
- * commands, read state and logs, cancel, clear, pause.
+ * commands, read state and logs, cancel, clear, pause. The operations of the dashboard's
+ * REST API, the CLI and the worker's triggerDagRun tasks, with their checks and errors.
  */
 export class AloftClient {
   readonly store: Store;
   readonly #owned: boolean;
+  readonly #overviews: DagOverviews;
 
   constructor(opts: ClientOptions = {}) {
-    const redis = opts.redis ?? createRedis(opts.redisUrl ?? process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
-    // A connection it opens gets an 'error' listener; one it is given is the caller's to watch.
-    if (!opts.redis) new RedisOutageLog(opts.logger ?? createLogger({ name: 'aloft-client', level: 'warn' })).watch(redis, 'client');
-    this.#owned = !opts.redis;
-    this.store = new Store(redis, opts.prefix ?? process.env['ALOFT_KEY_PREFIX'] ?? 'aloft', undefined, opts.durability);
+    this.#owned = !opts.store && !opts.redis;
+    if (opts.store) {
+      this.store = opts.store;
+    } else {
+      const redis = opts.redis ?? createRedis(opts.redisUrl ?? 'redis://127.0.0.1:6379');
+      // A connection it opens gets an 'error' listener; one it is given is the caller's to watch.
+      if (this.#owned) new RedisOutageLog(opts.logger ?? createLogger({ name: 'aloft-client', level: 'warn' })).watch(redis, 'client');
+      this.store = new Store(redis, opts.prefix ?? 'aloft', undefined, opts.durability);
+    }
+    this.#overviews = new DagOverviews(this.store);
   }
 
   async close(): Promise<void> {
@@ -134,6 +150,16 @@ export class AloftClient {
     const d = await this.store.getDag(dagId);
     if (!d) throw new NotFoundError('dag', dagId);
     return d;
+  }
+
+  /** Every DAG without its tasks, with its latest `recentRuns` runs (default 12), filtered by tag and paused. */
+  listDagOverviews(opts: { tag?: string | undefined; paused?: boolean | undefined; recentRuns?: number } = {}): Promise<DagOverview[]> {
+    return this.#overviews.list(opts, opts.recentRuns ?? 12);
+  }
+
+  /** Runs × tasks of a page of the DAG's runs, newest first. */
+  async getRunGrid(dagId: string, page: { limit: number; offset: number }): Promise<RunGrid> {
+    return runGrid(this.store, await this.getDag(dagId), page);
   }
 
   importErrors(): Promise<ImportErrorRecord[]> {
@@ -273,13 +299,23 @@ export class AloftClient {
     if (!d.schedule) throw new InvalidInputError(`DAG "${dagId}" has no schedule, so it has no logical dates to backfill; trigger it instead`, 'dagId');
     if (d.schedule.kind === 'datasets') throw new InvalidInputError(`DAG "${dagId}" is scheduled on datasets, so it has no logical dates to backfill; trigger it instead`, 'dagId');
     if (!(opts.from <= opts.to)) throw new InvalidInputError('backfill: --from must not be after --to', 'from');
+    const startDate = d.startDate ? new Date(d.startDate) : opts.from;
+    let intervals: DataInterval[];
+    try {
+      intervals = intervalsBetween(d.schedule, d.timezone, startDate, opts.from, opts.to, opts.maxRuns);
+    } catch (err) {
+      if (opts.maxRuns === undefined || !/more than \d+ intervals/.test(String(err))) throw err;
+      throw new InvalidInputError(
+        `the range ${opts.from.toISOString()} .. ${opts.to.toISOString()} holds more than ${opts.maxRuns} intervals, the most one backfill creates (ALOFT_BACKFILL_MAX_RUNS): split it`,
+        'to',
+      );
+    }
     const conf = opts.conf ?? {};
     const problems = checkConf(d.params, conf);
     if (problems.length) throw new InvalidInputError(`conf for DAG "${dagId}" is invalid: ${problems.join('; ')}`, 'conf');
-    const startDate = d.startDate ? new Date(d.startDate) : opts.from;
     const out: BackfillResult = { created: [], skipped: [], rerun: [] };
-    for (const iv of intervalsBetween(d.schedule, d.timezone, startDate, opts.from, opts.to)) {
-      const existing = await this.store.redis.zrangebyscore(this.store.keys.runs(dagId), iv.start.getTime(), iv.start.getTime());
+    for (const iv of intervals) {
+      const existing = await this.store.runIdsAt(dagId, iv.start.getTime());
       if (existing.length) {
         if (!opts.rerun) {
           out.skipped.push(...existing);
@@ -311,7 +347,7 @@ export class AloftClient {
     } catch (err) {
       throw new InvalidInputError(`--task is not a valid regular expression: ${(err as Error).message}`, 'taskRegex');
     }
-    const runIds = await this.store.redis.zrangebyscore(this.store.keys.runs(dagId), opts.from.getTime(), opts.to.getTime());
+    const runIds = await runIdsBetween(this.store, dagId, opts.from, opts.to);
     let runs = 0;
     let cleared = 0;
     for (const runId of runIds) {
@@ -357,6 +393,23 @@ export class AloftClient {
     return this.store.listRuns(dagId, opts);
   }
 
+  /** A page of the DAG's runs, newest first, of one state and run type when given, and how many runs it has. */
+  async findRuns(dagId: string, q: { limit: number; offset: number; state?: RunState | undefined; runType?: RunType | undefined }): Promise<{ runs: DagRun[]; total: number }> {
+    // The ad-hoc DAG is stored with the first job: before that its runs are none, not a 404.
+    if (dagId !== ADHOC_DAG_ID) await this.getDag(dagId);
+    return findRuns(this.store, dagId, q);
+  }
+
+  /** The ids of the tasks with instances in the DAG's runs whose logical date is in [from, to]. */
+  taskIdsBetween(dagId: string, from: Date, to: Date): Promise<string[]> {
+    return taskIdsBetween(this.store, dagId, from, to);
+  }
+
+  /** Task instances of every DAG's queued and running runs, by state. */
+  activeTaskStates(): Promise<Map<TaskState, number>> {
+    return activeTaskStates(this.store);
+  }
+
   listTaskInstances(dagId: string, runId: string): Promise<TaskInstance[]> {
     return this.store.listTis(dagId, runId);
   }
@@ -393,6 +446,15 @@ export class AloftClient {
     const mapIndex = opts.mapIndex ?? UNMAPPED;
     const t = opts.try ?? (await this.getTaskInstance(dagId, runId, taskId, mapIndex)).try;
     return this.store.readLog({ dagId, runId, taskId, mapIndex }, t, opts.from ?? 0, opts.count ?? 10_000);
+  }
+
+  /**
+   * A task instance's state and latest try number, in one read: what a follower of its
+   * log checks between reads to know whether the try it follows is over.
+   */
+  async getTryState(dagId: string, runId: string, taskId: string, mapIndex = UNMAPPED): Promise<{ state: TaskState | undefined; try: number }> {
+    const { state, try: tryNo } = await this.store.getTiStateAndTry({ dagId, runId, taskId, mapIndex });
+    return { state, try: tryNo };
   }
 
   /** A task's output; a mapped task as a whole gives the list of its instances' outputs. */

@@ -1,131 +1,55 @@
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
-import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import type { RedisConnection } from '../redis.js';
+import type { Durability } from '../store/store.js';
 import { SERVICE_CREDENTIALS } from './service-credentials.mjs';
 
 /**
- * A comma-separated list of object names that may contain `*` ("warehouse,etl-*"); empty
- * allows none. Default `*`, every name: the shipped manifests set their own list.
+ * The pieces of configuration that more than one process reads, as zod shapes over
+ * environment variables. Each app composes the pieces it needs with its own variables in
+ * `apps/<app>/src/config.ts` and parses them once, in `main.ts`; nothing here reads
+ * `process.env`. The README's configuration reference lists the union of the apps' variables
+ * (tests/deploy.test.ts checks the shipped manifests set only those).
  */
-function nameList(kind: string) {
-  return z
-    .string()
-    .default('*')
-    .transform((s, c) => {
-      const names = s.split(',').map((x) => x.trim()).filter(Boolean);
-      const bad = names.find((n) => !/^[a-z0-9*]([-a-z0-9.*]*[a-z0-9*])?$/.test(n));
-      if (bad === undefined) return names;
-      c.addIssue({ code: 'custom', message: `"${bad}" is not a ${kind} name or a pattern with * (lower-case letters, digits, "-", ".")` });
-      return z.NEVER;
-    });
-}
 
-/**
- * The proxies whose X-Forwarded-For (and -Proto, -Host) the dashboard believes: a
- * comma-separated list of addresses, subnets (10.0.0.0/8) or the names loopback, linklocal
- * and uniquelocal. Default empty, none: the client is the address that connected.
- */
-function proxyList() {
-  return z
-    .string()
-    .default('')
-    .transform((s, c) => {
-      const entries = s.split(',').map((x) => x.trim()).filter(Boolean);
-      const bad = entries.find((e) => {
-        if (['loopback', 'linklocal', 'uniquelocal'].includes(e)) return false;
-        const [address = '', bits, ...rest] = e.split('/');
-        const family = isIP(address);
-        const max = family === 4 ? 32 : 128;
-        return family === 0 || rest.length > 0 || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max));
-      });
-      if (bad === undefined) return entries;
-      c.addIssue({ code: 'custom', message: `"${bad}" is not an address, a subnet (10.0.0.0/8) or one of loopback, linklocal, uniquelocal` });
-      return z.NEVER;
-    });
-}
-
-/**
- * Every environment variable Aloft reads, with its default. The README's configuration
- * reference is this list.
- */
-const ENV = z.object({
+/** How a service reaches Redis, and the key prefix every Aloft key starts with. */
+export const REDIS_SETTINGS = {
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  REDIS_URL_FILE: z.string().optional(),
   ALOFT_REDIS_TLS_CA: z.string().optional(),
   ALOFT_REDIS_SENTINELS: z.string().optional(),
   ALOFT_REDIS_SENTINEL_NAME: z.string().default('mymaster'),
   ALOFT_REDIS_SENTINEL_PASSWORD: z.string().optional(),
+  ALOFT_REDIS_SENTINEL_PASSWORD_FILE: z.string().optional(),
   ALOFT_REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).default(0),
   ALOFT_REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).default(1000),
   ALOFT_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('aloft'),
-  ALOFT_DAGS_FOLDER: z.string().default('examples/dags'),
+};
+
+/** What every service (scheduler, worker, dashboard) reads: Redis, its logs, the task logs' cap. */
+export const SERVICE_SETTINGS = {
+  ...REDIS_SETTINGS,
   ALOFT_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   ALOFT_LOG_PRETTY: z.enum(['0', '1', 'true', 'false']).default('0'),
-  ALOFT_SCHEDULER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8791),
-  ALOFT_SCHEDULER_LOOP_MS: z.coerce.number().int().min(50).default(1000),
-  ALOFT_SWEEP_MS: z.coerce.number().int().min(100).default(10000),
-  ALOFT_DAG_PARSE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30000),
-  ALOFT_DAG_PARSE_MEMORY_MB: z.coerce.number().int().min(128).default(1024),
-  ALOFT_DAG_SCAN_MS: z.coerce.number().int().min(100).default(2000),
-  ALOFT_MAX_CATCHUP_RUNS: z.coerce.number().int().min(1).default(100),
-  ALOFT_BACKFILL_MAX_RUNS: z.coerce.number().int().min(1).max(10_000).default(1000),
-  ALOFT_WORKER_QUEUES: z.string().default('default'),
-  ALOFT_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(8),
-  ALOFT_WORKER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8792),
-  ALOFT_WORKER_ID: z.string().default(`${hostname()}-${process.pid}`),
-  ALOFT_WORKER_HOST: z.string().min(1).optional(),
-  ALOFT_WORKER_GRACE_MS: z.coerce.number().int().min(0).default(30000),
-  ALOFT_FN_RUNNERS_WARM: z.coerce.number().int().min(0).max(1000).default(2),
-  ALOFT_FN_RUNNER_IDLE_MS: z.coerce.number().int().min(1000).default(600000),
-  ALOFT_FN_RUNNER_HEAP_MB: z.coerce.number().int().min(16).default(1024),
-  ALOFT_K8S_KUBECONFIG: z.string().optional(),
-  ALOFT_K8S_CONTEXT: z.string().optional(),
-  ALOFT_K8S_STARTUP_TIMEOUT_MS: z.coerce.number().int().min(1000).default(120000),
-  ALOFT_TASK_POD_IMAGE: z.string().default('aloft/aloft:latest'),
-  ALOFT_TASK_POD_COMMAND: z
-    .string()
-    .default('["aloft-entrypoint","run-task"]')
-    .transform((s, c) => {
-      try {
-        const v: unknown = JSON.parse(s);
-        if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string')) return v as string[];
-      } catch {
-        // Reported below.
-      }
-      c.addIssue({ code: 'custom', message: 'must be a JSON array of strings, e.g. ["aloft-entrypoint","run-task"]' });
-      return z.NEVER;
-    }),
-  ALOFT_TASK_POD_NAMESPACE: z.string().default('default'),
-  ALOFT_K8S_STAND_IN: z.enum(['0', '1']).default('0'),
-  ALOFT_POD_SECRET_ALLOWLIST: nameList('Secret'),
-  ALOFT_POD_CONFIGMAP_ALLOWLIST: nameList('ConfigMap'),
-  ALOFT_TASK_POD_DAGS_FOLDER: z.string().default('/app/dags'),
-  ALOFT_K8S_ORPHAN_SWEEP_MS: z.coerce.number().int().min(100).default(60000),
-  ALOFT_K8S_CREATE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
-  ALOFT_CALLBACK_TIMEOUT_MS: z.coerce.number().int().min(100).default(60000),
-  ALOFT_KILL_GRACE_MS: z.coerce.number().int().min(0).default(5000),
-  ALOFT_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2000),
-  ALOFT_LOCK_MS: z.coerce.number().int().min(1000).default(30000),
   ALOFT_LOG_MAX_LINES: z.coerce.number().int().min(10).default(10000),
-  ALOFT_MAX_OUTPUT_BYTES: z.coerce.number().int().min(16).default(65536),
-  ALOFT_TEMPLATE_TIMEOUT_MS: z.coerce.number().int().min(10).default(2000),
-  ALOFT_TEMPLATE_MAX_BYTES: z.coerce.number().int().min(16).default(1048576),
-  ALOFT_TEMPLATE_HEAP_MB: z.coerce.number().int().min(16).default(128),
-  ALOFT_MAX_TAKEOVERS: z.coerce.number().int().min(0).max(100).default(3),
-  ALOFT_MAX_MAP_LENGTH: z.coerce.number().int().min(1).default(1024),
-  ALOFT_RETENTION_MAX_RUNS: z.coerce.number().int().min(1).default(500),
-  ALOFT_RETENTION_MAX_AGE_DAYS: z.coerce.number().min(0).default(30),
-  ALOFT_DASHBOARD_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  ALOFT_DASHBOARD_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
-  ALOFT_DASHBOARD_LOGIN_ATTEMPTS: z.coerce.number().int().min(1).default(10),
-  ALOFT_USER_CODE_USER: z.string().optional(),
-  REDIS_URL_FILE: z.string().optional(),
-  ALOFT_REDIS_SENTINEL_PASSWORD_FILE: z.string().optional(),
-  ALOFT_DASHBOARD_ADMIN_PASSWORD_FILE: z.string().optional(),
-  ALOFT_DASHBOARD_LOGIN_ACCOUNT_ATTEMPTS: z.coerce.number().int().min(1).default(30),
-  ALOFT_DASHBOARD_TRUST_PROXY: proxyList(),
-  ALOFT_API_MAX_JSON_DEPTH: z.coerce.number().int().min(2).max(1000).default(32),
+};
+
+/** Where DAG files are (scheduler, worker). */
+export const DAGS_FOLDER_SETTING = { ALOFT_DAGS_FOLDER: z.string().default('examples/dags') };
+
+/** Who runs user code (scheduler's parse children, worker's tasks): see `userCodeIdentity`. */
+export const USER_CODE_SETTINGS = { ALOFT_USER_CODE_USER: z.string().optional() };
+
+/** The keyring that seals Aloft's own store of connections and variables (worker, dashboard, CLI). */
+export const SECRETS_KEY_SETTINGS = {
+  ALOFT_SECRETS_KEYS: z.string().optional(),
+  ALOFT_SECRETS_KEYS_FILE: z.string().optional(),
+};
+
+/** Where a worker reads tasks' connections and variables, in order, and the dir backend's folder. */
+export const SECRETS_SETTINGS = {
+  ...SECRETS_KEY_SETTINGS,
   ALOFT_SECRETS_BACKENDS: z
     .string()
     .default('env,dir,store')
@@ -137,26 +61,23 @@ const ENV = z.object({
       return z.NEVER;
     }),
   ALOFT_SECRETS_DIR: z.string().optional(),
-  ALOFT_SECRETS_KEYS: z.string().optional(),
-  ALOFT_SECRETS_KEYS_FILE: z.string().optional(),
-});
+};
 
-export type AloftEnv = z.infer<typeof ENV>;
+/** Pods run on the quick start's local stand-in (worker, dashboard). */
+export const STAND_IN_SETTING = { ALOFT_K8S_STAND_IN: z.enum(['0', '1']).default('0') };
 
-/** Every environment variable Aloft reads (all have defaults or are optional). */
-export const CONFIG_VARIABLES: readonly string[] = Object.keys(ENV.shape);
+type ServiceEnv = z.infer<z.ZodObject<typeof SERVICE_SETTINGS>>;
 
-export interface AloftConfig {
-  redisUrl: string;
+/** The settings every service gets from SERVICE_SETTINGS, camelCase. */
+export interface ServiceConfig {
+  redis: RedisConnection;
   /** Replicas that must confirm a trigger, claim or finish (Redis WAIT); 0: none. */
-  durability: { replicas: number; timeoutMs: number };
+  durability: Durability;
   prefix: string;
-  dagsFolder: string;
-  logLevel: AloftEnv['ALOFT_LOG_LEVEL'];
+  logLevel: ServiceEnv['ALOFT_LOG_LEVEL'];
   logPretty: boolean;
-  env: AloftEnv;
-  /** The environment as read, with each credential's `_FILE` read in (for createRedis). */
-  source: NodeJS.ProcessEnv;
+  /** Lines kept per task try's log (ALOFT_LOG_MAX_LINES). */
+  logMaxLines: number;
 }
 
 /**
@@ -183,23 +104,48 @@ function withCredentialFiles(source: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return out;
 }
 
-/** Reads the environment; a bad value is an error naming the variable. */
-export function loadConfig(source: NodeJS.ProcessEnv = process.env): AloftConfig {
-  const resolved = withCredentialFiles(source);
-  const parsed = ENV.safeParse(resolved);
+/**
+ * Parses an environment against an app's schema, each credential's `_FILE` read in first;
+ * a bad value is an error naming the variable.
+ */
+export function parseEnv<T>(schema: z.ZodType<T>, source: NodeJS.ProcessEnv): T {
+  const parsed = schema.safeParse(withCredentialFiles(source));
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid configuration: ${problems}`);
   }
-  const env = parsed.data;
+  return parsed.data;
+}
+
+/** The Redis connection settings of a parsed environment, as createRedis takes them. */
+export function redisConnection(env: z.infer<z.ZodObject<typeof REDIS_SETTINGS>>): RedisConnection {
   return {
-    redisUrl: env.REDIS_URL,
+    url: env.REDIS_URL,
+    tlsCaFile: env.ALOFT_REDIS_TLS_CA,
+    sentinels: env.ALOFT_REDIS_SENTINELS,
+    sentinelName: env.ALOFT_REDIS_SENTINEL_NAME,
+    sentinelPassword: env.ALOFT_REDIS_SENTINEL_PASSWORD,
+  };
+}
+
+/** The Redis connection an environment's REDIS_SETTINGS describe (their `_FILE`s read in). */
+export function loadRedisConnection(source: NodeJS.ProcessEnv): RedisConnection {
+  return redisConnection(parseEnv(z.object(REDIS_SETTINGS), source));
+}
+
+/** SERVICE_SETTINGS of a parsed environment, camelCase. */
+export function serviceConfig(env: ServiceEnv): ServiceConfig {
+  return {
+    redis: redisConnection(env),
     durability: { replicas: env.ALOFT_REDIS_WAIT_REPLICAS, timeoutMs: env.ALOFT_REDIS_WAIT_TIMEOUT_MS },
     prefix: env.ALOFT_KEY_PREFIX,
-    dagsFolder: resolve(env.ALOFT_DAGS_FOLDER),
     logLevel: env.ALOFT_LOG_LEVEL,
     logPretty: env.ALOFT_LOG_PRETTY === '1' || env.ALOFT_LOG_PRETTY === 'true',
-    env,
-    source: resolved,
+    logMaxLines: env.ALOFT_LOG_MAX_LINES,
   };
+}
+
+/** ALOFT_DAGS_FOLDER as an absolute path. */
+export function dagsFolder(env: z.infer<z.ZodObject<typeof DAGS_FOLDER_SETTING>>): string {
+  return resolve(env.ALOFT_DAGS_FOLDER);
 }

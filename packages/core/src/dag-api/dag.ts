@@ -49,6 +49,15 @@ const DEFAULT_ARGS: TaskArgs = {
   runInPod: null,
 };
 
+/** Instances a mapped task may expand to unless it sets `maxMapLength` (ALOFT_MAX_MAP_LENGTH's default). */
+export const DEFAULT_MAX_MAP_LENGTH = 1024;
+
+/** Settings of the process that validates a DAG, which the DAG file does not choose. */
+export interface SerializeSettings {
+  /** Default `maxMapLength` of mapped tasks (the scheduler's ALOFT_MAX_MAP_LENGTH). Default 1024. */
+  maxMapLength?: number;
+}
+
 /**
  * A DAG under construction. Tasks are declared with its methods; `serialize()` validates the
  * whole graph and returns what the scheduler stores.
@@ -151,7 +160,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
   readonly #danglingUpstreams: { task: string; upstream: string; line: number | undefined }[] = [];
 
   /** Validates everything and returns the stored form; throws DagImportError naming each problem. */
-  serialize(): SerializedDag {
+  serialize(settings: SerializeSettings = {}): SerializedDag {
     const o = this.options ?? ({} as DagOptions<P>);
     const issues = new ValidationIssues(this.file);
     const where = `dag "${this.id}"`;
@@ -227,7 +236,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
         hasFunction: this.#functions.has(id),
         ...(t.group ? { group: t.group } : {}),
       };
-      Object.assign(task, mapping(t, upstreams.get(id)!, at, issues));
+      Object.assign(task, mapping(t, upstreams.get(id)!, at, issues, settings.maxMapLength ?? DEFAULT_MAX_MAP_LENGTH));
       // defaultArgs were checked once above; here only what the task (or its group) sets.
       const slaMs = t.options.sla !== undefined ? optionalDuration(t.options.sla, 'sla', at, issues, t.line) : defaultSlaMs;
       if (slaMs !== undefined) task.slaMs = slaMs;
@@ -458,7 +467,7 @@ const MAPPABLE: readonly TaskKind[] = ['command', 'fn', 'kubernetesPod', 'sensor
 const ARG_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The `args`, `expand` and `maxMapLength` options, checked and in their stored form. */
-function mapping(t: DeclaredTask, upstream: Set<string>, at: string, issues: ValidationIssues): Pick<SerializedTask, 'args' | 'map'> {
+function mapping(t: DeclaredTask, upstream: Set<string>, at: string, issues: ValidationIssues, defaultMaxLength: number): Pick<SerializedTask, 'args' | 'map'> {
   const o = t.options as MappableOptions;
   const out: Pick<SerializedTask, 'args' | 'map'> = {};
   const names = (field: string, v: unknown): v is Record<string, unknown> => {
@@ -501,11 +510,10 @@ function mapping(t: DeclaredTask, upstream: Set<string>, at: string, issues: Val
     }
   }
   if (Object.keys(o.expand).length === 0) issues.add('expand', `${at}: expand needs at least one argument`, t.line);
-  const fallback = Number(process.env['ALOFT_MAX_MAP_LENGTH'] ?? 1024);
-  const maxLength = o.maxMapLength ?? fallback;
+  const maxLength = o.maxMapLength ?? defaultMaxLength;
   if (!Number.isInteger(maxLength) || maxLength < 1) {
     const from = o.maxMapLength === undefined ? 'ALOFT_MAX_MAP_LENGTH' : 'maxMapLength';
-    issues.add('maxMapLength', `${at}: ${from} must be a whole number ≥ 1 (got ${JSON.stringify(o.maxMapLength ?? process.env['ALOFT_MAX_MAP_LENGTH'])})`, t.line);
+    issues.add('maxMapLength', `${at}: ${from} must be a whole number ≥ 1 (got ${JSON.stringify(maxLength)})`, t.line);
   }
   out.map = { over, maxLength, ...(t.mapGroup ? { group: t.mapGroup } : {}) };
   return out;

@@ -1,4 +1,4 @@
-export { dag, Dag, type TaskFunction } from './dag.js';
+export { dag, Dag, DEFAULT_MAX_MAP_LENGTH, type SerializeSettings, type TaskFunction } from './dag.js';
 export { chain, TaskList, TaskRef, type GroupRef } from './task-ref.js';
 export { TaskGroup, type TaskGroupOptions } from './task-group.js';
 export type { SensorOutput } from './operators.js';

@@ -128,7 +128,7 @@ export interface MappableOptions {
    * becomes an upstream). Several give their cross product. An empty list skips the task.
    */
   expand?: Record<string, readonly unknown[] | TaskRef<unknown>>;
-  /** Instances allowed per run; past it the task fails. Default ALOFT_MAX_MAP_LENGTH or 1024. */
+  /** Instances allowed per run; past it the task fails. Default the scheduler's ALOFT_MAX_MAP_LENGTH, 1024. */
   maxMapLength?: number;
 }
 

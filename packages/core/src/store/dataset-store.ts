@@ -43,7 +43,7 @@ export class DatasetStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    /** Runs lua/checkDatasetRun-0.lua for one DAG; resolves to the created run id or ''. */
+    /** Runs lua/checkDatasetRun-2.lua for one DAG; resolves to the created run id or ''. */
     private readonly checkRun: (dagId: string, now: number) => Promise<string>,
   ) {}
 

@@ -1,5 +1,7 @@
 /**
- * Every Redis key Aloft uses is built here; no other file concatenates key strings.
+ * Every Redis key of the orchestration state is built here, or for the Lua scripts in its
+ * mirror lua/includes/keys.lua; no other file of the engine concatenates key strings (the
+ * dashboard's own keys, under `{prefix}:dashboard:`, are built in apps/dashboard).
  * Layout under the prefix (default `aloft`):
  *   dags                        set of DAG ids
  *   dag:{dag}                   hash: json (serialized DAG), version, paused, fileloc, updatedAt
@@ -33,9 +35,51 @@
  *   variables                   hash: variable key → JSON (value sealed when a key is set)
  *   audit                       stream: who created, changed or deleted a connection or variable (capped)
  *   bull                        BullMQ's own prefix; its keys are `bull:{queue}:…`
+ *
+ * The Lua scripts (store/lua) take the fixed keys of a call, those the caller knows before
+ * it, as KEYS built here: a run's keys (`runScriptKeys`), a DAG's (`dagScriptKeys`), one
+ * task instance try's (`tiTryKeys`), a queue's BullMQ keys, the pools hash. Each entry
+ * script's header lists them. What a script finds only as it runs (a downstream instance's
+ * `ti:` hash and its log, the graph of the run's version, another run of the DAG, the
+ * queue a task is enqueued to, a pool's occupants, a dataset's consumers) it builds in
+ * lua/includes/keys.lua, the mirror of this class (lua-keys.int.test.ts checks both build
+ * the same strings), from the prefix it gets as ARGV[1]. So every key a script touches is
+ * derived from that prefix: with a hash tag in it (`aloft:{etl}`), a DAG's keys share one
+ * Redis Cluster slot. The keys that span DAGs (events, pools, queues and BullMQ's queues,
+ * datasets, starting-runs) would then need a prefix of their own per shard.
  */
+/** How many runs' script keys a Keys keeps; a worker has far fewer runs in flight. */
+const RUN_KEYS_CACHED = 1024;
+
 export class Keys {
+  /** runScriptKeys by run, built once per run (bounded: emptied past RUN_KEYS_CACHED). */
+  readonly #runScript = new Map<string, readonly string[]>();
+
   constructor(readonly prefix: string = 'aloft') {}
+
+  /**
+   * KEYS of a script about one run, in the order run-context.lua's newCtx reads them: run,
+   * tis, out, map, running, sla, events, then the DAG's (dagScriptKeys). Kept per run: the
+   * worker's claims and finishes of one run's tasks pass the same array.
+   */
+  runScriptKeys(dagId: string, runId: string): readonly string[] {
+    const id = `${dagId}\n${runId}`;
+    let keys = this.#runScript.get(id);
+    if (!keys) {
+      keys = [this.run(dagId, runId), this.tiStates(dagId, runId), this.outputs(dagId, runId), this.mapCounts(dagId, runId), this.running(dagId), this.slaMisses(dagId, runId), this.events, ...this.dagScriptKeys(dagId)];
+      if (this.#runScript.size >= RUN_KEYS_CACHED) this.#runScript.clear();
+      this.#runScript.set(id, keys);
+    }
+    return keys;
+  }
+  /** KEYS of a script about one DAG's runs, in the order run-context.lua's dagCtx reads them: dag, runs, active-runs, queued-runs. */
+  dagScriptKeys(dagId: string): string[] {
+    return [this.dag(dagId), this.runs(dagId), this.activeRuns(dagId), this.queuedRuns(dagId)];
+  }
+  /** The keys of one try of a task instance that follow runScriptKeys in a script's KEYS: its `ti:` hash and its log. */
+  tiTryKeys(dagId: string, runId: string, taskId: string, mapIndex: number, tryNumber: number): [string, string] {
+    return [this.ti(dagId, runId, taskId, mapIndex), this.log(dagId, runId, taskId, mapIndex, tryNumber)];
+  }
 
   get dags(): string {
     return `${this.prefix}:dags`;
@@ -58,35 +102,25 @@ export class Keys {
   queuedRuns(dagId: string): string {
     return `${this.prefix}:queued-runs:${dagId}`;
   }
-  /** Runs whose start is still evaluating their tasks, `dag|run` by start time (continueRuns-0.lua). */
+  /** Runs whose start is still evaluating their tasks, `dag|run` by start time (continueRuns-1.lua). */
   startingRuns(): string {
     return `${this.prefix}:starting-runs`;
   }
   run(dagId: string, runId: string): string {
     return `${this.prefix}:run:${dagId}:${runId}`;
   }
-  /** Prefix of run hashes, for the Lua scripts that address several runs of one DAG. */
-  runPrefix(dagId: string): string {
-    return `${this.prefix}:run:${dagId}:`;
-  }
   tiStates(dagId: string, runId: string): string {
     return `${this.prefix}:tis:${dagId}:${runId}`;
-  }
-  tiStatesPrefix(dagId: string): string {
-    return `${this.prefix}:tis:${dagId}:`;
   }
   ti(dagId: string, runId: string, taskId: string, mapIndex: number): string {
     return `${this.prefix}:ti:${dagId}:${runId}:${taskId}:${mapIndex}`;
   }
-  /** Prefix of task instance hashes of one run; Lua appends `task:mapIndex`. */
-  tiPrefix(dagId: string, runId: string): string {
-    return `${this.prefix}:ti:${dagId}:${runId}:`;
+  /** The `ti:` hash of the instance a field of the run's tis hash (`task:mapIndex`) names. */
+  tiOfField(dagId: string, runId: string, field: string): string {
+    return `${this.prefix}:ti:${dagId}:${runId}:${field}`;
   }
   log(dagId: string, runId: string, taskId: string, mapIndex: number, tryNumber: number): string {
     return `${this.prefix}:log:${dagId}:${runId}:${taskId}:${mapIndex}:${tryNumber}`;
-  }
-  logPrefix(dagId: string, runId: string): string {
-    return `${this.prefix}:log:${dagId}:${runId}:`;
   }
   outputs(dagId: string, runId: string): string {
     return `${this.prefix}:out:${dagId}:${runId}`;

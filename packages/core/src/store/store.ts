@@ -32,7 +32,10 @@ const SCRIPTS = [
 ] as const;
 type ScriptName = (typeof SCRIPTS)[number];
 
-type ScriptRunner = (...args: (string | number)[]) => Promise<unknown>;
+type ScriptRunner = (...keysAndArgs: (string | number)[]) => Promise<unknown>;
+
+/** finishAndNext-14.lua's KEYS: the key count of BullMQ's moveToFinished-14. */
+const BULL_FINISH_KEYS = 14;
 
 export interface DagRecord {
   dag: SerializedDag;
@@ -293,7 +296,9 @@ export class Store {
       const fn = (redis as unknown as Record<string, ScriptRunner>)[command]!.bind(redis);
       this.#scripts.set(name, fn);
     }
-    this.datasets = new DatasetStore(redis, this.keys, async (dagId, now) => String(await this.#run('checkDatasetRun', dagId, now)));
+    this.datasets = new DatasetStore(redis, this.keys, async (dagId, now) =>
+      String(await this.#run('checkDatasetRun', [this.keys.dag(dagId), this.keys.datasetPending(dagId)], this.keys.prefix, dagId, now)),
+    );
   }
 
   /**
@@ -314,13 +319,25 @@ export class Store {
     this.onNotReplicated(err);
   }
 
-  #run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
-    return this.#scripts.get(name)!(this.keys.prefix, ...args);
+  /** Runs lua/<name>-<keys.length>.lua with `keys` as its KEYS and `args` as its ARGV. */
+  #run(name: ScriptName, keys: readonly string[], ...args: (string | number)[]): Promise<unknown> {
+    return this.#scripts.get(name)!(...keys, ...args);
   }
 
-  /** A script about one try of a task instance: ARGV prefix, dag, run, task, map index, try, now, then `rest`. */
-  #runTi(name: ScriptName, key: TaskInstanceKey, tryNumber: number, ...rest: (string | number)[]): Promise<unknown> {
-    return this.#run(name, key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, Date.now(), ...rest);
+  /** A script about one run: KEYS the run's (Keys.runScriptKeys), ARGV prefix, dag, run, then `rest`. */
+  #runRun(name: ScriptName, dagId: string, runId: string, ...rest: (string | number)[]): Promise<unknown> {
+    return this.#run(name, this.keys.runScriptKeys(dagId, runId), this.keys.prefix, dagId, runId, ...rest);
+  }
+
+  /**
+   * A script about one try of a task instance: KEYS the run's, then the instance's hash and,
+   * with `log`, the try's log (Keys.tiTryKeys); ARGV prefix, dag, run, task, map index, try,
+   * now, then `rest`.
+   */
+  #runTi(name: ScriptName, log: boolean, key: TaskInstanceKey, tryNumber: number, ...rest: (string | number)[]): Promise<unknown> {
+    const { dagId, runId, taskId, mapIndex } = key;
+    const [ti, tryLog] = this.keys.tiTryKeys(dagId, runId, taskId, mapIndex, tryNumber);
+    return this.#scripts.get(name)!(...this.keys.runScriptKeys(dagId, runId), ti, ...(log ? [tryLog] : []), this.keys.prefix, dagId, runId, taskId, mapIndex, tryNumber, Date.now(), ...rest);
   }
 
   // ── DAGs ────────────────────────────────────────────────────────────────────
@@ -482,7 +499,7 @@ export class Store {
       ...(input.triggeredBy ? { triggeredBy: input.triggeredBy } : {}),
     };
     const r = checkResult(
-      await this.#run('createRun', input.dagId, input.runId, Date.now(), input.logicalDate.getTime(), JSON.stringify(fields), input.version ?? ''),
+      await this.#runRun('createRun', input.dagId, input.runId, Date.now(), input.logicalDate.getTime(), JSON.stringify(fields), input.version ?? ''),
       { dagId: input.dagId },
     );
     if (r === 2) await this.continueRuns(input.dagId);
@@ -491,7 +508,7 @@ export class Store {
   }
 
   async startQueuedRuns(dagId: string): Promise<number> {
-    const started = Number(await this.#run('startQueuedRuns', dagId, Date.now()));
+    const started = Number(await this.#run('startQueuedRuns', this.keys.dagScriptKeys(dagId), this.keys.prefix, dagId, Date.now()));
     if (started > 0) await this.continueRuns(dagId);
     return started;
   }
@@ -504,7 +521,7 @@ export class Store {
    */
   async continueRuns(dagId = '', maxSteps = 1000): Promise<void> {
     for (let i = 0; i < maxSteps; i++) {
-      if (Number(await this.#run('continueRuns', Date.now(), dagId)) === 0) return;
+      if (Number(await this.#run('continueRuns', [this.keys.startingRuns()], this.keys.prefix, Date.now(), dagId)) === 0) return;
     }
   }
 
@@ -529,7 +546,7 @@ export class Store {
   }
 
   async cancelRun(dagId: string, runId: string, reason = 'run cancelled'): Promise<boolean> {
-    return checkResult(await this.#run('cancelRun', dagId, runId, Date.now(), reason), { dagId, runId }) === 1;
+    return checkResult(await this.#runRun('cancelRun', dagId, runId, Date.now(), reason), { dagId, runId }) === 1;
   }
 
   /** Run ids of a DAG that are queued or running. */
@@ -543,7 +560,7 @@ export class Store {
    * deadline) once, with its event and the onSlaMiss job; false when already recorded.
    */
   async recordSlaMiss(input: { dagId: string; runId: string; taskId: string | null; dueAt: number; state: string; queue: string; callback: string | undefined }): Promise<boolean> {
-    const r = await this.#run('recordSlaMiss', input.dagId, input.runId, Date.now(), input.taskId ?? '', input.dueAt, input.state, input.queue, input.callback ?? '');
+    const r = await this.#runRun('recordSlaMiss', input.dagId, input.runId, Date.now(), input.taskId ?? '', input.dueAt, input.state, input.queue, input.callback ?? '');
     return r === 1;
   }
 
@@ -559,11 +576,11 @@ export class Store {
   }
 
   async deleteRun(dagId: string, runId: string): Promise<boolean> {
-    return (await this.#run('deleteRun', dagId, runId)) === 1;
+    return (await this.#runRun('deleteRun', dagId, runId)) === 1;
   }
 
   async sweep(dagId: string, staleMs = 30_000): Promise<{ started: number; requeued: number }> {
-    const [started, requeued] = (await this.#run('sweep', dagId, Date.now(), staleMs)) as [number, number];
+    const [started, requeued] = (await this.#run('sweep', this.keys.dagScriptKeys(dagId), this.keys.prefix, dagId, Date.now(), staleMs)) as [number, number];
     return { started, requeued };
   }
 
@@ -597,7 +614,7 @@ export class Store {
 
   /** Drops slots held by instances no longer running (a repair; slots are given back on every transition). */
   async reconcilePools(): Promise<number> {
-    return Number(await this.#run('reconcilePools'));
+    return Number(await this.#run('reconcilePools', [this.keys.pools], this.keys.prefix));
   }
 
   // ── Task instances ──────────────────────────────────────────────────────────
@@ -617,14 +634,14 @@ export class Store {
     opts: { log?: boolean; outputs?: boolean; deaths?: number; maxDeaths?: number } = {},
   ): Promise<StartResult> {
     const claim = parseClaim(
-      (await this.#runTi('startTi', key, tryNumber, workerId, host, opts.log ? '1' : '0', opts.outputs ? '1' : '0', opts.deaths ?? 0, opts.maxDeaths ?? 0)) as ClaimReply,
+      (await this.#runTi('startTi', true, key, tryNumber, workerId, host, opts.log ? '1' : '0', opts.outputs ? '1' : '0', opts.deaths ?? 0, opts.maxDeaths ?? 0)) as ClaimReply,
     );
     if (claim.status === 'ok' || claim.status === 'takeover' || claim.status === 'poison') await this.#durable(`the claim of ${tiName(key, tryNumber)}`, false);
     return claim;
   }
 
   async releaseTi(key: TaskInstanceKey, tryNumber: number): Promise<boolean> {
-    const released = (await this.#runTi('releaseTi', key, tryNumber)) === 1;
+    const released = (await this.#runTi('releaseTi', false, key, tryNumber)) === 1;
     if (released) await this.#durable(`the hand-back of ${tiName(key, tryNumber)}`, false);
     return released;
   }
@@ -636,7 +653,7 @@ export class Store {
    */
   async setTiFields(key: TaskInstanceKey, fields: Record<string, string>): Promise<void> {
     const pairs = Object.entries(fields).flat();
-    if (pairs.length > 0) await this.#run('setTiFields', key.dagId, key.runId, key.taskId, key.mapIndex, ...pairs);
+    if (pairs.length > 0) await this.#run('setTiFields', [this.keys.ti(key.dagId, key.runId, key.taskId, key.mapIndex)], ...pairs);
   }
 
   async getTiField(key: TaskInstanceKey, field: string): Promise<string | undefined> {
@@ -649,7 +666,7 @@ export class Store {
   }
 
   async finishTi(key: TaskInstanceKey, tryNumber: number, f: FinishInput): Promise<TaskState | 'stale'> {
-    const state = (await this.#runTi('finishTi', key, tryNumber, ...this.#finishFields(f), ...(f.logLines ?? []).map((l) => JSON.stringify(l)))) as TaskState | 'stale';
+    const state = (await this.#runTi('finishTi', true, key, tryNumber, ...this.#finishFields(f), ...(f.logLines ?? []).map((l) => JSON.stringify(l)))) as TaskState | 'stale';
     if (state !== 'stale') await this.#durable(`the finish of ${tiName(key, tryNumber)}`, false);
     return state;
   }
@@ -676,12 +693,16 @@ export class Store {
    * task try; or the error that finish raised (the others still apply).
    */
   async finishAndNext(finishes: readonly FinishAndNext[], worker: { workerId: string; host: string; maxDeaths?: number }): Promise<(FinishAndNextResult | Error)[]> {
+    if (finishes.length === 0) return [];
     const arg = (v: unknown) => (v === undefined || v === null ? '' : (v as string));
-    const args: (string | number)[] = [Date.now(), worker.workerId, worker.host, worker.maxDeaths ?? 0, finishes.length];
-    let last: readonly unknown[] = [];
+    // KEYS: the first finish's BullMQ keys (the queue's; each later finish sends how its own differ).
+    const first = finishes[0]!.bull.keys;
+    const keys = first.length === BULL_FINISH_KEYS ? first.map(arg) : Array<string>(BULL_FINISH_KEYS).fill('');
+    const args: (string | number)[] = [this.keys.prefix, Date.now(), worker.workerId, worker.host, worker.maxDeaths ?? 0, finishes.length];
+    let last: readonly unknown[] = keys;
     for (const { key, tryNumber, finish: f, bull } of finishes) {
       const lines = (f.logLines ?? []).map((l) => JSON.stringify(l));
-      // The keys that differ from the previous finish's, as (position, key), when that is shorter.
+      // The keys that differ from the previous finish's (the first's: from KEYS), as (position, key), when that is shorter.
       let changed: (string | number)[] | undefined;
       if (bull.keys.length > 0 && bull.keys.length === last.length) {
         changed = [];
@@ -695,7 +716,7 @@ export class Store {
       for (const a of bull.args) args.push(arg(a));
       for (const l of lines) args.push(l);
     }
-    const replies = (await this.#run('finishAndNext', ...args)) as ([unknown, TaskState | 'stale', ClaimReply | null, string?] | ['ERR', string])[];
+    const replies = (await this.#run('finishAndNext', keys, ...args)) as ([unknown, TaskState | 'stale', ClaimReply | null, string?] | ['ERR', string])[];
     await this.#durable(`${finishes.length} finish(es)`, false);
     return replies.map((r) => {
       if (r[0] === 'ERR') return new Error(`finishAndNext: ${String(r[1])}`);
@@ -711,7 +732,7 @@ export class Store {
    */
   async rescheduleTi(key: TaskInstanceKey, tryNumber: number, r: { nextPokeAt: number; pokes: number; logLines?: LogLine[] | undefined }): Promise<'up_for_reschedule' | 'stale'> {
     const lines = (r.logLines ?? []).map((l) => JSON.stringify(l));
-    return (await this.#runTi('rescheduleTi', key, tryNumber, r.nextPokeAt, r.pokes, this.logMaxLines, ...lines)) as 'up_for_reschedule' | 'stale';
+    return (await this.#runTi('rescheduleTi', true, key, tryNumber, r.nextPokeAt, r.pokes, this.logMaxLines, ...lines)) as 'up_for_reschedule' | 'stale';
   }
 
   /** A sensor's first poke time (recorded now if this is its first) and its pokes so far. */
@@ -735,12 +756,12 @@ export class Store {
       const dag = run && (await this.getDagVersion(dagId, run.version));
       if (dag) ids = [...descendants(dag.tasks, taskIds)];
     }
-    return Number(checkResult(await this.#run('clearTis', dagId, runId, Date.now(), JSON.stringify(ids)), { dagId, runId }));
+    return Number(checkResult(await this.#runRun('clearTis', dagId, runId, Date.now(), JSON.stringify(ids)), { dagId, runId }));
   }
 
   /** Marks a task instance; a mapped task as a whole unless `mapIndex` names one instance. */
   async markTi(dagId: string, runId: string, taskId: string, state: 'success' | 'failed' | 'skipped', mapIndex = UNMAPPED): Promise<void> {
-    checkResult(await this.#run('markTi', dagId, runId, taskId, Date.now(), state, mapIndex), { dagId, runId, taskId, mapIndex });
+    checkResult(await this.#runRun('markTi', dagId, runId, taskId, Date.now(), state, mapIndex), { dagId, runId, taskId, mapIndex });
   }
 
   /** Expanded mapped tasks of a run: instances, and how many ended in each final state. */
@@ -817,7 +838,7 @@ export class Store {
     const states = await this.redis.hgetall(this.keys.tiStates(dagId, runId));
     const fields = Object.keys(states);
     const pipe = this.redis.pipeline();
-    for (const f of fields) pipe.hgetall(`${this.keys.tiPrefix(dagId, runId)}${f}`);
+    for (const f of fields) pipe.hgetall(this.keys.tiOfField(dagId, runId, f));
     const res = (await pipe.exec()) ?? [];
     const tis = fields.map((f, i) => {
       const at = f.lastIndexOf(':');
@@ -841,7 +862,7 @@ export class Store {
   async appendLog(key: TaskInstanceKey, tryNumber: number, lines: LogLine[], fields: Record<string, string> = {}): Promise<void> {
     if (lines.length === 0) return;
     const f = Object.keys(fields).length ? JSON.stringify(fields) : '';
-    await this.#run('appendLog', key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, this.logMaxLines, f, ...lines.map((l) => JSON.stringify(l)));
+    await this.#run('appendLog', this.keys.tiTryKeys(key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber), tryNumber, this.logMaxLines, f, ...lines.map((l) => JSON.stringify(l)));
   }
 
   async getLog(key: TaskInstanceKey, tryNumber: number, from = 0, count = 1000): Promise<LogLine[]> {
@@ -854,7 +875,7 @@ export class Store {
    * still kept, past the asked one, and the lines in between are gone.
    */
   async readLog(key: TaskInstanceKey, tryNumber: number, from = 0, count = 1000): Promise<{ from: number; lines: LogLine[] }> {
-    const [first, raw] = (await this.#run('readLog', key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, from, count)) as [number, string[]];
+    const [first, raw] = (await this.#run('readLog', this.keys.tiTryKeys(key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber), tryNumber, from, count)) as [number, string[]];
     return { from: first, lines: raw.map((r) => JSON.parse(r) as LogLine) };
   }
 

@@ -15,6 +15,11 @@ export interface KubernetesExecutorOptions {
   logger: Logger;
   /** Kubeconfig file for tasks that name no cluster; unset: KUBECONFIG, then in-cluster. */
   kubeconfig?: string | undefined;
+  /**
+   * The worker's environment names a cluster: KUBECONFIG, or KUBERNETES_SERVICE_HOST inside
+   * one. Without it or `kubeconfig`, a task that names no cluster fails saying so. Default false.
+   */
+  defaultCluster?: boolean;
   context?: string | undefined;
   /** How long a pod may stay Pending when its task sets no startupTimeout. */
   defaultStartupTimeoutMs: number;
@@ -103,7 +108,7 @@ export class KubernetesExecutor {
       kc = new KubeConfig();
       if (cluster?.inCluster) kc.loadFromCluster();
       else if (file) kc.loadFromFile(file);
-      else if (process.env['KUBECONFIG'] || process.env['KUBERNETES_SERVICE_HOST']) kc.loadFromDefault();
+      else if (this.o.defaultCluster) kc.loadFromDefault();
       else {
         throw new Error(
           'no Kubernetes cluster configured for this worker: set KUBECONFIG (or ALOFT_K8S_KUBECONFIG), run the worker inside a cluster, or give the task a cluster option',

@@ -7,12 +7,13 @@
 --- @include "includes/events"
 --- @include "includes/run-start"
 
--- Creates the run `runId` of `dagId` from `fields` (a table of run hash fields).
+-- Creates the run `runId` of `dagId` from `fields` (a table of run hash fields). `keys`: the
+-- run's keys as Keys.runScript lists them (createRun's KEYS), or nil to build them.
 -- Returns 1 when created, 0 when the run id exists, RC.DAG_NOT_STORED when the DAG is not stored.
-local function createRunRecord(prefix, dagId, runId, now, logicalDate, fields, version)
-  local runKey = Keys.run(prefix, dagId, runId)
+local function createRunRecord(prefix, dagId, runId, now, logicalDate, fields, version, keys)
+  keys = keys or Keys.runScript(prefix, dagId, runId)
+  local runKey, dagKey = keys[1], keys[8]
   if rcall('EXISTS', runKey) == 1 then return 0 end
-  local dagKey = Keys.dag(prefix, dagId)
   if version == nil or version == '' then version = rcall('HGET', dagKey, 'version') end
   if not version then return RC.DAG_NOT_STORED end
   local graphKey = Keys.graph(prefix, dagId, version)
@@ -21,7 +22,7 @@ local function createRunRecord(prefix, dagId, runId, now, logicalDate, fields, v
   for k, v in pairs(fields) do rcall('HSET', runKey, k, v) end
   rcall('HSET', runKey, 'dagId', dagId, 'runId', runId, 'state', 'queued', 'version', version,
     'logicalDate', logicalDate, 'queuedAt', now, 'unfinished', #tasks)
-  local tisKey = Keys.tiStates(prefix, dagId, runId)
+  local tisKey = keys[2]
   local batch = {}
   for _, task in ipairs(tasks) do
     batch[#batch + 1] = task .. ':-1'
@@ -32,10 +33,10 @@ local function createRunRecord(prefix, dagId, runId, now, logicalDate, fields, v
     end
   end
   if #batch > 0 then rcall('HSET', tisKey, unpack(batch)) end
-  rcall('ZADD', Keys.runs(prefix, dagId), logicalDate, runId)
-  rcall('ZADD', Keys.queuedRuns(prefix, dagId), logicalDate, runId)
-  local c = newCtx(prefix, dagId, runId, now)
+  local c = newCtx(prefix, dagId, runId, now, false, keys)
+  rcall('ZADD', c.runsKey, logicalDate, runId)
+  rcall('ZADD', c.queuedRunsKey, logicalDate, runId)
   emit(c, 'run', nil, 'queued')
-  startQueuedRuns(prefix, dagId, now, m.mar)
+  startQueuedRuns(c, now, m.mar)
   return 1
 end

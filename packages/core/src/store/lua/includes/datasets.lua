@@ -6,7 +6,7 @@
   type dataset_triggered is created and the pending set is emptied, atomically, so no set of
   updates ever makes two runs and none is lost to a killed process.
   A paused (or missing) consumer keeps collecting updates; it gets one run for them when it
-  is unpaused (Airflow's behaviour), see checkDatasetRun-0.lua.
+  is unpaused (Airflow's behaviour), see checkDatasetRun-2.lua.
 ]]
 --- @include "includes/keys"
 --- @include "includes/create-run"
@@ -34,12 +34,13 @@ local function isoTime(ms)
 end
 
 -- Creates the dataset-triggered run of `consumer` when every one of its datasets has an
--- update pending; returns the run id, or nil.
-local function datasetRunIfCovered(prefix, consumer, now)
-  local dagKey = Keys.dag(prefix, consumer)
+-- update pending; returns the run id, or nil. `dagKey` and `pendingKey`: the consumer's dag
+-- hash and dataset-pending hash (checkDatasetRun's KEYS), or nil to build them.
+local function datasetRunIfCovered(prefix, consumer, now, dagKey, pendingKey)
+  dagKey = dagKey or Keys.dag(prefix, consumer)
   local h = rcall('HMGET', dagKey, 'datasets', 'paused', 'missing')
   if not h[1] or h[2] == '1' or h[3] == '1' then return nil end
-  local pendingKey = Keys.datasetPending(prefix, consumer)
+  pendingKey = pendingKey or Keys.datasetPending(prefix, consumer)
   local events, first = {}, now
   for _, uri in ipairs(cjson.decode(h[1])) do
     local raw = rcall('HGET', pendingKey, uri)

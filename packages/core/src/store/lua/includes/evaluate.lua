@@ -61,7 +61,7 @@ local function drain(c)
     c.runDone = false
     if tonumber(rcall('HGET', c.runKey, 'unfinished')) <= 0 and rcall('HGET', c.runKey, 'state') == 'running' then
       finishRun(c)
-      startQueuedRuns(c.p, c.dag, c.now, meta(c).mar)
+      startQueuedRuns(c, c.now, meta(c).mar)
     end
   end
 end

@@ -32,7 +32,7 @@ local function finishRun(c)
     if s == 'failed' or s == 'upstream_failed' then state = 'failed' end
   end
   rcall('HSET', c.runKey, 'state', state, 'endDate', c.now)
-  rcall('SREM', Keys.activeRuns(c.p, c.dag), c.run)
+  rcall('SREM', c.activeRunsKey, c.run)
   emit(c, 'run', nil, state)
   runCallback(c, state, nil)
 end

@@ -1,7 +1,14 @@
 --[[
-  Keys: every Redis key the scripts touch is built here and nowhere else in Lua, mirroring
+  Keys: every Redis key the scripts build is built here and nowhere else in Lua, mirroring
   store/keys.ts (same names, same layout; lua-keys.int.test.ts checks that both build the
   same strings, lua-layout.test.ts that no other Lua file builds a key). `p` is the prefix.
+  An entry script gets the fixed keys of its call as KEYS, built by store/keys.ts; it builds
+  here only those it finds as it runs: the keys of a run or instance other than the one it
+  was called about (a downstream instance, the previous run, a queued run it starts, a
+  dataset-triggered run it creates), the graph of the run's version, the BullMQ keys of the
+  queue a task goes to, a pool's occupants, a dataset's. All of them come from `p`, the
+  prefix the script gets as ARGV[1], so a hash tag in the prefix (`aloft:{etl}`) keeps
+  them in the slot of the KEYS it was given.
 ]]
 local Keys = {}
 function Keys.dag(p, dag) return p .. ':dag:' .. dag end
@@ -30,6 +37,15 @@ function Keys.datasetPending(p, dag) return p .. ':dataset-pending:' .. dag end
 function Keys.datasetEvents(p) return p .. ':dataset-events' end
 function Keys.bullQueuePrefix(p, queue) return p .. ':bull:' .. queue .. ':' end
 function Keys.bullJob(p, queue, jobId) return p .. ':bull:' .. queue .. ':' .. jobId end
+
+-- A run's keys as store/keys.ts runScriptKeys lists them (an entry script's KEYS about one run):
+-- run, tis, out, map, running, sla, events, then the DAG's (Keys.dagScript).
+function Keys.dagScript(p, dag) return { Keys.dag(p, dag), Keys.runs(p, dag), Keys.activeRuns(p, dag), Keys.queuedRuns(p, dag) } end
+function Keys.runScript(p, dag, run)
+  return { Keys.run(p, dag, run), Keys.tiStates(p, dag, run), Keys.outputs(p, dag, run), Keys.mapCounts(p, dag, run),
+    Keys.running(p, dag), Keys.slaMisses(p, dag, run), Keys.events(p), Keys.dag(p, dag), Keys.runs(p, dag),
+    Keys.activeRuns(p, dag), Keys.queuedRuns(p, dag) }
+end
 
 -- The keys of one BullMQ queue that its storeAndEnqueueJob takes, by BullMQ's own names.
 function Keys.bullQueue(p, queue)

@@ -1,6 +1,7 @@
 --[[
-  Run context: what every transition of one run shares (`c`: prefix, ids, the run's keys, its
-  graph version and cached graph nodes) and the reads of task instance state.
+  Run context: what every transition of one run shares (`c`: prefix, ids, the run's keys,
+  given as KEYS or built from the prefix, its graph version and cached graph nodes) and the
+  reads of task instance state.
   Expects `rcall` (set by the loader).
 ]]
 --- @include "includes/keys"
@@ -14,17 +15,21 @@ local UNMAPPED = '-1'
 -- `starting`: a run start in this call left tasks for continueRuns.
 local SHARED = { nodes = {}, meta = {}, pools = {}, maxEvents = {}, queued = {}, bullQueues = {}, starting = false }
 
+-- The keys of a DAG's runs, as Keys.dagScript lists them (an entry script's KEYS about a DAG):
+-- `d` has the prefix, the DAG id and those keys, which startQueuedRuns takes (as it takes a run's `c`).
+local function dagCtx(prefix, dagId, keys)
+  return { p = prefix, dag = dagId, dagKey = keys[1], runsKey = keys[2], activeRunsKey = keys[3], queuedRunsKey = keys[4] }
+end
+
+-- `keys`: the run's keys as Keys.runScript lists them (the entry script's KEYS, when the
+-- script was called about this run), or nil to build them from the prefix.
 -- With `claiming`, the run's state (c.runState) and what a claim returns of it (c.claimRun:
 -- logical date, data interval, conf) are read along with its version, in one read.
-local function newCtx(prefix, dagId, runId, now, claiming)
-  local c = { p = prefix, dag = dagId, run = runId, now = tonumber(now), nodes = {}, work = {} }
-  c.runKey = Keys.run(prefix, dagId, runId)
-  c.tisKey = Keys.tiStates(prefix, dagId, runId)
-  c.outKey = Keys.outputs(prefix, dagId, runId)
-  c.mapKey = Keys.mapCounts(prefix, dagId, runId)
-  c.runningKey = Keys.running(prefix, dagId)
-  c.eventsKey = Keys.events(prefix)
-  c.slaKey = Keys.slaMisses(prefix, dagId, runId)
+local function newCtx(prefix, dagId, runId, now, claiming, keys)
+  local k = keys or Keys.runScript(prefix, dagId, runId)
+  local c = { p = prefix, dag = dagId, run = runId, now = tonumber(now), nodes = {}, work = {},
+    runKey = k[1], tisKey = k[2], outKey = k[3], mapKey = k[4], runningKey = k[5], slaKey = k[6], eventsKey = k[7],
+    dagKey = k[8], runsKey = k[9], activeRunsKey = k[10], queuedRunsKey = k[11] }
   if claiming then
     local f = rcall('HMGET', c.runKey, 'version', 'state', 'logicalDate', 'dataIntervalStart', 'dataIntervalEnd', 'conf')
     c.version, c.runState = f[1], f[2]
@@ -67,8 +72,22 @@ local function node(c, task)
   return n
 end
 
+-- The instance try the entry script was called about, whose `ti:` hash and log came in its
+-- KEYS: tiKey and tryLogKey give those rather than building them.
+local function ownTry(c, task, mi, try, tiK, logK)
+  c.ownTask, c.ownMi, c.ownTry, c.ownTi, c.ownLog = task, mi, tonumber(try), tiK, logK
+end
+
 -- `mi` is the map index as a string; omitted, the unmapped instance ('-1').
-local function tiKey(c, task, mi) return Keys.ti(c.p, c.dag, c.run, task, mi or UNMAPPED) end
+local function tiKey(c, task, mi)
+  mi = mi or UNMAPPED
+  if task == c.ownTask and mi == c.ownMi then return c.ownTi end
+  return Keys.ti(c.p, c.dag, c.run, task, mi)
+end
+local function tryLogKey(c, task, mi, try)
+  if task == c.ownTask and mi == c.ownMi and tonumber(try) == c.ownTry and c.ownLog then return c.ownLog end
+  return Keys.log(c.p, c.dag, c.run, task, mi, try)
+end
 local function tiState(c, task, mi) return rcall('HGET', c.tisKey, task .. ':' .. (mi or UNMAPPED)) end
 
 -- Splits a field of the run's tis hash, `task:mapIndex`, into task and map index.

@@ -59,28 +59,29 @@ end
 
 local function startRun(c)
   rcall('HSET', c.runKey, 'state', 'running', 'startDate', c.now)
-  rcall('SADD', Keys.activeRuns(c.p, c.dag), c.run)
-  rcall('ZREM', Keys.queuedRuns(c.p, c.dag), c.run)
+  rcall('SADD', c.activeRunsKey, c.run)
+  rcall('ZREM', c.queuedRunsKey, c.run)
   emit(c, 'run', nil, 'running')
   startStep(c, 1)
 end
 
 -- Starts queued runs of a DAG, oldest logical date first, while fewer than maxActiveRuns run.
-startQueuedRuns = function(prefix, dagId, now, maxActiveRuns)
+-- `d`: the DAG's keys (dagCtx), or the context of one of its runs.
+startQueuedRuns = function(d, now, maxActiveRuns)
   local started = 0
-  local paused = rcall('HGET', Keys.dag(prefix, dagId), 'paused')
+  local paused = rcall('HGET', d.dagKey, 'paused')
   if paused == '1' then return 0 end
   while true do
-    local active = rcall('SCARD', Keys.activeRuns(prefix, dagId))
+    local active = rcall('SCARD', d.activeRunsKey)
     if active >= maxActiveRuns then break end
-    local next = rcall('ZRANGE', Keys.queuedRuns(prefix, dagId), 0, 0)
+    local next = rcall('ZRANGE', d.queuedRunsKey, 0, 0)
     if #next == 0 then break end
-    local c = newCtx(prefix, dagId, next[1], now)
+    local c = newCtx(d.p, d.dag, next[1], now)
     if rcall('HGET', c.runKey, 'state') == 'queued' then
       startRun(c)
       started = started + 1
     else
-      rcall('ZREM', Keys.queuedRuns(prefix, dagId), next[1])
+      rcall('ZREM', d.queuedRunsKey, next[1])
     end
   end
   return started

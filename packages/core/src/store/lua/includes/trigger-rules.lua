@@ -10,7 +10,7 @@
 -- been skipped. The sweep re-evaluates waiting instances when that changes.
 local function pastAllows(c, task)
   local logical = rcall('HGET', c.runKey, 'logicalDate')
-  local prev = rcall('ZREVRANGEBYSCORE', Keys.runs(c.p, c.dag), '(' .. logical, '-inf', 'LIMIT', 0, 1)
+  local prev = rcall('ZREVRANGEBYSCORE', c.runsKey, '(' .. logical, '-inf', 'LIMIT', 0, 1)
   if #prev == 0 then return true end
   local s = rcall('HGET', Keys.tiStates(c.p, c.dag, prev[1]), task .. ':' .. UNMAPPED)
   return s == nil or s == false or s == 'success' or s == 'skipped'
