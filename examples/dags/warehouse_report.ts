@@ -32,7 +32,7 @@ const check = d.fn({
   run: async (ctx) => {
     const threshold = Number(await ctx.variable('alert_threshold', '0.1'));
     const notify = await ctx.conn('notify');
-    const { total } = ctx.output<{ total: number }>('extract');
+    const { total } = ctx.output(extract);
     ctx.log.info('alert threshold %s; alerts would go to %s as %s', threshold, notify.host, notify.login);
     return total > 1000 * threshold;
   },
