@@ -61,7 +61,7 @@ beforeAll(() => {
   const [tarball] = readdirSync(packs);
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   run(['npm', 'install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', join(packs, tarball!)], consumer);
-}, 60_000);
+}, 240_000);
 
 afterAll(() => {
   if (consumer) rmSync(consumer, { recursive: true, force: true });
