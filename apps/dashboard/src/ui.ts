@@ -77,6 +77,6 @@ export function uiRouter(): Router & { ready: Promise<unknown> } {
   };
   r.get('/', send);
   r.get(/^\/dags(\/.*)?$/, send);
-  r.get(['/pools', '/datasets'], send);
+  r.get(['/pools', '/datasets', '/connections'], send);
   return Object.assign(r, { ready });
 }

@@ -226,7 +226,7 @@ function VariableForm({ onSaved }: { onSaved: () => void }) {
       <div class="fields">
         <label>
           Key
-          <input name="key" value={key} onInput={(e) => setKey(e.currentTarget.value)} />
+          <input name="key" type="text" value={key} onInput={(e) => setKey(e.currentTarget.value)} />
         </label>
         <label>
           Value
