@@ -225,8 +225,10 @@ const VALID: Record<string, Record<string, unknown>> = {
   'post /jobs': { kind: 'command', command: 'true', taskId: 'fuzz_job', queue: 'fuzz' },
   'post /users': { username: 'fuzzuser', password: 'fuzz-password-123', role: 'viewer' },
   'post /tokens': { name: 'fuzztok', role: 'viewer' },
+  'put /connections/{id}': { type: 'http', host: 'fuzz.internal' },
+  'put /variables/{key}': { value: 'fuzz' },
 };
-const PATH_VALUES: Record<string, string> = { dagId: 'etl_fan_out', runId: 'fuzz_run', taskId: 'extract', name: 'fuzz_pool' };
+const PATH_VALUES: Record<string, string> = { dagId: 'etl_fan_out', runId: 'fuzz_run', taskId: 'extract', name: 'fuzz_pool', id: 'fuzz_conn', key: 'fuzz_var' };
 const HOSTILE_SEGMENTS = ['%E0%A4%A', '%C0%AF', '%FF%FE', '%00', '%', 'x'.repeat(4000), '__proto__', 'constructor', '..%2F..%2Fetc%2Fpasswd', '%F0%9F%92%A9', '%20', encodeURIComponent('<script>"\'')];
 const HOSTILE_QUERY = ['abc', '-1', '1.5', '1e309', '99999999999999999999', '', 'x'.repeat(8000), '%00', '%E0%A4%A', 'null', 'true', '[object Object]'];
 /** Wrong types, huge, odd and deep values for a body field. */

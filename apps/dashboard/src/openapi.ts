@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ADMIN_SCHEMAS } from './routes/admin.js';
 import { API_SCHEMAS } from './routes/schemas.js';
+import { SECRET_SCHEMAS } from './routes/secrets.js';
 
 type Op = { summary: string; role: 'viewer' | 'operator' | 'admin'; body?: z.ZodType; query?: z.ZodType };
 
@@ -34,6 +35,18 @@ const OPS: Record<string, Record<string, Op>> = {
   },
   '/events': { get: { summary: 'Live transitions (text/event-stream), optionally of one DAG or run; event name = transition type', role: 'viewer', query: API_SCHEMAS.Watch } },
   '/queues': { get: { summary: 'Jobs per queue (waiting, active, delayed) and workers listening', role: 'viewer' } },
+  '/connections': { get: { summary: "Connections in Aloft's store: summaries without passwords or extra values; a viewer gets ids only", role: 'viewer' } },
+  '/connections/{id}': {
+    get: { summary: 'A connection without its password or extra values', role: 'operator' },
+    put: { summary: 'Add or replace a connection, from `uri` or its fields; the password is sealed (ALOFT_SECRETS_KEYS) and never returned', role: 'operator', body: SECRET_SCHEMAS.ConnectionBody },
+    delete: { summary: 'Delete a connection', role: 'operator' },
+  },
+  '/variables': { get: { summary: "Variables in Aloft's store: values of non-secret ones only; a viewer gets keys only", role: 'viewer' } },
+  '/variables/{key}': {
+    put: { summary: 'Set a variable; a secret one (secret: true, or a name such as *_token) is sealed and never returned', role: 'operator', body: SECRET_SCHEMAS.VariableBody },
+    delete: { summary: 'Delete a variable', role: 'operator' },
+  },
+  '/secrets/audit': { get: { summary: 'Who created, changed or deleted a connection or variable, newest first (never a value)', role: 'operator' } },
   '/pools': { get: { summary: 'Pools with their slots: used by running instances, wanted by queued ones, open', role: 'viewer' } },
   '/pools/{name}': {
     put: { summary: 'Create or resize a pool (0 slots holds its tasks back)', role: 'operator', body: API_SCHEMAS.PoolSet },

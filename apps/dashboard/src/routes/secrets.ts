@@ -19,6 +19,9 @@ const ConnectionBody = z
   .strict();
 const VariableBody = z.object({ value: z.string().max(1_000_000), secret: z.boolean().optional(), description: z.string().max(1000).optional() }).strict();
 
+/** The request bodies, for the OpenAPI document. */
+export const SECRET_SCHEMAS = { ConnectionBody, VariableBody };
+
 const who = (req: Request) => req.user?.username ?? 'unknown';
 const mayRead = (req: Request) => req.user !== undefined && req.user.role !== 'viewer';
 

@@ -116,7 +116,7 @@ export class SecretStore implements SecretsBackend {
     checkSecretId('variable', key);
     const secret = o.secret ?? SENSITIVE_NAME.test(key);
     if (secret && !this.cipher) {
-      throw new InvalidInputError(`variable "${key}" is secret${o.secret ? '' : ' (its name says so)'}, and Aloft's store keeps secrets only sealed: set ALOFT_SECRETS_KEYS (see docs/secrets.md), or provide it through the env or dir backend`, 'value');
+      throw new InvalidInputError(`variable "${key}" is secret${o.secret ? '' : ' (its name says so)'}, and Aloft's store keeps secrets only sealed: set ALOFT_SECRETS_KEYS (see docs/secrets.md), or provide it through the env or dir backend`, o.secret ? 'secret' : 'key');
     }
     const rec: StoredVariable = { secret, ...(o.description !== undefined ? { description: o.description } : {}), updatedAt: Date.now(), updatedBy: actor };
     if (this.cipher) rec.sealed = this.cipher.seal(value, this.#aad('variable', key));
