@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,6 +90,28 @@ d.fn({ id: 'use', run: async (ctx) => { const c = await ctx.conn('billing'); con
     expect(log).toContain('billing at db.billing.internal with ***');
     expect(await sys.client.getOutput('reads_store', run.runId, 'use')).toEqual({ host: 'db.billing.internal', token: '***' });
   });
+
+  it('takes the CLI’s changes through the API with --server, the token’s name as who', async () => {
+    const cli = (args: string[], stdin = '') =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const env: NodeJS.ProcessEnv = { ...process.env, ALOFT_SERVER: base, ALOFT_TOKEN: tokens['operator'] };
+        delete env['REDIS_URL'];
+        const child = spawn(process.execPath, [join(ROOT, 'scripts', 'aloft.mjs'), ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d));
+        child.stderr.on('data', (d: Buffer) => (stderr += d));
+        child.stdin.end(stdin);
+        child.on('exit', (code) => resolve({ code, stdout, stderr }));
+      });
+    expect(await cli(['connections', 'add', 'crm', '--stdin'], '{"type":"http","host":"crm.internal","password":"crm-secret-61f0"}')).toMatchObject({ code: 0, stdout: 'connection "crm" saved (http crm.internal, password sealed)\n' });
+    const list = await cli(['--json', 'connections', 'list']);
+    expect(JSON.parse(list.stdout).map((c: { id: string; updatedBy: string }) => `${c.id} ${c.updatedBy}`)).toContain('crm token:operator');
+    expect(list.stdout).not.toContain('crm-secret-61f0');
+    await call('operator', 'PUT', '/variables/cli_region', { value: 'eu-central-1' });
+    expect((await cli(['variables', 'get', 'cli_region'])).stdout).toBe('eu-central-1\n');
+    expect(await cli(['secrets', 'rotate'])).toMatchObject({ code: 2, stderr: 'aloft: secrets rotate runs where the keyring is, straight in Redis: leave out --server\n' });
+  }, 180_000);
 
   it('shows the Connections page: the operator adds one, its password never comes back', async () => {
     const browser = await launchChromium();

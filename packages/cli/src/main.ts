@@ -8,7 +8,7 @@ import { AloftError, createClient, createRedis, MAPPED_SUMMARY_ORDER, redactUrl,
 import { AloftConnectionError, AloftHttpClient, type DagRun, type MarkState, type Schedule, type TaskInstance, type TaskState } from '@aloft/sdk';
 import { HttpBackend, instanceName, logText, RedisBackend, type Backend } from './backends.js';
 import { loadCliConfig } from './config.js';
-import { addSecretsCommands, cliCipher } from './secrets-commands.js';
+import { addSecretsCommands, cliCipher, httpOps, storeOps } from './secrets-commands.js';
 
 const program = new Command('aloft')
   .description('Aloft: DAGs as code on Redis/BullMQ')
@@ -367,8 +367,8 @@ program
 
 addSecretsCommands(program, {
   store: () => {
-    if (program.opts<{ server?: string }>().server) throw new UsageError('connections, variables and secrets are managed straight in Redis for now: leave out --server');
-    return aloft().secrets(cliCipher(process.env));
+    const b = backend();
+    return b instanceof HttpBackend ? httpOps(b.client, (m) => new UsageError(m)) : storeOps(aloft().secrets(cliCipher(process.env)));
   },
   print,
   table,

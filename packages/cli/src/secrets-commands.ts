@@ -8,9 +8,57 @@ import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { parseConnection, SecretCipher, type ConnectionFields, type SecretStore } from '@aloft/core';
+import type { AloftHttpClient, AuditEntry, ConnectionSummary, VariableSummary } from '@aloft/sdk';
+
+/** What the commands do, straight in Redis (storeOps) or through the dashboard's API (httpOps). */
+export interface SecretOps {
+  setConnection(id: string, c: ConnectionFields & { description?: string }): Promise<ConnectionSummary>;
+  listConnections(): Promise<ConnectionSummary[]>;
+  getConnection(id: string): Promise<ConnectionSummary>;
+  delete(kind: 'connection' | 'variable', id: string): Promise<void>;
+  setVariable(key: string, value: string, o: { secret?: boolean; description?: string }): Promise<VariableSummary>;
+  listVariables(): Promise<VariableSummary[]>;
+  /** A variable's value, undefined for a secret one. */
+  value(key: string): Promise<string | undefined>;
+  rotate(): Promise<{ resealed: number; total: number }>;
+  audit(count: number): Promise<AuditEntry[]>;
+}
+
+export function storeOps(store: SecretStore): SecretOps {
+  const by = actor();
+  return {
+    setConnection: (id, c) => store.setConnection(id, c, by),
+    listConnections: () => store.listConnections(),
+    getConnection: (id) => store.getConnectionSummary(id),
+    delete: (kind, id) => store.delete(kind, id, by),
+    setVariable: (key, value, o) => store.setVariable(key, value, o, by),
+    listVariables: () => store.listVariables(),
+    value: async (key) => {
+      const v = await store.variable(key);
+      return v && !v.secret ? v.value : undefined;
+    },
+    rotate: () => store.rotate(by),
+    audit: (n) => store.audit(n),
+  };
+}
+
+/** Through `--server`: the dashboard seals with its keyring and records the token's name as who. */
+export function httpOps(api: AloftHttpClient, usage: (m: string) => Error): SecretOps {
+  return {
+    setConnection: (id, c) => api.setConnection(id, c),
+    listConnections: () => api.listConnections(),
+    getConnection: (id) => api.getConnection(id),
+    delete: (kind, id) => (kind === 'connection' ? api.deleteConnection(id) : api.deleteVariable(id)),
+    setVariable: (key, value, o) => api.setVariable(key, value, o),
+    listVariables: () => api.listVariables(),
+    value: async (key) => (await api.listVariables()).find((v) => v.key === key)?.value,
+    rotate: () => Promise.reject(usage('secrets rotate runs where the keyring is, straight in Redis: leave out --server')),
+    audit: async (n) => (await api.secretsAudit()).slice(0, n),
+  };
+}
 
 export interface SecretsCommandDeps {
-  store(): SecretStore;
+  store(): SecretOps;
   print(value: unknown, table: () => string): void;
   table(rows: (string | number | undefined)[][], head: string[]): string;
   usage(message: string): Error;
@@ -81,7 +129,7 @@ export function addSecretsCommands(program: Command, d: SecretsCommandDeps): voi
       }
       if (o['passwordStdin']) fields = { ...fields, password: await readStdin() };
       const { uri: _uri, id: _id, ...rest } = fields as ConnectionFields & { uri?: string; id?: string };
-      const s = await d.store().setConnection(id, { ...rest, ...(typeof o['description'] === 'string' ? { description: o['description'] } : {}) }, actor());
+      const s = await d.store().setConnection(id, { ...rest, ...(typeof o['description'] === 'string' ? { description: o['description'] } : {}) });
       d.print(s, () => `connection "${id}" saved (${s.type}${s.host ? ` ${s.host}` : ''}${s.hasPassword ? ', password sealed' : ''})`);
     });
   conns
@@ -95,14 +143,14 @@ export function addSecretsCommands(program: Command, d: SecretsCommandDeps): voi
     .command('get <id>')
     .description('show a connection without its password or extra values')
     .action(async (id: string) => {
-      const c = await d.store().getConnectionSummary(id);
+      const c = await d.store().getConnection(id);
       d.print(c, () => d.table(Object.entries(c).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : typeof v === 'number' && k === 'updatedAt' ? when(v) : String(v)]), ['FIELD', 'VALUE']));
     });
   conns
     .command('delete <id>')
     .description('delete a connection')
     .action(async (id: string) => {
-      await d.store().delete('connection', id, actor());
+      await d.store().delete('connection', id);
       d.print({ deleted: id }, () => `connection "${id}" deleted`);
     });
 
@@ -120,7 +168,7 @@ export function addSecretsCommands(program: Command, d: SecretsCommandDeps): voi
         d.print({ kept: key }, () => `variable "${key}" exists; kept`);
         return;
       }
-      const v = await d.store().setVariable(key, o.stdin ? await readStdin() : value!, { ...(o.secret ? { secret: true } : {}), ...(o.description !== undefined ? { description: o.description } : {}) }, actor());
+      const v = await d.store().setVariable(key, o.stdin ? await readStdin() : value!, { ...(o.secret ? { secret: true } : {}), ...(o.description !== undefined ? { description: o.description } : {}) });
       d.print(v, () => `variable "${key}" set${v.secret ? ' (secret, sealed)' : ''}`);
     });
   vars
@@ -131,8 +179,8 @@ export function addSecretsCommands(program: Command, d: SecretsCommandDeps): voi
       const meta = list.find((v) => v.key === key);
       if (!meta) throw new Error(`variable "${key}" not found`);
       if (meta.secret) throw new Error(`variable "${key}" is secret: its value is not shown after it is set`);
-      const v = await d.store().variable(key);
-      d.print({ key, value: v?.value }, () => v?.value ?? '');
+      const v = await d.store().value(key);
+      d.print({ key, value: v }, () => v ?? '');
     });
   vars
     .command('list')
@@ -145,7 +193,7 @@ export function addSecretsCommands(program: Command, d: SecretsCommandDeps): voi
     .command('delete <key>')
     .description('delete a variable')
     .action(async (key: string) => {
-      await d.store().delete('variable', key, actor());
+      await d.store().delete('variable', key);
       d.print({ deleted: key }, () => `variable "${key}" deleted`);
     });
   vars
@@ -163,7 +211,7 @@ export function addSecretsCommands(program: Command, d: SecretsCommandDeps): voi
       const failed: { key: string; error: string }[] = [];
       for (const [k, v] of Object.entries(obj)) {
         try {
-          await d.store().setVariable(k, typeof v === 'string' ? v : JSON.stringify(v), {}, actor());
+          await d.store().setVariable(k, typeof v === 'string' ? v : JSON.stringify(v), {});
           done.push(k);
         } catch (err) {
           failed.push({ key: k, error: (err as Error).message });
@@ -178,7 +226,7 @@ export function addSecretsCommands(program: Command, d: SecretsCommandDeps): voi
     .command('rotate')
     .description('re-seal every stored value with the first key of ALOFT_SECRETS_KEYS, so older keys can be dropped')
     .action(async () => {
-      const r = await d.store().rotate(actor());
+      const r = await d.store().rotate();
       d.print(r, () => `re-sealed ${r.resealed} of ${r.total} value(s) with the current key`);
     });
   secrets

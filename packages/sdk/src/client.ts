@@ -14,6 +14,10 @@ import type {
   LogPage,
   MarkState,
   PoolInfo,
+  ConnectionSummary,
+  ConnectionInput,
+  VariableSummary,
+  AuditEntry,
   QueueCounts,
   RunPage,
   RunState,
@@ -313,6 +317,41 @@ export class AloftHttpClient {
 
   async deletePool(name: string): Promise<void> {
     await this.#call('DELETE', `/pools/${seg(name)}`);
+  }
+
+  // --- connections and variables (Aloft's store; secrets are write-only) ---
+
+  async listConnections(): Promise<ConnectionSummary[]> {
+    return (await this.#call<{ connections: ConnectionSummary[] }>('GET', '/connections')).connections;
+  }
+
+  getConnection(id: string): Promise<ConnectionSummary> {
+    return this.#call('GET', `/connections/${seg(id)}`);
+  }
+
+  /** Adds or replaces a connection; the answer never carries its password. */
+  setConnection(id: string, connection: ConnectionInput): Promise<ConnectionSummary> {
+    return this.#call('PUT', `/connections/${seg(id)}`, { body: connection });
+  }
+
+  async deleteConnection(id: string): Promise<void> {
+    await this.#call('DELETE', `/connections/${seg(id)}`);
+  }
+
+  async listVariables(): Promise<VariableSummary[]> {
+    return (await this.#call<{ variables: VariableSummary[] }>('GET', '/variables')).variables;
+  }
+
+  setVariable(key: string, value: string, opts: { secret?: boolean; description?: string } = {}): Promise<VariableSummary> {
+    return this.#call('PUT', `/variables/${seg(key)}`, { body: { value, ...opts } });
+  }
+
+  async deleteVariable(key: string): Promise<void> {
+    await this.#call('DELETE', `/variables/${seg(key)}`);
+  }
+
+  async secretsAudit(): Promise<AuditEntry[]> {
+    return (await this.#call<{ audit: AuditEntry[] }>('GET', '/secrets/audit')).audit;
   }
 
   // --- plumbing ---

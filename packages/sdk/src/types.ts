@@ -311,3 +311,50 @@ export interface KubernetesPodJobSpec extends JobSpecBase {
 }
 
 export type JobSpec = CommandJobSpec | KubernetesPodJobSpec;
+
+/** A connection in Aloft's store as the API shows it: never its password or extra values; a viewer gets `id` only. */
+export interface ConnectionSummary {
+  id: string;
+  type: string;
+  host?: string;
+  port?: number;
+  login?: string;
+  schema?: string;
+  description?: string;
+  hasPassword: boolean;
+  extraKeys: string[];
+  updatedAt: number;
+  updatedBy: string;
+}
+
+/** What PUT /connections/{id} takes: a `uri`, or the fields; `password` is sealed and never returned. */
+export interface ConnectionInput {
+  uri?: string;
+  type?: string;
+  host?: string;
+  port?: number;
+  login?: string;
+  password?: string;
+  schema?: string;
+  extra?: Record<string, unknown>;
+  description?: string;
+}
+
+/** A variable in Aloft's store: `value` only when it is not secret; a viewer gets `key` only. */
+export interface VariableSummary {
+  key: string;
+  secret: boolean;
+  value?: string;
+  description?: string;
+  updatedAt: number;
+  updatedBy: string;
+}
+
+/** Who created, changed or deleted a connection or variable; never a value. */
+export interface AuditEntry {
+  at: number;
+  actor: string;
+  action: 'created' | 'updated' | 'deleted';
+  kind: 'connection' | 'variable';
+  id: string;
+}
