@@ -32,7 +32,8 @@ export interface TaskArgsInput {
    * Run this `command`/`fn` task (or, in defaultArgs, every such task of the DAG) in a pod
    * of its own built from the Aloft task image, like Airflow's KubernetesExecutor. `true`
    * uses the worker's defaults; an object overrides image, namespace, resources, node
-   * selector, tolerations, service account, secrets, labels and annotations.
+   * selector, tolerations, service account, secrets, labels and annotations, and names the
+   * `connections` and `variables` the pod gets by Secret reference (docs/secrets.md).
    */
   runInPod?: boolean | RunInPod;
   /**

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { PodParams } from '../model/pod-params.js';
+import { podEnvSecrets } from '../secrets/pod-secrets.js';
 import { parseDuration } from './durations.js';
 import { TASK_ARG_KEYS } from './options.js';
 import { DNS1123_LABEL, K8S_QUANTITY, labelKeyProblem, labelValueProblem, type ValidationIssues } from './validation.js';
@@ -108,8 +109,20 @@ export function validatePodOptions(o: Record<string, unknown>, at: string, issue
     });
   }
   validateMore(o, bad, file);
+  podSecretsProblems(isObj(env) ? env : {}, { cmds: o['cmds'] as string[] | undefined, arguments: o['arguments'] as string[] | undefined }, at, issues, line);
   // The one place the checked fields become typed: each was checked above or in validateMore.
   return out as PodParams;
+}
+
+/**
+ * A pod's connections and variables go by Secret reference only: each env value that is
+ * exactly `secret.conn(id).<field>` or `secret.variable(key)` must map to a Secret, and no
+ * other template of the pod (env, cmds, arguments, a runInPod command) may name one.
+ */
+export function podSecretsProblems(env: Record<string, unknown>, templated: Record<string, readonly string[] | string | undefined>, at: string, issues: ValidationIssues, line?: number): void {
+  const ok = (v: unknown) => v === undefined || typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
+  const checked = Object.fromEntries(Object.entries(templated).filter(([, v]) => ok(v)));
+  for (const p of podEnvSecrets(env, checked).problems) issues.add(p.field, `${at}: ${p.field}: ${p.message}`, line);
 }
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

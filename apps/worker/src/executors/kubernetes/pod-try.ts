@@ -7,6 +7,7 @@ import { PodCleanup } from './pod-cleanup.js';
 import type { PodLauncher } from './pod-launcher.js';
 import { podResult } from './pod-output.js';
 import { refusedReference, type PodReferenceAllowList } from './pod-references.js';
+import { podSecretParams } from './pod-secret-refs.js';
 import type { TaskTemplates } from '../../template-renderer.js';
 import { buildPod, MAIN_CONTAINER, renderPodTemplates, type PodIdentity, type PodParams } from './pod-spec.js';
 import type { PodWatcher } from './pod-watcher.js';
@@ -97,13 +98,20 @@ export class PodTry {
   async #run(): Promise<ExecResult> {
     const { id, key } = this.r;
     const { store } = this.c;
-    const p = await renderPodTemplates(this.r.params, this.r.templates, `${id.dagId}.${id.taskId}`);
+    const task = `dag "${id.dagId}", task "${id.taskId}"${id.mapIndex >= 0 ? ` [${id.mapIndex}]` : ''}`;
+    // Secret references become secretKeyRefs before anything renders: no template may read a secret into the spec.
+    const mapped = podSecretParams(this.r.params, task);
+    if ('refused' in mapped) {
+      this.env.log.system(mapped.refused);
+      return { outcome: 'failed', reason: mapped.refused, noRetry: true };
+    }
+    const p = await renderPodTemplates(mapped.params, this.r.templates, `${id.dagId}.${id.taskId}`);
     const ns = p.namespace;
     const startupMs = p.startupTimeoutMs ?? this.c.defaultStartupTimeoutMs;
     const oomKills = Number((await store.getTiField(key, 'oomKills')) ?? 0);
     const pod = buildPod({ params: p, id, dagFile: this.r.dagFile, taskEnv: this.r.taskEnv, oomKills });
     // Checked on the pod as built, before anything is created: no retry can make it allowed.
-    const refused = refusedReference(pod, this.c.references, `dag "${id.dagId}", task "${id.taskId}"${id.mapIndex >= 0 ? ` [${id.mapIndex}]` : ''}`);
+    const refused = refusedReference(pod, this.c.references, task);
     if (refused) {
       this.env.log.system(refused);
       return { outcome: 'failed', reason: refused, noRetry: true };
