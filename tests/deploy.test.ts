@@ -1,5 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as keda from '@kubernetes-models/keda';
 import * as k8s from 'kubernetes-models';
@@ -128,6 +128,36 @@ describe('deploy manifests', () => {
     const scaled = renders['prod']!.find((m) => m.kind === 'ScaledObject' && m['spec'].scaleTargetRef.name === 'aloft-worker')!;
     expect(scaled['spec'].minReplicaCount).toBe(4);
     expect(scaled['spec'].triggers[0].metadata.valueLocation).toBe('queues.default.waiting');
+  });
+
+  it('the worker reads connections and variables from optional Secret volumes, and the store keys from a file when the component is added', () => {
+    const worker = (ms: Manifest[]) => podSpecOf(ms.find((m) => m.kind === 'Deployment' && m.metadata.name === 'aloft-worker')!);
+    const c = worker(renders['prod']!).containers[0];
+    const dir = c.env.find((e: { name: string }) => e.name === 'ALOFT_SECRETS_DIR').value as string;
+    const secretVolumes = (spec: any) => Object.fromEntries(spec.volumes.filter((v: any) => v.secret).map((v: any) => [v.name, v.secret]));
+    const mountOf = (cont: any, name: string) => cont.volumeMounts.find((m: { name: string }) => m.name === name);
+    for (const [vol, secret] of [['connections', 'aloft-connections'], ['variables', 'aloft-variables']]) {
+      // Optional: a bare install, with neither Secret, starts and reads empty folders.
+      expect(secretVolumes(worker(renders['prod']!))[vol!]).toMatchObject({ secretName: secret, optional: true });
+      expect(mountOf(c, vol!)).toMatchObject({ mountPath: `${dir}/${vol}`, readOnly: true });
+    }
+    expect(c.env.some((e: { name: string }) => e.name.startsWith('ALOFT_SECRETS_KEYS'))).toBe(false);
+
+    // An overlay of the user's with the secrets-keys component.
+    const tmp = join(ROOT, '.test-results', `kustomize-keys-${process.pid}`);
+    mkdirSync(tmp, { recursive: true });
+    const rel = (p: string) => relative(tmp, join(K, p));
+    writeFileSync(join(tmp, 'kustomization.yaml'), `resources:\n  - ${rel('overlays/prod')}\ncomponents:\n  - ${rel('components/secrets-keys')}\n`);
+    const keyed = kustomize(tmp);
+    const kc = worker(keyed).containers[0];
+    const file = kc.env.find((e: { name: string }) => e.name === 'ALOFT_SECRETS_KEYS_FILE').value as string;
+    const mount = kc.volumeMounts.find((m: { mountPath: string }) => file.startsWith(`${m.mountPath}/`));
+    expect(secretVolumes(worker(keyed))[mount.name]).toMatchObject({ secretName: 'aloft-secrets-keys' });
+    expect(mount.readOnly).toBe(true);
+    for (const m of keyed) {
+      const Model = modelOf(m);
+      expect(() => new Model!(m).validate(), `${m.kind} ${m.metadata.name}`).not.toThrow();
+    }
   });
 
   it('dev: one replica each, the dev image tag', () => {
