@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as keda from '@kubernetes-models/keda';
 import * as k8s from 'kubernetes-models';
 import { CONFIG_VARIABLES } from '@aloft/core';
 import { POD_EXECUTOR_API_CALLS } from '../apps/worker/src/executors/kubernetes/executor.js';
-import { containersOf, kustomize, kustomizeVersion, podSpecOf, type Manifest } from './support/kubectl.js';
+import { containersOf, kustomize, kustomizeVersion, kustomizeWith, podSpecOf, type Manifest } from './support/kubectl.js';
 import { ROOT } from './support/system.js';
 
 /**
@@ -144,11 +144,7 @@ describe('deploy manifests', () => {
     expect(c.env.some((e: { name: string }) => e.name.startsWith('ALOFT_SECRETS_KEYS'))).toBe(false);
 
     // An overlay of the user's with the secrets-keys component.
-    const tmp = join(ROOT, '.test-results', `kustomize-keys-${process.pid}`);
-    mkdirSync(tmp, { recursive: true });
-    const rel = (p: string) => relative(tmp, join(K, p));
-    writeFileSync(join(tmp, 'kustomization.yaml'), `resources:\n  - ${rel('overlays/prod')}\ncomponents:\n  - ${rel('components/secrets-keys')}\n`);
-    const keyed = kustomize(tmp);
+    const keyed = kustomizeWith(join(K, 'overlays', 'prod'), [join(K, 'components', 'secrets-keys')], join(ROOT, '.test-results', `kustomize-keys-${process.pid}`));
     const kc = worker(keyed).containers[0];
     const file = kc.env.find((e: { name: string }) => e.name === 'ALOFT_SECRETS_KEYS_FILE').value as string;
     const mount = kc.volumeMounts.find((m: { mountPath: string }) => file.startsWith(`${m.mountPath}/`));

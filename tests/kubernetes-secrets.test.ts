@@ -80,6 +80,12 @@ describe.runIf(REAL_KUBE.kubeconfig)('connections and variables in pods (real-ku
     await api().deleteNamespacedPod({ name, namespace: ns }).catch(() => undefined);
   });
 
+  it('a Secret nobody created fails the task at once, naming it', async () => {
+    const ti = await sys.client.getTaskInstance('pod_secrets', runId, 'absent');
+    expect(ti.state).toBe('failed');
+    expect(ti.reason).toMatch(/CreateContainerConfigError.*aloft-conn-absent/);
+  });
+
   it('runInPod tasks get ALOFT_CONN_*/ALOFT_VAR_* by reference, and run-task masks them in the pod log and the output', async () => {
     const cmd = await sys.client.getTaskInstance('pod_secrets', runId, 'in_pod_cmd');
     expect(cmd.state, cmd.reason ?? '').toBe('success');
