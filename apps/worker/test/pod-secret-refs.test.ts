@@ -71,8 +71,8 @@ describe('pod tasks get connections and variables by Secret reference', () => {
 
   it('keeps templates that name no secret, and pods with no env, as they were', async () => {
     const p = base({ env: { DAY: '{{ ds }}', VARIANCE: 'conn.x is not a template' }, cmds: ['echo', '{{ ds }}'] });
-    expect(podSecretParams(p, 't')).toEqual({ params: p });
-    expect(podSecretParams(base({}), 't')).toEqual({ params: base({}) });
+    expect(podSecretParams(p, 't')).toEqual({ params: p, refs: {} });
+    expect(podSecretParams(base({}), 't')).toEqual({ params: base({}), refs: {} });
   });
 
   it('applies ALOFT_POD_SECRET_ALLOWLIST to the Secrets the references name', async () => {
@@ -82,14 +82,25 @@ describe('pod tasks get connections and variables by Secret reference', () => {
   });
 
   it('gives a runInPod task ALOFT_CONN_<ID> and ALOFT_VAR_<KEY> by reference, and names them in ALOFT_SECRET_ENV', () => {
-    const env = runInPodSecretEnv({ connections: ['warehouse-db.eu'], variables: ['region'] }, { PGPASSWORD: { name: 'aloft-conn-x', key: 'password' } }, 't');
-    expect(env).toEqual({
-      ALOFT_CONN_WAREHOUSE_DB_EU: { secretKeyRef: { name: 'aloft-conn-warehouse-db-eu', key: 'uri' } },
-      ALOFT_VAR_REGION: { secretKeyRef: { name: 'aloft-variables', key: 'region' } },
-      PGPASSWORD: { secretKeyRef: { name: 'aloft-conn-x', key: 'password' } },
-      ALOFT_SECRET_ENV: 'ALOFT_CONN_WAREHOUSE_DB_EU,ALOFT_VAR_REGION,PGPASSWORD',
+    const env = { ALOFT_TASK_SPEC: 'e30=', PGPASSWORD: secret.conn('x').password, ...runInPodSecretEnv({ connections: ['warehouse-db.eu'], variables: ['region'] }) };
+    const r = podSecretParams(base({ env }), 't');
+    expect(r).toEqual({
+      params: base({
+        env: {
+          ALOFT_TASK_SPEC: 'e30=',
+          PGPASSWORD: { secretKeyRef: { name: 'aloft-conn-x', key: 'password' } },
+          ALOFT_CONN_WAREHOUSE_DB_EU: { secretKeyRef: { name: 'aloft-conn-warehouse-db-eu', key: 'uri' } },
+          ALOFT_VAR_REGION: { secretKeyRef: { name: 'aloft-variables', key: 'region' } },
+          ALOFT_SECRET_ENV: 'PGPASSWORD,ALOFT_CONN_WAREHOUSE_DB_EU,ALOFT_VAR_REGION',
+        },
+      }),
+      refs: {
+        PGPASSWORD: { kind: 'conn', id: 'x', field: 'password' },
+        ALOFT_CONN_WAREHOUSE_DB_EU: { kind: 'conn', id: 'warehouse-db.eu', field: 'uri' },
+        ALOFT_VAR_REGION: { kind: 'var', key: 'region' },
+      },
     });
-    expect(runInPodSecretEnv({}, {}, 't')).toEqual({});
+    expect(runInPodSecretEnv({})).toEqual({});
   });
 });
 

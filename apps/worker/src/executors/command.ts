@@ -154,7 +154,8 @@ export class CommandExecutor implements Executor {
       const { refs, rest, problems } = podEnvSecrets(spec.env, { command: spec.command });
       if (problems.length > 0) throw new NonRetryableError(problems.map((p) => `dag "${dag.id}", task "${task.id}": ${p.field}: ${p.message}`).join('; '));
       const { command, env: taskEnv } = await renderParts(r.templates, `${dag.id}.${task.id}`, { command: spec.command, env: rest as Record<string, string> });
-      return this.o.pods.inPod(r, env, { kind: 'command', command, cwd: spec.cwd, skipExitCode: spec.skipExitCode, env: { ...aloftEnv(dag, task, info), ...taskEnv } }, refs);
+      const secretEnv = Object.fromEntries(Object.keys(refs).map((k) => [k, spec.env[k]!]));
+      return this.o.pods.inPod(r, env, { kind: 'command', command, cwd: spec.cwd, skipExitCode: spec.skipExitCode, env: { ...aloftEnv(dag, task, info), ...taskEnv } }, secretEnv);
     }
     const { command, env: taskEnv } = await renderParts(r.templates, `${dag.id}.${task.id}`, { command: spec.command, env: spec.env });
     const { who, why } = this.o.userCode.forCwd(spec.cwd);

@@ -1,4 +1,3 @@
-import { envName } from './backends.js';
 import { secretRefs, hasSecretRefs } from './template-refs.js';
 
 /**
@@ -66,22 +65,6 @@ export function namesSecrets(texts: Iterable<string>): boolean {
   return hasSecretRefs(secretRefs(texts));
 }
 
-/**
- * The environment variables a pod gets for `connections` (ALOFT_CONN_<ID>, the Secret's `uri`)
- * and `variables` (ALOFT_VAR_<KEY>), so ctx.conn and ctx.variable work in it.
- */
-export function podSecretEnv(connections: readonly string[], variables: readonly string[]): { env: Record<string, SecretKeyRef>; problems: string[] } {
-  const env: Record<string, SecretKeyRef> = {};
-  const problems: string[] = [];
-  for (const id of connections) {
-    const s = connSecretName(id);
-    if ('problem' in s) problems.push(s.problem);
-    else env[`ALOFT_CONN_${envName(id)}`] = { name: s.name, key: 'uri' };
-  }
-  for (const key of variables) env[`ALOFT_VAR_${envName(key)}`] = { name: POD_VARIABLES_SECRET, key };
-  return { env, problems };
-}
-
 /** A problem with a pod's secret references, by the field it is in (`env.PGPASSWORD`, `cmds`). */
 export interface PodSecretProblem {
   field: string;
@@ -94,8 +77,11 @@ export interface PodSecretProblem {
  * other template, in `env` or in the `templated` fields (cmds, arguments, a command), that
  * names a connection or variable and would so put its value in the pod spec.
  */
-export function podEnvSecrets(env: Readonly<Record<string, unknown>>, templated: Readonly<Record<string, readonly string[] | string | undefined>>): { refs: Record<string, SecretKeyRef>; rest: Record<string, unknown>; problems: PodSecretProblem[] } {
-  const refs: Record<string, SecretKeyRef> = {};
+export function podEnvSecrets(
+  env: Readonly<Record<string, unknown>>,
+  templated: Readonly<Record<string, readonly string[] | string | undefined>>,
+): { refs: Record<string, { ref: PodSecretRef; secret: SecretKeyRef }>; rest: Record<string, unknown>; problems: PodSecretProblem[] } {
+  const refs: Record<string, { ref: PodSecretRef; secret: SecretKeyRef }> = {};
   const rest: Record<string, unknown> = {};
   const problems: PodSecretProblem[] = [];
   for (const [name, v] of Object.entries(env)) {
@@ -107,7 +93,7 @@ export function podEnvSecrets(env: Readonly<Record<string, unknown>>, templated:
     if (ref) {
       const k = secretKeyRefOf(ref);
       if ('problem' in k) problems.push({ field: `env.${name}`, message: k.problem });
-      else refs[name] = k;
+      else refs[name] = { ref, secret: k };
     } else {
       if (namesSecrets([v])) problems.push({ field: `env.${name}`, message: POD_SECRETS_BY_REFERENCE });
       rest[name] = v;

@@ -1,4 +1,4 @@
-import type { SecretKeyRef, PodParams as StoredPodParams } from '@aloft/core';
+import type { PodParams as StoredPodParams } from '@aloft/core';
 import type { PodTaskSpec } from '../../pod-task-spec.js';
 import { encodeSpec } from '../../pod-task-spec.js';
 import { NO_TEMPLATES } from '../../template-renderer.js';
@@ -53,10 +53,11 @@ export class TaskPods implements Executor {
 
   /**
    * A command or function task in a pod of its own, already templated; this worker only
-   * watches it. `secretEnv`: the command's env values that are secret references, which the
-   * pod reads from their Secrets itself (as it does the connections and variables runInPod names).
+   * watches it. `secretEnv`: the command's env values that are secret references
+   * (`{{ conn.warehouse.password }}`), which the pod reads from their Secrets itself, as it
+   * does the connections and variables runInPod names.
    */
-  inPod(r: TaskRequest, env: ExecEnv, spec: PodTaskSpec, secretEnv: Record<string, SecretKeyRef> = {}): RunningTask {
+  inPod(r: TaskRequest, env: ExecEnv, spec: PodTaskSpec, secretEnv: Record<string, string> = {}): RunningTask {
     const { connections, variables, ...o } = r.task.runInPod!;
     const tp = this.#defaults;
     const params: StoredPodParams = {
@@ -66,7 +67,9 @@ export class TaskPods implements Executor {
       env: {
         ALOFT_TASK_SPEC: encodeSpec(spec),
         ...(tp.dagsFolder ? { ALOFT_DAGS_FOLDER: tp.dagsFolder } : {}),
-        ...runInPodSecretEnv({ connections, variables }, secretEnv, `dag "${r.dag.id}", task "${r.task.id}"`),
+        // Secret references, mapped to secretKeyRefs with the pod's own (PodTry): never rendered here.
+        ...runInPodSecretEnv({ connections, variables }),
+        ...secretEnv,
       },
       onFinish: 'delete',
       getLogs: true,
