@@ -15,6 +15,8 @@ const TMP = join(ROOT, '.test-results', `k8s-secrets-${process.pid}`);
 const NS = 'default';
 const PASSWORD = 'Pod-s3cret/pw';
 const URI = `postgres://etl:${encodeURIComponent(PASSWORD)}@db.internal:5432/wh`;
+/** The worker's own value of the same connection, which only a materialised Secret carries to a pod. */
+const WORKER_PASSWORD = 'w0rker-side-pw';
 
 if (!REAL_KUBE.kubeconfig) {
   describe('connections and variables in pods (real-kube)', () => {
@@ -49,6 +51,7 @@ describe.runIf(REAL_KUBE.kubeconfig)('connections and variables in pods (real-ku
       KUBECONFIG: kubeconfig,
       // Task pods may read Aloft's Secrets and nothing else.
       ALOFT_POD_SECRET_ALLOWLIST: 'aloft-conn-*,aloft-variables',
+      ALOFT_CONN_WAREHOUSE: `postgres://etl:${WORKER_PASSWORD}@db.internal:5432/wh`,
       ALOFT_TASK_POD_IMAGE: 'aloft/aloft:test',
       ALOFT_TASK_POD_COMMAND: JSON.stringify(['node', '--conditions=aloft-source', '--import', join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'), join(ROOT, 'apps', 'worker', 'src', 'run-task.ts')]),
       ALOFT_TASK_POD_DAGS_FOLDER: dags,
@@ -79,6 +82,23 @@ describe.runIf(REAL_KUBE.kubeconfig)('connections and variables in pods (real-ku
     expect(JSON.stringify(pod)).not.toContain(PASSWORD);
     await api().deleteNamespacedPod({ name, namespace: ns }).catch(() => undefined);
   });
+
+  it('materializeSecrets: the worker fills a Secret of the try\'s own with only what the pod names, owned by the pod and collected with it', async () => {
+    const ti = await sys.client.getTaskInstance('pod_secrets', runId, 'materialized');
+    expect(ti.state, ti.reason ?? '').toBe('success');
+    // The worker read the value, so it masks it in the pod's log too.
+    expect((await sys.client.getLog('pod_secrets', runId, 'materialized')).filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual([`length ${WORKER_PASSWORD.length}: ***`]);
+    const [ns, name] = ti.pod!.split('/') as [string, string];
+    const pod = await api().readNamespacedPod({ name, namespace: ns });
+    const ref = pod.spec!.containers[0]!.env!.find((e) => e.name === 'PGPASSWORD')!.valueFrom!.secretKeyRef!;
+    expect(ref).toEqual({ name: `${name}-secrets`, key: 'conn.warehouse.password' });
+    expect(JSON.stringify(pod)).not.toContain(WORKER_PASSWORD);
+    const own = await api().readNamespacedSecret({ name: ref.name, namespace: ns });
+    expect(Object.keys(own.data ?? {})).toEqual(['conn.warehouse.password']);
+    expect(own.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'Pod', name, uid: pod.metadata!.uid })]);
+    await api().deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: 0 });
+    await waitFor('the garbage collector to delete the Secret with its pod', () => api().readNamespacedSecret({ name: ref.name, namespace: ns }).then(() => false, (err: { code?: number }) => err.code === 404), 60_000);
+  }, 90_000);
 
   it('a Secret nobody created fails the task at once, naming it', async () => {
     const ti = await sys.client.getTaskInstance('pod_secrets', runId, 'absent');

@@ -381,7 +381,7 @@ function resolveArgs(base: TaskArgs, input: TaskArgsInput, at: string, issues: V
   return out;
 }
 
-const RUN_IN_POD_FIELDS = ['image', 'namespace', 'resources', 'nodeSelector', 'tolerations', 'serviceAccountName', 'secrets', 'labels', 'annotations', 'connections', 'variables'];
+const RUN_IN_POD_FIELDS = ['image', 'namespace', 'resources', 'nodeSelector', 'tolerations', 'serviceAccountName', 'secrets', 'labels', 'annotations', 'connections', 'variables', 'materializeSecrets'];
 
 function runInPodOf(v: unknown, at: string, issues: ValidationIssues, line?: number): RunInPod | null {
   if (v === false || v === null) return null;

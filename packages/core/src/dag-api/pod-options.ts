@@ -13,6 +13,7 @@ const POD_PARAMS = new Set([
   'imagePullPolicy', 'imagePullSecrets', 'securityContext', 'containerSecurityContext', 'initContainers', 'sidecars',
   'hostNetwork', 'dnsPolicy', 'priorityClassName', 'podTemplate', 'podTemplateFile', 'startupTimeout',
   'activeDeadline', 'terminationGracePeriod', 'onFinish', 'getLogs', 'skipExitCodes', 'cluster', 'oomRetry',
+  'materializeSecrets',
 ]);
 const TASK_ARGS = new Set<string>(['id', 'upstream', 'triggerRule', 'args', 'expand', 'maxMapLength', ...TASK_ARG_KEYS]);
 
@@ -186,7 +187,7 @@ function validateMore(o: Record<string, unknown>, bad: (field: string, problem: 
   }
   for (const f of ['serviceAccountName', 'priorityClassName'] as const) if (o[f] !== undefined && !isName(o[f])) bad(f, 'must be a DNS-1123 subdomain');
   for (const f of ['securityContext', 'containerSecurityContext', 'podTemplate'] as const) if (o[f] !== undefined && !isObj(o[f])) bad(f, 'must be an object');
-  for (const f of ['hostNetwork', 'getLogs'] as const) if (o[f] !== undefined && typeof o[f] !== 'boolean') bad(f, 'must be true or false');
+  for (const f of ['hostNetwork', 'getLogs', 'materializeSecrets'] as const) if (o[f] !== undefined && typeof o[f] !== 'boolean') bad(f, 'must be true or false');
   const tpl = o['podTemplateFile'];
   if (tpl !== undefined) {
     if (typeof tpl !== 'string') bad('podTemplateFile', 'must be a path');
