@@ -12,6 +12,9 @@ ensureInstalled();
 const env = { ...process.env };
 const recorded = join(ROOT, '.data', 'redis-url');
 if (!env.REDIS_URL && existsSync(recorded)) env.REDIS_URL = readFileSync(recorded, 'utf8').trim();
+// And the keyring up.mjs made for Aloft's own secret store, for `connections` and `variables`.
+const keyring = join(ROOT, '.data', 'credentials', 'aloft-secrets-keys');
+if (!env.ALOFT_SECRETS_KEYS && !env.ALOFT_SECRETS_KEYS_FILE && existsSync(keyring)) env.ALOFT_SECRETS_KEYS_FILE = keyring;
 const child = spawn(process.execPath, ['--conditions=aloft-source', '--import', pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, join(ROOT, 'packages', 'cli', 'src', 'main.ts'), ...process.argv.slice(2)], {
   cwd: process.cwd(),
   env,

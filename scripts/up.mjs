@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SERVICE_CREDENTIALS } from '../packages/core/src/config/service-credentials.mjs';
 import { ensureInstalled, ensureRedisServer, ROOT } from './lib/bootstrap.mjs';
+import { exampleSecrets, seedExampleStore } from './lib/example-secrets.mjs';
 
 const COLORS = [36, 33, 35, 32, 34, 31];
 const children = [];
@@ -166,11 +167,16 @@ if (clusterConfigured) {
   say('\x1b[33mpods run on a local stand-in, not a cluster\x1b[0m: no KUBECONFIG, so each pod\'s command runs as a local process (packages/k8s-emulator); set KUBECONFIG to use a cluster');
 }
 
+// Example connections and variables for examples/dags/warehouse_report.ts, one from each
+// secrets backend; the env backend's reach the workers only.
+const secrets = exampleSecrets(DATA, process.env);
+Object.assign(env, secrets.services);
 const dashboardPort = process.env.ALOFT_DASHBOARD_PORT ?? '8080';
 start('scheduler', 'apps/scheduler/src/main.ts', env, COLORS[0]);
-start('worker-1', 'apps/worker/src/main.ts', { ...env, ALOFT_WORKER_ID: 'worker-1', ALOFT_WORKER_HTTP_PORT: '8792' }, COLORS[1]);
-start('worker-2', 'apps/worker/src/main.ts', { ...env, ALOFT_WORKER_ID: 'worker-2', ALOFT_WORKER_HTTP_PORT: '8793' }, COLORS[2]);
+start('worker-1', 'apps/worker/src/main.ts', { ...env, ...secrets.workers, ALOFT_WORKER_ID: 'worker-1', ALOFT_WORKER_HTTP_PORT: '8792' }, COLORS[1]);
+start('worker-2', 'apps/worker/src/main.ts', { ...env, ...secrets.workers, ALOFT_WORKER_ID: 'worker-2', ALOFT_WORKER_HTTP_PORT: '8793' }, COLORS[2]);
 start('dashboard', 'apps/dashboard/src/main.ts', { ...env, ALOFT_DASHBOARD_PORT: dashboardPort }, COLORS[3]);
+void seedExampleStore({ ...childEnv, ...env });
 say(`dashboard: http://localhost:${dashboardPort}/  ·  queues: http://localhost:${dashboardPort}/queues  ·  DAGs from ${env.ALOFT_DAGS_FOLDER}`);
 say('CLI in another terminal: node scripts/aloft.mjs dags list   (Ctrl-C here stops everything)');
 

@@ -1,22 +1,62 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SecretCipher } from '@aloft/core';
 import { ROOT, System, waitFor } from './support/system.js';
 
+// warehouse_report's connections and variables, one of each from every backend, as up.mjs gives them.
+const SECRETS = mkdtempSync(join(tmpdir(), 'aloft-example-secrets-'));
+const KEYS = `k1:${Buffer.alloc(32, 3).toString('base64')}`;
+const WAREHOUSE_PW = 'wh-example-8c1f';
+const API_TOKEN = 'rpt-example-2b7d';
+const NOTIFY_PW = 'ntf-example-5e9a';
+
 describe('example DAGs end to end (real redis-server, scheduler and two workers)', () => {
-  const sys = new System({ dagsFolder: join(ROOT, 'examples', 'dags') });
+  const sys = new System({
+    dagsFolder: join(ROOT, 'examples', 'dags'),
+    env: {
+      ALOFT_SECRETS_DIR: SECRETS,
+      ALOFT_SECRETS_KEYS: KEYS,
+      ALOFT_CONN_WAREHOUSE: `postgres://report:${WAREHOUSE_PW}@warehouse.example.internal:5432/sales`,
+      ALOFT_VAR_REGION: 'eu-west-1',
+    },
+  });
 
   beforeAll(async () => {
+    for (const sub of ['connections', 'variables']) mkdirSync(join(SECRETS, sub));
+    writeFileSync(join(SECRETS, 'connections', 'reporting_api'), JSON.stringify({ type: 'http', host: 'reports.example.internal', password: API_TOKEN }));
+    writeFileSync(join(SECRETS, 'variables', 'report_title'), 'Daily sales report\n');
     await sys.start();
+    const store = sys.client.secrets(SecretCipher.fromSetting(KEYS));
+    await store.setConnection('notify', { type: 'smtp', host: 'mail.example.internal', port: 587, login: 'alerts', password: NOTIFY_PW, extra: {} }, 'test');
+    await store.setVariable('alert_threshold', '0.05', {}, 'test');
     await sys.spawn('scheduler', 'scheduler');
     await sys.spawn('worker', 'worker-1');
     await sys.spawn('worker', 'worker-2');
-    const all = ['etl_fan_out', 'grouped_pipeline', 'kubernetes_sample', 'kubernetes_sample_pod', 'partitions_mapped', 'pod_pipeline'];
+    const all = ['etl_fan_out', 'grouped_pipeline', 'kubernetes_sample', 'kubernetes_sample_pod', 'partitions_mapped', 'pod_pipeline', 'warehouse_report'];
     await waitFor('every example DAG stored', async () => {
       const ids = new Set((await sys.client.listDags()).map((d) => d.dag.id));
       return all.every((id) => ids.has(id));
     }, 60_000);
   });
-  afterAll(() => sys.stop());
+  afterAll(async () => {
+    await sys.stop();
+    rmSync(SECRETS, { recursive: true, force: true });
+  });
+
+  it('warehouse_report: a connection and a variable from each backend, every password masked', async () => {
+    const run = await sys.client.trigger('warehouse_report');
+    const done = await sys.client.waitForRun('warehouse_report', run.runId, { timeoutMs: 60_000 });
+    expect(done.state).toBe('success');
+    const log = async (task: string) => (await sys.client.getLog('warehouse_report', run.runId, task)).filter((l) => l.stream !== 'system').map((l) => l.line);
+    expect(await log('extract')).toEqual(['[info] reading eu-west-1 sales from warehouse.example.internal (postgres://report:***@warehouse.example.internal:5432/sales)']);
+    expect(await log('check')).toEqual(['[info] alert threshold 0.05; alerts would go to mail.example.internal as alerts']);
+    expect(await log('publish')).toEqual(['Daily sales report for eu-west-1 to reports.example.internal', 'token set: yes, printed: ***']);
+    expect(await sys.client.getOutput('warehouse_report', run.runId, 'extract')).toEqual({ region: 'eu-west-1', database: 'sales', rows: 3, total: 1234.5 });
+    const all = (await Promise.all(['extract', 'check', 'publish'].map(log))).flat().join('\n');
+    for (const secret of [WAREHOUSE_PW, API_TOKEN, NOTIFY_PW]) expect(all).not.toContain(secret);
+  });
 
   it('kubernetes_sample: run_this_first, then passing succeeds and failing fails after one retry', async () => {
     const run = await sys.client.trigger('kubernetes_sample');

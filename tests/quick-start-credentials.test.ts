@@ -113,7 +113,13 @@ describe('user code cannot read the services credentials (up.mjs, run as root)',
     rmSync(TMP, { recursive: true, force: true });
   });
 
-  const leaks = (text: string) => [redisPassword, ADMIN_PASSWORD].filter((s) => text.includes(s));
+  /** The services' credentials, and the example secrets up.mjs made: its store's keyring and the secrets folder's token. */
+  const secrets = () => {
+    const keyring = readFileSync(join(dataDir, 'credentials', 'aloft-secrets-keys'), 'utf8').trim().split(':')[1]!;
+    const api = (JSON.parse(readFileSync(join(dataDir, 'secrets', 'connections', 'reporting_api'), 'utf8')) as { password: string }).password;
+    return [keyring, api];
+  };
+  const leaks = (text: string) => [redisPassword, ADMIN_PASSWORD, ...secrets()].filter((s) => text.includes(s));
 
   it('Redis has a password, and up hands it to the services in a file only their user reads', () => {
     expect(redisPassword.length).toBeGreaterThanOrEqual(16);

@@ -6,6 +6,47 @@ export type { DagDetail, DagRun, DagSummary, Grid, InstancePage, MappedSummary, 
 /** A line as the log stream sends it: with its number. */
 export type LogLine = SdkLogLine & { n: number };
 
+/** A connection as the API shows it: a viewer gets the id only; never a password or extra values. */
+export interface ConnectionSummary {
+  id: string;
+  type: string;
+  host?: string;
+  port?: number;
+  login?: string;
+  schema?: string;
+  description?: string;
+  hasPassword: boolean;
+  extraKeys: string[];
+  updatedAt: number;
+  updatedBy: string;
+}
+export interface ConnectionInput {
+  type: string;
+  host?: string;
+  port?: number;
+  login?: string;
+  password?: string;
+  schema?: string;
+  extra?: Record<string, unknown>;
+  description?: string;
+}
+/** A variable as the API shows it: `value` only when it is not secret (and the reader may see values). */
+export interface VariableSummary {
+  key: string;
+  secret: boolean;
+  value?: string;
+  description?: string;
+  updatedAt: number;
+  updatedBy: string;
+}
+export interface AuditEntry {
+  at: number;
+  actor: string;
+  action: 'created' | 'updated' | 'deleted';
+  kind: 'connection' | 'variable';
+  id: string;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -58,5 +99,12 @@ export const api = {
   mark: (dagId: string, runId: string, taskId: string, state: 'success' | 'failed', mapIndex = -1) => call<TaskInstance>('POST', `${tiPath(dagId, runId, taskId)}/mark`, { state, mapIndex }),
   pools: () => call<{ pools: PoolInfo[] }>('GET', '/pools').then((r) => r.pools),
   datasets: () => call<{ datasets: DatasetInfo[] }>('GET', '/datasets').then((r) => r.datasets),
+  connections: () => call<{ connections: ConnectionSummary[] }>('GET', '/connections').then((r) => r.connections),
+  setConnection: (id: string, body: ConnectionInput) => call<ConnectionSummary>('PUT', `/connections/${seg(id)}`, body),
+  deleteConnection: (id: string) => call('DELETE', `/connections/${seg(id)}`),
+  variables: () => call<{ variables: VariableSummary[] }>('GET', '/variables').then((r) => r.variables),
+  setVariable: (key: string, body: { value: string; secret?: boolean; description?: string }) => call<VariableSummary>('PUT', `/variables/${seg(key)}`, body),
+  deleteVariable: (key: string) => call('DELETE', `/variables/${seg(key)}`),
+  audit: () => call<{ audit: AuditEntry[] }>('GET', '/secrets/audit').then((r) => r.audit),
   logStreamUrl: (dagId: string, runId: string, taskId: string, tryNo: number, mapIndex = -1) => `/api/v1${tiPath(dagId, runId, taskId)}/logs/stream?try=${tryNo}${mapQuery(mapIndex, '&')}`,
 };

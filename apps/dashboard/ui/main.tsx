@@ -6,6 +6,7 @@ import { DagPage } from './dag.js';
 import { Link, RoleContext, useData, useRoute } from './lib.js';
 import { TaskPage } from './task.js';
 import { DatasetsPage, PoolsPage } from './admin.js';
+import { ConnectionsPage } from './connections.js';
 
 
 type Theme = 'system' | 'light' | 'dark';
@@ -46,6 +47,7 @@ function App() {
   else if (path === '/' || path === '/dags' || path === '/dags/') view = <DagList />;
   else if (path === '/pools') view = <PoolsPage />;
   else if (path === '/datasets') view = <DatasetsPage />;
+  else if (path === '/connections') view = <ConnectionsPage />;
   else view = <p class="error">No page at {path}.</p>;
   return (
     <RoleContext.Provider value={me.data?.role ?? 'viewer'}>
@@ -57,6 +59,7 @@ function App() {
           <Link href="/">DAGs</Link>
           <Link href="/pools">Pools</Link>
           <Link href="/datasets">Datasets</Link>
+          <Link href="/connections">Connections</Link>
           <a href="/queues/">Queues</a>
           <a href="/api/v1/openapi.json">API</a>
         </nav>

@@ -1,8 +1,9 @@
-import type { LogLine, Store, TaskInstanceKey } from '@aloft/core';
+import type { LogLine, SecretMasker, Store, TaskInstanceKey } from '@aloft/core';
 
 /**
  * Collects one try's log lines and writes them to Redis in batches (every 100 ms or 500
- * lines), so a chatty task costs few round trips. `close()` flushes what is left.
+ * lines), so a chatty task costs few round trips. `close()` flushes what is left. Every
+ * line passes the try's masker first: a secret the task was handed never reaches Redis.
  */
 export class TaskLog {
   #buffer: LogLine[] = [];
@@ -14,10 +15,11 @@ export class TaskLog {
     private readonly store: Store,
     private readonly key: TaskInstanceKey,
     private readonly tryNumber: number,
+    private readonly masker?: SecretMasker,
   ) {}
 
   write(stream: LogLine['stream'], line: string): void {
-    this.#buffer.push({ at: Date.now(), stream, line });
+    this.#buffer.push({ at: Date.now(), stream, line: this.masker ? this.masker.mask(line) : line });
     if (this.#buffer.length >= 500) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), 100);
   }

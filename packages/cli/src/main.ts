@@ -4,9 +4,10 @@
  * API token (`--token`, ALOFT_TOKEN). People get tables; `--json` gives scripts JSON.
  */
 import { Command, Option } from 'commander';
-import { createClient, createRedis, MAPPED_SUMMARY_ORDER, redactUrl, type AloftClient } from '@aloft/core';
+import { AloftError, createClient, createRedis, MAPPED_SUMMARY_ORDER, redactUrl, type AloftClient } from '@aloft/core';
 import { AloftConnectionError, AloftHttpClient, type DagRun, type MarkState, type Schedule, type TaskInstance, type TaskState } from '@aloft/sdk';
 import { HttpBackend, instanceName, logText, RedisBackend, type Backend } from './backends.js';
+import { addSecretsCommands, cliCipher } from './secrets-commands.js';
 
 const program = new Command('aloft')
   .description('Aloft: DAGs as code on Redis/BullMQ')
@@ -365,11 +366,21 @@ program
     print(r, () => `created ${r.created.length} run(s), skipped ${r.skipped.length} existing, re-ran ${r.rerun.length}` + (r.created.length ? `\n${r.created.join('\n')}` : ''));
   });
 
+addSecretsCommands(program, {
+  store: () => {
+    if (program.opts<{ server?: string }>().server) throw new UsageError('connections, variables and secrets are managed straight in Redis for now: leave out --server');
+    return aloft().secrets(cliCipher(process.env));
+  },
+  print,
+  table,
+  usage: (m) => new UsageError(m),
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   // A command that failed because Redis could not be reached says so, naming the settings.
-  const lost = ownRedis !== undefined && ownRedis.status !== 'ready' && !(err instanceof UsageError);
+  const lost = ownRedis !== undefined && ownRedis.status !== 'ready' && !(err instanceof UsageError) && !(err instanceof AloftError);
   process.stderr.write(`aloft: ${lost ? unreachable(ownUrl, process.env) : err instanceof Error ? err.message : String(err)}\n`);
   if (lost) err = new AloftConnectionError(unreachable(ownUrl, process.env));
   // As when Redis cannot be reached: 2 for "could not even ask", 1 for a failed command.

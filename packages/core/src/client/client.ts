@@ -2,6 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { InvalidInputError } from '../errors/invalid-input-error.js';
 import { NotFoundError } from '../errors/not-found-error.js';
+import type { SecretCipher } from '../secrets/cipher.js';
+import { SecretStore } from '../secrets/secret-store.js';
 import type { ParamSpec, SerializedDag, SerializedTask } from '../model/dag.js';
 import { DEFAULT_POOL, manualRunId, POOL_NAME, scheduledRunId, UNMAPPED } from '../model/ids.js';
 import { intervalsBetween } from '../dag-api/schedule.js';
@@ -117,6 +119,11 @@ export class AloftClient {
 
   async close(): Promise<void> {
     if (this.#owned) await this.store.redis.quit();
+  }
+
+  /** Aloft's own store of connections and variables, sealing with `cipher` (ALOFT_SECRETS_KEYS). */
+  secrets(cipher: SecretCipher | undefined): SecretStore {
+    return new SecretStore(this.store.redis, this.store.keys, cipher);
   }
 
   listDags(): Promise<DagRecord[]> {
