@@ -135,4 +135,14 @@ d.kubernetesPod({ id: 'read', image: 'busybox:1.36', cmds: ['sh', '-c', 'echo $P
     const pods = await kube.kubectl(['-n', 'aloft-tasks', 'get', 'pods', '-l', 'aloft.dev/dag=wants_payroll', '-o', 'name']);
     expect(pods.trim()).toBe('');
   });
+
+  it('the materialize-secrets component, applied: the workers may create, patch and delete Secrets in aloft-tasks, and still not get or list them', async () => {
+    const role = kustomizeWith(join(K, 'overlays', 'dev'), [join(K, 'components', 'materialize-secrets')], join(TMP, 'materialize')).filter((m) => m.metadata.name === 'aloft-worker-materialize-secrets');
+    expect(role.map((m) => m.kind).sort()).toEqual(['Role', 'RoleBinding']);
+    await kube.kubectl(['apply', '-f', '-'], { input: listOf(role) });
+    const can = async (...args: string[]) => (await kube.kubectl(['auth', 'can-i', ...args], { kubeconfig: saKubeconfig }).catch((e: { stdout?: string }) => e.stdout ?? '')).trim();
+    for (const verb of ['create', 'patch', 'delete']) expect(await can(verb, 'secrets', '-n', 'aloft-tasks'), verb).toBe('yes');
+    for (const verb of ['get', 'list', 'watch']) expect(await can(verb, 'secrets', '-n', 'aloft-tasks'), verb).toBe('no');
+    expect(await can('create', 'secrets', '-n', 'aloft')).toBe('no');
+  });
 });

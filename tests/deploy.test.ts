@@ -5,6 +5,7 @@ import * as keda from '@kubernetes-models/keda';
 import * as k8s from 'kubernetes-models';
 import { CONFIG_VARIABLES } from '@aloft/core';
 import { POD_EXECUTOR_API_CALLS } from '../apps/worker/src/executors/kubernetes/executor.js';
+import { MATERIALIZE_SECRETS_API_CALLS } from '../apps/worker/src/executors/kubernetes/pod-secret-materializer.js';
 import { containersOf, kustomize, kustomizeVersion, kustomizeWith, podSpecOf, type Manifest } from './support/kubectl.js';
 import { ROOT } from './support/system.js';
 
@@ -108,6 +109,17 @@ describe('deploy manifests', () => {
     for (const ms of Object.values(renders)) {
       expect(ms.some((m) => m.kind === 'ClusterRoleBinding' || m.kind === 'ClusterRole')).toBe(false);
     }
+  });
+
+  it('the materialize-secrets component: a Role of its own with exactly the calls the materializer makes, in the task namespace', () => {
+    const with_ = kustomizeWith(join(K, 'overlays', 'prod'), [join(K, 'components', 'materialize-secrets')], join(ROOT, '.test-results', `kustomize-materialize-${process.pid}`));
+    const role = with_.find((m) => m.kind === 'Role' && m.metadata.name === 'aloft-worker-materialize-secrets')!;
+    expect(role.metadata.namespace).toBe('aloft-tasks');
+    const granted = (role['rules'] as { resources: string[]; verbs: string[] }[]).flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${res}:${v}`)));
+    expect(granted.sort()).toEqual(MATERIALIZE_SECRETS_API_CALLS.flatMap((c) => c.verbs.map((v) => `${c.resource}:${v}`)).sort());
+    const binding = with_.find((m) => m.kind === 'RoleBinding' && m.metadata.name === 'aloft-worker-materialize-secrets')!;
+    expect(binding['subjects']).toEqual([{ kind: 'ServiceAccount', name: 'aloft-worker', namespace: 'aloft' }]);
+    for (const m of with_) expect(() => new (modelOf(m)!)(m).validate(), `${m.kind} ${m.metadata.name}`).not.toThrow();
   });
 
   it('prod: two schedulers, several workers, disruption budgets, probes and resources on every container', () => {

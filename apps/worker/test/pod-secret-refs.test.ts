@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { dag, DagImportError, secret, SecretMasker } from '@aloft/core';
+import { dag, DagImportError, EnvSecretsBackend, secret, SecretMasker } from '@aloft/core';
 import { buildPod, renderPodTemplates, type PodParams } from '../src/executors/kubernetes/pod-spec.js';
 import { podSecretParams, runInPodSecretEnv } from '../src/executors/kubernetes/pod-secret-refs.js';
+import { materialize } from '../src/executors/kubernetes/pod-secret-materializer.js';
+import { TrySecrets } from '../src/try-secrets.js';
 import { refusedReference } from '../src/executors/kubernetes/pod-references.js';
 import { MaskedLines, podSecretMasker } from '../src/pod-masking.js';
 import type { TaskTemplates } from '../src/template-renderer.js';
@@ -101,6 +103,22 @@ describe('pod tasks get connections and variables by Secret reference', () => {
       },
     });
     expect(runInPodSecretEnv({})).toEqual({});
+  });
+});
+
+describe('materializeSecrets', () => {
+  it('points the references at the try\'s own Secret, holding only the values named, read (and masked) by the worker', async () => {
+    const secrets = new TrySecrets([new EnvSecretsBackend({ ALOFT_CONN_WAREHOUSE: `postgres://etl:${encodeURIComponent(PASSWORD)}@db:5432/wh`, ALOFT_VAR_REGION: 'eu-west-1' })]);
+    const mapped = podSecretParams(base({ env: { A: secret.conn('warehouse').password, B: secret.conn('warehouse').port, C: secret.variable('region'), D: 'plain' } }), 't');
+    if ('refused' in mapped) throw new Error(mapped.refused);
+    const { params, secret: own } = await materialize(mapped.params, mapped.refs, 'etl-load-abc-1-secrets', secrets.lookup);
+    expect(own).toEqual({ name: 'etl-load-abc-1-secrets', data: { 'conn.warehouse.password': PASSWORD, 'conn.warehouse.port': '5432', 'var.region': 'eu-west-1' } });
+    expect(params.env).toMatchObject({ A: { secretKeyRef: { name: own.name, key: 'conn.warehouse.password' } }, C: { secretKeyRef: { name: own.name, key: 'var.region' } }, D: 'plain' });
+    const pod = buildPod({ params: await renderPodTemplates(params, withSecrets, 'etl.load'), id, dagFile: '/dags/etl.ts', taskEnv: {}, oomKills: 0 });
+    expect(JSON.stringify(pod)).not.toContain(PASSWORD);
+    expect(secrets.masker.mask(`pw ${PASSWORD}`)).toBe('pw ***');
+    await expect(materialize(mapped.params, { X: { kind: 'conn', id: 'warehouse', field: 'schema' }, Y: { kind: 'conn', id: 'nowhere', field: 'host' } }, 'n', secrets.lookup)).rejects.toThrow(/connection "nowhere" not found; tried env ALOFT_CONN_NOWHERE/);
+    await expect(materialize(mapped.params, { X: { kind: 'conn', id: 'warehouse', field: 'login' } }, 'n', undefined)).rejects.toThrow(/no secrets backends/);
   });
 });
 
