@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dag, DagImportError, EnvSecretsBackend, secret, SecretMasker } from '@aloft/core';
+import { dag, DagImportError, EnvSecretsBackend, renderTemplate, secret, SecretMasker } from '@aloft/core';
 import { buildPod, renderPodTemplates, type PodParams } from '../src/executors/kubernetes/pod-spec.js';
 import { podSecretParams, runInPodSecretEnv } from '../src/executors/kubernetes/pod-secret-refs.js';
 import { materialize } from '../src/executors/kubernetes/pod-secret-materializer.js';
@@ -103,6 +103,41 @@ describe('pod tasks get connections and variables by Secret reference', () => {
       },
     });
     expect(runInPodSecretEnv({})).toEqual({});
+  });
+});
+
+describe('no secret value ever reaches a built pod spec', () => {
+  // As the worker renders: the connections and variables the fields name are read
+  // (TrySecrets.forTemplates), then each field is rendered with them in its context.
+  const secrets = new TrySecrets([new EnvSecretsBackend({ ALOFT_CONN_WAREHOUSE: `postgres://etl:${encodeURIComponent(PASSWORD)}@db:5432/wh`, ALOFT_VAR_API_TOKEN: 'tok-91c2e7' })]);
+  const real: TaskTemplates = {
+    async render(fields) {
+      const s = await secrets.forTemplates(fields.map((f) => f.template));
+      return fields.map((f) => renderTemplate(f.template, { ds: '2026-12-01', conn: s?.conn ?? {}, var: { ...s?.var, json: s?.json ?? {} } }, f.where));
+    },
+  };
+  const forms = [
+    '{{ conn.warehouse.password }}', '{{conn.warehouse.password}}', "{{ conn['warehouse'].password }}", '{{ conn["warehouse"].uri }}',
+    '{{- conn.warehouse.password -}}', 'pw={{ conn.warehouse.password }}', '{{ conn.warehouse.password | upper }}', '{{ conn.warehouse.extra.x }}{{ conn.warehouse.password }}',
+    '{% if conn.warehouse.password %}{{ conn.warehouse.password }}{% endif %}', '{{ var.api_token }}', '{{ var["api_token"] }}', 'Bearer {{ var.api_token }}',
+  ];
+
+  it('whatever form a reference takes in env, cmds or arguments: refused, or a secretKeyRef', async () => {
+    // The renderer here does read and render secrets: unmapped, a reference would leak.
+    expect(await real.render([{ template: forms[0]!, where: 'x' }, { template: forms[9]!, where: 'y' }])).toEqual([PASSWORD, 'tok-91c2e7']);
+    let mappedCount = 0;
+    for (const form of forms) {
+      for (const p of [{ env: { X: form } }, { cmds: ['sh', '-c', form] }, { arguments: [form] }] as Partial<PodParams>[]) {
+        const mapped = podSecretParams(base(p), 't');
+        if ('refused' in mapped) continue;
+        mappedCount++;
+        const pod = buildPod({ params: await renderPodTemplates(mapped.params, real, 'etl.load'), id, dagFile: '/dags/etl.ts', taskEnv: {}, oomKills: 0 });
+        const json = JSON.stringify(pod);
+        for (const leak of [PASSWORD, encodeURIComponent(PASSWORD), PASSWORD.toUpperCase(), 'tok-91c2e7']) expect(json, form).not.toContain(leak);
+      }
+    }
+    // The exact references in env (plain, no spaces, bracketed, a variable both ways) are mapped; everything else is refused.
+    expect(mappedCount).toBe(6);
   });
 });
 
