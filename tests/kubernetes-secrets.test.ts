@@ -92,12 +92,13 @@ describe.runIf(REAL_KUBE.kubeconfig)('connections and variables in pods (real-ku
     const pod = await api().readNamespacedPod({ name, namespace: ns });
     const ref = pod.spec!.containers[0]!.env!.find((e) => e.name === 'PGPASSWORD')!.valueFrom!.secretKeyRef!;
     expect(ref).toEqual({ name: `${name}-secrets`, key: 'conn.warehouse.password' });
+    const secretName = `${name}-secrets`;
     expect(JSON.stringify(pod)).not.toContain(WORKER_PASSWORD);
-    const own = await api().readNamespacedSecret({ name: ref.name, namespace: ns });
+    const own = await api().readNamespacedSecret({ name: secretName, namespace: ns });
     expect(Object.keys(own.data ?? {})).toEqual(['conn.warehouse.password']);
     expect(own.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'Pod', name, uid: pod.metadata!.uid })]);
     await api().deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: 0 });
-    await waitFor('the garbage collector to delete the Secret with its pod', () => api().readNamespacedSecret({ name: ref.name, namespace: ns }).then(() => false, (err: { code?: number }) => err.code === 404), 60_000);
+    await waitFor('the garbage collector to delete the Secret with its pod', () => api().readNamespacedSecret({ name: secretName, namespace: ns }).then(() => false, (err: { code?: number }) => err.code === 404), 60_000);
   }, 90_000);
 
   it('a Secret nobody created fails the task at once, naming it', async () => {

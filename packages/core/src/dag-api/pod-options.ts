@@ -4,7 +4,7 @@ import type { PodParams } from '../model/pod-params.js';
 import { podEnvSecrets } from '../secrets/pod-secrets.js';
 import { parseDuration } from './durations.js';
 import { TASK_ARG_KEYS } from './options.js';
-import { DNS1123_LABEL, K8S_QUANTITY, labelKeyProblem, labelValueProblem, type ValidationIssues } from './validation.js';
+import { DNS1123_LABEL, DNS1123_SUBDOMAIN, K8S_QUANTITY, labelKeyProblem, labelValueProblem, type ValidationIssues } from './validation.js';
 
 /** The pod's own parameters; task options (TASK_ARGS) are accepted beside them. */
 const POD_PARAMS = new Set([
@@ -126,7 +126,6 @@ export function podSecretsProblems(env: Record<string, unknown>, templated: Reco
   for (const p of podEnvSecrets(env, checked).problems) issues.add(p.field, `${at}: ${p.field}: ${p.message}`, line);
 }
 
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isName = (v: unknown): v is string => typeof v === 'string' && v.length <= 253 && DNS1123_SUBDOMAIN.test(v);

@@ -1,4 +1,5 @@
-import { secretRefs, hasSecretRefs } from './template-refs.js';
+import { DNS1123_SUBDOMAIN } from '../dag-api/validation.js';
+import { hasSecretRefs, SECRET_NAME_ACCESS, secretRefs } from './template-refs.js';
 
 /**
  * How a pod reaches connections and variables: by reference to Kubernetes Secrets that the
@@ -16,8 +17,6 @@ export const POD_SECRET_ENV = 'ALOFT_SECRET_ENV';
 /** The reason a pod task gets when a template would put a secret's value in its spec. */
 export const POD_SECRETS_BY_REFERENCE = "pod tasks get connections by Secret reference only: use env: { X: secret.conn('id').password }";
 
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
 /** A pod env value that is exactly one secret reference, as secret.conn()/secret.variable() write it. */
 export type PodSecretRef = { kind: 'conn'; id: string; field: string } | { kind: 'var'; key: string };
 
@@ -27,16 +26,14 @@ export interface SecretKeyRef {
   key: string;
 }
 
-const NAME = String.raw`(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*(['"])([A-Za-z0-9_][A-Za-z0-9_.-]*)\2\s*\])`;
-const EXACT_CONN = new RegExp(String.raw`^\{\{\s*conn${NAME}\.([A-Za-z_]+)\s*\}\}$`);
-const EXACT_VAR = new RegExp(String.raw`^\{\{\s*var${NAME}\s*\}\}$`);
+const EXACT_CONN = new RegExp(String.raw`^\{\{\s*conn${SECRET_NAME_ACCESS}\.([A-Za-z_]+)\s*\}\}$`);
+const EXACT_VAR = new RegExp(String.raw`^\{\{\s*var${SECRET_NAME_ACCESS}\s*\}\}$`);
 
 /** The reference `value` is, when it is exactly `{{ conn.<id>.<field> }}`, `{{ conn['<id>'].<field> }}` or `{{ var.<key> }}`. */
 export function podSecretRef(value: string): PodSecretRef | undefined {
-  const t = value.trim();
-  const c = EXACT_CONN.exec(t);
+  const c = EXACT_CONN.exec(value);
   if (c) return { kind: 'conn', id: c[1] ?? c[3]!, field: c[4]! };
-  const v = EXACT_VAR.exec(t);
+  const v = EXACT_VAR.exec(value);
   if (v && (v[1] ?? v[3]) !== 'json') return { kind: 'var', key: v[1] ?? v[3]! };
   return undefined;
 }
