@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kustomize, type Manifest } from './support/kubectl.js';
+import { kustomize, kustomizeWith, type Manifest } from './support/kubectl.js';
 import { realKubeMissing, startRealKube, type RealKube } from './support/real-kube-stack.js';
 import { ROOT, System, waitFor } from './support/system.js';
 
@@ -85,6 +85,15 @@ d.kubernetesPod({ id: 'read', image: 'busybox:1.36', cmds: ['sh', '-c', 'echo $P
     expect(out.trim().split('\n')).toHaveLength(prod.filter(servedBy120).length);
   });
 
+  it('prod with the secrets-keys component: the worker with its keyring file and Secret volumes passes a server-side dry run', async () => {
+    const keyed = kustomizeWith(join(K, 'overlays', 'prod'), [join(K, 'components', 'secrets-keys')], join(TMP, 'keys'));
+    const worker = keyed.filter((m) => m.kind === 'Deployment' && m.metadata.name === 'aloft-worker');
+    expect(JSON.stringify(worker)).toContain('aloft-secrets-keys');
+    await kube.kubectl(['apply', '-f', '-'], { input: listOf(keyed.filter((m) => m.kind === 'Namespace')) });
+    const out = await kube.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: listOf(worker) });
+    expect(out).toContain('deployment.apps/aloft-worker');
+  });
+
   it('dev: applies for real, and the workers’ ServiceAccount can do exactly what the Role grants', async () => {
     expect(devApplied).toContain('deployment.apps/aloft-worker created');
     expect(devApplied).toContain('rolebinding.rbac.authorization.k8s.io/aloft-worker created');
@@ -94,6 +103,9 @@ d.kubernetesPod({ id: 'read', image: 'busybox:1.36', cmds: ['sh', '-c', 'echo $P
     expect(await can('get', 'pods', '--subresource=log', '-n', 'aloft-tasks')).toBe('yes');
     expect(await can('create', 'pods', '-n', 'default')).toBe('no');
     expect(await can('get', 'secrets', '-n', 'aloft-tasks')).toBe('no');
+    // Pods read aloft-conn-* and aloft-variables by reference; the worker itself never may.
+    for (const verb of ['get', 'list', 'watch', 'create']) expect(await can(verb, 'secrets', '-n', 'aloft-tasks'), verb).toBe('no');
+    expect(await can('get', 'secrets', '-n', 'aloft')).toBe('no');
     expect(await can('list', 'pods', '-n', 'aloft')).toBe('no');
   });
 
@@ -122,5 +134,15 @@ d.kubernetesPod({ id: 'read', image: 'busybox:1.36', cmds: ['sh', '-c', 'echo $P
     );
     const pods = await kube.kubectl(['-n', 'aloft-tasks', 'get', 'pods', '-l', 'aloft.dev/dag=wants_payroll', '-o', 'name']);
     expect(pods.trim()).toBe('');
+  });
+
+  it('the materialize-secrets component, applied: the workers may create, patch and delete Secrets in aloft-tasks, and still not get or list them', async () => {
+    const role = kustomizeWith(join(K, 'overlays', 'dev'), [join(K, 'components', 'materialize-secrets')], join(TMP, 'materialize')).filter((m) => m.metadata.name === 'aloft-worker-materialize-secrets');
+    expect(role.map((m) => m.kind).sort()).toEqual(['Role', 'RoleBinding']);
+    await kube.kubectl(['apply', '-f', '-'], { input: listOf(role) });
+    const can = async (...args: string[]) => (await kube.kubectl(['auth', 'can-i', ...args], { kubeconfig: saKubeconfig }).catch((e: { stdout?: string }) => e.stdout ?? '')).trim();
+    for (const verb of ['create', 'patch', 'delete']) expect(await can(verb, 'secrets', '-n', 'aloft-tasks'), verb).toBe('yes');
+    for (const verb of ['get', 'list', 'watch']) expect(await can(verb, 'secrets', '-n', 'aloft-tasks'), verb).toBe('no');
+    expect(await can('create', 'secrets', '-n', 'aloft')).toBe('no');
   });
 });

@@ -4,7 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as keda from '@kubernetes-models/keda';
 import * as k8s from 'kubernetes-models';
 import { POD_EXECUTOR_API_CALLS } from '@aloft/worker/kubernetes/executor';
-import { containersOf, kustomize, kustomizeVersion, podSpecOf, type Manifest } from './support/kubectl.js';
+import { MATERIALIZE_SECRETS_API_CALLS } from '@aloft/worker/kubernetes/pod-secret-materializer';
+import { containersOf, kustomize, kustomizeVersion, kustomizeWith, podSpecOf, type Manifest } from './support/kubectl.js';
 import { ROOT } from './support/system.js';
 import { DASHBOARD_VARIABLES } from '@aloft/dashboard/config';
 import { SCHEDULER_VARIABLES } from '@aloft/scheduler/config';
@@ -115,6 +116,17 @@ describe('deploy manifests', () => {
     }
   });
 
+  it('the materialize-secrets component: a Role of its own with exactly the calls the materializer makes, in the task namespace', () => {
+    const with_ = kustomizeWith(join(K, 'overlays', 'prod'), [join(K, 'components', 'materialize-secrets')], join(ROOT, '.test-results', `kustomize-materialize-${process.pid}`));
+    const role = with_.find((m) => m.kind === 'Role' && m.metadata.name === 'aloft-worker-materialize-secrets')!;
+    expect(role.metadata.namespace).toBe('aloft-tasks');
+    const granted = (role['rules'] as { resources: string[]; verbs: string[] }[]).flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${res}:${v}`)));
+    expect(granted.sort()).toEqual(MATERIALIZE_SECRETS_API_CALLS.flatMap((c) => c.verbs.map((v) => `${c.resource}:${v}`)).sort());
+    const binding = with_.find((m) => m.kind === 'RoleBinding' && m.metadata.name === 'aloft-worker-materialize-secrets')!;
+    expect(binding['subjects']).toEqual([{ kind: 'ServiceAccount', name: 'aloft-worker', namespace: 'aloft' }]);
+    for (const m of with_) expect(() => new (modelOf(m)!)(m).validate(), `${m.kind} ${m.metadata.name}`).not.toThrow();
+  });
+
   it('prod: two schedulers, several workers, disruption budgets, probes and resources on every container', () => {
     const byName = (n: string) => renders['prod']!.find((m) => m.metadata.name === n && m.kind !== 'PodDisruptionBudget' && podSpecOf(m))!;
     expect(byName('aloft-scheduler')['spec'].replicas).toBe(2);
@@ -133,6 +145,32 @@ describe('deploy manifests', () => {
     const scaled = renders['prod']!.find((m) => m.kind === 'ScaledObject' && m['spec'].scaleTargetRef.name === 'aloft-worker')!;
     expect(scaled['spec'].minReplicaCount).toBe(4);
     expect(scaled['spec'].triggers[0].metadata.valueLocation).toBe('queues.default.waiting');
+  });
+
+  it('the worker reads connections and variables from optional Secret volumes, and the store keys from a file when the component is added', () => {
+    const worker = (ms: Manifest[]) => podSpecOf(ms.find((m) => m.kind === 'Deployment' && m.metadata.name === 'aloft-worker')!);
+    const c = worker(renders['prod']!).containers[0];
+    const dir = c.env.find((e: { name: string }) => e.name === 'ALOFT_SECRETS_DIR').value as string;
+    const secretVolumes = (spec: any) => Object.fromEntries(spec.volumes.filter((v: any) => v.secret).map((v: any) => [v.name, v.secret]));
+    const mountOf = (cont: any, name: string) => cont.volumeMounts.find((m: { name: string }) => m.name === name);
+    for (const [vol, secret] of [['connections', 'aloft-connections'], ['variables', 'aloft-variables']]) {
+      // Optional: a bare install, with neither Secret, starts and reads empty folders.
+      expect(secretVolumes(worker(renders['prod']!))[vol!]).toMatchObject({ secretName: secret, optional: true });
+      expect(mountOf(c, vol!)).toMatchObject({ mountPath: `${dir}/${vol}`, readOnly: true });
+    }
+    expect(c.env.some((e: { name: string }) => e.name.startsWith('ALOFT_SECRETS_KEYS'))).toBe(false);
+
+    // An overlay of the user's with the secrets-keys component.
+    const keyed = kustomizeWith(join(K, 'overlays', 'prod'), [join(K, 'components', 'secrets-keys')], join(ROOT, '.test-results', `kustomize-keys-${process.pid}`));
+    const kc = worker(keyed).containers[0];
+    const file = kc.env.find((e: { name: string }) => e.name === 'ALOFT_SECRETS_KEYS_FILE').value as string;
+    const mount = kc.volumeMounts.find((m: { mountPath: string }) => file.startsWith(`${m.mountPath}/`));
+    expect(secretVolumes(worker(keyed))[mount.name]).toMatchObject({ secretName: 'aloft-secrets-keys' });
+    expect(mount.readOnly).toBe(true);
+    for (const m of keyed) {
+      const Model = modelOf(m);
+      expect(() => new Model!(m).validate(), `${m.kind} ${m.metadata.name}`).not.toThrow();
+    }
   });
 
   it('dev: one replica each, the dev image tag', () => {

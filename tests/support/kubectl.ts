@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ROOT } from './system.js';
 
@@ -49,6 +49,17 @@ export function kustomize(dir: string): Manifest[] {
       return d.toJS() as Manifest | null;
     })
     .filter((d): d is Manifest => d !== null);
+}
+
+/**
+ * `dir` with kustomize components added, as a user's own overlay would add them, rendered
+ * from a kustomization written in `scratch` (kustomize wants the paths relative).
+ */
+export function kustomizeWith(dir: string, components: string[], scratch: string): Manifest[] {
+  mkdirSync(scratch, { recursive: true });
+  const list = (xs: string[]) => xs.map((x) => `  - ${relative(scratch, x)}\n`).join('');
+  writeFileSync(join(scratch, 'kustomization.yaml'), `resources:\n${list([dir])}components:\n${list(components)}`);
+  return kustomize(scratch);
 }
 
 export function podSpecOf(m: Manifest): any | undefined {

@@ -2,7 +2,8 @@
  * The entrypoint of a task that runs in a pod of its own (runInPod, like Airflow's
  * KubernetesExecutor). The worker that created the pod passes the task in ALOFT_TASK_SPEC
  * (base64 JSON, already templated) and only watches: this process has no Redis and no
- * secrets beyond what the pod spec gives it. What it prints is the task's log, the JSON it
+ * secrets beyond what the pod spec gives it. What it prints is the task's log, masked here
+ * (pod-masking.ts: the worker never sees the pod's secret values), the JSON it
  * writes to the termination log is the task's output, and its exit code is the result:
  * 0 success, the task's skip code skipped, anything else failed. An output over the
  * kubelet's 4 KiB termination-message limit goes out as a `::aloft-output::` line instead.
@@ -15,6 +16,7 @@ import { isAbsolute, join } from 'node:path';
 import { format } from 'node:util';
 import { DirectorySecretsBackend, EnvSecretsBackend, importDagFile, SecretResolver, SkipSignal } from '@aloft/core';
 import { OUTPUT_MARKER } from './executors/types.js';
+import { maskWrites, podSecretMasker } from './pod-masking.js';
 import type { PodTaskSpec } from './pod-task-spec.js';
 import { taskContext } from './task-context.js';
 
@@ -24,10 +26,13 @@ const args = process.argv.slice(2);
 const termLog = process.env['TERMINATION_MESSAGE_PATH'] ?? args[args.indexOf('--termination-log') + 1] ?? '/dev/termination-log';
 /** The kubelet keeps at most this many bytes of a termination message. */
 const TERMINATION_MESSAGE_LIMIT = 4096;
+/** Every secret the pod was given, and those its function reads later, masked in all it prints. */
+const masker = podSecretMasker(process.env);
+const unmasked = [maskWrites(process.stdout, masker), maskWrites(process.stderr, masker)];
 
 function output(value: unknown): void {
   if (value === undefined) return;
-  const json = JSON.stringify(value);
+  const json = JSON.stringify(masker.maskDeep(value));
   if (Buffer.byteLength(json) <= TERMINATION_MESSAGE_LIMIT) writeFileSync(termLog, json);
   else writeSync(1, `${OUTPUT_MARKER}${json}\n`);
 }
@@ -35,7 +40,10 @@ function output(value: unknown): void {
 async function runCommand(s: Extract<PodTaskSpec, { kind: 'command' }>): Promise<number> {
   const [cmd, argv] = typeof s.command === 'string' ? ['/bin/sh', ['-c', s.command]] : [s.command[0]!, s.command.slice(1)];
   return new Promise((resolve) => {
-    const child = spawn(cmd, argv, { stdio: 'inherit', cwd: s.cwd, env: { ...process.env, ...s.env } });
+    const child = spawn(cmd, argv, { stdio: ['inherit', 'pipe', 'pipe'], cwd: s.cwd, env: { ...process.env, ...s.env } });
+    // Through this process's own (masked) writes: the command's output is the pod's log.
+    child.stdout.on('data', (c: Buffer) => process.stdout.write(c));
+    child.stderr.on('data', (c: Buffer) => process.stderr.write(c));
     child.on('error', (err) => {
       process.stderr.write(`could not start ${cmd}: ${err.message}\n`);
       resolve(127);
@@ -59,7 +67,7 @@ async function runFunction(s: Extract<PodTaskSpec, { kind: 'fn' | 'branch' | 'sh
   // In a pod, connections and variables come from the pod's own environment (ALOFT_CONN_*,
   // ALOFT_VAR_*, set from Secrets by reference) and from ALOFT_SECRETS_DIR when mounted.
   const dir = process.env['ALOFT_SECRETS_DIR'];
-  const secrets = new SecretResolver([new EnvSecretsBackend(process.env), ...(dir ? [new DirectorySecretsBackend(dir)] : [])]);
+  const secrets = new SecretResolver([new EnvSecretsBackend(process.env), ...(dir ? [new DirectorySecretsBackend(dir)] : [])], masker);
   const lookup = (kind: 'conn' | 'var', name: string, optional: boolean): Promise<unknown> =>
     kind === 'conn' ? secrets.connection(name) : optional ? secrets.findVariable(name) : secrets.variable(name);
   const ctx = taskContext(s.ctx, (level, msg, rest) => process.stdout.write(`[${level}] ${format(msg, ...rest)}\n`), abort.signal, lookup);
@@ -83,4 +91,5 @@ if (!raw) {
 }
 const spec = JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as PodTaskSpec;
 const code = spec.kind === 'command' ? await runCommand(spec) : await runFunction(spec);
+for (const end of unmasked) end();
 process.exit(code);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { NonRetryableError, podEnvSecrets } from '@aloft/core';
 import { groupAlive, killTaskProcesses } from '../process-group.js';
 import { outputEnds, startTicks, TASK_TAG_ENV } from '../task-processes.mjs';
 import { LineSplitter } from '../task-log.js';
@@ -148,10 +149,15 @@ export class CommandExecutor implements Executor {
   async start(r: TaskRequest, env: ExecEnv): Promise<RunningTask> {
     const { dag, task, info } = r;
     const spec = task.command!;
-    const { command, env: taskEnv } = await renderParts(r.templates, `${dag.id}.${task.id}`, { command: spec.command, env: spec.env });
     if (task.runInPod) {
-      return this.o.pods.inPod(r, env, { kind: 'command', command, cwd: spec.cwd, skipExitCode: spec.skipExitCode, env: { ...aloftEnv(dag, task, info), ...taskEnv } });
+      // The rendered command and env travel in the pod spec: a secret goes by Secret reference only.
+      const { refs, rest, problems } = podEnvSecrets(spec.env, { command: spec.command });
+      if (problems.length > 0) throw new NonRetryableError(problems.map((p) => `dag "${dag.id}", task "${task.id}": ${p.field}: ${p.message}`).join('; '));
+      const { command, env: taskEnv } = await renderParts(r.templates, `${dag.id}.${task.id}`, { command: spec.command, env: rest as Record<string, string> });
+      const secretEnv = Object.fromEntries(Object.keys(refs).map((k) => [k, spec.env[k]!]));
+      return this.o.pods.inPod(r, env, { kind: 'command', command, cwd: spec.cwd, skipExitCode: spec.skipExitCode, env: { ...aloftEnv(dag, task, info), ...taskEnv } }, secretEnv);
     }
+    const { command, env: taskEnv } = await renderParts(r.templates, `${dag.id}.${task.id}`, { command: spec.command, env: spec.env });
     const { who, why } = this.o.userCode.forCwd(spec.cwd);
     if (why) env.log.system(why);
     return runCommand({ command, cwd: spec.cwd, skipExitCode: spec.skipExitCode, env: this.o.userCode.env(who, { ...aloftEnv(dag, task, info), ...taskEnv }), uid: who?.uid, gid: who?.gid }, env);

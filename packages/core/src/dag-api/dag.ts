@@ -9,7 +9,7 @@ import type { TaskContext } from './context.js';
 import { parseDuration, type Duration } from './durations.js';
 import { Operators } from './operators.js';
 import { TASK_ARG_KEYS, type BaseTaskOptions, type DagOptions, type MappableOptions, type ParamInput, type TaskArgsInput } from './options.js';
-import { validatePodOptions } from './pod-options.js';
+import { podSecretsProblems, validatePodOptions } from './pod-options.js';
 import { datasetListProblem, parseSchedule } from './schedule.js';
 import { sourcesOf, TaskRef } from './task-ref.js';
 import { TaskGroup, type GroupHost, type TaskGroupOptions } from './task-group.js';
@@ -18,6 +18,8 @@ import { validateTriggerDagRunOptions } from './trigger-dag-run-options.js';
 import { ValidationIssues } from './validation.js';
 import { DagImportError } from '../errors/dag-import-error.js';
 import { registerDag } from './registry.js';
+import { connSecretName } from '../secrets/pod-secrets.js';
+import { SECRET_ID } from '../secrets/secret-id.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type TaskFunction = (ctx: TaskContext<any>) => unknown;
@@ -249,7 +251,11 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       // As in Airflow, the DAG's onSlaMiss hears about task SLA misses too.
       if (slaMs !== undefined && !callbacks.onSlaMiss && dagCallbacks.onSlaMiss) callbacks.onSlaMiss = dagCallbacks.onSlaMiss;
       if (Object.keys(callbacks).length > 0) task.callbacks = callbacks;
-      if (t.kind === 'command') task.command = commandSpec(t.options, at, issues, t.line);
+      if (t.kind === 'command') {
+        task.command = commandSpec(t.options, at, issues, t.line);
+        // In its own pod, the command and its env reach the pod spec: only references may name secrets.
+        if (task.runInPod && task.command) podSecretsProblems(task.command.env, { command: task.command.command }, at, issues, t.line);
+      }
       if (t.kind === 'kubernetesPod') task.pod = validatePodOptions(t.options, at, issues, t.line, this.file);
       if (t.kind === 'triggerDagRun') task.trigger = validateTriggerDagRunOptions(t.options, at, issues, t.line);
       if (t.kind === 'sensor') task.sensor = validateSensorOptions(t.options, at, issues, t.line);
@@ -384,7 +390,7 @@ function resolveArgs(base: TaskArgs, input: TaskArgsInput, at: string, issues: V
   return out;
 }
 
-const RUN_IN_POD_FIELDS = ['image', 'namespace', 'resources', 'nodeSelector', 'tolerations', 'serviceAccountName', 'secrets', 'labels', 'annotations'];
+const RUN_IN_POD_FIELDS = ['image', 'namespace', 'resources', 'nodeSelector', 'tolerations', 'serviceAccountName', 'secrets', 'labels', 'annotations', 'connections', 'variables', 'materializeSecrets'];
 
 function runInPodOf(v: unknown, at: string, issues: ValidationIssues, line?: number): RunInPod | null {
   if (v === false || v === null) return null;
@@ -396,10 +402,31 @@ function runInPodOf(v: unknown, at: string, issues: ValidationIssues, line?: num
   const o = v as Record<string, unknown>;
   for (const k of Object.keys(o)) if (!RUN_IN_POD_FIELDS.includes(k)) issues.add(`runInPod.${k}`, `${at}: runInPod.${k} is not a pod override (${RUN_IN_POD_FIELDS.join(', ')})`, line);
   // The overrides are pod parameters: the same checks, with the field named under runInPod.
+  const { connections, variables, ...pod } = o;
+  runInPodSecrets(connections, variables, at, issues, line);
   const sub = new ValidationIssues(undefined);
-  validatePodOptions({ image: 'task-image', ...o }, `${at}: runInPod`, sub, line);
+  validatePodOptions({ image: 'task-image', ...pod }, `${at}: runInPod`, sub, line);
   for (const i of sub.list()) issues.add(`runInPod.${i.field}`, i.message, line);
   return o as RunInPod;
+}
+
+/** runInPod.connections and runInPod.variables: ids whose Secrets (aloft-conn-<name>, aloft-variables) can reach the pod. */
+function runInPodSecrets(connections: unknown, variables: unknown, at: string, issues: ValidationIssues, line?: number): void {
+  for (const [field, v, kind] of [['connections', connections, 'connection'], ['variables', variables, 'variable']] as const) {
+    if (v === undefined) continue;
+    if (!Array.isArray(v)) {
+      issues.add(`runInPod.${field}`, `${at}: runInPod.${field} must be a list of ${kind} ids`, line);
+      continue;
+    }
+    v.forEach((id: unknown, i) => {
+      const f = `runInPod.${field}[${i}]`;
+      if (typeof id !== 'string' || !SECRET_ID.test(id)) return issues.add(f, `${at}: ${f} is not a ${kind} id (1–250 letters, digits, "_", "-" or "."): ${JSON.stringify(id)}`, line);
+      if (kind === 'connection') {
+        const s = connSecretName(id);
+        if ('problem' in s) issues.add(f, `${at}: ${f}: ${s.problem}`, line);
+      }
+    });
+  }
 }
 
 function resolveParams(input: Record<string, ParamInput>, at: string, issues: ValidationIssues, line?: number): Record<string, ParamSpec> {

@@ -32,7 +32,8 @@ export interface TaskArgsInput {
    * Run this `command`/`fn` task (or, in defaultArgs, every such task of the DAG) in a pod
    * of its own built from the Aloft task image, like Airflow's KubernetesExecutor. `true`
    * uses the worker's defaults; an object overrides image, namespace, resources, node
-   * selector, tolerations, service account, secrets, labels and annotations.
+   * selector, tolerations, service account, secrets, labels and annotations, and names the
+   * `connections` and `variables` the pod gets by Secret reference (docs/secrets.md).
    */
   runInPod?: boolean | RunInPod;
   /**
@@ -201,7 +202,11 @@ export interface KubernetesPodTaskOptions extends BaseTaskOptions, MappableOptio
   cmds?: string[];
   /** The container's arguments; templated. */
   arguments?: string[];
-  /** Values (templated) or references to a secret or config map key. */
+  /**
+   * Values (templated) or references to a secret or config map key. A connection or
+   * variable goes by reference only: `secret.conn('warehouse').password` reads the Secret
+   * aloft-conn-warehouse, key password (docs/secrets.md).
+   */
   env?: Record<string, string | { secretKeyRef: { name: string; key: string } } | { configMapKeyRef: { name: string; key: string } }>;
   envFrom?: ({ secretRef: { name: string } } | { configMapRef: { name: string } })[];
   labels?: Record<string, string>;
@@ -247,6 +252,14 @@ export interface KubernetesPodTaskOptions extends BaseTaskOptions, MappableOptio
   cluster?: { kubeconfig?: string; context?: string } | { inCluster: true };
   /** After an OOMKill, the next try gets memory × factor (requests and limits), up to max. */
   oomRetry?: { factor: number; max: string };
+  /**
+   * Opt-in: instead of reading aloft-conn-<name> and aloft-variables from the namespace, the
+   * pod reads a Secret of its own that the worker fills, when the try starts, with only the
+   * connection fields and variables the task names, from the worker's backends, and that is
+   * deleted with the pod. The worker then needs the Role of
+   * deploy/kubernetes/components/materialize-secrets (docs/secrets.md).
+   */
+  materializeSecrets?: boolean;
 }
 
 /** How a sensor waits, like Airflow's BaseSensorOperator; every sensor takes these. */

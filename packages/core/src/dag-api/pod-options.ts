@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { PodParams } from '../model/pod-params.js';
+import { podEnvSecrets } from '../secrets/pod-secrets.js';
 import { parseDuration } from './durations.js';
 import { TASK_ARG_KEYS } from './options.js';
-import { DNS1123_LABEL, K8S_QUANTITY, labelKeyProblem, labelValueProblem, type ValidationIssues } from './validation.js';
+import { DNS1123_LABEL, DNS1123_SUBDOMAIN, K8S_QUANTITY, labelKeyProblem, labelValueProblem, type ValidationIssues } from './validation.js';
 
 /** The pod's own parameters; task options (TASK_ARGS) are accepted beside them. */
 const POD_PARAMS = new Set([
@@ -12,6 +13,7 @@ const POD_PARAMS = new Set([
   'imagePullPolicy', 'imagePullSecrets', 'securityContext', 'containerSecurityContext', 'initContainers', 'sidecars',
   'hostNetwork', 'dnsPolicy', 'priorityClassName', 'podTemplate', 'podTemplateFile', 'startupTimeout',
   'activeDeadline', 'terminationGracePeriod', 'onFinish', 'getLogs', 'skipExitCodes', 'cluster', 'oomRetry',
+  'materializeSecrets',
 ]);
 const TASK_ARGS = new Set<string>(['id', 'upstream', 'triggerRule', 'args', 'expand', 'maxMapLength', ...TASK_ARG_KEYS]);
 
@@ -108,11 +110,22 @@ export function validatePodOptions(o: Record<string, unknown>, at: string, issue
     });
   }
   validateMore(o, bad, file);
+  podSecretsProblems(isObj(env) ? env : {}, { cmds: o['cmds'] as string[] | undefined, arguments: o['arguments'] as string[] | undefined }, at, issues, line);
   // The one place the checked fields become typed: each was checked above or in validateMore.
   return out as PodParams;
 }
 
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/**
+ * A pod's connections and variables go by Secret reference only: each env value that is
+ * exactly `secret.conn(id).<field>` or `secret.variable(key)` must map to a Secret, and no
+ * other template of the pod (env, cmds, arguments, a runInPod command) may name one.
+ */
+export function podSecretsProblems(env: Record<string, unknown>, templated: Record<string, readonly string[] | string | undefined>, at: string, issues: ValidationIssues, line?: number): void {
+  const ok = (v: unknown) => v === undefined || typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
+  const checked = Object.fromEntries(Object.entries(templated).filter(([, v]) => ok(v)));
+  for (const p of podEnvSecrets(env, checked).problems) issues.add(p.field, `${at}: ${p.field}: ${p.message}`, line);
+}
+
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isName = (v: unknown): v is string => typeof v === 'string' && v.length <= 253 && DNS1123_SUBDOMAIN.test(v);
@@ -173,7 +186,7 @@ function validateMore(o: Record<string, unknown>, bad: (field: string, problem: 
   }
   for (const f of ['serviceAccountName', 'priorityClassName'] as const) if (o[f] !== undefined && !isName(o[f])) bad(f, 'must be a DNS-1123 subdomain');
   for (const f of ['securityContext', 'containerSecurityContext', 'podTemplate'] as const) if (o[f] !== undefined && !isObj(o[f])) bad(f, 'must be an object');
-  for (const f of ['hostNetwork', 'getLogs'] as const) if (o[f] !== undefined && typeof o[f] !== 'boolean') bad(f, 'must be true or false');
+  for (const f of ['hostNetwork', 'getLogs', 'materializeSecrets'] as const) if (o[f] !== undefined && typeof o[f] !== 'boolean') bad(f, 'must be true or false');
   const tpl = o['podTemplateFile'];
   if (tpl !== undefined) {
     if (typeof tpl !== 'string') bad('podTemplateFile', 'must be a path');

@@ -96,7 +96,12 @@ export interface TaskArgs {
 }
 
 /** Where and how a task that runs in its own pod runs; every field is optional. */
-export type RunInPod = Partial<Pick<PodParams, 'image' | 'namespace' | 'resources' | 'nodeSelector' | 'tolerations' | 'serviceAccountName' | 'secrets' | 'labels' | 'annotations'>>;
+export type RunInPod = Partial<Pick<PodParams, 'image' | 'namespace' | 'resources' | 'nodeSelector' | 'tolerations' | 'serviceAccountName' | 'secrets' | 'labels' | 'annotations' | 'materializeSecrets'>> & {
+  /** Connections the pod gets as ALOFT_CONN_<ID>, from the Secret aloft-conn-<name> (key `uri`) by reference, so ctx.conn works in it. */
+  connections?: string[];
+  /** Variables the pod gets as ALOFT_VAR_<KEY>, from the Secret aloft-variables (key `<key>`) by reference. */
+  variables?: string[];
+};
 
 /**
  * Dynamic task mapping: one task instance per element at run time. With several mapped

@@ -43,6 +43,8 @@ export type PodParams = {
   skipExitCodes?: number[];
   cluster?: { kubeconfig?: string; context?: string; inCluster?: boolean };
   oomRetry?: { factor: number; max: string };
+  /** The worker copies the values the pod's secret references name into a Secret of the pod's own. */
+  materializeSecrets?: boolean;
 };
 
 /** A secret reaches the pod by reference only: as one env var, all keys as env, or files. */

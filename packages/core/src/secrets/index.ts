@@ -5,3 +5,4 @@ export * from './backends.js';
 export * from './secret-store.js';
 export * from './template-refs.js';
 export * from './configure.js';
+export * from './pod-secrets.js';

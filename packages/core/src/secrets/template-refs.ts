@@ -11,10 +11,11 @@ export interface SecretRefs {
 }
 
 const BLOCK = /\{\{([\s\S]*?)\}\}|\{%([\s\S]*?)%\}/g;
-const NAME = String.raw`(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*(['"])([A-Za-z0-9_][A-Za-z0-9_.-]*)\2\s*\])`;
-const CONN = new RegExp(String.raw`(?<![\w.])conn${NAME}`, 'g');
-const VAR_JSON = new RegExp(String.raw`(?<![\w.])var\.json${NAME}`, 'g');
-const VAR = new RegExp(String.raw`(?<![\w.])var${NAME}`, 'g');
+/** `.name` or `['name']` after `conn`/`var`: the name is group 1, or group 3 (group 2 is the quote). */
+export const SECRET_NAME_ACCESS = String.raw`(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*(['"])([A-Za-z0-9_][A-Za-z0-9_.-]*)\2\s*\])`;
+const CONN = new RegExp(String.raw`(?<![\w.])conn${SECRET_NAME_ACCESS}`, 'g');
+const VAR_JSON = new RegExp(String.raw`(?<![\w.])var\.json${SECRET_NAME_ACCESS}`, 'g');
+const VAR = new RegExp(String.raw`(?<![\w.])var${SECRET_NAME_ACCESS}`, 'g');
 
 export function secretRefs(texts: Iterable<string>): SecretRefs {
   const refs: SecretRefs = { conns: new Set(), vars: new Set(), jsonVars: new Set() };

@@ -7,6 +7,8 @@ import { PodCleanup } from './pod-cleanup.js';
 import type { PodLauncher } from './pod-launcher.js';
 import { podResult } from './pod-output.js';
 import { refusedReference, type PodReferenceAllowList } from './pod-references.js';
+import { materialize, materializedSecretName, PodSecretMaterializer, type MaterializedSecret } from './pod-secret-materializer.js';
+import { podSecretParams } from './pod-secret-refs.js';
 import type { TaskTemplates } from '../../template-renderer.js';
 import { buildPod, MAIN_CONTAINER, renderPodTemplates, type PodIdentity, type PodParams } from './pod-spec.js';
 import type { PodWatcher } from './pod-watcher.js';
@@ -97,13 +99,31 @@ export class PodTry {
   async #run(): Promise<ExecResult> {
     const { id, key } = this.r;
     const { store } = this.c;
-    const p = await renderPodTemplates(this.r.params, this.r.templates, `${id.dagId}.${id.taskId}`);
+    const task = `dag "${id.dagId}", task "${id.taskId}"${id.mapIndex >= 0 ? ` [${id.mapIndex}]` : ''}`;
+    // Secret references become secretKeyRefs before anything renders: no template may read a secret into the spec.
+    const mapped = podSecretParams(this.r.params, task);
+    if ('refused' in mapped) {
+      this.env.log.system(mapped.refused);
+      return { outcome: 'failed', reason: mapped.refused, noRetry: true };
+    }
+    let params = mapped.params;
+    let own: MaterializedSecret | undefined;
+    if (params.materializeSecrets && Object.keys(mapped.refs).length > 0) {
+      try {
+        ({ params, secret: own } = await materialize(params, mapped.refs, materializedSecretName(id, params.namePrefix), this.env.secrets?.lookup));
+      } catch (err) {
+        return { outcome: 'failed', reason: `${task}: ${errorText(err)}` };
+      }
+    }
+    const p = await renderPodTemplates(params, this.r.templates, `${id.dagId}.${id.taskId}`);
     const ns = p.namespace;
     const startupMs = p.startupTimeoutMs ?? this.c.defaultStartupTimeoutMs;
     const oomKills = Number((await store.getTiField(key, 'oomKills')) ?? 0);
     const pod = buildPod({ params: p, id, dagFile: this.r.dagFile, taskEnv: this.r.taskEnv, oomKills });
     // Checked on the pod as built, before anything is created: no retry can make it allowed.
-    const refused = refusedReference(pod, this.c.references, `dag "${id.dagId}", task "${id.taskId}"${id.mapIndex >= 0 ? ` [${id.mapIndex}]` : ''}`);
+    // The try's own Secret holds only what the worker put there: the allow-list is for the namespace's.
+    const references = own ? { ...this.c.references, secrets: [...this.c.references.secrets, own.name] } : this.c.references;
+    const refused = refusedReference(pod, references, task);
     if (refused) {
       this.env.log.system(refused);
       return { outcome: 'failed', reason: refused, noRetry: true };
@@ -112,8 +132,20 @@ export class PodTry {
     if (memory) await store.setTiFields(key, { [`podMemory:${id.tryNumber}`]: memory });
 
     if (this.#cancelled || this.#detached) return { outcome: 'failed', reason: this.#cancelled ?? `handed back: ${this.#detached ?? ''}` };
-    const launched = await this.c.launcher.launch({ key, id, namespace: ns, namePrefix: p.namePrefix, pod, startupMs, env: this.env });
-    if ('failed' in launched) return { outcome: 'failed', reason: launched.failed };
+    const secrets = own && new PodSecretMaterializer({ api: this.c.api, retries: this.c.retries });
+    if (own) await secrets!.create(ns, own, id);
+    const launched = await this.c.launcher.launch({ key, id, namespace: ns, namePrefix: p.namePrefix, pod, startupMs, env: this.env }).catch(async (err: unknown) => {
+      if (own) await secrets!.delete(ns, own.name);
+      throw err;
+    });
+    if ('failed' in launched) {
+      if (own) await secrets!.delete(ns, own.name);
+      return { outcome: 'failed', reason: launched.failed };
+    }
+    if (own) {
+      await secrets!.own(ns, own, launched.pod, id);
+      if (!launched.adopted) this.env.log.system(`materialised ${Object.keys(own.data).length} secret value(s) in Secret ${ns}/${own.name}, deleted with the pod`);
+    }
     const { name } = launched;
     this.#launched = { name, uid: launched.pod.metadata?.uid };
     this.#cleanup = new PodCleanup({ api: this.c.api, retries: this.c.retries, logger: this.c.logger, log: this.env.log, pod: { namespace: ns, ...this.#launched }, params: this.r.params });

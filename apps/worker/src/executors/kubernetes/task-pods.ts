@@ -6,6 +6,7 @@ import type { Executor, TaskRequest } from '../executor.js';
 import { aloftEnv } from '../task-env.js';
 import type { ExecEnv, RunningTask } from '../types.js';
 import type { KubernetesExecutor, PodRun } from './executor.js';
+import { runInPodSecretEnv } from './pod-secret-refs.js';
 
 export interface TaskPodDefaults {
   image: string;
@@ -50,15 +51,26 @@ export class TaskPods implements Executor {
     return Promise.resolve(this.#run({ ...podRun(r), params, templates: r.templates }, env));
   }
 
-  /** A command or function task in a pod of its own, already templated; this worker only watches it. */
-  inPod(r: TaskRequest, env: ExecEnv, spec: PodTaskSpec): RunningTask {
-    const o = r.task.runInPod!;
+  /**
+   * A command or function task in a pod of its own, already templated; this worker only
+   * watches it. `secretEnv`: the command's env values that are secret references
+   * (`{{ conn.warehouse.password }}`), which the pod reads from their Secrets itself, as it
+   * does the connections and variables runInPod names.
+   */
+  inPod(r: TaskRequest, env: ExecEnv, spec: PodTaskSpec, secretEnv: Record<string, string> = {}): RunningTask {
+    const { connections, variables, ...o } = r.task.runInPod!;
     const tp = this.#defaults;
     const params: StoredPodParams = {
       ...o,
       image: o.image ?? tp.image,
       cmds: [...tp.command, '--termination-log', '/dev/termination-log'],
-      env: { ALOFT_TASK_SPEC: encodeSpec(spec), ...(tp.dagsFolder ? { ALOFT_DAGS_FOLDER: tp.dagsFolder } : {}) },
+      env: {
+        ALOFT_TASK_SPEC: encodeSpec(spec),
+        ...(tp.dagsFolder ? { ALOFT_DAGS_FOLDER: tp.dagsFolder } : {}),
+        // Secret references, mapped to secretKeyRefs with the pod's own (PodTry): never rendered here.
+        ...runInPodSecretEnv({ connections, variables }),
+        ...secretEnv,
+      },
       onFinish: 'delete',
       getLogs: true,
       skipExitCodes: [spec.skipExitCode],
