@@ -15,7 +15,6 @@ import {
   NotFoundError,
   NotReplicatedError,
   RUN_TYPES,
-  UNMAPPED,
   TASK_STATES,
   taskStatesOfRun,
   type AloftClient,

@@ -367,11 +367,11 @@ program
 
 try {
   await program.parseAsync(process.argv);
-} catch (err) {
+} catch (caught) {
   // A command that failed because Redis could not be reached says so, naming the settings.
-  const lost = ownRedis !== undefined && ownRedis.status !== 'ready' && !(err instanceof UsageError);
-  process.stderr.write(`aloft: ${lost ? unreachable(ownUrl, process.env) : err instanceof Error ? err.message : String(err)}\n`);
-  if (lost) err = new AloftConnectionError(unreachable(ownUrl, process.env));
+  const lost = ownRedis !== undefined && ownRedis.status !== 'ready' && !(caught instanceof UsageError);
+  process.stderr.write(`aloft: ${lost ? unreachable(ownUrl, process.env) : caught instanceof Error ? caught.message : String(caught)}\n`);
+  const err = lost ? new AloftConnectionError(unreachable(ownUrl, process.env)) : caught;
   // As when Redis cannot be reached: 2 for "could not even ask", 1 for a failed command.
   process.exitCode = err instanceof UsageError || err instanceof AloftConnectionError ? 2 : 1;
 } finally {
