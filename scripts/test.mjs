@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Runs every test: installs dependencies and redis-server if needed, type-checks every
-// package and the tests (`pnpm typecheck`), runs vitest, and ends with one line
-// `N passed, N failed[, N skipped]`. A failed type check counts as one failed test; the tests
-// still run. The type check runs when no test file is named (ALOFT_TYPECHECK=0 skips it,
-// ALOFT_TYPECHECK=1 runs it with named files too).
+// package and the tests (`pnpm typecheck`), lints (`pnpm lint`: eslint with its import-cycle
+// check, then knip), checks the formatting (`pnpm format:check`), runs vitest, and ends with
+// one line `N passed, N failed[, N skipped]`. Each failed check counts as one failed test;
+// the tests still run. The checks run when no test file is named: ALOFT_TYPECHECK=0 skips
+// the type check and ALOFT_LINT=0 the lint and format checks; =1 runs them with named files too.
 //
 // The pod tests' real-server tier runs against a real kube-apiserver started here (see
 // scripts/lib/real-kube.mjs): built once per machine when missing, started in a scratch dir
@@ -24,19 +25,21 @@ ensureKubectl();
 
 const args = process.argv.slice(2);
 
-const wantsTypecheck = process.env.ALOFT_TYPECHECK === '1' || (process.env.ALOFT_TYPECHECK !== '0' && args.length === 0);
-let typecheckFailed = false;
-if (wantsTypecheck) {
+/** Whether a check runs: `=1` always, `=0` never, else only when no test file is named. */
+const wants = (variable) => process.env[variable] === '1' || (process.env[variable] !== '0' && args.length === 0);
+/** Runs one root script (`pnpm <script> ...`) as a check; its name when it failed. */
+function check(script, ...more) {
   const [cmd, ...pre] = pnpmCommand();
   const started = Date.now();
-  const tc = spawnSync(cmd, [...pre, 'typecheck', '--output-logs=errors-only'], {
-    stdio: 'inherit',
-    cwd: ROOT,
-    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
-  });
-  typecheckFailed = tc.status !== 0;
-  console.log(`[aloft] typecheck ${typecheckFailed ? 'failed' : 'passed'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const run = spawnSync(cmd, [...pre, script, ...more], { stdio: 'inherit', cwd: ROOT, env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' } });
+  const ok = run.status === 0;
+  console.log(`[aloft] ${script.replace(':check', '')} ${ok ? 'passed' : 'failed'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return ok ? [] : [script];
 }
+const failedChecks = [
+  ...(wants('ALOFT_TYPECHECK') ? check('typecheck', '--output-logs=errors-only') : []),
+  ...(wants('ALOFT_LINT') ? [...check('lint'), ...check('format:check')] : []),
+];
 const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=aloft-source`.trim() };
 let kube;
 if (wantsRealKube(args)) {
@@ -79,8 +82,8 @@ if (existsSync(report)) {
   failed = 1;
 }
 if (r.status !== 0 && failed === 0) failed = 1;
-if (typecheckFailed) {
-  console.log('typecheck: failed (see the errors above)');
+for (const name of failedChecks) {
+  console.log(`${name}: failed (see the errors above)`);
   failed += 1;
 }
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

@@ -99,7 +99,7 @@ describe('Redis failover through Sentinel (real primary, replica and three Senti
     const direct = createRedis(set!.primary.url, { retryStrategy: () => null, maxRetriesPerRequest: 0 });
     direct.on('error', () => undefined);
     await direct.call('CLIENT', 'PAUSE', '20000', 'WRITE');
-    const offset = (info: string, field: string) => Number(/\b${field}:(\d+)/.exec(info)?.[1] ?? -1);
+    const offset = (info: string, field: string) => Number(new RegExp(`\\b${field}:(\\d+)`).exec(info)?.[1] ?? -1);
     const primaryOffset = offset(await direct.info('replication'), 'master_repl_offset');
     await waitFor('the replica caught up', async () => offset(await set!.info(set!.replica.port, 'replication'), 'slave_repl_offset') >= primaryOffset, 10_000);
     set!.primary.process!.kill('SIGKILL');

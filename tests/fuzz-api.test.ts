@@ -35,7 +35,7 @@ describe('API under hostile input', () => {
         redirect: 'manual',
         signal: ac.signal,
         headers: { ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}), ...o.headers },
-        // The page's DOM types (tsconfig.tests.json) take a Uint8Array as a body, not a Buffer.
+        // The page's DOM types (the root tsconfig.json) take a Uint8Array as a body, not a Buffer.
         body: Buffer.isBuffer(o.body) ? new Uint8Array(o.body) : o.body,
       });
       const type = r.headers.get('content-type') ?? '';

@@ -1,7 +1,7 @@
 /**
  * The SDK writes out the shapes of the REST API instead of importing them from @aloft/core,
  * so that it runs without Redis or BullMQ installed (packages/sdk/src/types.ts). This file is
- * the check that the copy still matches: `pnpm typecheck` (tsconfig.tests.json) fails when a
+ * the check that the copy still matches: `pnpm typecheck` (the root tsconfig.json) fails when a
  * core type changes and its SDK twin does not. At run time it only passes.
  */
 import { describe, expectTypeOf, it } from 'vitest';

@@ -68,7 +68,7 @@ function soakDags(): void {
   mkdirSync(DAGS, { recursive: true });
   for (const id of Object.keys(INTENDED)) {
     const src = readFileSync(join(ROOT, 'examples', 'dags', `${id}.ts`), 'utf8');
-    const fast = src.replace(/\n  schedule: '[^']+',\n/, "\n  schedule: { every: '10s' },\n");
+    const fast = src.replace(/\n {2}schedule: '[^']+',\n/, "\n  schedule: { every: '10s' },\n");
     if (SCHEDULED.includes(id) && fast === src) throw new Error(`examples/dags/${id}.ts: no schedule line to speed up`);
     writeFileSync(join(DAGS, `${id}.ts`), fast);
   }

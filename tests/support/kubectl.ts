@@ -4,7 +4,6 @@ import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ROOT } from './system.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 export type Manifest = Record<string, any> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
 
 /** kubectl's embedded kustomize must know `patches` with paths and `replicas` (kustomize v4+, kubectl 1.21+). */

@@ -415,6 +415,21 @@ function TriggerDialog({ dag, onClose }: { dag: DagDetail; onClose: (runId?: str
     }
     return { conf };
   };
+  // Never rejects: a failed trigger shows its error in the dialog.
+  const trigger = async (): Promise<void> => {
+    const built = build();
+    if (!('conf' in built)) return setError(built);
+    setBusy(true);
+    try {
+      const run = await api.trigger(dag.id, built.conf);
+      ref.current?.close();
+      onClose(run.runId);
+    } catch (err) {
+      setError({ message: errorText(err), field: (err as { field?: string }).field ?? '' });
+    } finally {
+      setBusy(false);
+    }
+  };
 
   return (
     <dialog
@@ -425,20 +440,9 @@ function TriggerDialog({ dag, onClose }: { dag: DagDetail; onClose: (runId?: str
       class="modal wide" onClose={() => onClose()} aria-labelledby="trigger-title">
       <form
         method="dialog"
-        onSubmit={async (e) => {
+        onSubmit={(e) => {
           e.preventDefault();
-          const built = build();
-          if (!('conf' in built)) return setError(built);
-          setBusy(true);
-          try {
-            const run = await api.trigger(dag.id, built.conf);
-            ref.current?.close();
-            onClose(run.runId);
-          } catch (err) {
-            setError({ message: errorText(err), field: (err as { field?: string }).field ?? '' });
-          } finally {
-            setBusy(false);
-          }
+          void trigger();
         }}
       >
         <h2 id="trigger-title">Trigger {dag.id}</h2>

@@ -209,22 +209,26 @@ export function ConfirmDialog({ spec, onClose }: { spec: ConfirmSpec | undefined
       d.showModal();
     } else if (!spec && d.open) d.close();
   }, [spec]);
+  // Never rejects: a failed action shows its error in the dialog.
+  const confirm = async (s: ConfirmSpec): Promise<void> => {
+    setBusy(true);
+    try {
+      await s.run();
+      onClose(true);
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
   return (
     <dialog ref={ref} class="modal" onClose={() => spec && onClose(false)} aria-labelledby="confirm-title">
       {spec && (
         <form
           method="dialog"
-          onSubmit={async (e) => {
+          onSubmit={(e) => {
             e.preventDefault();
-            setBusy(true);
-            try {
-              await spec.run();
-              onClose(true);
-            } catch (err) {
-              setError(errorText(err));
-            } finally {
-              setBusy(false);
-            }
+            void confirm(spec);
           }}
         >
           <h2 id="confirm-title">{spec.title}</h2>

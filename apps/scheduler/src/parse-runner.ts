@@ -137,7 +137,7 @@ function summary(text: string): string {
 async function drained(streams: Readable[], ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
-    Promise.all(streams.map((s) => (s.closed ? undefined : new Promise((r) => s.once('close', r))))),
+    Promise.all(streams.filter((s) => !s.closed).map((s) => new Promise((r) => s.once('close', r)))),
     new Promise((r) => (timer = setTimeout(r, ms))),
   ]);
   clearTimeout(timer);

@@ -47,14 +47,11 @@ export class Scheduler {
       leader: new Gauge({ name: 'aloft_scheduler_is_leader', help: '1 when this replica holds the scheduling lease', registers: [o.registry] }),
       importErrors: new Gauge({ name: 'aloft_dag_import_errors', help: 'DAG files with import errors', registers: [o.registry] }),
     };
-    const self = this;
-    new Gauge({
+    const lag: Gauge = new Gauge({
       name: 'aloft_scheduler_loop_lag_seconds',
       help: 'How late the scheduling loop is: time since it last completed beyond its interval',
       registers: [o.registry],
-      collect() {
-        this.set(Math.max(0, self.loopLagMs - o.loopMs) / 1000);
-      },
+      collect: () => lag.set(Math.max(0, this.loopLagMs - o.loopMs) / 1000),
     });
   }
 

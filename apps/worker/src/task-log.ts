@@ -20,8 +20,9 @@ export class TaskLog {
 
   write(stream: LogLine['stream'], line: string): void {
     this.#buffer.push({ at: Date.now(), stream, line: this.masker ? this.masker.mask(line) : line });
-    if (this.#buffer.length >= 500) this.flush();
-    else this.#timer ??= setTimeout(() => this.flush(), 100);
+    // flush() never rejects: a batch that fails to write is dropped there.
+    if (this.#buffer.length >= 500) void this.flush();
+    else this.#timer ??= setTimeout(() => void this.flush(), 100);
   }
 
   system(line: string): void {

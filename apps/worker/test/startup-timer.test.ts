@@ -26,7 +26,7 @@ describe('the startup timer fails a pod still Pending after its startup timeout,
   });
 
   it('leaves a pod that started, one not seen yet, and a stopped timer alone', () => {
-    let v: PodVerdict | undefined;
+    let v: PodVerdict | undefined = undefined;
     const running = timer(() => v);
     const stopped = timer(() => ({ kind: 'pending', detail: 'x', unschedulable: false }));
     stopped.t.stop();

@@ -98,10 +98,10 @@ describe('the template renderer (a child process)', () => {
 
   it('fails what waits when stopped, and stops twice safely', async () => {
     const r = renderer({ timeoutMs: 10_000 });
-    const waiting = r.render(info, [{ template: SPIN, where: 'x' }]).catch((err: unknown) => err as Error);
+    const waiting = r.render(info, [{ template: SPIN, where: 'x' }]).catch((err: unknown) => err);
     await r.stop();
     await r.stop();
-    expect((await waiting).message).toMatch(/the worker is stopping/);
+    expect(String(await waiting)).toMatch(/the worker is stopping/);
     await expect(r.render(info, [{ template: '{{ ds | string }}', where: 'x' }])).rejects.toThrow(/the worker is stopping/);
     expect(r.state).toBe('stopped');
   });

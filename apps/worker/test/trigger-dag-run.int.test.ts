@@ -34,6 +34,7 @@ const info = (tryNumber: number): TemplateInfo => ({
   taskId: 'kick',
   mapIndex: -1,
   tryNumber,
+  args: {},
   logicalDate: new Date('2026-01-02T03:04:05Z'),
   dataIntervalStart: new Date('2026-01-02T03:04:05Z'),
   dataIntervalEnd: new Date('2026-01-02T03:04:05Z'),

@@ -377,11 +377,12 @@ addSecretsCommands(program, {
 
 try {
   await program.parseAsync(process.argv);
-} catch (err) {
+} catch (caught) {
   // A command that failed because Redis could not be reached says so, naming the settings.
-  const lost = ownRedis !== undefined && ownRedis.status !== 'ready' && !(err instanceof UsageError) && !(err instanceof AloftError);
-  process.stderr.write(`aloft: ${lost ? unreachable(own) : err instanceof Error ? err.message : String(err)}\n`);
-  if (lost) err = new AloftConnectionError(unreachable(own));
+  const lost = ownRedis !== undefined && ownRedis.status !== 'ready' && !(caught instanceof UsageError) && !(caught instanceof AloftError);
+  process.stderr.write(`aloft: ${lost ? unreachable(own) : caught instanceof Error ? caught.message : String(caught)}
+`);
+  const err = lost ? new AloftConnectionError(unreachable(own)) : caught;
   // As when Redis cannot be reached: 2 for "could not even ask", 1 for a failed command.
   process.exitCode = err instanceof UsageError || err instanceof AloftConnectionError ? 2 : 1;
 } finally {

@@ -1,4 +1,4 @@
-import { AloftError } from '../errors/aloft-error.js';
+import type { AloftError } from '../errors/aloft-error.js';
 import { NotFoundError } from '../errors/not-found-error.js';
 import { UNMAPPED } from '../model/ids.js';
 
