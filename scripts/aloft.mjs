@@ -15,9 +15,19 @@ if (!env.REDIS_URL && existsSync(recorded)) env.REDIS_URL = readFileSync(recorde
 // And the keyring up.mjs made for Aloft's own secret store, for `connections` and `variables`.
 const keyring = join(ROOT, '.data', 'credentials', 'aloft-secrets-keys');
 if (!env.ALOFT_SECRETS_KEYS && !env.ALOFT_SECRETS_KEYS_FILE && existsSync(keyring)) env.ALOFT_SECRETS_KEYS_FILE = keyring;
-const child = spawn(process.execPath, ['--conditions=aloft-source', '--import', pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, join(ROOT, 'packages', 'cli', 'src', 'main.ts'), ...process.argv.slice(2)], {
-  cwd: process.cwd(),
-  env,
-  stdio: 'inherit',
-});
+const child = spawn(
+  process.execPath,
+  [
+    '--conditions=aloft-source',
+    '--import',
+    pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href,
+    join(ROOT, 'packages', 'cli', 'src', 'main.ts'),
+    ...process.argv.slice(2),
+  ],
+  {
+    cwd: process.cwd(),
+    env,
+    stdio: 'inherit',
+  },
+);
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

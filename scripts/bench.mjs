@@ -7,5 +7,9 @@ import { ensureInstalled, ensureRedisServer, ROOT } from './lib/bootstrap.mjs';
 
 ensureInstalled();
 if (!process.env.REDIS_URL) ensureRedisServer();
-const r = spawnSync(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', join(ROOT, 'packages', 'bench', 'src', process.argv[2] === 'redis' ? 'redis-cost.ts' : 'bench.ts')], { stdio: 'inherit', cwd: ROOT });
+const r = spawnSync(
+  process.execPath,
+  ['--conditions=aloft-source', '--import', 'tsx', join(ROOT, 'packages', 'bench', 'src', process.argv[2] === 'redis' ? 'redis-cost.ts' : 'bench.ts')],
+  { stdio: 'inherit', cwd: ROOT },
+);
 process.exit(r.status ?? 1);

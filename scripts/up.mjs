@@ -145,7 +145,8 @@ if (!process.env.REDIS_URL && !process.env.REDIS_URL_FILE) {
 
 // Pods: on the cluster the workers find (KUBECONFIG, ~/.kube/config, in-cluster), or else
 // on a local stand-in that runs each pod's command as a local process.
-const clusterConfigured = Boolean(process.env.KUBECONFIG || process.env.ALOFT_K8S_KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST) || existsSync(join(homedir(), '.kube', 'config'));
+const clusterConfigured =
+  Boolean(process.env.KUBECONFIG || process.env.ALOFT_K8S_KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST) || existsSync(join(homedir(), '.kube', 'config'));
 if (clusterConfigured) {
   say('pods: on the cluster in your kubeconfig');
 } else {
@@ -164,7 +165,9 @@ if (clusterConfigured) {
   }
   env.KUBECONFIG = kubeconfig;
   env.ALOFT_K8S_STAND_IN = '1';
-  say('\x1b[33mpods run on a local stand-in, not a cluster\x1b[0m: no KUBECONFIG, so each pod\'s command runs as a local process (packages/k8s-emulator); set KUBECONFIG to use a cluster');
+  say(
+    "\x1b[33mpods run on a local stand-in, not a cluster\x1b[0m: no KUBECONFIG, so each pod's command runs as a local process (packages/k8s-emulator); set KUBECONFIG to use a cluster",
+  );
 }
 
 // Example connections and variables for examples/dags/warehouse_report.ts, one from each

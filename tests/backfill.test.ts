@@ -11,11 +11,16 @@ const at = (d: string) => Date.parse(`${d}T00:00:00Z`);
 describe('backfill and clear over a range (CLI and API, real scheduler and worker)', () => {
   const sys = new System({ dagsFolder: join(ROOT, 'tests', 'fixtures', 'backfill-dags') });
   const cli = async (...args: string[]) => {
-    const r = await exec(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', join(ROOT, 'packages', 'cli', 'src', 'main.ts'), '--json', ...args], { cwd: ROOT, env: sys.env() }).catch((e: { stdout: string; stderr: string; code: number }) => e);
+    const r = await exec(
+      process.execPath,
+      ['--conditions=aloft-source', '--import', 'tsx', join(ROOT, 'packages', 'cli', 'src', 'main.ts'), '--json', ...args],
+      { cwd: ROOT, env: sys.env() },
+    ).catch((e: { stdout: string; stderr: string; code: number }) => e);
     return { out: r.stdout ? JSON.parse(r.stdout) : undefined, err: r.stderr, code: (r as { code?: number }).code ?? 0 };
   };
   /** Runs of `daily` in January 2026 (the scheduler also makes today's), by logical date. */
-  const january = async () => (await sys.client.listRuns('daily', { limit: 100 })).filter((r) => r.logicalDate < at('2026-02-01')).sort((a, b) => a.logicalDate - b.logicalDate);
+  const january = async () =>
+    (await sys.client.listRuns('daily', { limit: 100 })).filter((r) => r.logicalDate < at('2026-02-01')).sort((a, b) => a.logicalDate - b.logicalDate);
 
   beforeAll(async () => {
     await sys.start();
@@ -30,11 +35,15 @@ describe('backfill and clear over a range (CLI and API, real scheduler and worke
     expect(made.code).toBe(0);
     expect(made.out.created).toEqual(['2026-01-01', '2026-01-02', '2026-01-03', '2026-01-04', '2026-01-05'].map((d) => `scheduled__${d}T00:00:00.000Z`));
     let most = 0;
-    const runs = await waitFor('five finished runs', async () => {
-      const rs = await january();
-      most = Math.max(most, rs.filter((r) => r.state === 'running').length);
-      return rs.length === 5 && rs.every((r) => r.state === 'success' || r.state === 'failed') ? rs : undefined;
-    }, 60_000);
+    const runs = await waitFor(
+      'five finished runs',
+      async () => {
+        const rs = await january();
+        most = Math.max(most, rs.filter((r) => r.state === 'running').length);
+        return rs.length === 5 && rs.every((r) => r.state === 'success' || r.state === 'failed') ? rs : undefined;
+      },
+      60_000,
+    );
     expect(most).toBeLessThanOrEqual(2);
     expect(runs.map((r) => [new Date(r.logicalDate).toISOString().slice(0, 10), r.runType, r.state])).toEqual([
       ['2026-01-01', 'backfill', 'success'],
@@ -55,20 +64,28 @@ describe('backfill and clear over a range (CLI and API, real scheduler and worke
     const failed = await cli('clear', 'daily', '--from', '2026-01-01', '--to', '2026-01-06', '--failed-only');
     expect(failed.out).toEqual({ runs: 1, cleared: 2 });
     const third = 'scheduled__2026-01-03T00:00:00.000Z';
-    await waitFor('the 3rd run to fail again', async () => {
-      const ti = await sys.client.getTaskInstance('daily', third, 'work');
-      return ti.try === 2 && ti.state === 'failed';
-    }, 30_000);
+    await waitFor(
+      'the 3rd run to fail again',
+      async () => {
+        const ti = await sys.client.getTaskInstance('daily', third, 'work');
+        return ti.try === 2 && ti.state === 'failed';
+      },
+      30_000,
+    );
     expect((await sys.client.getTaskInstance('daily', 'scheduled__2026-01-02T00:00:00.000Z', 'work')).try).toBe(1);
 
     const byRegex = await cli('clear', 'daily', '--from', '2026-01-04', '--to', '2026-01-05', '--task', '^aft');
     expect(byRegex.out).toEqual({ runs: 2, cleared: 2 });
     const rerun = await cli('backfill', 'daily', '--from', '2026-01-05', '--to', '2026-01-05', '--rerun');
     expect(rerun.out).toEqual({ created: [], skipped: [], rerun: ['scheduled__2026-01-05T00:00:00.000Z'] });
-    await waitFor('the 5th run again', async () => {
-      const ti = await sys.client.getTaskInstance('daily', 'scheduled__2026-01-05T00:00:00.000Z', 'work');
-      return ti.try === 2 && ti.state === 'success';
-    }, 30_000);
+    await waitFor(
+      'the 5th run again',
+      async () => {
+        const ti = await sys.client.getTaskInstance('daily', 'scheduled__2026-01-05T00:00:00.000Z', 'work');
+        return ti.try === 2 && ti.state === 'success';
+      },
+      30_000,
+    );
     expect(await january()).toHaveLength(6);
   });
 
@@ -77,7 +94,9 @@ describe('backfill and clear over a range (CLI and API, real scheduler and worke
     const bad = await cli('backfill', 'daily', '--from', 'yesterday', '--to', '2026-01-02');
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('--from must be a date such as 2026-01-01');
-    expect((await cli('clear', 'daily', '--from', '2026-01-01', '--to', '2026-01-02', '--task', '(')).err).toContain('--task is not a valid regular expression');
+    expect((await cli('clear', 'daily', '--from', '2026-01-01', '--to', '2026-01-02', '--task', '(')).err).toContain(
+      '--task is not a valid regular expression',
+    );
     expect((await cli('clear', 'daily', 'some-run', '--from', '2026-01-01', '--to', '2026-01-02')).err).toContain('not both');
     expect((await cli('backfill', 'daily', '--from', '2026-01-09', '--to', '2026-01-02')).err).toContain('--from must not be after --to');
   });

@@ -53,7 +53,12 @@ describe('callbacks and notifications end to end (real redis-server, two schedul
 
   const recorded = (dir: string): Recorded[] => {
     const f = join(dir, 'callbacks.jsonl');
-    return existsSync(f) ? readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Recorded) : [];
+    return existsSync(f)
+      ? readFileSync(f, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Recorded)
+      : [];
   };
 
   /** Triggers a run whose callbacks record into a fresh folder; waits for it to finish. */
@@ -108,7 +113,11 @@ d.empty({ id: 'dead_hook', onSuccess: webhookNotifier({ url: '${base}/slow/${SEC
     expect(got).toHaveLength(9);
     expect(of('ok', 'onExecute')).toMatchObject([{ scope: 'task', try: 1, state: 'running' }]);
     expect(of('ok', 'onSuccess')).toMatchObject([{ scope: 'task', try: 1, state: 'success', reason: null }]);
-    expect(of('flaky', 'onExecute').map((e) => e.try).sort()).toEqual([1, 2]);
+    expect(
+      of('flaky', 'onExecute')
+        .map((e) => e.try)
+        .sort(),
+    ).toEqual([1, 2]);
     expect(of('flaky', 'onRetry')).toMatchObject([{ try: 1, state: 'up_for_retry', reason: 'exit code 3' }]);
     expect(of('flaky', 'onSuccess')).toMatchObject([{ try: 2, state: 'success' }]);
     expect(of('bad', 'onFailure')).toHaveLength(1);
@@ -142,8 +151,12 @@ d.empty({ id: 'dead_hook', onSuccess: webhookNotifier({ url: '${base}/slow/${SEC
     expect(lines).toContain("callback onExecute failed: Error: callback exploded; the task's state is unchanged");
     expect(lines).toContain("callback onSuccess failed: Error: callback exploded; the task's state is unchanged");
     // The DAG's onSuccess throws too: the run stays a success, and a worker logs the failure.
-    const workerLogs = () => ['worker-1', 'worker-2'].map((w) => readFileSync(join(ROOT, '.test-results', 'logs', `${sys.prefix}-${w}.log`), 'utf8')).join('\n');
-    await waitFor('the run callback failure in a worker log', async () => workerLogs().includes(`"run":"${run.runId}"`) && /"scope":"dag".*callback failed; state unchanged/.test(workerLogs()));
+    const workerLogs = () =>
+      ['worker-1', 'worker-2'].map((w) => readFileSync(join(ROOT, '.test-results', 'logs', `${sys.prefix}-${w}.log`), 'utf8')).join('\n');
+    await waitFor(
+      'the run callback failure in a worker log',
+      async () => workerLogs().includes(`"run":"${run.runId}"`) && /"scope":"dag".*callback failed; state unchanged/.test(workerLogs()),
+    );
     expect((await sys.client.getRun('cb_throws', run.runId)).state).toBe('success');
   });
 
@@ -161,7 +174,16 @@ d.empty({ id: 'dead_hook', onSuccess: webhookNotifier({ url: '${base}/slow/${SEC
     const flaky = mine().filter((h) => h.path.startsWith('/flaky/'));
     expect(flaky).toHaveLength(2);
     expect(flaky[0]!.authorization).toBe(`Bearer ${SECRET_TOKEN}`);
-    expect(flaky[1]!.body).toMatchObject({ event: 'onSuccess', scope: 'task', dagId: 'cb_webhook', runId: run.runId, taskId: 'flaky_hook', tryNumber: 1, state: 'success', reason: null });
+    expect(flaky[1]!.body).toMatchObject({
+      event: 'onSuccess',
+      scope: 'task',
+      dagId: 'cb_webhook',
+      runId: run.runId,
+      taskId: 'flaky_hook',
+      tryNumber: 1,
+      state: 'success',
+      reason: null,
+    });
     expect(flaky[1]!.body['logicalDate']).toBe(new Date(run.logicalDate).toISOString());
     // The dead webhook was tried twice (retries: 1), each attempt given up after 300 ms. Its
     // log says so; the receiver saw at most those two, and under a loaded machine an attempt
@@ -172,7 +194,10 @@ d.empty({ id: 'dead_hook', onSuccess: webhookNotifier({ url: '${base}/slow/${SEC
     const host = `127.0.0.1:${receiver.port}`;
     expect(deadLog).toContain(`callback onSuccess failed: Error: webhook to ${host} failed: no answer within 300 ms; the task's state is unchanged`);
     const tis = await sys.client.listTaskInstances('cb_webhook', run.runId);
-    expect(tis.map((t) => [t.taskId, t.state]).sort()).toEqual([['dead_hook', 'success'], ['flaky_hook', 'success']]);
+    expect(tis.map((t) => [t.taskId, t.state]).sort()).toEqual([
+      ['dead_hook', 'success'],
+      ['flaky_hook', 'success'],
+    ]);
     const flakyLog = (await sys.client.getLog('cb_webhook', run.runId, 'flaky_hook')).map((l) => l.line).join('\n');
     expect(flakyLog).toContain(`webhook to ${host}: attempt 1 failed (HTTP 500); retrying in 100 ms`);
 

@@ -125,7 +125,9 @@ async function diagnose(s: System, runs: { dag: string; runId: string }[]): Prom
           redis.exists(`${q}${id}:lock`),
         ]);
         const names = ['wait', 'active', 'delayed', 'prioritized', 'completed', 'failed', 'hash', 'lock'];
-        console.log(`unfinished: ${r.dag}/${r.runId}/${ti.taskId} ${ti.state} try ${ti.try} on ${ti.worker} job ${id} in [${names.filter((_, i) => where[i] !== null && where[i] !== 0).join(',')}]`);
+        console.log(
+          `unfinished: ${r.dag}/${r.runId}/${ti.taskId} ${ti.state} try ${ti.try} on ${ti.worker} job ${id} in [${names.filter((_, i) => where[i] !== null && where[i] !== 0).join(',')}]`,
+        );
       }
     }
   } finally {
@@ -140,7 +142,14 @@ describe('chaos: workers, a scheduler and Redis killed and restarted during runs
     const redis = await AofRedis.start();
     const s = new System({
       dagsFolder: dags,
-      env: { ALOFT_LOCK_MS: '2000', ALOFT_HEARTBEAT_MS: '300', ALOFT_KILL_GRACE_MS: '2000', ALOFT_WORKER_GRACE_MS: '1000', ALOFT_WORKER_CONCURRENCY: '4', ALOFT_LOG_LEVEL: 'info' },
+      env: {
+        ALOFT_LOCK_MS: '2000',
+        ALOFT_HEARTBEAT_MS: '300',
+        ALOFT_KILL_GRACE_MS: '2000',
+        ALOFT_WORKER_GRACE_MS: '1000',
+        ALOFT_WORKER_CONCURRENCY: '4',
+        ALOFT_LOG_LEVEL: 'info',
+      },
     });
     // Its Redis is the restartable AOF one (System.stop() stops it).
     s.redis = redis;
@@ -159,14 +168,23 @@ describe('chaos: workers, a scheduler and Redis killed and restarted during runs
       const r = await waitFor(`a run of ${dag}`, () => s.client.trigger(dag), SLOW);
       runs.push({ dag, runId: r.runId });
     };
-    const runningCommands = () => new Set(readMarks().filter((m) => m.mark === 'start' && m.kind === 'cmd' && aliveCommand(Number(m.runner))).map((m) => m.ti)).size;
+    const runningCommands = () =>
+      new Set(
+        readMarks()
+          .filter((m) => m.mark === 'start' && m.kind === 'cmd' && aliveCommand(Number(m.runner)))
+          .map((m) => m.ti),
+      ).size;
     /** A worker that runs a task now (so the chaos hits one mid-task). */
     const busyWorker = async (): Promise<Service> => {
-      const names = await waitFor('a worker running a task', async () => {
-        const tis = (await Promise.all(runs.map((r) => s.client.listTaskInstances(r.dag, r.runId)))).flat();
-        const busy = new Set(tis.filter((t) => t.state === 'running').map((t) => t.worker));
-        return workers.some((w) => busy.has(w.name)) && busy;
-      }, SLOW);
+      const names = await waitFor(
+        'a worker running a task',
+        async () => {
+          const tis = (await Promise.all(runs.map((r) => s.client.listTaskInstances(r.dag, r.runId)))).flat();
+          const busy = new Set(tis.filter((t) => t.state === 'running').map((t) => t.worker));
+          return workers.some((w) => busy.has(w.name)) && busy;
+        },
+        SLOW,
+      );
       return workers.find((w) => names.has(w.name))!;
     };
     const replace = async (w: Service, signal: 'SIGKILL' | 'SIGTERM') => {
@@ -209,10 +227,18 @@ describe('chaos: workers, a scheduler and Redis killed and restarted during runs
     figures.redisRestarts = redis.restarts;
 
     // Every run finishes in its intended state, every task instance in a terminal one.
-    const finished = await Promise.all(runs.map((r) => waitFor(`run ${r.runId} finished`, async () => {
-      const run = await s.client.getRun(r.dag, r.runId);
-      return run.state === 'success' || run.state === 'failed' ? run : undefined;
-    }, 180_000))).catch(async (err: unknown) => {
+    const finished = await Promise.all(
+      runs.map((r) =>
+        waitFor(
+          `run ${r.runId} finished`,
+          async () => {
+            const run = await s.client.getRun(r.dag, r.runId);
+            return run.state === 'success' || run.state === 'failed' ? run : undefined;
+          },
+          180_000,
+        ),
+      ),
+    ).catch(async (err: unknown) => {
       await diagnose(s, runs);
       throw err;
     });
@@ -274,7 +300,9 @@ describe('chaos: workers, a scheduler and Redis killed and restarted during runs
     // Errors the services logged (pino level 50 and up), for the figures.
     let errorLines = 0;
     for (const f of readdirSync(join(ROOT, '.test-results', 'logs')).filter((x) => x.startsWith(`${s.prefix}-`))) {
-      errorLines += readFileSync(join(ROOT, '.test-results', 'logs', f), 'utf8').split('\n').filter((l) => /"level":(5|6)0/.test(l)).length;
+      errorLines += readFileSync(join(ROOT, '.test-results', 'logs', f), 'utf8')
+        .split('\n')
+        .filter((l) => /"level":(5|6)0/.test(l)).length;
     }
     console.log(`chaos figures: ${JSON.stringify({ ...figures, commandPids: pids.length, errorLines })}`);
   }, 330_000);

@@ -7,7 +7,10 @@ import { signInFrom } from './support/dashboard.js';
 import { ROOT, System, waitFor, type Service } from './support/system.js';
 
 describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () => {
-  const sys = new System({ dagsFolder: join(ROOT, 'examples', 'dags'), env: { ALOFT_DASHBOARD_LOGIN_ATTEMPTS: '5', ALOFT_DASHBOARD_LOGIN_ACCOUNT_ATTEMPTS: '8' } });
+  const sys = new System({
+    dagsFolder: join(ROOT, 'examples', 'dags'),
+    env: { ALOFT_DASHBOARD_LOGIN_ATTEMPTS: '5', ALOFT_DASHBOARD_LOGIN_ACCOUNT_ATTEMPTS: '8' },
+  });
   let dash: Service;
   let base = '';
   let adminPassword = '';
@@ -35,7 +38,10 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
     await waitFor('the dashboard', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok, 60_000);
     await waitFor('example DAGs stored', async () => (await sys.client.listDags()).some((d) => d.dag.id === 'etl_fan_out'), 60_000);
     const log = join(ROOT, '.test-results', 'logs', `${sys.prefix}-dashboard.log`);
-    adminPassword = await waitFor('the generated admin password in the log', async () => /user \\"admin\\" with password (\S+) \(shown once/.exec(readFileSync(log, 'utf8'))?.[1]);
+    adminPassword = await waitFor(
+      'the generated admin password in the log',
+      async () => /user \\"admin\\" with password (\S+) \(shown once/.exec(readFileSync(log, 'utf8'))?.[1],
+    );
   });
   afterAll(() => sys.stop());
 
@@ -79,7 +85,11 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
   });
 
   it('refuses state changes without this site as Origin (CSRF), and viewers cannot change anything', async () => {
-    const noOrigin = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ username: 'admin', password: adminPassword }) });
+    const noOrigin = await fetch(`${base}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      body: new URLSearchParams({ username: 'admin', password: adminPassword }),
+    });
     expect(noOrigin.status).toBe(403);
     expect(await noOrigin.json()).toMatchObject({ field: 'origin' });
     const evil = await login('admin', adminPassword, { origin: 'https://evil.example' });
@@ -93,7 +103,11 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
     expect(pause.status).toBe(403);
     expect(await pause.json()).toMatchObject({ error: 'this needs the operator role; you are viewer', field: 'role' });
     const admin = cookieOf(await login('admin', adminPassword));
-    const crossSite = await fetch(`${base}/queues/api/queues/default/pause`, { method: 'PUT', redirect: 'manual', headers: { cookie: admin, origin: 'https://evil.example' } });
+    const crossSite = await fetch(`${base}/queues/api/queues/default/pause`, {
+      method: 'PUT',
+      redirect: 'manual',
+      headers: { cookie: admin, origin: 'https://evil.example' },
+    });
     expect(crossSite.status).toBe(403);
   });
 
@@ -150,7 +164,11 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
   it('REST API: DAGs, runs, task instances, logs, outputs; 4xx naming the field, 404 for unknown ids, OpenAPI', async () => {
     const admin = cookieOf(await login('admin', adminPassword));
     const mk = async (name: string, role: string) =>
-      ((await (await req('/api/v1/tokens', { method: 'POST', cookie: admin, body: JSON.stringify({ name, role }), headers: { 'content-type': 'application/json' } })).json()) as { token: string }).token;
+      (
+        (await (
+          await req('/api/v1/tokens', { method: 'POST', cookie: admin, body: JSON.stringify({ name, role }), headers: { 'content-type': 'application/json' } })
+        ).json()) as { token: string }
+      ).token;
     const op = await mk('api-operator', 'operator');
     const viewer = await mk('api-viewer', 'viewer');
     const call = async (method: string, path: string, token: string, body?: unknown) => {
@@ -167,7 +185,10 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
     expect((await call('GET', '/dags/etl_fan_out', viewer)).body.tasks.map((t: { id: string }) => t.id)).toContain('extract');
     expect(await call('GET', '/dags/nope', viewer)).toEqual({ status: 404, body: { error: 'dag "nope" not found', field: 'path' } });
 
-    expect(await call('POST', '/dags/etl_fan_out/runs', op, { conf: { currency: 5 } })).toEqual({ status: 400, body: { error: 'conf.currency must be a string (got number)', field: 'conf.currency' } });
+    expect(await call('POST', '/dags/etl_fan_out/runs', op, { conf: { currency: 5 } })).toEqual({
+      status: 400,
+      body: { error: 'conf.currency must be a string (got number)', field: 'conf.currency' },
+    });
     expect((await call('POST', '/dags/etl_fan_out/runs', op, { conf: [] })).body.field).toBe('conf');
     expect((await call('POST', '/dags/etl_fan_out/runs', viewer, {})).status).toBe(403);
     const made = await call('POST', '/dags/etl_fan_out/runs', op, { conf: { currency: 'USD' }, runId: 'api_run_1' });
@@ -186,7 +207,10 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
     const marked = await call('POST', '/dags/etl_fan_out/runs/api_run_1/tasks/extract/mark', op, { state: 'success' });
     expect(marked.body.state).toBe('success');
     expect((await call('GET', '/dags/etl_fan_out/runs/api_run_1/tasks/extract/output', viewer)).body).toEqual({ output: null });
-    expect((await call('GET', '/dags/etl_fan_out/runs/api_run_1/tasks/extract/logs', viewer)).body).toMatchObject({ try: expect.any(Number), lines: expect.any(Array) });
+    expect((await call('GET', '/dags/etl_fan_out/runs/api_run_1/tasks/extract/logs', viewer)).body).toMatchObject({
+      try: expect.any(Number),
+      lines: expect.any(Array),
+    });
     expect((await call('GET', '/dags/etl_fan_out/runs/api_run_1/tasks/nope', viewer)).status).toBe(404);
     expect((await call('POST', '/dags/etl_fan_out/runs/api_run_1/tasks/extract/clear', op, { downstream: true })).body.cleared).toBeGreaterThanOrEqual(1);
     const cancelled = await call('POST', '/dags/etl_fan_out/runs/api_run_1/cancel', op);
@@ -205,10 +229,23 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
   it('ad-hoc jobs, live logs and events over SSE, queues summary, grid, run filters', async () => {
     const worker = await sys.spawn('worker', 'worker-1');
     const admin = cookieOf(await login('admin', adminPassword));
-    const op = ((await (await req('/api/v1/tokens', { method: 'POST', cookie: admin, body: JSON.stringify({ name: 'live-operator', role: 'operator' }), headers: { 'content-type': 'application/json' } })).json()) as { token: string }).token;
+    const op = (
+      (await (
+        await req('/api/v1/tokens', {
+          method: 'POST',
+          cookie: admin,
+          body: JSON.stringify({ name: 'live-operator', role: 'operator' }),
+          headers: { 'content-type': 'application/json' },
+        })
+      ).json()) as { token: string }
+    ).token;
     const auth = { authorization: `Bearer ${op}` };
     const call = async (method: string, path: string, body?: unknown) => {
-      const r = await fetch(`${base}/api/v1${path}`, { method, headers: { ...auth, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+      const r = await fetch(`${base}/api/v1${path}`, {
+        method,
+        headers: { ...auth, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
       return { status: r.status, body: (await r.json()) as any };
     };
     /** Reads SSE events until `stop` says so; returns them as [event, data] pairs. */
@@ -243,7 +280,13 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
     // Live transitions of ad-hoc runs, watched from before the job is submitted.
     const watching = sse('/events?dagId=adhoc', (ev) => ev.some(([, d]) => d.taskId === 'greet' && d.state === 'success'));
     await new Promise((r) => setTimeout(r, 300));
-    const job = await call('POST', '/jobs', { kind: 'command', command: 'for i in 1 2 3; do echo line-$i; sleep 0.2; done', taskId: 'greet', retries: 1, executionTimeoutMs: 30_000 });
+    const job = await call('POST', '/jobs', {
+      kind: 'command',
+      command: 'for i in 1 2 3; do echo line-$i; sleep 0.2; done',
+      taskId: 'greet',
+      retries: 1,
+      executionTimeoutMs: 30_000,
+    });
     expect(job.status).toBe(201);
     expect(job.body).toMatchObject({ dagId: 'adhoc', runType: 'adhoc' });
     const runId = job.body.runId as string;
@@ -283,12 +326,19 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
 
     // Backfill and clear over a range through the API.
     const bf = await call('POST', '/dags/etl_fan_out/backfill', { from: '2026-01-01T00:00:00Z', to: '2026-01-01T02:00:00Z' });
-    expect(bf).toMatchObject({ status: 201, body: { created: ['2026-01-01T00', '2026-01-01T01', '2026-01-01T02'].map((h) => `scheduled__${h}:00:00.000Z`), skipped: [] } });
+    expect(bf).toMatchObject({
+      status: 201,
+      body: { created: ['2026-01-01T00', '2026-01-01T01', '2026-01-01T02'].map((h) => `scheduled__${h}:00:00.000Z`), skipped: [] },
+    });
     expect((await call('POST', '/dags/etl_fan_out/backfill', { from: 'yesterday', to: '2026-01-01T02:00:00Z' })).body.field).toBe('from');
-    expect((await call('POST', '/dags/etl_fan_out/backfill', { from: '2026-01-01T00:00:00Z', to: '2026-01-01T02:00:00Z', conf: { currency: 1 } })).body.field).toBe('conf');
+    expect(
+      (await call('POST', '/dags/etl_fan_out/backfill', { from: '2026-01-01T00:00:00Z', to: '2026-01-01T02:00:00Z', conf: { currency: 1 } })).body.field,
+    ).toBe('conf');
     const cleared = await call('POST', '/dags/etl_fan_out/clear', { from: '2026-01-01T00:00:00Z', to: '2026-01-01T02:00:00Z', taskRegex: '^extract$' });
     expect(cleared).toMatchObject({ status: 200, body: { runs: 3 } });
-    expect((await call('POST', '/dags/etl_fan_out/clear', { from: '2026-01-01T00:00:00Z', to: '2026-01-01T02:00:00Z', taskRegex: '(' })).body.field).toBe('taskRegex');
+    expect((await call('POST', '/dags/etl_fan_out/clear', { from: '2026-01-01T00:00:00Z', to: '2026-01-01T02:00:00Z', taskRegex: '(' })).body.field).toBe(
+      'taskRegex',
+    );
 
     const queues = await call('GET', '/queues');
     const def = queues.body.queues.find((q: { name: string }) => q.name === 'default');
@@ -305,12 +355,25 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
 
   it('sends a signed-in user only to a path on this site, whatever `next` says', async () => {
     const after = async (next: string) => {
-      const r = await req('/login', { method: 'POST', body: new URLSearchParams({ username: 'admin', password: adminPassword, next }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const r = await req('/login', {
+        method: 'POST',
+        body: new URLSearchParams({ username: 'admin', password: adminPassword, next }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       expect(r.status, next).toBe(303);
       return r.headers.get('location');
     };
     // Browsers read `/\host` and `/<tab>/host` as `//host`: another site.
-    for (const next of ['/\\evil.example', '//evil.example', '/\t/evil.example', '/\n/evil.example', 'https://evil.example/', 'javascript:alert(1)', '', 'dags']) {
+    for (const next of [
+      '/\\evil.example',
+      '//evil.example',
+      '/\t/evil.example',
+      '/\n/evil.example',
+      'https://evil.example/',
+      'javascript:alert(1)',
+      '',
+      'dags',
+    ]) {
       expect(await after(next), JSON.stringify(next)).toBe('/');
     }
     expect(await after('/dags/etl_fan_out?tab=grid')).toBe('/dags/etl_fan_out?tab=grid');
@@ -318,12 +381,18 @@ describe('dashboard: sign-in, roles, CSRF, rate limit, service endpoints', () =>
     expect(form).toContain('name="next" value="/"');
   });
 
-  const addUser = (name: string) => new Auth(sys.client.store.redis, sys.prefix, createLogger({ name: 'test', level: 'silent', pretty: false })).addUser(name, `${name}-password-123`, 'viewer');
+  const addUser = (name: string) =>
+    new Auth(sys.client.store.redis, sys.prefix, createLogger({ name: 'test', level: 'silent', pretty: false })).addUser(
+      name,
+      `${name}-password-123`,
+      'viewer',
+    );
 
   it('does not believe X-Forwarded-For from a client that is not a listed proxy', async () => {
     await addUser('xavier');
     const statuses: number[] = [];
-    for (let i = 0; i < 8; i++) statuses.push((await signInFrom(base, '127.0.0.21', { username: 'xavier', password: `guess-${i}` }, { 'x-forwarded-for': `203.0.113.${i}` })).status);
+    for (let i = 0; i < 8; i++)
+      statuses.push((await signInFrom(base, '127.0.0.21', { username: 'xavier', password: `guess-${i}` }, { 'x-forwarded-for': `203.0.113.${i}` })).status);
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
   });
 

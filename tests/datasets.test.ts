@@ -11,7 +11,21 @@ const run = promisify(execFile);
 const ADMIN_PASSWORD = 'datasets-test-password';
 
 const sys = new System({ dagsFolder: join(ROOT, 'tests', 'fixtures', 'dataset-dags'), env: { ALOFT_DASHBOARD_ADMIN_PASSWORD: ADMIN_PASSWORD } });
-const DAGS = ['produce_orders', 'on_orders', 'produce_x', 'produce_y', 'on_x_and_y', 'produce_p', 'on_p', 'produce_fail', 'child', 'trigger_child', 'trigger_wait_ok', 'trigger_wait_fail', 'trigger_unknown'];
+const DAGS = [
+  'produce_orders',
+  'on_orders',
+  'produce_x',
+  'produce_y',
+  'on_x_and_y',
+  'produce_p',
+  'on_p',
+  'produce_fail',
+  'child',
+  'trigger_child',
+  'trigger_wait_ok',
+  'trigger_wait_fail',
+  'trigger_unknown',
+];
 
 /** Long enough for several scheduler loops and a sweep to have happened. */
 const settle = () => new Promise((r) => setTimeout(r, 1500));
@@ -26,10 +40,14 @@ beforeAll(async () => {
   await sys.start();
   await sys.spawn('scheduler', 'scheduler');
   await sys.spawn('worker', 'worker-1');
-  await waitFor('every fixture DAG stored', async () => {
-    const ids = new Set((await sys.client.listDags()).map((d) => d.dag.id));
-    return DAGS.every((id) => ids.has(id));
-  }, 60_000);
+  await waitFor(
+    'every fixture DAG stored',
+    async () => {
+      const ids = new Set((await sys.client.listDags()).map((d) => d.dag.id));
+      return DAGS.every((id) => ids.has(id));
+    },
+    60_000,
+  );
 });
 afterAll(() => sys.stop());
 
@@ -74,7 +92,10 @@ describe('dataset-scheduled DAGs (real scheduler and worker)', () => {
     });
     await succeeded('on_x_and_y', first!.runId);
     // The latest update of each dataset, the x one from the second producer run.
-    expect(first!.datasetEvents?.map((e) => [e.uri, e.runId])).toEqual([['s3://bucket/x.csv', x2.runId], ['warehouse.y', y1.runId]]);
+    expect(first!.datasetEvents?.map((e) => [e.uri, e.runId])).toEqual([
+      ['s3://bucket/x.csv', x2.runId],
+      ['warehouse.y', y1.runId],
+    ]);
     expect(first!.dataIntervalStart).toBeLessThan(first!.dataIntervalEnd);
 
     // y again: only one of the two since the last run, so nothing yet; then x completes it.
@@ -115,7 +136,11 @@ describe('dataset-scheduled DAGs (real scheduler and worker)', () => {
     const p = await sys.client.trigger('produce_orders');
     await succeeded('produce_orders', p.runId);
     const orders = (await sys.client.listDatasets()).find((d) => d.uri === 'warehouse.orders');
-    expect(orders).toMatchObject({ producers: ['produce_orders'], consumers: ['on_orders'], lastUpdate: { uri: 'warehouse.orders', dagId: 'produce_orders', runId: p.runId, taskId: 'write' } });
+    expect(orders).toMatchObject({
+      producers: ['produce_orders'],
+      consumers: ['on_orders'],
+      lastUpdate: { uri: 'warehouse.orders', dagId: 'produce_orders', runId: p.runId, taskId: 'write' },
+    });
     expect(orders!.lastUpdateAt).toBeGreaterThanOrEqual(before);
     expect(orders!.updates).toBeGreaterThanOrEqual(4);
     const xy = (await sys.client.listDatasets()).filter((d) => d.consumers.includes('on_x_and_y')).map((d) => d.uri);
@@ -149,7 +174,11 @@ describe('dataset-scheduled DAGs (real scheduler and worker)', () => {
     const dags = await http.listDags();
     expect(dags.find((d) => d.id === 'on_x_and_y')).toMatchObject({ scheduleText: 'On datasets s3://bucket/x.csv, warehouse.y', nextRunAt: null });
 
-    const cli = (...args: string[]) => run(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', join(ROOT, 'packages', 'cli', 'src', 'main.ts'), ...args], { cwd: ROOT, env: sys.env() });
+    const cli = (...args: string[]) =>
+      run(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', join(ROOT, 'packages', 'cli', 'src', 'main.ts'), ...args], {
+        cwd: ROOT,
+        env: sys.env(),
+      });
     expect(JSON.parse((await cli('datasets', 'list', '--json')).stdout) as DatasetInfo[]).toEqual(expected);
     expect(JSON.parse((await cli('--server', base, '--token', token, 'datasets', 'list', '--json')).stdout) as DatasetInfo[]).toEqual(expected);
     const text = (await cli('datasets', 'list')).stdout;

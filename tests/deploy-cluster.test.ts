@@ -23,7 +23,9 @@ const SCALED_OBJECT_CRD = {
     group: 'keda.sh',
     scope: 'Namespaced',
     names: { kind: 'ScaledObject', plural: 'scaledobjects', singular: 'scaledobject', listKind: 'ScaledObjectList' },
-    versions: [{ name: 'v1alpha1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+    versions: [
+      { name: 'v1alpha1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } },
+    ],
   },
 };
 
@@ -98,7 +100,8 @@ d.kubernetesPod({ id: 'read', image: 'busybox:1.36', cmds: ['sh', '-c', 'echo $P
     expect(devApplied).toContain('deployment.apps/aloft-worker created');
     expect(devApplied).toContain('rolebinding.rbac.authorization.k8s.io/aloft-worker created');
     expect(devApplied).toContain('scaledobject.keda.sh/aloft-worker created');
-    const can = async (...args: string[]) => (await kube.kubectl(['auth', 'can-i', ...args], { kubeconfig: saKubeconfig }).catch((e: { stdout?: string }) => e.stdout ?? '')).trim();
+    const can = async (...args: string[]) =>
+      (await kube.kubectl(['auth', 'can-i', ...args], { kubeconfig: saKubeconfig }).catch((e: { stdout?: string }) => e.stdout ?? '')).trim();
     expect(await can('create', 'pods', '-n', 'aloft-tasks')).toBe('yes');
     expect(await can('get', 'pods', '--subresource=log', '-n', 'aloft-tasks')).toBe('yes');
     expect(await can('create', 'pods', '-n', 'default')).toBe('no');
@@ -137,10 +140,13 @@ d.kubernetesPod({ id: 'read', image: 'busybox:1.36', cmds: ['sh', '-c', 'echo $P
   });
 
   it('the materialize-secrets component, applied: the workers may create, patch and delete Secrets in aloft-tasks, and still not get or list them', async () => {
-    const role = kustomizeWith(join(K, 'overlays', 'dev'), [join(K, 'components', 'materialize-secrets')], join(TMP, 'materialize')).filter((m) => m.metadata.name === 'aloft-worker-materialize-secrets');
+    const role = kustomizeWith(join(K, 'overlays', 'dev'), [join(K, 'components', 'materialize-secrets')], join(TMP, 'materialize')).filter(
+      (m) => m.metadata.name === 'aloft-worker-materialize-secrets',
+    );
     expect(role.map((m) => m.kind).sort()).toEqual(['Role', 'RoleBinding']);
     await kube.kubectl(['apply', '-f', '-'], { input: listOf(role) });
-    const can = async (...args: string[]) => (await kube.kubectl(['auth', 'can-i', ...args], { kubeconfig: saKubeconfig }).catch((e: { stdout?: string }) => e.stdout ?? '')).trim();
+    const can = async (...args: string[]) =>
+      (await kube.kubectl(['auth', 'can-i', ...args], { kubeconfig: saKubeconfig }).catch((e: { stdout?: string }) => e.stdout ?? '')).trim();
     for (const verb of ['create', 'patch', 'delete']) expect(await can(verb, 'secrets', '-n', 'aloft-tasks'), verb).toBe('yes');
     for (const verb of ['get', 'list', 'watch']) expect(await can(verb, 'secrets', '-n', 'aloft-tasks'), verb).toBe('no');
     expect(await can('create', 'secrets', '-n', 'aloft')).toBe('no');

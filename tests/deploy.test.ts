@@ -24,7 +24,11 @@ const renderErrors: Record<string, string> = {};
 
 beforeAll(() => {
   kustomizeVersion();
-  for (const [name, dir] of [['base', 'base'], ['dev', 'overlays/dev'], ['prod', 'overlays/prod']] as const) {
+  for (const [name, dir] of [
+    ['base', 'base'],
+    ['dev', 'overlays/dev'],
+    ['prod', 'overlays/prod'],
+  ] as const) {
     try {
       renders[name] = kustomize(join(K, dir));
     } catch (err) {
@@ -42,7 +46,10 @@ const CONFIG_VARIABLES = [...new Set([...SCHEDULER_VARIABLES, ...WORKER_VARIABLE
 function modelOf(m: Manifest): (new (o: unknown) => { validate(): void }) | undefined {
   const [group, version] = m.apiVersion.includes('/') ? m.apiVersion.split('/') : ['', m.apiVersion];
   // The packages export groups camel-cased: rbac.authorization.k8s.io -> rbacAuthorizationK8sIo.
-  const camel = group!.split('.').map((p, i) => (i === 0 ? p : p[0]!.toUpperCase() + p.slice(1))).join('');
+  const camel = group!
+    .split('.')
+    .map((p, i) => (i === 0 ? p : p[0]!.toUpperCase() + p.slice(1)))
+    .join('');
   const lib = (group === 'keda.sh' ? keda : k8s) as Record<string, any>;
   const mod = group === '' ? lib[version!] : lib[camel]?.[version!];
   return mod?.[m.kind];
@@ -67,7 +74,9 @@ describe('deploy manifests', () => {
 
     it(`${name}: every Service selects pods that exist, every namespaced object names its namespace`, () => {
       const ms = renders[name]!;
-      const pods = ms.filter((m) => podSpecOf(m)).map((m) => ({ ns: m.metadata.namespace, labels: m['spec'].template.metadata.labels as Record<string, string> }));
+      const pods = ms
+        .filter((m) => podSpecOf(m))
+        .map((m) => ({ ns: m.metadata.namespace, labels: m['spec'].template.metadata.labels as Record<string, string> }));
       for (const svc of ms.filter((m) => m.kind === 'Service')) {
         const sel = svc['spec'].selector as Record<string, string>;
         const match = pods.filter((p) => p.ns === svc.metadata.namespace && Object.entries(sel).every(([k, v]) => p.labels[k] === v));
@@ -117,10 +126,16 @@ describe('deploy manifests', () => {
   });
 
   it('the materialize-secrets component: a Role of its own with exactly the calls the materializer makes, in the task namespace', () => {
-    const with_ = kustomizeWith(join(K, 'overlays', 'prod'), [join(K, 'components', 'materialize-secrets')], join(ROOT, '.test-results', `kustomize-materialize-${process.pid}`));
+    const with_ = kustomizeWith(
+      join(K, 'overlays', 'prod'),
+      [join(K, 'components', 'materialize-secrets')],
+      join(ROOT, '.test-results', `kustomize-materialize-${process.pid}`),
+    );
     const role = with_.find((m) => m.kind === 'Role' && m.metadata.name === 'aloft-worker-materialize-secrets')!;
     expect(role.metadata.namespace).toBe('aloft-tasks');
-    const granted = (role['rules'] as { resources: string[]; verbs: string[] }[]).flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${res}:${v}`)));
+    const granted = (role['rules'] as { resources: string[]; verbs: string[] }[]).flatMap((r) =>
+      r.resources.flatMap((res) => r.verbs.map((v) => `${res}:${v}`)),
+    );
     expect(granted.sort()).toEqual(MATERIALIZE_SECRETS_API_CALLS.flatMap((c) => c.verbs.map((v) => `${c.resource}:${v}`)).sort());
     const binding = with_.find((m) => m.kind === 'RoleBinding' && m.metadata.name === 'aloft-worker-materialize-secrets')!;
     expect(binding['subjects']).toEqual([{ kind: 'ServiceAccount', name: 'aloft-worker', namespace: 'aloft' }]);
@@ -131,7 +146,11 @@ describe('deploy manifests', () => {
     const byName = (n: string) => renders['prod']!.find((m) => m.metadata.name === n && m.kind !== 'PodDisruptionBudget' && podSpecOf(m))!;
     expect(byName('aloft-scheduler')['spec'].replicas).toBe(2);
     expect(byName('aloft-worker')['spec'].replicas).toBeGreaterThanOrEqual(2);
-    expect(renders['prod']!.filter((m) => m.kind === 'PodDisruptionBudget').map((m) => m.metadata.name).sort()).toEqual(APPS.slice().sort());
+    expect(
+      renders['prod']!.filter((m) => m.kind === 'PodDisruptionBudget')
+        .map((m) => m.metadata.name)
+        .sort(),
+    ).toEqual(APPS.slice().sort());
     for (const c of containersOf(renders['prod']!)) {
       expect(c.readinessProbe, c.name).toBeDefined();
       expect(c.livenessProbe, c.name).toBeDefined();
@@ -153,7 +172,10 @@ describe('deploy manifests', () => {
     const dir = c.env.find((e: { name: string }) => e.name === 'ALOFT_SECRETS_DIR').value as string;
     const secretVolumes = (spec: any) => Object.fromEntries(spec.volumes.filter((v: any) => v.secret).map((v: any) => [v.name, v.secret]));
     const mountOf = (cont: any, name: string) => cont.volumeMounts.find((m: { name: string }) => m.name === name);
-    for (const [vol, secret] of [['connections', 'aloft-connections'], ['variables', 'aloft-variables']]) {
+    for (const [vol, secret] of [
+      ['connections', 'aloft-connections'],
+      ['variables', 'aloft-variables'],
+    ]) {
       // Optional: a bare install, with neither Secret, starts and reads empty folders.
       expect(secretVolumes(worker(renders['prod']!))[vol!]).toMatchObject({ secretName: secret, optional: true });
       expect(mountOf(c, vol!)).toMatchObject({ mountPath: `${dir}/${vol}`, readOnly: true });
@@ -161,7 +183,11 @@ describe('deploy manifests', () => {
     expect(c.env.some((e: { name: string }) => e.name.startsWith('ALOFT_SECRETS_KEYS'))).toBe(false);
 
     // An overlay of the user's with the secrets-keys component.
-    const keyed = kustomizeWith(join(K, 'overlays', 'prod'), [join(K, 'components', 'secrets-keys')], join(ROOT, '.test-results', `kustomize-keys-${process.pid}`));
+    const keyed = kustomizeWith(
+      join(K, 'overlays', 'prod'),
+      [join(K, 'components', 'secrets-keys')],
+      join(ROOT, '.test-results', `kustomize-keys-${process.pid}`),
+    );
     const kc = worker(keyed).containers[0];
     const file = kc.env.find((e: { name: string }) => e.name === 'ALOFT_SECRETS_KEYS_FILE').value as string;
     const mount = kc.volumeMounts.find((m: { mountPath: string }) => file.startsWith(`${m.mountPath}/`));
@@ -207,14 +233,19 @@ describe('Dockerfile', () => {
 
   it('installs and copies every workspace package but the tests', () => {
     const workspace = ['apps', 'packages'].flatMap((group) =>
-      readdirSync(join(ROOT, group)).filter((name) => existsSync(join(ROOT, group, name, 'package.json'))).map((name) => `${group}/${name}`),
+      readdirSync(join(ROOT, group))
+        .filter((name) => existsSync(join(ROOT, group, name, 'package.json')))
+        .map((name) => `${group}/${name}`),
     );
     expect(workspace).toContain('packages/sdk');
     const [deps, runtime] = text.split(/^FROM /m).slice(1);
     const copied = (stage: string) => [...stage.matchAll(/^COPY (?:--\S+ )*(\S+) /gm)].map((m) => m[1]!.replace(/\/$/, ''));
     for (const pkg of workspace) {
       expect(copied(deps!), `deps stage: ${pkg}/package.json`).toContain(`${pkg}/package.json`);
-      expect(copied(runtime!).some((src) => src === pkg || src === pkg.split('/')[0]), `runtime stage: ${pkg}`).toBe(true);
+      expect(
+        copied(runtime!).some((src) => src === pkg || src === pkg.split('/')[0]),
+        `runtime stage: ${pkg}`,
+      ).toBe(true);
     }
     // tests/ is a workspace package too, and stays out of the image: a frozen install of the
     // production dependencies does not need its manifest.

@@ -165,10 +165,7 @@ describe('engine semantics end to end (real redis-server, scheduler and two work
     const show = await sys.client.getLog('outputs', r.runId, 'show');
     expect(show.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual([`42 apples on ${ds}`]);
     const produceLog = await sys.client.getLog('outputs', r.runId, 'produce');
-    expect(produceLog.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual([
-      'computing',
-      '::aloft-output::{"n": 21, "unit": "apples"}',
-    ]);
+    expect(produceLog.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual(['computing', '::aloft-output::{"n": 21, "unit": "apples"}']);
 
     expect(tis['too_big']?.state).toBe('failed');
     expect(tis['too_big']?.reason).toMatch(/is \d+ bytes, over the limit of 65536/);

@@ -35,10 +35,14 @@ describe('example DAGs end to end (real redis-server, scheduler and two workers)
     await sys.spawn('worker', 'worker-1');
     await sys.spawn('worker', 'worker-2');
     const all = ['etl_fan_out', 'grouped_pipeline', 'kubernetes_sample', 'kubernetes_sample_pod', 'partitions_mapped', 'pod_pipeline', 'warehouse_report'];
-    await waitFor('every example DAG stored', async () => {
-      const ids = new Set((await sys.client.listDags()).map((d) => d.dag.id));
-      return all.every((id) => ids.has(id));
-    }, 60_000);
+    await waitFor(
+      'every example DAG stored',
+      async () => {
+        const ids = new Set((await sys.client.listDags()).map((d) => d.dag.id));
+        return all.every((id) => ids.has(id));
+      },
+      60_000,
+    );
   });
   afterAll(async () => {
     await sys.stop();
@@ -50,7 +54,9 @@ describe('example DAGs end to end (real redis-server, scheduler and two workers)
     const done = await sys.client.waitForRun('warehouse_report', run.runId, { timeoutMs: 60_000 });
     expect(done.state).toBe('success');
     const log = async (task: string) => (await sys.client.getLog('warehouse_report', run.runId, task)).filter((l) => l.stream !== 'system').map((l) => l.line);
-    expect(await log('extract')).toEqual(['[info] reading eu-west-1 sales from warehouse.example.internal (postgres://report:***@warehouse.example.internal:5432/sales)']);
+    expect(await log('extract')).toEqual([
+      '[info] reading eu-west-1 sales from warehouse.example.internal (postgres://report:***@warehouse.example.internal:5432/sales)',
+    ]);
     expect(await log('check')).toEqual(['[info] alert threshold 0.05; alerts would go to mail.example.internal as alerts']);
     expect(await log('publish')).toEqual(['Daily sales report for eu-west-1 to reports.example.internal', 'token set: yes, printed: ***']);
     expect(await sys.client.getOutput('warehouse_report', run.runId, 'extract')).toEqual({ region: 'eu-west-1', database: 'sales', rows: 3, total: 1234.5 });
@@ -87,7 +93,15 @@ describe('example DAGs end to end (real redis-server, scheduler and two workers)
     const done = await sys.client.waitForRun('grouped_pipeline', run.runId, { timeoutMs: 60_000 });
     expect(done.state).toBe('success');
     const tis = (await sys.client.listTaskInstances('grouped_pipeline', run.runId)).map((t) => `${t.taskId}:${t.state}`).sort();
-    expect(tis).toEqual(['check:success', 'ingest.orders:success', 'ingest.refunds:success', 'publish.report.render:success', 'publish.report.send:success', 'publish.table:success', 'start:success']);
+    expect(tis).toEqual([
+      'check:success',
+      'ingest.orders:success',
+      'ingest.refunds:success',
+      'publish.report.render:success',
+      'publish.report.send:success',
+      'publish.table:success',
+      'start:success',
+    ]);
     expect(await sys.client.getOutput('grouped_pipeline', run.runId, 'check')).toBe(230);
     const table = await sys.client.getLog('grouped_pipeline', run.runId, 'publish.table');
     expect(table.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual([`net=230 for ${new Date(done.logicalDate).toISOString().slice(0, 10)}`]);

@@ -75,7 +75,14 @@ describe('Redis failover through Sentinel (real primary, replica and three Senti
     const wait: Record<string, string> = durable ? { ALOFT_REDIS_WAIT_REPLICAS: '1', ALOFT_REDIS_WAIT_TIMEOUT_MS: '500' } : {};
     sys = new System({ dagsFolder: dags, env: { ...set.env, ...wait, ALOFT_KILL_GRACE_MS: '500', ALOFT_LOCK_MS: '2000' } });
     // The services find the primary through the Sentinels; the URL's host is not used.
-    sys.redis = { url: 'redis://sentinel-named-primary:6379', port: 0, dir: '', process: undefined, stop: async () => undefined, restart: () => Promise.reject(new Error('not here')) };
+    sys.redis = {
+      url: 'redis://sentinel-named-primary:6379',
+      port: 0,
+      dir: '',
+      process: undefined,
+      stop: async () => undefined,
+      restart: () => Promise.reject(new Error('not here')),
+    };
     client = createClient({
       redis: createRedis(loadRedisConnection({ ...set.env, REDIS_URL: sys.redis.url }), { retryStrategy: (n) => Math.min(n * 100, 1000) }),
       prefix: sys.prefix,
@@ -124,7 +131,9 @@ describe('Redis failover through Sentinel (real primary, replica and three Senti
       (err: unknown) => err,
     );
     expect(refused).toBeInstanceOf(NotReplicatedError);
-    expect(String((refused as Error).message)).toMatch(/confirmed by 0 of 1 replica\(s\) within 500 ms \(ALOFT_REDIS_WAIT_REPLICAS, ALOFT_REDIS_WAIT_TIMEOUT_MS\)/);
+    expect(String((refused as Error).message)).toMatch(
+      /confirmed by 0 of 1 replica\(s\) within 500 ms \(ALOFT_REDIS_WAIT_REPLICAS, ALOFT_REDIS_WAIT_TIMEOUT_MS\)/,
+    );
     // The primary dies with the replica behind; the replica, back, is promoted.
     set!.primary.process!.kill('SIGKILL');
     set!.replica.process!.kill('SIGCONT');
@@ -136,7 +145,11 @@ describe('Redis failover through Sentinel (real primary, replica and three Senti
     const confirmed = await waitFor('a confirmed trigger', () => client!.trigger('failover_chain', { conf: { marks } }).catch(() => undefined), 20_000);
     // Acknowledged, then the primary dies at once: the run is on the promoted replica.
     set!.replica.process!.kill('SIGKILL');
-    await waitFor('the new replica promoted', async () => (await set!.primaryPort()) === extraReplica!.port && (await set!.info(extraReplica!.port, 'replication')).includes('role:master'), 30_000);
+    await waitFor(
+      'the new replica promoted',
+      async () => (await set!.primaryPort()) === extraReplica!.port && (await set!.info(extraReplica!.port, 'replication')).includes('role:master'),
+      30_000,
+    );
     const done = await client!.waitForRun('failover_chain', confirmed.runId, { timeoutMs: 90_000, pollMs: 200 });
     expect(done.state).toBe('success');
     expect(overlaps(readMarks(marks))).toEqual([]);
@@ -183,7 +196,14 @@ describe('a worker whose claim another worker holds now', () => {
       await waitFor('the copy stopped', async () => readMarks(marks).some((m) => m.task === 'slow' && m.what === 'killed'), 15_000);
       expect(readMarks(marks).some((m) => m.task === 'slow' && m.what === 'end')).toBe(false);
       // The line is written once the copy's processes are gone, which can be after its mark.
-      await waitFor('the log to say why', async () => (await sys.client.getLog('failover_rollback', run.runId, 'slow')).some((l) => l.line === 'worker worker-elsewhere took this try over; stopping it here'), 30_000);
+      await waitFor(
+        'the log to say why',
+        async () =>
+          (await sys.client.getLog('failover_rollback', run.runId, 'slow')).some(
+            (l) => l.line === 'worker worker-elsewhere took this try over; stopping it here',
+          ),
+        30_000,
+      );
     } finally {
       await sys.stop();
       rmSync(TMP, { recursive: true, force: true });

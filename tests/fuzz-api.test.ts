@@ -34,7 +34,11 @@ describe('API under hostile input', () => {
         method,
         redirect: 'manual',
         signal: ac.signal,
-        headers: { ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}), ...o.headers },
+        headers: {
+          ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+          ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...o.headers,
+        },
         // The page's DOM types (the root tsconfig.json) take a Uint8Array as a body, not a Buffer.
         body: Buffer.isBuffer(o.body) ? new Uint8Array(o.body) : o.body,
       });
@@ -50,7 +54,8 @@ describe('API under hostile input', () => {
   };
   const json = (method: string, path: string, body: unknown, token = tokens.admin) => call(method, `/api/v1${path}`, { token, body: JSON.stringify(body) });
   /** `[[[…]]]` or `{"a":{"a":…}}`, `levels` deep, built as text: nothing recursive touches it here. */
-  const deep = (levels: number, kind: 'array' | 'object' = 'array') => (kind === 'array' ? `${'['.repeat(levels)}${']'.repeat(levels)}` : `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`);
+  const deep = (levels: number, kind: 'array' | 'object' = 'array') =>
+    kind === 'array' ? `${'['.repeat(levels)}${']'.repeat(levels)}` : `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
   const snapshot = async () => {
     const run = await sys.client.getRun('grouped_pipeline', bystander);
     const tis = await sys.client.listTaskInstances('grouped_pipeline', bystander);
@@ -67,17 +72,26 @@ describe('API under hostile input', () => {
     dash = await sys.spawn('dashboard', 'dashboard');
     base = `http://127.0.0.1:${dash.port}`;
     await waitFor('the dashboard', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok, 60_000);
-    await waitFor('example DAGs stored', async () => (await sys.client.listDags()).filter((d) => ['etl_fan_out', 'grouped_pipeline'].includes(d.dag.id)).length === 2, 60_000);
+    await waitFor(
+      'example DAGs stored',
+      async () => (await sys.client.listDags()).filter((d) => ['etl_fan_out', 'grouped_pipeline'].includes(d.dag.id)).length === 2,
+      60_000,
+    );
     const password = await adminPassword(sys);
     tokens.admin = await createToken(base, password, 'fuzz-admin', 'admin');
     tokens.viewer = await createToken(base, password, 'fuzz-viewer', 'viewer');
-    const signIn = await call('POST', '/login', { headers: { origin: base, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username: 'admin', password }).toString() });
+    const signIn = await call('POST', '/login', {
+      headers: { origin: base, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: 'admin', password }).toString(),
+    });
     expect(signIn.status).toBe(303);
     session = signIn.cookie;
     // A run no request below names: it must come out exactly as it went in (its queue,
     // `default`, has no worker).
     bystander = (await sys.client.trigger('grouped_pipeline', { runId: 'bystander' })).runId;
-    await waitFor('the bystander run queued its first task', async () => (await sys.client.listTaskInstances('grouped_pipeline', bystander)).some((t) => t.state === 'queued'));
+    await waitFor('the bystander run queued its first task', async () =>
+      (await sys.client.listTaskInstances('grouped_pipeline', bystander)).some((t) => t.state === 'queued'),
+    );
     await sys.client.trigger('etl_fan_out', { runId: 'fuzz_run' });
     before = await snapshot();
   });
@@ -132,7 +146,10 @@ describe('API under hostile input', () => {
       expect(r, kind).toMatchObject({ status: 400, body: { field: 'conf' } });
       expect(String(r.body.error)).toMatch(/deeper than 32 levels/);
     }
-    const bf = await call('POST', '/api/v1/dags/etl_fan_out/backfill', { token: tokens.admin, body: `{"from":"2026-01-01T00:00:00Z","to":"2026-01-01T01:00:00Z","conf":{"x":${deep(10_000)}}}` });
+    const bf = await call('POST', '/api/v1/dags/etl_fan_out/backfill', {
+      token: tokens.admin,
+      body: `{"from":"2026-01-01T00:00:00Z","to":"2026-01-01T01:00:00Z","conf":{"x":${deep(10_000)}}}`,
+    });
     expect(bf).toMatchObject({ status: 400, body: { field: 'conf' } });
   });
 
@@ -159,8 +176,10 @@ describe('API under hostile input', () => {
       const what = `${c.method} ${c.path.slice(0, 120)} [${c.what}] → ${r.status} ${JSON.stringify(r.body).slice(0, 160)}`;
       if (r.status >= 500) problems.push(what);
       else if (r.status >= 400) {
-        if (typeof r.body.error !== 'string' || !r.body.error || typeof r.body.field !== 'string' || !r.body.field) problems.push(`no error and field: ${what}`);
-        else if (r.status === 400 && c.field && r.body.field !== c.field && !r.body.field.startsWith(`${c.field}.`)) problems.push(`names ${r.body.field}, not ${c.field}: ${what}`);
+        if (typeof r.body.error !== 'string' || !r.body.error || typeof r.body.field !== 'string' || !r.body.field)
+          problems.push(`no error and field: ${what}`);
+        else if (r.status === 400 && c.field && r.body.field !== c.field && !r.body.field.startsWith(`${c.field}.`))
+          problems.push(`names ${r.body.field}, not ${c.field}: ${what}`);
       }
       if (c.expect && !c.expect(r.status)) problems.push(`unexpected status: ${what}`);
     };
@@ -171,7 +190,11 @@ describe('API under hostile input', () => {
       }),
     );
     const total = cases.length;
-    console.log(`[fuzz-api] ${total} requests in ${((Date.now() - started) / 1000).toFixed(1)} s: ${Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    console.log(
+      `[fuzz-api] ${total} requests in ${((Date.now() - started) / 1000).toFixed(1)} s: ${Object.entries(counts)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')}`,
+    );
     expect(problems).toEqual([]);
     expect(counts['5xx']).toBe(0);
     expect(total).toBeGreaterThan(500);
@@ -179,11 +202,17 @@ describe('API under hostile input', () => {
 
   it('left every service running and the run of another DAG exactly as it was', async () => {
     // The worker ran (or failed) every job the cases submitted with hostile commands, cwd and env.
-    await waitFor('the fuzz queue drained', async () => {
-      const q = (await call('GET', '/api/v1/queues', { token: tokens.viewer })).body as { queues: { name: string; waiting: number; active: number; delayed: number }[] };
-      const fuzz = q.queues.find((x) => x.name === 'fuzz');
-      return fuzz && fuzz.waiting + fuzz.active + fuzz.delayed === 0;
-    }, 100_000);
+    await waitFor(
+      'the fuzz queue drained',
+      async () => {
+        const q = (await call('GET', '/api/v1/queues', { token: tokens.viewer })).body as {
+          queues: { name: string; waiting: number; active: number; delayed: number }[];
+        };
+        const fuzz = q.queues.find((x) => x.name === 'fuzz');
+        return fuzz && fuzz.waiting + fuzz.active + fuzz.delayed === 0;
+      },
+      100_000,
+    );
     expect((await call('GET', '/healthz')).status).toBe(200);
     expect((await call('GET', '/readyz')).status).toBe(200);
     for (const s of sys.services) expect(s.child.exitCode, s.name).toBeNull();
@@ -192,7 +221,13 @@ describe('API under hostile input', () => {
 });
 
 interface OpenApi {
-  paths: Record<string, Record<string, { description: string; parameters: { name: string; in: 'path' | 'query' }[]; requestBody?: { content: { 'application/json': { schema: JsonSchema } } } }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      { description: string; parameters: { name: string; in: 'path' | 'query' }[]; requestBody?: { content: { 'application/json': { schema: JsonSchema } } } }
+    >
+  >;
 }
 interface JsonSchema {
   type?: string;
@@ -229,7 +264,20 @@ const VALID: Record<string, Record<string, unknown>> = {
   'put /variables/{key}': { value: 'fuzz' },
 };
 const PATH_VALUES: Record<string, string> = { dagId: 'etl_fan_out', runId: 'fuzz_run', taskId: 'extract', name: 'fuzz_pool', id: 'fuzz_conn', key: 'fuzz_var' };
-const HOSTILE_SEGMENTS = ['%E0%A4%A', '%C0%AF', '%FF%FE', '%00', '%', 'x'.repeat(4000), '__proto__', 'constructor', '..%2F..%2Fetc%2Fpasswd', '%F0%9F%92%A9', '%20', encodeURIComponent('<script>"\'')];
+const HOSTILE_SEGMENTS = [
+  '%E0%A4%A',
+  '%C0%AF',
+  '%FF%FE',
+  '%00',
+  '%',
+  'x'.repeat(4000),
+  '__proto__',
+  'constructor',
+  '..%2F..%2Fetc%2Fpasswd',
+  '%F0%9F%92%A9',
+  '%20',
+  encodeURIComponent('<script>"\''),
+];
 const HOSTILE_QUERY = ['abc', '-1', '1.5', '1e309', '99999999999999999999', '', 'x'.repeat(8000), '%00', '%E0%A4%A', 'null', 'true', '[object Object]'];
 /** Wrong types, huge, odd and deep values for a body field. */
 const HOSTILE_VALUES: [string, string][] = [
@@ -248,7 +296,24 @@ const HOSTILE_VALUES: [string, string][] = [
   ['10,000 levels of arrays', `${'['.repeat(10_000)}${']'.repeat(10_000)}`],
   ['10,000 levels of objects', `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`],
 ];
-const PATHOLOGICAL_REGEXES = ['^(a+)+b$', '(a|aa)*b', '(x+x+)+y', '^(\\d*)*$', '(.*){1000}', '(a{1000}){1000}', '(?=a)b', '(a)\\1', '(?<n>a)\\k<n>', '[', '\\', '(?i)(?s)(?m).*', `${'('.repeat(500)}`, 'a'.repeat(501), '\\p{Greek}+', '[^\\x00-\\x{10FFFF}]'];
+const PATHOLOGICAL_REGEXES = [
+  '^(a+)+b$',
+  '(a|aa)*b',
+  '(x+x+)+y',
+  '^(\\d*)*$',
+  '(.*){1000}',
+  '(a{1000}){1000}',
+  '(?=a)b',
+  '(a)\\1',
+  '(?<n>a)\\k<n>',
+  '[',
+  '\\',
+  '(?i)(?s)(?m).*',
+  `${'('.repeat(500)}`,
+  'a'.repeat(501),
+  '\\p{Greek}+',
+  '[^\\x00-\\x{10FFFF}]',
+];
 
 function generateCases(doc: OpenApi, base: string): Case[] {
   const cases: Case[] = [];
@@ -265,22 +330,40 @@ function generateCases(doc: OpenApi, base: string): Case[] {
       add({ path: fill(), what: 'valid', body: validBody });
       // A viewer may read, never change.
       add({ path: fill(), what: 'as viewer', role: 'viewer', body: validBody, expect: (s) => (needs === 'viewer' ? s < 500 : s === 403) });
-      add({ path: fill(), what: 'malformed cookie, no token', role: 'viewer', body: validBody, headers: { authorization: '', cookie: 'aloft_session=%E0%A4%A' }, expect: (s) => s === 401 || s === 403 });
+      add({
+        path: fill(),
+        what: 'malformed cookie, no token',
+        role: 'viewer',
+        body: validBody,
+        headers: { authorization: '', cookie: 'aloft_session=%E0%A4%A' },
+        expect: (s) => s === 401 || s === 403,
+      });
       // A browser: this site's Origin passes the CSRF check; a Referer that is no URL does not.
       const changes = !['GET', 'HEAD'].includes(M);
       add({ path: fill(), what: 'session cookie', role: 'session', body: validBody, headers: { origin: base }, expect: (s) => s !== 401 && s !== 403 });
-      add({ path: fill(), what: 'session cookie, Referer no URL', role: 'session', body: validBody, headers: { referer: 'http://[' }, expect: (s) => (changes ? s === 403 : s !== 401) });
+      add({
+        path: fill(),
+        what: 'session cookie, Referer no URL',
+        role: 'session',
+        body: validBody,
+        headers: { referer: 'http://[' },
+        expect: (s) => (changes ? s === 403 : s !== 401),
+      });
       for (const p of op.parameters.filter((x) => x.in === 'path')) {
         for (const seg of HOSTILE_SEGMENTS) add({ path: fill({ [p.name]: seg }), what: `path ${p.name}=${seg.slice(0, 20)}`, body: validBody });
       }
       for (const p of op.parameters.filter((x) => x.in === 'query')) {
-        for (const v of HOSTILE_QUERY) add({ path: `${fill()}?${p.name}=${v}`, what: `query ${p.name}=${v.slice(0, 20)}`, field: v.startsWith('%') ? undefined : p.name });
+        for (const v of HOSTILE_QUERY)
+          add({ path: `${fill()}?${p.name}=${v}`, what: `query ${p.name}=${v.slice(0, 20)}`, field: v.startsWith('%') ? undefined : p.name });
         add({ path: `${fill()}?${p.name}=1&${p.name}=2`, what: `query ${p.name} twice`, field: p.name });
         add({ path: `${fill()}?${p.name}[x]=1&__proto__[polluted]=1&constructor[prototype][x]=1`, what: `query ${p.name}[x]` });
       }
       if (!op.requestBody) continue;
       const schema = op.requestBody.content['application/json'].schema;
-      const variant = [...(schema.oneOf ?? []), ...(schema.anyOf ?? [])].find((s) => JSON.stringify(s.properties?.['kind'] ?? {}).includes(String((valid as { kind?: string } | undefined)?.kind))) ?? schema;
+      const variant =
+        [...(schema.oneOf ?? []), ...(schema.anyOf ?? [])].find((s) =>
+          JSON.stringify(s.properties?.['kind'] ?? {}).includes(String((valid as { kind?: string } | undefined)?.kind)),
+        ) ?? schema;
       for (const field of Object.keys(variant.properties ?? {})) {
         for (const [what, value] of HOSTILE_VALUES) {
           const body = validBody!.length > 2 ? `${validBody!.slice(0, -1)},"${field}":${value}}` : `{"${field}":${value}}`;
@@ -289,7 +372,8 @@ function generateCases(doc: OpenApi, base: string): Case[] {
         }
       }
       if (template.endsWith('/clear') && template.includes('{dagId}/clear')) {
-        for (const taskRegex of PATHOLOGICAL_REGEXES) add({ path: fill(), what: `taskRegex ${taskRegex.slice(0, 30)}`, body: JSON.stringify({ ...valid, taskRegex }), field: 'taskRegex' });
+        for (const taskRegex of PATHOLOGICAL_REGEXES)
+          add({ path: fill(), what: `taskRegex ${taskRegex.slice(0, 30)}`, body: JSON.stringify({ ...valid, taskRegex }), field: 'taskRegex' });
       }
       const whole: [string, string | Buffer, Record<string, string>?][] = [
         ['[]', '[]'],

@@ -50,14 +50,27 @@ const INVALID = /^the parse result is not valid: /;
 /** Every kind with its variants; `n` numbers the file, so ids never clash. */
 const KINDS: Record<string, ((n: number, r: () => number) => Omit<Case, 'kind'>)[]> = {
   'output flood': [
-    (n, r) => ({ lines: [IMPORT, MB, `for (let i = 0; i < ${50 + Math.floor(r() * 250)}; i++) process.stdout.write(mb);`, `dag({ id: 'flood_${n}' }).empty({ id: 't' });`], dag: `flood_${n}` }),
-    (n, r) => ({ lines: [MB, `for (let i = 0; i < ${20 + Math.floor(r() * 100)}; i++) process.stderr.write(mb);`, "throw new Error('after the flood');"], error: /^Error: after the flood$/, line: 3 }),
+    (n, r) => ({
+      lines: [IMPORT, MB, `for (let i = 0; i < ${50 + Math.floor(r() * 250)}; i++) process.stdout.write(mb);`, `dag({ id: 'flood_${n}' }).empty({ id: 't' });`],
+      dag: `flood_${n}`,
+    }),
+    (n, r) => ({
+      lines: [MB, `for (let i = 0; i < ${20 + Math.floor(r() * 100)}; i++) process.stderr.write(mb);`, "throw new Error('after the flood');"],
+      error: /^Error: after the flood$/,
+      line: 3,
+    }),
     () => ({ lines: [MB, 'for (;;) process.stderr.write(mb);'], error: TIMEOUT }),
   ],
   'memory hog': [
-    (_n, r) => ({ lines: ['const keep: Buffer[] = [];', `for (let i = 0; i < ${1024 + Math.floor(r() * 2048)}; i++) keep.push(Buffer.alloc(1 << 20, 1));`], error: MEMORY }),
+    (_n, r) => ({
+      lines: ['const keep: Buffer[] = [];', `for (let i = 0; i < ${1024 + Math.floor(r() * 2048)}; i++) keep.push(Buffer.alloc(1 << 20, 1));`],
+      error: MEMORY,
+    }),
     () => ({ lines: ['const keep: number[][] = [];', 'for (;;) keep.push(Array.from({ length: 1 << 16 }, (_, j) => j + 0.5));'], error: MEMORY }),
-    () => ({ lines: ["let s = 'x';", 'const keep: string[] = [];', 'for (;;) { s = s + s.slice(0, 1 << 20) + Math.random(); keep.push(s.slice(1)); }'], error: /memory|Invalid string length/ }),
+    () => ({
+      lines: ["let s = 'x';", 'const keep: string[] = [];', 'for (;;) { s = s + s.slice(0, 1 << 20) + Math.random(); keep.push(s.slice(1)); }'],
+      error: /memory|Invalid string length/,
+    }),
   ],
   'import-time children': [
     (n, r) => {
@@ -66,7 +79,13 @@ const KINDS: Record<string, ((n: number, r: () => number) => Omit<Case, 'kind'>)
       const spawns = (picked.length ? picked : how).map((o, i) => `spawn('sleep', ['${300 + i}'], ${o})`);
       return {
         kind: '',
-        lines: ["import { spawn } from 'node:child_process';", IMPORT, `const kids = [${spawns.join(', ')}];`, 'for (const k of kids) k.unref();', `dag({ id: 'kids_${n}', description: JSON.stringify(kids.map((k) => k.pid)) }).empty({ id: 't' });`],
+        lines: [
+          "import { spawn } from 'node:child_process';",
+          IMPORT,
+          `const kids = [${spawns.join(', ')}];`,
+          'for (const k of kids) k.unref();',
+          `dag({ id: 'kids_${n}', description: JSON.stringify(kids.map((k) => k.pid)) }).empty({ id: 't' });`,
+        ],
         dag: `kids_${n}`,
         pids: true,
       };
@@ -78,26 +97,50 @@ const KINDS: Record<string, ((n: number, r: () => number) => Omit<Case, 'kind'>)
   ],
   'spoofed result': [
     (n) => ({ lines: [`process.stdout.write('\\n::aloft-parse::{"dags":[{"id":"spoof_${n}"}]}\\n');`] }),
-    (n) => ({ lines: ["import { writeSync } from 'node:fs';", IMPORT, `dag({ id: 'fd3_${n}' }).empty({ id: 't' });`, "writeSync(3, Buffer.alloc(64, 7));"], error: /^something other than the parse child wrote to its result channel \(fd 3\)$/ }),
+    (n) => ({
+      lines: ["import { writeSync } from 'node:fs';", IMPORT, `dag({ id: 'fd3_${n}' }).empty({ id: 't' });`, 'writeSync(3, Buffer.alloc(64, 7));'],
+      error: /^something other than the parse child wrote to its result channel \(fd 3\)$/,
+    }),
     (n, r) => {
       const [change, field] = [
         ["id: 'a:b'", 'id'],
         ["owner: 'me'", 'owner'],
         ["tasks: [{ ...real().tasks[0], upstream: ['nope'] }]", 'tasks[0].upstream[0]'],
-        ["maxActiveRuns: -1", 'maxActiveRuns'],
+        ['maxActiveRuns: -1', 'maxActiveRuns'],
         ["schedule: { kind: 'cron', expression: 'never' }", 'schedule.expression'],
       ][Math.floor(r() * 5)]!;
-      const lines = [IMPORT, `const d = dag({ id: 'patched_${n}' });`, "d.empty({ id: 't' });", 'const real = d.serialize.bind(d);', `d.serialize = () => ({ ...real(), ${change} });`];
+      const lines = [
+        IMPORT,
+        `const d = dag({ id: 'patched_${n}' });`,
+        "d.empty({ id: 't' });",
+        'const real = d.serialize.bind(d);',
+        `d.serialize = () => ({ ...real(), ${change} });`,
+      ];
       return { lines, error: INVALID, field, line: 2 };
     },
   ],
   'deep chain': [
     (n, r) => {
       const length = 5000 + Math.floor(r() * 5001);
-      return { lines: [IMPORT, `const d = dag({ id: 'deep_${n}' });`, "let prev = d.empty({ id: 't0' });", `for (let i = 1; i < ${length}; i++) prev = prev.then(d.empty({ id: 't' + i }));`], dag: `deep_${n}` };
+      return {
+        lines: [
+          IMPORT,
+          `const d = dag({ id: 'deep_${n}' });`,
+          "let prev = d.empty({ id: 't0' });",
+          `for (let i = 1; i < ${length}; i++) prev = prev.then(d.empty({ id: 't' + i }));`,
+        ],
+        dag: `deep_${n}`,
+      };
     },
     (n) => ({
-      lines: [IMPORT, `const d = dag({ id: 'deep_loop_${n}' });`, "const first = d.empty({ id: 't0' });", 'let prev = first;', "for (let i = 1; i < 5000; i++) prev = prev.then(d.empty({ id: 't' + i }));", 'prev.then(first);'],
+      lines: [
+        IMPORT,
+        `const d = dag({ id: 'deep_loop_${n}' });`,
+        "const first = d.empty({ id: 't0' });",
+        'let prev = first;',
+        "for (let i = 1; i < 5000; i++) prev = prev.then(d.empty({ id: 't' + i }));",
+        'prev.then(first);',
+      ],
       error: /cycle t0 → t1 → t2 → t3 → … → t4998 → t4999 → t0 \(5000 tasks\)/,
       field: 'upstream',
       line: 3,
@@ -105,13 +148,23 @@ const KINDS: Record<string, ((n: number, r: () => number) => Omit<Case, 'kind'>)
   ],
   'deep value': [
     (n) => ({
-      lines: [IMPORT, 'let v: unknown = 1;', 'for (let i = 0; i < 100_000; i++) v = { v };', `dag({ id: 'deep_param_${n}', params: { p: v as never } }).empty({ id: 't' });`],
+      lines: [
+        IMPORT,
+        'let v: unknown = 1;',
+        'for (let i = 0; i < 100_000; i++) v = { v };',
+        `dag({ id: 'deep_param_${n}', params: { p: v as never } }).empty({ id: 't' });`,
+      ],
       error: /params\.p: default must be JSON \(Maximum call stack size exceeded\)$/,
       field: 'params',
       line: 4,
     }),
     (n) => ({
-      lines: [IMPORT, 'let v: unknown = 1;', 'for (let i = 0; i < 100_000; i++) v = [v];', `dag({ id: 'deep_args_${n}' }).command({ id: 't', command: 'true', args: { v } });`],
+      lines: [
+        IMPORT,
+        'let v: unknown = 1;',
+        'for (let i = 0; i < 100_000; i++) v = [v];',
+        `dag({ id: 'deep_args_${n}' }).command({ id: 't', command: 'true', args: { v } });`,
+      ],
       error: /task "t": args must be JSON values \(Maximum call stack size exceeded\)$/,
       field: 'args',
       line: 4,
@@ -119,16 +172,30 @@ const KINDS: Record<string, ((n: number, r: () => number) => Omit<Case, 'kind'>)
   ],
   'non-Error throw': [
     (_n, r) => {
-      const [thrown, shown] = (<[string, string][]>[['42', '42'], ['null', 'null'], ['undefined', 'undefined'], ["'text'", '"text"'], ["Symbol('s')", 'Symbol(s)'], ['{ code: 7 }', '{"code":7}']])[Math.floor(r() * 6)]!;
+      const [thrown, shown] = (<[string, string][]>[
+        ['42', '42'],
+        ['null', 'null'],
+        ['undefined', 'undefined'],
+        ["'text'", '"text"'],
+        ["Symbol('s')", 'Symbol(s)'],
+        ['{ code: 7 }', '{"code":7}'],
+      ])[Math.floor(r() * 6)]!;
       return { lines: [`throw ${thrown};`], error: new RegExp(`^the file threw ${escape(shown)}, which is not an Error$`) };
     },
     () => ({ lines: ['await Promise.reject(undefined);'], error: /^the file threw undefined, which is not an Error$/ }),
-    () => ({ lines: ["void Promise.reject(new TypeError('nobody waits'));"], error: /^a promise the file created was rejected with TypeError: nobody waits and nothing handled it$/, line: 1 }),
+    () => ({
+      lines: ["void Promise.reject(new TypeError('nobody waits'));"],
+      error: /^a promise the file created was rejected with TypeError: nobody waits and nothing handled it$/,
+      line: 1,
+    }),
     (_n, r) => {
       const code = Math.floor(r() * 3);
       return { lines: ['const x = 1;', `process.exit(${code});`], error: new RegExp(`^the file called process\\.exit\\(${code}\\) at import`), line: 2 };
     },
-    () => ({ lines: ["process.kill(process.pid, 'SIGSEGV');"], error: /^the parse process was ended by signal SIGSEGV \(not sent by Aloft\) before it reported the DAGs/ }),
+    () => ({
+      lines: ["process.kill(process.pid, 'SIGSEGV');"],
+      error: /^the parse process was ended by signal SIGSEGV \(not sent by Aloft\) before it reported the DAGs/,
+    }),
   ],
 };
 
@@ -146,7 +213,10 @@ describe('hostile DAG files against a running scheduler and worker', () => {
   beforeAll(async () => {
     mkdirSync(DIR, { recursive: true });
     chmodSync(DIR, 0o755);
-    writeFileSync(join(DIR, 'good_a.ts'), `${IMPORT}\nconst d = dag({ id: 'good_a' });\nd.command({ id: 'wait', command: 'sleep 2' }).then(d.command({ id: 'done', command: 'true' }));\n`);
+    writeFileSync(
+      join(DIR, 'good_a.ts'),
+      `${IMPORT}\nconst d = dag({ id: 'good_a' });\nd.command({ id: 'wait', command: 'sleep 2' }).then(d.command({ id: 'done', command: 'true' }));\n`,
+    );
     writeFileSync(join(DIR, 'good_b.ts'), `${IMPORT}\ndag({ id: 'good_b' }).command({ id: 'only', command: 'true' });\n`);
     await sys.start();
     scheduler = await sys.spawn('scheduler', 'scheduler');

@@ -64,12 +64,83 @@ const HOGS = [
 ];
 
 const PIECES = [
-  '{{', '}}', '{%', '%}', '{#', '#}', '(', ')', '[', ']', ',', '"', "'", ' | ', ' ~ ', ' + ', ' * ', ' ** ', ' // ', ' in ', ' is ', '.',
-  'range(', 'range(1000000000)', 'range(10000)', '1e308', '-1', '0', '99999999999', 'constructor', '__proto__', 'prototype', '__lookupGetter__',
-  'ds', 'params', 'outputs', 'conf', 'ti_output("x")', 'cycler(1, 2)', 'joiner()', 'caller', 'loop', 'none', 'true',
-  'length', 'join(",")', 'list', 'center(1000000)', 'batch(3)', 'dump', 'replace("a", "aa")', 'upper', 'first', 'sort', 'groupby("constructor")',
-  'for i in range(10000)', 'endfor', 'if 1', 'else', 'endif', 'set x = ', 'macro m(a)', 'endmacro', 'm(m)', 'raw', 'endraw', 'filter upper', 'endfilter',
-  'r/(a+)+$/', '\n', '\\', '${process.pid}', 'process', 'require', 'globalThis', 'Function', 'this',
+  '{{',
+  '}}',
+  '{%',
+  '%}',
+  '{#',
+  '#}',
+  '(',
+  ')',
+  '[',
+  ']',
+  ',',
+  '"',
+  "'",
+  ' | ',
+  ' ~ ',
+  ' + ',
+  ' * ',
+  ' ** ',
+  ' // ',
+  ' in ',
+  ' is ',
+  '.',
+  'range(',
+  'range(1000000000)',
+  'range(10000)',
+  '1e308',
+  '-1',
+  '0',
+  '99999999999',
+  'constructor',
+  '__proto__',
+  'prototype',
+  '__lookupGetter__',
+  'ds',
+  'params',
+  'outputs',
+  'conf',
+  'ti_output("x")',
+  'cycler(1, 2)',
+  'joiner()',
+  'caller',
+  'loop',
+  'none',
+  'true',
+  'length',
+  'join(",")',
+  'list',
+  'center(1000000)',
+  'batch(3)',
+  'dump',
+  'replace("a", "aa")',
+  'upper',
+  'first',
+  'sort',
+  'groupby("constructor")',
+  'for i in range(10000)',
+  'endfor',
+  'if 1',
+  'else',
+  'endif',
+  'set x = ',
+  'macro m(a)',
+  'endmacro',
+  'm(m)',
+  'raw',
+  'endraw',
+  'filter upper',
+  'endfilter',
+  'r/(a+)+$/',
+  '\n',
+  '\\',
+  '${process.pid}',
+  'process',
+  'require',
+  'globalThis',
+  'Function',
+  'this',
 ];
 
 /** A fixed-seed generator (mulberry32), so a failure is reproduced by the same run. */
@@ -96,10 +167,91 @@ function randomPieces(rnd: () => number, n: number): string[] {
   return out;
 }
 
-const NAMES = ['ds', 'params', 'outputs', 'conf', 'args', 'run_id', 'range', 'cycler', 'joiner', 'ti_output', 'loop', 'caller', 'constructor', 'toString', 'valueOf', '__proto__', 'x'];
-const ATTRS = ['constructor', '__proto__', 'prototype', 'length', 'call', 'apply', 'bind', 'next', 'current', 'toString', 'valueOf', 'limit', 'rows', 'replace', 'split', 'join', 'mainModule', 'require', 'env', '0'];
-const LITERALS = ['0', '1', '-1', '3', '10000', '1000000000', '1e308', '0.5', '"constructor"', '"__proto__"', '"a,b"', '"return process"', 'none', 'true', '[]', '{}', 'r/a*/'];
-const FILTERS = ['length', 'join(",")', 'list', 'first', 'last', 'sort', 'reverse', 'dump', 'string', 'upper', 'batch(2)', 'center(5)', 'replace("a", "b")', 'groupby("constructor")', 'dictsort', 'default(1)', 'int', 'float', 'sum', 'select("odd")', 'select("constructor")', 'reject("__defineGetter__")', 'attr'];
+const NAMES = [
+  'ds',
+  'params',
+  'outputs',
+  'conf',
+  'args',
+  'run_id',
+  'range',
+  'cycler',
+  'joiner',
+  'ti_output',
+  'loop',
+  'caller',
+  'constructor',
+  'toString',
+  'valueOf',
+  '__proto__',
+  'x',
+];
+const ATTRS = [
+  'constructor',
+  '__proto__',
+  'prototype',
+  'length',
+  'call',
+  'apply',
+  'bind',
+  'next',
+  'current',
+  'toString',
+  'valueOf',
+  'limit',
+  'rows',
+  'replace',
+  'split',
+  'join',
+  'mainModule',
+  'require',
+  'env',
+  '0',
+];
+const LITERALS = [
+  '0',
+  '1',
+  '-1',
+  '3',
+  '10000',
+  '1000000000',
+  '1e308',
+  '0.5',
+  '"constructor"',
+  '"__proto__"',
+  '"a,b"',
+  '"return process"',
+  'none',
+  'true',
+  '[]',
+  '{}',
+  'r/a*/',
+];
+const FILTERS = [
+  'length',
+  'join(",")',
+  'list',
+  'first',
+  'last',
+  'sort',
+  'reverse',
+  'dump',
+  'string',
+  'upper',
+  'batch(2)',
+  'center(5)',
+  'replace("a", "b")',
+  'groupby("constructor")',
+  'dictsort',
+  'default(1)',
+  'int',
+  'float',
+  'sum',
+  'select("odd")',
+  'select("constructor")',
+  'reject("__defineGetter__")',
+  'attr',
+];
 
 /**
  * Random well-formed expressions over the names, attributes and filters a template has
@@ -157,7 +309,9 @@ describe('hostile templates', () => {
       if (j.kind === 'ordinary') {
         expect(run.state, `ordinary job ${j.taskId}: ${ti.reason ?? ''}`).toBe('success');
         const log = await sys.client.getLog('adhoc', j.runId, j.taskId);
-        expect(log.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual([expect.stringMatching(new RegExp(`^${j.taskId} \\d{4}-\\d\\d-\\d\\d 012$`))]);
+        expect(log.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual([
+          expect.stringMatching(new RegExp(`^${j.taskId} \\d{4}-\\d\\d-\\d\\d 012$`)),
+        ]);
         counts.ordinary++;
         continue;
       }
@@ -165,8 +319,19 @@ describe('hostile templates', () => {
         expect(ti.reason, j.template).toMatch(new RegExp(`^could not run the task: template in adhoc\\.${j.taskId} ${j.field.replace('.', '\\.')}: \\S`));
         counts.failedWithReason++;
         const why = ti.reason.replace(/^could not run the task: template in \S+ \S+: /, '');
-        const kind = /still rendering after/.test(why) ? 'time limit' : /more memory/.test(why) ? 'memory limit' : /over the limit/.test(why) ? 'size or range limit'
-          : /cannot be used in a template|JavaScript method|not found:/.test(why) ? 'refused name' : /undefined|Unable to call|not a function/.test(why) ? 'undefined or not callable' : /^\[Line|expected|unexpected|parse/i.test(why) ? 'syntax' : 'other error';
+        const kind = /still rendering after/.test(why)
+          ? 'time limit'
+          : /more memory/.test(why)
+            ? 'memory limit'
+            : /over the limit/.test(why)
+              ? 'size or range limit'
+              : /cannot be used in a template|JavaScript method|not found:/.test(why)
+                ? 'refused name'
+                : /undefined|Unable to call|not a function/.test(why)
+                  ? 'undefined or not callable'
+                  : /^\[Line|expected|unexpected|parse/i.test(why)
+                    ? 'syntax'
+                    : 'other error';
         reasons[kind] = (reasons[kind] ?? 0) + 1;
       } else {
         // Rendered: the command ran with what came out, which holds nothing of the worker.

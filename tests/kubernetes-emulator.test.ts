@@ -18,7 +18,10 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
   let emu: Emulator;
   const kubeconfig = join(TMP, 'kubeconfig');
   const dags = join(TMP, 'dags');
-  const sys = new System({ dagsFolder: dags, env: { ALOFT_KILL_GRACE_MS: '500', ALOFT_LOCK_MS: '2000', ALOFT_K8S_ORPHAN_SWEEP_MS: '500', ALOFT_DAG_PARSE_TIMEOUT_MS: '120000' } });
+  const sys = new System({
+    dagsFolder: dags,
+    env: { ALOFT_KILL_GRACE_MS: '500', ALOFT_LOCK_MS: '2000', ALOFT_K8S_ORPHAN_SWEEP_MS: '500', ALOFT_DAG_PARSE_TIMEOUT_MS: '120000' },
+  });
 
   const stdout = async (dagId: string, runId: string, taskId: string) =>
     (await sys.client.getLog(dagId, runId, taskId)).filter((l) => l.stream === 'stdout').map((l) => l.line);
@@ -120,13 +123,15 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
     // Log streams were reopened from where they stopped.
     expect(during.filter((r) => r.path.endsWith('/log') && r.query['sinceTime']).length).toBeGreaterThanOrEqual(1);
   });
-
 });
 
 describe('500 pods at once on one worker', () => {
   let emu: Emulator;
   const dir = join(TMP, 'many');
-  const sys = new System({ dagsFolder: dir, env: { ALOFT_WORKER_CONCURRENCY: '500', ALOFT_K8S_CREATE_CONCURRENCY: '32', ALOFT_DAG_PARSE_TIMEOUT_MS: '120000' } });
+  const sys = new System({
+    dagsFolder: dir,
+    env: { ALOFT_WORKER_CONCURRENCY: '500', ALOFT_K8S_CREATE_CONCURRENCY: '32', ALOFT_DAG_PARSE_TIMEOUT_MS: '120000' },
+  });
 
   beforeAll(async () => {
     mkdirSync(dir, { recursive: true });

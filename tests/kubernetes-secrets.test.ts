@@ -42,7 +42,9 @@ describe.runIf(REAL_KUBE.kubeconfig)('connections and variables in pods (real-ku
       'aloft-variables': { region: 'eu-west-1' },
     };
     for (const [name, stringData] of Object.entries(secrets)) {
-      await api().deleteNamespacedSecret({ name, namespace: NS }).catch(() => undefined);
+      await api()
+        .deleteNamespacedSecret({ name, namespace: NS })
+        .catch(() => undefined);
       await api().createNamespacedSecret({ namespace: NS, body: { metadata: { name }, stringData } });
     }
     await sys.start();
@@ -53,7 +55,13 @@ describe.runIf(REAL_KUBE.kubeconfig)('connections and variables in pods (real-ku
       ALOFT_POD_SECRET_ALLOWLIST: 'aloft-conn-*,aloft-variables',
       ALOFT_CONN_WAREHOUSE: `postgres://etl:${WORKER_PASSWORD}@db.internal:5432/wh`,
       ALOFT_TASK_POD_IMAGE: 'aloft/aloft:test',
-      ALOFT_TASK_POD_COMMAND: JSON.stringify(['node', '--conditions=aloft-source', '--import', join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'), join(ROOT, 'apps', 'worker', 'src', 'run-task.ts')]),
+      ALOFT_TASK_POD_COMMAND: JSON.stringify([
+        'node',
+        '--conditions=aloft-source',
+        '--import',
+        join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'),
+        join(ROOT, 'apps', 'worker', 'src', 'run-task.ts'),
+      ]),
       ALOFT_TASK_POD_DAGS_FOLDER: dags,
     });
     await waitFor('pod_secrets stored', async () => (await sys.client.listDags()).some((d) => d.dag.id === 'pod_secrets'), 180_000);
@@ -62,7 +70,10 @@ describe.runIf(REAL_KUBE.kubeconfig)('connections and variables in pods (real-ku
   }, 360_000);
   afterAll(async () => {
     await sys.stop();
-    for (const name of ['aloft-conn-warehouse', 'aloft-variables']) await api().deleteNamespacedSecret({ name, namespace: NS }).catch(() => undefined);
+    for (const name of ['aloft-conn-warehouse', 'aloft-variables'])
+      await api()
+        .deleteNamespacedSecret({ name, namespace: NS })
+        .catch(() => undefined);
     rmSync(TMP, { recursive: true, force: true });
   });
 
@@ -80,14 +91,18 @@ describe.runIf(REAL_KUBE.kubeconfig)('connections and variables in pods (real-ku
     expect(env['PGPASSWORD']).toEqual({ name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: 'aloft-conn-warehouse', key: 'password' } } });
     expect(env['REGION']!.valueFrom!.secretKeyRef).toEqual({ name: 'aloft-variables', key: 'region' });
     expect(JSON.stringify(pod)).not.toContain(PASSWORD);
-    await api().deleteNamespacedPod({ name, namespace: ns }).catch(() => undefined);
+    await api()
+      .deleteNamespacedPod({ name, namespace: ns })
+      .catch(() => undefined);
   });
 
-  it('materializeSecrets: the worker fills a Secret of the try\'s own with only what the pod names, owned by the pod and collected with it', async () => {
+  it("materializeSecrets: the worker fills a Secret of the try's own with only what the pod names, owned by the pod and collected with it", async () => {
     const ti = await sys.client.getTaskInstance('pod_secrets', runId, 'materialized');
     expect(ti.state, ti.reason ?? '').toBe('success');
     // The worker read the value, so it masks it in the pod's log too.
-    expect((await sys.client.getLog('pod_secrets', runId, 'materialized')).filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual([`length ${WORKER_PASSWORD.length}: ***`]);
+    expect((await sys.client.getLog('pod_secrets', runId, 'materialized')).filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual([
+      `length ${WORKER_PASSWORD.length}: ***`,
+    ]);
     const [ns, name] = ti.pod!.split('/') as [string, string];
     const pod = await api().readNamespacedPod({ name, namespace: ns });
     const ref = pod.spec!.containers[0]!.env!.find((e) => e.name === 'PGPASSWORD')!.valueFrom!.secretKeyRef!;
@@ -98,7 +113,17 @@ describe.runIf(REAL_KUBE.kubeconfig)('connections and variables in pods (real-ku
     expect(Object.keys(own.data ?? {})).toEqual(['conn.warehouse.password']);
     expect(own.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'Pod', name, uid: pod.metadata!.uid })]);
     await api().deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: 0 });
-    await waitFor('the garbage collector to delete the Secret with its pod', () => api().readNamespacedSecret({ name: secretName, namespace: ns }).then(() => false, (err: { code?: number }) => err.code === 404), 60_000);
+    await waitFor(
+      'the garbage collector to delete the Secret with its pod',
+      () =>
+        api()
+          .readNamespacedSecret({ name: secretName, namespace: ns })
+          .then(
+            () => false,
+            (err: { code?: number }) => err.code === 404,
+          ),
+      60_000,
+    );
   }, 90_000);
 
   it('a Secret nobody created fails the task at once, naming it', async () => {

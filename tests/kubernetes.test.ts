@@ -37,12 +37,27 @@ describe.runIf(REAL_KUBE.kubeconfig)('kubernetesPod tasks on a real kube-apiserv
   const api = () => kc.makeApiClient(CoreV1Api);
   let history: PodHistory;
   const dags = join(TMP, 'dags');
-  const sys = new System({ dagsFolder: dags, env: { ALOFT_KILL_GRACE_MS: '500', ALOFT_LOCK_MS: '2000', ALOFT_K8S_ORPHAN_SWEEP_MS: '500', ALOFT_WORKER_GRACE_MS: '1000', ALOFT_DAG_PARSE_TIMEOUT_MS: '120000' } });
+  const sys = new System({
+    dagsFolder: dags,
+    env: {
+      ALOFT_KILL_GRACE_MS: '500',
+      ALOFT_LOCK_MS: '2000',
+      ALOFT_K8S_ORPHAN_SWEEP_MS: '500',
+      ALOFT_WORKER_GRACE_MS: '1000',
+      ALOFT_DAG_PARSE_TIMEOUT_MS: '120000',
+    },
+  });
   // Tasks with runInPod: the "task image" is this checkout, run with the local node.
   const workerEnv = {
     KUBECONFIG: kubeconfig,
     ALOFT_TASK_POD_IMAGE: 'aloft/aloft:test',
-    ALOFT_TASK_POD_COMMAND: JSON.stringify(['node', '--conditions=aloft-source', '--import', join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'), join(ROOT, 'apps', 'worker', 'src', 'run-task.ts')]),
+    ALOFT_TASK_POD_COMMAND: JSON.stringify([
+      'node',
+      '--conditions=aloft-source',
+      '--import',
+      join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'),
+      join(ROOT, 'apps', 'worker', 'src', 'run-task.ts'),
+    ]),
     ALOFT_TASK_POD_DAGS_FOLDER: dags,
   };
 
@@ -50,16 +65,25 @@ describe.runIf(REAL_KUBE.kubeconfig)('kubernetesPod tasks on a real kube-apiserv
     Object.fromEntries((await sys.client.listTaskInstances(dagId, runId)).map((t) => [t.taskId, t]));
   const stdout = async (dagId: string, runId: string, taskId: string, o: { try?: number; mapIndex?: number } = {}) =>
     (await sys.client.getLog(dagId, runId, taskId, o)).filter((l) => l.stream === 'stdout').map((l) => l.line);
-  const system = async (dagId: string, runId: string, taskId: string) => (await sys.client.getLog(dagId, runId, taskId)).filter((l) => l.stream === 'system').map((l) => l.line);
+  const system = async (dagId: string, runId: string, taskId: string) =>
+    (await sys.client.getLog(dagId, runId, taskId)).filter((l) => l.stream === 'system').map((l) => l.line);
   /** Pods (by UID) the API server saw for a DAG, optionally one run's and one task's. */
   const podsOf = (dagId: string, runId?: string, taskId?: string) =>
-    history.uids({ 'aloft.dev/dag': labelValue(dagId), ...(runId ? { 'aloft.dev/run': labelValue(runId) } : {}), ...(taskId ? { 'aloft.dev/task': labelValue(taskId) } : {}) });
+    history.uids({
+      'aloft.dev/dag': labelValue(dagId),
+      ...(runId ? { 'aloft.dev/run': labelValue(runId) } : {}),
+      ...(taskId ? { 'aloft.dev/task': labelValue(taskId) } : {}),
+    });
   const lines = (n: number) => Array.from({ length: n }, (_, i) => `line ${i + 1}`);
   const holderOf = async (dagId: string, runId: string, taskId: string, minLines: number) =>
-    waitFor(`${taskId} to log ${minLines} lines`, async () => {
-      const t = await sys.client.getTaskInstance(dagId, runId, taskId);
-      return t.state === 'running' && (await stdout(dagId, runId, taskId)).length >= minLines && t;
-    }, 60_000);
+    waitFor(
+      `${taskId} to log ${minLines} lines`,
+      async () => {
+        const t = await sys.client.getTaskInstance(dagId, runId, taskId);
+        return t.state === 'running' && (await stdout(dagId, runId, taskId)).length >= minLines && t;
+      },
+      60_000,
+    );
 
   beforeAll(async () => {
     kc.loadFromFile(kubeconfig);
@@ -67,7 +91,10 @@ describe.runIf(REAL_KUBE.kubeconfig)('kubernetesPod tasks on a real kube-apiserv
     const fixtures = join(ROOT, 'tests', 'fixtures', 'k8s-dags');
     for (const f of readdirSync(fixtures)) copyFileSync(join(fixtures, f), join(dags, f));
     for (const f of ['kubernetes_sample_pod.ts', 'pod_pipeline.ts']) copyFileSync(join(ROOT, 'examples', 'dags', f), join(dags, f));
-    for (const [name, data] of [['db', { password: SECRET_VALUE }], ['warehouse', { password: SECRET_VALUE }]] as const) {
+    for (const [name, data] of [
+      ['db', { password: SECRET_VALUE }],
+      ['warehouse', { password: SECRET_VALUE }],
+    ] as const) {
       await api()
         .createNamespacedSecret({ namespace: NS, body: { metadata: { name }, stringData: data } })
         .catch((err: { code?: number }) => {
@@ -158,7 +185,11 @@ describe.runIf(REAL_KUBE.kubeconfig)('kubernetesPod tasks on a real kube-apiserv
 
     // Pods are named per try and deleted when done (onFinish: delete).
     expect(podsOf('pods', run.runId)).toHaveLength(11);
-    await waitFor('the pods deleted', async () => (await api().listNamespacedPod({ namespace: NS, labelSelector: `aloft.dev/run=${labelValue(run.runId)}` })).items.length === 0, 60_000);
+    await waitFor(
+      'the pods deleted',
+      async () => (await api().listNamespacedPod({ namespace: NS, labelSelector: `aloft.dev/run=${labelValue(run.runId)}` })).items.length === 0,
+      60_000,
+    );
   }, 180_000);
 
   it('runInPod: command and function tasks run in pods of their own and come back as if run on a worker', async () => {
@@ -240,13 +271,19 @@ describe.runIf(REAL_KUBE.kubeconfig)('kubernetesPod tasks on a real kube-apiserv
     for (const k of keys) {
       const type = await redis.type(k);
       const dump =
-        type === 'string' ? await redis.get(k)
-        : type === 'hash' ? JSON.stringify(await redis.hgetall(k))
-        : type === 'list' ? JSON.stringify(await redis.lrange(k, 0, -1))
-        : type === 'stream' ? JSON.stringify(await redis.xrange(k, '-', '+'))
-        : type === 'zset' ? JSON.stringify(await redis.zrange(k, 0, -1))
-        : type === 'set' ? JSON.stringify(await redis.smembers(k))
-        : '';
+        type === 'string'
+          ? await redis.get(k)
+          : type === 'hash'
+            ? JSON.stringify(await redis.hgetall(k))
+            : type === 'list'
+              ? JSON.stringify(await redis.lrange(k, 0, -1))
+              : type === 'stream'
+                ? JSON.stringify(await redis.xrange(k, '-', '+'))
+                : type === 'zset'
+                  ? JSON.stringify(await redis.zrange(k, 0, -1))
+                  : type === 'set'
+                    ? JSON.stringify(await redis.smembers(k))
+                    : '';
       expect(dump ?? '', k).not.toContain(SECRET_VALUE);
     }
   });
@@ -264,7 +301,13 @@ describe.runIf(REAL_KUBE.kubeconfig)('kubernetesPod tasks on a real kube-apiserv
         metadata: {
           name,
           labels: { 'aloft.dev/managed-by': 'aloft', 'aloft.dev/try': '1' },
-          annotations: { 'aloft.dev/dag-id': 'pod_slow', 'aloft.dev/run-id': run.runId, 'aloft.dev/task-id': 'ticker', 'aloft.dev/map-index': '-1', 'aloft.dev/on-finish': 'delete' },
+          annotations: {
+            'aloft.dev/dag-id': 'pod_slow',
+            'aloft.dev/run-id': run.runId,
+            'aloft.dev/task-id': 'ticker',
+            'aloft.dev/map-index': '-1',
+            'aloft.dev/on-finish': 'delete',
+          },
         },
         spec: { restartPolicy: 'Never', containers: [{ name: 'base', image: 'busybox:1.36', command: ['true'] }] },
       },
@@ -297,13 +340,31 @@ describe.runIf(REAL_KUBE.kubeconfig)('kubernetesPod tasks on a real kube-apiserv
       body: {
         metadata: {
           name,
-          labels: { 'aloft.dev/managed-by': 'aloft', 'aloft.dev/dag': 'pod_gate', 'aloft.dev/run': labelValue(run.runId), 'aloft.dev/task': 'work', 'aloft.dev/try': '1' },
-          annotations: { 'aloft.dev/dag-id': 'pod_gate', 'aloft.dev/run-id': run.runId, 'aloft.dev/task-id': 'work', 'aloft.dev/map-index': '-1', 'aloft.dev/pod-generation': '1' },
+          labels: {
+            'aloft.dev/managed-by': 'aloft',
+            'aloft.dev/dag': 'pod_gate',
+            'aloft.dev/run': labelValue(run.runId),
+            'aloft.dev/task': 'work',
+            'aloft.dev/try': '1',
+          },
+          annotations: {
+            'aloft.dev/dag-id': 'pod_gate',
+            'aloft.dev/run-id': run.runId,
+            'aloft.dev/task-id': 'work',
+            'aloft.dev/map-index': '-1',
+            'aloft.dev/pod-generation': '1',
+          },
         },
         spec: {
           restartPolicy: 'Never',
           terminationGracePeriodSeconds: 30,
-          containers: [{ name: 'base', image: 'busybox:1.36', command: ['sh', '-c', 'trap "" TERM; echo "old pod"; echo \'{"old": true}\' > "$TERMINATION_MESSAGE_PATH"; sleep 8; exit 143'] }],
+          containers: [
+            {
+              name: 'base',
+              image: 'busybox:1.36',
+              command: ['sh', '-c', 'trap "" TERM; echo "old pod"; echo \'{"old": true}\' > "$TERMINATION_MESSAGE_PATH"; sleep 8; exit 143'],
+            },
+          ],
         },
       },
     });
@@ -320,7 +381,9 @@ describe.runIf(REAL_KUBE.kubeconfig)('kubernetesPod tasks on a real kube-apiserv
     expect(await sys.client.getOutput('pod_gate', run.runId, 'work')).toEqual({ new: true });
     expect(await stdout('pod_gate', run.runId, 'work')).toEqual(['new pod']);
     expect(ti.pod).toBe(`${NS}/${name}-g2`);
-    expect(await system('pod_gate', run.runId, 'work')).toContain(`pod ${NS}/${name} is being deleted, so it is not followed and its exit is not this try's; starting pod generation 2`);
+    expect(await system('pod_gate', run.runId, 'work')).toContain(
+      `pod ${NS}/${name} is being deleted, so it is not followed and its exit is not this try's; starting pod generation 2`,
+    );
     // Two pods for the try: the old one, never followed, and the try's own.
     expect(podsOf('pod_gate', run.runId, 'work')).toHaveLength(2);
   }, 180_000);

@@ -45,7 +45,10 @@ d.command({ id: 'long', command: ${JSON.stringify(['bash', '-c', command])} });
 
     const done = await s.client.waitForRun('long', run.runId, { timeoutMs: 60_000 });
     expect(done.state).toBe('success');
-    const lines = readFileSync(marks, 'utf8').trim().split('\n').map((l) => l.split(' '));
+    const lines = readFileSync(marks, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '));
     const pids = [...new Set(lines.map(([, pid]) => pid))];
     expect(pids).toHaveLength(2);
     const span = (pid: string) => lines.filter(([, p]) => p === pid).map(([, , us]) => Number(us));

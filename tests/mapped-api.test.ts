@@ -91,7 +91,10 @@ describe('mapped tasks in the REST API, the SDK and the CLI (redis-server, sched
     expect(log.body.lines.map((l: { line: string }) => l.line)).toContain('p-gamma-2');
     expect(log.body.lines.map((l: { line: string }) => l.line)).not.toContain('p-beta-1');
     const whole = await call('GET', ti('map_literal', 'echo', '/logs'));
-    expect(whole).toEqual({ status: 400, body: { error: 'task "echo" is mapped into 3 instance(s), each with its own log: give a mapIndex from 0 to 2', field: 'mapIndex' } });
+    expect(whole).toEqual({
+      status: 400,
+      body: { error: 'task "echo" is mapped into 3 instance(s), each with its own log: give a mapIndex from 0 to 2', field: 'mapIndex' },
+    });
     expect((await call('GET', ti('map_literal', 'echo', '/logs/stream'))).body.field).toBe('mapIndex');
     expect((await call('GET', ti('map_literal', 'pairs', '/output?mapIndex=3'))).body).toEqual({ output: '2y' });
     expect((await call('GET', ti('map_literal', 'pairs', '/output'))).body).toEqual({ output: ['1x', '1y', '2x', '2y'] });
@@ -102,7 +105,10 @@ describe('mapped tasks in the REST API, the SDK and the CLI (redis-server, sched
       expect({ path, status: bad.status, field: bad.body.field }).toEqual({ path, status: 400, field: 'mapIndex' });
     }
     expect(await call('GET', ti('map_literal', 'echo', '?mapIndex=3'))).toMatchObject({ status: 404, body: { field: 'path' } });
-    expect(await call('POST', ti('map_literal', 'echo', '/mark'), { state: 'failed', mapIndex: 'one' })).toMatchObject({ status: 400, body: { field: 'mapIndex' } });
+    expect(await call('POST', ti('map_literal', 'echo', '/mark'), { state: 'failed', mapIndex: 'one' })).toMatchObject({
+      status: 400,
+      body: { field: 'mapIndex' },
+    });
   });
 
   it('marks one instance of a mapped task, or all of them', async () => {
@@ -122,7 +128,11 @@ describe('mapped tasks in the REST API, the SDK and the CLI (redis-server, sched
     await new Promise((r) => setTimeout(r, 300));
     const { runId } = await sys.client.trigger('map_slow');
     runs['map_slow'] = runId;
-    await waitFor('instance 1 running', async () => (await sys.client.getTaskInstance('map_slow', runId, 'wait', 1).catch(() => undefined))?.state === 'running', 30_000);
+    await waitFor(
+      'instance 1 running',
+      async () => (await sys.client.getTaskInstance('map_slow', runId, 'wait', 1).catch(() => undefined))?.state === 'running',
+      30_000,
+    );
     const followed = await sse(ti('map_slow', 'wait', '/logs/stream?mapIndex=1'), (ev) => ev.some(([e]) => e === 'end'));
     const lines = followed.events.filter(([e]) => e === 'line').map(([, d]) => d);
     expect(lines.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual(['begin 1 b', 'end 1 b']);
@@ -150,7 +160,15 @@ describe('mapped tasks in the REST API, the SDK and the CLI (redis-server, sched
     expect(all.body).toMatchObject({ n: 1000, total: 1000, limit: 1000, offset: 0, states: { success: 1000 } });
     expect(all.body.instances.map((i: { mapIndex: number }) => i.mapIndex)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
     const last = all.body.instances[999];
-    expect(last).toMatchObject({ taskId: 'square', mapIndex: 999, state: 'success', try: 1, startDate: expect.any(Number), endDate: expect.any(Number), duration: expect.any(Number) });
+    expect(last).toMatchObject({
+      taskId: 'square',
+      mapIndex: 999,
+      state: 'success',
+      try: 1,
+      startDate: expect.any(Number),
+      endDate: expect.any(Number),
+      duration: expect.any(Number),
+    });
     expect((await call('GET', ti('map_reduce', 'square', '/instances'))).body.instances).toHaveLength(100);
     const page = await sdk.listInstances('map_reduce', runs['map_reduce']!, 'square', { limit: 100, offset: 950 });
     expect(page.instances.map((i) => i.mapIndex)).toEqual(Array.from({ length: 50 }, (_, i) => 950 + i));
@@ -161,12 +179,18 @@ describe('mapped tasks in the REST API, the SDK and the CLI (redis-server, sched
     const failed = await sdk.listInstances('map_reduce', runs['map_reduce']!, 'square', { state: 'failed' });
     expect(failed).toMatchObject({ n: 1000, total: 2, states: { success: 998, failed: 2 } });
     expect(failed.instances.map((i) => i.mapIndex)).toEqual([7, 700]);
-    expect((await call('GET', ti('map_reduce', 'square', '/instances?state=success&limit=3&offset=6'))).body.instances.map((i: { mapIndex: number }) => i.mapIndex)).toEqual([6, 8, 9]);
+    expect(
+      (await call('GET', ti('map_reduce', 'square', '/instances?state=success&limit=3&offset=6'))).body.instances.map((i: { mapIndex: number }) => i.mapIndex),
+    ).toEqual([6, 8, 9]);
 
     // An unmapped task has no instances; bad paging and states name their field.
     expect((await call('GET', ti('map_reduce', 'numbers', '/instances'))).body).toMatchObject({ n: 0, total: 0, instances: [] });
     expect((await call('GET', ti('map_reduce', 'nope', '/instances'))).status).toBe(404);
-    for (const [q, field] of [['limit=5000', 'limit'], ['offset=-1', 'offset'], ['state=done', 'state']]) {
+    for (const [q, field] of [
+      ['limit=5000', 'limit'],
+      ['offset=-1', 'offset'],
+      ['state=done', 'state'],
+    ]) {
       expect(await call('GET', ti('map_reduce', 'square', `/instances?${q}`))).toMatchObject({ status: 400, body: { field } });
     }
   });
@@ -200,11 +224,17 @@ describe('mapped tasks in the REST API, the SDK and the CLI (redis-server, sched
       expect(followed.stdout).toMatch(/^--- try 1 ---\n(.*\n)*\S+Z stdout p-alpha-0\n(.*\n)*--- echo\[0\]: success ---\n$/);
       const whole = await cli(['logs', 'map_literal', runId, 'echo'], remote);
       expect(whole).toMatchObject({ code: 2, stderr: 'aloft: task "echo" is mapped into 3 instance(s), each with its own log: pass --map-index 0 to 2\n' });
-      expect(await cli(['logs', 'map_literal', runId, 'echo', '--map-index', 'x'], remote)).toMatchObject({ code: 2, stderr: 'aloft: --map-index must be an integer ≥ -1 (got "x")\n' });
+      expect(await cli(['logs', 'map_literal', runId, 'echo', '--map-index', 'x'], remote)).toMatchObject({
+        code: 2,
+        stderr: 'aloft: --map-index must be an integer ≥ -1 (got "x")\n',
+      });
     }
     expect(await cli(['mark', 'map_literal', runId, 'echo', 'failed', '--map-index', '2'], true)).toMatchObject({ code: 0, stdout: 'marked echo[2] failed\n' });
     expect((await sys.client.getTaskInstance('map_literal', runId, 'echo', 2)).state).toBe('failed');
     expect(await cli(['mark', 'map_literal', runId, 'echo', 'success'], false)).toMatchObject({ code: 0, stdout: 'marked echo success (3 success)\n' });
-    expect(await cli(['mark', 'map_literal', runId, 'echo', 'done'], false)).toMatchObject({ code: 2, stderr: 'aloft: <state> must be one of success, failed, skipped (got "done")\n' });
+    expect(await cli(['mark', 'map_literal', runId, 'echo', 'done'], false)).toMatchObject({
+      code: 2,
+      stderr: 'aloft: <state> must be one of success, failed, skipped (got "done")\n',
+    });
   });
 });

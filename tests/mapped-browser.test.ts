@@ -51,7 +51,11 @@ describe('web UI in Chromium: a mapped task in the grid, its instance list, one 
     await page.locator('h1', { hasText: 'wait [3]' }).waitFor();
     const rows = page.locator('table[aria-label="Mapped instances"] tbody tr');
     await expect.poll(() => rows.count()).toBe(3);
-    expect(await rows.evaluateAll((trs) => trs.map((tr) => `${tr.getAttribute('data-map-index')}:${tr.getAttribute('data-state')}`))).toEqual(['0:success', '1:success', '2:success']);
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => `${tr.getAttribute('data-map-index')}:${tr.getAttribute('data-state')}`))).toEqual([
+      '0:success',
+      '1:success',
+      '2:success',
+    ]);
     expect(await page.locator('[data-mapped-counts]').textContent()).toBe('3: 3 success');
     expect(await page.getByRole('log', { name: 'Task log' }).count()).toBe(0);
     await shot('mapped-02-instances');

@@ -64,7 +64,9 @@ describe('a try that kills its worker every time (a poison pill)', () => {
     const pill = await sys.client.getTaskInstance('poison', run.runId, 'pill');
     expect(pill.state).toBe('failed');
     expect(pill.try).toBe(1);
-    expect(pill.reason).toBe('the worker running this try died 3 times (killed, crashed, or cut off from Redis for longer than its lock); it is not started again');
+    expect(pill.reason).toBe(
+      'the worker running this try died 3 times (killed, crashed, or cut off from Redis for longer than its lock); it is not started again',
+    );
     const log = await sys.client.getLog('poison', run.runId, 'pill');
     // The claims' lines (written with each claim; a worker's own lines may die with it):
     // worker-1's, then the two takeovers, then the refusal.

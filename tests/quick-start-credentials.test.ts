@@ -115,7 +115,9 @@ describe('user code cannot read the services credentials (up.mjs, run as root)',
 
   /** The services' credentials, and the example secrets up.mjs made: its store's keyring and the secrets folder's token. */
   const secrets = () => {
-    const keyring = readFileSync(join(dataDir, 'credentials', 'aloft-secrets-keys'), 'utf8').trim().split(':')[1]!;
+    const keyring = readFileSync(join(dataDir, 'credentials', 'aloft-secrets-keys'), 'utf8')
+      .trim()
+      .split(':')[1]!;
     const api = (JSON.parse(readFileSync(join(dataDir, 'secrets', 'connections', 'reporting_api'), 'utf8')) as { password: string }).password;
     return [keyring, api];
   };
@@ -136,12 +138,17 @@ describe('user code cannot read the services credentials (up.mjs, run as root)',
     const thefts: Record<string, Theft | undefined> = { parse: atImport };
     thefts['fn'] = (await client.getOutput('thief', run.runId, 'fn')) as Theft | undefined;
     for (const id of ['command', 'pod']) thefts[id] = theftIn((await client.getLog('thief', run.runId, id)).map((l) => l.line));
-    const report = Object.entries(thefts).map(([k, t]) => `${k}: uid ${t?.uid}, ${t?.denied}/${t?.tried} denied, redis ${t?.redis}, found ${JSON.stringify(t?.found)}`);
+    const report = Object.entries(thefts).map(
+      ([k, t]) => `${k}: uid ${t?.uid}, ${t?.denied}/${t?.tried} denied, redis ${t?.redis}, found ${JSON.stringify(t?.found)}`,
+    );
     console.log(`credential routes tried:\n  ${report.join('\n  ')}`);
     for (const [context, theft] of Object.entries(thefts)) {
       expect(theft, `${context}: ${JSON.stringify(tis[context])}`).toBeDefined();
       // The search works: each context finds its own canary...
-      expect(theft!.found.some((f) => f.includes(`canary-${context}`)), `${context} canary`).toBe(true);
+      expect(
+        theft!.found.some((f) => f.includes(`canary-${context}`)),
+        `${context} canary`,
+      ).toBe(true);
       // ...and nothing of the services'.
       expect(leaks(JSON.stringify(theft)), context).toEqual([]);
       expect(theft!.uid, `${context} runs as another user than the services`).not.toBe(0);

@@ -100,7 +100,8 @@ describe('the quick start without a cluster runs pods on a local stand-in', () =
 
   it('the dashboard notes it on DAGs with pod tasks, and only there', async () => {
     const token = await createToken(up.base, PASSWORD, 'quick-start', 'viewer');
-    const dag = async (id: string) => (await (await fetch(`${up.base}/api/v1/dags/${id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { id: string; podNote?: string };
+    const dag = async (id: string) =>
+      (await (await fetch(`${up.base}/api/v1/dags/${id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { id: string; podNote?: string };
     expect((await dag('kubernetes_sample_pod')).podNote).toMatch(/^Pods run on a local stand-in, not a cluster: the quick start found no KUBECONFIG/);
     const plain = await dag('kubernetes_sample');
     expect(plain.id).toBe('kubernetes_sample');

@@ -56,7 +56,10 @@ d.command({ id: 'hold', command: ${JSON.stringify(command)} });
     const done = await sys.client.waitForRun('hold', run.runId, { timeoutMs: 60_000 });
     expect(done.state).toBe('success');
 
-    const lines = readFileSync(marks, 'utf8').trim().split('\n').map((l) => l.split(' '));
+    const lines = readFileSync(marks, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '));
     const starts = lines.filter(([kind]) => kind === 'start').map(([, pid]) => Number(pid));
     expect(starts).toHaveLength(2);
     expect(starts[0]).toBe(first);
@@ -98,7 +101,10 @@ describe('a reaper killed while its worker lives', () => {
     let out = '';
     worker.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise((r) => worker.once('exit', r));
-    const reaperOf = () => execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(worker.pid)], { encoding: 'utf8' }).split('\n').find((l) => l.includes('aloft-reaper'));
+    const reaperOf = () =>
+      execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(worker.pid)], { encoding: 'utf8' })
+        .split('\n')
+        .find((l) => l.includes('aloft-reaper'));
     try {
       const group = Number((await waitFor('the group', async () => /group (\d+)/.exec(out) ?? undefined))[1]);
       const first = Number((await waitFor('the reaper', async () => reaperOf()))!.trim().split(' ')[0]);

@@ -14,7 +14,11 @@ describe('a Redis restart under running services (real redis-server with AOF, sc
   let services: Service[];
   let base: string;
   let token: string;
-  const ready = (s: Service) => fetch(`http://127.0.0.1:${s.port}/readyz`).then((r) => r.ok, () => false);
+  const ready = (s: Service) =>
+    fetch(`http://127.0.0.1:${s.port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
 
   beforeAll(async () => {
     await sys.start();

@@ -88,10 +88,14 @@ d.command({ id: 'tick', command: 'echo "{{ run_id }}" >> ${ran}' }).then(d.comma
     await sys.spawn('scheduler', 'scheduler-2');
     await sys.spawn('worker', 'worker-1');
     await sys.spawn('worker', 'worker-2');
-    const runs = await waitFor('at least 12 finished runs', async () => {
-      const r = await sys.client.listRuns('ticker', { limit: 1000 });
-      return r.filter((x) => x.state === 'success').length >= 12 ? r : undefined;
-    }, 60_000);
+    const runs = await waitFor(
+      'at least 12 finished runs',
+      async () => {
+        const r = await sys.client.listRuns('ticker', { limit: 1000 });
+        return r.filter((x) => x.state === 'success').length >= 12 ? r : undefined;
+      },
+      60_000,
+    );
     const ids = runs.map((r) => r.runId);
     expect(new Set(ids).size).toBe(ids.length);
     const dates = runs.map((r) => r.logicalDate);
@@ -193,7 +197,10 @@ d.empty({ id: 'noop' });
     await waitFor('a few runs', async () => (await sys.client.listRuns('beat', { limit: 1000 })).length >= 5, 60_000);
     const leaderOf = async () => {
       for (const s of [a, b]) {
-        const text = await fetch(`http://127.0.0.1:${s.port}/metrics`).then((r) => r.text(), () => '');
+        const text = await fetch(`http://127.0.0.1:${s.port}/metrics`).then(
+          (r) => r.text(),
+          () => '',
+        );
         if (/^aloft_scheduler_is_leader 1$/m.test(text)) return s;
       }
       return undefined;
@@ -206,16 +213,24 @@ d.empty({ id: 'noop' });
     await leader.exited;
     const killedAt = Date.now();
     // The lease lives 3 loop periods, at least 5 s; the standby takes over after it lapses.
-    const first = await waitFor('a run created by the standby', async () => {
-      const runs = await sys.client.listRuns('beat', { limit: 1000 });
-      return runs.filter((r) => r.queuedAt > killedAt + 200).sort((x, y) => x.queuedAt - y.queuedAt)[0];
-    }, 20_000);
+    const first = await waitFor(
+      'a run created by the standby',
+      async () => {
+        const runs = await sys.client.listRuns('beat', { limit: 1000 });
+        return runs.filter((r) => r.queuedAt > killedAt + 200).sort((x, y) => x.queuedAt - y.queuedAt)[0];
+      },
+      20_000,
+    );
     expect(first.queuedAt - killedAt).toBeLessThan(5_000 + 2_000);
     expect(await leaderOf()).toBe(standby);
-    await waitFor('runs up to now', async () => {
-      const runs = await sys.client.listRuns('beat', { limit: 1000 });
-      return Math.max(...runs.map((r) => r.logicalDate)) >= killedAt + 2_000;
-    }, 20_000);
+    await waitFor(
+      'runs up to now',
+      async () => {
+        const runs = await sys.client.listRuns('beat', { limit: 1000 });
+        return Math.max(...runs.map((r) => r.logicalDate)) >= killedAt + 2_000;
+      },
+      20_000,
+    );
     const dates = (await sys.client.listRuns('beat', { limit: 1000 })).map((r) => r.logicalDate).sort((x, y) => x - y);
     expect(new Set(dates).size).toBe(dates.length);
     for (let i = 1; i < dates.length; i++) expect(dates[i]! - dates[i - 1]!).toBe(1000);

@@ -84,7 +84,16 @@ describe('the SDK as shipped', () => {
   it('type-checks a TypeScript file that uses its client types', () => {
     writeFileSync(join(consumer, 'typed.ts'), TYPED);
     const tsconfig = {
-      compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', lib: ['ES2023', 'DOM'], strict: true, noEmit: true, types: [], skipLibCheck: false },
+      compilerOptions: {
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        target: 'ES2022',
+        lib: ['ES2023', 'DOM'],
+        strict: true,
+        noEmit: true,
+        types: [],
+        skipLibCheck: false,
+      },
       files: ['typed.ts'],
     };
     writeFileSync(join(consumer, 'tsconfig.json'), JSON.stringify(tsconfig));

@@ -174,7 +174,11 @@ describe('sdk and `aloft --server` against a real dashboard (redis-server, sched
   const cli = (args: string[], env: Record<string, string> = {}) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const { ALOFT_SERVER: _s, ALOFT_TOKEN: _t, ...rest } = process.env;
-      const child = spawn(process.execPath, [join(ROOT, 'scripts', 'aloft.mjs'), ...args], { cwd: ROOT, env: { ...rest, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [join(ROOT, 'scripts', 'aloft.mjs'), ...args], {
+        cwd: ROOT,
+        env: { ...rest, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -186,7 +190,14 @@ describe('sdk and `aloft --server` against a real dashboard (redis-server, sched
     const dags = await viewer.listDags();
     expect(dags.map((d) => d.id)).toEqual(expect.arrayContaining(['etl_fan_out', 'kubernetes_sample']));
     const etl = dags.find((d) => d.id === 'etl_fan_out')!;
-    expect(etl).toMatchObject({ description: expect.any(String), schedule: { kind: 'cron' }, tags: ['example', 'etl'], paused: false, missing: false, fileloc: expect.stringContaining('etl_fan_out') });
+    expect(etl).toMatchObject({
+      description: expect.any(String),
+      schedule: { kind: 'cron' },
+      tags: ['example', 'etl'],
+      paused: false,
+      missing: false,
+      fileloc: expect.stringContaining('etl_fan_out'),
+    });
     expect((await viewer.listDags({ tag: 'etl' })).map((d) => d.id)).toEqual(['etl_fan_out']);
     const detail = await viewer.getDag('etl_fan_out');
     expect(detail.tasks.map((t) => t.id)).toEqual(expect.arrayContaining(['extract', 'load', 'report']));
@@ -241,10 +252,14 @@ describe('sdk and `aloft --server` against a real dashboard (redis-server, sched
     await expect(viewer.getTaskInstance('etl_fan_out', runId, 'nope')).rejects.toMatchObject({ status: 404 });
 
     expect(await op.clearTask('etl_fan_out', runId, 'report')).toBe(1);
-    await waitFor('report run again', async () => {
-      const ti = await viewer.getTaskInstance('etl_fan_out', runId, 'report');
-      return ti.try === 2 && ti.state === 'success';
-    }, 60_000);
+    await waitFor(
+      'report run again',
+      async () => {
+        const ti = await viewer.getTaskInstance('etl_fan_out', runId, 'report');
+        return ti.try === 2 && ti.state === 'success';
+      },
+      60_000,
+    );
   });
 
   it('cancels a run, marks a task, gives up waiting with AloftTimeoutError, pauses and unpauses', async () => {
@@ -280,7 +295,12 @@ describe('sdk and `aloft --server` against a real dashboard (redis-server, sched
   });
 
   it('stops following when the caller breaks or aborts, and reports queue counts', async () => {
-    const run = await op.submitJob({ kind: 'command', command: ['sh', '-c', 'for i in $(seq 1 40); do echo n$i; sleep 0.1; done'], taskId: 'counter', retries: 0 });
+    const run = await op.submitJob({
+      kind: 'command',
+      command: ['sh', '-c', 'for i in $(seq 1 40); do echo n$i; sleep 0.1; done'],
+      taskId: 'counter',
+      retries: 0,
+    });
     const seen: string[] = [];
     for await (const ev of op.followLog('adhoc', run.runId, 'counter')) {
       if (ev.type === 'line' && ev.stream === 'stdout') seen.push(ev.line);
@@ -290,13 +310,20 @@ describe('sdk and `aloft --server` against a real dashboard (redis-server, sched
     const ctrl = new AbortController();
     const reason = new Error('enough');
     const aborted = (async () => {
-      for await (const ev of op.followLog('adhoc', run.runId, 'counter', { from: 0, signal: ctrl.signal })) if (ev.type === 'line' && ev.line === 'n3') ctrl.abort(reason);
+      for await (const ev of op.followLog('adhoc', run.runId, 'counter', { from: 0, signal: ctrl.signal }))
+        if (ev.type === 'line' && ev.line === 'n3') ctrl.abort(reason);
     })();
     await expect(aborted).rejects.toBe(reason);
 
     const queues = await viewer.queues();
     const dflt = queues.find((q) => q.name === 'default');
-    expect(dflt).toMatchObject({ waiting: expect.any(Number), active: expect.any(Number), delayed: expect.any(Number), completed: expect.any(Number), failed: expect.any(Number) });
+    expect(dflt).toMatchObject({
+      waiting: expect.any(Number),
+      active: expect.any(Number),
+      delayed: expect.any(Number),
+      completed: expect.any(Number),
+      failed: expect.any(Number),
+    });
     await op.cancelRun('adhoc', run.runId);
   });
 
@@ -339,13 +366,27 @@ describe('sdk and `aloft --server` against a real dashboard (redis-server, sched
     const sentinels = `127.0.0.1:${await freePort()},127.0.0.1:${await freePort()}`;
     const r = await cli(['dags', 'list'], { ALOFT_REDIS_SENTINELS: sentinels, ALOFT_REDIS_SENTINEL_NAME: 'aloftmain' });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`aloft: cannot reach the Redis primary "aloftmain" through the Sentinels at ${sentinels} (ALOFT_REDIS_SENTINELS, ALOFT_REDIS_SENTINEL_NAME)`);
+    expect(r.stderr).toContain(
+      `aloft: cannot reach the Redis primary "aloftmain" through the Sentinels at ${sentinels} (ALOFT_REDIS_SENTINELS, ALOFT_REDIS_SENTINEL_NAME)`,
+    );
     expect(r.stderr).not.toContain('REDIS_URL');
   });
 
   it('CLI remote: trigger --wait, runs list, tasks, logs, clear', async () => {
     const remote = ['--server', base, '--token', opToken];
-    const trig = await cli([...remote, '--json', 'trigger', 'etl_fan_out', '--conf', '{"currency":"USD"}', '--run-id', 'cli_run_1', '--wait', '--timeout', '60']);
+    const trig = await cli([
+      ...remote,
+      '--json',
+      'trigger',
+      'etl_fan_out',
+      '--conf',
+      '{"currency":"USD"}',
+      '--run-id',
+      'cli_run_1',
+      '--wait',
+      '--timeout',
+      '60',
+    ]);
     expect(trig.code).toBe(0);
     const out = JSON.parse(trig.stdout) as { run: { runId: string; state: string }; tasks: { state: string }[] };
     expect(out.run).toMatchObject({ runId: 'cli_run_1', state: 'success' });

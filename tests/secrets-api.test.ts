@@ -53,19 +53,40 @@ d.fn({ id: 'use', run: async (ctx) => { const c = await ctx.conn('billing'); con
   });
 
   it('stores a connection and variables for the operator and never answers with a secret', async () => {
-    const put = await call('operator', 'PUT', '/connections/billing', { uri: 'postgres://billing@db.billing.internal:5432/ledger?sslmode=require', password: PASSWORD, description: 'ledger' });
+    const put = await call('operator', 'PUT', '/connections/billing', {
+      uri: 'postgres://billing@db.billing.internal:5432/ledger?sslmode=require',
+      password: PASSWORD,
+      description: 'ledger',
+    });
     expect(put.status).toBe(200);
-    expect(put.json).toMatchObject({ id: 'billing', type: 'postgres', host: 'db.billing.internal', login: 'billing', hasPassword: true, extraKeys: ['sslmode'], updatedBy: 'token:operator' });
+    expect(put.json).toMatchObject({
+      id: 'billing',
+      type: 'postgres',
+      host: 'db.billing.internal',
+      login: 'billing',
+      hasPassword: true,
+      extraKeys: ['sslmode'],
+      updatedBy: 'token:operator',
+    });
     expect((await call('operator', 'PUT', '/variables/billing_token', { value: TOKEN })).json).toMatchObject({ key: 'billing_token', secret: true });
     expect((await call('operator', 'PUT', '/variables/region', { value: 'eu-west-1' })).json).toMatchObject({ key: 'region', secret: false });
-    const reads = [await call('operator', 'GET', '/connections'), await call('operator', 'GET', '/connections/billing'), await call('operator', 'GET', '/variables'), await call('viewer', 'GET', '/connections'), await call('viewer', 'GET', '/variables')];
+    const reads = [
+      await call('operator', 'GET', '/connections'),
+      await call('operator', 'GET', '/connections/billing'),
+      await call('operator', 'GET', '/variables'),
+      await call('viewer', 'GET', '/connections'),
+      await call('viewer', 'GET', '/variables'),
+    ];
     for (const r of reads) {
       expect(r.status).toBe(200);
       expect(r.text).not.toContain(PASSWORD);
       expect(r.text).not.toContain(TOKEN);
       expect(r.text).not.toContain('require');
     }
-    expect((reads[2]!.json['variables'] as { key: string; value?: string }[]).map((v) => [v.key, v.value])).toEqual([['billing_token', undefined], ['region', 'eu-west-1']]);
+    expect((reads[2]!.json['variables'] as { key: string; value?: string }[]).map((v) => [v.key, v.value])).toEqual([
+      ['billing_token', undefined],
+      ['region', 'eu-west-1'],
+    ]);
     // A viewer sees names only.
     expect(reads[3]!.json).toEqual({ connections: [{ id: 'billing' }] });
     expect(reads[4]!.json).toEqual({ variables: [{ key: 'billing_token' }, { key: 'region' }] });
@@ -104,13 +125,19 @@ d.fn({ id: 'use', run: async (ctx) => { const c = await ctx.conn('billing'); con
         child.stdin.end(stdin);
         child.on('exit', (code) => resolve({ code, stdout, stderr }));
       });
-    expect(await cli(['connections', 'add', 'crm', '--stdin'], '{"type":"http","host":"crm.internal","password":"crm-secret-61f0"}')).toMatchObject({ code: 0, stdout: 'connection "crm" saved (http crm.internal, password sealed)\n' });
+    expect(await cli(['connections', 'add', 'crm', '--stdin'], '{"type":"http","host":"crm.internal","password":"crm-secret-61f0"}')).toMatchObject({
+      code: 0,
+      stdout: 'connection "crm" saved (http crm.internal, password sealed)\n',
+    });
     const list = await cli(['--json', 'connections', 'list']);
     expect(JSON.parse(list.stdout).map((c: { id: string; updatedBy: string }) => `${c.id} ${c.updatedBy}`)).toContain('crm token:operator');
     expect(list.stdout).not.toContain('crm-secret-61f0');
     await call('operator', 'PUT', '/variables/cli_region', { value: 'eu-central-1' });
     expect((await cli(['variables', 'get', 'cli_region'])).stdout).toBe('eu-central-1\n');
-    expect(await cli(['secrets', 'rotate'])).toMatchObject({ code: 2, stderr: 'aloft: secrets rotate runs where the keyring is, straight in Redis: leave out --server\n' });
+    expect(await cli(['secrets', 'rotate'])).toMatchObject({
+      code: 2,
+      stderr: 'aloft: secrets rotate runs where the keyring is, straight in Redis: leave out --server\n',
+    });
   }, 180_000);
 
   it('shows the Connections page: the operator adds one, its password never comes back', async () => {
@@ -119,7 +146,11 @@ d.fn({ id: 'use', run: async (ctx) => { const c = await ctx.conn('billing'); con
       const page = await browser.newPage();
       const bodies: string[] = [];
       page.on('response', (r) => {
-        if (r.url().includes('/api/v1/')) void r.text().then((t) => bodies.push(t), () => undefined);
+        if (r.url().includes('/api/v1/'))
+          void r.text().then(
+            (t) => bodies.push(t),
+            () => undefined,
+          );
       });
       await signIn(page, base, '/connections', await adminPassword(sys));
       await page.waitForSelector('tr[data-connection=billing]');
@@ -137,7 +168,9 @@ d.fn({ id: 'use', run: async (ctx) => { const c = await ctx.conn('billing'); con
       expect(await page.content()).not.toContain(UI_PASSWORD);
       await waitFor('the responses read', async () => bodies.length >= 3);
       for (const b of bodies) expect(b).not.toContain(UI_PASSWORD);
-      expect((await call('operator', 'GET', '/secrets/audit')).json['audit']).toEqual(expect.arrayContaining([expect.objectContaining({ actor: 'token:operator', action: 'created', kind: 'connection', id: 'billing' })]));
+      expect((await call('operator', 'GET', '/secrets/audit')).json['audit']).toEqual(
+        expect.arrayContaining([expect.objectContaining({ actor: 'token:operator', action: 'created', kind: 'connection', id: 'billing' })]),
+      );
     } finally {
       await browser.close();
     }

@@ -40,10 +40,25 @@ describe('the CLI for connections and variables (real redis-server)', () => {
   });
 
   it('adds a connection with its password from stdin, lists and shows it without the password, and audits who', async () => {
-    const add = await cli(['connections', 'add', 'warehouse', '--uri', 'postgres://etl@db.internal:5432/wh?sslmode=require', '--password-stdin', '--description', 'sales'], { stdin: `${PASSWORD}\n`, keys: KEYS });
+    const add = await cli(
+      ['connections', 'add', 'warehouse', '--uri', 'postgres://etl@db.internal:5432/wh?sslmode=require', '--password-stdin', '--description', 'sales'],
+      { stdin: `${PASSWORD}\n`, keys: KEYS },
+    );
     expect(add).toMatchObject({ code: 0, stdout: 'connection "warehouse" saved (postgres db.internal, password sealed)\n' });
     const list = await cli(['--json', 'connections', 'list']);
-    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ id: 'warehouse', type: 'postgres', host: 'db.internal', port: 5432, login: 'etl', schema: 'wh', hasPassword: true, extraKeys: ['sslmode'], description: 'sales' })]);
+    expect(JSON.parse(list.stdout)).toEqual([
+      expect.objectContaining({
+        id: 'warehouse',
+        type: 'postgres',
+        host: 'db.internal',
+        port: 5432,
+        login: 'etl',
+        schema: 'wh',
+        hasPassword: true,
+        extraKeys: ['sslmode'],
+        description: 'sales',
+      }),
+    ]);
     const get = await cli(['connections', 'get', 'warehouse']);
     expect(get.stdout).toContain('hasPassword');
     expect(`${list.stdout}${get.stdout}`).not.toContain(PASSWORD);
@@ -52,7 +67,9 @@ describe('the CLI for connections and variables (real redis-server)', () => {
     expect(JSON.stringify(await conn.hgetall(`${prefix}:connections`))).not.toContain(PASSWORD);
     conn.disconnect();
     const audit = await cli(['--json', 'secrets', 'audit']);
-    expect(JSON.parse(audit.stdout)).toEqual([expect.objectContaining({ action: 'created', kind: 'connection', id: 'warehouse', actor: expect.stringMatching(/^cli:/) })]);
+    expect(JSON.parse(audit.stdout)).toEqual([
+      expect.objectContaining({ action: 'created', kind: 'connection', id: 'warehouse', actor: expect.stringMatching(/^cli:/) }),
+    ]);
   });
 
   it('refuses a secret without the keyring, and a connection it cannot read, naming what is wrong', async () => {
@@ -78,7 +95,11 @@ describe('the CLI for connections and variables (real redis-server)', () => {
     expect((await cli(['variables', 'set', 'region', 'us-east-1', '--if-absent'], { keys: KEYS })).stdout).toBe('variable "region" exists; kept\n');
     expect((await cli(['variables', 'get', 'region'], { keys: KEYS })).stdout).toBe('eu-west-1\n');
     const list = await cli(['--json', 'variables', 'list']);
-    expect(JSON.parse(list.stdout).map((v: { key: string; secret: boolean }) => `${v.key}:${v.secret}`)).toEqual(['api_token:true', 'limits:false', 'region:false']);
+    expect(JSON.parse(list.stdout).map((v: { key: string; secret: boolean }) => `${v.key}:${v.secret}`)).toEqual([
+      'api_token:true',
+      'limits:false',
+      'region:false',
+    ]);
     expect(list.stdout).not.toContain('tok-never-shown');
   });
 

@@ -57,7 +57,13 @@ describe('connections and variables (real redis-server, scheduler, worker)', () 
     expect(log).toContain('connecting to postgres://etl:***@db.internal:5432/wh');
     expect(log).toContain('[info] password=***;');
     expect(log).toContain('split:***:end');
-    expect(await sys.client.getOutput('secret_use', runId, 'fn_reads')).toEqual({ host: 'db.internal', region: 'eu-west-1', max: 7, token: '***', fallback: 'dflt' });
+    expect(await sys.client.getOutput('secret_use', runId, 'fn_reads')).toEqual({
+      host: 'db.internal',
+      region: 'eu-west-1',
+      max: 7,
+      token: '***',
+      fallback: 'dflt',
+    });
   });
 
   it('puts a connection into a command’s environment, not its command line, masked however it is printed', async () => {
@@ -78,7 +84,9 @@ describe('connections and variables (real redis-server, scheduler, worker)', () 
   it('fails a task that names an unknown connection or variable, naming it and every backend tried', async () => {
     const f = await ti('fn_unknown');
     expect(f.state).toBe('failed');
-    expect(f.reason).toContain(`connection "nowhere" not found; tried env ALOFT_CONN_NOWHERE, dir ${join(DIR, 'connections', 'nowhere')}, store connections/nowhere`);
+    expect(f.reason).toContain(
+      `connection "nowhere" not found; tried env ALOFT_CONN_NOWHERE, dir ${join(DIR, 'connections', 'nowhere')}, store connections/nowhere`,
+    );
     const c = await ti('cmd_unknown');
     expect(c.state).toBe('failed');
     expect(c.reason).toContain(`variable "not_set" not found; tried env ALOFT_VAR_NOT_SET, dir ${join(DIR, 'variables', 'not_set')}, store variables/not_set`);

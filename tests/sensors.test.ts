@@ -125,7 +125,7 @@ describe('sensors end to end (real redis-server, scheduler and two workers)', ()
     const day1 = new Date('2026-03-01T00:00:00Z');
     const s1 = await sys.client.trigger('sensor_ext_task', { logicalDate: day1 });
     await waitFor('the sensor waiting', async () => ((await byTask('sensor_ext_task', s1.runId))['wait']?.pokes ?? 0) >= 2);
-    expect((await logOf('sensor_ext_task', s1.runId, 'wait'))).toContain('no run of DAG "ext_target" for logical date 2026-03-01T00:00:00.000Z yet');
+    expect(await logOf('sensor_ext_task', s1.runId, 'wait')).toContain('no run of DAG "ext_target" for logical date 2026-03-01T00:00:00.000Z yet');
     const t1 = await sys.client.trigger('ext_target', { logicalDate: day1 });
     expect((await wait('ext_target', t1.runId)).state).toBe('success');
     expect((await wait('sensor_ext_task', s1.runId)).state).toBe('success');
@@ -230,13 +230,21 @@ describe('sensors end to end (real redis-server, scheduler and two workers)', ()
         redis.llen(`${bull}:active`),
         redis.zcard(`${bull}:delayed`),
       ]);
-      const running = Object.entries(states).filter(([, s]) => s === 'running').map(([k]) => k);
+      const running = Object.entries(states)
+        .filter(([, s]) => s === 'running')
+        .map(([k]) => k);
       for (const k of runningStreak.keys()) if (!running.includes(k)) runningStreak.delete(k);
       for (const k of running) {
         runningStreak.set(k, (runningStreak.get(k) ?? 0) + 1);
         longestStreak = Math.max(longestStreak, runningStreak.get(k)!);
       }
-      samples.push({ running: running.length, rescheduled: Object.values(states).filter((s) => s === 'up_for_reschedule').length, workerRunning, active, delayed });
+      samples.push({
+        running: running.length,
+        rescheduled: Object.values(states).filter((s) => s === 'up_for_reschedule').length,
+        workerRunning,
+        active,
+        delayed,
+      });
       await new Promise((res) => setTimeout(res, 150));
     }
     const seconds = (Date.now() - from) / 1000;

@@ -44,13 +44,21 @@ const INTENDED: Record<string, Intended> = {
     run: 'failed',
     tasks: { ...empty('run_this_first'), ...success(['passing']), failing: { state: 'failed', try: 2, reason: 'command not found: python-not-installed' } },
   },
-  grouped_pipeline: { run: 'success', tasks: { ...empty('start'), ...success(['ingest.orders', 'ingest.refunds', 'check', 'publish.table', 'publish.report.render', 'publish.report.send']) } },
+  grouped_pipeline: {
+    run: 'success',
+    tasks: { ...empty('start'), ...success(['ingest.orders', 'ingest.refunds', 'check', 'publish.table', 'publish.report.render', 'publish.report.send']) },
+  },
   // The group runs once per partition listed; the soak asks for 1 to 5 (conf.partitions).
   partitions_mapped: {
     run: 'success',
     tasks: {
       ...success(['list_partitions', 'report']),
-      ...Object.fromEntries(['per_partition.fetch', 'per_partition.count'].map((id) => [id, { state: 'success', try: 1, instances: (run: DagRun) => Number(run.conf['partitions']) }])),
+      ...Object.fromEntries(
+        ['per_partition.fetch', 'per_partition.count'].map((id) => [
+          id,
+          { state: 'success', try: 1, instances: (run: DagRun) => Number(run.conf['partitions']) },
+        ]),
+      ),
     },
   },
 };
@@ -116,7 +124,10 @@ describe('quick start soak (redis-server with AOF, scheduler, two workers, dashb
     // The pod stand-in, as `up` starts it when no cluster is configured.
     const kubeconfig = join(DAGS, '..', `soak-kube-${process.pid}`, 'kubeconfig');
     rmSync(kubeconfig, { force: true });
-    standIn = spawn(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', join(ROOT, 'scripts', 'pod-stand-in.ts'), kubeconfig], { cwd: ROOT, stdio: 'ignore' });
+    standIn = spawn(process.execPath, ['--conditions=aloft-source', '--import', 'tsx', join(ROOT, 'scripts', 'pod-stand-in.ts'), kubeconfig], {
+      cwd: ROOT,
+      stdio: 'ignore',
+    });
     standInExit = new Promise((res) => standIn!.once('exit', (code) => res(code)));
     await waitFor('the pod stand-in', async () => existsSync(kubeconfig), 60_000);
     const pods = { KUBECONFIG: kubeconfig, ALOFT_K8S_STAND_IN: '1' };
@@ -127,13 +138,21 @@ describe('quick start soak (redis-server with AOF, scheduler, two workers, dashb
       await sys.spawn('dashboard', 'dashboard', pods),
     ];
     base = `http://127.0.0.1:${services[3]!.port}`;
-    const ready = (s: Service) => fetch(`http://127.0.0.1:${s.port}/readyz`).then((r) => r.ok, () => false);
+    const ready = (s: Service) =>
+      fetch(`http://127.0.0.1:${s.port}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
     await waitFor('every service ready', async () => (await Promise.all(services.map(ready))).every(Boolean), 180_000);
     token = await createToken(base, await adminPassword(sys), 'soak', 'viewer');
-    await waitFor('every soaked example stored', async () => {
-      const ids = new Set((await sys.client.listDags()).map((d) => d.dag.id));
-      return Object.keys(INTENDED).every((id) => ids.has(id));
-    }, 180_000);
+    await waitFor(
+      'every soaked example stored',
+      async () => {
+        const ids = new Set((await sys.client.listDags()).map((d) => d.dag.id));
+        return Object.keys(INTENDED).every((id) => ids.has(id));
+      },
+      180_000,
+    );
   }, 400_000);
   afterAll(async () => {
     await sys.stop();

@@ -5,7 +5,16 @@ import { ROOT, System, waitFor } from './support/system.js';
 
 // Fractional seconds make each sleep's command line this file's own, whoever else runs tests.
 const tag = String(Math.floor(Math.random() * 9000) + 1000);
-const SLEEP = { timeout: `779.${tag}`, exits: `781.${tag}`, quiet: `783.${tag}`, killed: `787.${tag}`, fn: `789.${tag}`, termCmd: `791.${tag}`, termEscaped: `793.${tag}`, termFn: `797.${tag}` };
+const SLEEP = {
+  timeout: `779.${tag}`,
+  exits: `781.${tag}`,
+  quiet: `783.${tag}`,
+  killed: `787.${tag}`,
+  fn: `789.${tag}`,
+  termCmd: `791.${tag}`,
+  termEscaped: `793.${tag}`,
+  termFn: `797.${tag}`,
+};
 
 /** Pids of processes whose command line is `sleep <arg>`. */
 function sleeps(arg: string): number[] {
@@ -121,10 +130,13 @@ describe('a worker killed with kill -9 while a function runs', () => {
   it('leaves neither its fn host nor what the function started', async () => {
     const w = await sys.spawn('worker', 'worker-fn');
     await sys.client.trigger('fn_killed');
-    await waitFor('the function\'s sleep', async () => sleeps(SLEEP.fn).length === 1, 60_000);
+    await waitFor("the function's sleep", async () => sleeps(SLEEP.fn).length === 1, 60_000);
     const host = readdirSync('/proc').find((p) => {
       try {
-        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('fn-host-boot.mjs') && new RegExp(`^PPid:\\s+${w.child.pid}$`, 'm').test(readFileSync(`/proc/${p}/status`, 'utf8'));
+        return (
+          readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('fn-host-boot.mjs') &&
+          new RegExp(`^PPid:\\s+${w.child.pid}$`, 'm').test(readFileSync(`/proc/${p}/status`, 'utf8'))
+        );
       } catch {
         return false;
       }

@@ -50,7 +50,9 @@ describe('a template that would exhaust the worker', () => {
     });
     expect((await ended(slow.dagId, slow.runId)).state).toBe('failed');
     const ti = await sys.client.getTaskInstance(slow.dagId, slow.runId, 'slow');
-    expect(ti.reason).toBe('could not run the task: template in adhoc.slow env.SPIN: still rendering after 2000 ms, the limit (ALOFT_TEMPLATE_TIMEOUT_MS); it was stopped');
+    expect(ti.reason).toBe(
+      'could not run the task: template in adhoc.slow env.SPIN: still rendering after 2000 ms, the limit (ALOFT_TEMPLATE_TIMEOUT_MS); it was stopped',
+    );
 
     const next = await sys.client.submitCommand({ taskId: 'after', command: 'echo {{ dag_id | upper }}' });
     expect((await ended(next.dagId, next.runId)).state).toBe('success');
@@ -66,7 +68,11 @@ describe('a template that would exhaust the worker', () => {
         ?.trim()
         .split(' ')[0];
     const pid = Number(await waitFor('worker-2 to start its template process', async () => templateProcess(), 60_000));
-    const spin = await sys.client.submitCommand({ taskId: 'spin', queue: 'spin', command: 'echo {% for a in range(10000) %}{% for b in range(10000) %}{% for c in range(10000) %}{% endfor %}{% endfor %}{% endfor %}' });
+    const spin = await sys.client.submitCommand({
+      taskId: 'spin',
+      queue: 'spin',
+      command: 'echo {% for a in range(10000) %}{% for b in range(10000) %}{% for c in range(10000) %}{% endfor %}{% endfor %}{% endfor %}',
+    });
     await waitFor('the spin task to be running', async () => (await sys.client.getTaskInstance(spin.dagId, spin.runId, 'spin')).state === 'running', 60_000);
     // Rendering (the process works on it): its CPU time grows.
     const cpu = () => Number(execFileSync('ps', ['-p', String(pid), '-o', 'times='], { encoding: 'utf8' }).trim());
@@ -74,13 +80,17 @@ describe('a template that would exhaust the worker', () => {
     await waitFor('the render to use the CPU', async () => cpu() > before, 30_000);
     await w2.kill('SIGKILL');
     // The worker's reaper ends it (its own group), at once, not when the render ends (never).
-    await waitFor('the template process to end', async () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 15_000);
+    await waitFor(
+      'the template process to end',
+      async () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      15_000,
+    );
   });
 });

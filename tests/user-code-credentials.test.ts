@@ -123,7 +123,12 @@ describe.each(['env', 'file'] as const)('user code on a root worker given its cr
         files.push(f);
       }
     }
-    sys = await new System({ dagsFolder: dags, redisPassword: secrets.REDIS_URL, redisUrlVia: via, env: { ...credentialEnv, ALOFT_USER_CODE_USER: 'nobody' } }).start();
+    sys = await new System({
+      dagsFolder: dags,
+      redisPassword: secrets.REDIS_URL,
+      redisUrlVia: via,
+      env: { ...credentialEnv, ALOFT_USER_CODE_USER: 'nobody' },
+    }).start();
     if (sys.redisUrlFile) files.push(sys.redisUrlFile);
     writeFileSync(join(dags, '_snoop.ts'), FN);
     writeFileSync(join(dags, 'snoop.ts'), dagFile(files));

@@ -42,7 +42,9 @@ const transform = p.kubernetesPod({
   id: 'transform',
   image: 'busybox:1.36',
   cmds: ['sh', '-c'],
-  arguments: ['echo "{{ outputs.extract.orders }} orders in {{ outputs.extract.rows }} rows"; echo \'{"average": {{ outputs.extract.orders / outputs.extract.rows }}}\' > "${TERMINATION_MESSAGE_PATH:-/dev/termination-log}"'],
+  arguments: [
+    'echo "{{ outputs.extract.orders }} orders in {{ outputs.extract.rows }} rows"; echo \'{"average": {{ outputs.extract.orders / outputs.extract.rows }}}\' > "${TERMINATION_MESSAGE_PATH:-/dev/termination-log}"',
+  ],
   resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '64Mi' } },
 });
 

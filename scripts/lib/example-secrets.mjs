@@ -28,11 +28,15 @@ export function exampleSecrets(data, given) {
     const dir = join(data, 'secrets');
     for (const sub of ['connections', 'variables']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
-    writeOnce(join(dir, 'connections', 'reporting_api'), JSON.stringify({ type: 'http', host: 'reports.example.internal', password: `rpt-${randomBytes(9).toString('base64url')}` }));
+    writeOnce(
+      join(dir, 'connections', 'reporting_api'),
+      JSON.stringify({ type: 'http', host: 'reports.example.internal', password: `rpt-${randomBytes(9).toString('base64url')}` }),
+    );
     writeOnce(join(dir, 'variables', 'report_title'), 'Daily sales report\n');
     services.ALOFT_SECRETS_DIR = dir;
   }
-  if (!given.ALOFT_CONN_WAREHOUSE) workers.ALOFT_CONN_WAREHOUSE = `postgres://report:wh-${randomBytes(9).toString('base64url')}@warehouse.example.internal:5432/sales`;
+  if (!given.ALOFT_CONN_WAREHOUSE)
+    workers.ALOFT_CONN_WAREHOUSE = `postgres://report:wh-${randomBytes(9).toString('base64url')}@warehouse.example.internal:5432/sales`;
   if (!given.ALOFT_VAR_REGION) workers.ALOFT_VAR_REGION = 'eu-west-1';
   return { services, workers };
 }
@@ -50,6 +54,15 @@ export function seedExampleStore(services) {
       child.stdin.end(input ?? '');
       child.on('exit', (code) => resolve(code));
     });
-  const notify = JSON.stringify({ type: 'smtp', host: 'mail.example.internal', port: 587, login: 'alerts', password: `ntf-${randomBytes(9).toString('base64url')}` });
-  return Promise.all([cli(['connections', 'add', 'notify', '--stdin', '--if-absent'], notify), cli(['variables', 'set', 'alert_threshold', '0.05', '--if-absent'])]);
+  const notify = JSON.stringify({
+    type: 'smtp',
+    host: 'mail.example.internal',
+    port: 587,
+    login: 'alerts',
+    password: `ntf-${randomBytes(9).toString('base64url')}`,
+  });
+  return Promise.all([
+    cli(['connections', 'add', 'notify', '--stdin', '--if-absent'], notify),
+    cli(['variables', 'set', 'alert_threshold', '0.05', '--if-absent']),
+  ]);
 }

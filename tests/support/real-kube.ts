@@ -10,7 +10,9 @@ export const REAL_KUBE = {
   kubeconfig: process.env['ALOFT_TEST_KUBECONFIG'],
   skipReason:
     process.env['ALOFT_TEST_REAL_KUBE_SKIP'] ??
-    (process.env['ALOFT_TEST_KUBECONFIG'] ? undefined : 'ALOFT_TEST_KUBECONFIG is not set: run the tests through node scripts/test.mjs, which starts real-kube'),
+    (process.env['ALOFT_TEST_KUBECONFIG']
+      ? undefined
+      : 'ALOFT_TEST_KUBECONFIG is not set: run the tests through node scripts/test.mjs, which starts real-kube'),
   /** restart.sh COMPONENT on this stack (SIGNAL=KILL crashes it instead of a graceful stop). */
   restart(component: string, signal?: 'KILL'): void {
     const dir = process.env['ALOFT_TEST_REAL_KUBE_DIR']!;

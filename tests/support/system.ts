@@ -34,7 +34,9 @@ export class System {
    * command line, which every user can read); the URL carries it. `redisUrlVia`: how the
    * services get that URL (default `env`).
    */
-  constructor(readonly opts: { dagsFolder: string; env?: Record<string, string>; appendonly?: boolean; redisPassword?: string; redisUrlVia?: 'env' | 'file' }) {}
+  constructor(
+    readonly opts: { dagsFolder: string; env?: Record<string, string>; appendonly?: boolean; redisPassword?: string; redisUrlVia?: 'env' | 'file' },
+  ) {}
 
   async start(): Promise<this> {
     this.redis = await startRedis({ appendonly: this.opts.appendonly ?? false });
@@ -83,7 +85,12 @@ export class System {
       // User code runs as the worker's own user unless a test asks for another: the fixtures'
       // commands and functions write marks into folders that only root may write to.
       // tests/user-code-credentials.test.ts runs it as nobody.
-      env: this.env({ [portVar]: String(port), ALOFT_WORKER_ID: name, ...(app === 'worker' && !this.opts.env?.['ALOFT_USER_CODE_USER'] ? { ALOFT_USER_CODE_USER: String(process.getuid?.() ?? 0) } : {}), ...extra }),
+      env: this.env({
+        [portVar]: String(port),
+        ALOFT_WORKER_ID: name,
+        ...(app === 'worker' && !this.opts.env?.['ALOFT_USER_CODE_USER'] ? { ALOFT_USER_CODE_USER: String(process.getuid?.() ?? 0) } : {}),
+        ...extra,
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.pipe(log);

@@ -129,7 +129,14 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   const auth = new Auth(o.redis, o.store.keys.prefix, o.logger);
   app.use(auth.session());
   app.use(
-    signInRouter({ auth, redis: o.redis, prefix: o.store.keys.prefix, logger: o.logger, loginAttempts: o.loginAttempts ?? 10, loginAccountAttempts: o.loginAccountAttempts ?? 30 }),
+    signInRouter({
+      auth,
+      redis: o.redis,
+      prefix: o.store.keys.prefix,
+      logger: o.logger,
+      loginAttempts: o.loginAttempts ?? 10,
+      loginAccountAttempts: o.loginAccountAttempts ?? 30,
+    }),
   );
 
   app.get('/healthz', (_req, res) => {

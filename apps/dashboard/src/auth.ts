@@ -57,7 +57,11 @@ export class Auth {
   async bootstrap(adminPassword: string | undefined): Promise<void> {
     if ((await this.redis.hlen(this.#users())) > 0) return;
     const password = adminPassword || randomBytes(18).toString('base64url');
-    const created = await this.redis.hsetnx(this.#users(), 'admin', JSON.stringify({ hash: await bcrypt.hash(password, BCRYPT_COST), role: 'admin', createdAt: Date.now() }));
+    const created = await this.redis.hsetnx(
+      this.#users(),
+      'admin',
+      JSON.stringify({ hash: await bcrypt.hash(password, BCRYPT_COST), role: 'admin', createdAt: Date.now() }),
+    );
     if (created && !adminPassword) {
       // Shown this once: it is stored only as a hash.
       this.logger.warn(`first start: created user "admin" with password ${password} (shown once; change it or set ALOFT_DASHBOARD_ADMIN_PASSWORD)`);
@@ -197,8 +201,20 @@ export function sameOrigin() {
 
 /** Loopback, link-local and private addresses: where an ingress or a port-forward connects from. */
 const PRIVATE_PEERS = new BlockList();
-for (const [net, bits] of [['127.0.0.0', 8], ['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['169.254.0.0', 16]] as const) PRIVATE_PEERS.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [['::1', 128], ['fc00::', 7], ['fe80::', 10]] as const) PRIVATE_PEERS.addSubnet(net, bits, 'ipv6');
+for (const [net, bits] of [
+  ['127.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+  ['169.254.0.0', 16],
+] as const)
+  PRIVATE_PEERS.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+] as const)
+  PRIVATE_PEERS.addSubnet(net, bits, 'ipv6');
 
 /**
  * Whether the user's connection is TLS: the dashboard's own, a listed proxy's
@@ -212,7 +228,11 @@ export function isHttps(req: Request): boolean {
   if (req.secure) return true;
   const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.)/, '');
   if (!peer || !PRIVATE_PEERS.check(peer, isIPv6(peer) ? 'ipv6' : 'ipv4')) return false;
-  return String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]!.trim() === 'https';
+  return (
+    String(req.headers['x-forwarded-proto'] ?? '')
+      .split(',')[0]!
+      .trim() === 'https'
+  );
 }
 
 function safeEqual(a: string, b: string): boolean {

@@ -11,7 +11,10 @@ const proxyList = z
   .string()
   .default('')
   .transform((s, c) => {
-    const entries = s.split(',').map((x) => x.trim()).filter(Boolean);
+    const entries = s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
     const bad = entries.find((e) => {
       if (['loopback', 'linklocal', 'uniquelocal'].includes(e)) return false;
       const [address = '', bits, ...rest] = e.split('/');

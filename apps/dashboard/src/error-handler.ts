@@ -39,7 +39,8 @@ export function errorHandler(logger: Logger) {
     if (res.headersSent) return next(err);
     const e = (typeof err === 'object' && err !== null ? err : {}) as HttpError;
     // The router decodes path parameters with decodeURIComponent; a URIError is the client's.
-    if (err instanceof URIError) return void res.status(400).json({ error: `the path is not valid percent-encoded UTF-8: ${req.path.slice(0, 200)}`, field: 'path' });
+    if (err instanceof URIError)
+      return void res.status(400).json({ error: `the path is not valid percent-encoded UTF-8: ${req.path.slice(0, 200)}`, field: 'path' });
     const known = bodyProblem(e);
     if (known) return void res.status(e.status && e.status >= 400 && e.status < 500 ? e.status : 400).json(known);
     if (e.status && e.status >= 400 && e.status < 500) return void res.status(e.status).json({ error: e.message || 'bad request', field: 'body' });

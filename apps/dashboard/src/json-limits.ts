@@ -35,7 +35,9 @@ export function jsonLimits(maxDepth: number) {
   return (req: Request, res: Response, next: NextFunction) => {
     const sent = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (sent && !req.is('application/json')) {
-      return void res.status(415).json({ error: `send the body as application/json (got ${JSON.stringify(req.headers['content-type'] ?? 'no content-type')})`, field: 'content-type' });
+      return void res
+        .status(415)
+        .json({ error: `send the body as application/json (got ${JSON.stringify(req.headers['content-type'] ?? 'no content-type')})`, field: 'content-type' });
     }
     const problem = jsonProblem(req.body, maxDepth);
     if (problem) return void res.status(400).json(problem);

@@ -56,13 +56,24 @@ export class EventHub {
     this.#reader ??= this.outage.watch(this.store.redis.duplicate(), 'events reader');
     while (this.#listeners.size > 0 && this.#reader) {
       try {
-        const res = (await this.#reader.xread('COUNT', 1000, 'BLOCK', 2000, 'STREAMS', this.store.keys.events, this.#last)) as [string, [string, string[]][]][] | null;
+        const res = (await this.#reader.xread('COUNT', 1000, 'BLOCK', 2000, 'STREAMS', this.store.keys.events, this.#last)) as
+          [string, [string, string[]][]][] | null;
         for (const [, entries] of res ?? []) {
           for (const [id, fields] of entries) {
             this.#last = id;
             const f: Record<string, string> = {};
             for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-            const e: LiveEvent = { id, type: f['type'] ?? '', dagId: f['dag'] ?? '', runId: f['run'] ?? '', taskId: f['task'] ?? '', mapIndex: Number(f['map'] || -1), state: f['state'] ?? '', at: Number(f['at'] ?? 0), detail: f['detail'] ?? '' };
+            const e: LiveEvent = {
+              id,
+              type: f['type'] ?? '',
+              dagId: f['dag'] ?? '',
+              runId: f['run'] ?? '',
+              taskId: f['task'] ?? '',
+              mapIndex: Number(f['map'] || -1),
+              state: f['state'] ?? '',
+              at: Number(f['at'] ?? 0),
+              detail: f['detail'] ?? '',
+            };
             this.lag?.observe(Math.max(0, Date.now() - e.at) / 1000);
             for (const l of this.#listeners) l(e);
           }

@@ -17,46 +17,118 @@ const OPS: Record<string, Record<string, Op>> = {
     get: { summary: 'Runs, newest first (filters: state, runType)', role: 'viewer', query: API_SCHEMAS.RunFilter },
     post: { summary: "Trigger a run; conf is checked against the DAG's params", role: 'operator', body: API_SCHEMAS.Trigger },
   },
-  '/dags/{dagId}/backfill': { post: { summary: 'Create the run of every scheduled logical date in [from, to] (skip existing ones unless rerun)', role: 'operator', body: API_SCHEMAS.Backfill } },
-  '/dags/{dagId}/clear': { post: { summary: 'Clear task instances of the runs in [from, to] (taskRegex: RE2 syntax, at most 500 characters, matched within 3 s; downstream, failedOnly)', role: 'operator', body: API_SCHEMAS.ClearRange } },
-  '/dags/{dagId}/grid': { get: { summary: 'Runs × tasks: one state per task of the latest runs; a mapped task summed up over its instances, with their counts in `mapped`', role: 'viewer', query: API_SCHEMAS.GridQuery } },
+  '/dags/{dagId}/backfill': {
+    post: {
+      summary: 'Create the run of every scheduled logical date in [from, to] (skip existing ones unless rerun)',
+      role: 'operator',
+      body: API_SCHEMAS.Backfill,
+    },
+  },
+  '/dags/{dagId}/clear': {
+    post: {
+      summary: 'Clear task instances of the runs in [from, to] (taskRegex: RE2 syntax, at most 500 characters, matched within 3 s; downstream, failedOnly)',
+      role: 'operator',
+      body: API_SCHEMAS.ClearRange,
+    },
+  },
+  '/dags/{dagId}/grid': {
+    get: {
+      summary: 'Runs × tasks: one state per task of the latest runs; a mapped task summed up over its instances, with their counts in `mapped`',
+      role: 'viewer',
+      query: API_SCHEMAS.GridQuery,
+    },
+  },
   '/dags/{dagId}/runs/{runId}': { get: { summary: 'A run', role: 'viewer' } },
   '/dags/{dagId}/runs/{runId}/cancel': { post: { summary: 'Cancel a run', role: 'operator' } },
   '/dags/{dagId}/runs/{runId}/tasks': { get: { summary: 'Task instances of a run', role: 'viewer' } },
-  '/dags/{dagId}/runs/{runId}/tasks/{taskId}': { get: { summary: 'A task instance (mapIndex: one instance of a mapped task; −1, the default, the task as a whole with `mapped` counts)', role: 'viewer', query: API_SCHEMAS.Instance } },
+  '/dags/{dagId}/runs/{runId}/tasks/{taskId}': {
+    get: {
+      summary: 'A task instance (mapIndex: one instance of a mapped task; −1, the default, the task as a whole with `mapped` counts)',
+      role: 'viewer',
+      query: API_SCHEMAS.Instance,
+    },
+  },
   '/dags/{dagId}/runs/{runId}/tasks/{taskId}/instances': {
-    get: { summary: "A mapped task's instances in map-index order, paged (filter: state), with `n` and the count of each state; none before it expands", role: 'viewer', query: API_SCHEMAS.InstanceQuery },
+    get: {
+      summary: "A mapped task's instances in map-index order, paged (filter: state), with `n` and the count of each state; none before it expands",
+      role: 'viewer',
+      query: API_SCHEMAS.InstanceQuery,
+    },
   },
-  '/dags/{dagId}/runs/{runId}/tasks/{taskId}/clear': { post: { summary: 'Clear (run again), optionally with downstream', role: 'operator', body: API_SCHEMAS.Clear } },
-  '/dags/{dagId}/runs/{runId}/tasks/{taskId}/mark': { post: { summary: 'Mark success, failed or skipped: one instance of a mapped task with mapIndex, else every instance', role: 'operator', body: API_SCHEMAS.Mark } },
-  '/dags/{dagId}/runs/{runId}/tasks/{taskId}/logs': { get: { summary: 'Log lines of a try, paged (a mapped task: of the instance mapIndex). Line numbers count from the try\'s first line, so past the log cap the answer may start (from) after the line asked for', role: 'viewer', query: API_SCHEMAS.LogQuery } },
+  '/dags/{dagId}/runs/{runId}/tasks/{taskId}/clear': {
+    post: { summary: 'Clear (run again), optionally with downstream', role: 'operator', body: API_SCHEMAS.Clear },
+  },
+  '/dags/{dagId}/runs/{runId}/tasks/{taskId}/mark': {
+    post: {
+      summary: 'Mark success, failed or skipped: one instance of a mapped task with mapIndex, else every instance',
+      role: 'operator',
+      body: API_SCHEMAS.Mark,
+    },
+  },
+  '/dags/{dagId}/runs/{runId}/tasks/{taskId}/logs': {
+    get: {
+      summary:
+        "Log lines of a try, paged (a mapped task: of the instance mapIndex). Line numbers count from the try's first line, so past the log cap the answer may start (from) after the line asked for",
+      role: 'viewer',
+      query: API_SCHEMAS.LogQuery,
+    },
+  },
   '/dags/{dagId}/runs/{runId}/tasks/{taskId}/logs/stream': {
-    get: { summary: 'Follow a log live (text/event-stream): `line` events {n, at, stream, line}, then `end` {try, state}', role: 'viewer', query: API_SCHEMAS.Follow },
+    get: {
+      summary: 'Follow a log live (text/event-stream): `line` events {n, at, stream, line}, then `end` {try, state}',
+      role: 'viewer',
+      query: API_SCHEMAS.Follow,
+    },
   },
-  '/events': { get: { summary: 'Live transitions (text/event-stream), optionally of one DAG or run; event name = transition type', role: 'viewer', query: API_SCHEMAS.Watch } },
+  '/events': {
+    get: {
+      summary: 'Live transitions (text/event-stream), optionally of one DAG or run; event name = transition type',
+      role: 'viewer',
+      query: API_SCHEMAS.Watch,
+    },
+  },
   '/queues': { get: { summary: 'Jobs per queue (waiting, active, delayed) and workers listening', role: 'viewer' } },
   '/connections': { get: { summary: "Connections in Aloft's store: summaries without passwords or extra values; a viewer gets ids only", role: 'viewer' } },
   '/connections/{id}': {
     get: { summary: 'A connection without its password or extra values', role: 'operator' },
-    put: { summary: 'Add or replace a connection, from `uri` or its fields; the password is sealed (ALOFT_SECRETS_KEYS) and never returned', role: 'operator', body: SECRET_SCHEMAS.ConnectionBody },
+    put: {
+      summary: 'Add or replace a connection, from `uri` or its fields; the password is sealed (ALOFT_SECRETS_KEYS) and never returned',
+      role: 'operator',
+      body: SECRET_SCHEMAS.ConnectionBody,
+    },
     delete: { summary: 'Delete a connection', role: 'operator' },
   },
   '/variables': { get: { summary: "Variables in Aloft's store: values of non-secret ones only; a viewer gets keys only", role: 'viewer' } },
   '/variables/{key}': {
-    put: { summary: 'Set a variable; a secret one (secret: true, or a name such as *_token) is sealed and never returned', role: 'operator', body: SECRET_SCHEMAS.VariableBody },
+    put: {
+      summary: 'Set a variable; a secret one (secret: true, or a name such as *_token) is sealed and never returned',
+      role: 'operator',
+      body: SECRET_SCHEMAS.VariableBody,
+    },
     delete: { summary: 'Delete a variable', role: 'operator' },
   },
   '/secrets/audit': { get: { summary: 'Who created, changed or deleted a connection or variable, newest first (never a value)', role: 'operator' } },
   '/pools': { get: { summary: 'Pools with their slots: used by running instances, wanted by queued ones, open', role: 'viewer' } },
   '/pools/{name}': {
     put: { summary: 'Create or resize a pool (0 slots holds its tasks back)', role: 'operator', body: API_SCHEMAS.PoolSet },
-    delete: { summary: "Delete a pool (default_pool: back to unlimited); its queued tasks fail when claimed", role: 'operator' },
+    delete: { summary: 'Delete a pool (default_pool: back to unlimited); its queued tasks fail when claimed', role: 'operator' },
   },
-  '/jobs': { post: { summary: 'Submit an ad-hoc command or kubernetesPod job: a run of the `adhoc` DAG, followed like any run', role: 'operator', body: API_SCHEMAS.Job } },
-  '/dags/{dagId}/runs/{runId}/tasks/{taskId}/output': { get: { summary: "The output of a task instance (a mapped task as a whole: its instances' outputs as a list)", role: 'viewer', query: API_SCHEMAS.Instance } },
+  '/jobs': {
+    post: {
+      summary: 'Submit an ad-hoc command or kubernetesPod job: a run of the `adhoc` DAG, followed like any run',
+      role: 'operator',
+      body: API_SCHEMAS.Job,
+    },
+  },
+  '/dags/{dagId}/runs/{runId}/tasks/{taskId}/output': {
+    get: { summary: "The output of a task instance (a mapped task as a whole: its instances' outputs as a list)", role: 'viewer', query: API_SCHEMAS.Instance },
+  },
   '/me': { get: { summary: 'Who is signed in, and their role', role: 'viewer' } },
   '/users': { get: { summary: 'Users', role: 'admin' }, post: { summary: 'Add a user', role: 'admin', body: ADMIN_SCHEMAS.NewUser } },
-  '/tokens': { get: { summary: 'API tokens (without secrets)', role: 'admin' }, post: { summary: 'Create an API token, shown once', role: 'admin', body: ADMIN_SCHEMAS.NewToken } },
+  '/tokens': {
+    get: { summary: 'API tokens (without secrets)', role: 'admin' },
+    post: { summary: 'Create an API token, shown once', role: 'admin', body: ADMIN_SCHEMAS.NewToken },
+  },
   '/tokens/{name}': { delete: { summary: 'Revoke an API token', role: 'admin' } },
 };
 
@@ -69,7 +141,13 @@ export function openApiDocument(): Record<string, unknown> {
     const item: Record<string, unknown> = {};
     for (const [method, op] of Object.entries(ops)) {
       const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
-      const query = op.query ? Object.entries((z.toJSONSchema(op.query, { io: 'input' }) as { properties?: Record<string, unknown> }).properties ?? {}).map(([name, schema]) => ({ name, in: 'query', schema })) : [];
+      const query = op.query
+        ? Object.entries((z.toJSONSchema(op.query, { io: 'input' }) as { properties?: Record<string, unknown> }).properties ?? {}).map(([name, schema]) => ({
+            name,
+            in: 'query',
+            schema,
+          }))
+        : [];
       item[method] = {
         summary: op.summary,
         description: `Needs the ${op.role} role (session cookie or Bearer token).`,

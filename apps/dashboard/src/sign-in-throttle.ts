@@ -48,7 +48,10 @@ export function signInThrottle(o: SignInThrottleOptions): RequestHandler[] {
       legacyHeaders: false,
       // X-Forwarded-For is ignored on purpose unless the peer is a listed proxy.
       validate: { xForwardedForHeader: false },
-      store: new RedisStore({ prefix: `${o.prefix}:dashboard:login-limit:${name}:`, sendCommand: (...args: string[]) => o.redis.call(args[0]!, ...args.slice(1)) as never }),
+      store: new RedisStore({
+        prefix: `${o.prefix}:dashboard:login-limit:${name}:`,
+        sendCommand: (...args: string[]) => o.redis.call(args[0]!, ...args.slice(1)) as never,
+      }),
       handler: (_req, res) => res.status(429).json({ error, field }),
     });
   const identify = async (req: Request, res: Response, next: NextFunction) => {
@@ -59,8 +62,22 @@ export function signInThrottle(o: SignInThrottleOptions): RequestHandler[] {
   };
   return [
     identify,
-    limit('browser', o.attempts, (_req, res) => `${digest(attemptOf(res).account)}:${attemptOf(res).browser}`, (a) => !!a.browser, 'too many refused sign-ins from this browser; wait 15 minutes', 'password'),
-    limit('address', o.attempts, (req) => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? ''), (a) => !a.browser, 'too many refused sign-ins from this address; wait 15 minutes', 'password'),
+    limit(
+      'browser',
+      o.attempts,
+      (_req, res) => `${digest(attemptOf(res).account)}:${attemptOf(res).browser}`,
+      (a) => !!a.browser,
+      'too many refused sign-ins from this browser; wait 15 minutes',
+      'password',
+    ),
+    limit(
+      'address',
+      o.attempts,
+      (req) => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? ''),
+      (a) => !a.browser,
+      'too many refused sign-ins from this address; wait 15 minutes',
+      'password',
+    ),
     limit(
       'account',
       o.accountAttempts,

@@ -39,10 +39,19 @@ export async function matchTaskIds(pattern: string, ids: readonly string[]): Pro
   const worker = new Worker(WORKER, { workerData: { pattern, ids }, execArgv: [], resourceLimits: { maxOldGenerationSizeMb: 128 } });
   try {
     const answer = await new Promise<{ matched?: string[]; error?: string }>((resolve, reject) => {
-      let timer = setTimeout(() => reject(new TaskRegexError(`the dashboard is too busy to match task patterns (a thread did not start in ${THREAD_START_TIMEOUT_MS} ms); try again`, 429)), THREAD_START_TIMEOUT_MS);
+      let timer = setTimeout(
+        () =>
+          reject(
+            new TaskRegexError(`the dashboard is too busy to match task patterns (a thread did not start in ${THREAD_START_TIMEOUT_MS} ms); try again`, 429),
+          ),
+        THREAD_START_TIMEOUT_MS,
+      );
       worker.once('online', () => {
         clearTimeout(timer);
-        timer = setTimeout(() => resolve({ error: `took longer than ${TASK_REGEX_TIMEOUT_MS} ms to compile and match ${ids.length} task id(s); simplify it` }), TASK_REGEX_TIMEOUT_MS);
+        timer = setTimeout(
+          () => resolve({ error: `took longer than ${TASK_REGEX_TIMEOUT_MS} ms to compile and match ${ids.length} task id(s); simplify it` }),
+          TASK_REGEX_TIMEOUT_MS,
+        );
       });
       worker.once('message', (m: { matched?: string[]; error?: string }) => {
         clearTimeout(timer);
@@ -55,7 +64,8 @@ export async function matchTaskIds(pattern: string, ids: readonly string[]): Pro
         else reject(err);
       });
     });
-    if (answer.error !== undefined) throw new TaskRegexError(`taskRegex ${JSON.stringify(pattern.slice(0, 100))} cannot be used (RE2 syntax, as in Go): ${answer.error}`);
+    if (answer.error !== undefined)
+      throw new TaskRegexError(`taskRegex ${JSON.stringify(pattern.slice(0, 100))} cannot be used (RE2 syntax, as in Go): ${answer.error}`);
     return answer.matched ?? [];
   } finally {
     running--;

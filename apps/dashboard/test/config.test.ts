@@ -17,7 +17,9 @@ describe('the dashboard config', () => {
 
   it('reads the proxies it trusts, and names a bad one', () => {
     expect(loadDashboardConfig({ ALOFT_DASHBOARD_TRUST_PROXY: ' 10.0.0.0/8, loopback ' }).trustProxy).toEqual(['10.0.0.0/8', 'loopback']);
-    expect(() => loadDashboardConfig({ ALOFT_DASHBOARD_TRUST_PROXY: '10.0.0.0/33' })).toThrow('ALOFT_DASHBOARD_TRUST_PROXY: "10.0.0.0/33" is not an address, a subnet');
+    expect(() => loadDashboardConfig({ ALOFT_DASHBOARD_TRUST_PROXY: '10.0.0.0/33' })).toThrow(
+      'ALOFT_DASHBOARD_TRUST_PROXY: "10.0.0.0/33" is not an address, a subnet',
+    );
     expect(() => loadDashboardConfig({ ALOFT_DASHBOARD_ADMIN_PASSWORD: 'short' })).toThrow('ALOFT_DASHBOARD_ADMIN_PASSWORD: must be at least 12 characters');
   });
 });

@@ -88,7 +88,11 @@ export function DatasetsPage() {
                   <td>{dagLinks(d.consumers)}</td>
                   <td title={d.lastUpdateAt ? new Date(d.lastUpdateAt).toISOString() : ''}>
                     {d.lastUpdateAt ? `${fmtTime(d.lastUpdateAt)} (${fmtAgo(d.lastUpdateAt)})` : <span class="muted">never</span>}
-                    {d.lastUpdate && <div class="muted small">by {d.lastUpdate.dagId}.{d.lastUpdate.taskId}</div>}
+                    {d.lastUpdate && (
+                      <div class="muted small">
+                        by {d.lastUpdate.dagId}.{d.lastUpdate.taskId}
+                      </div>
+                    )}
                   </td>
                   <td>{d.updates}</td>
                 </tr>

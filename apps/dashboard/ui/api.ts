@@ -1,6 +1,17 @@
 /** The browser's view of /api/v1: the session cookie authenticates, Origin passes CSRF. */
 
-import type { DagDetail, DagRun, DagSummary, DatasetInfo, Grid, ImportErrorRecord, InstancePage, LogLine as SdkLogLine, PoolInfo, TaskInstance } from '@aloft/sdk';
+import type {
+  DagDetail,
+  DagRun,
+  DagSummary,
+  DatasetInfo,
+  Grid,
+  ImportErrorRecord,
+  InstancePage,
+  LogLine as SdkLogLine,
+  PoolInfo,
+  TaskInstance,
+} from '@aloft/sdk';
 
 export type { DagDetail, DagRun, DagSummary, Grid, InstancePage, MappedSummary, ParamSpec, TaskInstance } from '@aloft/sdk';
 /** A line as the log stream sends it: with its number. */
@@ -94,9 +105,12 @@ export const api = {
   ti: (dagId: string, runId: string, taskId: string, mapIndex = -1) => call<TaskInstance>('GET', `${tiPath(dagId, runId, taskId)}${mapQuery(mapIndex)}`),
   instances: (dagId: string, runId: string, taskId: string, limit: number, offset: number, state?: string) =>
     call<InstancePage>('GET', `${tiPath(dagId, runId, taskId)}/instances?limit=${limit}&offset=${offset}${state ? `&state=${seg(state)}` : ''}`),
-  output: (dagId: string, runId: string, taskId: string, mapIndex = -1) => call<{ output: unknown }>('GET', `${tiPath(dagId, runId, taskId)}/output${mapQuery(mapIndex)}`).then((r) => r.output),
-  clear: (dagId: string, runId: string, taskId: string, downstream: boolean) => call<{ cleared: number }>('POST', `${tiPath(dagId, runId, taskId)}/clear`, { downstream }),
-  mark: (dagId: string, runId: string, taskId: string, state: 'success' | 'failed', mapIndex = -1) => call<TaskInstance>('POST', `${tiPath(dagId, runId, taskId)}/mark`, { state, mapIndex }),
+  output: (dagId: string, runId: string, taskId: string, mapIndex = -1) =>
+    call<{ output: unknown }>('GET', `${tiPath(dagId, runId, taskId)}/output${mapQuery(mapIndex)}`).then((r) => r.output),
+  clear: (dagId: string, runId: string, taskId: string, downstream: boolean) =>
+    call<{ cleared: number }>('POST', `${tiPath(dagId, runId, taskId)}/clear`, { downstream }),
+  mark: (dagId: string, runId: string, taskId: string, state: 'success' | 'failed', mapIndex = -1) =>
+    call<TaskInstance>('POST', `${tiPath(dagId, runId, taskId)}/mark`, { state, mapIndex }),
   pools: () => call<{ pools: PoolInfo[] }>('GET', '/pools').then((r) => r.pools),
   datasets: () => call<{ datasets: DatasetInfo[] }>('GET', '/datasets').then((r) => r.datasets),
   connections: () => call<{ connections: ConnectionSummary[] }>('GET', '/connections').then((r) => r.connections),
@@ -106,5 +120,6 @@ export const api = {
   setVariable: (key: string, body: { value: string; secret?: boolean; description?: string }) => call<VariableSummary>('PUT', `/variables/${seg(key)}`, body),
   deleteVariable: (key: string) => call('DELETE', `/variables/${seg(key)}`),
   audit: () => call<{ audit: AuditEntry[] }>('GET', '/secrets/audit').then((r) => r.audit),
-  logStreamUrl: (dagId: string, runId: string, taskId: string, tryNo: number, mapIndex = -1) => `/api/v1${tiPath(dagId, runId, taskId)}/logs/stream?try=${tryNo}${mapQuery(mapIndex, '&')}`,
+  logStreamUrl: (dagId: string, runId: string, taskId: string, tryNo: number, mapIndex = -1) =>
+    `/api/v1${tiPath(dagId, runId, taskId)}/logs/stream?try=${tryNo}${mapQuery(mapIndex, '&')}`,
 };

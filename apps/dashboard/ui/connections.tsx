@@ -24,8 +24,8 @@ export function ConnectionsPage() {
     <section class="connections">
       <h1>Connections</h1>
       <p class="muted">
-        Tasks read these with <code>ctx.conn(id)</code> and <code>{'{{ conn.<id>.host }}'}</code>. Passwords are sealed in Redis and never shown again; the worker's other
-        backends (<code>ALOFT_CONN_*</code>, a mounted folder) are not listed here.
+        Tasks read these with <code>ctx.conn(id)</code> and <code>{'{{ conn.<id>.host }}'}</code>. Passwords are sealed in Redis and never shown again; the
+        worker's other backends (<code>ALOFT_CONN_*</code>, a mounted folder) are not listed here.
       </p>
       {conns.error && <p class="error">{conns.error}</p>}
       {conns.data && (
@@ -51,7 +51,12 @@ export function ConnectionsPage() {
               {conns.data.map((c) => (
                 <tr key={c.id} data-connection={c.id}>
                   <td>{c.id}</td>
-                  {canEdit && <ConnectionCells c={c} onDelete={() => ask({ title: `Delete connection ${c.id}?`, confirm: 'Delete', danger: true, run: () => api.deleteConnection(c.id) })} />}
+                  {canEdit && (
+                    <ConnectionCells
+                      c={c}
+                      onDelete={() => ask({ title: `Delete connection ${c.id}?`, confirm: 'Delete', danger: true, run: () => api.deleteConnection(c.id) })}
+                    />
+                  )}
                 </tr>
               ))}
               {conns.data.length === 0 && (
@@ -92,7 +97,12 @@ export function ConnectionsPage() {
               {vars.data.map((v) => (
                 <tr key={v.key} data-variable={v.key}>
                   <td>{v.key}</td>
-                  {canEdit && <VariableCells v={v} onDelete={() => ask({ title: `Delete variable ${v.key}?`, confirm: 'Delete', danger: true, run: () => api.deleteVariable(v.key) })} />}
+                  {canEdit && (
+                    <VariableCells
+                      v={v}
+                      onDelete={() => ask({ title: `Delete variable ${v.key}?`, confirm: 'Delete', danger: true, run: () => api.deleteVariable(v.key) })}
+                    />
+                  )}
                 </tr>
               ))}
             </tbody>
@@ -162,7 +172,13 @@ function ConnectionForm({ onSaved }: { onSaved: () => void }) {
   const field = (k: keyof typeof empty, label: string, type = 'text') => (
     <label>
       {label}
-      <input name={k} type={type} autocomplete={type === 'password' ? 'new-password' : 'off'} value={f[k]} onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })} />
+      <input
+        name={k}
+        type={type}
+        autocomplete={type === 'password' ? 'new-password' : 'off'}
+        value={f[k]}
+        onInput={(e) => setF({ ...f, [k]: e.currentTarget.value })}
+      />
     </label>
   );
   const save = async (e: Event) => {

@@ -1,7 +1,22 @@
 import dagre from '@dagrejs/dagre';
 import { useMemo, useRef, useState } from 'preact/hooks';
 import { api, type DagDetail, type Grid, type ParamSpec, type TaskInstance } from './api.js';
-import { dagHref, errorText, fmtDuration, fmtTime, Link, navigate, setQuery, StateBadge, tiHref, useCanOperate, useConfirm, useData, useLive, useRoute } from './lib.js';
+import {
+  dagHref,
+  errorText,
+  fmtDuration,
+  fmtTime,
+  Link,
+  navigate,
+  setQuery,
+  StateBadge,
+  tiHref,
+  useCanOperate,
+  useConfirm,
+  useData,
+  useLive,
+  useRoute,
+} from './lib.js';
 
 const PAGE = 25;
 
@@ -50,7 +65,11 @@ export function DagPage({ dagId }: { dagId: string }) {
                 disabled={!canOperate}
                 onClick={(e) => {
                   e.preventDefault();
-                  ask({ title: d.paused ? `Unpause ${dagId}?` : `Pause ${dagId}?`, confirm: d.paused ? 'Unpause' : 'Pause', run: () => api.setPaused(dagId, !d.paused) });
+                  ask({
+                    title: d.paused ? `Unpause ${dagId}?` : `Pause ${dagId}?`,
+                    confirm: d.paused ? 'Unpause' : 'Pause',
+                    run: () => api.setPaused(dagId, !d.paused),
+                  });
                 }}
               />
               <span />
@@ -74,7 +93,14 @@ export function DagPage({ dagId }: { dagId: string }) {
       )}
       <div class="tabs" role="tablist">
         {(['grid', 'graph', 'gantt'] as const).map((t) => (
-          <button key={t} type="button" role="tab" aria-selected={tab === t} class={tab === t ? 'active' : ''} onClick={() => setQuery('tab', t === 'grid' ? undefined : t)}>
+          <button
+            key={t}
+            type="button"
+            role="tab"
+            aria-selected={tab === t}
+            class={tab === t ? 'active' : ''}
+            onClick={() => setQuery('tab', t === 'grid' ? undefined : t)}
+          >
             {t === 'gantt' ? 'Timeline' : t[0]!.toUpperCase() + t.slice(1)}
           </button>
         ))}
@@ -110,7 +136,15 @@ export function DagPage({ dagId }: { dagId: string }) {
               <button
                 type="button"
                 class="danger"
-                onClick={() => ask({ title: `Cancel run ${run.runId}?`, body: 'Running tasks are stopped and the run is marked failed.', confirm: 'Cancel run', danger: true, run: () => api.cancel(dagId, run.runId) })}
+                onClick={() =>
+                  ask({
+                    title: `Cancel run ${run.runId}?`,
+                    body: 'Running tasks are stopped and the run is marked failed.',
+                    confirm: 'Cancel run',
+                    danger: true,
+                    run: () => api.cancel(dagId, run.runId),
+                  })
+                }
               >
                 Cancel run
               </button>
@@ -181,7 +215,11 @@ function GridView({ dag, grid, runId, page }: { dag: DagDetail; grid: Grid; runI
                   const s = r.tis[t.id] ?? 'none';
                   // An expanded mapped task: its instances summed up, and how many there are.
                   const m = r.mapped?.[t.id];
-                  const counts = m ? ` (${m.n} instances: ${Object.entries(m.states).map(([k, v]) => `${v} ${k}`).join(', ')})` : '';
+                  const counts = m
+                    ? ` (${m.n} instances: ${Object.entries(m.states)
+                        .map(([k, v]) => `${v} ${k}`)
+                        .join(', ')})`
+                    : '';
                   return (
                     <td key={r.runId} class={r.runId === runId ? 'selected' : ''}>
                       <Link
@@ -326,12 +364,19 @@ function timelineRows(tis: TaskInstance[]): TaskInstance[] {
       const of = instances.get(t.taskId);
       if (!t.mapped || !of) return t;
       const ends = of.map((i) => i.endDate);
-      return { ...t, queuedAt: min(of.map((i) => i.queuedAt)), startDate: min(of.map((i) => i.startDate)), endDate: ends.includes(undefined) ? undefined : Math.max(...(ends as number[])) };
+      return {
+        ...t,
+        queuedAt: min(of.map((i) => i.queuedAt)),
+        startDate: min(of.map((i) => i.startDate)),
+        endDate: ends.includes(undefined) ? undefined : Math.max(...(ends as number[])),
+      };
     });
 }
 
 function Gantt({ tis, dagId }: { tis: TaskInstance[]; dagId: string }) {
-  const rows = timelineRows(tis).filter((t) => t.queuedAt || t.startDate).sort((a, b) => (a.startDate ?? a.queuedAt ?? 0) - (b.startDate ?? b.queuedAt ?? 0));
+  const rows = timelineRows(tis)
+    .filter((t) => t.queuedAt || t.startDate)
+    .sort((a, b) => (a.startDate ?? a.queuedAt ?? 0) - (b.startDate ?? b.queuedAt ?? 0));
   if (rows.length === 0) return <p class="muted">Nothing has run in this run yet.</p>;
   const now = Date.now();
   const t0 = Math.min(...rows.map((t) => t.queuedAt ?? t.startDate!));
@@ -354,9 +399,19 @@ function Gantt({ tis, dagId }: { tis: TaskInstance[]; dagId: string }) {
               {t.mapped ? ` [${t.mapped.n}]` : ''}
             </Link>
             <div class="gantt-track">
-              {t.queuedAt && start && start > t.queuedAt && <span class="gantt-wait" style={{ left: pct(t.queuedAt), width: width(t.queuedAt, start) }} title={`waited ${fmtDuration(start - t.queuedAt)} in the queue`} />}
+              {t.queuedAt && start && start > t.queuedAt && (
+                <span
+                  class="gantt-wait"
+                  style={{ left: pct(t.queuedAt), width: width(t.queuedAt, start) }}
+                  title={`waited ${fmtDuration(start - t.queuedAt)} in the queue`}
+                />
+              )}
               {start && end !== undefined && (
-                <span class={`gantt-bar st-${t.state}`} style={{ left: pct(start), width: width(start, end) }} title={`${t.taskId}: ${t.state}, ran ${fmtDuration(end - start)}${t.try > 1 ? ` (try ${t.try})` : ''}`} />
+                <span
+                  class={`gantt-bar st-${t.state}`}
+                  style={{ left: pct(start), width: width(start, end) }}
+                  title={`${t.taskId}: ${t.state}, ran ${fmtDuration(end - start)}${t.try > 1 ? ` (try ${t.try})` : ''}`}
+                />
               )}
             </div>
             <span class="gantt-dur small">{start ? fmtDuration((end ?? now) - start) : t.state}</span>
@@ -437,7 +492,10 @@ function TriggerDialog({ dag, onClose }: { dag: DagDetail; onClose: (runId?: str
         ref.current = el;
         if (el && !el.open) el.showModal();
       }}
-      class="modal wide" onClose={() => onClose()} aria-labelledby="trigger-title">
+      class="modal wide"
+      onClose={() => onClose()}
+      aria-labelledby="trigger-title"
+    >
       <form
         method="dialog"
         onSubmit={(e) => {
@@ -459,7 +517,13 @@ function TriggerDialog({ dag, onClose }: { dag: DagDetail; onClose: (runId?: str
                 ) : p.type === 'object' || p.type === 'array' ? (
                   <textarea rows={3} value={values[k]} onInput={(e) => setValues({ ...values, [k]: e.currentTarget.value })} />
                 ) : (
-                  <input name={k} type={p.type === 'number' ? 'number' : 'text'} step="any" value={values[k]} onInput={(e) => setValues({ ...values, [k]: e.currentTarget.value })} />
+                  <input
+                    name={k}
+                    type={p.type === 'number' ? 'number' : 'text'}
+                    step="any"
+                    value={values[k]}
+                    onInput={(e) => setValues({ ...values, [k]: e.currentTarget.value })}
+                  />
                 )}
                 {p.description && <small class="muted">{p.description}</small>}
               </label>

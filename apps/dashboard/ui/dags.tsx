@@ -9,7 +9,13 @@ function RunDots({ dag }: { dag: DagSummary }) {
   return (
     <span class="dots">
       {runs.map((r) => (
-        <Link key={r.runId} href={dagHref(dag.id, { run: r.runId })} class={`dot st-${r.state}`} title={`${r.runId}: ${r.state}`} aria-label={`run ${r.runId} ${r.state}`}>
+        <Link
+          key={r.runId}
+          href={dagHref(dag.id, { run: r.runId })}
+          class={`dot st-${r.state}`}
+          title={`${r.runId}: ${r.state}`}
+          aria-label={`run ${r.runId} ${r.state}`}
+        >
           {''}
         </Link>
       ))}
@@ -84,7 +90,9 @@ export function DagList() {
                     </div>
                   </td>
                   <td>{d.scheduleText}</td>
-                  <td title={d.nextRunAt ? new Date(d.nextRunAt).toISOString() : ''}>{d.nextRunAt ? `${fmtTime(d.nextRunAt)} (${fmtAgo(d.nextRunAt)})` : <span class="muted">—</span>}</td>
+                  <td title={d.nextRunAt ? new Date(d.nextRunAt).toISOString() : ''}>
+                    {d.nextRunAt ? `${fmtTime(d.nextRunAt)} (${fmtAgo(d.nextRunAt)})` : <span class="muted">—</span>}
+                  </td>
                   <td>
                     <RunDots dag={d} />
                   </td>

@@ -8,7 +8,6 @@ import { TaskPage } from './task.js';
 import { DatasetsPage, PoolsPage } from './admin.js';
 import { ConnectionsPage } from './connections.js';
 
-
 type Theme = 'system' | 'light' | 'dark';
 
 function ThemeSwitch() {
@@ -42,7 +41,16 @@ function App() {
   let view;
   // `?mapIndex=i`: one instance of a mapped task (the link of each row of its instance list).
   const mapIndex = /^\d+$/.test(query.get('mapIndex') ?? '') ? Number(query.get('mapIndex')) : -1;
-  if (tiMatch) view = <TaskPage key={`${path}#${mapIndex}`} dagId={decodeURIComponent(tiMatch[1]!)} runId={decodeURIComponent(tiMatch[2]!)} taskId={decodeURIComponent(tiMatch[3]!)} mapIndex={mapIndex} />;
+  if (tiMatch)
+    view = (
+      <TaskPage
+        key={`${path}#${mapIndex}`}
+        dagId={decodeURIComponent(tiMatch[1]!)}
+        runId={decodeURIComponent(tiMatch[2]!)}
+        taskId={decodeURIComponent(tiMatch[3]!)}
+        mapIndex={mapIndex}
+      />
+    );
   else if (dagMatch) view = <DagPage dagId={decodeURIComponent(dagMatch[1]!)} />;
   else if (path === '/' || path === '/dags' || path === '/dags/') view = <DagList />;
   else if (path === '/pools') view = <PoolsPage />;

@@ -78,7 +78,10 @@ const INSTANCE_STATES = ['running', 'queued', 'up_for_retry', 'up_for_reschedule
 function InstanceList({ dagId, runId, taskId, version }: { dagId: string; runId: string; taskId: string; version: number }) {
   const [page, setPage] = useState(0);
   const [state, setState] = useState('');
-  const list = useData(() => api.instances(dagId, runId, taskId, INSTANCES_PAGE, page * INSTANCES_PAGE, state || undefined), [dagId, runId, taskId, page, state, version]);
+  const list = useData(
+    () => api.instances(dagId, runId, taskId, INSTANCES_PAGE, page * INSTANCES_PAGE, state || undefined),
+    [dagId, runId, taskId, page, state, version],
+  );
   const d = list.data;
   const pages = d ? Math.max(1, Math.ceil(d.total / INSTANCES_PAGE)) : 1;
   return (
@@ -107,7 +110,9 @@ function InstanceList({ dagId, runId, taskId, version }: { dagId: string; runId:
         <button type="button" disabled={page === 0} onClick={() => setPage(page - 1)}>
           ← Previous
         </button>
-        <span class="muted">{d ? (d.total ? `${page * INSTANCES_PAGE + 1}–${Math.min(d.total, (page + 1) * INSTANCES_PAGE)} of ${d.total}` : 'none') : 'loading…'}</span>
+        <span class="muted">
+          {d ? (d.total ? `${page * INSTANCES_PAGE + 1}–${Math.min(d.total, (page + 1) * INSTANCES_PAGE)} of ${d.total}` : 'none') : 'loading…'}
+        </span>
         <button type="button" disabled={page + 1 >= pages} onClick={() => setPage(page + 1)}>
           Next →
         </button>
@@ -149,7 +154,9 @@ function InstanceList({ dagId, runId, taskId, version }: { dagId: string; runId:
 
 /** "2 success, 1 failed": a mapped task's instances by state. */
 function countsText(states: Record<string, number | undefined>): string {
-  return INSTANCE_STATES.filter((s) => states[s]).map((s) => `${states[s]} ${s.replace(/_/g, ' ')}`).join(', ');
+  return INSTANCE_STATES.filter((s) => states[s])
+    .map((s) => `${states[s]} ${s.replace(/_/g, ' ')}`)
+    .join(', ');
 }
 
 /**
@@ -238,10 +245,19 @@ export function TaskPage({ dagId, runId, taskId, mapIndex }: { dagId: string; ru
                 Clear
               </button>
             )}
-            <button type="button" onClick={() => ask({ title: `Mark ${what} success?`, confirm: 'Mark success', run: () => api.mark(dagId, runId, taskId, 'success', mapIndex) })}>
+            <button
+              type="button"
+              onClick={() => ask({ title: `Mark ${what} success?`, confirm: 'Mark success', run: () => api.mark(dagId, runId, taskId, 'success', mapIndex) })}
+            >
               Mark success
             </button>
-            <button type="button" class="danger" onClick={() => ask({ title: `Mark ${what} failed?`, confirm: 'Mark failed', danger: true, run: () => api.mark(dagId, runId, taskId, 'failed', mapIndex) })}>
+            <button
+              type="button"
+              class="danger"
+              onClick={() =>
+                ask({ title: `Mark ${what} failed?`, confirm: 'Mark failed', danger: true, run: () => api.mark(dagId, runId, taskId, 'failed', mapIndex) })
+              }
+            >
               Mark failed
             </button>
           </div>
@@ -303,7 +319,10 @@ export function TaskPage({ dagId, runId, taskId, mapIndex }: { dagId: string; ru
             {t.pokes !== undefined && (
               <>
                 <dt>Pokes</dt>
-                <dd>{t.pokes}{t.firstPokeAt ? `, the first at ${fmtTime(t.firstPokeAt)}` : ''}</dd>
+                <dd>
+                  {t.pokes}
+                  {t.firstPokeAt ? `, the first at ${fmtTime(t.firstPokeAt)}` : ''}
+                </dd>
               </>
             )}
             {t.reason && (

@@ -91,7 +91,8 @@ export class DagProcessor {
     if (warning) this.logger.warn({ folder: o.folder }, warning);
     this.identity = identity;
     this.#runner = new ParseRunner({ timeoutMs: o.timeoutMs, memoryMb: this.#memoryMb, identity, env: o.env, settings: o.settings ?? {} });
-    if (!this.#runner.prlimit) this.logger.warn('prlimit not found: a parse child is limited only by its V8 heap (half of ALOFT_DAG_PARSE_MEMORY_MB), not its Buffers');
+    if (!this.#runner.prlimit)
+      this.logger.warn('prlimit not found: a parse child is limited only by its V8 heap (half of ALOFT_DAG_PARSE_MEMORY_MB), not its Buffers');
   }
 
   /**
@@ -200,13 +201,18 @@ export class DagProcessor {
 
   async #parse(file: string): Promise<{ dags: SerializedDag[] } | { error: ReportedError; timedOut?: true } | { stopped: true }> {
     if (this.identity && !canRead(this.identity, file)) {
-      return { error: { message: `${this.identity.name}, the user DAG files are imported as, cannot read this file (mode ${(statSync(file).mode & 0o7777).toString(8).padStart(4, '0')})` } };
+      return {
+        error: {
+          message: `${this.identity.name}, the user DAG files are imported as, cannot read this file (mode ${(statSync(file).mode & 0o7777).toString(8).padStart(4, '0')})`,
+        },
+      };
     }
     const outcome = await this.#runner.run(file, this.folder);
     if (!('payload' in outcome)) return outcome;
     const result = readParseResult(outcome.payload, file);
     // An allocation the file caught and reported as its own error still hit the limit.
-    if ('error' in result && /allocation failed/i.test(result.error.message)) result.error.message += ` (the parse memory limit is ${this.#memoryMb} MB, ALOFT_DAG_PARSE_MEMORY_MB)`;
+    if ('error' in result && /allocation failed/i.test(result.error.message))
+      result.error.message += ` (the parse memory limit is ${this.#memoryMb} MB, ALOFT_DAG_PARSE_MEMORY_MB)`;
     return result;
   }
 }

@@ -8,7 +8,9 @@ const config = loadSchedulerConfig(process.env);
 const logger = createLogger({ name: 'scheduler', level: config.logLevel, pretty: config.logPretty });
 const outage = new RedisOutageLog(logger);
 const redis = outage.watch(createRedis(config.redis), 'scheduler');
-const store = new Store(redis, config.prefix, config.logMaxLines, config.durability, (err) => logger.warn({ err: err.message }, 'not confirmed by the replicas in time'));
+const store = new Store(redis, config.prefix, config.logMaxLines, config.durability, (err) =>
+  logger.warn({ err: err.message }, 'not confirmed by the replicas in time'),
+);
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'aloft_scheduler_' });
 

@@ -104,14 +104,16 @@ function frame(report: ChildReport): Buffer {
     json = JSON.stringify({ error: { message: `the DAGs cannot be sent to the scheduler as JSON: ${show(err)}` } });
   }
   if (Buffer.byteLength(json) > MAX_RESULT_BYTES) {
-    json = JSON.stringify({ error: { message: `the DAGs take ${Buffer.byteLength(json)} bytes as JSON, more than the ${MAX_RESULT_BYTES} a parse result may take` } });
+    json = JSON.stringify({
+      error: { message: `the DAGs take ${Buffer.byteLength(json)} bytes as JSON, more than the ${MAX_RESULT_BYTES} a parse result may take` },
+    });
   }
   return encodeFrame(key, json);
 }
 
 /** The whole frame, however the pipe takes it. */
 function send(bytes: Buffer): void {
-  for (let at = 0; at < bytes.length; ) {
+  for (let at = 0; at < bytes.length;) {
     try {
       at += write(RESULT_FD, bytes, at);
     } catch (err) {

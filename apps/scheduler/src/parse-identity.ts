@@ -8,7 +8,11 @@ import { userCodeDecision, userCodeIdentity, type UserCodeIdentity } from '@alof
  * why, naming the first path in the way and its mode: "user code runs as root: nobody cannot
  * read /tmp/abc (mode 0700)".
  */
-export function parseIdentity(setting: string | undefined, folder: string, files: readonly string[]): { identity: UserCodeIdentity | undefined; warning?: string } {
+export function parseIdentity(
+  setting: string | undefined,
+  folder: string,
+  files: readonly string[],
+): { identity: UserCodeIdentity | undefined; warning?: string } {
   const who = userCodeIdentity(setting);
   const d = userCodeDecision(who, [{ path: folder, kind: 'dir' }, ...files.map((path) => ({ path, kind: 'file' as const }))]);
   if (d.blocked === undefined) return { identity: d.identity };

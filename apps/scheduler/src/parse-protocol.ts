@@ -64,7 +64,9 @@ export class FrameReader {
       }
     }
     if (this.#bytes >= head + this.#expected) {
-      this.payload = Buffer.concat(this.#chunks).subarray(head, head + this.#expected).toString('utf8');
+      this.payload = Buffer.concat(this.#chunks)
+        .subarray(head, head + this.#expected)
+        .toString('utf8');
       this.#chunks = [];
     }
   }

@@ -7,7 +7,9 @@ import type { ReportedError } from './parse-protocol.js';
 const MAX_MESSAGE = 4000;
 
 const DAGS = z.strictObject({ dags: z.array(z.unknown()).max(MAX_DAGS_PER_FILE, `a file may declare at most ${MAX_DAGS_PER_FILE} DAGs`) });
-const ERROR = z.strictObject({ error: z.strictObject({ message: z.string(), line: z.number().int().min(1).optional(), field: z.string().max(200).optional() }) });
+const ERROR = z.strictObject({
+  error: z.strictObject({ message: z.string(), line: z.number().int().min(1).optional(), field: z.string().max(200).optional() }),
+});
 
 /**
  * Checks a parse child's report as untrusted input: the child ran the
@@ -38,7 +40,12 @@ export function readParseResult(payload: string, file: string): { dags: Serializ
       const unknown = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
       const path = pathOf(unknown === undefined ? issue.path : [...issue.path, unknown]);
       const got = unknown === undefined && 'input' in issue && issue.input !== undefined ? ` (got ${JSON.stringify(issue.input)?.slice(0, 200)})` : '';
-      return invalid(`dags[${i}]${path.startsWith('[') ? '' : '.'}${path}`, unknown === undefined ? `${issue.message}${got}` : 'is not a field Aloft knows', path, line);
+      return invalid(
+        `dags[${i}]${path.startsWith('[') ? '' : '.'}${path}`,
+        unknown === undefined ? `${issue.message}${got}` : 'is not a field Aloft knows',
+        path,
+        line,
+      );
     }
     const dag = parsed.data;
     const problem = graphProblem(dag);
@@ -68,10 +75,12 @@ function graphProblem(dag: SerializedDag): { field: string; message: string } | 
   const byId = new Map(dag.tasks.map((t) => [t.id, t]));
   for (const [i, t] of dag.tasks.entries()) {
     for (const [j, u] of t.upstream.entries()) {
-      if (!byId.get(u)?.downstream.includes(t.id)) return { field: `tasks[${i}].upstream[${j}]`, message: `names "${u}", which does not list "${t.id}" downstream` };
+      if (!byId.get(u)?.downstream.includes(t.id))
+        return { field: `tasks[${i}].upstream[${j}]`, message: `names "${u}", which does not list "${t.id}" downstream` };
     }
     for (const [j, d] of t.downstream.entries()) {
-      if (!byId.get(d)?.upstream.includes(t.id)) return { field: `tasks[${i}].downstream[${j}]`, message: `names "${d}", which does not list "${t.id}" upstream` };
+      if (!byId.get(d)?.upstream.includes(t.id))
+        return { field: `tasks[${i}].downstream[${j}]`, message: `names "${d}", which does not list "${t.id}" upstream` };
     }
   }
   if (topologicalOrder(dag).length !== dag.tasks.length) return { field: 'tasks', message: 'form a cycle' };

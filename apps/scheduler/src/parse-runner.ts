@@ -90,12 +90,16 @@ export class ParseRunner {
     await drained(streams, DRAIN_MS);
 
     if (how === 'stopped') return { stopped: true };
-    if (how === 'timeout') return { error: { message: `importing the file took longer than ${this.#o.timeoutMs} ms (ALOFT_DAG_PARSE_TIMEOUT_MS); it was stopped` }, timedOut: true };
+    if (how === 'timeout')
+      return { error: { message: `importing the file took longer than ${this.#o.timeoutMs} ms (ALOFT_DAG_PARSE_TIMEOUT_MS); it was stopped` }, timedOut: true };
     if (how instanceof Error) return { error: { message: `the parse process could not start: ${how.message}` } };
     if (reader.payload !== undefined) return { payload: reader.payload };
     if (reader.problem) return { error: { message: reader.problem } };
     const text = stderr.text();
-    if (OUT_OF_MEMORY.test(text)) return { error: { message: `importing the file took more memory than the parse limit of ${this.#o.memoryMb} MB (ALOFT_DAG_PARSE_MEMORY_MB); it was stopped` } };
+    if (OUT_OF_MEMORY.test(text))
+      return {
+        error: { message: `importing the file took more memory than the parse limit of ${this.#o.memoryMb} MB (ALOFT_DAG_PARSE_MEMORY_MB); it was stopped` },
+      };
     const why = signalCode ? `was ended by signal ${signalCode} (not sent by Aloft)` : `ended with exit code ${exitCode}`;
     return { error: { message: `the parse process ${why} before it reported the DAGs${summary(text)}` } };
   }
@@ -107,7 +111,15 @@ export class ParseRunner {
 
   #spawn(file: string, cwd: string, id: string): ChildProcess {
     const { memoryMb, timeoutMs, identity } = this.#o;
-    const node = [process.execPath, '--conditions=aloft-source', `--max-old-space-size=${Math.max(32, Math.floor(memoryMb / 2))}`, '--import', TSX, PARSE_CHILD, file];
+    const node = [
+      process.execPath,
+      '--conditions=aloft-source',
+      `--max-old-space-size=${Math.max(32, Math.floor(memoryMb / 2))}`,
+      '--import',
+      TSX,
+      PARSE_CHILD,
+      file,
+    ];
     // The CPU limit only catches a child whose scheduler died before it could end it: V8's
     // helper threads count too, so it sits well above the timeout.
     const cpuSeconds = Math.ceil((2 * timeoutMs) / 1000) + 10;
@@ -129,7 +141,10 @@ const OUT_OF_MEMORY = /out of memory|allocation failed|bad_alloc|Cannot allocate
 
 /** The first line of stderr that names an error, else its last line. */
 function summary(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const line = lines.find((l) => /\b[A-Z]\w*Error\b|\berror\b/i.test(l)) ?? lines.at(-1);
   return line ? `: ${line.slice(0, 500)}` : '';
 }

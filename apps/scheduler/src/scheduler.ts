@@ -42,7 +42,12 @@ export class Scheduler {
     this.id = o.id ?? randomUUID();
     this.#sla = new SlaChecker({ store: o.store, logger: o.logger, dagVersion: (dagId, version) => this.#dagVersion(dagId, version) });
     this.#metrics = {
-      loop: new Histogram({ name: 'aloft_scheduler_loop_seconds', help: 'Duration of one scheduling loop', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [o.registry] }),
+      loop: new Histogram({
+        name: 'aloft_scheduler_loop_seconds',
+        help: 'Duration of one scheduling loop',
+        buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+        registers: [o.registry],
+      }),
       runsCreated: new Gauge({ name: 'aloft_scheduler_runs_created', help: 'Scheduled runs created by this scheduler since start', registers: [o.registry] }),
       leader: new Gauge({ name: 'aloft_scheduler_is_leader', help: '1 when this replica holds the scheduling lease', registers: [o.registry] }),
       importErrors: new Gauge({ name: 'aloft_dag_import_errors', help: 'DAG files with import errors', registers: [o.registry] }),

@@ -41,7 +41,10 @@ export class SlaChecker {
       const record = async (taskId: string | null, dueAt: number, state: string, queue: string, callback: string | undefined) => {
         if (await store.recordSlaMiss({ dagId, runId, taskId, dueAt, state, queue, callback })) {
           recorded++;
-          this.o.logger.warn({ dag: dagId, run: runId, task: taskId ?? undefined, dueAt: new Date(dueAt).toISOString(), state, callback }, taskId ? 'task missed its SLA' : 'run missed its deadline');
+          this.o.logger.warn(
+            { dag: dagId, run: runId, task: taskId ?? undefined, dueAt: new Date(dueAt).toISOString(), state, callback },
+            taskId ? 'task missed its SLA' : 'run missed its deadline',
+          );
         }
       };
       if (runLate && known['~run'] === undefined) {

@@ -23,7 +23,10 @@ describe('the scheduler config', () => {
   });
 
   it('reads its variables, and refuses a bad one by name', () => {
-    expect(loadSchedulerConfig({ ALOFT_RETENTION_MAX_AGE_DAYS: '0.5', ALOFT_MAX_MAP_LENGTH: '8' })).toMatchObject({ retentionMaxAgeMs: 43_200_000, maxMapLength: 8 });
+    expect(loadSchedulerConfig({ ALOFT_RETENTION_MAX_AGE_DAYS: '0.5', ALOFT_MAX_MAP_LENGTH: '8' })).toMatchObject({
+      retentionMaxAgeMs: 43_200_000,
+      maxMapLength: 8,
+    });
     expect(() => loadSchedulerConfig({ ALOFT_SCHEDULER_LOOP_MS: '10' })).toThrow(/^invalid configuration: ALOFT_SCHEDULER_LOOP_MS: /);
   });
 });

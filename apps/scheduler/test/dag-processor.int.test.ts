@@ -51,7 +51,14 @@ describe('DagProcessor (real redis-server, parse children)', () => {
       ].join('\n'),
     );
     // Long enough for a parse child to start on a busy machine; the retry comes at once.
-    const processor = new DagProcessor({ folder: DIR, store, logger: createLogger({ name: 'test', level: 'silent' }), timeoutMs: 20_000, retryMs: 50, env: process.env });
+    const processor = new DagProcessor({
+      folder: DIR,
+      store,
+      logger: createLogger({ name: 'test', level: 'silent' }),
+      timeoutMs: 20_000,
+      retryMs: 50,
+      env: process.env,
+    });
 
     await processor.scan();
     const [timedOut] = await store.listImportErrors();

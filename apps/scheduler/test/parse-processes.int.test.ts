@@ -55,7 +55,11 @@ describe('a scheduler that stops while a file is being parsed', () => {
     const f = folders.folder();
     // A sleep no other process on the machine has, so the test finds this one.
     const seconds = `600.${process.pid}${Date.now() % 1000}`;
-    const file = f.write('endless.ts', ["import { spawn } from 'node:child_process';", `spawn('sleep', ['${seconds}'], { stdio: 'ignore', detached: true });`, 'for (;;) {}']);
+    const file = f.write('endless.ts', [
+      "import { spawn } from 'node:child_process';",
+      `spawn('sleep', ['${seconds}'], { stdio: 'ignore', detached: true });`,
+      'for (;;) {}',
+    ]);
     const processor = f.processor({ timeoutMs: 60_000 });
     const scan = processor.scan();
     const pids = await waitForParse(file, seconds);
@@ -107,7 +111,8 @@ describe('memory a DAG file takes at import', () => {
     await f.processor({ memoryMb: 256 }).scan();
     const errors = await f.store.listImportErrors();
     expect(errors.map((e) => e.file)).toEqual([buffers, heap]);
-    for (const e of errors) expect(e.message).toBe('importing the file took more memory than the parse limit of 256 MB (ALOFT_DAG_PARSE_MEMORY_MB); it was stopped');
+    for (const e of errors)
+      expect(e.message).toBe('importing the file took more memory than the parse limit of 256 MB (ALOFT_DAG_PARSE_MEMORY_MB); it was stopped');
     expect(await f.store.listDagIds()).toEqual(['small']);
   });
 });

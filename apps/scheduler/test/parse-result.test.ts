@@ -31,12 +31,37 @@ describe('readParseResult', () => {
 
   const cases: [string, (d: SerializedDag) => unknown, string, string][] = [
     ['a DAG id with a colon', (d) => ({ ...d, id: 'etl:x' }), 'id', 'dags[0].id must be letters, digits, "_", "-" or "." (1 to 250 characters) (got "etl:x")'],
-    ['a task id with a colon', (d) => ({ ...d, tasks: d.tasks.map((t, i) => (i ? t : { ...t, id: 'a:b' })) }), 'tasks[0].id', 'dags[0].tasks[0].id must be letters, digits, "_", "-" or "." (1 to 250 characters) (got "a:b")'],
+    [
+      'a task id with a colon',
+      (d) => ({ ...d, tasks: d.tasks.map((t, i) => (i ? t : { ...t, id: 'a:b' })) }),
+      'tasks[0].id',
+      'dags[0].tasks[0].id must be letters, digits, "_", "-" or "." (1 to 250 characters) (got "a:b")',
+    ],
     ['an unknown field', (d) => ({ ...d, owner: 'me' }), 'owner', 'dags[0].owner is not a field Aloft knows'],
-    ['an edge only one side knows', (d) => ({ ...d, tasks: d.tasks.map((t) => (t.id === 'b' ? { ...t, upstream: [] } : t)) }), 'tasks[0].downstream[0]', 'dags[0].tasks[0].downstream[0] names "b", which does not list "a" upstream'],
-    ['a cycle', (d) => ({ ...d, tasks: d.tasks.map((t) => ({ ...t, upstream: [t.id === 'a' ? 'b' : 'a'], downstream: [t.id === 'a' ? 'b' : 'a'] })) }), 'tasks', 'dags[0].tasks form a cycle'],
-    ['a cron the scheduler cannot tick', (d) => ({ ...d, schedule: { kind: 'cron', expression: '99 * * * *' } }), 'schedule.expression', 'dags[0].schedule.expression "99 * * * *" is not a valid cron expression'],
-    ['too many tasks', (d) => ({ ...d, tasks: Array.from({ length: 20_001 }, (_, i) => ({ ...d.tasks[0]!, id: `t${i}`, upstream: [], downstream: [] })) }), 'tasks', 'dags[0].tasks must hold at most 20000 tasks'],
+    [
+      'an edge only one side knows',
+      (d) => ({ ...d, tasks: d.tasks.map((t) => (t.id === 'b' ? { ...t, upstream: [] } : t)) }),
+      'tasks[0].downstream[0]',
+      'dags[0].tasks[0].downstream[0] names "b", which does not list "a" upstream',
+    ],
+    [
+      'a cycle',
+      (d) => ({ ...d, tasks: d.tasks.map((t) => ({ ...t, upstream: [t.id === 'a' ? 'b' : 'a'], downstream: [t.id === 'a' ? 'b' : 'a'] })) }),
+      'tasks',
+      'dags[0].tasks form a cycle',
+    ],
+    [
+      'a cron the scheduler cannot tick',
+      (d) => ({ ...d, schedule: { kind: 'cron', expression: '99 * * * *' } }),
+      'schedule.expression',
+      'dags[0].schedule.expression "99 * * * *" is not a valid cron expression',
+    ],
+    [
+      'too many tasks',
+      (d) => ({ ...d, tasks: Array.from({ length: 20_001 }, (_, i) => ({ ...d.tasks[0]!, id: `t${i}`, upstream: [], downstream: [] })) }),
+      'tasks',
+      'dags[0].tasks must hold at most 20000 tasks',
+    ],
   ];
   for (const [what, change, field, message] of cases) {
     it(`refuses ${what}, naming the field`, () => {

@@ -33,7 +33,22 @@ describe('spoofed parse results', () => {
 
   it('stores nothing a file prints that looks like a result', async () => {
     const f = folders.folder();
-    const spoof = { id: 'x:y', description: '', fileloc: '/etc/passwd', schedule: null, timezone: 'UTC', startDate: null, endDate: null, catchup: false, maxActiveRuns: 1, maxActiveTasks: 1, tags: [], params: {}, tasks: [oneTask], version: '0000000000000000' };
+    const spoof = {
+      id: 'x:y',
+      description: '',
+      fileloc: '/etc/passwd',
+      schedule: null,
+      timezone: 'UTC',
+      startDate: null,
+      endDate: null,
+      catchup: false,
+      maxActiveRuns: 1,
+      maxActiveTasks: 1,
+      tags: [],
+      params: {},
+      tasks: [oneTask],
+      version: '0000000000000000',
+    };
     f.write('printed.ts', [forge(spoof), 'process.exit(0);']);
 
     await f.processor().scan();

@@ -14,11 +14,31 @@ describe('DAG files that fail at import in odd ways', () => {
       ['number.ts', ['throw 42;'], { message: 'the file threw 42, which is not an Error' }],
       ['null.ts', ['throw null;'], { message: 'the file threw null, which is not an Error' }],
       ['rejected.ts', ['await Promise.reject(undefined);'], { message: 'the file threw undefined, which is not an Error' }],
-      ['odd-object.ts', ["throw { toJSON() { throw new Error('no'); } };"], { message: 'the file threw an object that cannot be shown, which is not an Error' }],
-      ['unhandled.ts', ["import { dag } from '@aloft/core';", "dag({ id: 'unhandled' }).empty({ id: 't' });", "void Promise.reject('late');"], { message: 'a promise the file created was rejected with "late" and nothing handled it' }],
-      ['timer.ts', ['setTimeout(() => {', "  throw new RangeError('in a timer');", '}, 0);', 'await new Promise((r) => setTimeout(r, 100));'], { message: 'RangeError: in a timer', line: 2 }],
-      ['exit.ts', ["import { dag } from '@aloft/core';", "dag({ id: 'exits' }).empty({ id: 't' });", 'process.exit(0);'], { message: 'the file called process.exit(0) at import; a DAG file must not end its process', line: 3 }],
-      ['killed.ts', ["process.kill(process.pid, 'SIGKILL');"], { message: 'the parse process was ended by signal SIGKILL (not sent by Aloft) before it reported the DAGs' }],
+      [
+        'odd-object.ts',
+        ["throw { toJSON() { throw new Error('no'); } };"],
+        { message: 'the file threw an object that cannot be shown, which is not an Error' },
+      ],
+      [
+        'unhandled.ts',
+        ["import { dag } from '@aloft/core';", "dag({ id: 'unhandled' }).empty({ id: 't' });", "void Promise.reject('late');"],
+        { message: 'a promise the file created was rejected with "late" and nothing handled it' },
+      ],
+      [
+        'timer.ts',
+        ['setTimeout(() => {', "  throw new RangeError('in a timer');", '}, 0);', 'await new Promise((r) => setTimeout(r, 100));'],
+        { message: 'RangeError: in a timer', line: 2 },
+      ],
+      [
+        'exit.ts',
+        ["import { dag } from '@aloft/core';", "dag({ id: 'exits' }).empty({ id: 't' });", 'process.exit(0);'],
+        { message: 'the file called process.exit(0) at import; a DAG file must not end its process', line: 3 },
+      ],
+      [
+        'killed.ts',
+        ["process.kill(process.pid, 'SIGKILL');"],
+        { message: 'the parse process was ended by signal SIGKILL (not sent by Aloft) before it reported the DAGs' },
+      ],
     ];
     const files = new Map(cases.map(([name, lines, want]) => [f.write(name, lines), want]));
     f.write('zz_good.ts', ["import { dag } from '@aloft/core';", "dag({ id: 'good' }).empty({ id: 't' });"]);

@@ -33,7 +33,12 @@ export class CallbackRunner {
   readonly #total: Counter<'callback' | 'outcome'>;
 
   constructor(private readonly o: CallbackRunnerOptions) {
-    this.#total = new Counter({ name: 'aloft_worker_callbacks_total', help: 'Callbacks run by this worker, by slot and outcome', labelNames: ['callback', 'outcome'], registers: [o.registry] });
+    this.#total = new Counter({
+      name: 'aloft_worker_callbacks_total',
+      help: 'Callbacks run by this worker, by slot and outcome',
+      labelNames: ['callback', 'outcome'],
+      registers: [o.registry],
+    });
   }
 
   /** Resolves true when the callback returned, false when it failed or timed out. Never rejects. */

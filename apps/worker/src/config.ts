@@ -1,6 +1,16 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { dagsFolder, DAGS_FOLDER_SETTING, parseEnv, SECRETS_SETTINGS, SERVICE_SETTINGS, serviceConfig, STAND_IN_SETTING, USER_CODE_SETTINGS, type ServiceConfig } from '@aloft/core';
+import {
+  dagsFolder,
+  DAGS_FOLDER_SETTING,
+  parseEnv,
+  SECRETS_SETTINGS,
+  SERVICE_SETTINGS,
+  serviceConfig,
+  STAND_IN_SETTING,
+  USER_CODE_SETTINGS,
+  type ServiceConfig,
+} from '@aloft/core';
 import type { FnPoolOptions } from './executors/fn-pool.js';
 import type { PodReferenceAllowList } from './executors/kubernetes/pod-references.js';
 import type { TaskPodDefaults } from './executors/kubernetes/task-pods.js';
@@ -14,7 +24,10 @@ function nameList(kind: string) {
     .string()
     .default('*')
     .transform((s, c) => {
-      const names = s.split(',').map((x) => x.trim()).filter(Boolean);
+      const names = s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
       const bad = names.find((n) => !/^[a-z0-9*]([-a-z0-9.*]*[a-z0-9*])?$/.test(n));
       if (bad === undefined) return names;
       c.addIssue({ code: 'custom', message: `"${bad}" is not a ${kind} name or a pattern with * (lower-case letters, digits, "-", ".")` });
@@ -95,7 +108,14 @@ export interface WorkerConfig extends ServiceConfig {
   userCodeUser: string | undefined;
   fnRunners: FnPoolOptions;
   templates: { timeoutMs: number; maxBytes: number; heapMb: number };
-  kubernetes: { kubeconfig: string | undefined; context: string | undefined; defaultCluster: boolean; startupTimeoutMs: number; createConcurrency: number; orphanSweepMs: number };
+  kubernetes: {
+    kubeconfig: string | undefined;
+    context: string | undefined;
+    defaultCluster: boolean;
+    startupTimeoutMs: number;
+    createConcurrency: number;
+    orphanSweepMs: number;
+  };
   taskPods: TaskPodDefaults;
   podReferences: PodReferenceAllowList;
   podsOnStandIn: boolean;
@@ -109,7 +129,9 @@ export function loadWorkerConfig(source: NodeJS.ProcessEnv): WorkerConfig {
   return {
     ...serviceConfig(env),
     dagsFolder: dagsFolder(env),
-    queues: env.ALOFT_WORKER_QUEUES.split(',').map((q) => q.trim()).filter(Boolean),
+    queues: env.ALOFT_WORKER_QUEUES.split(',')
+      .map((q) => q.trim())
+      .filter(Boolean),
     concurrency: env.ALOFT_WORKER_CONCURRENCY,
     workerId: env.ALOFT_WORKER_ID,
     host: env.ALOFT_WORKER_HOST,
@@ -133,7 +155,12 @@ export function loadWorkerConfig(source: NodeJS.ProcessEnv): WorkerConfig {
       createConcurrency: env.ALOFT_K8S_CREATE_CONCURRENCY,
       orphanSweepMs: env.ALOFT_K8S_ORPHAN_SWEEP_MS,
     },
-    taskPods: { image: env.ALOFT_TASK_POD_IMAGE, command: env.ALOFT_TASK_POD_COMMAND, namespace: env.ALOFT_TASK_POD_NAMESPACE, dagsFolder: env.ALOFT_TASK_POD_DAGS_FOLDER },
+    taskPods: {
+      image: env.ALOFT_TASK_POD_IMAGE,
+      command: env.ALOFT_TASK_POD_COMMAND,
+      namespace: env.ALOFT_TASK_POD_NAMESPACE,
+      dagsFolder: env.ALOFT_TASK_POD_DAGS_FOLDER,
+    },
     podReferences: { secrets: env.ALOFT_POD_SECRET_ALLOWLIST, configMaps: env.ALOFT_POD_CONFIGMAP_ALLOWLIST },
     podsOnStandIn: env.ALOFT_K8S_STAND_IN === '1',
     secrets: { order: env.ALOFT_SECRETS_BACKENDS, dir: env.ALOFT_SECRETS_DIR, keys: env.ALOFT_SECRETS_KEYS },

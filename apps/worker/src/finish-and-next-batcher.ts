@@ -22,7 +22,17 @@
  * Checked by apps/worker/test/finish-and-next-batcher.int.test.ts (a real BullMQ Worker).
  */
 import { raw2NextJobData, type RedisQueueBackend } from 'bullmq';
-import { completionArgs, type FinishAndNext, type FinishAndNextResult, type FinishInput, type Logger, type StartResult, type Store, type TaskInstanceKey, type TaskState } from '@aloft/core';
+import {
+  completionArgs,
+  type FinishAndNext,
+  type FinishAndNextResult,
+  type FinishInput,
+  type Logger,
+  type StartResult,
+  type Store,
+  type TaskInstanceKey,
+  type TaskState,
+} from '@aloft/core';
 
 /** A finish that waits for BullMQ to complete its job. */
 export interface DeferredFinish {
@@ -89,10 +99,15 @@ export class FinishAndNextBatcher {
       batch = [];
       this.stats.calls++;
       this.stats.finishes += now.length;
-      this.c.store.finishAndNext(now.map((b) => b.finish), { workerId: this.c.workerId, host: this.c.host, maxDeaths: this.c.maxDeaths }).then(
-        (rs) => now.forEach((b, i) => b.resolve(rs[i] ?? new Error('finishAndNext: no reply'))),
-        (err: unknown) => now.forEach((b) => b.resolve(err instanceof Error ? err : new Error(String(err)))),
-      );
+      this.c.store
+        .finishAndNext(
+          now.map((b) => b.finish),
+          { workerId: this.c.workerId, host: this.c.host, maxDeaths: this.c.maxDeaths },
+        )
+        .then(
+          (rs) => now.forEach((b, i) => b.resolve(rs[i] ?? new Error('finishAndNext: no reply'))),
+          (err: unknown) => now.forEach((b) => b.resolve(err instanceof Error ? err : new Error(String(err)))),
+        );
     };
     backend.moveToCompleted = async (job, returnValue, removeOnComplete, token, fetchNext) => {
       const p = job.id === undefined ? undefined : this.#deferred.get(job.id);
@@ -108,7 +123,8 @@ export class FinishAndNextBatcher {
         throw r;
       }
       p.done(r.state);
-      if (r.claimError) this.c.logger.error({ err: new Error(r.claimError), ...at }, 'could not claim the next job with this finish; it is claimed when it runs');
+      if (r.claimError)
+        this.c.logger.error({ err: new Error(r.claimError), ...at }, 'could not claim the next job with this finish; it is claimed when it runs');
       if (typeof r.bull === 'number' && r.bull < 0) {
         throw backend.finishedErrors({ code: r.bull, jobId: job.id, command: 'moveToFinished', state: 'active' });
       }

@@ -121,7 +121,12 @@ async function run(m: RunMessage, tag: number, signal: AbortSignal): Promise<voi
     const d = await loadDag(m.file, m.dagId);
     const fn = d.functionOf(m.taskId);
     if (!fn) throw new Error(`task "${m.taskId}" of DAG "${m.dagId}" has no function in ${m.file}`);
-    const ctx = taskContext(m.ctx, (level, msg, args) => send({ type: 'log', tag, level, line: format(msg, ...args) }), signal, (kind, name, optional) => secret(tag, kind, name, optional));
+    const ctx = taskContext(
+      m.ctx,
+      (level, msg, args) => send({ type: 'log', tag, level, line: format(msg, ...args) }),
+      signal,
+      (kind, name, optional) => secret(tag, kind, name, optional),
+    );
     const value = m.response ? await (fn as unknown as (r: HttpSensorResponse, c: TaskContext) => unknown)(m.response, ctx) : await fn(ctx);
     let valueJson: string | undefined;
     if (value !== undefined) {
@@ -131,7 +136,8 @@ async function run(m: RunMessage, tag: number, signal: AbortSignal): Promise<voi
     send({ type: 'done', tag, ok: true, valueJson });
   } catch (err) {
     if (err instanceof SkipSignal) send({ type: 'done', tag, ok: true, valueJson: undefined, skipped: err.message });
-    else send({ type: 'done', tag, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err), noRetry: isNonRetryable(err) || undefined });
+    else
+      send({ type: 'done', tag, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err), noRetry: isNonRetryable(err) || undefined });
   }
 }
 

@@ -35,7 +35,11 @@ export class Reaper {
     // Its own session, so a signal to the worker's process group (Ctrl-C, a supervisor's
     // stop) does not reach it, and the tasks' groups outlive neither.
     // Without the worker's credentials in its environment: it needs none.
-    const child = spawn(process.execPath, [SCRIPT, String(this.#o.graceMs)], { stdio: ['pipe', 'ignore', 'inherit'], detached: true, env: userCodeEnv(this.#o.env) });
+    const child = spawn(process.execPath, [SCRIPT, String(this.#o.graceMs)], {
+      stdio: ['pipe', 'ignore', 'inherit'],
+      detached: true,
+      env: userCodeEnv(this.#o.env),
+    });
     child.unref();
     child.stdin!.on('error', () => undefined);
     child.once('exit', (code, signal) => {

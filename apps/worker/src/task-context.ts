@@ -13,8 +13,12 @@ export function taskContext(
   signal: AbortSignal,
   secret: (kind: 'conn' | 'var', name: string, optional: boolean) => Promise<unknown>,
 ): TaskContext {
-  const at = (level: Level) => (msg: string, ...args: unknown[]) => log(level, msg, args);
-  const variable = (async (key: string, fallback?: string) => ((await secret('var', key, fallback !== undefined)) as string | undefined) ?? fallback) as VariableReader;
+  const at =
+    (level: Level) =>
+    (msg: string, ...args: unknown[]) =>
+      log(level, msg, args);
+  const variable = (async (key: string, fallback?: string) =>
+    ((await secret('var', key, fallback !== undefined)) as string | undefined) ?? fallback) as VariableReader;
   variable.json = async <T>(key: string, fallback?: T): Promise<T> => {
     const text = (await secret('var', key, fallback !== undefined)) as string | undefined;
     if (text === undefined) return fallback as T;
@@ -58,7 +62,10 @@ export type CallbackContextData = Omit<CallbackContext, 'logicalDate' | 'dataInt
   Record<'logicalDate' | 'dataIntervalStart' | 'dataIntervalEnd', number>;
 
 export function callbackContext(c: CallbackContextData, log: (level: Level, msg: string, args: unknown[]) => void, signal: AbortSignal): CallbackContext {
-  const at = (level: Level) => (msg: string, ...args: unknown[]) => log(level, msg, args);
+  const at =
+    (level: Level) =>
+    (msg: string, ...args: unknown[]) =>
+      log(level, msg, args);
   return {
     ...c,
     logicalDate: new Date(c.logicalDate),

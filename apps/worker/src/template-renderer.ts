@@ -32,10 +32,7 @@ export interface RenderRequest {
 
 /** From the template process: ready to render; starting field `index`; the values; or why not. */
 export type RenderReply =
-  | { type: 'ready' }
-  | { type: 'at'; id: number; index: number }
-  | { type: 'done'; id: number; out: string[] }
-  | { type: 'failed'; id: number; message: string };
+  { type: 'ready' } | { type: 'at'; id: number; index: number } | { type: 'done'; id: number; out: string[] } | { type: 'failed'; id: number; message: string };
 
 export interface TemplateRendererOptions {
   /** Longest one task's templates may render (ALOFT_TEMPLATE_TIMEOUT_MS). */
@@ -101,7 +98,12 @@ export class TemplateRenderer {
 
   constructor(private readonly o: TemplateRendererOptions) {
     this.#renders = o.registry
-      ? new Counter({ name: 'aloft_worker_template_renders_total', help: 'Task template renders in the template process, by outcome', labelNames: ['outcome'], registers: [o.registry] })
+      ? new Counter({
+          name: 'aloft_worker_template_renders_total',
+          help: 'Task template renders in the template process, by outcome',
+          labelNames: ['outcome'],
+          registers: [o.registry],
+        })
       : undefined;
   }
 
@@ -297,7 +299,10 @@ export class TemplateRenderer {
     this.#current = undefined;
     if (cur) clearTimeout(cur.timer);
     const memory = /heap out of memory|Allocation failed|invalid size error|Invalid array length|Invalid string length/i.test(this.#stderr);
-    const fatal = this.#stderr.split('\n').find((l) => /FATAL|Fatal|Error/.test(l))?.trim();
+    const fatal = this.#stderr
+      .split('\n')
+      .find((l) => /FATAL|Fatal|Error/.test(l))
+      ?.trim();
     this.o.logger.warn({ code, signal, booted, fatal, where: cur?.p.fields[cur.p.at]?.where }, 'the template process exited');
     if (cur) {
       this.stats.crashed++;

@@ -95,7 +95,14 @@ export interface AloftWorkerOptions {
   /** Function runner processes: how many to keep warm, and when extra idle ones stop. */
   fnRunners?: FnPoolOptions;
   /** Kubernetes pod tasks: the cluster (unset: KUBECONFIG or in-cluster) and the default startup timeout. */
-  kubernetes?: { kubeconfig?: string | undefined; context?: string | undefined; defaultCluster?: boolean; startupTimeoutMs: number; createConcurrency?: number; orphanSweepMs?: number };
+  kubernetes?: {
+    kubeconfig?: string | undefined;
+    context?: string | undefined;
+    defaultCluster?: boolean;
+    startupTimeoutMs: number;
+    createConcurrency?: number;
+    orphanSweepMs?: number;
+  };
   registry: Registry;
   /** A callback still running after this long is stopped and logged. Default 60 s. */
   callbackTimeoutMs?: number;
@@ -210,7 +217,13 @@ export class AloftWorker {
       processes: { started: (pgid) => this.#reaper.watch(pgid), ended: (pgid) => this.#reaper.forget(pgid) },
       identity: this.#userCode.identity,
     });
-    this.#callbacks = new CallbackRunner({ fnPool: this.#fnPool, logger: o.logger, timeoutMs: o.callbackTimeoutMs ?? 60_000, killGraceMs: o.killGraceMs, registry: o.registry });
+    this.#callbacks = new CallbackRunner({
+      fnPool: this.#fnPool,
+      logger: o.logger,
+      timeoutMs: o.callbackTimeoutMs ?? 60_000,
+      killGraceMs: o.killGraceMs,
+      registry: o.registry,
+    });
     const pods = new TaskPods({ k8s: this.#k8s, defaults: o.taskPods, onStandIn: o.podsOnStandIn });
     const fn = new FunctionExecutor({ fnHost: this.#fnPool, pods, dagsFolder: o.dagsFolder });
     this.#executors = {
@@ -225,11 +238,31 @@ export class AloftWorker {
       kubernetesPod: pods,
     };
     this.#metrics = {
-      finished: new Counter({ name: 'aloft_worker_tasks_total', help: 'Task tries finished by this worker, by outcome', labelNames: ['outcome', 'queue'], registers: [o.registry] }),
-      duration: new Histogram({ name: 'aloft_worker_task_duration_seconds', help: 'Task try duration', labelNames: ['queue'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600], registers: [o.registry] }),
+      finished: new Counter({
+        name: 'aloft_worker_tasks_total',
+        help: 'Task tries finished by this worker, by outcome',
+        labelNames: ['outcome', 'queue'],
+        registers: [o.registry],
+      }),
+      duration: new Histogram({
+        name: 'aloft_worker_task_duration_seconds',
+        help: 'Task try duration',
+        labelNames: ['queue'],
+        buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600],
+        registers: [o.registry],
+      }),
       running: new Gauge({ name: 'aloft_worker_running_tasks', help: 'Tasks running on this worker', registers: [o.registry] }),
-      pokes: new Counter({ name: 'aloft_worker_sensor_pokes_total', help: 'Sensor pokes by this worker, by mode', labelNames: ['mode'], registers: [o.registry] }),
-      rescheduled: new Counter({ name: 'aloft_worker_sensor_reschedules_total', help: 'Reschedule-mode sensor pokes that handed their slot back until the next poke', registers: [o.registry] }),
+      pokes: new Counter({
+        name: 'aloft_worker_sensor_pokes_total',
+        help: 'Sensor pokes by this worker, by mode',
+        labelNames: ['mode'],
+        registers: [o.registry],
+      }),
+      rescheduled: new Counter({
+        name: 'aloft_worker_sensor_reschedules_total',
+        help: 'Reschedule-mode sensor pokes that handed their slot back until the next poke',
+        registers: [o.registry],
+      }),
     };
   }
 
@@ -273,7 +306,12 @@ export class AloftWorker {
         }
       });
       worker.on('lockRenewalFailed', (jobIds) => {
-        for (const id of jobIds) this.#running.get(id)?.lose('this worker lost the job\'s lock (Redis was unreachable or restarted for longer than the lock); stopping this try, which another worker takes over');
+        for (const id of jobIds)
+          this.#running
+            .get(id)
+            ?.lose(
+              "this worker lost the job's lock (Redis was unreachable or restarted for longer than the lock); stopping this try, which another worker takes over",
+            );
       });
       this.#workers.push(worker);
     }
@@ -371,7 +409,10 @@ export class AloftWorker {
   #fenceLocks(): void {
     const now = Date.now();
     for (const r of this.#running.values()) {
-      if (now - r.lockedAt > (this.o.lockMs * 3) / 4) r.lose(`no renewal of the job's lock for ${now - r.lockedAt} ms (Redis unreachable?); stopping this try before the lock expires; another worker takes it over`);
+      if (now - r.lockedAt > (this.o.lockMs * 3) / 4)
+        r.lose(
+          `no renewal of the job's lock for ${now - r.lockedAt} ms (Redis unreachable?); stopping this try before the lock expires; another worker takes it over`,
+        );
     }
   }
 
@@ -414,7 +455,13 @@ export class AloftWorker {
         ran = await this.#execute(job, p, claim.log, started, claim.secrets);
       }
     } catch (err) {
-      ran = { result: { outcome: 'failed', reason: `could not run the task: ${err instanceof Error ? err.message : String(err)}`, noRetry: isNonRetryable(err) || undefined } };
+      ran = {
+        result: {
+          outcome: 'failed',
+          reason: `could not run the task: ${err instanceof Error ? err.message : String(err)}`,
+          noRetry: isNonRetryable(err) || undefined,
+        },
+      };
     } finally {
       this.#metrics.running.dec();
     }
@@ -436,7 +483,12 @@ export class AloftWorker {
     const key = keyOf(d);
     const claim =
       this.#batcher.takeClaim(job.id) ??
-      (await store.startTi(key, d.try, this.o.workerId, this.#host, { log: true, outputs: true, deaths: job.stalledCounter, maxDeaths: this.o.maxTakeovers ?? 3 }));
+      (await store.startTi(key, d.try, this.o.workerId, this.#host, {
+        log: true,
+        outputs: true,
+        deaths: job.stalledCounter,
+        maxDeaths: this.o.maxTakeovers ?? 3,
+      }));
     if (claim.status === 'stale') {
       logger.debug({ job: job.id }, 'stale job dropped');
       return undefined;
@@ -532,10 +584,13 @@ export class AloftWorker {
     // Still this worker's try? The holder is compared too: a claim rolled back by a Redis
     // failover and made again by another worker shows the same state and try.
     const verify = () =>
-      store.getTiStateAndTry(key).then(({ state, try: t, worker }) => {
-        if (state !== 'running' || t !== d.try) stop(`the task instance is now ${state ?? 'gone'} (try ${t}); stopping this try`, true);
-        else if (worker !== undefined && worker !== this.o.workerId) stop(`worker ${worker} took this try over; stopping it here`, false);
-      }, () => undefined);
+      store.getTiStateAndTry(key).then(
+        ({ state, try: t, worker }) => {
+          if (state !== 'running' || t !== d.try) stop(`the task instance is now ${state ?? 'gone'} (try ${t}); stopping this try`, true);
+          else if (worker !== undefined && worker !== this.o.workerId) stop(`worker ${worker} took this try over; stopping it here`, false);
+        },
+        () => undefined,
+      );
     const heartbeat = setInterval(() => void verify(), this.o.heartbeatMs);
     const handBack = () => {
       handedBack = true;
@@ -571,7 +626,12 @@ export class AloftWorker {
    * worker's or was handed back; a reschedule; or the finish, fused with BullMQ's completion
    * of the job (FinishAndNextBatcher) unless a finish callback must follow it here.
    */
-  async #record(queue: string, job: Job<JobData>, token: string | undefined, r: Ran & { log: TaskLog; started: number; callbackBase: Prepared | undefined }): Promise<void> {
+  async #record(
+    queue: string,
+    job: Job<JobData>,
+    token: string | undefined,
+    r: Ran & { log: TaskLog; started: number; callbackBase: Prepared | undefined },
+  ): Promise<void> {
     const { store, logger } = this.o;
     const { log, started, callbackBase, handedBack, externallyChanged, lost } = r;
     const { result } = r;
@@ -643,7 +703,12 @@ export class AloftWorker {
    * so 10,000 instances over one upstream list read it once (cached), not 10,000 times.
    * Copy i of a task in a mapped group gets copy i's output of its upstreams in the group.
    */
-  async #inputs(dag: WorkerDag, task: SerializedTask, d: JobData, claimed?: Record<string, unknown>): Promise<{ outputs: Record<string, unknown>; args: Record<string, unknown> }> {
+  async #inputs(
+    dag: WorkerDag,
+    task: SerializedTask,
+    d: JobData,
+    claimed?: Record<string, unknown>,
+  ): Promise<{ outputs: Record<string, unknown>; args: Record<string, unknown> }> {
     const { store } = this.o;
     if (!task.map && task.upstream.length === 0) return { outputs: {}, args: { ...task.args } };
     // The claim brought the upstream outputs along (an unmapped task over unmapped upstreams).
@@ -686,7 +751,13 @@ export class AloftWorker {
     return { outputs, args };
   }
 
-  #taskCallback(slot: TaskCallbackSlot, base: { dag: SerializedDag; task: SerializedTask; info: TaskInfo }, state: string, reason: string | undefined, log: TaskLog): Promise<boolean> {
+  #taskCallback(
+    slot: TaskCallbackSlot,
+    base: { dag: SerializedDag; task: SerializedTask; info: TaskInfo },
+    state: string,
+    reason: string | undefined,
+    log: TaskLog,
+  ): Promise<boolean> {
     const { dag, task, info } = base;
     return this.#callbacks.run({
       file: dag.fileloc,
@@ -723,7 +794,14 @@ export class AloftWorker {
       const failed = (await this.o.store.listTis(d.dagId, d.runId)).filter((t) => t.state === 'failed');
       reason = failed.map((t) => `task "${t.taskId}" failed${t.reason ? `: ${t.reason}` : ''}`).join('; ') || undefined;
     }
-    const info = { logicalDate: new Date(run.logicalDate), dataIntervalStart: new Date(run.dataIntervalStart), dataIntervalEnd: new Date(run.dataIntervalEnd), params, conf: run.conf, runId: run.runId };
+    const info = {
+      logicalDate: new Date(run.logicalDate),
+      dataIntervalStart: new Date(run.dataIntervalStart),
+      dataIntervalEnd: new Date(run.dataIntervalEnd),
+      params,
+      conf: run.conf,
+      runId: run.runId,
+    };
     await this.#callbacks.run({
       file: dag.fileloc,
       dagId: dag.id,

@@ -56,8 +56,11 @@ describe('FinishAndNextBatcher (real redis-server, real BullMQ Worker)', () => {
       }
       batcher.defer(job.id!, { key, tryNumber: d.try, input: { outcome: 'success', output: JSON.stringify(d.taskId) }, done: (s) => (recorded[d.taskId] = s) });
     };
-    const worker = new Worker<Data>('default', processor, { connection: connect(), prefix: store.keys.bullPrefix, concurrency: 2, removeOnComplete: { count: 0 } }, (name, opts, flags) =>
-      batcher.wrap(createRedisBackend(name, opts, flags)),
+    const worker = new Worker<Data>(
+      'default',
+      processor,
+      { connection: connect(), prefix: store.keys.bullPrefix, concurrency: 2, removeOnComplete: { count: 0 } },
+      (name, opts, flags) => batcher.wrap(createRedisBackend(name, opts, flags)),
     );
     try {
       const now = new Date();
@@ -75,7 +78,11 @@ describe('FinishAndNextBatcher (real redis-server, real BullMQ Worker)', () => {
 
   it('leaves a job with no deferred finish to BullMQ, and records on drain a finish BullMQ never completed', async () => {
     const batcher = new FinishAndNextBatcher({ store, logger: createLogger({ name: 'test', level: 'silent' }), workerId: 'w1', host: 'h1', maxDeaths: 3 });
-    const backend = batcher.wrap(createRedisBackend('spare', { connection: connect(), prefix: store.keys.bullPrefix, lockDuration: 30_000 } as Parameters<typeof createRedisBackend>[1], { withBlockingConnection: false }));
+    const backend = batcher.wrap(
+      createRedisBackend('spare', { connection: connect(), prefix: store.keys.bullPrefix, lockDuration: 30_000 } as Parameters<typeof createRedisBackend>[1], {
+        withBlockingConnection: false,
+      }),
+    );
     // Not deferred: BullMQ's own completion, which answers as usual (no next job here).
     const queue = new Queue('spare', { connection: connect(), prefix: store.keys.bullPrefix });
     await queue.add('x', {}, { jobId: 'plain' });

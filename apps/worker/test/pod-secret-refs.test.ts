@@ -68,7 +68,9 @@ describe('pod tasks get connections and variables by Secret reference', () => {
 
   it('names a connection whose Secret could not have a DNS-1123 name', () => {
     const r = podSecretParams(base({ env: { P: secret.conn('db_').password } }), 'dag "etl", task "load"');
-    expect((r as { refused: string }).refused).toMatch(/env\.P: connection "db_" cannot reach a pod: its Secret would be "aloft-conn-db-", not a DNS-1123 name/);
+    expect((r as { refused: string }).refused).toMatch(
+      /env\.P: connection "db_" cannot reach a pod: its Secret would be "aloft-conn-db-", not a DNS-1123 name/,
+    );
   });
 
   it('keeps templates that name no secret, and pods with no env, as they were', async () => {
@@ -80,11 +82,17 @@ describe('pod tasks get connections and variables by Secret reference', () => {
   it('applies ALOFT_POD_SECRET_ALLOWLIST to the Secrets the references name', async () => {
     const pod = await built(base({ env: { P: secret.conn('warehouse').password } }));
     expect(refusedReference(pod, { secrets: ['aloft-conn-*'], configMaps: [] }, 'task')).toBeUndefined();
-    expect(refusedReference(pod, { secrets: ['aloft-variables'], configMaps: [] }, 'task')).toMatch(/Secret "aloft-conn-warehouse" \(env P of container base\)/);
+    expect(refusedReference(pod, { secrets: ['aloft-variables'], configMaps: [] }, 'task')).toMatch(
+      /Secret "aloft-conn-warehouse" \(env P of container base\)/,
+    );
   });
 
   it('gives a runInPod task ALOFT_CONN_<ID> and ALOFT_VAR_<KEY> by reference, and names them in ALOFT_SECRET_ENV', () => {
-    const env = { ALOFT_TASK_SPEC: 'e30=', PGPASSWORD: secret.conn('x').password, ...runInPodSecretEnv({ connections: ['warehouse-db.eu'], variables: ['region'] }) };
+    const env = {
+      ALOFT_TASK_SPEC: 'e30=',
+      PGPASSWORD: secret.conn('x').password,
+      ...runInPodSecretEnv({ connections: ['warehouse-db.eu'], variables: ['region'] }),
+    };
     const r = podSecretParams(base({ env }), 't');
     expect(r).toEqual({
       params: base({
@@ -109,7 +117,9 @@ describe('pod tasks get connections and variables by Secret reference', () => {
 describe('no secret value ever reaches a built pod spec', () => {
   // As the worker renders: the connections and variables the fields name are read
   // (TrySecrets.forTemplates), then each field is rendered with them in its context.
-  const secrets = new TrySecrets([new EnvSecretsBackend({ ALOFT_CONN_WAREHOUSE: `postgres://etl:${encodeURIComponent(PASSWORD)}@db:5432/wh`, ALOFT_VAR_API_TOKEN: 'tok-91c2e7' })]);
+  const secrets = new TrySecrets([
+    new EnvSecretsBackend({ ALOFT_CONN_WAREHOUSE: `postgres://etl:${encodeURIComponent(PASSWORD)}@db:5432/wh`, ALOFT_VAR_API_TOKEN: 'tok-91c2e7' }),
+  ]);
   const real: TaskTemplates = {
     async render(fields) {
       const s = await secrets.forTemplates(fields.map((f) => f.template));
@@ -117,14 +127,28 @@ describe('no secret value ever reaches a built pod spec', () => {
     },
   };
   const forms = [
-    '{{ conn.warehouse.password }}', '{{conn.warehouse.password}}', "{{ conn['warehouse'].password }}", '{{ conn["warehouse"].uri }}',
-    '{{- conn.warehouse.password -}}', 'pw={{ conn.warehouse.password }}', '{{ conn.warehouse.password | upper }}', '{{ conn.warehouse.extra.x }}{{ conn.warehouse.password }}',
-    '{% if conn.warehouse.password %}{{ conn.warehouse.password }}{% endif %}', '{{ var.api_token }}', '{{ var["api_token"] }}', 'Bearer {{ var.api_token }}',
+    '{{ conn.warehouse.password }}',
+    '{{conn.warehouse.password}}',
+    "{{ conn['warehouse'].password }}",
+    '{{ conn["warehouse"].uri }}',
+    '{{- conn.warehouse.password -}}',
+    'pw={{ conn.warehouse.password }}',
+    '{{ conn.warehouse.password | upper }}',
+    '{{ conn.warehouse.extra.x }}{{ conn.warehouse.password }}',
+    '{% if conn.warehouse.password %}{{ conn.warehouse.password }}{% endif %}',
+    '{{ var.api_token }}',
+    '{{ var["api_token"] }}',
+    'Bearer {{ var.api_token }}',
   ];
 
   it('whatever form a reference takes in env, cmds or arguments: refused, or a secretKeyRef', async () => {
     // The renderer here does read and render secrets: unmapped, a reference would leak.
-    expect(await real.render([{ template: forms[0]!, where: 'x' }, { template: forms[9]!, where: 'y' }])).toEqual([PASSWORD, 'tok-91c2e7']);
+    expect(
+      await real.render([
+        { template: forms[0]!, where: 'x' },
+        { template: forms[9]!, where: 'y' },
+      ]),
+    ).toEqual([PASSWORD, 'tok-91c2e7']);
     let mappedCount = 0;
     for (const form of forms) {
       for (const p of [{ env: { X: form } }, { cmds: ['sh', '-c', form] }, { arguments: [form] }] as Partial<PodParams>[]) {
@@ -142,17 +166,36 @@ describe('no secret value ever reaches a built pod spec', () => {
 });
 
 describe('materializeSecrets', () => {
-  it('points the references at the try\'s own Secret, holding only the values named, read (and masked) by the worker', async () => {
-    const secrets = new TrySecrets([new EnvSecretsBackend({ ALOFT_CONN_WAREHOUSE: `postgres://etl:${encodeURIComponent(PASSWORD)}@db:5432/wh`, ALOFT_VAR_REGION: 'eu-west-1' })]);
-    const mapped = podSecretParams(base({ env: { A: secret.conn('warehouse').password, B: secret.conn('warehouse').port, C: secret.variable('region'), D: 'plain' } }), 't');
+  it("points the references at the try's own Secret, holding only the values named, read (and masked) by the worker", async () => {
+    const secrets = new TrySecrets([
+      new EnvSecretsBackend({ ALOFT_CONN_WAREHOUSE: `postgres://etl:${encodeURIComponent(PASSWORD)}@db:5432/wh`, ALOFT_VAR_REGION: 'eu-west-1' }),
+    ]);
+    const mapped = podSecretParams(
+      base({ env: { A: secret.conn('warehouse').password, B: secret.conn('warehouse').port, C: secret.variable('region'), D: 'plain' } }),
+      't',
+    );
     if ('refused' in mapped) throw new Error(mapped.refused);
     const { params, secret: own } = await materialize(mapped.params, mapped.refs, 'etl-load-abc-1-secrets', secrets.lookup);
-    expect(own).toEqual({ name: 'etl-load-abc-1-secrets', data: { 'conn.warehouse.password': PASSWORD, 'conn.warehouse.port': '5432', 'var.region': 'eu-west-1' } });
-    expect(params.env).toMatchObject({ A: { secretKeyRef: { name: own.name, key: 'conn.warehouse.password' } }, C: { secretKeyRef: { name: own.name, key: 'var.region' } }, D: 'plain' });
+    expect(own).toEqual({
+      name: 'etl-load-abc-1-secrets',
+      data: { 'conn.warehouse.password': PASSWORD, 'conn.warehouse.port': '5432', 'var.region': 'eu-west-1' },
+    });
+    expect(params.env).toMatchObject({
+      A: { secretKeyRef: { name: own.name, key: 'conn.warehouse.password' } },
+      C: { secretKeyRef: { name: own.name, key: 'var.region' } },
+      D: 'plain',
+    });
     const pod = buildPod({ params: await renderPodTemplates(params, withSecrets, 'etl.load'), id, dagFile: '/dags/etl.ts', taskEnv: {}, oomKills: 0 });
     expect(JSON.stringify(pod)).not.toContain(PASSWORD);
     expect(secrets.masker.mask(`pw ${PASSWORD}`)).toBe('pw ***');
-    await expect(materialize(mapped.params, { X: { kind: 'conn', id: 'warehouse', field: 'schema' }, Y: { kind: 'conn', id: 'nowhere', field: 'host' } }, 'n', secrets.lookup)).rejects.toThrow(/connection "nowhere" not found; tried env ALOFT_CONN_NOWHERE/);
+    await expect(
+      materialize(
+        mapped.params,
+        { X: { kind: 'conn', id: 'warehouse', field: 'schema' }, Y: { kind: 'conn', id: 'nowhere', field: 'host' } },
+        'n',
+        secrets.lookup,
+      ),
+    ).rejects.toThrow(/connection "nowhere" not found; tried env ALOFT_CONN_NOWHERE/);
     await expect(materialize(mapped.params, { X: { kind: 'conn', id: 'warehouse', field: 'login' } }, 'n', undefined)).rejects.toThrow(/no secrets backends/);
   });
 });
@@ -178,7 +221,9 @@ describe('import-time checks of pod secrets', () => {
   it('accepts references, and the same templates where no pod is involved', () => {
     expect(load((d) => d.kubernetesPod({ id: 'p', image: 'busybox', env: { P: secret.conn('warehouse').password } }))).not.toThrow();
     expect(load((d) => d.command({ id: 'c', command: 'echo {{ var.region }}', env: { P: secret.conn('warehouse').password } }))).not.toThrow();
-    expect(load((d) => d.command({ id: 'c', command: 'psql', env: { P: secret.conn('warehouse').password }, runInPod: { connections: ['warehouse'] } }))).not.toThrow();
+    expect(
+      load((d) => d.command({ id: 'c', command: 'psql', env: { P: secret.conn('warehouse').password }, runInPod: { connections: ['warehouse'] } })),
+    ).not.toThrow();
   });
 });
 

@@ -104,11 +104,21 @@ describe('pod spec', () => {
   });
 
   it('reads a pod status into a verdict with the reason in words', () => {
-    const term = (t: Record<string, unknown>) => ({ status: { phase: 'Failed', containerStatuses: [{ name: 'base', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: t } }] } });
-    expect(verdict(term({ exitCode: 137, reason: 'OOMKilled' }) as never)).toMatchObject({ kind: 'failed', oomKilled: true, reason: 'OOMKilled: container "base" ran out of memory (exit code 137)' });
+    const term = (t: Record<string, unknown>) => ({
+      status: { phase: 'Failed', containerStatuses: [{ name: 'base', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: t } }] },
+    });
+    expect(verdict(term({ exitCode: 137, reason: 'OOMKilled' }) as never)).toMatchObject({
+      kind: 'failed',
+      oomKilled: true,
+      reason: 'OOMKilled: container "base" ran out of memory (exit code 137)',
+    });
     expect(verdict(term({ exitCode: 2, reason: 'Error' }) as never)).toMatchObject({ kind: 'failed', reason: 'exit code 2', exitCode: 2 });
     expect(verdict({ status: { phase: 'Failed', reason: 'Evicted', message: 'low on memory' } } as never)).toMatchObject({ reason: 'Evicted: low on memory' });
-    expect(verdict({ status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes' }] } } as never)).toEqual({
+    expect(
+      verdict({
+        status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes' }] },
+      } as never),
+    ).toEqual({
       kind: 'pending',
       detail: 'Unschedulable: 0/1 nodes',
       unschedulable: true,

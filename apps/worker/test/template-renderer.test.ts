@@ -41,7 +41,9 @@ describe('the template renderer (a child process)', () => {
     expect(await r.render(info, [{ template: 'echo hi', where: 'x' }])).toEqual(['echo hi']);
     // Plain names and paths render in the worker, in the same sandbox.
     expect(await r.render(info, [{ template: 'echo {{ ds }} {{ params.limit }}', where: 'x' }])).toEqual(['echo 2026-03-28 10']);
-    await expect(r.render(info, [{ template: '{{ constructor }}', where: 'etl.load command' }])).rejects.toThrow(/^template in etl\.load command: "constructor" cannot be used/);
+    await expect(r.render(info, [{ template: '{{ constructor }}', where: 'etl.load command' }])).rejects.toThrow(
+      /^template in etl\.load command: "constructor" cannot be used/,
+    );
     expect(r.stats).toMatchObject({ started: 0, here: 1 });
     const out = await r.render(info, [
       { template: 'echo {{ ds }}', where: 'etl.load command' },

@@ -7,7 +7,13 @@ import { TemplateRenderer } from '../src/template-renderer.js';
 
 let redis: RedisHandle;
 let client: AloftClient;
-const renderer = new TemplateRenderer({ timeoutMs: 10_000, maxBytes: 1 << 20, heapMb: 128, logger: createLogger({ name: 'test', level: 'silent' }), env: process.env });
+const renderer = new TemplateRenderer({
+  timeoutMs: 10_000,
+  maxBytes: 1 << 20,
+  heapMb: 128,
+  logger: createLogger({ name: 'test', level: 'silent' }),
+  env: process.env,
+});
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -65,7 +71,11 @@ describe('triggerDagRun executor (real redis-server)', () => {
     const first = await execute(triggerTask(), 1);
     const runId = 'triggered__parent.kick__manual__2026-01-02T03:04:05.000Z__abc__try1';
     expect(first.result).toEqual({ outcome: 'success', outputJson: JSON.stringify(runId) });
-    expect(await client.getRun('child', runId)).toMatchObject({ runType: 'manual', conf: { n: '7' }, triggeredBy: 'parent/manual__2026-01-02T03:04:05.000Z__abc/kick/1' });
+    expect(await client.getRun('child', runId)).toMatchObject({
+      runType: 'manual',
+      conf: { n: '7' },
+      triggeredBy: 'parent/manual__2026-01-02T03:04:05.000Z__abc/kick/1',
+    });
 
     const again = await execute(triggerTask(), 1);
     expect(again.result).toEqual(first.result);

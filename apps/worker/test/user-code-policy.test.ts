@@ -21,7 +21,7 @@ function logger() {
 describe('who runs user code', () => {
   chmodSync(root, 0o755);
 
-  it('falls back to the worker\'s user with one warning naming the folder the user cannot read', () => {
+  it("falls back to the worker's user with one warning naming the folder the user cannot read", () => {
     const l = logger();
     // mkdtemp makes 0700 folders, as the tests' DAG folders often are.
     const p = new UserCodePolicy({ identity: nobody, reads: [{ path: closed, kind: 'dir' }], baseEnv: base, logger: l.logger });

@@ -99,7 +99,10 @@ export async function apiBench(opts: {
 
 async function uiTimes(base: string, cookie: string, runs: number): Promise<{ uiGridMs: number; uiGraphMs: number }> {
   const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
   try {
     const ctx = await browser.newContext({ viewport: { width: 1366, height: 860 } });
     const [name, value] = cookie.split('=') as [string, string];
@@ -108,17 +111,26 @@ async function uiTimes(base: string, cookie: string, runs: number): Promise<{ ui
     const cells = runs * API_TASKS;
     // Once to fill the HTTP cache with the bundle, as a returning user has it.
     await page.goto(`${base}/dags/bench_api`);
-    await page.locator('a.cell').nth(cells - 1).waitFor({ state: 'attached', timeout: 60_000 });
+    await page
+      .locator('a.cell')
+      .nth(cells - 1)
+      .waitFor({ state: 'attached', timeout: 60_000 });
     const grid: number[] = [];
     const graph: number[] = [];
     for (let i = 0; i < 5; i++) {
       let t0 = performance.now();
       await page.goto(`${base}/dags/bench_api`);
-      await page.locator('a.cell').nth(cells - 1).waitFor({ state: 'attached', timeout: 60_000 });
+      await page
+        .locator('a.cell')
+        .nth(cells - 1)
+        .waitFor({ state: 'attached', timeout: 60_000 });
       grid.push(performance.now() - t0);
       t0 = performance.now();
       await page.getByRole('tab', { name: 'Graph' }).click();
-      await page.locator('svg.graph g.node').nth(API_TASKS - 1).waitFor({ state: 'attached', timeout: 60_000 });
+      await page
+        .locator('svg.graph g.node')
+        .nth(API_TASKS - 1)
+        .waitFor({ state: 'attached', timeout: 60_000 });
       graph.push(performance.now() - t0);
     }
     return { uiGridMs: pct(grid, 50), uiGraphMs: pct(graph, 50) };

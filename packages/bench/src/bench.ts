@@ -257,7 +257,13 @@ async function podBench(client: AloftClient, env: NodeJS.ProcessEnv, children: C
       }),
     );
     // Measure from a ready worker, not its boot.
-    while (!(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 100));
+    while (
+      !(await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    )
+      await new Promise((r) => setTimeout(r, 100));
     const from = emu.requests.length;
     const t0 = performance.now();
     const run = await client.trigger('bench_pods');
@@ -284,11 +290,22 @@ async function podBench(client: AloftClient, env: NodeJS.ProcessEnv, children: C
 }
 
 function startAloft(app: string, env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [...(process.env['BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, '.test-results', 'bench-profiles')}`] : []), ...(process.env['BENCH_NODE_FLAGS'] ? process.env['BENCH_NODE_FLAGS'].split(' ') : []), '--conditions=aloft-source', '--import', 'tsx', join(ROOT, 'apps', app, 'src', 'main.ts')], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  return spawn(
+    process.execPath,
+    [
+      ...(process.env['BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, '.test-results', 'bench-profiles')}`] : []),
+      ...(process.env['BENCH_NODE_FLAGS'] ? process.env['BENCH_NODE_FLAGS'].split(' ') : []),
+      '--conditions=aloft-source',
+      '--import',
+      'tsx',
+      join(ROOT, 'apps', app, 'src', 'main.ts'),
+    ],
+    {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
 }
 
 /** Polls the runs' states in one pipeline per round, so waiting costs the system little. */
@@ -373,7 +390,9 @@ async function main(): Promise<void> {
         bytesPerTask = (after.bytes - before.bytes) / WIDE;
         say(`redis: ${round(cmdsPerTask, 1)} commands and ${round(bytesPerTask, 0)} bytes of memory per task instance (retained run)`);
         if (process.env['BENCH_VERBOSE']) {
-          say(`  redis network: ${round((after.netIn - before.netIn) / WIDE, 0)} bytes in, ${round((after.netOut - before.netOut) / WIDE, 0)} bytes out per task`);
+          say(
+            `  redis network: ${round((after.netIn - before.netIn) / WIDE, 0)} bytes in, ${round((after.netOut - before.netOut) / WIDE, 0)} bytes out per task`,
+          );
           say(cpuDelta(cpuBefore, cpuByRole(), WIDE));
           say(await topCommands(admin));
         }
@@ -391,7 +410,9 @@ async function main(): Promise<void> {
     const mappedPerS = (WIDE + 2) / ((performance.now() - t0) / 1000);
     const reduced = await client.getOutput('bench_mapped', mapped.runId, 'reduce');
     if (reduced !== WIDE) throw new Error(`bench_mapped: reduce saw ${String(reduced)} outputs, not ${WIDE}`);
-    say(`one task mapped over a ${WIDE}-element upstream list, reduced: ${round(mappedPerS, 0)} tasks/s (${round(mappedPerS / widePerS, 2)} × the independent tasks)`);
+    say(
+      `one task mapped over a ${WIDE}-element upstream list, reduced: ${round(mappedPerS, 0)} tasks/s (${round(mappedPerS / widePerS, 2)} × the independent tasks)`,
+    );
 
     const chainPerS = median(chainRuns);
     say(`${CHAIN_RUNS} runs of a 10-task chain: ${round(chainPerS, 0)} tasks/s${runsNote(chainRuns)}`);
@@ -432,9 +453,17 @@ async function main(): Promise<void> {
     say(`${API_RUNS} runs × ${API_TASKS} tasks of bench_api made in ${round((performance.now() - t0) / 1000, 1)} s`);
     const password = 'bench-admin-password';
     const dashPort = await freePort();
-    children.push(startAloft('dashboard', { ...env, ALOFT_DASHBOARD_PORT: String(dashPort), ALOFT_DASHBOARD_ADMIN_PASSWORD: password, ALOFT_LOG_LEVEL: 'warn' }));
+    children.push(
+      startAloft('dashboard', { ...env, ALOFT_DASHBOARD_PORT: String(dashPort), ALOFT_DASHBOARD_ADMIN_PASSWORD: password, ALOFT_LOG_LEVEL: 'warn' }),
+    );
     const base = `http://127.0.0.1:${dashPort}`;
-    while (!(await fetch(`${base}/readyz`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 200));
+    while (
+      !(await fetch(`${base}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    )
+      await new Promise((r) => setTimeout(r, 200));
     let backgroundTasks = 0;
     const api = await apiBench({
       base,
@@ -452,13 +481,19 @@ async function main(): Promise<void> {
         }
       },
     });
-    for (const e of api.endpoints) say(`GET ${e.name}: p50 ${round(e.p50, 1)} ms, p99 ${round(e.p99, 1)} ms, ${round(e.reqPerS, 0)} req/s (${round(e.bytes / 1024, 1)} KiB)`);
+    for (const e of api.endpoints)
+      say(`GET ${e.name}: p50 ${round(e.p50, 1)} ms, p99 ${round(e.p99, 1)} ms, ${round(e.reqPerS, 0)} req/s (${round(e.bytes / 1024, 1)} KiB)`);
     say(`(8 concurrent clients, ${API_REQUESTS} requests each endpoint, while workers ran ${backgroundTasks} chain tasks)`);
-    if (api.uiGridMs !== undefined) say(`web UI in Chromium: DAG page to ${Math.min(25, API_RUNS)} × ${API_TASKS} grid cells drawn p50 ${round(api.uiGridMs, 0)} ms; grid → graph of ${API_TASKS} nodes p50 ${round(api.uiGraphMs ?? 0, 0)} ms`);
+    if (api.uiGridMs !== undefined)
+      say(
+        `web UI in Chromium: DAG page to ${Math.min(25, API_RUNS)} × ${API_TASKS} grid cells drawn p50 ${round(api.uiGridMs, 0)} ms; grid → graph of ${API_TASKS} nodes p50 ${round(api.uiGraphMs ?? 0, 0)} ms`,
+      );
 
     say('\n— Aloft pods (Kubernetes API emulator) —');
     const pods = await podBench(client, env, children);
-    say(`${PODS} pod tasks that exit at once: ${round(pods.podsPerS, 1)} pods/s, ${round(pods.requestsPerPod, 2)} API requests per pod besides the shared watch`);
+    say(
+      `${PODS} pod tasks that exit at once: ${round(pods.podsPerS, 1)} pods/s, ${round(pods.requestsPerPod, 2)} API requests per pod besides the shared watch`,
+    );
     say(`enqueued → create request: p50 ${pct(pods.enqueueToCreate, 50)} ms, p99 ${pct(pods.enqueueToCreate, 99)} ms`);
     say(`pod Succeeded → task success: p50 ${pct(pods.succeededToSuccess, 50)} ms, p99 ${pct(pods.succeededToSuccess, 99)} ms`);
     await client.close();

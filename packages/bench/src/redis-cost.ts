@@ -46,7 +46,11 @@ chain(...Array.from({ length: 10 }, (_, i) => chained.fn({ id: `c${i}`, run: () 
 for (const d of [wide, chained]) await store.saveDag(d.serialize());
 
 const backend = (name: string, prefix?: string) =>
-  createRedisBackend(name, { connection: connect(), ...(prefix ? { prefix } : {}), removeOnComplete: { count: 0 }, lockDuration: 30_000 } as Parameters<typeof createRedisBackend>[1], { withBlockingConnection: false }) as RedisQueueBackend;
+  createRedisBackend(
+    name,
+    { connection: connect(), ...(prefix ? { prefix } : {}), removeOnComplete: { count: 0 }, lockDuration: 30_000 } as Parameters<typeof createRedisBackend>[1],
+    { withBlockingConnection: false },
+  ) as RedisQueueBackend;
 const aloftQueue = backend('default', store.keys.bullPrefix);
 const TOKEN = 'redis-cost';
 const WORKER = { workerId: 'redis-cost', host: 'bench' };
@@ -124,19 +128,29 @@ const finish = await per(WIDE, async () => {
   for (const k of keys) await store.finishTi(k, 1, { outcome: 'success' });
 });
 const complete = await per(WIDE, () => drainBull(aloftQueue));
-say(`  Aloft in separate calls: startTi ${us(claim)} + finishTi ${us(finish)} + BullMQ's complete-and-fetch ${us(complete)} = ${us(claim + finish + complete)}`);
+say(
+  `  Aloft in separate calls: startTi ${us(claim)} + finishTi ${us(finish)} + BullMQ's complete-and-fetch ${us(complete)} = ${us(claim + finish + complete)}`,
+);
 
 for (const priority of [false, true]) {
   const name = priority ? 'raw-prioritized' : 'raw';
   const queue = new Queue(name, { connection: connect() });
   const add = await per(WIDE, async () => {
     for (let i = 0; i < WIDE; i += 1000) {
-      await queue.addBulk(Array.from({ length: Math.min(1000, WIDE - i) }, (_, j) => ({ name: 'noop', data: { i: i + j }, opts: { removeOnComplete: true, removeOnFail: true, ...(priority ? { priority: 1_000_000 } : {}) } })));
+      await queue.addBulk(
+        Array.from({ length: Math.min(1000, WIDE - i) }, (_, j) => ({
+          name: 'noop',
+          data: { i: i + j },
+          opts: { removeOnComplete: true, removeOnFail: true, ...(priority ? { priority: 1_000_000 } : {}) },
+        })),
+      );
     }
   });
   const q = backend(name);
   const done = await per(WIDE, () => drainBull(q));
-  say(`  raw BullMQ${priority ? ', prioritized jobs (as Aloft enqueues them)' : ''}: ${us(add + done)} (addBulk ${us(add)}, then complete-and-fetch ${us(done)})`);
+  say(
+    `  raw BullMQ${priority ? ', prioritized jobs (as Aloft enqueues them)' : ''}: ${us(add + done)} (addBulk ${us(add)}, then complete-and-fetch ${us(done)})`,
+  );
   await queue.close();
   await q.close();
 }

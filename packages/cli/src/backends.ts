@@ -4,7 +4,18 @@
  * one once and the commands do not care which.
  */
 import type { AloftClient } from '@aloft/core';
-import { AloftApiError, type AloftHttpClient, type DagRun, type DatasetInfo, type ImportErrorRecord, type LogLine, type MarkState, type PoolInfo, type Schedule, type TaskInstance } from '@aloft/sdk';
+import {
+  AloftApiError,
+  type AloftHttpClient,
+  type DagRun,
+  type DatasetInfo,
+  type ImportErrorRecord,
+  type LogLine,
+  type MarkState,
+  type PoolInfo,
+  type Schedule,
+  type TaskInstance,
+} from '@aloft/sdk';
 
 /** A row of `dags list` (the same JSON in both modes). */
 export interface DagRow {
@@ -125,7 +136,14 @@ export class RedisBackend implements Backend {
   constructor(readonly client: AloftClient) {}
 
   async listDags(): Promise<DagRow[]> {
-    return (await this.client.listDags()).map((d) => ({ id: d.dag.id, paused: d.paused, schedule: d.dag.schedule, tags: d.dag.tags, fileloc: d.dag.fileloc, missing: d.missing }));
+    return (await this.client.listDags()).map((d) => ({
+      id: d.dag.id,
+      paused: d.paused,
+      schedule: d.dag.schedule,
+      tags: d.dag.tags,
+      fileloc: d.dag.fileloc,
+      missing: d.missing,
+    }));
   }
   importErrors() {
     return this.client.importErrors();
@@ -195,7 +213,14 @@ export class HttpBackend implements Backend {
   constructor(readonly client: AloftHttpClient) {}
 
   async listDags(): Promise<DagRow[]> {
-    return (await this.client.listDags()).map((d) => ({ id: d.id, paused: d.paused, schedule: d.schedule, tags: d.tags, fileloc: d.fileloc, missing: d.missing }));
+    return (await this.client.listDags()).map((d) => ({
+      id: d.id,
+      paused: d.paused,
+      schedule: d.schedule,
+      tags: d.tags,
+      fileloc: d.fileloc,
+      missing: d.missing,
+    }));
   }
   importErrors() {
     return this.client.importErrors();

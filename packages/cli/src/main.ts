@@ -28,7 +28,12 @@ function aloft(): AloftClient {
     const url = o.redisUrl ?? 'redis://127.0.0.1:6379';
     // A command line should fail at once with one clear line, not retry forever.
     const config = loadCliConfig(process.env);
-    const redis = createRedis(config.connection(url), { maxRetriesPerRequest: 0, retryStrategy: () => null, sentinelRetryStrategy: () => null, connectTimeout: 5000 });
+    const redis = createRedis(config.connection(url), {
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      sentinelRetryStrategy: () => null,
+      connectTimeout: 5000,
+    });
     redis.on('error', () => undefined);
     redis.once('end', () => {
       if (!done) {
@@ -77,7 +82,14 @@ function print(value: unknown, table: () => string): void {
 function table(rows: (string | number | undefined)[][], head: string[]): string {
   const cells = [head, ...rows.map((r) => r.map((c) => (c === undefined ? '' : String(c))))];
   const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  return cells.map((r) => r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return cells
+    .map((r) =>
+      r
+        .map((c, i) => (c ?? '').padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 const when = (ms: number | undefined): string | undefined => (ms ? new Date(ms).toISOString().replace('.000Z', 'Z') : undefined);
@@ -99,12 +111,13 @@ function scheduleText(s: Schedule): string {
   return s.kind === 'cron' ? s.expression : `every ${s.everyMs / 1000}s`;
 }
 
-const runRows = (runs: DagRun[]) =>
-  runs.map((r) => [r.runId, r.state, r.runType, when(r.logicalDate), when(r.startDate), when(r.endDate)]);
+const runRows = (runs: DagRun[]) => runs.map((r) => [r.runId, r.state, r.runType, when(r.logicalDate), when(r.startDate), when(r.endDate)]);
 const RUN_HEAD = ['RUN', 'STATE', 'TYPE', 'LOGICAL DATE', 'STARTED', 'ENDED'];
 /** A mapped task's instance counts in words: "2 success, 1 failed". */
 const countsText = (states: Partial<Record<TaskState, number>>) =>
-  MAPPED_SUMMARY_ORDER.filter((s) => states[s]).map((s) => `${states[s]} ${s}`).join(', ');
+  MAPPED_SUMMARY_ORDER.filter((s) => states[s])
+    .map((s) => `${states[s]} ${s}`)
+    .join(', ');
 /** A row's name: `task`, `task [n]` for a mapped task as a whole, `task[i]` for one of its instances. */
 const tiName = (t: TaskInstance) => (t.mapped ? `${t.taskId} [${t.mapped.n}]` : instanceName(t.taskId, t.mapIndex));
 const tiRows = (tis: TaskInstance[]) =>
@@ -154,13 +167,11 @@ dags
   .description('list DAGs')
   .action(async () => {
     const list = await backend().listDags();
-    print(
-      list,
-      () =>
-        table(
-          list.map((d) => [d.id, d.paused ? 'paused' : 'active', scheduleText(d.schedule), d.tags.join(','), d.fileloc]),
-          ['DAG', 'STATE', 'SCHEDULE', 'TAGS', 'FILE'],
-        ),
+    print(list, () =>
+      table(
+        list.map((d) => [d.id, d.paused ? 'paused' : 'active', scheduleText(d.schedule), d.tags.join(','), d.fileloc]),
+        ['DAG', 'STATE', 'SCHEDULE', 'TAGS', 'FILE'],
+      ),
     );
   });
 dags
@@ -180,13 +191,22 @@ program
     const list = await backend().listDatasets();
     print(list, () =>
       table(
-        list.map((d) => [d.uri, d.lastUpdate ? `${when(d.lastUpdate.at)} by ${d.lastUpdate.dagId}/${d.lastUpdate.runId}/${d.lastUpdate.taskId}` : 'never', d.updates, d.producers.join(','), d.consumers.join(',')]),
+        list.map((d) => [
+          d.uri,
+          d.lastUpdate ? `${when(d.lastUpdate.at)} by ${d.lastUpdate.dagId}/${d.lastUpdate.runId}/${d.lastUpdate.taskId}` : 'never',
+          d.updates,
+          d.producers.join(','),
+          d.consumers.join(','),
+        ]),
         ['DATASET', 'LAST UPDATE', 'UPDATES', 'PRODUCERS', 'CONSUMERS'],
       ),
     );
   });
 
-for (const [name, paused] of [['pause', true], ['unpause', false]] as const) {
+for (const [name, paused] of [
+  ['pause', true],
+  ['unpause', false],
+] as const) {
   program
     .command(`${name} <dag>`)
     .description(`${name} a DAG's schedule`)
@@ -320,7 +340,8 @@ program
   .description('set a task instance to success, failed or skipped by hand; a mapped task: every instance, or one with --map-index')
   .option('--map-index <i>', 'only this instance of a mapped task')
   .action(async (dag: string, run: string, task: string, state: string, o: { mapIndex?: string }) => {
-    if (!(MARK_STATES as readonly string[]).includes(state)) throw new UsageError(`<state> must be one of ${MARK_STATES.join(', ')} (got ${JSON.stringify(state)})`);
+    if (!(MARK_STATES as readonly string[]).includes(state))
+      throw new UsageError(`<state> must be one of ${MARK_STATES.join(', ')} (got ${JSON.stringify(state)})`);
     const mapIndex = mapIndexArg(o.mapIndex);
     const ti = await backend().markTask(dag, run, task, state as MarkState, mapIndex);
     print(ti, () => `marked ${instanceName(task, mapIndex)} ${state}${ti.mapped ? ` (${countsText(ti.mapped.states)})` : ''}`);
@@ -341,17 +362,30 @@ program
   .option('--to <date>', 'last logical date of the range (inclusive)')
   .option('--task <regex>', 'range: only tasks whose id matches')
   .option('--failed-only', 'range: only failed (or upstream-failed) task instances')
-  .action(async (dag: string, run: string | undefined, task: string | undefined, o: { downstream?: boolean; from?: string; to?: string; task?: string; failedOnly?: boolean }) => {
-    if (o.from !== undefined || o.to !== undefined) {
-      if (run !== undefined) throw new UsageError('give either <run> <task> or --from/--to, not both');
-      const r = await backend().clearRange(dag, { from: dateArg('--from', o.from), to: dateArg('--to', o.to), taskRegex: o.task, downstream: Boolean(o.downstream), failedOnly: Boolean(o.failedOnly) });
-      print(r, () => `cleared ${r.cleared} task instance(s) in ${r.runs} run(s)`);
-      return;
-    }
-    if (run === undefined || task === undefined) throw new UsageError('clear needs <run> <task>, or --from and --to');
-    const n = await backend().clearTask(dag, run, task, { downstream: Boolean(o.downstream) });
-    print({ cleared: n }, () => `cleared ${n} task instance(s)`);
-  });
+  .action(
+    async (
+      dag: string,
+      run: string | undefined,
+      task: string | undefined,
+      o: { downstream?: boolean; from?: string; to?: string; task?: string; failedOnly?: boolean },
+    ) => {
+      if (o.from !== undefined || o.to !== undefined) {
+        if (run !== undefined) throw new UsageError('give either <run> <task> or --from/--to, not both');
+        const r = await backend().clearRange(dag, {
+          from: dateArg('--from', o.from),
+          to: dateArg('--to', o.to),
+          taskRegex: o.task,
+          downstream: Boolean(o.downstream),
+          failedOnly: Boolean(o.failedOnly),
+        });
+        print(r, () => `cleared ${r.cleared} task instance(s) in ${r.runs} run(s)`);
+        return;
+      }
+      if (run === undefined || task === undefined) throw new UsageError('clear needs <run> <task>, or --from and --to');
+      const n = await backend().clearTask(dag, run, task, { downstream: Boolean(o.downstream) });
+      print({ cleared: n }, () => `cleared ${n} task instance(s)`);
+    },
+  );
 
 program
   .command('backfill <dag>')
@@ -362,7 +396,12 @@ program
   .option('--conf <json>', 'conf for the new runs (JSON object)')
   .action(async (dag: string, o: { from: string; to: string; rerun?: boolean; conf?: string }) => {
     const r = await backend().backfill(dag, { from: dateArg('--from', o.from), to: dateArg('--to', o.to), rerun: Boolean(o.rerun), conf: parseConf(o.conf) });
-    print(r, () => `created ${r.created.length} run(s), skipped ${r.skipped.length} existing, re-ran ${r.rerun.length}` + (r.created.length ? `\n${r.created.join('\n')}` : ''));
+    print(
+      r,
+      () =>
+        `created ${r.created.length} run(s), skipped ${r.skipped.length} existing, re-ran ${r.rerun.length}` +
+        (r.created.length ? `\n${r.created.join('\n')}` : ''),
+    );
   });
 
 addSecretsCommands(program, {

@@ -84,7 +84,9 @@ function actor(): string {
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 const when = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -124,7 +126,8 @@ export function addSecretsCommands(program: Command, d: SecretsCommandDeps): voi
           }
         }
         const port = o['port'] === undefined ? undefined : Number(o['port']);
-        if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw d.usage(`--port must be 0 to 65535 (got ${JSON.stringify(o['port'])})`);
+        if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
+          throw d.usage(`--port must be 0 to 65535 (got ${JSON.stringify(o['port'])})`);
         fields = parseConnection(id, JSON.stringify({ type: o['type'], host: o['host'], port, login: o['login'], schema: o['schema'], extra }), 'options');
       }
       if (o['passwordStdin']) fields = { ...fields, password: await readStdin() };
@@ -137,14 +140,24 @@ export function addSecretsCommands(program: Command, d: SecretsCommandDeps): voi
     .description('list the connections (no passwords, no extra values)')
     .action(async () => {
       const all = await d.store().listConnections();
-      d.print(all, () => d.table(all.map((c) => [c.id, c.type, c.host, c.port, c.login, c.hasPassword ? 'yes' : 'no', c.extraKeys.join(','), when(c.updatedAt), c.updatedBy]), ['ID', 'TYPE', 'HOST', 'PORT', 'LOGIN', 'PASSWORD', 'EXTRA', 'UPDATED', 'BY']));
+      d.print(all, () =>
+        d.table(
+          all.map((c) => [c.id, c.type, c.host, c.port, c.login, c.hasPassword ? 'yes' : 'no', c.extraKeys.join(','), when(c.updatedAt), c.updatedBy]),
+          ['ID', 'TYPE', 'HOST', 'PORT', 'LOGIN', 'PASSWORD', 'EXTRA', 'UPDATED', 'BY'],
+        ),
+      );
     });
   conns
     .command('get <id>')
     .description('show a connection without its password or extra values')
     .action(async (id: string) => {
       const c = await d.store().getConnection(id);
-      d.print(c, () => d.table(Object.entries(c).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : typeof v === 'number' && k === 'updatedAt' ? when(v) : String(v)]), ['FIELD', 'VALUE']));
+      d.print(c, () =>
+        d.table(
+          Object.entries(c).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : typeof v === 'number' && k === 'updatedAt' ? when(v) : String(v)]),
+          ['FIELD', 'VALUE'],
+        ),
+      );
     });
   conns
     .command('delete <id>')
@@ -168,7 +181,12 @@ export function addSecretsCommands(program: Command, d: SecretsCommandDeps): voi
         d.print({ kept: key }, () => `variable "${key}" exists; kept`);
         return;
       }
-      const v = await d.store().setVariable(key, o.stdin ? await readStdin() : value!, { ...(o.secret ? { secret: true } : {}), ...(o.description !== undefined ? { description: o.description } : {}) });
+      const v = await d
+        .store()
+        .setVariable(key, o.stdin ? await readStdin() : value!, {
+          ...(o.secret ? { secret: true } : {}),
+          ...(o.description !== undefined ? { description: o.description } : {}),
+        });
       d.print(v, () => `variable "${key}" set${v.secret ? ' (secret, sealed)' : ''}`);
     });
   vars
@@ -187,7 +205,12 @@ export function addSecretsCommands(program: Command, d: SecretsCommandDeps): voi
     .description('list the variables (names, not values)')
     .action(async () => {
       const all = await d.store().listVariables();
-      d.print(all, () => d.table(all.map((v) => [v.key, v.secret ? 'yes' : 'no', v.description, when(v.updatedAt), v.updatedBy]), ['KEY', 'SECRET', 'DESCRIPTION', 'UPDATED', 'BY']));
+      d.print(all, () =>
+        d.table(
+          all.map((v) => [v.key, v.secret ? 'yes' : 'no', v.description, when(v.updatedAt), v.updatedBy]),
+          ['KEY', 'SECRET', 'DESCRIPTION', 'UPDATED', 'BY'],
+        ),
+      );
     });
   vars
     .command('delete <key>')
@@ -237,6 +260,11 @@ export function addSecretsCommands(program: Command, d: SecretsCommandDeps): voi
       const n = Number(o.count);
       if (!Number.isInteger(n) || n < 1) throw d.usage(`--count must be a whole number ≥ 1 (got ${JSON.stringify(o.count)})`);
       const all = await d.store().audit(n);
-      d.print(all, () => d.table(all.map((a) => [when(a.at), a.actor, a.action, a.kind, a.id]), ['AT', 'BY', 'ACTION', 'KIND', 'ID']));
+      d.print(all, () =>
+        d.table(
+          all.map((a) => [when(a.at), a.actor, a.action, a.kind, a.id]),
+          ['AT', 'BY', 'ACTION', 'KIND', 'ID'],
+        ),
+      );
     });
 }

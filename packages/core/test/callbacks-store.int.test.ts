@@ -30,12 +30,22 @@ describe('callback jobs and SLA misses in Redis (real redis-server)', () => {
   });
 
   const callbackJobs = async () =>
-    (await queue.getJobs(['waiting', 'prioritized'])).map((j) => j.data as { callback?: string; state?: string; reason?: string; sla?: unknown }).filter((d) => d.callback);
+    (await queue.getJobs(['waiting', 'prioritized']))
+      .map((j) => j.data as { callback?: string; state?: string; reason?: string; sla?: unknown })
+      .filter((d) => d.callback);
 
   it('records an SLA miss once when two schedulers race, with one event and one onSlaMiss job', async () => {
     const hourAgo = new Date(Date.now() - 3_600_000);
     await a.createRun({ dagId: 'cbstore', runId: 'r1', runType: 'manual', logicalDate: hourAgo, dataIntervalStart: hourAgo, dataIntervalEnd: hourAgo });
-    const miss = { dagId: 'cbstore', runId: 'r1', taskId: 'slow', dueAt: hourAgo.getTime() + 60_000, state: 'queued', queue: 'ops', callback: 'task:slow:onSlaMiss' };
+    const miss = {
+      dagId: 'cbstore',
+      runId: 'r1',
+      taskId: 'slow',
+      dueAt: hourAgo.getTime() + 60_000,
+      state: 'queued',
+      queue: 'ops',
+      callback: 'task:slow:onSlaMiss',
+    };
     const results = await Promise.all([a.recordSlaMiss(miss), b.recordSlaMiss(miss), a.recordSlaMiss(miss)]);
     expect(results.filter(Boolean)).toHaveLength(1);
     expect(Object.keys(await a.getSlaMisses('cbstore', 'r1'))).toEqual(['slow']);
@@ -43,7 +53,19 @@ describe('callback jobs and SLA misses in Redis (real redis-server)', () => {
     const sla = events.filter(([, f]) => f[f.indexOf('type') + 1] === 'sla');
     expect(sla).toHaveLength(1);
     expect(sla[0]![1]).toEqual(expect.arrayContaining(['state', 'sla_miss', 'task', 'slow']));
-    expect(await callbackJobs()).toEqual([{ dagId: 'cbstore', runId: 'r1', taskId: '', mapIndex: -1, try: 0, callback: 'task:slow:onSlaMiss', state: 'queued', sla: { kind: 'task', dueAt: miss.dueAt, state: 'queued' }, slaTask: 'slow' }]);
+    expect(await callbackJobs()).toEqual([
+      {
+        dagId: 'cbstore',
+        runId: 'r1',
+        taskId: '',
+        mapIndex: -1,
+        try: 0,
+        callback: 'task:slow:onSlaMiss',
+        state: 'queued',
+        sla: { kind: 'task', dueAt: miss.dueAt, state: 'queued' },
+        slaTask: 'slow',
+      },
+    ]);
   });
 
   it('queues the run onFailure once when the run is cancelled, not again on a second cancel', async () => {

@@ -112,8 +112,24 @@ describe('webhookNotifier', () => {
     const log = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
     const notify = webhookNotifier({ url: `http://127.0.0.1:${port}/secret-path`, retries: 3, retryDelay: 10 });
     const ctx = {
-      scope: 'task', callback: 'onFailure', dagId: 'd', runId: 'r', taskId: 't', mapIndex: -1, tryNumber: 1, state: 'failed', reason: 'boom', sla: undefined,
-      logicalDate: new Date(0), ds: '1970-01-01', dataIntervalStart: new Date(0), dataIntervalEnd: new Date(0), params: {}, conf: {}, log, signal: new AbortController().signal,
+      scope: 'task',
+      callback: 'onFailure',
+      dagId: 'd',
+      runId: 'r',
+      taskId: 't',
+      mapIndex: -1,
+      tryNumber: 1,
+      state: 'failed',
+      reason: 'boom',
+      sla: undefined,
+      logicalDate: new Date(0),
+      ds: '1970-01-01',
+      dataIntervalStart: new Date(0),
+      dataIntervalEnd: new Date(0),
+      params: {},
+      conf: {},
+      log,
+      signal: new AbortController().signal,
     } satisfies CallbackContext;
     try {
       await expect(notify(ctx)).rejects.toThrow(`webhook to 127.0.0.1:${port} failed: HTTP 403`);

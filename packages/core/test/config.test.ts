@@ -25,11 +25,15 @@ describe('the shared service settings', () => {
     const file = join(dir, 'url');
     writeFileSync(file, 'redis://:pw@db:6380\n');
     expect(serviceConfig(parseEnv(SERVICE, { REDIS_URL_FILE: file })).redis.url).toBe('redis://:pw@db:6380');
-    expect(() => parseEnv(SERVICE, { REDIS_URL_FILE: file, REDIS_URL: 'redis://x' })).toThrow('invalid configuration: set REDIS_URL or REDIS_URL_FILE, not both');
+    expect(() => parseEnv(SERVICE, { REDIS_URL_FILE: file, REDIS_URL: 'redis://x' })).toThrow(
+      'invalid configuration: set REDIS_URL or REDIS_URL_FILE, not both',
+    );
     expect(() => parseEnv(SERVICE, { REDIS_URL_FILE: join(dir, 'none') })).toThrow(/REDIS_URL_FILE: cannot read .*none \(ENOENT\)/);
   });
 
   it('name the variable of a bad value', () => {
-    expect(() => parseEnv(SERVICE, { ALOFT_KEY_PREFIX: 'a b', ALOFT_LOG_LEVEL: 'loud' })).toThrow(/^invalid configuration: ALOFT_KEY_PREFIX: .*; ALOFT_LOG_LEVEL: /);
+    expect(() => parseEnv(SERVICE, { ALOFT_KEY_PREFIX: 'a b', ALOFT_LOG_LEVEL: 'loud' })).toThrow(
+      /^invalid configuration: ALOFT_KEY_PREFIX: .*; ALOFT_LOG_LEVEL: /,
+    );
   });
 });

@@ -33,7 +33,17 @@ d.command({ id: 'override', command: 'true', retries: 0, queue: 'fast', executio
     expect(d.params['limit']?.default).toBe(10);
     expect(d.params['name']).toMatchObject({ type: 'string', default: 'x' });
     const [start, override] = d.tasks;
-    expect(start).toMatchObject({ owner: 'ops', retries: 3, retryDelayMs: 30_000, retryExponentialBackoff: true, maxRetryDelayMs: 600_000, executionTimeoutMs: 3_600_000, queue: 'q1', priority: 5, dependsOnPast: true });
+    expect(start).toMatchObject({
+      owner: 'ops',
+      retries: 3,
+      retryDelayMs: 30_000,
+      retryExponentialBackoff: true,
+      maxRetryDelayMs: 600_000,
+      executionTimeoutMs: 3_600_000,
+      queue: 'q1',
+      priority: 5,
+      dependsOnPast: true,
+    });
     expect(override).toMatchObject({ retries: 0, queue: 'fast', executionTimeoutMs: null, owner: 'ops' });
     expect(d.version).toMatch(/^[0-9a-f]{16}$/);
   });
@@ -132,7 +142,13 @@ d.command({ id: 'echo', expand: { n: [1, 2, 3] }, command: 'echo {{ args.n }}' }
     expect(t['each']).toMatchObject({
       upstream: ['files'],
       args: { bucket: 'b1' },
-      map: { over: [{ arg: 'file', upstream: 'files' }, { arg: 'mode', values: ['fast', 'slow'] }], maxLength: 10 },
+      map: {
+        over: [
+          { arg: 'file', upstream: 'files' },
+          { arg: 'mode', values: ['fast', 'slow'] },
+        ],
+        maxLength: 10,
+      },
     });
     expect(t['files']!.downstream).toEqual(['each']);
     expect(t['echo']!.map).toEqual({ over: [{ arg: 'n', values: [1, 2, 3] }], maxLength: 1024 });

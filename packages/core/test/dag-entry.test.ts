@@ -39,7 +39,16 @@ export async function resolve(specifier, context, next) {
   const register = `import { register } from 'node:module'; register(${JSON.stringify(new URL(`file://${hooks}`).href)}, { data: { log: ${JSON.stringify(log)} } });`;
   const r = spawnSync(
     process.execPath,
-    ['--conditions=aloft-source', '--import', `data:text/javascript,${encodeURIComponent(register)}`, '--import', 'tsx', '--input-type=module', '-e', `await import(${JSON.stringify(specifier)});`],
+    [
+      '--conditions=aloft-source',
+      '--import',
+      `data:text/javascript,${encodeURIComponent(register)}`,
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      `await import(${JSON.stringify(specifier)});`,
+    ],
     { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
   );
   expect(r.stderr).toBe('');

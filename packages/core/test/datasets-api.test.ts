@@ -34,7 +34,9 @@ d.empty({ id: 'done' });
     expect(d!.tasks[0]!.outlets).toEqual(['warehouse.daily']);
     expect(d!.tasks[1]!.outlets).toBeUndefined();
     expect(describeSchedule(d!.schedule)).toBe('on datasets s3://bucket/a.csv, warehouse.orders');
-    expect(nextRunAt({ schedule: d!.schedule, timezone: 'UTC', startDate: new Date(0), endDate: null, catchup: false, lastIntervalEnd: null, now: new Date() })).toBeNull();
+    expect(
+      nextRunAt({ schedule: d!.schedule, timezone: 'UTC', startDate: new Date(0), endDate: null, catchup: false, lastIntervalEnd: null, now: new Date() }),
+    ).toBeNull();
   });
 
   it.each([
@@ -75,8 +77,23 @@ d.triggerDagRun({ id: 'wait', dagId: 'child', runId: 'from_{{ run_id }}', waitFo
 `);
     const [kick, wait] = d!.tasks;
     expect(kick!.kind).toBe('triggerDagRun');
-    expect(kick!.trigger).toEqual({ dagId: 'child', conf: { day: '{{ ds }}', n: 1 }, waitForCompletion: false, pokeIntervalMs: 5000, allowedStates: ['success'], failedStates: ['failed'] });
-    expect(wait!.trigger).toEqual({ dagId: 'child', conf: {}, runId: 'from_{{ run_id }}', waitForCompletion: true, pokeIntervalMs: 250, allowedStates: ['success', 'failed'], failedStates: [] });
+    expect(kick!.trigger).toEqual({
+      dagId: 'child',
+      conf: { day: '{{ ds }}', n: 1 },
+      waitForCompletion: false,
+      pokeIntervalMs: 5000,
+      allowedStates: ['success'],
+      failedStates: ['failed'],
+    });
+    expect(wait!.trigger).toEqual({
+      dagId: 'child',
+      conf: {},
+      runId: 'from_{{ run_id }}',
+      waitForCompletion: true,
+      pokeIntervalMs: 250,
+      allowedStates: ['success', 'failed'],
+      failedStates: [],
+    });
   });
 
   it.each([
@@ -86,7 +103,12 @@ d.triggerDagRun({ id: 'wait', dagId: 'child', runId: 'from_{{ run_id }}', waitFo
     ['an empty runId', `{ id: 't', dagId: 'c', runId: '' }`, 'runId', /runId must be a non-empty string/],
     ['a bad pokeInterval', `{ id: 't', dagId: 'c', pokeInterval: 'soon' }`, 'pokeInterval', /pokeInterval must be a duration/],
     ['a too short pokeInterval', `{ id: 't', dagId: 'c', pokeInterval: 5 }`, 'pokeInterval', /at least 100 ms \(got 5 ms\)/],
-    ['an unknown state', `{ id: 't', dagId: 'c', allowedStates: ['running'] }`, 'allowedStates', /allowedStates must be a list of run end states \(success, failed\)/],
+    [
+      'an unknown state',
+      `{ id: 't', dagId: 'c', allowedStates: ['running'] }`,
+      'allowedStates',
+      /allowedStates must be a list of run end states \(success, failed\)/,
+    ],
     ['overlapping states', `{ id: 't', dagId: 'c', allowedStates: ['failed'], failedStates: ['failed'] }`, 'failedStates', /failed cannot be in both/],
     ['a non-boolean wait', `{ id: 't', dagId: 'c', waitForCompletion: 'yes' }`, 'waitForCompletion', /waitForCompletion must be true or false/],
   ])('rejects %s, naming task and field', async (_what, options, field, message) => {

@@ -57,6 +57,9 @@ describe('deep chains', () => {
   it('reports a value no check covers, nested 100,000 deep, by its field', () => {
     const d = dag({ id: 'deep_tags', tags: [nested(100_000) as never] });
     d.empty({ id: 't' });
-    expect(thrown(() => d.serialize())).toMatchObject({ field: 'tags', message: 'dag "deep_tags": tags cannot be stored as JSON (Maximum call stack size exceeded)' });
+    expect(thrown(() => d.serialize())).toMatchObject({
+      field: 'tags',
+      message: 'dag "deep_tags": tags cannot be stored as JSON (Maximum call stack size exceeded)',
+    });
   });
 });

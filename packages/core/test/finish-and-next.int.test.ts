@@ -36,9 +36,15 @@ describe('finishAndNext (real redis-server, BullMQ backend)', () => {
   const backends: RedisQueueBackend[] = [];
   /** BullMQ's backend for one queue, as the worker's BullMQ Worker builds it. */
   const backendFor = (name: string) => {
-    const b = createRedisBackend(name, { connection: createRedis(redis.url), prefix: store.keys.bullPrefix, removeOnComplete: { count: 0 }, lockDuration: 30_000 } as Parameters<typeof createRedisBackend>[1], {
-      withBlockingConnection: false,
-    }) as RedisQueueBackend;
+    const b = createRedisBackend(
+      name,
+      { connection: createRedis(redis.url), prefix: store.keys.bullPrefix, removeOnComplete: { count: 0 }, lockDuration: 30_000 } as Parameters<
+        typeof createRedisBackend
+      >[1],
+      {
+        withBlockingConnection: false,
+      },
+    ) as RedisQueueBackend;
     backends.push(b);
     return b;
   };
@@ -49,7 +55,10 @@ describe('finishAndNext (real redis-server, BullMQ backend)', () => {
   /** Completes `id` with the finish of its try and returns what the script gave back. */
   const finish = async (id: string, data: TaskInstanceKey & { try: number }, output: unknown, on = queue, outcome: 'success' | 'failed' = 'success') => {
     const { keys, args } = completionArgs(on, { id, opts: { attempts: 1 }, data } as never, true, TOKEN, true);
-    const [r] = await store.finishAndNext([{ key: keyOf(data), tryNumber: data.try, finish: { outcome, output: JSON.stringify(output) }, bull: { keys, args } }], WORKER);
+    const [r] = await store.finishAndNext(
+      [{ key: keyOf(data), tryNumber: data.try, finish: { outcome, output: JSON.stringify(output) }, bull: { keys, args } }],
+      WORKER,
+    );
     if (!r || r instanceof Error) throw r ?? new Error('no reply');
     return r;
   };

@@ -24,9 +24,13 @@ describe('finishAndNext with only delayed jobs left in the queue (real redis-ser
   const backendFor = (store: Store, name: string) => {
     const connection = redis.conn().duplicate();
     connections.push(connection);
-    const b = createRedisBackend(name, { connection, prefix: store.keys.bullPrefix, removeOnComplete: { count: 0 }, lockDuration: 30_000 } as Parameters<typeof createRedisBackend>[1], {
-      withBlockingConnection: false,
-    }) as RedisQueueBackend;
+    const b = createRedisBackend(
+      name,
+      { connection, prefix: store.keys.bullPrefix, removeOnComplete: { count: 0 }, lockDuration: 30_000 } as Parameters<typeof createRedisBackend>[1],
+      {
+        withBlockingConnection: false,
+      },
+    ) as RedisQueueBackend;
     backends.push(b);
     return b;
   };

@@ -68,12 +68,16 @@ describe('durability: replicas that must confirm a trigger (real redis-server, n
     d.command({ id: 'work', command: 'true' });
     await store.saveDag(d.serialize());
     const now = new Date();
-    await expect(store.createRun({ dagId: 'durable', runId: 'r1', runType: 'manual', logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now })).rejects.toThrow(
+    await expect(
+      store.createRun({ dagId: 'durable', runId: 'r1', runType: 'manual', logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now }),
+    ).rejects.toThrow(
       'run "r1" of DAG "durable" was recorded by the Redis primary but confirmed by 0 of 1 replica(s) within 50 ms (ALOFT_REDIS_WAIT_REPLICAS, ALOFT_REDIS_WAIT_TIMEOUT_MS): it is lost if the primary fails over now',
     );
     const claim = await store.startTi({ dagId: 'durable', runId: 'r1', taskId: 'work', mapIndex: -1 }, 1, 'w1', 'host');
     expect(claim.status).toBe('ok');
-    expect(reported).toEqual([expect.stringMatching(/^the claim of durable\.work \(run r1, try 1\) was recorded by the Redis primary but confirmed by 0 of 1/)]);
+    expect(reported).toEqual([
+      expect.stringMatching(/^the claim of durable\.work \(run r1, try 1\) was recorded by the Redis primary but confirmed by 0 of 1/),
+    ]);
     expect(store.replication).toEqual({ waits: 2, short: 2 });
   });
 });

@@ -8,11 +8,18 @@ const files = [...readdirSync(LUA).filter((f) => f.endsWith('.lua')), ...readdir
 const text = (f: string) => readFileSync(join(LUA, f), 'utf8');
 
 // The key segments of store/keys.ts, as a Lua string literal starts them (`':run:'`, `':events'`).
-const KEY_LITERAL = /'[^']*:(dags|dag|graph|import-errors|runs|active-runs|queued-runs|starting-runs|run|tis|ti|log|out|map|running|sla|events|queues|pools|pool-used|pool-queued|lease|datasets|dataset|dataset-producers|dataset-consumers|dataset-pending|dataset-events|bull)(:|')/;
+const KEY_LITERAL =
+  /'[^']*:(dags|dag|graph|import-errors|runs|active-runs|queued-runs|starting-runs|run|tis|ti|log|out|map|running|sla|events|queues|pools|pool-used|pool-queued|lease|datasets|dataset|dataset-producers|dataset-consumers|dataset-pending|dataset-events|bull)(:|')/;
 
 describe('the Lua scripts', () => {
   it('build Redis keys only in includes/keys.lua', () => {
-    const offenders = files.filter((f) => f !== 'includes/keys.lua' && text(f).split('\n').some((l) => !l.trimStart().startsWith('--') && KEY_LITERAL.test(l)));
+    const offenders = files.filter(
+      (f) =>
+        f !== 'includes/keys.lua' &&
+        text(f)
+          .split('\n')
+          .some((l) => !l.trimStart().startsWith('--') && KEY_LITERAL.test(l)),
+    );
     expect(offenders).toEqual([]);
   });
 
@@ -22,7 +29,9 @@ describe('the Lua scripts', () => {
 
   it('open, when an entry script, with a header naming its KEYS, its ARGV and the events it emits', () => {
     const header = (f: string) => /^--\[\[([\s\S]*?)\]\]/.exec(text(f))?.[1] ?? '';
-    const missing = files.filter((f) => !f.startsWith('includes/')).filter((f) => !/^ {2}KEYS/m.test(header(f)) || !/ARGV(\[1\]|:)/.test(header(f)) || !/^ {2}Emits/m.test(header(f)));
+    const missing = files
+      .filter((f) => !f.startsWith('includes/'))
+      .filter((f) => !/^ {2}KEYS/m.test(header(f)) || !/ARGV(\[1\]|:)/.test(header(f)) || !/^ {2}Emits/m.test(header(f)));
     expect(missing).toEqual([]);
   });
 

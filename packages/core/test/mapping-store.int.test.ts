@@ -27,7 +27,10 @@ describe('mapped tasks in the store (real redis-server)', () => {
     ['a list at its maxMapLength', { output: [1, 2, 3, 4], maxMapLength: 4, expect: { n: 4 } }],
     ['an empty list', { output: [], expect: { state: 'skipped', reason: 'expanded over an empty list' } }],
     ['a list crossed with an empty literal list', { output: [1, 2], also: [], expect: { state: 'skipped', reason: 'expanded over an empty list' } }],
-    ['a list over its maxMapLength', { output: [1, 2, 3, 4, 5], maxMapLength: 4, expect: { state: 'failed', reason: 'expands to 5 instances, over its limit of 4 (maxMapLength)' } }],
+    [
+      'a list over its maxMapLength',
+      { output: [1, 2, 3, 4, 5], maxMapLength: 4, expect: { state: 'failed', reason: 'expands to 5 instances, over its limit of 4 (maxMapLength)' } },
+    ],
     ['an object', { output: { a: 1 }, expect: { state: 'failed', reason: 'the output of "src" is not a list, so "x" cannot expand over it' } }],
     ['no output', { output: undefined, expect: { state: 'failed', reason: 'upstream "src" left no output to expand "x" over' } }],
   ];
@@ -44,7 +47,11 @@ describe('mapped tasks in the store (real redis-server)', () => {
       const { n } = e.expect;
       expect((await store.getMapCounts('expand', 'r1'))['each']).toEqual({ n, success: 0, failed: 0, skipped: 0, upstream_failed: 0 });
       // Instance -1 gives way to instances 0..n-1, each queued with its own job.
-      expect(Object.keys(states).filter((f) => f.startsWith('each:')).sort()).toEqual(Array.from({ length: n }, (_, i) => `each:${i}`).sort());
+      expect(
+        Object.keys(states)
+          .filter((f) => f.startsWith('each:'))
+          .sort(),
+      ).toEqual(Array.from({ length: n }, (_, i) => `each:${i}`).sort());
       expect(Array.from({ length: n }, (_, i) => states[`each:${i}`])).toEqual(Array<string>(n).fill('queued'));
       expect(await store.getTi(ti('each'))).toMatchObject({ mapped: { n, states: { queued: n } } });
     } else {
@@ -76,7 +83,13 @@ describe('mapped tasks in the store (real redis-server)', () => {
     for (const [i, outcome] of outcomes.entries()) await runTry(store, ti('each', i), { outcome });
 
     const count = (o: Outcome) => outcomes.filter((x) => x === o).length;
-    expect((await store.getMapCounts('fan_in', 'r1'))['each']).toEqual({ n: 3, success: count('success'), failed: count('failed'), skipped: count('skipped'), upstream_failed: 0 });
+    expect((await store.getMapCounts('fan_in', 'r1'))['each']).toEqual({
+      n: 3,
+      success: count('success'),
+      failed: count('failed'),
+      skipped: count('skipped'),
+      upstream_failed: 0,
+    });
     expect((await store.getTi(ti('after')))?.state).toBe(downstream);
   });
 });

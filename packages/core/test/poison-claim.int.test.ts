@@ -73,14 +73,18 @@ describe('poison pill: the claim after too many worker deaths (real redis-server
     await store.saveDag(d.serialize());
     const qConn = createRedis(redis.url);
     connections.push(qConn);
-    const q = createRedisBackend('pill_fused', {
-      connection: qConn,
-      prefix: store.keys.bullPrefix,
-      removeOnComplete: { count: 0 },
-      lockDuration: 30_000,
-      maxStalledCount: 100,
-      stalledInterval: 30_000,
-    } as Parameters<typeof createRedisBackend>[1], { withBlockingConnection: false }) as RedisQueueBackend;
+    const q = createRedisBackend(
+      'pill_fused',
+      {
+        connection: qConn,
+        prefix: store.keys.bullPrefix,
+        removeOnComplete: { count: 0 },
+        lockDuration: 30_000,
+        maxStalledCount: 100,
+        stalledInterval: 30_000,
+      } as Parameters<typeof createRedisBackend>[1],
+      { withBlockingConnection: false },
+    ) as RedisQueueBackend;
     backends.push(q);
     const now = new Date();
     await store.createRun({ dagId: 'pill_fused', runId: 'r1', runType: 'manual', logicalDate: now, dataIntervalStart: now, dataIntervalEnd: now });

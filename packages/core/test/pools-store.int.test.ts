@@ -29,15 +29,30 @@ describe('pools in the store (real redis-server)', () => {
     ['slots for two of three', { slots: 2, needs: [1, 1, 1], claims: ['ok', 'ok', 'pool'], after: { used: 2, queued: 1 }, reclaims: ['ok'] }],
     ['slots for all', { slots: 5, needs: [2, 1, 2], claims: ['ok', 'ok', 'ok'], after: { used: 5, queued: 0 } }],
     ['two slots wanted where one is open', { slots: 3, needs: [2, 2], claims: ['ok', 'pool'], after: { used: 2, queued: 2 }, reclaims: ['ok'] }],
-    ['a smaller one fits beside a bigger one held back', { slots: 3, needs: [2, 2, 1], claims: ['ok', 'pool', 'ok'], after: { used: 3, queued: 2 }, reclaims: ['ok'] }],
+    [
+      'a smaller one fits beside a bigger one held back',
+      { slots: 3, needs: [2, 2, 1], claims: ['ok', 'pool', 'ok'], after: { used: 3, queued: 2 }, reclaims: ['ok'] },
+    ],
     ['a pool of zero slots', { slots: 0, needs: [1], claims: ['pool'], after: { used: 0, queued: 1 } }],
     [
       'more slots needed than the pool has',
-      { slots: 1, needs: [2, 1], claims: ['stale', 'ok'], after: { used: 1, queued: 0 }, failed: { task: 'a', reason: 'needs 2 slots of pool "p", which has 1' } },
+      {
+        slots: 1,
+        needs: [2, 1],
+        claims: ['stale', 'ok'],
+        after: { used: 1, queued: 0 },
+        failed: { task: 'a', reason: 'needs 2 slots of pool "p", which has 1' },
+      },
     ],
     [
       'a pool that does not exist',
-      { slots: null, needs: [1], claims: ['stale'], after: { used: 0, queued: 0 }, failed: { task: 'a', reason: 'pool "p" does not exist; create it with `aloft pools set p <slots>`' } },
+      {
+        slots: null,
+        needs: [1],
+        claims: ['stale'],
+        after: { used: 0, queued: 0 },
+        failed: { task: 'a', reason: 'pool "p" does not exist; create it with `aloft pools set p <slots>`' },
+      },
     ],
   ];
 
@@ -103,5 +118,4 @@ describe('pools in the store (real redis-server)', () => {
     // Repairing again finds nothing.
     expect(await store.reconcilePools()).toBe(0);
   });
-
 });

@@ -38,12 +38,55 @@ describe.skipIf(Boolean(process.env['REDIS_URL']))('Redis connection settings', 
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const key = join(dir, 'key.pem');
     const cert = join(dir, 'cert.pem');
-    const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const gen = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     if (gen.status !== 0) throw new Error('openssl could not make a test certificate');
     const port = await freePort();
-    const server = spawn(ensureRedisServer(), ['--port', '0', '--tls-port', String(port), '--tls-cert-file', cert, '--tls-key-file', key, '--tls-auth-clients', 'no', '--requirepass', 'pw', '--save', '', '--bind', '127.0.0.1'], { stdio: 'ignore' });
+    const server = spawn(
+      ensureRedisServer(),
+      [
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--tls-cert-file',
+        cert,
+        '--tls-key-file',
+        key,
+        '--tls-auth-clients',
+        'no',
+        '--requirepass',
+        'pw',
+        '--save',
+        '',
+        '--bind',
+        '127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     cleanups.push(() => void server.kill('SIGKILL'));
-    const r = createRedis(loadRedisConnection({ REDIS_URL: `rediss://:pw@127.0.0.1:${port}`, ALOFT_REDIS_TLS_CA: cert }), { retryStrategy: (n) => (n > 50 ? null : 100) });
+    const r = createRedis(loadRedisConnection({ REDIS_URL: `rediss://:pw@127.0.0.1:${port}`, ALOFT_REDIS_TLS_CA: cert }), {
+      retryStrategy: (n) => (n > 50 ? null : 100),
+    });
     r.on('error', () => undefined);
     expect(await r.ping()).toBe('PONG');
     await r.quit();
@@ -63,7 +106,17 @@ describe.skipIf(Boolean(process.env['REDIS_URL']))('Redis connection settings', 
     const dir = mkdtempSync(join(tmpdir(), 'aloft-sentinel-'));
     const port = await freePort();
     const conf = join(dir, 'sentinel.conf');
-    writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor aloftmain 127.0.0.1 ${primary.port} 1`, 'sentinel down-after-milliseconds aloftmain 2000', ''].join('\n'));
+    writeFileSync(
+      conf,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor aloftmain 127.0.0.1 ${primary.port} 1`,
+        'sentinel down-after-milliseconds aloftmain 2000',
+        '',
+      ].join('\n'),
+    );
     const sentinel = spawn(ensureRedisServer(), [conf, '--sentinel'], { stdio: 'ignore' });
     cleanups.push(() => {
       sentinel.kill('SIGKILL');

@@ -19,19 +19,34 @@ describe('retries in the store (real redis-server)', () => {
     noRetry?: boolean;
     expect: { state: string; try: number; delayMs?: number };
   }
-  const fail = (state: string, tryNumber: number, delayMs?: number): Step => ({ outcome: 'failed', expect: { state, try: tryNumber, ...(delayMs === undefined ? {} : { delayMs }) } });
+  const fail = (state: string, tryNumber: number, delayMs?: number): Step => ({
+    outcome: 'failed',
+    expect: { state, try: tryNumber, ...(delayMs === undefined ? {} : { delayMs }) },
+  });
 
   const CASES: [string, Opts, Step[]][] = [
     ['no retries: the first failure is final', { retries: 0 }, [fail('failed', 1)]],
-    ['two retries at a fixed delay, then failed', { retries: 2, retryDelay: '10s' }, [fail('up_for_retry', 2, 10_000), fail('up_for_retry', 3, 10_000), fail('failed', 3)]],
+    [
+      'two retries at a fixed delay, then failed',
+      { retries: 2, retryDelay: '10s' },
+      [fail('up_for_retry', 2, 10_000), fail('up_for_retry', 3, 10_000), fail('failed', 3)],
+    ],
     ['a retry that succeeds', { retries: 1, retryDelay: '5s' }, [fail('up_for_retry', 2, 5_000), { outcome: 'success', expect: { state: 'success', try: 2 } }]],
     [
       'exponential backoff, capped at maxRetryDelay',
       { retries: 4, retryDelay: '10s', retryExponentialBackoff: true, maxRetryDelay: '25s' },
       [fail('up_for_retry', 2, 10_000), fail('up_for_retry', 3, 20_000), fail('up_for_retry', 4, 25_000), fail('up_for_retry', 5, 25_000), fail('failed', 5)],
     ],
-    ['a non-retryable failure with retries left', { retries: 3, retryDelay: '10s' }, [{ outcome: 'failed', noRetry: true, expect: { state: 'failed', try: 1 } }]],
-    ['a non-retryable failure on a retry', { retries: 3, retryDelay: '10s' }, [fail('up_for_retry', 2, 10_000), { outcome: 'failed', noRetry: true, expect: { state: 'failed', try: 2 } }]],
+    [
+      'a non-retryable failure with retries left',
+      { retries: 3, retryDelay: '10s' },
+      [{ outcome: 'failed', noRetry: true, expect: { state: 'failed', try: 1 } }],
+    ],
+    [
+      'a non-retryable failure on a retry',
+      { retries: 3, retryDelay: '10s' },
+      [fail('up_for_retry', 2, 10_000), { outcome: 'failed', noRetry: true, expect: { state: 'failed', try: 2 } }],
+    ],
   ];
 
   it.each(CASES)('%s', async (_, opts, steps) => {

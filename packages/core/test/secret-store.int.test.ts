@@ -34,7 +34,9 @@ describe('SecretStore (real redis-server)', () => {
 
   it('without a key, refuses secrets and keeps plain values', async () => {
     const s = new SecretStore(conn, keys, undefined);
-    await expect(s.setConnection('db', { type: 'postgres', host: 'h', password: 'hunter2', extra: {} }, 'alice')).rejects.toThrow(/has a password, and Aloft's store keeps secrets only sealed: set ALOFT_SECRETS_KEYS/);
+    await expect(s.setConnection('db', { type: 'postgres', host: 'h', password: 'hunter2', extra: {} }, 'alice')).rejects.toThrow(
+      /has a password, and Aloft's store keeps secrets only sealed: set ALOFT_SECRETS_KEYS/,
+    );
     await expect(s.setConnection('db', { type: 'http', host: 'h', extra: { api_key: 'k-123' } }, 'alice')).rejects.toThrow(/extra "api_key"/);
     await expect(s.setVariable('db_password', 'hunter2', {}, 'alice')).rejects.toThrow(/variable "db_password" is secret \(its name says so\)/);
     await expect(s.setVariable('plain', 'hunter2', { secret: true }, 'alice')).rejects.toThrow(/variable "plain" is secret, and/);
@@ -47,8 +49,33 @@ describe('SecretStore (real redis-server)', () => {
 
   it('with a key, seals every value, shows only names and shapes, and audits who without the value', async () => {
     const s = new SecretStore(conn, keys, SecretCipher.fromSetting(KEY_A));
-    const summary = await s.setConnection('db', { type: 'postgres', host: 'db.internal', port: 5432, login: 'etl', password: 'hunter2', schema: 'w', extra: { sslmode: 'require', token: 'tok-999' }, description: 'warehouse' }, 'alice');
-    expect(summary).toEqual({ id: 'db', type: 'postgres', host: 'db.internal', port: 5432, login: 'etl', schema: 'w', description: 'warehouse', hasPassword: true, extraKeys: ['sslmode', 'token'], updatedAt: expect.any(Number), updatedBy: 'alice' });
+    const summary = await s.setConnection(
+      'db',
+      {
+        type: 'postgres',
+        host: 'db.internal',
+        port: 5432,
+        login: 'etl',
+        password: 'hunter2',
+        schema: 'w',
+        extra: { sslmode: 'require', token: 'tok-999' },
+        description: 'warehouse',
+      },
+      'alice',
+    );
+    expect(summary).toEqual({
+      id: 'db',
+      type: 'postgres',
+      host: 'db.internal',
+      port: 5432,
+      login: 'etl',
+      schema: 'w',
+      description: 'warehouse',
+      hasPassword: true,
+      extraKeys: ['sslmode', 'token'],
+      updatedAt: expect.any(Number),
+      updatedBy: 'alice',
+    });
     await s.setVariable('api_secret', 's3cr3t-var', {}, 'bob');
     await s.setVariable('limits', '{"max":3}', {}, 'bob');
     const c = await s.connection('db');
@@ -63,7 +90,14 @@ describe('SecretStore (real redis-server)', () => {
     await expect(s.variable('stolen')).rejects.toThrow(/does not open/);
     await s.delete('variable', 'stolen', 'carol');
     const audit = await s.audit();
-    expect(audit.map((a) => `${a.actor} ${a.action} ${a.kind} ${a.id}`)).toEqual(['carol deleted variable stolen', 'bob created variable limits', 'bob created variable api_secret', 'alice created connection db', 'alice created connection public-api', 'alice created variable region']);
+    expect(audit.map((a) => `${a.actor} ${a.action} ${a.kind} ${a.id}`)).toEqual([
+      'carol deleted variable stolen',
+      'bob created variable limits',
+      'bob created variable api_secret',
+      'alice created connection db',
+      'alice created connection public-api',
+      'alice created variable region',
+    ]);
   });
 
   it('rotates every value to the new key (and seals the ones kept in clear), after which the old key can go', async () => {

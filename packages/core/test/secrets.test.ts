@@ -13,11 +13,20 @@ describe('connections from text', () => {
       text: 'postgres://etl:p%40ss%2Fw0rd@db.internal:5432/warehouse?sslmode=require',
       want: { type: 'postgres', host: 'db.internal', port: 5432, login: 'etl', password: 'p@ss/w0rd', schema: 'warehouse', extra: { sslmode: 'require' } },
     },
-    { text: 'google-cloud-platform://?__extra__=%7B%22project%22%3A%22p1%22%2C%22scopes%22%3A%5B%22a%22%5D%7D', want: { type: 'google_cloud_platform', extra: { project: 'p1', scopes: ['a'] } } },
+    {
+      text: 'google-cloud-platform://?__extra__=%7B%22project%22%3A%22p1%22%2C%22scopes%22%3A%5B%22a%22%5D%7D',
+      want: { type: 'google_cloud_platform', extra: { project: 'p1', scopes: ['a'] } },
+    },
     { text: 'http://api.example.com', want: { type: 'http', host: 'api.example.com', extra: {} } },
     { text: 'http://:tok3n@api.example.com:8443', want: { type: 'http', host: 'api.example.com', port: 8443, password: 'tok3n', extra: {} } },
-    { text: '{"type":"redis","host":"r","port":"6379","password":"pw-json","extra":"{\\"db\\":2}"}', want: { type: 'redis', host: 'r', port: 6379, password: 'pw-json', extra: { db: 2 } } },
-    { text: '{"conn_type":"aws","login":"AKIA","password":"s3cr3t","extra":{"region_name":"eu-west-1"}}', want: { type: 'aws', login: 'AKIA', password: 's3cr3t', extra: { region_name: 'eu-west-1' } } },
+    {
+      text: '{"type":"redis","host":"r","port":"6379","password":"pw-json","extra":"{\\"db\\":2}"}',
+      want: { type: 'redis', host: 'r', port: 6379, password: 'pw-json', extra: { db: 2 } },
+    },
+    {
+      text: '{"conn_type":"aws","login":"AKIA","password":"s3cr3t","extra":{"region_name":"eu-west-1"}}',
+      want: { type: 'aws', login: 'AKIA', password: 's3cr3t', extra: { region_name: 'eu-west-1' } },
+    },
   ])('$text', ({ text, want }) => {
     const c = parseConnection('c', text, 'ALOFT_CONN_C');
     expect(c).toEqual({ id: 'c', ...want, uri: expect.any(String) });
@@ -63,7 +72,9 @@ describe('SecretCipher', () => {
   });
 
   it('refuses a key that is not 32 bytes, without repeating it', () => {
-    expect(() => SecretCipher.fromSetting('k:c2hvcnQ=')).toThrow('ALOFT_SECRETS_KEYS: key 1 ("k") must be 32 bytes in base64 (openssl rand -base64 32); it is 5 bytes');
+    expect(() => SecretCipher.fromSetting('k:c2hvcnQ=')).toThrow(
+      'ALOFT_SECRETS_KEYS: key 1 ("k") must be 32 bytes in base64 (openssl rand -base64 32); it is 5 bytes',
+    );
     expect(SecretCipher.fromSetting(' ')).toBeUndefined();
   });
 });

@@ -40,7 +40,9 @@ describe('reschedule-mode sensors in Redis (real redis-server)', () => {
     expect(await conn.zcard(store.keys.running('snstore'))).toBe(1);
 
     const nextPokeAt = Date.now() + 1000;
-    expect(await store.rescheduleTi(key, 1, { nextPokeAt, pokes: 1, logLines: [{ at: Date.now(), stream: 'system', line: 'poke 1: not yet' }] })).toBe('up_for_reschedule');
+    expect(await store.rescheduleTi(key, 1, { nextPokeAt, pokes: 1, logLines: [{ at: Date.now(), stream: 'system', line: 'poke 1: not yet' }] })).toBe(
+      'up_for_reschedule',
+    );
     expect(await store.getTi(key)).toMatchObject({ state: 'up_for_reschedule', try: 1, nextPokeAt, pokes: 1 });
     expect(await pool()).toMatchObject({ used: 0, queued: 1 });
     expect(await conn.zcard(store.keys.running('snstore'))).toBe(0);

@@ -41,7 +41,15 @@ d.externalTaskSensor({ id: 'upstream_run', externalDagId: 'etl', allowedStates: 
     expect(t['ready']).toMatchObject({
       kind: 'sensor',
       hasFunction: true,
-      sensor: { check: { type: 'fn' }, pokeIntervalMs: 60_000, timeoutMs: 7 * 24 * 3_600_000, mode: 'poke', exponentialBackoff: false, maxWaitMs: null, softFail: false },
+      sensor: {
+        check: { type: 'fn' },
+        pokeIntervalMs: 60_000,
+        timeoutMs: 7 * 24 * 3_600_000,
+        mode: 'poke',
+        exponentialBackoff: false,
+        maxWaitMs: null,
+        softFail: false,
+      },
     });
     expect(t['file']).toMatchObject({
       hasFunction: false,
@@ -50,7 +58,14 @@ d.externalTaskSensor({ id: 'upstream_run', externalDagId: 'etl', allowedStates: 
     expect(t['http']).toMatchObject({
       hasFunction: true,
       sensor: {
-        check: { type: 'http', url: 'https://api.example.com/health', method: 'GET', headers: { authorization: 'Bearer {{ conf.token }}' }, requestTimeoutMs: 30_000, hasResponseCheck: true },
+        check: {
+          type: 'http',
+          url: 'https://api.example.com/health',
+          method: 'GET',
+          headers: { authorization: 'Bearer {{ conf.token }}' },
+          requestTimeoutMs: 30_000,
+          hasResponseCheck: true,
+        },
         exponentialBackoff: true,
         maxWaitMs: 120_000,
       },
@@ -94,14 +109,34 @@ d.fileSensor({ id: 'f', path: '/x', mode: 'wait', timeout: 'soon', maxWait: '1m'
       [`d.sensor({ id: 's', poke: 'yes' })`, 'poke', 'poke must be a function'],
       [`d.fileSensor({ id: 's', path: '' })`, 'path', 'path must be a non-empty string (got "")'],
       [`d.httpSensor({ id: 's', url: 'ftp://x' })`, 'url', 'url must be an http:// or https:// URL (got "ftp://x")'],
-      [`d.httpSensor({ id: 's', url: 'http://x', method: 'FETCH' })`, 'method', 'method must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS (got "FETCH")'],
+      [
+        `d.httpSensor({ id: 's', url: 'http://x', method: 'FETCH' })`,
+        'method',
+        'method must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS (got "FETCH")',
+      ],
       [`d.httpSensor({ id: 's', url: 'http://x', headers: { authorization: 42 } })`, 'headers.authorization', 'headers.authorization must be a string'],
       [`d.httpSensor({ id: 's', url: 'http://x', responseCheck: true })`, 'responseCheck', 'responseCheck must be a function (got boolean)'],
       [`d.externalTaskSensor({ id: 's', externalDagId: 'a b' })`, 'externalDagId', 'externalDagId must be a DAG id'],
-      [`d.externalTaskSensor({ id: 's', externalDagId: 'etl', allowedStates: ['skipped'] })`, 'allowedStates', 'allowedStates must be a list of run states (queued, running, success, failed) (got ["skipped"])'],
-      [`d.externalTaskSensor({ id: 's', externalDagId: 'etl', externalTaskId: 'x', allowedStates: ['done'] })`, 'allowedStates', 'allowedStates must be a list of task states'],
-      [`d.externalTaskSensor({ id: 's', externalDagId: 'etl', allowedStates: ['success'], failedStates: ['success'] })`, 'failedStates', 'success cannot be in both allowedStates and failedStates'],
-      [`d.externalTaskSensor({ id: 's', externalDagId: 'etl', executionDelta: -5 })`, 'executionDelta', 'executionDelta must be a non-negative number of ms (got -5)'],
+      [
+        `d.externalTaskSensor({ id: 's', externalDagId: 'etl', allowedStates: ['skipped'] })`,
+        'allowedStates',
+        'allowedStates must be a list of run states (queued, running, success, failed) (got ["skipped"])',
+      ],
+      [
+        `d.externalTaskSensor({ id: 's', externalDagId: 'etl', externalTaskId: 'x', allowedStates: ['done'] })`,
+        'allowedStates',
+        'allowedStates must be a list of task states',
+      ],
+      [
+        `d.externalTaskSensor({ id: 's', externalDagId: 'etl', allowedStates: ['success'], failedStates: ['success'] })`,
+        'failedStates',
+        'success cannot be in both allowedStates and failedStates',
+      ],
+      [
+        `d.externalTaskSensor({ id: 's', externalDagId: 'etl', executionDelta: -5 })`,
+        'executionDelta',
+        'executionDelta must be a non-negative number of ms (got -5)',
+      ],
       [`d.sensor({ id: 's', poke: () => true, expand: { x: 'nope' } })`, 'expand.x', 'expand.x must be a list'],
     ];
     for (const [decl, field, message] of cases) {

@@ -86,7 +86,9 @@ describe('the template sandbox', () => {
     expect(() => renderTemplate('{{ range.constructor("x") }}', ctx, 'etl.load command')).toThrow(
       'template in etl.load command: "constructor" cannot be used in a template: a template sees data (strings, numbers, lists, objects) and the functions Aloft gives it, nothing of JavaScript',
     );
-    expect(() => renderTemplate('{{ ds.replace("-", "") }}', ctx, 'etl.load command')).toThrow(/"replace" is a JavaScript method of a string, which a template cannot call; use a filter instead \(\| replace/);
+    expect(() => renderTemplate('{{ ds.replace("-", "") }}', ctx, 'etl.load command')).toThrow(
+      /"replace" is a JavaScript method of a string, which a template cannot call; use a filter instead \(\| replace/,
+    );
     expect(() => renderTemplate('{{ "x" | constructor }}', ctx, 'etl.load command')).toThrow('template in etl.load command: filter not found: constructor');
   });
 
@@ -121,7 +123,9 @@ describe('the template sandbox', () => {
   });
 
   it('keeps what templates use: names, data, filters, loops, cycler, joiner, macros', () => {
-    expect(renderTemplate('{{ params.limit * 2 }} {{ outputs.extract.rows }} {{ ti_output("extract").rows }} {{ ds | replace("-", "") }}', ctx, 'x')).toBe('20 42 42 20260328');
+    expect(renderTemplate('{{ params.limit * 2 }} {{ outputs.extract.rows }} {{ ti_output("extract").rows }} {{ ds | replace("-", "") }}', ctx, 'x')).toBe(
+      '20 42 42 20260328',
+    );
     expect(renderTemplate('{% set c = cycler("a", "b") %}{% for i in range(3) %}{{ c.next() }}{{ loop.index }}{% endfor %}', ctx, 'x')).toBe('a1b2a3');
     expect(renderTemplate('{% set j = joiner("|") %}{% for x in [1, 2] %}{{ j() }}{{ x }}{% endfor %}', ctx, 'x')).toBe('1|2');
     expect(renderTemplate('{% macro q(s) %}"{{ s | upper }}"{% endmacro %}{{ q(dag_id) }} {{ "limit" in params }}', ctx, 'x')).toBe('"ETL" true');

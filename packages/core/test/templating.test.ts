@@ -36,8 +36,12 @@ describe('templating', () => {
   });
 
   it('names the place and the variable when a template uses something that does not exist', () => {
-    expect(() => renderTemplate('echo {{ dss }}', ctx, 'etl.load command')).toThrow(/template in etl\.load command: {{ dss }} is undefined \(line 1, column 6\); a template can use ds, ds_nodash/);
-    expect(() => renderArgs(['ok', '{{ params.nope.deeper }}'], ctx, 'etl.load arguments')).toThrow(/etl\.load arguments\[1\]: {{ params.nope.deeper }} is undefined/);
+    expect(() => renderTemplate('echo {{ dss }}', ctx, 'etl.load command')).toThrow(
+      /template in etl\.load command: {{ dss }} is undefined \(line 1, column 6\); a template can use ds, ds_nodash/,
+    );
+    expect(() => renderArgs(['ok', '{{ params.nope.deeper }}'], ctx, 'etl.load arguments')).toThrow(
+      /etl\.load arguments\[1\]: {{ params.nope.deeper }} is undefined/,
+    );
     expect(() => renderTemplate('{{ ti_output("missing") }}', ctx, 'x')).toThrow(/no output from upstream task "missing"/);
   });
 });

@@ -30,7 +30,10 @@ type Counts = Partial<Record<'success' | 'failed' | 'skipped' | 'upstream_failed
   /** Expanded mapped upstreams: [instances, success, skipped, failed, upstream_failed]. */
   mapped?: [number, number, number, number, number][];
 };
-const states = ({ mapped = [], ...c }: Counts) => [...Object.entries(c).flatMap(([s, n]) => Array<string>(n).fill(s)), ...mapped.map((m) => `mapped ${m.join(' ')}`)];
+const states = ({ mapped = [], ...c }: Counts) => [
+  ...Object.entries(c).flatMap(([s, n]) => Array<string>(n).fill(s)),
+  ...mapped.map((m) => `mapped ${m.join(' ')}`),
+];
 
 // [rule, upstream states, decision]
 const ROWS: [string, Counts, string][] = [

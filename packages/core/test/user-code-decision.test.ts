@@ -30,11 +30,32 @@ describe('userCodeDecision', () => {
 
   it.each([
     { case: 'no identity asked for', who: undefined, needs: [{ path: closed, kind: 'dir' as const }], want: { identity: undefined } },
-    { case: 'everything readable', who: nobody, needs: [{ path: open, kind: 'dir' as const }, { path: file, kind: 'file' as const }], want: { identity: nobody } },
+    {
+      case: 'everything readable',
+      who: nobody,
+      needs: [
+        { path: open, kind: 'dir' as const },
+        { path: file, kind: 'file' as const },
+      ],
+      want: { identity: nobody },
+    },
     { case: 'a closed folder', who: nobody, needs: [{ path: closed, kind: 'dir' as const }], want: { identity: undefined, blocked: `${closed} (mode 0700)` } },
-    { case: 'an open folder under a closed one', who: nobody, needs: [{ path: open, kind: 'dir' as const }, { path: inner, kind: 'dir' as const }], want: { identity: undefined, blocked: `${closed} (mode 0700)` } },
+    {
+      case: 'an open folder under a closed one',
+      who: nobody,
+      needs: [
+        { path: open, kind: 'dir' as const },
+        { path: inner, kind: 'dir' as const },
+      ],
+      want: { identity: undefined, blocked: `${closed} (mode 0700)` },
+    },
     { case: 'a private file', who: nobody, needs: [{ path: secret, kind: 'file' as const }], want: { identity: undefined, blocked: `${secret} (mode 0600)` } },
-    { case: 'a missing file', who: nobody, needs: [{ path: join(open, 'gone.ts'), kind: 'file' as const }], want: { identity: undefined, blocked: `${join(open, 'gone.ts')} (missing)` } },
+    {
+      case: 'a missing file',
+      who: nobody,
+      needs: [{ path: join(open, 'gone.ts'), kind: 'file' as const }],
+      want: { identity: undefined, blocked: `${join(open, 'gone.ts')} (missing)` },
+    },
   ])('$case', ({ who, needs, want }) => {
     expect(userCodeDecision(who, needs)).toEqual(want);
   });

@@ -144,7 +144,10 @@ function json(res: ServerResponse, code: number, body: unknown): void {
 
 /** Equality-based label selectors: `a=b`, `a==b`, `a!=b`, `a`, `!a`, comma-separated. */
 export function parseSelector(sel: string | undefined): (labels: Record<string, string>) => boolean {
-  const terms = (sel ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  const terms = (sel ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   return (labels) =>
     terms.every((t) => {
       let m = /^([^!=]+)!=(.*)$/.exec(t);
@@ -183,13 +186,19 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 function podProblems(body: Obj): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries((body['metadata']?.labels ?? {}) as Record<string, unknown>)) {
-    if (typeof v !== 'string' || v.length > 63 || !LABEL_VALUE.test(v)) out.push(`metadata.labels: Invalid value: ${JSON.stringify(v)}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.' (label ${k})`);
+    if (typeof v !== 'string' || v.length > 63 || !LABEL_VALUE.test(v))
+      out.push(
+        `metadata.labels: Invalid value: ${JSON.stringify(v)}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.' (label ${k})`,
+      );
   }
   const containers = [...((body['spec']?.initContainers ?? []) as Obj[]), ...((body['spec']?.containers ?? []) as Obj[])];
   containers.forEach((c, i) => {
     for (const kind of ['requests', 'limits']) {
       for (const [r, q] of Object.entries((c?.['resources']?.[kind] ?? {}) as Record<string, unknown>)) {
-        if (typeof q !== 'string' || !QUANTITY.test(q)) out.push(`spec.containers[${i}].resources.${kind}[${r}]: Invalid value: ${JSON.stringify(q)}: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'`);
+        if (typeof q !== 'string' || !QUANTITY.test(q))
+          out.push(
+            `spec.containers[${i}].resources.${kind}[${r}]: Invalid value: ${JSON.stringify(q)}: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'`,
+          );
       }
     }
   });
@@ -322,9 +331,16 @@ export async function startEmulator(
   }
 
   /** Runs one container's command; resolves with its exit code and termination message. */
-  function runContainer(p: PodState, spec: Obj, run: ContainerRun, env: Record<string, string>): Promise<{ code: number; message: string; startError?: boolean }> {
+  function runContainer(
+    p: PodState,
+    spec: Obj,
+    run: ContainerRun,
+    env: Record<string, string>,
+  ): Promise<{ code: number; message: string; startError?: boolean }> {
     run.termFile = join(p.dir, `${run.name}.termination-log`);
-    const argv = [...((spec['command'] ?? []) as string[]), ...((spec['args'] ?? []) as string[])].map((a) => a.replaceAll('/dev/termination-log', run.termFile!));
+    const argv = [...((spec['command'] ?? []) as string[]), ...((spec['args'] ?? []) as string[])].map((a) =>
+      a.replaceAll('/dev/termination-log', run.termFile!),
+    );
     run.started = true;
     if (argv.length === 0) {
       // An image's default entrypoint: nothing to run here; it ends at once.
@@ -375,7 +391,9 @@ export async function startEmulator(
     const all = st.containerStatuses as Obj[];
     if (!all.every((c) => c.state.terminated)) return;
     st.phase = all.every((c) => c.state.terminated.exitCode === 0) ? 'Succeeded' : 'Failed';
-    st.conditions = (st.conditions as Obj[]).map((c) => (c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False', reason: 'PodCompleted' } : c));
+    st.conditions = (st.conditions as Obj[]).map((c) =>
+      c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False', reason: 'PodCompleted' } : c,
+    );
     publish(p.obj['metadata'].namespace, 'MODIFIED', p.obj);
   }
 
@@ -475,7 +493,11 @@ export async function startEmulator(
     for (const { c, run } of runs) {
       const crash = behaviour === 'crashloop' && run === main.run;
       const once = async (): Promise<void> => {
-        const cmd = crash ? { ...c, command: ['sh', '-c', 'echo crashing; exit 1'], args: [] } : behaviour === 'oom' && run === main.run && !c.command ? { ...c, command: ['sleep', '10'] } : c;
+        const cmd = crash
+          ? { ...c, command: ['sh', '-c', 'echo crashing; exit 1'], args: [] }
+          : behaviour === 'oom' && run === main.run && !c.command
+            ? { ...c, command: ['sleep', '10'] }
+            : c;
         const { code, message, startError } = await runContainer(p, cmd, run, envs.get(c.name)!);
         if (p.deleting || stopped) return;
         if (crash) {
@@ -529,7 +551,11 @@ export async function startEmulator(
         const images = [...((spec.initContainers ?? []) as Obj[]), ...(spec.containers as Obj[])].map((c) => c.image as string);
         const invalid = images.find((i) => /[A-Z\s]/.test(i) || i === '');
         if (invalid !== undefined) {
-          setWaiting(p, 'InvalidImageName', `Failed to apply default image tag "${invalid}": couldn't parse image reference "${invalid}": invalid reference format`);
+          setWaiting(
+            p,
+            'InvalidImageName',
+            `Failed to apply default image tag "${invalid}": couldn't parse image reference "${invalid}": invalid reference format`,
+          );
           event(p, 'Warning', 'InspectFailed', `Failed to apply default image tag "${invalid}"`);
           publish(ns, 'MODIFIED', p.obj);
           return;
@@ -542,7 +568,8 @@ export async function startEmulator(
           event(p, 'Warning', 'Failed', `Failed to pull image "${missing}": ${msg}`);
           publish(ns, 'MODIFIED', p.obj);
           later(p, 200, () => {
-            for (const c of st.containerStatuses as Obj[]) c.state = { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${missing}"` } };
+            for (const c of st.containerStatuses as Obj[])
+              c.state = { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${missing}"` } };
             event(p, 'Normal', 'BackOff', `Back-off pulling image "${missing}"`);
             publish(ns, 'MODIFIED', p.obj);
           });
@@ -557,7 +584,10 @@ export async function startEmulator(
     const name = body?.metadata?.name;
     const containers = body?.spec?.containers as Obj[] | undefined;
     const problems: string[] = [];
-    if (typeof name !== 'string' || name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) problems.push(`metadata.name: Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`);
+    if (typeof name !== 'string' || name.length > 253 || !DNS1123_SUBDOMAIN.test(name))
+      problems.push(
+        `metadata.name: Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`,
+      );
     if (!Array.isArray(containers) || containers.length === 0) problems.push('spec.containers: Required value');
     for (const [i, c] of (containers ?? []).entries()) {
       if (!c?.name) problems.push(`spec.containers[${i}].name: Required value`);
@@ -569,7 +599,12 @@ export async function startEmulator(
     const quota = quotas.get(ns);
     const used = [...pods.values()].filter((p) => p.obj['metadata'].namespace === ns && !['Succeeded', 'Failed'].includes(p.obj['status'].phase)).length;
     if (quota !== undefined && used >= quota) {
-      return status(res, 403, 'Forbidden', `pods "${name}" is forbidden: exceeded quota: pod-count, requested: pods=1, used: pods=${used}, limited: pods=${quota}`);
+      return status(
+        res,
+        403,
+        'Forbidden',
+        `pods "${name}" is forbidden: exceeded quota: pod-count, requested: pods=1, used: pods=${used}, limited: pods=${quota}`,
+      );
     }
     const obj: Obj = structuredClone(body);
     obj['apiVersion'] = 'v1';
@@ -579,8 +614,26 @@ export async function startEmulator(
     obj['status'] = {
       phase: 'Pending',
       qosClass: 'BestEffort',
-      containerStatuses: (containers ?? []).map((c) => ({ name: c.name, image: c.image, imageID: '', ready: false, restartCount: 0, started: false, state: { waiting: { reason: 'Pending' } } })),
-      ...(obj['spec'].initContainers?.length ? { initContainerStatuses: (obj['spec'].initContainers as Obj[]).map((c) => ({ name: c.name, image: c.image, ready: false, restartCount: 0, state: { waiting: { reason: 'PodInitializing' } } })) } : {}),
+      containerStatuses: (containers ?? []).map((c) => ({
+        name: c.name,
+        image: c.image,
+        imageID: '',
+        ready: false,
+        restartCount: 0,
+        started: false,
+        state: { waiting: { reason: 'Pending' } },
+      })),
+      ...(obj['spec'].initContainers?.length
+        ? {
+            initContainerStatuses: (obj['spec'].initContainers as Obj[]).map((c) => ({
+              name: c.name,
+              image: c.image,
+              ready: false,
+              restartCount: 0,
+              state: { waiting: { reason: 'PodInitializing' } },
+            })),
+          }
+        : {}),
     };
     const p: PodState = { obj, containers: new Map(), timers: [], deleting: false, dir: mkdtempSync(join(tmpdir(), 'k8s-emu-')) };
     if (opts.runAs) chownSync(p.dir, opts.runAs.uid, opts.runAs.gid);
@@ -673,7 +726,8 @@ export async function startEmulator(
         if (p.obj['metadata'].namespace === ns && selector(p.obj['metadata'].labels ?? {})) res.write(`${JSON.stringify({ type: 'ADDED', object: p.obj })}\n`);
       }
     } else {
-      for (const h of history) if (h.rv > Number(from) && h.ns === ns && selector(h.obj['metadata'].labels ?? {})) res.write(`${JSON.stringify({ type: h.type, object: h.obj })}\n`);
+      for (const h of history)
+        if (h.rv > Number(from) && h.ns === ns && selector(h.obj['metadata'].labels ?? {})) res.write(`${JSON.stringify({ type: h.type, object: h.obj })}\n`);
     }
     const w: Watcher = { ns, selector, res };
     watchers.add(w);
@@ -684,7 +738,10 @@ export async function startEmulator(
     if (timeout > 0) setTimeout(() => res.end(), timeout * 1000).unref();
     if (q.get('allowWatchBookmarks') === 'true') {
       // Like the API server: now and then, the current version with no object change.
-      const t = setInterval(() => res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(rv) } } })}\n`), 2000);
+      const t = setInterval(
+        () => res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(rv) } } })}\n`),
+        2000,
+      );
       t.unref();
       res.on('close', () => clearInterval(t));
     }
@@ -713,7 +770,12 @@ export async function startEmulator(
       if (faults && (faults.match ? faults.match.test(line) : !streaming) && Math.random() < faults.rate) {
         if (faults.retryAfter !== undefined) res.setHeader('retry-after', String(faults.retryAfter));
         const reason = faults.status === 429 ? 'TooManyRequests' : 'InternalError';
-        return status(res, faults.status, reason, faults.status === 429 ? 'Too many requests, please try again later.' : 'Internal error occurred: emulated fault');
+        return status(
+          res,
+          faults.status,
+          reason,
+          faults.status === 429 ? 'Too many requests, please try again later.' : 'Internal error occurred: emulated fault',
+        );
       }
       if (url.pathname === '/api/v1/namespaces' && req.method === 'GET') {
         const items = [...namespaces].map((n) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n }, status: { phase: 'Active' } }));
@@ -752,7 +814,12 @@ export async function startEmulator(
       m = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(url.pathname);
       if (m && req.method === 'GET') {
         const ns = m[1]!;
-        const fs = Object.fromEntries((q.get('fieldSelector') ?? '').split(',').filter(Boolean).map((t) => t.split('=') as [string, string]));
+        const fs = Object.fromEntries(
+          (q.get('fieldSelector') ?? '')
+            .split(',')
+            .filter(Boolean)
+            .map((t) => t.split('=') as [string, string]),
+        );
         const items = events.filter(
           (e) =>
             e['metadata'].namespace === ns &&

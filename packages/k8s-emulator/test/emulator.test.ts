@@ -59,7 +59,9 @@ describe('Kubernetes API emulator', () => {
     const badQty = pod('a3', ['true']);
     badQty.spec!.containers[0]!.resources = { limits: { memory: 'lots' } };
     await expect(api.createNamespacedPod({ namespace: 'default', body: badQty })).rejects.toMatchObject({ code: 422 });
-    await expect(api.createNamespacedPod({ namespace: 'default', body: pod('a4', ['true'], { labels: { team: 'bad value!' } }) })).rejects.toMatchObject({ code: 422 });
+    await expect(api.createNamespacedPod({ namespace: 'default', body: pod('a4', ['true'], { labels: { team: 'bad value!' } }) })).rejects.toMatchObject({
+      code: 422,
+    });
     emu.addNamespace('jobs');
     expect((await api.listNamespace()).items.map((n) => n.metadata?.name)).toEqual(expect.arrayContaining(['default', 'jobs']));
   });
@@ -104,7 +106,12 @@ describe('Kubernetes API emulator', () => {
 
     emu.compactHistory();
     const events: { type: string; code?: number }[] = [];
-    await new Watch(kc).watch('/api/v1/namespaces/default/pods', { resourceVersion: from }, (type, obj: { code?: number }) => events.push({ type, code: obj.code }), () => undefined);
+    await new Watch(kc).watch(
+      '/api/v1/namespaces/default/pods',
+      { resourceVersion: from },
+      (type, obj: { code?: number }) => events.push({ type, code: obj.code }),
+      () => undefined,
+    );
     await until('the 410', async () => events.length > 0);
     expect(events[0]).toEqual({ type: 'ERROR', code: 410 });
   });
@@ -122,7 +129,11 @@ describe('Kubernetes API emulator', () => {
     const w = text(rest);
     await new Log(kc).log('default', 'ticker', 'main', w, { follow: true, timestamps: true, sinceTime: last.slice(0, 19) + 'Z' });
     await new Promise((r) => w.on('finish', r));
-    const after = rest.join('').trim().split('\n').filter((l) => l.slice(0, l.indexOf(' ')) > last.slice(0, last.indexOf(' ')));
+    const after = rest
+      .join('')
+      .trim()
+      .split('\n')
+      .filter((l) => l.slice(0, l.indexOf(' ')) > last.slice(0, last.indexOf(' ')));
     const all = [...first, ...after].map((l) => l.slice(l.indexOf(' ') + 1));
     expect(all).toEqual(['tick 1', 'tick 2', 'tick 3', 'tick 4', 'tick 5', 'tick 6']);
   });
@@ -140,7 +151,10 @@ describe('Kubernetes API emulator', () => {
     const make = (name: string, behaviour: string, extra: Partial<V1Pod['spec']> = {}) =>
       api.createNamespacedPod({
         namespace: 'default',
-        body: { ...pod(name, ['sleep', '5'], { annotations: { 'emulator.aloft.dev/behaviour': behaviour } }), spec: { ...pod(name, ['sleep', '5']).spec!, ...extra } },
+        body: {
+          ...pod(name, ['sleep', '5'], { annotations: { 'emulator.aloft.dev/behaviour': behaviour } }),
+          spec: { ...pod(name, ['sleep', '5']).spec!, ...extra },
+        },
       });
     await make('pullfail', 'image-pull-failure');
     await make('oomer', 'oom');
@@ -151,7 +165,9 @@ describe('Kubernetes API emulator', () => {
       namespace: 'default',
       body: {
         metadata: { name: 'nosecret' },
-        spec: { containers: [{ name: 'main', image: 'busybox', command: ['true'], env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 'absent', key: 'k' } } }] }] },
+        spec: {
+          containers: [{ name: 'main', image: 'busybox', command: ['true'], env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 'absent', key: 'k' } } }] }],
+        },
       },
     });
     const waiting = (name: string, reason: string) =>

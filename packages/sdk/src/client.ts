@@ -166,13 +166,19 @@ export class AloftHttpClient {
   }
 
   /** Creates the runs of every scheduled logical date in [from, to]; existing ones are skipped unless `rerun`. */
-  backfill(dagId: string, opts: { from: Date | string; to: Date | string; rerun?: boolean; conf?: Record<string, unknown> }): Promise<{ created: string[]; skipped: string[]; rerun: string[] }> {
+  backfill(
+    dagId: string,
+    opts: { from: Date | string; to: Date | string; rerun?: boolean; conf?: Record<string, unknown> },
+  ): Promise<{ created: string[]; skipped: string[]; rerun: string[] }> {
     const iso = (d: Date | string) => (d instanceof Date ? d.toISOString() : d);
     return this.#call('POST', `/dags/${seg(dagId)}/backfill`, { body: { from: iso(opts.from), to: iso(opts.to), rerun: opts.rerun, conf: opts.conf } });
   }
 
   /** Clears the task instances of every run in [from, to]: tasks matching `taskRegex`, only failed ones, with downstream. */
-  clearRange(dagId: string, opts: { from: Date | string; to: Date | string; taskRegex?: string; downstream?: boolean; failedOnly?: boolean }): Promise<{ runs: number; cleared: number }> {
+  clearRange(
+    dagId: string,
+    opts: { from: Date | string; to: Date | string; taskRegex?: string; downstream?: boolean; failedOnly?: boolean },
+  ): Promise<{ runs: number; cleared: number }> {
     const iso = (d: Date | string) => (d instanceof Date ? d.toISOString() : d);
     return this.#call('POST', `/dags/${seg(dagId)}/clear`, { body: { ...opts, from: iso(opts.from), to: iso(opts.to) } });
   }
@@ -242,7 +248,9 @@ export class AloftHttpClient {
    * 1000, max 10000). A mapped task's instances each have their own log: pass `mapIndex`.
    */
   getLog(dagId: string, runId: string, taskId: string, opts: InstanceOptions & { try?: number; from?: number; count?: number } = {}): Promise<LogPage> {
-    return this.#call('GET', `${this.#task(dagId, runId, taskId)}/logs`, { query: { try: opts.try, from: opts.from, count: opts.count, mapIndex: opts.mapIndex } });
+    return this.#call('GET', `${this.#task(dagId, runId, taskId)}/logs`, {
+      query: { try: opts.try, from: opts.from, count: opts.count, mapIndex: opts.mapIndex },
+    });
   }
 
   /** What the task returned (its XCom), or `null`; a mapped task as a whole gives its instances' outputs as a list. */
@@ -262,7 +270,10 @@ export class AloftHttpClient {
     try {
       let res: Response;
       try {
-        res = await this.#fetch(this.#url(path, { try: opts.try, from: opts.from, mapIndex: opts.mapIndex }), { headers: this.#headers('text/event-stream'), signal: ex.signal });
+        res = await this.#fetch(this.#url(path, { try: opts.try, from: opts.from, mapIndex: opts.mapIndex }), {
+          headers: this.#headers('text/event-stream'),
+          signal: ex.signal,
+        });
       } catch (err) {
         throw ex.failure(err);
       }
@@ -403,7 +414,13 @@ export class AloftHttpClient {
       try {
         return JSON.parse(text) as T;
       } catch {
-        throw new AloftApiError(res.status, `expected JSON from ${request}, got ${res.headers.get('content-type') ?? 'no content type'}`, undefined, request, text);
+        throw new AloftApiError(
+          res.status,
+          `expected JSON from ${request}, got ${res.headers.get('content-type') ?? 'no content type'}`,
+          undefined,
+          request,
+          text,
+        );
       }
     } finally {
       ex.close();

@@ -9,7 +9,8 @@ export type Schedule = { kind: 'cron'; expression: string } | { kind: 'interval'
 
 export type RunState = 'queued' | 'running' | 'success' | 'failed';
 export type RunType = 'scheduled' | 'manual' | 'backfill' | 'adhoc' | 'dataset_triggered';
-export type TaskState = 'none' | 'scheduled' | 'queued' | 'running' | 'success' | 'failed' | 'up_for_retry' | 'up_for_reschedule' | 'upstream_failed' | 'skipped';
+export type TaskState =
+  'none' | 'scheduled' | 'queued' | 'running' | 'success' | 'failed' | 'up_for_retry' | 'up_for_reschedule' | 'upstream_failed' | 'skipped';
 export type TaskKind = 'empty' | 'command' | 'fn' | 'branch' | 'shortCircuit' | 'kubernetesPod' | 'triggerDagRun' | 'sensor';
 /** States a task instance can be marked with by hand. */
 export type MarkState = 'success' | 'failed' | 'skipped';

@@ -6,8 +6,12 @@ import { handle } from './http.js';
 /** Datasets that tasks update or DAGs are scheduled on. */
 export function datasetRoutes(client: AloftClient): Router {
   const r = express.Router();
-  r.get('/datasets', requireRole('viewer'), handle(async (_req, res) => {
-    res.json({ datasets: await client.listDatasets() });
-  }));
+  r.get(
+    '/datasets',
+    requireRole('viewer'),
+    handle(async (_req, res) => {
+      res.json({ datasets: await client.listDatasets() });
+    }),
+  );
   return r;
 }

@@ -6,8 +6,12 @@ import { handle } from './http.js';
 /** DAG files that failed to import. */
 export function importErrorRoutes(client: AloftClient): Router {
   const r = express.Router();
-  r.get('/importErrors', requireRole('viewer'), handle(async (_req, res) => {
-    res.json({ importErrors: await client.importErrors() });
-  }));
+  r.get(
+    '/importErrors',
+    requireRole('viewer'),
+    handle(async (_req, res) => {
+      res.json({ importErrors: await client.importErrors() });
+    }),
+  );
   return r;
 }

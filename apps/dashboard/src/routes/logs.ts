@@ -31,21 +31,29 @@ export function logRoutes(o: LogRoutesOptions): Router {
   const r = express.Router();
   const viewer = requireRole('viewer');
 
-  r.get('/dags/:dagId/runs/:runId/tasks/:taskId/logs', viewer, handle(async (req, res) => {
-    const q = parse(LogQuery, req.query);
-    const [dagId, runId, taskId] = [param(req, 'dagId'), param(req, 'runId'), param(req, 'taskId')];
-    const ti = loggedInstance(await client.getTaskInstance(dagId, runId, taskId, q.mapIndex));
-    const tryNo = q.try ?? ti.try;
-    // Line numbers are absolute; past the log's cap the first lines are gone, and `from` says
-    // where the answer starts.
-    const page = await client.readLog(dagId, runId, taskId, { try: tryNo, from: q.from, count: q.count, mapIndex: q.mapIndex });
-    res.json({ try: tryNo, from: page.from, next: page.from + page.lines.length, lines: page.lines });
-  }));
-  r.get('/dags/:dagId/runs/:runId/tasks/:taskId/logs/stream', viewer, handle(async (req, res) => {
-    const q = parse(Follow, req.query);
-    const key = { dagId: param(req, 'dagId'), runId: param(req, 'runId'), taskId: param(req, 'taskId'), mapIndex: q.mapIndex };
-    const ti = loggedInstance(await client.getTaskInstance(key.dagId, key.runId, key.taskId, key.mapIndex));
-    await followLog(res, { client, hub: o.hub, key, tryNo: q.try ?? Math.max(ti.try, 1), from: q.from, pollMs: o.followPollMs });
-  }));
+  r.get(
+    '/dags/:dagId/runs/:runId/tasks/:taskId/logs',
+    viewer,
+    handle(async (req, res) => {
+      const q = parse(LogQuery, req.query);
+      const [dagId, runId, taskId] = [param(req, 'dagId'), param(req, 'runId'), param(req, 'taskId')];
+      const ti = loggedInstance(await client.getTaskInstance(dagId, runId, taskId, q.mapIndex));
+      const tryNo = q.try ?? ti.try;
+      // Line numbers are absolute; past the log's cap the first lines are gone, and `from` says
+      // where the answer starts.
+      const page = await client.readLog(dagId, runId, taskId, { try: tryNo, from: q.from, count: q.count, mapIndex: q.mapIndex });
+      res.json({ try: tryNo, from: page.from, next: page.from + page.lines.length, lines: page.lines });
+    }),
+  );
+  r.get(
+    '/dags/:dagId/runs/:runId/tasks/:taskId/logs/stream',
+    viewer,
+    handle(async (req, res) => {
+      const q = parse(Follow, req.query);
+      const key = { dagId: param(req, 'dagId'), runId: param(req, 'runId'), taskId: param(req, 'taskId'), mapIndex: q.mapIndex };
+      const ti = loggedInstance(await client.getTaskInstance(key.dagId, key.runId, key.taskId, key.mapIndex));
+      await followLog(res, { client, hub: o.hub, key, tryNo: q.try ?? Math.max(ti.try, 1), from: q.from, pollMs: o.followPollMs });
+    }),
+  );
   return r;
 }

@@ -10,16 +10,28 @@ const { PoolSet } = API_SCHEMAS;
 export function poolRoutes(client: AloftClient): Router {
   const r = express.Router();
   const operator = requireRole('operator');
-  r.get('/pools', requireRole('viewer'), handle(async (_req, res) => {
-    res.json({ pools: await client.listPools() });
-  }));
-  r.put('/pools/:name', operator, handle(async (req, res) => {
-    const body = parse(PoolSet, req.body);
-    res.json(await client.setPool(param(req, 'name'), body.slots, body.description));
-  }));
-  r.delete('/pools/:name', operator, handle(async (req, res) => {
-    await client.deletePool(param(req, 'name'));
-    res.status(204).end();
-  }));
+  r.get(
+    '/pools',
+    requireRole('viewer'),
+    handle(async (_req, res) => {
+      res.json({ pools: await client.listPools() });
+    }),
+  );
+  r.put(
+    '/pools/:name',
+    operator,
+    handle(async (req, res) => {
+      const body = parse(PoolSet, req.body);
+      res.json(await client.setPool(param(req, 'name'), body.slots, body.description));
+    }),
+  );
+  r.delete(
+    '/pools/:name',
+    operator,
+    handle(async (req, res) => {
+      await client.deletePool(param(req, 'name'));
+      res.status(204).end();
+    }),
+  );
   return r;
 }

@@ -20,8 +20,14 @@ const Retry = {
   retries: z.number().int().min(0).max(100).optional(),
   retryDelayMs: z.number().int().min(0).max(86_400_000).optional(),
   executionTimeoutMs: z.number().int().min(1).optional(),
-  queue: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'letters, digits and _ . - only').optional(),
-  taskId: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, _ or - only').optional(),
+  queue: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'letters, digits and _ . - only')
+    .optional(),
+  taskId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, _ or - only')
+    .optional(),
 };
 const Job = z.discriminatedUnion('kind', [
   z.object({
@@ -55,11 +61,17 @@ const Follow = z.object({
 const Watch = z.object({
   dagId: z.string().optional(),
   runId: z.string().optional(),
-  types: z.string().regex(/^(run|ti|dag)(,(run|ti|dag))*$/, 'a comma-separated list of run, ti, dag').optional(),
+  types: z
+    .string()
+    .regex(/^(run|ti|dag)(,(run|ti|dag))*$/, 'a comma-separated list of run, ti, dag')
+    .optional(),
 });
 const Trigger = z.object({
   conf: z.record(z.string(), z.unknown()).default({}),
-  runId: z.string().regex(/^[A-Za-z0-9_.:+-]{1,250}$/, 'letters, digits and _ . : + - only').optional(),
+  runId: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:+-]{1,250}$/, 'letters, digits and _ . : + - only')
+    .optional(),
   logicalDate: z.iso.datetime({ offset: true }).optional(),
 });
 const Pause = z.object({ paused: z.boolean() });
@@ -90,4 +102,21 @@ const InstanceQuery = Page.extend({
 });
 
 const PoolSet = z.object({ slots: z.number().int().min(0).max(1_000_000), description: z.string().max(500).default('') });
-export const API_SCHEMAS = { Backfill, ClearRange, Page, RunFilter, GridQuery, Trigger, Pause, Clear, Mark, LogQuery, Job, Follow, Watch, Instance, InstanceQuery, PoolSet };
+export const API_SCHEMAS = {
+  Backfill,
+  ClearRange,
+  Page,
+  RunFilter,
+  GridQuery,
+  Trigger,
+  Pause,
+  Clear,
+  Mark,
+  LogQuery,
+  Job,
+  Follow,
+  Watch,
+  Instance,
+  InstanceQuery,
+  PoolSet,
+};

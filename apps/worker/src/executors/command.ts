@@ -77,7 +77,9 @@ export function runCommand(spec: CommandRun, env: ExecEnv): RunningTask {
   child.stdout.on('data', (c: Buffer) => out.push(c));
   child.stderr.on('data', (c: Buffer) => err.push(c));
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const closed = new Promise<true>((resolve) => child.once('close', () => resolve(true)));
 
   /** Ends the group and every process of the task that left it; how many left it. */
@@ -155,11 +157,26 @@ export class CommandExecutor implements Executor {
       if (problems.length > 0) throw new NonRetryableError(problems.map((p) => `dag "${dag.id}", task "${task.id}": ${p.field}: ${p.message}`).join('; '));
       const { command, env: taskEnv } = await renderParts(r.templates, `${dag.id}.${task.id}`, { command: spec.command, env: rest as Record<string, string> });
       const secretEnv = Object.fromEntries(Object.keys(refs).map((k) => [k, spec.env[k]!]));
-      return this.o.pods.inPod(r, env, { kind: 'command', command, cwd: spec.cwd, skipExitCode: spec.skipExitCode, env: { ...aloftEnv(dag, task, info), ...taskEnv } }, secretEnv);
+      return this.o.pods.inPod(
+        r,
+        env,
+        { kind: 'command', command, cwd: spec.cwd, skipExitCode: spec.skipExitCode, env: { ...aloftEnv(dag, task, info), ...taskEnv } },
+        secretEnv,
+      );
     }
     const { command, env: taskEnv } = await renderParts(r.templates, `${dag.id}.${task.id}`, { command: spec.command, env: spec.env });
     const { who, why } = this.o.userCode.forCwd(spec.cwd);
     if (why) env.log.system(why);
-    return runCommand({ command, cwd: spec.cwd, skipExitCode: spec.skipExitCode, env: this.o.userCode.env(who, { ...aloftEnv(dag, task, info), ...taskEnv }), uid: who?.uid, gid: who?.gid }, env);
+    return runCommand(
+      {
+        command,
+        cwd: spec.cwd,
+        skipExitCode: spec.skipExitCode,
+        env: this.o.userCode.env(who, { ...aloftEnv(dag, task, info), ...taskEnv }),
+        uid: who?.uid,
+        gid: who?.gid,
+      },
+      env,
+    );
   }
 }

@@ -93,7 +93,10 @@ export class FnHost {
     return this.#ensure().warm;
   }
 
-  run(msg: RunMessage | CallbackMessage, env: { log: Pick<ExecEnv['log'], 'write'>; killGraceMs: number; secrets?: Pick<TrySecrets, 'lookup'> | undefined }): RunningTask {
+  run(
+    msg: RunMessage | CallbackMessage,
+    env: { log: Pick<ExecEnv['log'], 'write'>; killGraceMs: number; secrets?: Pick<TrySecrets, 'lookup'> | undefined },
+  ): RunningTask {
     if (this.#closed) return { result: Promise.resolve({ outcome: 'failed', reason: 'the worker is shutting down' }), cancel: async () => undefined };
     const host = this.#ensure();
     const id = ++this.#nextId;

@@ -51,7 +51,7 @@ function decide(task: SerializedTask, r: ExecResult): ExecResult {
     return { ...r, outputJson: JSON.stringify(Boolean(value)), skipDescendants: !value };
   }
   const items = (Array.isArray(value) ? value : value === undefined || value === null ? [] : [value]) as unknown[];
-  const ids = items.map((v) => (typeof v === 'string' ? v : (v as { id?: string } | null)?.id ?? JSON.stringify(v)));
+  const ids = items.map((v) => (typeof v === 'string' ? v : ((v as { id?: string } | null)?.id ?? JSON.stringify(v))));
   const unknown = ids.filter((id) => !task.downstream.includes(id));
   if (unknown.length > 0) {
     return {

@@ -1,13 +1,5 @@
 import { stat } from 'node:fs/promises';
-import {
-  attemptSignal,
-  pokeVerdict,
-  type HttpSensorResponse,
-  type PokeVerdict,
-  type SensorCheck,
-  type Store,
-  type TemplateInfo,
-} from '@aloft/core';
+import { attemptSignal, pokeVerdict, type HttpSensorResponse, type PokeVerdict, type SensorCheck, type Store, type TemplateInfo } from '@aloft/core';
 import { renderParts, type TaskTemplates } from '../template-renderer.js';
 import type { ExecEnv, ExecResult, RunningTask } from './types.js';
 
@@ -72,7 +64,11 @@ async function pokeFile(check: Extract<SensorCheck, { type: 'file' }>, input: Po
 
 async function pokeHttp(check: Extract<SensorCheck, { type: 'http' }>, input: PokeInput, env: ExecEnv): Promise<PokeAnswer> {
   const where = `${input.info.dagId}.${input.info.taskId}`;
-  const rendered = await renderParts(input.templates, where, { url: check.url, headers: check.headers, ...(check.body === undefined ? {} : { body: check.body }) });
+  const rendered = await renderParts(input.templates, where, {
+    url: check.url,
+    headers: check.headers,
+    ...(check.body === undefined ? {} : { body: check.body }),
+  });
   const url = rendered.url;
   let parsed: URL;
   try {

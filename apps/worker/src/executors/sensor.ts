@@ -39,7 +39,16 @@ export function runSensor(input: SensorInput, env: ExecEnv): RunningTask {
     for (;;) {
       if (abort.signal.aborted) return cancelled();
       const answer = await poke(
-        { check: spec.check, info: input.info, templates: input.templates, store: input.store, softFail: spec.softFail, runFunction: input.runFunction, signal: abort.signal, onRunning: (r) => (current = r) },
+        {
+          check: spec.check,
+          info: input.info,
+          templates: input.templates,
+          store: input.store,
+          softFail: spec.softFail,
+          runFunction: input.runFunction,
+          signal: abort.signal,
+          onRunning: (r) => (current = r),
+        },
         env,
       );
       pokes++;
@@ -72,7 +81,9 @@ export function runSensor(input: SensorInput, env: ExecEnv): RunningTask {
   const cancelled = (): ExecResult => ({ outcome: 'failed', reason: String(abort.signal.reason ?? 'cancelled') });
 
   return {
-    result: run().catch((err: unknown) => (abort.signal.aborted ? cancelled() : { outcome: 'failed', reason: err instanceof Error ? err.message : String(err) })),
+    result: run().catch((err: unknown) =>
+      abort.signal.aborted ? cancelled() : { outcome: 'failed', reason: err instanceof Error ? err.message : String(err) },
+    ),
     cancel: async (reason) => {
       abort.abort(reason);
       wake?.();

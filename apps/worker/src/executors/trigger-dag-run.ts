@@ -41,7 +41,8 @@ export function runTriggerDagRun(input: TriggerDagRunInput, env: ExecEnv): Runni
           return { outcome: 'success', outputJson: output };
         }
         const why = run.reason ? `: ${run.reason}` : '';
-        if (spec.failedStates.includes(state)) return { ...failed(`the triggered run "${runId}" of DAG "${spec.dagId}" ended ${state}${why}`), outputJson: output };
+        if (spec.failedStates.includes(state))
+          return { ...failed(`the triggered run "${runId}" of DAG "${spec.dagId}" ended ${state}${why}`), outputJson: output };
         return failed(`the triggered run "${runId}" of DAG "${spec.dagId}" ended ${state}, which is in neither allowedStates nor failedStates`);
       }
       await new Promise<void>((resolve) => {
@@ -67,7 +68,8 @@ export function runTriggerDagRun(input: TriggerDagRunInput, env: ExecEnv): Runni
       return follow(runId, existing);
     }
     const target = await client.store.getDag(spec.dagId);
-    if (!target) return failed(`cannot trigger DAG "${spec.dagId}": no such DAG is stored (check the id, and \`aloft dags errors\` for a file that failed to import)`);
+    if (!target)
+      return failed(`cannot trigger DAG "${spec.dagId}": no such DAG is stored (check the id, and \`aloft dags errors\` for a file that failed to import)`);
     if (target.missing) return failed(`cannot trigger DAG "${spec.dagId}": its file is no longer in the DAG folder`);
     let run: DagRun;
     try {

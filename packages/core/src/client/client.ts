@@ -15,7 +15,18 @@ import { createRedis } from '../redis.js';
 import { RedisOutageLog } from '../redis-outage.js';
 import type { DatasetEvent, DatasetInfo } from '../store/dataset-store.js';
 import { activeTaskStates, DagOverviews, findRuns, runGrid, runIdsBetween, taskIdsBetween, type DagOverview, type RunGrid } from './run-views.js';
-import { Store, type DagRecord, type Durability, type RunType, type DagRun, type ImportErrorRecord, type LogLine, type MappedPage, type PoolInfo, type TaskInstance } from '../store/store.js';
+import {
+  Store,
+  type DagRecord,
+  type Durability,
+  type RunType,
+  type DagRun,
+  type ImportErrorRecord,
+  type LogLine,
+  type MappedPage,
+  type PoolInfo,
+  type TaskInstance,
+} from '../store/store.js';
 
 export interface ClientOptions {
   /** Redis to open a connection to. Default `redis://127.0.0.1:6379`. */
@@ -220,7 +231,8 @@ export class AloftClient {
     const retries = spec.retries ?? 0;
     if (!Number.isInteger(retries) || retries < 0 || retries > 100) issues.add('retries', 'retries must be an integer from 0 to 100');
     const timeout = spec.executionTimeoutMs;
-    if (timeout !== undefined && (!Number.isInteger(timeout) || timeout <= 0)) issues.add('executionTimeoutMs', 'executionTimeoutMs must be a positive integer');
+    if (timeout !== undefined && (!Number.isInteger(timeout) || timeout <= 0))
+      issues.add('executionTimeoutMs', 'executionTimeoutMs must be a positive integer');
     const base: SerializedTask = {
       id: taskId,
       kind: spec.kind,
@@ -297,7 +309,8 @@ export class AloftClient {
     const rec = await this.getDag(dagId);
     const d = rec.dag;
     if (!d.schedule) throw new InvalidInputError(`DAG "${dagId}" has no schedule, so it has no logical dates to backfill; trigger it instead`, 'dagId');
-    if (d.schedule.kind === 'datasets') throw new InvalidInputError(`DAG "${dagId}" is scheduled on datasets, so it has no logical dates to backfill; trigger it instead`, 'dagId');
+    if (d.schedule.kind === 'datasets')
+      throw new InvalidInputError(`DAG "${dagId}" is scheduled on datasets, so it has no logical dates to backfill; trigger it instead`, 'dagId');
     if (!(opts.from <= opts.to)) throw new InvalidInputError('backfill: --from must not be after --to', 'from');
     const startDate = d.startDate ? new Date(d.startDate) : opts.from;
     let intervals: DataInterval[];
@@ -323,13 +336,26 @@ export class AloftClient {
         }
         for (const runId of existing) {
           const tis = await this.store.listTis(dagId, runId);
-          await this.store.clearTis(dagId, runId, tis.map((t) => t.taskId), {});
+          await this.store.clearTis(
+            dagId,
+            runId,
+            tis.map((t) => t.taskId),
+            {},
+          );
           out.rerun.push(runId);
         }
         continue;
       }
       const runId = scheduledRunId(iv.start);
-      const r = await this.store.createRun({ dagId, runId, runType: 'backfill', logicalDate: iv.start, dataIntervalStart: iv.start, dataIntervalEnd: iv.end, conf });
+      const r = await this.store.createRun({
+        dagId,
+        runId,
+        runType: 'backfill',
+        logicalDate: iv.start,
+        dataIntervalStart: iv.start,
+        dataIntervalEnd: iv.end,
+        conf,
+      });
       (r === 'created' ? out.created : out.skipped).push(runId);
     }
     return out;
@@ -368,8 +394,10 @@ export class AloftClient {
   /** Creates or resizes a pool; running instances keep their slots when it shrinks. */
   async setPool(name: string, slots: number, description = ''): Promise<PoolInfo> {
     if (!POOL_NAME.test(name)) throw new InvalidInputError(`pool name must be 1-100 letters, digits, "_", "-" or "." (got ${JSON.stringify(name)})`, 'name');
-    if (!Number.isInteger(slots) || slots < 0 || slots > 1_000_000) throw new InvalidInputError(`slots must be a whole number from 0 to 1000000 (got ${JSON.stringify(slots)})`, 'slots');
-    if (typeof description !== 'string' || description.length > 500) throw new InvalidInputError('description must be a string of at most 500 characters', 'description');
+    if (!Number.isInteger(slots) || slots < 0 || slots > 1_000_000)
+      throw new InvalidInputError(`slots must be a whole number from 0 to 1000000 (got ${JSON.stringify(slots)})`, 'slots');
+    if (typeof description !== 'string' || description.length > 500)
+      throw new InvalidInputError('description must be a string of at most 500 characters', 'description');
     await this.store.setPool(name, slots, description);
     return (await this.store.listPools()).find((p) => p.name === name)!;
   }
@@ -394,7 +422,10 @@ export class AloftClient {
   }
 
   /** A page of the DAG's runs, newest first, of one state and run type when given, and how many runs it has. */
-  async findRuns(dagId: string, q: { limit: number; offset: number; state?: RunState | undefined; runType?: RunType | undefined }): Promise<{ runs: DagRun[]; total: number }> {
+  async findRuns(
+    dagId: string,
+    q: { limit: number; offset: number; state?: RunState | undefined; runType?: RunType | undefined },
+  ): Promise<{ runs: DagRun[]; total: number }> {
     // The ad-hoc DAG is stored with the first job: before that its runs are none, not a 404.
     if (dagId !== ADHOC_DAG_ID) await this.getDag(dagId);
     return findRuns(this.store, dagId, q);
@@ -425,7 +456,12 @@ export class AloftClient {
    * One page of a mapped task's instances (map-index order, optionally only one state), with
    * how many there are in each state. A task that has not expanded, or is not mapped, has none.
    */
-  async listMappedInstances(dagId: string, runId: string, taskId: string, page: { offset?: number; limit?: number; state?: TaskState | undefined } = {}): Promise<MappedPage> {
+  async listMappedInstances(
+    dagId: string,
+    runId: string,
+    taskId: string,
+    page: { offset?: number; limit?: number; state?: TaskState | undefined } = {},
+  ): Promise<MappedPage> {
     const p = { offset: page.offset ?? 0, limit: page.limit ?? 100, state: page.state };
     const found = await this.store.listMappedTis(dagId, runId, taskId, p);
     if (found) return found;
@@ -434,7 +470,12 @@ export class AloftClient {
   }
 
   /** Log lines of one try (default: the latest), from line `from`. */
-  async getLog(dagId: string, runId: string, taskId: string, opts: { try?: number; from?: number; count?: number; mapIndex?: number } = {}): Promise<LogLine[]> {
+  async getLog(
+    dagId: string,
+    runId: string,
+    taskId: string,
+    opts: { try?: number; from?: number; count?: number; mapIndex?: number } = {},
+  ): Promise<LogLine[]> {
     return (await this.readLog(dagId, runId, taskId, opts)).lines;
   }
 
@@ -442,7 +483,12 @@ export class AloftClient {
    * Log lines of one try from absolute line `from`, and where they start: past the log's
    * cap its oldest lines are gone and the answer starts at the first line kept.
    */
-  async readLog(dagId: string, runId: string, taskId: string, opts: { try?: number; from?: number; count?: number; mapIndex?: number } = {}): Promise<{ from: number; lines: LogLine[] }> {
+  async readLog(
+    dagId: string,
+    runId: string,
+    taskId: string,
+    opts: { try?: number; from?: number; count?: number; mapIndex?: number } = {},
+  ): Promise<{ from: number; lines: LogLine[] }> {
     const mapIndex = opts.mapIndex ?? UNMAPPED;
     const t = opts.try ?? (await this.getTaskInstance(dagId, runId, taskId, mapIndex)).try;
     return this.store.readLog({ dagId, runId, taskId, mapIndex }, t, opts.from ?? 0, opts.count ?? 10_000);

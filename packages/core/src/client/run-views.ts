@@ -111,7 +111,15 @@ export async function runGrid(store: Store, rec: DagRecord, page: { limit: numbe
     runs: runs.map((run, i) => {
       // A mapped task gets one summarized state per run, and its instances' counts.
       const { tis, mapped } = taskStatesOfRun(states[i] ?? {});
-      const base = { runId: run.runId, state: run.state, runType: run.runType, logicalDate: run.logicalDate, startDate: run.startDate, endDate: run.endDate, tis };
+      const base = {
+        runId: run.runId,
+        state: run.state,
+        runType: run.runType,
+        logicalDate: run.logicalDate,
+        startDate: run.startDate,
+        endDate: run.endDate,
+        tis,
+      };
       return Object.keys(mapped).length ? { ...base, mapped } : base;
     }),
   };

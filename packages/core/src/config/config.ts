@@ -24,7 +24,10 @@ export const REDIS_SETTINGS = {
   ALOFT_REDIS_SENTINEL_PASSWORD_FILE: z.string().optional(),
   ALOFT_REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).default(0),
   ALOFT_REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).default(1000),
-  ALOFT_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('aloft'),
+  ALOFT_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default('aloft'),
 };
 
 /** What every service (scheduler, worker, dashboard) reads: Redis, its logs, the task logs' cap. */
@@ -54,10 +57,16 @@ export const SECRETS_SETTINGS = {
     .string()
     .default('env,dir,store')
     .transform((s, c) => {
-      const names = s.split(',').map((x) => x.trim()).filter(Boolean);
+      const names = s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
       const bad = names.find((n) => !['env', 'dir', 'store'].includes(n));
       if (bad === undefined && new Set(names).size === names.length) return names as ('env' | 'dir' | 'store')[];
-      c.addIssue({ code: 'custom', message: bad === undefined ? 'names a backend twice' : `"${bad}" is not a backend: use env, dir and store, in the order to ask them` });
+      c.addIssue({
+        code: 'custom',
+        message: bad === undefined ? 'names a backend twice' : `"${bad}" is not a backend: use env, dir and store, in the order to ask them`,
+      });
       return z.NEVER;
     }),
   ALOFT_SECRETS_DIR: z.string().optional(),

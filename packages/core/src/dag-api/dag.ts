@@ -2,7 +2,16 @@ import { createHash } from 'node:crypto';
 import type { MappedArg, ParamSpec, RunInPod, SerializedDag, SerializedTask, TaskArgs, TaskKind } from '../model/dag.js';
 import { DEFAULT_POOL, ID_PATTERN, POOL_NAME } from '../model/ids.js';
 import { TRIGGER_RULES, type TriggerRule } from '../model/trigger-rules.js';
-import { DAG_CALLBACK_SLOTS, dagCallbackRef, parseCallbackRef, TASK_CALLBACK_SLOTS, taskCallbackRef, type CallbackRef, type DagCallbackSlot, type TaskCallbackSlot } from '../model/callbacks.js';
+import {
+  DAG_CALLBACK_SLOTS,
+  dagCallbackRef,
+  parseCallbackRef,
+  TASK_CALLBACK_SLOTS,
+  taskCallbackRef,
+  type CallbackRef,
+  type DagCallbackSlot,
+  type TaskCallbackSlot,
+} from '../model/callbacks.js';
 import type { Callback } from './callback-context.js';
 import { callSiteLine, getImportingFile } from './call-site.js';
 import type { TaskContext } from './context.js';
@@ -84,7 +93,11 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
         this.#groupProblems.push({ field: 'group', message: `group "${group.id}" is declared twice`, line });
       } else this.#groups.set(group.id, { group, line });
       if (group.mapped?.id === group.id && group.parent?.mapped) {
-        this.#groupProblems.push({ field: 'expand', message: `group "${group.id}" is mapped inside mapped group "${group.parent.mapped.id}"; mapped groups do not nest`, line });
+        this.#groupProblems.push({
+          field: 'expand',
+          message: `group "${group.id}" is mapped inside mapped group "${group.parent.mapped.id}"; mapped groups do not nest`,
+          line,
+        });
       }
     },
   };
@@ -138,9 +151,21 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
     if (mg) {
       // Every task of a mapped group is mapped the group's way, copy i beside copy i.
       const own = options as MappableOptions;
-      if (own.expand !== undefined) this.#groupProblems.push({ field: 'expand', message: `task "${id}" is in mapped group "${mg.id}" and cannot be mapped itself`, line });
-      else if (!MAPPABLE.includes(kind)) this.#groupProblems.push({ field: 'kind', message: `task "${id}" (${kind}): the tasks of mapped group "${mg.id}" must be command, fn or kubernetesPod tasks`, line });
-      else options = { ...options, expand: mg.expand, args: mg.args || own.args ? { ...mg.args, ...own.args } : undefined, maxMapLength: mg.maxMapLength } as BaseTaskOptions;
+      if (own.expand !== undefined)
+        this.#groupProblems.push({ field: 'expand', message: `task "${id}" is in mapped group "${mg.id}" and cannot be mapped itself`, line });
+      else if (!MAPPABLE.includes(kind))
+        this.#groupProblems.push({
+          field: 'kind',
+          message: `task "${id}" (${kind}): the tasks of mapped group "${mg.id}" must be command, fn or kubernetesPod tasks`,
+          line,
+        });
+      else
+        options = {
+          ...options,
+          expand: mg.expand,
+          args: mg.args || own.args ? { ...mg.args, ...own.args } : undefined,
+          maxMapLength: mg.maxMapLength,
+        } as BaseTaskOptions;
     }
     if (this.#tasks.has(id)) {
       this.#duplicates.push({ id, line });
@@ -290,13 +315,24 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       params,
       tasks,
       ...(this.#groups.size
-        ? { groups: [...this.#groups.values()].map(({ group, line }) => ({ id: group.id, parent: group.parent?.id ?? null, ...(group.tooltip ? { tooltip: group.tooltip } : {}), ...(group.mapped?.id === group.id ? { mapped: true as const } : {}), line })) }
+        ? {
+            groups: [...this.#groups.values()].map(({ group, line }) => ({
+              id: group.id,
+              parent: group.parent?.id ?? null,
+              ...(group.tooltip ? { tooltip: group.tooltip } : {}),
+              ...(group.mapped?.id === group.id ? { mapped: true as const } : {}),
+              line,
+            })),
+          }
         : {}),
       ...(deadlineMs !== undefined ? { deadlineMs } : {}),
       ...(Object.keys(dagCallbacks).length > 0 ? { callbacks: dagCallbacks } : {}),
       ...(Object.keys(dagCallbacks).length > 0 || tasks.some((t) => t.callbacks?.onSlaMiss) ? { callbackQueue: defaults.queue } : {}),
     };
-    const version = createHash('sha256').update(storedJson(body, where, this.file, this.line)).digest('hex').slice(0, 16);
+    const version = createHash('sha256')
+      .update(storedJson(body, where, this.file, this.line))
+      .digest('hex')
+      .slice(0, 16);
     return { ...body, version };
   }
 }
@@ -390,7 +426,20 @@ function resolveArgs(base: TaskArgs, input: TaskArgsInput, at: string, issues: V
   return out;
 }
 
-const RUN_IN_POD_FIELDS = ['image', 'namespace', 'resources', 'nodeSelector', 'tolerations', 'serviceAccountName', 'secrets', 'labels', 'annotations', 'connections', 'variables', 'materializeSecrets'];
+const RUN_IN_POD_FIELDS = [
+  'image',
+  'namespace',
+  'resources',
+  'nodeSelector',
+  'tolerations',
+  'serviceAccountName',
+  'secrets',
+  'labels',
+  'annotations',
+  'connections',
+  'variables',
+  'materializeSecrets',
+];
 
 function runInPodOf(v: unknown, at: string, issues: ValidationIssues, line?: number): RunInPod | null {
   if (v === false || v === null) return null;
@@ -400,7 +449,8 @@ function runInPodOf(v: unknown, at: string, issues: ValidationIssues, line?: num
     return null;
   }
   const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!RUN_IN_POD_FIELDS.includes(k)) issues.add(`runInPod.${k}`, `${at}: runInPod.${k} is not a pod override (${RUN_IN_POD_FIELDS.join(', ')})`, line);
+  for (const k of Object.keys(o))
+    if (!RUN_IN_POD_FIELDS.includes(k)) issues.add(`runInPod.${k}`, `${at}: runInPod.${k} is not a pod override (${RUN_IN_POD_FIELDS.join(', ')})`, line);
   // The overrides are pod parameters: the same checks, with the field named under runInPod.
   const { connections, variables, ...pod } = o;
   runInPodSecrets(connections, variables, at, issues, line);
@@ -412,7 +462,10 @@ function runInPodOf(v: unknown, at: string, issues: ValidationIssues, line?: num
 
 /** runInPod.connections and runInPod.variables: ids whose Secrets (aloft-conn-<name>, aloft-variables) can reach the pod. */
 function runInPodSecrets(connections: unknown, variables: unknown, at: string, issues: ValidationIssues, line?: number): void {
-  for (const [field, v, kind] of [['connections', connections, 'connection'], ['variables', variables, 'variable']] as const) {
+  for (const [field, v, kind] of [
+    ['connections', connections, 'connection'],
+    ['variables', variables, 'variable'],
+  ] as const) {
     if (v === undefined) continue;
     if (!Array.isArray(v)) {
       issues.add(`runInPod.${field}`, `${at}: runInPod.${field} must be a list of ${kind} ids`, line);
@@ -420,7 +473,8 @@ function runInPodSecrets(connections: unknown, variables: unknown, at: string, i
     }
     v.forEach((id: unknown, i) => {
       const f = `runInPod.${field}[${i}]`;
-      if (typeof id !== 'string' || !SECRET_ID.test(id)) return issues.add(f, `${at}: ${f} is not a ${kind} id (1–250 letters, digits, "_", "-" or "."): ${JSON.stringify(id)}`, line);
+      if (typeof id !== 'string' || !SECRET_ID.test(id))
+        return issues.add(f, `${at}: ${f} is not a ${kind} id (1–250 letters, digits, "_", "-" or "."): ${JSON.stringify(id)}`, line);
       if (kind === 'connection') {
         const s = connSecretName(id);
         if ('problem' in s) issues.add(f, `${at}: ${f}: ${s.problem}`, line);
@@ -508,7 +562,8 @@ function mapping(t: DeclaredTask, upstream: Set<string>, at: string, issues: Val
       return false;
     }
     for (const k of Object.keys(v)) {
-      if (!ARG_NAME.test(k)) issues.add(`${field}.${k}`, `${at}: argument name ${JSON.stringify(k)} must be letters, digits and "_", not starting with a digit`, t.line);
+      if (!ARG_NAME.test(k))
+        issues.add(`${field}.${k}`, `${at}: argument name ${JSON.stringify(k)} must be letters, digits and "_", not starting with a digit`, t.line);
     }
     return true;
   };
@@ -549,8 +604,7 @@ function mapping(t: DeclaredTask, upstream: Set<string>, at: string, issues: Val
 function commandSpec(o: Record<string, unknown>, at: string, issues: ValidationIssues, line?: number): SerializedTask['command'] {
   const command = o['command'];
   const okCommand =
-    (typeof command === 'string' && command.trim() !== '') ||
-    (Array.isArray(command) && command.length > 0 && command.every((c) => typeof c === 'string'));
+    (typeof command === 'string' && command.trim() !== '') || (Array.isArray(command) && command.length > 0 && command.every((c) => typeof c === 'string'));
   if (!okCommand) issues.add('command', `${at}: command must be a non-empty string or array of strings`, line);
   const env = (o['env'] ?? {}) as Record<string, unknown>;
   for (const [k, v] of Object.entries(env)) {

@@ -8,8 +8,28 @@ export { takeDefinedDags, registerDag } from './registry.js';
 export { setImportingFile } from './call-site.js';
 export { importDagFile } from './loader.js';
 export { attemptSignal } from './attempt-signal.js';
-export { parseSchedule, datasetListProblem, dueIntervals, intervalsBetween, nextRunAt, describeSchedule, ds, type DataInterval, type DueInput, type ScheduleInput } from './schedule.js';
-export { renderTemplate, renderArgs, isTemplate, isPlainLookup, templateContext, type RenderLimits, type TemplateInfo, type TemplateSecrets } from './templating.js';
+export {
+  parseSchedule,
+  datasetListProblem,
+  dueIntervals,
+  intervalsBetween,
+  nextRunAt,
+  describeSchedule,
+  ds,
+  type DataInterval,
+  type DueInput,
+  type ScheduleInput,
+} from './schedule.js';
+export {
+  renderTemplate,
+  renderArgs,
+  isTemplate,
+  isPlainLookup,
+  templateContext,
+  type RenderLimits,
+  type TemplateInfo,
+  type TemplateSecrets,
+} from './templating.js';
 export { MAX_TEMPLATE_RANGE } from './template-sandbox.js';
 export type { Callback, CallbackContext } from './callback-context.js';
 export { webhookNotifier, type WebhookNotifierOptions } from './webhook-notifier.js';

@@ -36,9 +36,7 @@ function lostDagsMessage(file: string, lost: number): string {
     return `${what}: import dag() from the @aloft/core installation Aloft runs from, not from one of the DAG folder's own`;
   }
   const pkg = nearestPackageJson(dirname(resolve(file)));
-  const fix = pkg
-    ? `add "type": "module" to ${pkg}`
-    : `add a package.json with "type": "module" to the DAG folder`;
+  const fix = pkg ? `add "type": "module" to ${pkg}` : `add a package.json with "type": "module" to the DAG folder`;
   return `${what}: the file was loaded as CommonJS. DAG files must be ES modules (import, not require): ${fix}, or name the file .mts/.mjs`;
 }
 

@@ -18,7 +18,9 @@ import type { TaskGroup, TaskGroupOptions } from './task-group.js';
 import type { TaskRef } from './task-ref.js';
 
 /** A sensor's output: the truthy non-`true` values its check returns (undefined when it only returns booleans). */
-export type SensorOutput<T> = [Exclude<Awaited<T>, boolean | null | undefined | 0 | ''>] extends [never] ? undefined : Exclude<Awaited<T>, boolean | null | undefined | 0 | ''>;
+export type SensorOutput<T> = [Exclude<Awaited<T>, boolean | null | undefined | 0 | ''>] extends [never]
+  ? undefined
+  : Exclude<Awaited<T>, boolean | null | undefined | 0 | ''>;
 
 /** The operators, shared by a DAG and its task groups; each declares tasks its own way. */
 export abstract class Operators<P extends Record<string, unknown>> {

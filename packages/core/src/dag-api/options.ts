@@ -55,17 +55,28 @@ export interface TaskArgsInput {
 
 /** Every task argument's name, as written in options and defaultArgs. */
 export const TASK_ARG_KEYS = [
-  'owner', 'retries', 'retryDelay', 'retryExponentialBackoff', 'maxRetryDelay', 'executionTimeout', 'queue', 'priority', 'dependsOnPast', 'pool', 'poolSlots', 'runInPod',
-  'sla', 'onExecute', 'onSuccess', 'onFailure', 'onRetry', 'onSlaMiss',
+  'owner',
+  'retries',
+  'retryDelay',
+  'retryExponentialBackoff',
+  'maxRetryDelay',
+  'executionTimeout',
+  'queue',
+  'priority',
+  'dependsOnPast',
+  'pool',
+  'poolSlots',
+  'runInPod',
+  'sla',
+  'onExecute',
+  'onSuccess',
+  'onFailure',
+  'onRetry',
+  'onSlaMiss',
 ] as const satisfies readonly (keyof TaskArgsInput)[];
 
 export type ParamInput =
-  | string
-  | number
-  | boolean
-  | null
-  | unknown[]
-  | { type: 'string' | 'number' | 'boolean' | 'object' | 'array'; default: unknown; description?: string };
+  string | number | boolean | null | unknown[] | { type: 'string' | 'number' | 'boolean' | 'object' | 'array'; default: unknown; description?: string };
 
 export interface DagOptions<P extends Record<string, unknown> = Record<string, unknown>> {
   id: string;
@@ -169,9 +180,7 @@ export interface FnTaskOptions<T, P> extends BaseTaskOptions, MappableOptions {
 
 export interface BranchTaskOptions<P> extends BaseTaskOptions {
   /** Returns the downstream task (ids or refs) to follow; the other direct downstreams are skipped. */
-  run: (
-    ctx: TaskContext<P>,
-  ) => string | string[] | TaskRef<unknown> | TaskRef<unknown>[] | Promise<string | string[] | TaskRef<unknown> | TaskRef<unknown>[]>;
+  run: (ctx: TaskContext<P>) => string | string[] | TaskRef<unknown> | TaskRef<unknown>[] | Promise<string | string[] | TaskRef<unknown> | TaskRef<unknown>[]>;
 }
 
 export interface ShortCircuitTaskOptions<P> extends BaseTaskOptions {
@@ -222,7 +231,13 @@ export interface KubernetesPodTaskOptions extends BaseTaskOptions, MappableOptio
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean; subPath?: string }[];
   nodeSelector?: Record<string, string>;
   affinity?: K8sObject;
-  tolerations?: { key?: string; operator?: 'Exists' | 'Equal'; value?: string; effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute'; tolerationSeconds?: number }[];
+  tolerations?: {
+    key?: string;
+    operator?: 'Exists' | 'Equal';
+    value?: string;
+    effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+    tolerationSeconds?: number;
+  }[];
   serviceAccountName?: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   imagePullSecrets?: string[];

@@ -8,11 +8,42 @@ import { DNS1123_LABEL, DNS1123_SUBDOMAIN, K8S_QUANTITY, labelKeyProblem, labelV
 
 /** The pod's own parameters; task options (TASK_ARGS) are accepted beside them. */
 const POD_PARAMS = new Set([
-  'image', 'namespace', 'cmds', 'arguments', 'env', 'envFrom', 'labels', 'annotations', 'namePrefix', 'resources',
-  'secrets', 'volumes', 'volumeMounts', 'nodeSelector', 'affinity', 'tolerations', 'serviceAccountName',
-  'imagePullPolicy', 'imagePullSecrets', 'securityContext', 'containerSecurityContext', 'initContainers', 'sidecars',
-  'hostNetwork', 'dnsPolicy', 'priorityClassName', 'podTemplate', 'podTemplateFile', 'startupTimeout',
-  'activeDeadline', 'terminationGracePeriod', 'onFinish', 'getLogs', 'skipExitCodes', 'cluster', 'oomRetry',
+  'image',
+  'namespace',
+  'cmds',
+  'arguments',
+  'env',
+  'envFrom',
+  'labels',
+  'annotations',
+  'namePrefix',
+  'resources',
+  'secrets',
+  'volumes',
+  'volumeMounts',
+  'nodeSelector',
+  'affinity',
+  'tolerations',
+  'serviceAccountName',
+  'imagePullPolicy',
+  'imagePullSecrets',
+  'securityContext',
+  'containerSecurityContext',
+  'initContainers',
+  'sidecars',
+  'hostNetwork',
+  'dnsPolicy',
+  'priorityClassName',
+  'podTemplate',
+  'podTemplateFile',
+  'startupTimeout',
+  'activeDeadline',
+  'terminationGracePeriod',
+  'onFinish',
+  'getLogs',
+  'skipExitCodes',
+  'cluster',
+  'oomRetry',
   'materializeSecrets',
 ]);
 const TASK_ARGS = new Set<string>(['id', 'upstream', 'triggerRule', 'args', 'expand', 'maxMapLength', ...TASK_ARG_KEYS]);
@@ -30,7 +61,8 @@ export function validatePodOptions(o: Record<string, unknown>, at: string, issue
       if (v !== undefined) out[k] = v;
     } else if (!TASK_ARGS.has(k)) bad(k, 'is not a kubernetesPod parameter');
   }
-  if (typeof o['image'] !== 'string' || o['image'].trim() === '' || /\s/.test(o['image'])) bad('image', 'must be a container image reference such as "busybox:1.36"');
+  if (typeof o['image'] !== 'string' || o['image'].trim() === '' || /\s/.test(o['image']))
+    bad('image', 'must be a container image reference such as "busybox:1.36"');
   // Unset, it stays unset: the worker that runs the pod puts it in ALOFT_TASK_POD_NAMESPACE,
   // the namespace its operator granted it.
   const namespace = o['namespace'];
@@ -67,7 +99,8 @@ export function validatePodOptions(o: Record<string, unknown>, at: string, issue
     }
   }
   const prefix = o['namePrefix'];
-  if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length > 40 || !DNS1123_LABEL.test(prefix))) bad('namePrefix', 'must be a DNS-1123 label of at most 40 characters');
+  if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length > 40 || !DNS1123_LABEL.test(prefix)))
+    bad('namePrefix', 'must be a DNS-1123 label of at most 40 characters');
   const res = o['resources'] as Record<string, unknown> | undefined;
   if (res !== undefined) {
     for (const kind of ['requests', 'limits']) {
@@ -78,7 +111,8 @@ export function validatePodOptions(o: Record<string, unknown>, at: string, issue
         continue;
       }
       for (const [k, q] of Object.entries(m as Record<string, unknown>)) {
-        if (typeof q !== 'string' || !K8S_QUANTITY.test(q)) bad(`resources.${kind}.${k}`, `must be a Kubernetes quantity such as "500m" or "256Mi" (got ${JSON.stringify(q)})`);
+        if (typeof q !== 'string' || !K8S_QUANTITY.test(q))
+          bad(`resources.${kind}.${k}`, `must be a Kubernetes quantity such as "500m" or "256Mi" (got ${JSON.stringify(q)})`);
       }
     }
   }
@@ -93,21 +127,24 @@ export function validatePodOptions(o: Record<string, unknown>, at: string, issue
   const policy = o['imagePullPolicy'];
   if (policy !== undefined && !['Always', 'IfNotPresent', 'Never'].includes(policy as string)) bad('imagePullPolicy', 'must be Always, IfNotPresent or Never');
   const dns = o['dnsPolicy'];
-  if (dns !== undefined && !['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None'].includes(dns as string)) bad('dnsPolicy', 'must be ClusterFirst, ClusterFirstWithHostNet, Default or None');
+  if (dns !== undefined && !['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None'].includes(dns as string))
+    bad('dnsPolicy', 'must be ClusterFirst, ClusterFirstWithHostNet, Default or None');
   const onFinish = o['onFinish'] ?? 'delete';
   if (!['delete', 'deleteOnSuccess', 'keep'].includes(onFinish as string)) bad('onFinish', 'must be delete, deleteOnSuccess or keep');
   out['onFinish'] = onFinish;
   out['getLogs'] = o['getLogs'] ?? true;
   const skip = o['skipExitCodes'];
-  if (skip !== undefined && (!Array.isArray(skip) || !skip.every((c) => Number.isInteger(c) && c >= 0 && c <= 255))) bad('skipExitCodes', 'must be a list of exit codes 0..255');
+  if (skip !== undefined && (!Array.isArray(skip) || !skip.every((c) => Number.isInteger(c) && c >= 0 && c <= 255)))
+    bad('skipExitCodes', 'must be a list of exit codes 0..255');
   for (const f of ['initContainers', 'sidecars'] as const) {
     const v = o[f];
     if (v === undefined) continue;
     if (!Array.isArray(v)) bad(f, 'must be a list of containers');
-    else v.forEach((c: { name?: unknown; image?: unknown }, i) => {
-      if (typeof c?.name !== 'string' || !DNS1123_LABEL.test(c.name)) bad(`${f}[${i}].name`, 'must be a DNS-1123 label');
-      if (typeof c?.image !== 'string' || c.image === '') bad(`${f}[${i}].image`, 'is required');
-    });
+    else
+      v.forEach((c: { name?: unknown; image?: unknown }, i) => {
+        if (typeof c?.name !== 'string' || !DNS1123_LABEL.test(c.name)) bad(`${f}[${i}].name`, 'must be a DNS-1123 label');
+        if (typeof c?.image !== 'string' || c.image === '') bad(`${f}[${i}].image`, 'is required');
+      });
   }
   validateMore(o, bad, file);
   podSecretsProblems(isObj(env) ? env : {}, { cmds: o['cmds'] as string[] | undefined, arguments: o['arguments'] as string[] | undefined }, at, issues, line);
@@ -120,7 +157,13 @@ export function validatePodOptions(o: Record<string, unknown>, at: string, issue
  * exactly `secret.conn(id).<field>` or `secret.variable(key)` must map to a Secret, and no
  * other template of the pod (env, cmds, arguments, a runInPod command) may name one.
  */
-export function podSecretsProblems(env: Record<string, unknown>, templated: Record<string, readonly string[] | string | undefined>, at: string, issues: ValidationIssues, line?: number): void {
+export function podSecretsProblems(
+  env: Record<string, unknown>,
+  templated: Record<string, readonly string[] | string | undefined>,
+  at: string,
+  issues: ValidationIssues,
+  line?: number,
+): void {
   const ok = (v: unknown) => v === undefined || typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
   const checked = Object.fromEntries(Object.entries(templated).filter(([, v]) => ok(v)));
   for (const p of podEnvSecrets(env, checked).problems) issues.add(p.field, `${at}: ${p.field}: ${p.message}`, line);
@@ -159,18 +202,21 @@ function validateMore(o: Record<string, unknown>, bad: (field: string, problem: 
   const names = new Set<string>();
   if (volumes !== undefined) {
     if (!Array.isArray(volumes)) bad('volumes', 'must be a list of volumes');
-    else volumes.forEach((v: Record<string, unknown>, i) => {
-      if (!isObj(v) || typeof v['name'] !== 'string' || !DNS1123_LABEL.test(v['name'])) bad(`volumes[${i}].name`, 'must be a DNS-1123 label');
-      else names.add(v['name']);
-    });
+    else
+      volumes.forEach((v: Record<string, unknown>, i) => {
+        if (!isObj(v) || typeof v['name'] !== 'string' || !DNS1123_LABEL.test(v['name'])) bad(`volumes[${i}].name`, 'must be a DNS-1123 label');
+        else names.add(v['name']);
+      });
   }
   const mounts = o['volumeMounts'];
   if (mounts !== undefined) {
     if (!Array.isArray(mounts)) bad('volumeMounts', 'must be a list');
-    else mounts.forEach((m: Record<string, unknown>, i) => {
-      if (!isObj(m) || typeof m['mountPath'] !== 'string' || !m['mountPath'].startsWith('/')) bad(`volumeMounts[${i}].mountPath`, 'must be an absolute path');
-      if (!isObj(m) || typeof m['name'] !== 'string' || !names.has(m['name'])) bad(`volumeMounts[${i}].name`, `must name one of the task's volumes (${[...names].join(', ') || 'none declared'})`);
-    });
+    else
+      mounts.forEach((m: Record<string, unknown>, i) => {
+        if (!isObj(m) || typeof m['mountPath'] !== 'string' || !m['mountPath'].startsWith('/')) bad(`volumeMounts[${i}].mountPath`, 'must be an absolute path');
+        if (!isObj(m) || typeof m['name'] !== 'string' || !names.has(m['name']))
+          bad(`volumeMounts[${i}].name`, `must name one of the task's volumes (${[...names].join(', ') || 'none declared'})`);
+      });
   }
   const sel = o['nodeSelector'];
   if (sel !== undefined && (!isObj(sel) || !Object.values(sel).every((v) => typeof v === 'string'))) bad('nodeSelector', 'must be an object of strings');
@@ -178,15 +224,18 @@ function validateMore(o: Record<string, unknown>, bad: (field: string, problem: 
   const tol = o['tolerations'];
   if (tol !== undefined) {
     if (!Array.isArray(tol)) bad('tolerations', 'must be a list');
-    else tol.forEach((t: Record<string, unknown>, i) => {
-      if (!isObj(t)) return bad(`tolerations[${i}]`, 'must be an object');
-      if (t['operator'] !== undefined && !['Exists', 'Equal'].includes(t['operator'] as string)) bad(`tolerations[${i}].operator`, 'must be Exists or Equal');
-      if (t['effect'] !== undefined && !['NoSchedule', 'PreferNoSchedule', 'NoExecute'].includes(t['effect'] as string)) bad(`tolerations[${i}].effect`, 'must be NoSchedule, PreferNoSchedule or NoExecute');
-    });
+    else
+      tol.forEach((t: Record<string, unknown>, i) => {
+        if (!isObj(t)) return bad(`tolerations[${i}]`, 'must be an object');
+        if (t['operator'] !== undefined && !['Exists', 'Equal'].includes(t['operator'] as string)) bad(`tolerations[${i}].operator`, 'must be Exists or Equal');
+        if (t['effect'] !== undefined && !['NoSchedule', 'PreferNoSchedule', 'NoExecute'].includes(t['effect'] as string))
+          bad(`tolerations[${i}].effect`, 'must be NoSchedule, PreferNoSchedule or NoExecute');
+      });
   }
   for (const f of ['serviceAccountName', 'priorityClassName'] as const) if (o[f] !== undefined && !isName(o[f])) bad(f, 'must be a DNS-1123 subdomain');
   for (const f of ['securityContext', 'containerSecurityContext', 'podTemplate'] as const) if (o[f] !== undefined && !isObj(o[f])) bad(f, 'must be an object');
-  for (const f of ['hostNetwork', 'getLogs', 'materializeSecrets'] as const) if (o[f] !== undefined && typeof o[f] !== 'boolean') bad(f, 'must be true or false');
+  for (const f of ['hostNetwork', 'getLogs', 'materializeSecrets'] as const)
+    if (o[f] !== undefined && typeof o[f] !== 'boolean') bad(f, 'must be true or false');
   const tpl = o['podTemplateFile'];
   if (tpl !== undefined) {
     if (typeof tpl !== 'string') bad('podTemplateFile', 'must be a path');
@@ -204,7 +253,7 @@ function validateMore(o: Record<string, unknown>, bad: (field: string, problem: 
     else {
       if (typeof oom['factor'] !== 'number' || !(oom['factor'] > 1) || oom['factor'] > 16) bad('oomRetry.factor', 'must be a number above 1 (at most 16)');
       if (typeof oom['max'] !== 'string' || !K8S_QUANTITY.test(oom['max'])) bad('oomRetry.max', 'must be a memory quantity such as "8Gi"');
-      const mem = (o['resources'] as { limits?: { memory?: unknown }; requests?: { memory?: unknown } } | undefined);
+      const mem = o['resources'] as { limits?: { memory?: unknown }; requests?: { memory?: unknown } } | undefined;
       if (!mem?.limits?.memory && !mem?.requests?.memory) bad('oomRetry', 'needs resources.requests.memory or resources.limits.memory to scale');
     }
   }

@@ -151,9 +151,7 @@ export function dueIntervals(i: DueInput): DataInterval[] {
   const out: DataInterval[] = [];
   if (i.catchup || i.lastIntervalEnd === null) {
     let iv: DataInterval | null =
-      i.lastIntervalEnd && i.lastIntervalEnd >= first.start
-        ? { start: i.lastIntervalEnd, end: ticks.after(i.lastIntervalEnd)! }
-        : first;
+      i.lastIntervalEnd && i.lastIntervalEnd >= first.start ? { start: i.lastIntervalEnd, end: ticks.after(i.lastIntervalEnd)! } : first;
     if (!i.catchup) {
       // First run without catchup: only the latest complete interval.
       const latestEnd = ticks.before(new Date(i.now.getTime() + 1));

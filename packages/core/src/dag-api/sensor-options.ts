@@ -64,7 +64,8 @@ function sensorCheck(o: Record<string, unknown>, at: string, issues: ValidationI
   };
   switch (type) {
     case 'fn':
-      if (typeof o['poke'] !== 'function') issues.add('poke', `${at}: poke must be a function that returns falsy (not yet), true (done) or a value (done, the output)`, line);
+      if (typeof o['poke'] !== 'function')
+        issues.add('poke', `${at}: poke must be a function that returns falsy (not yet), true (done) or a value (done, the output)`, line);
       return { type };
     case 'file':
       return { type, path: text('path', true) ?? '' };
@@ -75,7 +76,8 @@ function sensorCheck(o: Record<string, unknown>, at: string, issues: ValidationI
         issues.add('url', `${at}: url must be an http:// or https:// URL (got ${JSON.stringify(url)})`, line);
       }
       const method = o['method'] ?? 'GET';
-      if (!(METHODS as readonly unknown[]).includes(method)) issues.add('method', `${at}: method must be one of ${METHODS.join(', ')} (got ${JSON.stringify(method)})`, line);
+      if (!(METHODS as readonly unknown[]).includes(method))
+        issues.add('method', `${at}: method must be one of ${METHODS.join(', ')} (got ${JSON.stringify(method)})`, line);
       const headers = o['headers'] ?? {};
       if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) {
         issues.add('headers', `${at}: headers must be an object of strings`, line);
@@ -84,11 +86,13 @@ function sensorCheck(o: Record<string, unknown>, at: string, issues: ValidationI
         for (const [k, v] of Object.entries(headers)) if (typeof v !== 'string') issues.add(`headers.${k}`, `${at}: headers.${k} must be a string`, line);
       }
       const check = o['responseCheck'];
-      if (check !== undefined && typeof check !== 'function') issues.add('responseCheck', `${at}: responseCheck must be a function (got ${typeof check})`, line);
+      if (check !== undefined && typeof check !== 'function')
+        issues.add('responseCheck', `${at}: responseCheck must be a function (got ${typeof check})`, line);
       let requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS;
       if (o['requestTimeout'] !== undefined) {
         const ms = parseDuration(o['requestTimeout'] as Duration);
-        if (typeof ms === 'string' || ms < 1) issues.add('requestTimeout', `${at}: requestTimeout ${typeof ms === 'string' ? ms : 'must be at least 1 ms'}`, line);
+        if (typeof ms === 'string' || ms < 1)
+          issues.add('requestTimeout', `${at}: requestTimeout ${typeof ms === 'string' ? ms : 'must be at least 1 ms'}`, line);
         else requestTimeoutMs = ms;
       }
       return {
@@ -121,7 +125,8 @@ function sensorCheck(o: Record<string, unknown>, at: string, issues: ValidationI
         return [...new Set(v as string[])];
       };
       const allowedStates = states('allowedStates', ['success']);
-      if (o['allowedStates'] !== undefined && allowedStates.length === 0) issues.add('allowedStates', `${at}: allowedStates must name at least one state`, line);
+      if (o['allowedStates'] !== undefined && allowedStates.length === 0)
+        issues.add('allowedStates', `${at}: allowedStates must name at least one state`, line);
       const failedDefault = (ofTask ? ['failed', 'upstream_failed'] : ['failed']).filter((s) => !allowedStates.includes(s));
       const failedStates = states('failedStates', failedDefault);
       const both = allowedStates.filter((s) => failedStates.includes(s));

@@ -43,7 +43,8 @@ export class TaskGroup<P extends Record<string, unknown> = Record<string, unknow
   readonly tooltip: string | undefined;
   readonly defaultArgs: TaskArgsInput;
   /** The mapped group this one is (or is inside), if any. */
-  readonly mapped: { id: string; expand: NonNullable<TaskGroupOptions['expand']>; args: Record<string, unknown> | undefined; maxMapLength: number | undefined } | undefined;
+  readonly mapped:
+    { id: string; expand: NonNullable<TaskGroupOptions['expand']>; args: Record<string, unknown> | undefined; maxMapLength: number | undefined } | undefined;
   readonly #members: TaskRef<unknown>[] = [];
   readonly #host: GroupHost;
 
@@ -55,7 +56,8 @@ export class TaskGroup<P extends Record<string, unknown> = Record<string, unknow
     this.parent = parent;
     this.tooltip = options?.tooltip;
     this.defaultArgs = { ...(parent?.defaultArgs ?? {}), ...(options?.defaultArgs ?? {}) };
-    this.mapped = options?.expand !== undefined ? { id: this.id, expand: options.expand, args: options.args, maxMapLength: options.maxMapLength } : parent?.mapped;
+    this.mapped =
+      options?.expand !== undefined ? { id: this.id, expand: options.expand, args: options.args, maxMapLength: options.maxMapLength } : parent?.mapped;
     host.addGroup(this as unknown as TaskGroup<never>, line);
   }
 

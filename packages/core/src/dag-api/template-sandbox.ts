@@ -16,7 +16,11 @@ const FORBIDDEN = new Set(['constructor', '__proto__', 'prototype', '__defineGet
  * can reach. Only in the parts of nunjucks this replaces. */
 interface NunjucksRuntime {
   memberLookup(obj: unknown, key: unknown): unknown;
-  contextOrFrameLookup(context: { ctx: Record<string, unknown>; env: { globals: Record<string, unknown> } }, frame: { lookup(name: string): unknown }, name: string): unknown;
+  contextOrFrameLookup(
+    context: { ctx: Record<string, unknown>; env: { globals: Record<string, unknown> } },
+    frame: { lookup(name: string): unknown },
+    name: string,
+  ): unknown;
   inOperator(key: unknown, val: unknown): boolean;
   SafeString: new (val: string) => object;
 }
@@ -24,7 +28,9 @@ interface NunjucksRuntime {
 const runtime = (nunjucks as unknown as { runtime: NunjucksRuntime }).runtime;
 
 function forbidden(name: string): Error {
-  return new Error(`"${name}" cannot be used in a template: a template sees data (strings, numbers, lists, objects) and the functions Aloft gives it, nothing of JavaScript`);
+  return new Error(
+    `"${name}" cannot be used in a template: a template sees data (strings, numbers, lists, objects) and the functions Aloft gives it, nothing of JavaScript`,
+  );
 }
 
 /** An object a template may look into: data made of plain objects (JSON, object literals). */
@@ -49,7 +55,9 @@ function memberLookup(obj: unknown, key: unknown): unknown {
     const boxed = Object(target) as Record<string, unknown>;
     if (Object.hasOwn(boxed, name)) return boxed[name];
     if (typeof boxed[name] === 'function') {
-      throw new Error(`"${name}" is a JavaScript method of a ${typeof target === 'string' ? 'string' : 'list'}, which a template cannot call; use a filter instead (| replace, | upper, | lower, | trim, | join, | first, | length, …)`);
+      throw new Error(
+        `"${name}" is a JavaScript method of a ${typeof target === 'string' ? 'string' : 'list'}, which a template cannot call; use a filter instead (| replace, | upper, | lower, | trim, | join, | first, | length, …)`,
+      );
     }
     return undefined;
   }
@@ -65,7 +73,11 @@ function memberLookup(obj: unknown, key: unknown): unknown {
 }
 
 /** A name in a template: a variable it set, then the context, then the globals, own properties only. */
-function contextOrFrameLookup(context: { ctx: Record<string, unknown>; env: { globals: Record<string, unknown> } }, frame: { lookup(name: string): unknown }, name: string): unknown {
+function contextOrFrameLookup(
+  context: { ctx: Record<string, unknown>; env: { globals: Record<string, unknown> } },
+  frame: { lookup(name: string): unknown },
+  name: string,
+): unknown {
   if (FORBIDDEN.has(name)) throw forbidden(name);
   const v = frame.lookup(name);
   if (v !== undefined) return v;

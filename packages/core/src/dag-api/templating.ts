@@ -75,7 +75,8 @@ export function renderTemplate(template: string, ctx: Record<string, unknown>, w
   }
   if (limits.maxBytes !== undefined && out.length > limits.maxBytes / 3) {
     const bytes = Buffer.byteLength(out);
-    if (bytes > limits.maxBytes) throw new Error(`template in ${where}: rendered to ${bytes} bytes, over the limit of ${limits.maxBytes} bytes (ALOFT_TEMPLATE_MAX_BYTES)`);
+    if (bytes > limits.maxBytes)
+      throw new Error(`template in ${where}: rendered to ${bytes} bytes, over the limit of ${limits.maxBytes} bytes (ALOFT_TEMPLATE_MAX_BYTES)`);
   }
   return out;
 }
@@ -118,7 +119,10 @@ export function templateContext(i: TemplateInfo): Record<string, unknown> {
     ds,
     ds_nodash: ds.replaceAll('-', ''),
     ts: i.logicalDate.toISOString(),
-    ts_nodash: i.logicalDate.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, ''),
+    ts_nodash: i.logicalDate
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, ''),
     logical_date: i.logicalDate.toISOString(),
     data_interval_start: i.dataIntervalStart.toISOString(),
     data_interval_end: i.dataIntervalEnd.toISOString(),
@@ -134,7 +138,8 @@ export function templateContext(i: TemplateInfo): Record<string, unknown> {
     conn: i.secrets?.conn ?? {},
     var: { ...i.secrets?.var, json: i.secrets?.json ?? {} },
     ti_output: (taskId: unknown) => {
-      if (typeof taskId !== 'string' || !Object.hasOwn(i.outputs, taskId)) throw new Error(`no output from upstream task ${JSON.stringify(taskId) ?? String(taskId)}`);
+      if (typeof taskId !== 'string' || !Object.hasOwn(i.outputs, taskId))
+        throw new Error(`no output from upstream task ${JSON.stringify(taskId) ?? String(taskId)}`);
       return i.outputs[taskId];
     },
   };

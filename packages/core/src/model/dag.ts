@@ -6,11 +6,7 @@ import type { TriggerRule } from './trigger-rules.js';
  * A schedule as stored: a cron expression, a fixed interval, or datasets (a run once every
  * one of them has been updated since the DAG's last dataset-triggered run); `null` = manual only.
  */
-export type Schedule =
-  | { kind: 'cron'; expression: string }
-  | { kind: 'interval'; everyMs: number }
-  | { kind: 'datasets'; uris: string[] }
-  | null;
+export type Schedule = { kind: 'cron'; expression: string } | { kind: 'interval'; everyMs: number } | { kind: 'datasets'; uris: string[] } | null;
 
 /** A schedule that creates runs per data interval (cron or interval). */
 export type TimeSchedule = Extract<NonNullable<Schedule>, { kind: 'cron' | 'interval' }>;
@@ -27,12 +23,27 @@ export type SensorCheck =
    * An HTTP request (url and header values templated) answers 2xx; with a `responseCheck`
    * function in the DAG file, that function decides (falsy = not yet) and its value is the output.
    */
-  | { type: 'http'; url: string; method: string; headers: Record<string, string>; body?: string | undefined; requestTimeoutMs: number; hasResponseCheck: boolean }
+  | {
+      type: 'http';
+      url: string;
+      method: string;
+      headers: Record<string, string>;
+      body?: string | undefined;
+      requestTimeoutMs: number;
+      hasResponseCheck: boolean;
+    }
   /**
    * Another DAG's run for the same logical date (minus `executionDeltaMs`), or one of its
    * tasks, reaches one of `allowedStates`; one of `failedStates` ends the sensor at once.
    */
-  | { type: 'externalTask'; externalDagId: string; externalTaskId?: string | undefined; allowedStates: string[]; failedStates: string[]; executionDeltaMs: number };
+  | {
+      type: 'externalTask';
+      externalDagId: string;
+      externalTaskId?: string | undefined;
+      allowedStates: string[];
+      failedStates: string[];
+      executionDeltaMs: number;
+    };
 
 /** A sensor task: what it checks, how often, for how long, and how it waits between checks. */
 export interface SensorSpec {
@@ -96,7 +107,12 @@ export interface TaskArgs {
 }
 
 /** Where and how a task that runs in its own pod runs; every field is optional. */
-export type RunInPod = Partial<Pick<PodParams, 'image' | 'namespace' | 'resources' | 'nodeSelector' | 'tolerations' | 'serviceAccountName' | 'secrets' | 'labels' | 'annotations' | 'materializeSecrets'>> & {
+export type RunInPod = Partial<
+  Pick<
+    PodParams,
+    'image' | 'namespace' | 'resources' | 'nodeSelector' | 'tolerations' | 'serviceAccountName' | 'secrets' | 'labels' | 'annotations' | 'materializeSecrets'
+  >
+> & {
   /** Connections the pod gets as ALOFT_CONN_<ID>, from the Secret aloft-conn-<name> (key `uri`) by reference, so ctx.conn works in it. */
   connections?: string[];
   /** Variables the pod gets as ALOFT_VAR_<KEY>, from the Secret aloft-variables (key `<key>`) by reference. */

@@ -30,7 +30,18 @@ export async function instanceArgs(task: Pick<SerializedTask, 'args' | 'map'>, m
 }
 
 /** Task states from the most active to the least: how a mapped task's instances are summed up. */
-export const MAPPED_SUMMARY_ORDER: readonly TaskState[] = ['running', 'queued', 'up_for_retry', 'up_for_reschedule', 'scheduled', 'none', 'failed', 'upstream_failed', 'success', 'skipped'];
+export const MAPPED_SUMMARY_ORDER: readonly TaskState[] = [
+  'running',
+  'queued',
+  'up_for_retry',
+  'up_for_reschedule',
+  'scheduled',
+  'none',
+  'failed',
+  'upstream_failed',
+  'success',
+  'skipped',
+];
 
 /**
  * One state for a mapped task as a whole, from its instances' states: the most active

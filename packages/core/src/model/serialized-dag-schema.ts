@@ -28,7 +28,10 @@ const isoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be 
 const json = z.record(z.string(), z.unknown());
 /** Pod overrides: checked field by field by the DAG API and again where the pod is built. */
 const runInPod = z.custom<RunInPod>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be an object of pod overrides');
-const callbackRef = z.custom<CallbackRef>((v) => typeof v === 'string' && parseCallbackRef(v) !== undefined, 'must be a callback reference (task:<id>:<slot> or dag:<slot>)');
+const callbackRef = z.custom<CallbackRef>(
+  (v) => typeof v === 'string' && parseCallbackRef(v) !== undefined,
+  'must be a callback reference (task:<id>:<slot> or dag:<slot>)',
+);
 const slots = <S extends readonly string[]>(names: S) => z.partialRecord(z.enum(names), callbackRef);
 
 const schedule = z
@@ -143,10 +146,21 @@ export const SERIALIZED_DAG = z
     maxActiveRuns: z.number().int().min(1),
     maxActiveTasks: z.number().int().min(1),
     tags: z.array(text(200)).max(100),
-    params: z.record(z.string(), z.strictObject({ type: z.enum(['string', 'number', 'boolean', 'object', 'array']), default: z.unknown(), description: z.string().optional() })),
+    params: z.record(
+      z.string(),
+      z.strictObject({ type: z.enum(['string', 'number', 'boolean', 'object', 'array']), default: z.unknown(), description: z.string().optional() }),
+    ),
     tasks: z.array(task).min(1).max(MAX_TASKS_PER_DAG, `must hold at most ${MAX_TASKS_PER_DAG} tasks`),
     groups: z
-      .array(z.strictObject({ id: z.string().regex(GROUP_ID, 'must be a task group id').max(250), parent: z.string().nullable(), mapped: z.literal(true).optional(), tooltip: z.string().optional(), line: z.number().int().min(1).optional() }))
+      .array(
+        z.strictObject({
+          id: z.string().regex(GROUP_ID, 'must be a task group id').max(250),
+          parent: z.string().nullable(),
+          mapped: z.literal(true).optional(),
+          tooltip: z.string().optional(),
+          line: z.number().int().min(1).optional(),
+        }),
+      )
       .optional(),
     deadlineMs: ms.optional(),
     callbacks: slots(DAG_CALLBACK_SLOTS).optional(),
@@ -162,7 +176,15 @@ export const SERIALIZED_DAG = z
   });
 
 /** Same keys, and each assignable to the other: a field added on one side only fails `tsc`. */
-type SameShape<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? ([A] extends [B] ? ([B] extends [A] ? true : false) : false) : false) : false;
+type SameShape<A, B> = [keyof A] extends [keyof B]
+  ? [keyof B] extends [keyof A]
+    ? [A] extends [B]
+      ? [B] extends [A]
+        ? true
+        : false
+      : false
+    : false
+  : false;
 type Parsed = z.infer<typeof SERIALIZED_DAG>;
 const inStep: [SameShape<Parsed, SerializedDag>, SameShape<Parsed['tasks'][number], SerializedDag['tasks'][number]>] = [true, true];
 void inStep;

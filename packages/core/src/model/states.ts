@@ -18,12 +18,7 @@ export const RUN_STATES = ['queued', 'running', 'success', 'failed'] as const;
 export type RunState = (typeof RUN_STATES)[number];
 
 /** States after which a task instance never changes again unless cleared. */
-export const FINISHED_TASK_STATES: ReadonlySet<TaskState> = new Set([
-  'success',
-  'failed',
-  'upstream_failed',
-  'skipped',
-]);
+export const FINISHED_TASK_STATES: ReadonlySet<TaskState> = new Set(['success', 'failed', 'upstream_failed', 'skipped']);
 
 export const FINISHED_RUN_STATES: ReadonlySet<RunState> = new Set(['success', 'failed']);
 

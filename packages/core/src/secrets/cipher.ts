@@ -20,7 +20,10 @@ export class SecretCipher {
 
   /** The keyring from the setting's text, or undefined when it is empty; a bad key is an error naming its place, never its value. */
   static fromSetting(text: string | undefined, name = 'ALOFT_SECRETS_KEYS'): SecretCipher | undefined {
-    const entries = (text ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+    const entries = (text ?? '')
+      .split(',')
+      .map((e) => e.trim())
+      .filter(Boolean);
     if (entries.length === 0) return undefined;
     const keys = new Map<string, Buffer>();
     entries.forEach((e, i) => {

@@ -25,9 +25,12 @@ export interface Connection {
   uri: string;
 }
 
-
 export function checkSecretId(kind: 'connection' | 'variable', id: string): string {
-  if (!SECRET_ID.test(id)) throw new InvalidInputError(`${kind} id ${JSON.stringify(id.slice(0, 80))} must be 1–250 letters, digits, "_", "-" or "." (not starting with "-" or ".")`, 'id');
+  if (!SECRET_ID.test(id))
+    throw new InvalidInputError(
+      `${kind} id ${JSON.stringify(id.slice(0, 80))} must be 1–250 letters, digits, "_", "-" or "." (not starting with "-" or ".")`,
+      'id',
+    );
   return id;
 }
 
@@ -36,7 +39,15 @@ const FIELDS = z
     type: z.string().min(1).optional(),
     conn_type: z.string().min(1).optional(),
     host: z.string().optional(),
-    port: z.union([z.number().int().min(0).max(65535), z.string().regex(/^\d{1,5}$/).transform(Number)]).optional(),
+    port: z
+      .union([
+        z.number().int().min(0).max(65535),
+        z
+          .string()
+          .regex(/^\d{1,5}$/)
+          .transform(Number),
+      ])
+      .optional(),
     login: z.string().optional(),
     password: z.string().optional(),
     schema: z.string().optional(),

@@ -42,7 +42,9 @@ export function podSecretRef(value: string): PodSecretRef | undefined {
 export function connSecretName(id: string): { name: string } | { problem: string } {
   const name = `${POD_CONN_SECRET_PREFIX}${id.toLowerCase().replace(/[_.]/g, '-')}`;
   if (name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
-    return { problem: `connection "${id}" cannot reach a pod: its Secret would be "${name.slice(0, 80)}", not a DNS-1123 name (lower-case letters, digits and "-", ending in a letter or digit)` };
+    return {
+      problem: `connection "${id}" cannot reach a pod: its Secret would be "${name.slice(0, 80)}", not a DNS-1123 name (lower-case letters, digits and "-", ending in a letter or digit)`,
+    };
   }
   return { name };
 }

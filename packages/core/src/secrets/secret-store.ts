@@ -91,7 +91,10 @@ export class SecretStore implements SecretsBackend {
     const secretExtra = Object.keys(f.extra).filter((k) => SENSITIVE_NAME.test(k));
     if (!this.cipher && (f.password !== undefined || secretExtra.length > 0)) {
       const what = f.password !== undefined ? 'a password' : `extra ${secretExtra.map((k) => `"${k}"`).join(', ')}`;
-      throw new InvalidInputError(`connection "${id}" has ${what}, and Aloft's store keeps secrets only sealed: set ALOFT_SECRETS_KEYS (see docs/secrets.md), or provide it through the env or dir backend`, f.password !== undefined ? 'password' : 'extra');
+      throw new InvalidInputError(
+        `connection "${id}" has ${what}, and Aloft's store keeps secrets only sealed: set ALOFT_SECRETS_KEYS (see docs/secrets.md), or provide it through the env or dir backend`,
+        f.password !== undefined ? 'password' : 'extra',
+      );
     }
     const rec: StoredConnection = {
       type: f.type.replaceAll('-', '_'),
@@ -116,7 +119,10 @@ export class SecretStore implements SecretsBackend {
     checkSecretId('variable', key);
     const secret = o.secret ?? SENSITIVE_NAME.test(key);
     if (secret && !this.cipher) {
-      throw new InvalidInputError(`variable "${key}" is secret${o.secret ? '' : ' (its name says so)'}, and Aloft's store keeps secrets only sealed: set ALOFT_SECRETS_KEYS (see docs/secrets.md), or provide it through the env or dir backend`, o.secret ? 'secret' : 'key');
+      throw new InvalidInputError(
+        `variable "${key}" is secret${o.secret ? '' : ' (its name says so)'}, and Aloft's store keeps secrets only sealed: set ALOFT_SECRETS_KEYS (see docs/secrets.md), or provide it through the env or dir backend`,
+        o.secret ? 'secret' : 'key',
+      );
     }
     const rec: StoredVariable = { secret, ...(o.description !== undefined ? { description: o.description } : {}), updatedAt: Date.now(), updatedBy: actor };
     if (this.cipher) rec.sealed = this.cipher.seal(value, this.#aad('variable', key));
@@ -150,7 +156,13 @@ export class SecretStore implements SecretsBackend {
     return Object.entries(all)
       .map(([key, json]) => {
         const r = JSON.parse(json) as StoredVariable;
-        return { key, secret: r.secret, ...(r.description !== undefined ? { description: r.description } : {}), updatedAt: r.updatedAt, updatedBy: r.updatedBy };
+        return {
+          key,
+          secret: r.secret,
+          ...(r.description !== undefined ? { description: r.description } : {}),
+          updatedAt: r.updatedAt,
+          updatedBy: r.updatedBy,
+        };
       })
       .sort((a, b) => a.key.localeCompare(b.key));
   }
@@ -215,7 +227,13 @@ export class SecretStore implements SecretsBackend {
     return rows.map(([, f]) => {
       const m: Record<string, string> = {};
       for (let i = 0; i + 1 < f.length; i += 2) m[f[i]!] = f[i + 1]!;
-      return { at: Number(m['at']), actor: m['actor'] ?? '', action: m['action'] as AuditEntry['action'], kind: m['kind'] as AuditEntry['kind'], id: m['id'] ?? '' };
+      return {
+        at: Number(m['at']),
+        actor: m['actor'] ?? '',
+        action: m['action'] as AuditEntry['action'],
+        kind: m['kind'] as AuditEntry['kind'],
+        id: m['id'] ?? '',
+      };
     });
   }
 

@@ -77,7 +77,10 @@ export interface UserCodeNeed {
  * When it cannot, `identity` is undefined (user code runs as the service's own user) and
  * `blocked` names the first path in the way with its mode: `/tmp/abc (mode 0700)`.
  */
-export function userCodeDecision(who: UserCodeIdentity | undefined, needs: readonly UserCodeNeed[]): { identity: UserCodeIdentity | undefined; blocked?: string } {
+export function userCodeDecision(
+  who: UserCodeIdentity | undefined,
+  needs: readonly UserCodeNeed[],
+): { identity: UserCodeIdentity | undefined; blocked?: string } {
   if (!who) return { identity: undefined };
   const need = needs.find((n) => !canRead(who, n.path, n.kind));
   return need ? { identity: undefined, blocked: firstBlocker(who, need.path) } : { identity: who };

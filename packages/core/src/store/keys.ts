@@ -66,7 +66,16 @@ export class Keys {
     const id = `${dagId}\n${runId}`;
     let keys = this.#runScript.get(id);
     if (!keys) {
-      keys = [this.run(dagId, runId), this.tiStates(dagId, runId), this.outputs(dagId, runId), this.mapCounts(dagId, runId), this.running(dagId), this.slaMisses(dagId, runId), this.events, ...this.dagScriptKeys(dagId)];
+      keys = [
+        this.run(dagId, runId),
+        this.tiStates(dagId, runId),
+        this.outputs(dagId, runId),
+        this.mapCounts(dagId, runId),
+        this.running(dagId),
+        this.slaMisses(dagId, runId),
+        this.events,
+        ...this.dagScriptKeys(dagId),
+      ];
       if (this.#runScript.size >= RUN_KEYS_CACHED) this.#runScript.clear();
       this.#runScript.set(id, keys);
     }

@@ -33,7 +33,11 @@ function errorFor(code: ResultCode, s: ScriptSubject): AloftError {
       return new NotFoundError('run', `${s.dagId}/${s.runId ?? ''}`, `${run} does not exist`);
     case RESULT_CODES.TI_NOT_FOUND: {
       const which = s.mapIndex === undefined || s.mapIndex === UNMAPPED ? '' : ` [${s.mapIndex}]`;
-      return new NotFoundError('task instance', `${s.dagId}/${s.runId ?? ''}/${s.taskId ?? ''}${which}`, `task "${s.taskId ?? ''}"${which} of ${run} does not exist`);
+      return new NotFoundError(
+        'task instance',
+        `${s.dagId}/${s.runId ?? ''}/${s.taskId ?? ''}${which}`,
+        `task "${s.taskId ?? ''}"${which} of ${run} does not exist`,
+      );
     }
   }
 }

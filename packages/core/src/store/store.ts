@@ -337,7 +337,19 @@ export class Store {
   #runTi(name: ScriptName, log: boolean, key: TaskInstanceKey, tryNumber: number, ...rest: (string | number)[]): Promise<unknown> {
     const { dagId, runId, taskId, mapIndex } = key;
     const [ti, tryLog] = this.keys.tiTryKeys(dagId, runId, taskId, mapIndex, tryNumber);
-    return this.#scripts.get(name)!(...this.keys.runScriptKeys(dagId, runId), ti, ...(log ? [tryLog] : []), this.keys.prefix, dagId, runId, taskId, mapIndex, tryNumber, Date.now(), ...rest);
+    return this.#scripts.get(name)!(
+      ...this.keys.runScriptKeys(dagId, runId),
+      ti,
+      ...(log ? [tryLog] : []),
+      this.keys.prefix,
+      dagId,
+      runId,
+      taskId,
+      mapIndex,
+      tryNumber,
+      Date.now(),
+      ...rest,
+    );
   }
 
   // ── DAGs ────────────────────────────────────────────────────────────────────
@@ -439,7 +451,27 @@ export class Store {
     await this.redis
       .multi()
       .hset(this.keys.dag(dagId), 'paused', paused ? '1' : '0')
-      .xadd(this.keys.events, 'MAXLEN', '~', 10000, '*', 'type', 'dag', 'dag', dagId, 'run', '', 'task', '', 'state', paused ? 'paused' : 'active', 'at', Date.now(), 'detail', '')
+      .xadd(
+        this.keys.events,
+        'MAXLEN',
+        '~',
+        10000,
+        '*',
+        'type',
+        'dag',
+        'dag',
+        dagId,
+        'run',
+        '',
+        'task',
+        '',
+        'state',
+        paused ? 'paused' : 'active',
+        'at',
+        Date.now(),
+        'detail',
+        '',
+      )
       .exec();
     if (!paused) {
       await this.startQueuedRuns(dagId);
@@ -538,7 +570,10 @@ export class Store {
     const pipe = this.redis.pipeline();
     for (const id of ids) pipe.hgetall(this.keys.run(dagId, id));
     const res = (await pipe.exec()) ?? [];
-    return res.map(([, h]) => h as Record<string, string>).filter((h) => h['state']).map(parseRun);
+    return res
+      .map(([, h]) => h as Record<string, string>)
+      .filter((h) => h['state'])
+      .map(parseRun);
   }
 
   async countRuns(dagId: string): Promise<number> {
@@ -559,8 +594,26 @@ export class Store {
    * Records an SLA miss (a task past its `sla`, or with `taskId` null the run past its
    * deadline) once, with its event and the onSlaMiss job; false when already recorded.
    */
-  async recordSlaMiss(input: { dagId: string; runId: string; taskId: string | null; dueAt: number; state: string; queue: string; callback: string | undefined }): Promise<boolean> {
-    const r = await this.#runRun('recordSlaMiss', input.dagId, input.runId, Date.now(), input.taskId ?? '', input.dueAt, input.state, input.queue, input.callback ?? '');
+  async recordSlaMiss(input: {
+    dagId: string;
+    runId: string;
+    taskId: string | null;
+    dueAt: number;
+    state: string;
+    queue: string;
+    callback: string | undefined;
+  }): Promise<boolean> {
+    const r = await this.#runRun(
+      'recordSlaMiss',
+      input.dagId,
+      input.runId,
+      Date.now(),
+      input.taskId ?? '',
+      input.dueAt,
+      input.state,
+      input.queue,
+      input.callback ?? '',
+    );
     return r === 1;
   }
 
@@ -608,7 +661,14 @@ export class Store {
       const c = conf[name] ? (JSON.parse(conf[name]) as { slots: number; description: string }) : undefined;
       const used = res[2 * i]!;
       const queued = res[2 * i + 1]!;
-      return { name, slots: c ? c.slots : null, description: c?.description ?? (name === DEFAULT_POOL ? 'tasks without a pool; unlimited until configured' : ''), used, queued, open: c ? Math.max(0, c.slots - used) : null };
+      return {
+        name,
+        slots: c ? c.slots : null,
+        description: c?.description ?? (name === DEFAULT_POOL ? 'tasks without a pool; unlimited until configured' : ''),
+        used,
+        queued,
+        open: c ? Math.max(0, c.slots - used) : null,
+      };
     });
   }
 
@@ -634,7 +694,18 @@ export class Store {
     opts: { log?: boolean; outputs?: boolean; deaths?: number; maxDeaths?: number } = {},
   ): Promise<StartResult> {
     const claim = parseClaim(
-      (await this.#runTi('startTi', true, key, tryNumber, workerId, host, opts.log ? '1' : '0', opts.outputs ? '1' : '0', opts.deaths ?? 0, opts.maxDeaths ?? 0)) as ClaimReply,
+      (await this.#runTi(
+        'startTi',
+        true,
+        key,
+        tryNumber,
+        workerId,
+        host,
+        opts.log ? '1' : '0',
+        opts.outputs ? '1' : '0',
+        opts.deaths ?? 0,
+        opts.maxDeaths ?? 0,
+      )) as ClaimReply,
     );
     if (claim.status === 'ok' || claim.status === 'takeover' || claim.status === 'poison') await this.#durable(`the claim of ${tiName(key, tryNumber)}`, false);
     return claim;
@@ -666,7 +737,8 @@ export class Store {
   }
 
   async finishTi(key: TaskInstanceKey, tryNumber: number, f: FinishInput): Promise<TaskState | 'stale'> {
-    const state = (await this.#runTi('finishTi', true, key, tryNumber, ...this.#finishFields(f), ...(f.logLines ?? []).map((l) => JSON.stringify(l)))) as TaskState | 'stale';
+    const state = (await this.#runTi('finishTi', true, key, tryNumber, ...this.#finishFields(f), ...(f.logLines ?? []).map((l) => JSON.stringify(l)))) as
+      TaskState | 'stale';
     if (state !== 'stale') await this.#durable(`the finish of ${tiName(key, tryNumber)}`, false);
     return state;
   }
@@ -692,7 +764,10 @@ export class Store {
    * BullMQ's raw result, the recorded state and the claim of the fetched job when it is a
    * task try; or the error that finish raised (the others still apply).
    */
-  async finishAndNext(finishes: readonly FinishAndNext[], worker: { workerId: string; host: string; maxDeaths?: number }): Promise<(FinishAndNextResult | Error)[]> {
+  async finishAndNext(
+    finishes: readonly FinishAndNext[],
+    worker: { workerId: string; host: string; maxDeaths?: number },
+  ): Promise<(FinishAndNextResult | Error)[]> {
     if (finishes.length === 0) return [];
     const arg = (v: unknown) => (v === undefined || v === null ? '' : (v as string));
     // KEYS: the first finish's BullMQ keys (the queue's; each later finish sends how its own differ).
@@ -709,7 +784,17 @@ export class Store {
         for (let i = 0; i < bull.keys.length; i++) if (bull.keys[i] !== last[i]) changed.push(i + 1, arg(bull.keys[i]));
         if (changed.length >= bull.keys.length) changed = undefined;
       }
-      args.push(changed ? -(changed.length / 2 + 1) : bull.keys.length, bull.args.length, lines.length, key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber, ...this.#finishFields(f));
+      args.push(
+        changed ? -(changed.length / 2 + 1) : bull.keys.length,
+        bull.args.length,
+        lines.length,
+        key.dagId,
+        key.runId,
+        key.taskId,
+        key.mapIndex,
+        tryNumber,
+        ...this.#finishFields(f),
+      );
       if (changed) args.push(...changed);
       else for (const k of bull.keys) args.push(arg(k));
       last = bull.keys;
@@ -730,7 +815,11 @@ export class Store {
    * A reschedule-mode sensor's poke said "not yet": running → up_for_reschedule (same try),
    * giving back its task and pool slots, in one step with its last log lines.
    */
-  async rescheduleTi(key: TaskInstanceKey, tryNumber: number, r: { nextPokeAt: number; pokes: number; logLines?: LogLine[] | undefined }): Promise<'up_for_reschedule' | 'stale'> {
+  async rescheduleTi(
+    key: TaskInstanceKey,
+    tryNumber: number,
+    r: { nextPokeAt: number; pokes: number; logLines?: LogLine[] | undefined },
+  ): Promise<'up_for_reschedule' | 'stale'> {
     const lines = (r.logLines ?? []).map((l) => JSON.stringify(l));
     return (await this.#runTi('rescheduleTi', true, key, tryNumber, r.nextPokeAt, r.pokes, this.logMaxLines, ...lines)) as 'up_for_reschedule' | 'stale';
   }
@@ -784,7 +873,10 @@ export class Store {
     if (state) return parseTi(key.dagId, key.runId, key.taskId, key.mapIndex, { ...h, state });
     if (h['state'] !== 'mapped') return undefined;
     const states = await this.#instanceStates(key.dagId, key.runId, key.taskId, Number(h['mapped']));
-    return mappedTi(parseTi(key.dagId, key.runId, key.taskId, UNMAPPED, h), states.filter((s): s is TaskState => s !== null));
+    return mappedTi(
+      parseTi(key.dagId, key.runId, key.taskId, UNMAPPED, h),
+      states.filter((s): s is TaskState => s !== null),
+    );
   }
 
   /** States of instances 0..n-1 of an expanded mapped task, in map-index order (null: none). */
@@ -798,7 +890,12 @@ export class Store {
    * in `state`, with the count of every state; undefined while the task has not expanded.
    * Reads the instance states in one HMGET and only the page's instance hashes.
    */
-  async listMappedTis(dagId: string, runId: string, taskId: string, page: { offset: number; limit: number; state?: TaskState | undefined }): Promise<MappedPage | undefined> {
+  async listMappedTis(
+    dagId: string,
+    runId: string,
+    taskId: string,
+    page: { offset: number; limit: number; state?: TaskState | undefined },
+  ): Promise<MappedPage | undefined> {
     const [state, mapped] = await this.redis.hmget(this.keys.ti(dagId, runId, taskId, UNMAPPED), 'state', 'mapped');
     if (state !== 'mapped') return undefined;
     const n = Number(mapped);
@@ -862,7 +959,14 @@ export class Store {
   async appendLog(key: TaskInstanceKey, tryNumber: number, lines: LogLine[], fields: Record<string, string> = {}): Promise<void> {
     if (lines.length === 0) return;
     const f = Object.keys(fields).length ? JSON.stringify(fields) : '';
-    await this.#run('appendLog', this.keys.tiTryKeys(key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber), tryNumber, this.logMaxLines, f, ...lines.map((l) => JSON.stringify(l)));
+    await this.#run(
+      'appendLog',
+      this.keys.tiTryKeys(key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber),
+      tryNumber,
+      this.logMaxLines,
+      f,
+      ...lines.map((l) => JSON.stringify(l)),
+    );
   }
 
   async getLog(key: TaskInstanceKey, tryNumber: number, from = 0, count = 1000): Promise<LogLine[]> {
@@ -875,7 +979,13 @@ export class Store {
    * still kept, past the asked one, and the lines in between are gone.
    */
   async readLog(key: TaskInstanceKey, tryNumber: number, from = 0, count = 1000): Promise<{ from: number; lines: LogLine[] }> {
-    const [first, raw] = (await this.#run('readLog', this.keys.tiTryKeys(key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber), tryNumber, from, count)) as [number, string[]];
+    const [first, raw] = (await this.#run(
+      'readLog',
+      this.keys.tiTryKeys(key.dagId, key.runId, key.taskId, key.mapIndex, tryNumber),
+      tryNumber,
+      from,
+      count,
+    )) as [number, string[]];
     return { from: first, lines: raw.map((r) => JSON.parse(r) as LogLine) };
   }
 

@@ -69,9 +69,13 @@ export async function startRedis(opts: { appendonly?: boolean; args?: string[]; 
   const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'aloft-redis-'));
   const launch = async (): Promise<ChildProcess> => {
-    const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--dir', dir, ...(opts.args ?? [])], {
-      stdio: 'ignore',
-    });
+    const child = spawn(
+      bin,
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--dir', dir, ...(opts.args ?? [])],
+      {
+        stdio: 'ignore',
+      },
+    );
     const deadline = Date.now() + 10_000;
     while (!(await ping(port))) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);

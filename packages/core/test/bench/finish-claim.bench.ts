@@ -21,9 +21,15 @@ const d = dag({ id: 'wide', maxActiveTasks: 1_000_000 });
 // Roots with one downstream each, so every finish also evaluates a trigger rule and enqueues.
 for (let i = 0; i < N / 2; i++) d.fn({ id: `u${i}`, upstream: [d.fn({ id: `t${i}`, run: () => i })], run: () => i });
 await store.saveDag(d.serialize());
-const queue = createRedisBackend('default', { connection: createRedis(redis.url), prefix: store.keys.bullPrefix, removeOnComplete: { count: 0 }, lockDuration: 30_000 } as Parameters<typeof createRedisBackend>[1], {
-  withBlockingConnection: false,
-}) as RedisQueueBackend;
+const queue = createRedisBackend(
+  'default',
+  { connection: createRedis(redis.url), prefix: store.keys.bullPrefix, removeOnComplete: { count: 0 }, lockDuration: 30_000 } as Parameters<
+    typeof createRedisBackend
+  >[1],
+  {
+    withBlockingConnection: false,
+  },
+) as RedisQueueBackend;
 
 const keyOf = (x: TaskInstanceKey) => ({ dagId: x.dagId, runId: x.runId, taskId: x.taskId, mapIndex: x.mapIndex });
 const dataOf = (raw: Record<string, unknown>) => JSON.parse(String(raw['data'])) as TaskInstanceKey & { try: number };
@@ -48,7 +54,10 @@ async function chain(): Promise<number> {
   let done = 0;
   for (;;) {
     const { keys, args } = completionArgs(queue, { id: jobId, opts: { attempts: 1 }, data } as never, true, TOKEN, true);
-    const [r] = await store.finishAndNext([{ key: keyOf(data), tryNumber: data.try, finish: { outcome: 'success', output: '1' }, bull: { keys, args } }], WORKER);
+    const [r] = await store.finishAndNext(
+      [{ key: keyOf(data), tryNumber: data.try, finish: { outcome: 'success', output: '1' }, bull: { keys, args } }],
+      WORKER,
+    );
     if (!r || r instanceof Error || r.state !== 'success') throw new Error(`finishAndNext: ${String(r instanceof Error ? r.message : r?.state)}`);
     done++;
     if (!r.claim) break;
@@ -80,11 +89,20 @@ for (let r = 0; r < ROUNDS; r++) {
   const sfUs = await scriptUsec();
   await conn.eval("for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end", 0, `${store.keys.bullQueuePrefix('default')}*`);
   const b = `b${r}`;
-  await store.createRun({ dagId: 'wide', runId: b, runType: 'manual', logicalDate: new Date(now.getTime() + r + 1), dataIntervalStart: now, dataIntervalEnd: now });
+  await store.createRun({
+    dagId: 'wide',
+    runId: b,
+    runType: 'manual',
+    logicalDate: new Date(now.getTime() + r + 1),
+    dataIntervalStart: now,
+    dataIntervalEnd: now,
+  });
   await scriptUsec();
   const fn = await chain();
   const fnUs = await scriptUsec();
-  console.log(`round ${r}: startTi+finishTi ${((sf / N) * 1000).toFixed(1)} µs/try (server ${sfUs.toFixed(1)} µs/call), finishAndNext ${((fn / N) * 1000).toFixed(1)} µs/try (server ${fnUs.toFixed(1)} µs/call), N=${N}`);
+  console.log(
+    `round ${r}: startTi+finishTi ${((sf / N) * 1000).toFixed(1)} µs/try (server ${sfUs.toFixed(1)} µs/call), finishAndNext ${((fn / N) * 1000).toFixed(1)} µs/try (server ${fnUs.toFixed(1)} µs/call), N=${N}`,
+  );
 }
 await queue.close();
 conn.disconnect();

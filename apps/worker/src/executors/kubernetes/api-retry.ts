@@ -35,7 +35,11 @@ function retryAfterMs(err: unknown): number | undefined {
 /** The API server is busy or failing for now: try again after a pause. */
 const isTransient = (err: unknown): boolean => {
   const c = codeOf(err);
-  return c === 429 || (c !== undefined && c >= 500) || (!(err instanceof ApiException) && /ECONNREFUSED|ECONNRESET|socket hang up|fetch failed|ETIMEDOUT/.test(String(err)));
+  return (
+    c === 429 ||
+    (c !== undefined && c >= 500) ||
+    (!(err instanceof ApiException) && /ECONNREFUSED|ECONNRESET|socket hang up|fetch failed|ETIMEDOUT/.test(String(err)))
+  );
 };
 
 /** A create refused because the namespace's ResourceQuota is used up. */

@@ -78,7 +78,12 @@ export class KubernetesExecutor {
         const onFinish = a['aloft.dev/on-finish'] ?? 'delete';
         if ((phase !== 'Succeeded' && phase !== 'Failed') || pod.metadata?.deletionTimestamp) continue;
         if (onFinish === 'keep' || (onFinish === 'deleteOnSuccess' && phase === 'Failed')) continue;
-        const key = { dagId: a['aloft.dev/dag-id'] ?? '', runId: a['aloft.dev/run-id'] ?? '', taskId: a['aloft.dev/task-id'] ?? '', mapIndex: Number(a['aloft.dev/map-index'] ?? -1) };
+        const key = {
+          dagId: a['aloft.dev/dag-id'] ?? '',
+          runId: a['aloft.dev/run-id'] ?? '',
+          taskId: a['aloft.dev/task-id'] ?? '',
+          mapIndex: Number(a['aloft.dev/map-index'] ?? -1),
+        };
         if (!key.dagId || !key.runId || !key.taskId) continue;
         const ti = await this.o.store.getTiStateAndTry(key);
         const podTry = Number(pod.metadata?.labels?.['aloft.dev/try']);
@@ -90,7 +95,8 @@ export class KubernetesExecutor {
             this.o.logger.info({ pod: `${w.namespace}/${pod.metadata!.name}` }, 'deleted a finished pod left behind');
           },
           (err: unknown) => {
-            if (!isCode(err, 404) && !isCode(err, 409)) this.o.logger.warn({ pod: pod.metadata!.name, err: errorText(err) }, 'could not delete a finished pod left behind');
+            if (!isCode(err, 404) && !isCode(err, 409))
+              this.o.logger.warn({ pod: pod.metadata!.name, err: errorText(err) }, 'could not delete a finished pod left behind');
           },
         );
       }
@@ -163,7 +169,21 @@ export class KubernetesExecutor {
       }
       const api = kc.makeApiClient(CoreV1Api);
       const launcher = new PodLauncher({ api, watcher, store: this.o.store, creates: this.#creates, retries: this.retries });
-      t = new PodTry({ store: this.o.store, logger: this.o.logger, kc, api, watcher, launcher, retries: this.retries, defaultStartupTimeoutMs: this.o.defaultStartupTimeoutMs, references: this.o.references ?? ALLOW_ALL_REFERENCES }, r, env);
+      t = new PodTry(
+        {
+          store: this.o.store,
+          logger: this.o.logger,
+          kc,
+          api,
+          watcher,
+          launcher,
+          retries: this.retries,
+          defaultStartupTimeoutMs: this.o.defaultStartupTimeoutMs,
+          references: this.o.references ?? ALLOW_ALL_REFERENCES,
+        },
+        r,
+        env,
+      );
       if (early.cancel) void t.cancel(early.cancel);
       if (early.detach) void t.detach(early.detach);
       return t.result;

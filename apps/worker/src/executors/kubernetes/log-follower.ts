@@ -133,14 +133,12 @@ export class LogFollower {
         timestamps: true,
         ...(since ? { sinceTime: `${since.ts.slice(0, 19)}Z` } : {}),
       };
-      new Log(this.kc)
-        .log(this.o.namespace, this.o.pod, this.o.container, sink, opts)
-        .then(
-          (abort) => {
-            this.#abort = abort;
-          },
-          (err: unknown) => finish(err),
-        );
+      new Log(this.kc).log(this.o.namespace, this.o.pod, this.o.container, sink, opts).then(
+        (abort) => {
+          this.#abort = abort;
+        },
+        (err: unknown) => finish(err),
+      );
     });
   }
 }

@@ -31,7 +31,13 @@ export class PodCleanup {
     this.o.log.system(`deleting pod ${namespace}/${name}: ${reason}`);
     await retrying(
       this.o.retries,
-      () => this.o.api.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: ms !== undefined ? Math.ceil(ms / 1000) : undefined, body: uid ? { preconditions: { uid } } : undefined }),
+      () =>
+        this.o.api.deleteNamespacedPod({
+          name,
+          namespace,
+          gracePeriodSeconds: ms !== undefined ? Math.ceil(ms / 1000) : undefined,
+          body: uid ? { preconditions: { uid } } : undefined,
+        }),
       Date.now() + 30_000,
     ).catch((err: unknown) => {
       if (!isCode(err, 404)) this.o.log.system(`could not delete pod ${name}: ${errorText(err)}`);
@@ -47,7 +53,11 @@ export class PodCleanup {
       return Promise.resolve();
     }
     this.o.log.system(`deleting pod ${namespace}/${name} (onFinish: ${onFinish})`);
-    return retrying(this.o.retries, () => this.o.api.deleteNamespacedPod({ name, namespace, body: uid ? { preconditions: { uid } } : undefined }), Date.now() + 60_000).then(
+    return retrying(
+      this.o.retries,
+      () => this.o.api.deleteNamespacedPod({ name, namespace, body: uid ? { preconditions: { uid } } : undefined }),
+      Date.now() + 60_000,
+    ).then(
       () => undefined,
       (err: unknown) => {
         if (!isCode(err, 404)) this.o.logger.warn({ pod: `${namespace}/${name}`, err: errorText(err) }, 'could not delete a finished pod');

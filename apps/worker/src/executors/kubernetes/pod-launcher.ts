@@ -92,17 +92,23 @@ export class PodLauncher {
     try {
       // A busy API server (429/5xx) or a full quota is waited out up to the startup timeout;
       // a create that succeeded but whose answer was lost comes back as 409.
-      const pod = await retrying(retries, () => creates.run(() => api.createNamespacedPod({ namespace: q.namespace, body })), Date.now() + q.startupMs, (message) => {
-        if (message === quotaShown) return;
-        quotaShown = message;
-        q.env.log.system(`waiting for quota: ${message}`);
-        void this.o.store.setTiFields(q.key, { detail: `waiting for quota: ${message}` });
-      });
+      const pod = await retrying(
+        retries,
+        () => creates.run(() => api.createNamespacedPod({ namespace: q.namespace, body })),
+        Date.now() + q.startupMs,
+        (message) => {
+          if (message === quotaShown) return;
+          quotaShown = message;
+          q.env.log.system(`waiting for quota: ${message}`);
+          void this.o.store.setTiFields(q.key, { detail: `waiting for quota: ${message}` });
+        },
+      );
       return { pod };
     } catch (err) {
       if (isQuotaExceeded(err)) return { failed: `quota still exceeded after ${Math.round(q.startupMs / 1000)} s (startup timeout): ${errorText(err)}` };
       if (!isCode(err, 409)) throw err;
-      const existing = this.o.watcher.get(name) ?? (await retrying(retries, () => api.readNamespacedPod({ name, namespace: q.namespace }), Date.now() + 30_000));
+      const existing =
+        this.o.watcher.get(name) ?? (await retrying(retries, () => api.readNamespacedPod({ name, namespace: q.namespace }), Date.now() + 30_000));
       return { existing };
     }
   }

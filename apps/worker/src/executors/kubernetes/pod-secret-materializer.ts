@@ -28,7 +28,12 @@ export const materializedSecretName = (id: PodIdentity, prefix?: string): string
  * read from the worker's backends now (and so masked in the try's log from here on). A
  * reference that no backend has fails the try, naming it and the backends tried.
  */
-export async function materialize<P extends Pick<PodParams, 'env'>>(p: P, refs: Record<string, PodSecretRef>, name: string, lookup: SecretLookup | undefined): Promise<{ params: P; secret: MaterializedSecret }> {
+export async function materialize<P extends Pick<PodParams, 'env'>>(
+  p: P,
+  refs: Record<string, PodSecretRef>,
+  name: string,
+  lookup: SecretLookup | undefined,
+): Promise<{ params: P; secret: MaterializedSecret }> {
   if (!lookup) throw new Error('materializeSecrets: this worker reads no connections or variables (no secrets backends)');
   const env = { ...p.env };
   const data: Record<string, string> = {};
@@ -61,7 +66,10 @@ export class PodSecretMaterializer {
       await retrying(this.o.retries, () => this.o.api.createNamespacedSecret({ namespace, body }), Date.now() + 30_000);
     } catch (err) {
       // A previous holder of this try created it: the same names, read from the same backends.
-      if (!isCode(err, 409)) throw new Error(`materializeSecrets: cannot create Secret ${namespace}/${s.name}: ${errorText(err)} (the worker needs the Role of deploy/kubernetes/components/materialize-secrets)`);
+      if (!isCode(err, 409))
+        throw new Error(
+          `materializeSecrets: cannot create Secret ${namespace}/${s.name}: ${errorText(err)} (the worker needs the Role of deploy/kubernetes/components/materialize-secrets)`,
+        );
     }
   }
 
@@ -70,11 +78,18 @@ export class PodSecretMaterializer {
     const body = { metadata: { ownerReferences: [owner] } };
     try {
       // A strategic merge adds this owner beside any earlier generation's (merged by uid).
-      await retrying(this.o.retries, () => this.o.api.patchNamespacedSecret({ name: s.name, namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)), Date.now() + 30_000);
+      await retrying(
+        this.o.retries,
+        () => this.o.api.patchNamespacedSecret({ name: s.name, namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)),
+        Date.now() + 30_000,
+      );
     } catch (err) {
       if (!isCode(err, 404)) throw new Error(`materializeSecrets: cannot make pod ${owner.name} the owner of Secret ${namespace}/${s.name}: ${errorText(err)}`);
       // Collected with an earlier generation's pod before this one owned it: again, owned from the start.
-      await this.o.api.createNamespacedSecret({ namespace, body: { metadata: { name: s.name, namespace, labels: identityLabels(id), ownerReferences: [owner] }, type: 'Opaque', stringData: s.data } });
+      await this.o.api.createNamespacedSecret({
+        namespace,
+        body: { metadata: { name: s.name, namespace, labels: identityLabels(id), ownerReferences: [owner] }, type: 'Opaque', stringData: s.data },
+      });
     }
   }
 

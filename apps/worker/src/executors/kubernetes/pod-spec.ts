@@ -43,7 +43,12 @@ function shortHash(s: string, n: number): string {
 }
 
 function slug(s: string, max: number): string {
-  return s.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, max).replace(/-+$/, '');
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, max)
+    .replace(/-+$/, '');
 }
 
 /**
@@ -93,11 +98,7 @@ export function bytesQuantity(bytes: number): string {
  * Memory for a try after OOMKills: `factor` to the power of the OOMKilled tries before it,
  * capped at `max`. Returns the scaled requests and limits (unchanged when not retrying).
  */
-export function scaleMemory(
-  resources: PodParams['resources'],
-  oom: PodParams['oomRetry'],
-  oomKills: number,
-): PodParams['resources'] {
+export function scaleMemory(resources: PodParams['resources'], oom: PodParams['oomRetry'], oomKills: number): PodParams['resources'] {
   if (!oom || oomKills <= 0 || !resources) return resources;
   const cap = quantityBytes(oom.max);
   const scale = (q: string | undefined) => (q === undefined ? undefined : bytesQuantity(Math.min(cap, quantityBytes(q) * oom.factor ** oomKills)));

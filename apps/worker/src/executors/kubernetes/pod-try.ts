@@ -134,21 +134,31 @@ export class PodTry {
     if (this.#cancelled || this.#detached) return { outcome: 'failed', reason: this.#cancelled ?? `handed back: ${this.#detached ?? ''}` };
     const secrets = own && new PodSecretMaterializer({ api: this.c.api, retries: this.c.retries });
     if (own) await secrets!.create(ns, own, id);
-    const launched = await this.c.launcher.launch({ key, id, namespace: ns, namePrefix: p.namePrefix, pod, startupMs, env: this.env }).catch(async (err: unknown) => {
-      if (own) await secrets!.delete(ns, own.name);
-      throw err;
-    });
+    const launched = await this.c.launcher
+      .launch({ key, id, namespace: ns, namePrefix: p.namePrefix, pod, startupMs, env: this.env })
+      .catch(async (err: unknown) => {
+        if (own) await secrets!.delete(ns, own.name);
+        throw err;
+      });
     if ('failed' in launched) {
       if (own) await secrets!.delete(ns, own.name);
       return { outcome: 'failed', reason: launched.failed };
     }
     if (own) {
       await secrets!.own(ns, own, launched.pod, id);
-      if (!launched.adopted) this.env.log.system(`materialised ${Object.keys(own.data).length} secret value(s) in Secret ${ns}/${own.name}, deleted with the pod`);
+      if (!launched.adopted)
+        this.env.log.system(`materialised ${Object.keys(own.data).length} secret value(s) in Secret ${ns}/${own.name}, deleted with the pod`);
     }
     const { name } = launched;
     this.#launched = { name, uid: launched.pod.metadata?.uid };
-    this.#cleanup = new PodCleanup({ api: this.c.api, retries: this.c.retries, logger: this.c.logger, log: this.env.log, pod: { namespace: ns, ...this.#launched }, params: this.r.params });
+    this.#cleanup = new PodCleanup({
+      api: this.c.api,
+      retries: this.c.retries,
+      logger: this.c.logger,
+      log: this.env.log,
+      pod: { namespace: ns, ...this.#launched },
+      params: this.r.params,
+    });
     if (!launched.adopted) this.env.log.system(`created pod ${ns}/${name}${memory ? ` (memory limit ${memory})` : ''}`);
     await store.setTiFields(key, { pod: `${ns}/${name}` });
     if (this.#cancelled) await this.#cleanup.cancel(this.#cancelled);
@@ -160,7 +170,11 @@ export class PodTry {
     }
     const unsubscribe = this.c.watcher.subscribe(name, (obj, type) => this.#onPod(obj, type, cursors));
     this.#onPod(launched.pod, 'MODIFIED', cursors);
-    const startup = new StartupTimer({ startupMs, verdict: () => this.#current && verdict(this.#current, this.#pullErrors), onTimeout: (reason) => this.#settle(failedEnd(reason)) });
+    const startup = new StartupTimer({
+      startupMs,
+      verdict: () => this.#current && verdict(this.#current, this.#pullErrors),
+      onTimeout: (reason) => this.#settle(failedEnd(reason)),
+    });
     startup.start();
     const end = await this.#ended.finally(() => {
       startup.stop();
@@ -181,7 +195,8 @@ export class PodTry {
     if (res.outcome === 'failed') await this.#appendEvents(ns, name);
     if (end.kind === 'failed' && end.oomKilled) {
       await store.setTiFields(key, { oomKills: String(oomKills + 1) });
-      if (p.oomRetry) this.env.log.system(`OOMKilled with memory limit ${memory ?? 'unset'}; the next try gets ×${p.oomRetry.factor} (up to ${p.oomRetry.max})`);
+      if (p.oomRetry)
+        this.env.log.system(`OOMKilled with memory limit ${memory ?? 'unset'}; the next try gets ×${p.oomRetry.factor} (up to ${p.oomRetry.max})`);
     }
     // The result does not wait for the delete.
     void this.#cleanup.afterFinish(res);
@@ -238,7 +253,9 @@ export class PodTry {
       },
       finished: () => {
         const phase = this.#current?.status?.phase;
-        return Boolean(this.#current?.status?.containerStatuses?.find((s) => s.name === container)?.state?.terminated) || phase === 'Succeeded' || phase === 'Failed';
+        return (
+          Boolean(this.#current?.status?.containerStatuses?.find((s) => s.name === container)?.state?.terminated) || phase === 'Succeeded' || phase === 'Failed'
+        );
       },
       onRetry: (err) => log.system(`log stream of ${container} dropped (${String(err).slice(0, 200)}); resuming`),
     });
@@ -251,7 +268,11 @@ export class PodTry {
   async #appendEvents(ns: string, name: string): Promise<void> {
     const { log } = this.env;
     try {
-      const list = await retrying(this.c.retries, () => this.c.api.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` }), Date.now() + 10_000);
+      const list = await retrying(
+        this.c.retries,
+        () => this.c.api.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` }),
+        Date.now() + 10_000,
+      );
       const items = [...list.items].sort((a, b) => time(a) - time(b)).slice(-20);
       if (items.length) log.system(`recent events of pod ${name}:`);
       for (const e of items) log.system(`  ${e.type ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`);

@@ -19,9 +19,16 @@ export type PodVerdict =
  *   by the kubelet, and the try waits for them within its startup timeout.
  */
 export function classifyPullError(message: string): 'not-found' | 'unauthorized' | 'transient' | 'unknown' {
-  if (/toomanyrequests|rate limit|too many requests|\b429\b|timeout|timed out|deadline exceeded|connection (refused|reset)|no route to host|network is unreachable|temporary failure|\bEOF\b|\b50[0-9]\b|service unavailable|bad gateway|TLS handshake/i.test(message)) return 'transient';
-  if (/code = NotFound|: not found\b|manifest unknown|manifest for .* not found|repository does not exist|name unknown|no such image/i.test(message)) return 'not-found';
-  if (/unauthorized|authentication required|access denied|\bdenied\b|forbidden|\b40[13]\b|no basic auth credentials|insufficient_scope/i.test(message)) return 'unauthorized';
+  if (
+    /toomanyrequests|rate limit|too many requests|\b429\b|timeout|timed out|deadline exceeded|connection (refused|reset)|no route to host|network is unreachable|temporary failure|\bEOF\b|\b50[0-9]\b|service unavailable|bad gateway|TLS handshake/i.test(
+      message,
+    )
+  )
+    return 'transient';
+  if (/code = NotFound|: not found\b|manifest unknown|manifest for .* not found|repository does not exist|name unknown|no such image/i.test(message))
+    return 'not-found';
+  if (/unauthorized|authentication required|access denied|\bdenied\b|forbidden|\b40[13]\b|no basic auth credentials|insufficient_scope/i.test(message))
+    return 'unauthorized';
   return 'unknown';
 }
 
@@ -48,32 +55,61 @@ export function verdict(pod: V1Pod, pullErrors: ReadonlyMap<string, string> = ne
   const st = pod.status ?? {};
   const main = st.containerStatuses?.find((c) => c.name === MAIN_CONTAINER) ?? st.containerStatuses?.[0];
   const term = main?.state?.terminated;
-  if (st.reason === 'Evicted') return { kind: 'failed', reason: `Evicted: ${st.message ?? 'the pod was evicted'}`, exitCode: term?.exitCode, oomKilled: false, message: undefined };
+  if (st.reason === 'Evicted')
+    return { kind: 'failed', reason: `Evicted: ${st.message ?? 'the pod was evicted'}`, exitCode: term?.exitCode, oomKilled: false, message: undefined };
   if (st.reason === 'DeadlineExceeded') {
-    return { kind: 'failed', reason: `active deadline exceeded: ${st.message ?? 'the pod ran longer than activeDeadlineSeconds'}`, exitCode: term?.exitCode, oomKilled: false, message: undefined };
+    return {
+      kind: 'failed',
+      reason: `active deadline exceeded: ${st.message ?? 'the pod ran longer than activeDeadlineSeconds'}`,
+      exitCode: term?.exitCode,
+      oomKilled: false,
+      message: undefined,
+    };
   }
   for (const c of statuses(pod)) {
     const w = c.state?.waiting;
     if (w?.reason && FATAL_WAITING.has(w.reason)) {
-      return { kind: 'failed', reason: `${w.reason}: container "${c.name}": ${w.message ?? w.reason}`, exitCode: undefined, oomKilled: false, message: undefined };
+      return {
+        kind: 'failed',
+        reason: `${w.reason}: container "${c.name}": ${w.message ?? w.reason}`,
+        exitCode: undefined,
+        oomKilled: false,
+        message: undefined,
+      };
     }
     const pullError = w?.reason && PULL_WAITING.has(w.reason) ? (w.reason === 'ErrImagePull' && w.message ? w.message : pullErrors.get(c.name)) : undefined;
     const why = pullError === undefined ? undefined : classifyPullError(pullError);
     if (why === 'not-found' || why === 'unauthorized') {
       const words = why === 'not-found' ? 'the image does not exist' : 'the registry refused access (check imagePullSecrets)';
-      return { kind: 'failed', reason: `${w!.reason}: container "${c.name}": ${words}: ${pullError}`, exitCode: undefined, oomKilled: false, message: undefined };
+      return {
+        kind: 'failed',
+        reason: `${w!.reason}: container "${c.name}": ${words}: ${pullError}`,
+        exitCode: undefined,
+        oomKilled: false,
+        message: undefined,
+      };
     }
   }
   if (term) {
     if (term.reason === 'OOMKilled') {
-      return { kind: 'failed', reason: `OOMKilled: container "${main!.name}" ran out of memory (exit code ${term.exitCode})`, exitCode: term.exitCode, oomKilled: true, message: term.message };
+      return {
+        kind: 'failed',
+        reason: `OOMKilled: container "${main!.name}" ran out of memory (exit code ${term.exitCode})`,
+        exitCode: term.exitCode,
+        oomKilled: true,
+        message: term.message,
+      };
     }
     if (term.exitCode === 0) return { kind: 'succeeded', exitCode: 0, message: term.message };
     // A container that could not start says why in its message (e.g. the executable is missing).
-    const why = term.reason && term.reason !== 'Error' && term.reason !== 'Completed' ? ` (${term.reason}${term.reason !== 'Error' && term.message && /Start|CannotRun/.test(term.reason) ? `: ${term.message}` : ''})` : '';
+    const why =
+      term.reason && term.reason !== 'Error' && term.reason !== 'Completed'
+        ? ` (${term.reason}${term.reason !== 'Error' && term.message && /Start|CannotRun/.test(term.reason) ? `: ${term.message}` : ''})`
+        : '';
     return { kind: 'failed', reason: `exit code ${term.exitCode}${why}`, exitCode: term.exitCode, oomKilled: false, message: term.message };
   }
-  if (st.phase === 'Failed') return { kind: 'failed', reason: `pod failed: ${st.reason ?? ''} ${st.message ?? ''}`.trim(), exitCode: undefined, oomKilled: false, message: undefined };
+  if (st.phase === 'Failed')
+    return { kind: 'failed', reason: `pod failed: ${st.reason ?? ''} ${st.message ?? ''}`.trim(), exitCode: undefined, oomKilled: false, message: undefined };
   if (st.phase === 'Succeeded') return { kind: 'succeeded', exitCode: 0, message: undefined };
   if (st.phase === 'Running' && main?.state?.running) return { kind: 'running' };
   return { kind: 'pending', ...pendingDetail(pod, pullErrors) };
@@ -90,7 +126,8 @@ export function pendingDetail(pod: V1Pod, pullErrors: ReadonlyMap<string, string
     if (w?.reason === 'ImagePullBackOff' && pullErrors.has(c.name)) {
       return { detail: `container "${c.name}" ImagePullBackOff (retrying until the startup timeout): ${pullErrors.get(c.name)}`, unschedulable: false };
     }
-    if (w?.reason === 'ErrImagePull') return { detail: `container "${c.name}" ErrImagePull (retrying until the startup timeout): ${w.message ?? ''}`, unschedulable: false };
+    if (w?.reason === 'ErrImagePull')
+      return { detail: `container "${c.name}" ErrImagePull (retrying until the startup timeout): ${w.message ?? ''}`, unschedulable: false };
     if (w?.reason) return { detail: `container "${c.name}" ${w.reason}${w.message ? `: ${w.message}` : ''}`, unschedulable: false };
   }
   return { detail: pod.status?.phase ?? 'Pending', unschedulable: false };

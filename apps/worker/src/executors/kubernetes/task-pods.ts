@@ -80,7 +80,9 @@ export class TaskPods implements Executor {
     // The pod's exit code is the task's: the skip code means skipped, as on a worker.
     return {
       ...running,
-      result: running.result.then((res) => (res.outcome === 'skipped' ? { ...res, reason: res.reason?.replace(/^exit code (\d+) means skipped$/, 'skipped in its pod (exit code $1)') } : res)),
+      result: running.result.then((res) =>
+        res.outcome === 'skipped' ? { ...res, reason: res.reason?.replace(/^exit code (\d+) means skipped$/, 'skipped in its pod (exit code $1)') } : res,
+      ),
     };
   }
 
