@@ -181,12 +181,10 @@ export function addSecretsCommands(program: Command, d: SecretsCommandDeps): voi
         d.print({ kept: key }, () => `variable "${key}" exists; kept`);
         return;
       }
-      const v = await d
-        .store()
-        .setVariable(key, o.stdin ? await readStdin() : value!, {
-          ...(o.secret ? { secret: true } : {}),
-          ...(o.description !== undefined ? { description: o.description } : {}),
-        });
+      const v = await d.store().setVariable(key, o.stdin ? await readStdin() : value!, {
+        ...(o.secret ? { secret: true } : {}),
+        ...(o.description !== undefined ? { description: o.description } : {}),
+      });
       d.print(v, () => `variable "${key}" set${v.secret ? ' (secret, sealed)' : ''}`);
     });
   vars
