@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +8,11 @@ import { ROOT, System, waitFor } from './support/system.js';
 // The services' credentials, each a value that user code would have to read from somewhere:
 // every one of them starts with MARK, which the tasks look for wherever they read.
 const MARK = 'ALOFTSECRET';
-const secret = (name: string) => `${MARK}${name.replace(/[^A-Z]/g, '')}${Math.random().toString(36).slice(2, 10)}`;
+const secret = (name: string) =>
+  // The secret store's keyring must parse (id:32 bytes in base64), so the mark is its key id.
+  name === 'ALOFT_SECRETS_KEYS'
+    ? `${MARK}${Math.random().toString(36).slice(2, 10)}:${randomBytes(32).toString('base64')}`
+    : `${MARK}${name.replace(/[^A-Z]/g, '')}${Math.random().toString(36).slice(2, 10)}`;
 const isRoot = process.getuid?.() === 0;
 
 /**
