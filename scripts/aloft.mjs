@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `node scripts/aloft.mjs …` (or `pnpm aloft …`): the CLI from a checkout, with nothing
+// `node scripts/aloft.mjs …` (or `./aloft …`): the CLI from a checkout, with nothing
 // installed beforehand. Without REDIS_URL it talks to the Redis that `node scripts/up.mjs`
 // started (recorded in .data/redis-url), so a second terminal needs no settings.
 import { spawn } from 'node:child_process';

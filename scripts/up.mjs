@@ -181,7 +181,7 @@ start('worker-2', 'apps/worker/src/main.ts', { ...env, ...secrets.workers, ALOFT
 start('dashboard', 'apps/dashboard/src/main.ts', { ...env, ALOFT_DASHBOARD_PORT: dashboardPort }, COLORS[3]);
 void seedExampleStore({ ...childEnv, ...env });
 say(`dashboard: http://localhost:${dashboardPort}/  ·  queues: http://localhost:${dashboardPort}/queues  ·  DAGs from ${env.ALOFT_DAGS_FOLDER}`);
-say('CLI in another terminal: node scripts/aloft.mjs dags list   (Ctrl-C here stops everything)');
+say('CLI in another terminal: ./aloft dags list   (Ctrl-C here stops everything)');
 
 function stopAll(alive) {
   return Promise.all(

@@ -2,7 +2,7 @@
  * `kubernetes_sample` with pods, as in Airflow's example: `run_this_first`, then a
  * pod that passes (python:3.12-slim printing "hello world") and one that fails (the same
  * command in ubuntu:24.04, which has no python). Manual only:
- * `pnpm aloft trigger kubernetes_sample_pod --wait`. The pods run where the worker's
+ * `./aloft trigger kubernetes_sample_pod --wait`. The pods run where the worker's
  * cluster is (KUBECONFIG or in-cluster; the quick start without one: a local stand-in),
  * in the worker's ALOFT_TASK_POD_NAMESPACE (the shipped manifests: aloft-tasks).
  */

@@ -46,7 +46,7 @@ export async function followLog(res: Response, o: LogFollowOptions): Promise<voi
   };
   while (!closed) {
     const end = await over();
-    const { from, lines } = await client.readLog(key.dagId, key.runId, key.taskId, { try: tryNo, from: n, count: CHUNK, mapIndex: key.mapIndex });
+    const { from, lines } = await client.readTryLog(key, tryNo, n, CHUNK);
     // Lines trimmed away past the log's cap before they were sent are skipped, not misnumbered.
     n = from;
     for (const l of lines) send('line', { n: n++, ...l });

@@ -39,6 +39,8 @@ export interface BackfillInput {
   to: Date;
   rerun: boolean;
   conf: Record<string, unknown>;
+  /** How many of how many logical dates are done (Redis only: the REST API answers once, at the end). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface ClearRangeInput {
@@ -47,6 +49,8 @@ export interface ClearRangeInput {
   taskRegex: string | undefined;
   downstream: boolean;
   failedOnly: boolean;
+  /** How many of how many runs are done (Redis only: the REST API answers once, at the end). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface Backend {
@@ -122,7 +126,7 @@ async function pollFollow(b: Backend, dag: string, run: string, task: string, ma
     const r = await b.getRun(dag, run);
     const finished = ti && FINISHED_TASK.includes(ti.state);
     if ((finished || r.state === 'success' || r.state === 'failed') && ti) {
-      const rest = (await b.getLog(dag, run, task, { try: tryShown, from, mapIndex })).lines;
+      const rest = tryShown ? (await b.getLog(dag, run, task, { try: tryShown, from, mapIndex })).lines : [];
       if (rest.length) write(`${logText(rest)}\n`);
       write(`--- ${instanceName(task, mapIndex)}: ${ti.state}${ti.reason ? ` (${ti.reason})` : ''} ---\n`);
       return r;
@@ -274,11 +278,11 @@ export class HttpBackend implements Backend {
   clearTask(dagId: string, runId: string, taskId: string, opts: { downstream: boolean }) {
     return this.client.clearTask(dagId, runId, taskId, opts);
   }
-  backfill(dagId: string, opts: BackfillInput) {
-    return this.client.backfill(dagId, opts);
+  backfill(dagId: string, o: BackfillInput) {
+    return this.client.backfill(dagId, { from: o.from, to: o.to, rerun: o.rerun, conf: o.conf });
   }
-  clearRange(dagId: string, opts: ClearRangeInput) {
-    return this.client.clearRange(dagId, opts);
+  clearRange(dagId: string, o: ClearRangeInput) {
+    return this.client.clearRange(dagId, { from: o.from, to: o.to, taskRegex: o.taskRegex, downstream: o.downstream, failedOnly: o.failedOnly });
   }
 
   /**

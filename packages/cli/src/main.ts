@@ -105,6 +105,31 @@ function parseConf(raw: string | undefined): Record<string, unknown> {
   }
 }
 
+/** Run ids in a line: all of a few; of many, the first and last and how to see the rest. */
+function idsText(what: string, ids: string[]): string {
+  if (ids.length === 0) return '';
+  if (ids.length <= SHOWN_IDS) return `${what}: ${ids.join(', ')}`;
+  return `${what}: ${ids[0]} … ${ids[ids.length - 1]} (${ids.length}; --json lists every one)`;
+}
+const SHOWN_IDS = 5;
+
+/**
+ * Progress of a long command on stderr, at most a line a second and always the last one:
+ * rewritten in place on a terminal, a line each otherwise (a log, CI). Not with --json.
+ */
+function progress(unit: string): (done: number, total: number) => void {
+  let last = 0;
+  return (done, total) => {
+    if (asJson()) return;
+    const now = Date.now();
+    if (done < total && now - last < 1000) return;
+    last = now;
+    const text = `${done}/${total} ${unit}`;
+    if (process.stderr.isTTY) process.stderr.write(`\r${text}${done === total ? '\n' : ''}`);
+    else process.stderr.write(`${text}\n`);
+  };
+}
+
 function scheduleText(s: Schedule): string {
   if (!s) return 'manual';
   if (s.kind === 'datasets') return `on datasets ${s.uris.join(', ')}`;
@@ -180,6 +205,8 @@ dags
   .action(async () => {
     const errs = await backend().importErrors();
     print(errs, () => (errs.length ? errs.map((e) => `${e.file}${e.line ? `:${e.line}` : ''}: ${e.message}`).join('\n') : 'no import errors'));
+    // A script (or CI) that checks the DAG folder fails when a file does not import.
+    if (errs.length) process.exitCode = 1;
   });
 
 program
@@ -377,6 +404,7 @@ program
           taskRegex: o.task,
           downstream: Boolean(o.downstream),
           failedOnly: Boolean(o.failedOnly),
+          onProgress: progress('runs'),
         });
         print(r, () => `cleared ${r.cleared} task instance(s) in ${r.runs} run(s)`);
         return;
@@ -395,12 +423,18 @@ program
   .option('--rerun', 'clear and run again the runs that already exist in the range')
   .option('--conf <json>', 'conf for the new runs (JSON object)')
   .action(async (dag: string, o: { from: string; to: string; rerun?: boolean; conf?: string }) => {
-    const r = await backend().backfill(dag, { from: dateArg('--from', o.from), to: dateArg('--to', o.to), rerun: Boolean(o.rerun), conf: parseConf(o.conf) });
-    print(
-      r,
-      () =>
-        `created ${r.created.length} run(s), skipped ${r.skipped.length} existing, re-ran ${r.rerun.length}` +
-        (r.created.length ? `\n${r.created.join('\n')}` : ''),
+    const r = await backend().backfill(dag, {
+      from: dateArg('--from', o.from),
+      to: dateArg('--to', o.to),
+      rerun: Boolean(o.rerun),
+      conf: parseConf(o.conf),
+      onProgress: progress('logical dates'),
+    });
+    print(r, () =>
+      [
+        `created ${r.created.length} run(s), skipped ${r.skipped.length} existing, re-ran ${r.rerun.length}`,
+        ...(['created', 'skipped', 'rerun'] as const).map((k) => idsText(k === 'rerun' ? 're-ran' : k, r[k])).filter(Boolean),
+      ].join('\n'),
     );
   });
 

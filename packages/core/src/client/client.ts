@@ -96,6 +96,8 @@ export interface BackfillOptions {
    * more intervals is an InvalidInputError on `to`, before any run is created. Default 10000.
    */
   maxRuns?: number;
+  /** Called after each logical date is handled: how many of how many. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface BackfillResult {
@@ -116,6 +118,8 @@ export interface ClearRangeOptions {
   downstream?: boolean;
   /** Only task instances that failed (or whose upstream failed). */
   failedOnly?: boolean;
+  /** Called after each run in the range is handled: how many of how many. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export const ADHOC_DAG_ID = 'adhoc';
@@ -327,7 +331,8 @@ export class AloftClient {
     const problems = checkConf(d.params, conf);
     if (problems.length) throw new InvalidInputError(`conf for DAG "${dagId}" is invalid: ${problems.join('; ')}`, 'conf');
     const out: BackfillResult = { created: [], skipped: [], rerun: [] };
-    for (const iv of intervals) {
+    for (const [i, iv] of intervals.entries()) {
+      if (i > 0) opts.onProgress?.(i, intervals.length);
       const existing = await this.store.runIdsAt(dagId, iv.start.getTime());
       if (existing.length) {
         if (!opts.rerun) {
@@ -358,6 +363,7 @@ export class AloftClient {
       });
       (r === 'created' ? out.created : out.skipped).push(runId);
     }
+    opts.onProgress?.(intervals.length, intervals.length);
     return out;
   }
 
@@ -376,7 +382,8 @@ export class AloftClient {
     const runIds = await runIdsBetween(this.store, dagId, opts.from, opts.to);
     let runs = 0;
     let cleared = 0;
-    for (const runId of runIds) {
+    for (const [i, runId] of runIds.entries()) {
+      if (i > 0) opts.onProgress?.(i, runIds.length);
       const picked = (await this.store.listTis(dagId, runId))
         .filter((t) => (!re || re.test(t.taskId)) && (!opts.failedOnly || t.state === 'failed' || t.state === 'upstream_failed'))
         .map((t) => t.taskId);
@@ -384,6 +391,7 @@ export class AloftClient {
       runs++;
       cleared += await this.store.clearTis(dagId, runId, picked, { downstream: opts.downstream ?? false });
     }
+    opts.onProgress?.(runIds.length, runIds.length);
     return { runs, cleared };
   }
 
@@ -417,7 +425,9 @@ export class AloftClient {
     return r;
   }
 
-  listRuns(dagId: string, opts: { limit?: number; offset?: number } = {}): Promise<DagRun[]> {
+  /** A page of the DAG's runs, newest first; an unknown DAG is a NotFoundError, not an empty page. */
+  async listRuns(dagId: string, opts: { limit?: number; offset?: number } = {}): Promise<DagRun[]> {
+    if (dagId !== ADHOC_DAG_ID) await this.getDag(dagId);
     return this.store.listRuns(dagId, opts);
   }
 
@@ -441,8 +451,12 @@ export class AloftClient {
     return activeTaskStates(this.store);
   }
 
-  listTaskInstances(dagId: string, runId: string): Promise<TaskInstance[]> {
-    return this.store.listTis(dagId, runId);
+  /** The run's task instances; an unknown run is a NotFoundError, not an empty list. */
+  async listTaskInstances(dagId: string, runId: string): Promise<TaskInstance[]> {
+    const tis = await this.store.listTis(dagId, runId);
+    // A run always has task instances: an empty answer is the only one worth checking.
+    if (tis.length === 0) await this.getRun(dagId, runId);
+    return tis;
   }
 
   /** A task instance; map index −1 is a mapped task as a whole (with `mapped` counts). */
@@ -481,7 +495,8 @@ export class AloftClient {
 
   /**
    * Log lines of one try from absolute line `from`, and where they start: past the log's
-   * cap its oldest lines are gone and the answer starts at the first line kept.
+   * cap its oldest lines are gone and the answer starts at the first line kept. An unknown
+   * task instance, or a try it has not had, is a NotFoundError naming it.
    */
   async readLog(
     dagId: string,
@@ -490,8 +505,27 @@ export class AloftClient {
     opts: { try?: number; from?: number; count?: number; mapIndex?: number } = {},
   ): Promise<{ from: number; lines: LogLine[] }> {
     const mapIndex = opts.mapIndex ?? UNMAPPED;
-    const t = opts.try ?? (await this.getTaskInstance(dagId, runId, taskId, mapIndex)).try;
+    const ti = await this.getTaskInstance(dagId, runId, taskId, mapIndex);
+    const t = opts.try ?? ti.try;
+    if (opts.try !== undefined && (opts.try < 1 || opts.try > ti.try)) {
+      const tries = ti.try === 0 ? 'has not run yet' : ti.try === 1 ? 'has had 1 try' : `has had tries 1 to ${ti.try}`;
+      const name = `${dagId}/${runId}/${taskId}${mapIndex === UNMAPPED ? '' : `[${mapIndex}]`}`;
+      throw new NotFoundError('try', `${name}#${opts.try}`, `task instance "${name}" has no try ${opts.try}: it ${tries}`);
+    }
     return this.store.readLog({ dagId, runId, taskId, mapIndex }, t, opts.from ?? 0, opts.count ?? 10_000);
+  }
+
+  /**
+   * Lines of a try already known to exist, from absolute line `from`, without the checks of
+   * readLog: what a follower reads between its checks of getTryState.
+   */
+  readTryLog(
+    key: { dagId: string; runId: string; taskId: string; mapIndex: number },
+    tryNo: number,
+    from: number,
+    count: number,
+  ): Promise<{ from: number; lines: LogLine[] }> {
+    return this.store.readLog(key, tryNo, from, count);
   }
 
   /**
