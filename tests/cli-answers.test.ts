@@ -1,10 +1,7 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aloftCli } from './support/cli.js';
 import { ROOT, System, waitFor } from './support/system.js';
-
-const exec = promisify(execFile);
 
 /**
  * What the CLI answers when a name is unknown or an answer is long: an unknown DAG, run,
@@ -13,10 +10,7 @@ const exec = promisify(execFile);
  */
 describe('the CLI never leaves a user guessing (real scheduler, no worker)', () => {
   const sys = new System({ dagsFolder: join(ROOT, 'tests', 'fixtures', 'cli-dags') });
-  const cli = async (...args: string[]) => {
-    const r = await exec(join(ROOT, 'aloft'), args, { cwd: ROOT, env: sys.env() }).catch((e: { stdout: string; stderr: string; code: number }) => e);
-    return { out: r.stdout, err: r.stderr, code: (r as { code?: number }).code ?? 0 };
-  };
+  const cli = (...args: string[]) => aloftCli(sys, ...args);
 
   beforeAll(async () => {
     await sys.start();

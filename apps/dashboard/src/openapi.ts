@@ -10,6 +10,10 @@ const OPS: Record<string, Record<string, Op>> = {
   '/dags/{dagId}': {
     get: { summary: 'A DAG with its serialized structure', role: 'viewer' },
     patch: { summary: 'Pause or unpause', role: 'operator', body: API_SCHEMAS.Pause },
+    delete: {
+      summary: 'Delete a DAG whose file is gone, with all its runs, task instances and logs (409 while a file defines it or a run is not finished)',
+      role: 'operator',
+    },
   },
   '/datasets': { get: { summary: 'Datasets that tasks update (outlets) or DAGs are scheduled on: last update, producers, consumers', role: 'viewer' } },
   '/importErrors': { get: { summary: 'DAG files that failed to import, with file, line and message', role: 'viewer' } },

@@ -96,6 +96,7 @@ export const api = {
   importErrors: () => call<{ importErrors: ImportErrorRecord[] }>('GET', '/importErrors').then((r) => r.importErrors),
   dag: (id: string) => call<DagDetail>('GET', `/dags/${seg(id)}`),
   setPaused: (id: string, paused: boolean) => call('PATCH', `/dags/${seg(id)}`, { paused }),
+  deleteDag: (id: string) => call<{ dagId: string; runs: number }>('DELETE', `/dags/${seg(id)}`),
   grid: (id: string, limit: number, offset: number) => call<Grid>('GET', `/dags/${seg(id)}/grid?limit=${limit}&offset=${offset}`),
   runs: (id: string, limit: number, offset: number) => call<{ runs: DagRun[]; total: number }>('GET', `/dags/${seg(id)}/runs?limit=${limit}&offset=${offset}`),
   run: (dagId: string, runId: string) => call<DagRun>('GET', runPath(dagId, runId)),

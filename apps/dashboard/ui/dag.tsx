@@ -78,12 +78,37 @@ export function DagPage({ dagId }: { dagId: string }) {
             <button type="button" class="primary" disabled={!canOperate || d.missing || dagId === 'adhoc'} onClick={() => setTriggering(true)}>
               Trigger
             </button>
+            {d.missing && canOperate && (
+              <button
+                type="button"
+                class="danger"
+                onClick={() =>
+                  ask({
+                    title: `Delete ${dagId}?`,
+                    body: 'Its runs, task instances and logs are deleted too. This cannot be undone.',
+                    confirm: 'Delete DAG',
+                    danger: true,
+                    run: async () => {
+                      await api.deleteDag(dagId);
+                      navigate('/', true);
+                    },
+                  })
+                }
+              >
+                Delete DAG
+              </button>
+            )}
           </div>
         )}
       </div>
       {d && (
         <p class="muted">
           {d.description} <code>{d.fileloc}</code>
+        </p>
+      )}
+      {d?.missing && (
+        <p class="note" role="note">
+          The file that defined this DAG is gone, so it is no longer scheduled. Its history stays until it is deleted.
         </p>
       )}
       {d?.podNote && (

@@ -58,6 +58,7 @@ export interface Backend {
   importErrors(): Promise<ImportErrorRecord[]>;
   listDatasets(): Promise<DatasetInfo[]>;
   setPaused(dagId: string, paused: boolean): Promise<void>;
+  deleteDag(dagId: string): Promise<{ dagId: string; runs: number }>;
   trigger(dagId: string, opts: { conf: Record<string, unknown>; runId: string | undefined }): Promise<DagRun>;
   submitCommand(job: CommandJob): Promise<DagRun>;
   getRun(dagId: string, runId: string): Promise<DagRun>;
@@ -158,6 +159,9 @@ export class RedisBackend implements Backend {
   setPaused(dagId: string, paused: boolean) {
     return this.client.setPaused(dagId, paused);
   }
+  deleteDag(dagId: string) {
+    return this.client.deleteDag(dagId);
+  }
   trigger(dagId: string, opts: { conf: Record<string, unknown>; runId: string | undefined }) {
     return this.client.trigger(dagId, opts);
   }
@@ -234,6 +238,9 @@ export class HttpBackend implements Backend {
   }
   async setPaused(dagId: string, paused: boolean) {
     await this.client.setPaused(dagId, paused);
+  }
+  deleteDag(dagId: string) {
+    return this.client.deleteDag(dagId);
   }
   trigger(dagId: string, opts: { conf: Record<string, unknown>; runId: string | undefined }) {
     return this.client.trigger(dagId, opts);

@@ -209,6 +209,16 @@ dags
     if (errs.length) process.exitCode = 1;
   });
 
+dags
+  .command('delete <dag>')
+  .description('delete a DAG whose file is gone, with all its runs, task instances and logs')
+  .option('-y, --yes', 'do not ask: this cannot be undone')
+  .action(async (dag: string, o: { yes?: boolean }) => {
+    if (!o.yes) throw new UsageError(`deleting DAG "${dag}" removes its whole history and cannot be undone: pass --yes`);
+    const r = await backend().deleteDag(dag);
+    print(r, () => `deleted DAG ${dag} and its ${r.runs} run(s)`);
+  });
+
 program
   .command('datasets')
   .description('datasets that tasks update (outlets) and DAGs are scheduled on')

@@ -144,6 +144,11 @@ export class AloftHttpClient {
     return this.#call('PATCH', `/dags/${seg(dagId)}`, { body: { paused } });
   }
 
+  /** Deletes a DAG whose file is gone, with its runs and logs; 409 while a file defines it or a run is not finished. */
+  deleteDag(dagId: string): Promise<{ dagId: string; runs: number }> {
+    return this.#call('DELETE', `/dags/${seg(dagId)}`);
+  }
+
   /** Datasets with their last update, producers (DAGs updating them) and consumers (DAGs scheduled on them). */
   async listDatasets(): Promise<DatasetInfo[]> {
     return (await this.#call<{ datasets: DatasetInfo[] }>('GET', '/datasets')).datasets;

@@ -100,6 +100,13 @@ export function dagRoutes(o: DagRoutesOptions): Router {
       res.json({ id: param(req, 'dagId'), paused: body.paused });
     }),
   );
+  r.delete(
+    '/dags/:dagId',
+    operator,
+    handle(async (req, res) => {
+      res.json(await client.deleteDag(param(req, 'dagId')));
+    }),
+  );
   r.get(
     '/dags/:dagId/grid',
     viewer,

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { z } from 'zod';
-import { DagImportError, InvalidInputError, NotFoundError, NotReplicatedError } from '@aloft/core';
+import { ConflictError, DagImportError, InvalidInputError, NotFoundError, NotReplicatedError } from '@aloft/core';
 import { TaskRegexError } from '../task-regex.js';
 
 /** A request the API refuses: 400 (or `status`) with the message and the field it names. */
@@ -38,6 +38,7 @@ export function apiErrors() {
     if (err instanceof NotFoundError) return void res.status(404).json({ error: err.message, field: 'path' });
     if (err instanceof DagImportError) return void res.status(400).json({ error: err.message, field: err.field ?? 'body' });
     if (err instanceof InvalidInputError) return void res.status(400).json({ error: err.message, field: err.field });
+    if (err instanceof ConflictError) return void res.status(409).json({ error: err.message, field: err.field });
     // Recorded, but not yet safe from a failover: the caller may repeat it with the same run id.
     if (err instanceof NotReplicatedError) return void res.status(503).json({ error: err.message });
     if (err instanceof TaskRegexError) return void res.status(err.status).json({ error: err.message, field: err.field });

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { ConflictError } from '../errors/conflict-error.js';
 import { InvalidInputError } from '../errors/invalid-input-error.js';
 import { NotFoundError } from '../errors/not-found-error.js';
 import type { SecretCipher } from '../secrets/cipher.js';
@@ -175,6 +176,27 @@ export class AloftClient {
   /** Runs × tasks of a page of the DAG's runs, newest first. */
   async getRunGrid(dagId: string, page: { limit: number; offset: number }): Promise<RunGrid> {
     return runGrid(this.store, await this.getDag(dagId), page);
+  }
+
+  /**
+   * Deletes a DAG whose file is gone, with its history (Airflow's `dags delete`). A DAG that
+   * a file still defines would be stored again by the scheduler, so that is refused, as is a
+   * DAG with runs still going (cancel them first).
+   */
+  async deleteDag(dagId: string): Promise<{ dagId: string; runs: number }> {
+    const rec = await this.getDag(dagId);
+    if (!rec.missing)
+      throw new ConflictError(
+        `DAG "${dagId}" is still defined by ${rec.dag.fileloc}: remove it from that file first (the scheduler would store it again), then delete it`,
+        'dagId',
+      );
+    const unfinished = await this.store.listUnfinishedRunIds(dagId);
+    const gone = unfinished.length ? undefined : await this.store.deleteDag(dagId);
+    if (!gone) {
+      const n = unfinished.length || (await this.store.listUnfinishedRunIds(dagId)).length;
+      throw new ConflictError(`DAG "${dagId}" has ${n} run(s) not finished: cancel them first (aloft runs cancel ${dagId} <run>), then delete it`, 'dagId');
+    }
+    return { dagId, runs: gone.runs };
   }
 
   importErrors(): Promise<ImportErrorRecord[]> {

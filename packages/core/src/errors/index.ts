@@ -5,3 +5,4 @@ export { TaskFailedError } from './task-failed-error.js';
 export { NonRetryableError, isNonRetryable } from './non-retryable-error.js';
 export { NotFoundError } from './not-found-error.js';
 export { InvalidInputError } from './invalid-input-error.js';
+export { ConflictError } from './conflict-error.js';

@@ -401,6 +401,35 @@ export class Store {
     await multi.exec();
   }
 
+  /**
+   * Deletes a DAG with its whole history: every run (with its task instances, logs, outputs
+   * and SLA misses), every stored version of its graph, and its place in the DAG list and the
+   * dataset indexes. Only once every run has finished: a run still going is cancelled first
+   * by the caller. Returns how many runs went, or undefined when the DAG has unfinished runs.
+   */
+  async deleteDag(dagId: string): Promise<{ runs: number } | undefined> {
+    if ((await this.listUnfinishedRunIds(dagId)).length) return undefined;
+    const runIds = await this.redis.zrange(this.keys.runs(dagId), 0, -1);
+    for (const runId of runIds) if (!(await this.deleteRun(dagId, runId))) return undefined;
+    const json = await this.redis.hget(this.keys.dag(dagId), 'json');
+    const graphs: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.keys.graph(dagId, '*'), 'COUNT', 500);
+      // DAG ids hold no ':' and no glob character (ID_PATTERN): the pattern is this DAG's versions only.
+      graphs.push(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    const multi = this.redis.multi();
+    multi.del(this.keys.dag(dagId), this.keys.runs(dagId), this.keys.activeRuns(dagId), this.keys.queuedRuns(dagId), this.keys.running(dagId));
+    multi.del(this.keys.datasetPending(dagId));
+    if (graphs.length) multi.del(...graphs);
+    multi.srem(this.keys.dags, dagId);
+    this.datasets.index(multi, dagId, json ? (JSON.parse(json) as SerializedDag) : undefined, undefined);
+    await multi.exec();
+    return { runs: runIds.length };
+  }
+
   async listDagIds(): Promise<string[]> {
     return (await this.redis.smembers(this.keys.dags)).sort();
   }
