@@ -218,9 +218,9 @@ d.empty({ id: 'dead_hook', onSuccess: webhookNotifier({ url: '${base}/slow/${SEC
     expect(got).toHaveLength(2);
     const task = got.find((e) => e.scope === 'task');
     const dagMiss = got.find((e) => e.scope === 'dag');
-    expect(task).toMatchObject({ callback: 'onSlaMiss', task: 'slow', sla: { kind: 'task', dueAt: run.dataIntervalEnd + 1000 } });
+    expect(task).toMatchObject({ callback: 'onSlaMiss', task: 'slow', sla: { kind: 'task', dueAt: run.logicalDate + 1000 } });
     expect(['queued', 'running']).toContain(task!.sla!.state);
-    expect(dagMiss).toMatchObject({ callback: 'onSlaMiss', task: null, sla: { kind: 'run', dueAt: run.dataIntervalEnd + 2000, state: 'running' } });
+    expect(dagMiss).toMatchObject({ callback: 'onSlaMiss', task: null, sla: { kind: 'run', dueAt: run.logicalDate + 2000, state: 'running' } });
     // `quick` met its SLA: no miss recorded for it.
     expect(got.some((e) => e.task === 'quick')).toBe(false);
   });

@@ -28,7 +28,11 @@ describe('the CLI never leaves a user guessing (real scheduler, no worker)', () 
     expect(runs).toMatchObject({ code: 1, out: '' });
     expect(runs.err).toContain('dag "nope" not found');
 
-    const run = (await sys.client.trigger('nightly', { runId: 'cli_known' })).runId;
+    const made = await sys.client.trigger('nightly', { runId: 'cli_known' });
+    const run = made.runId;
+    // A manual run of a daily DAG covers the last whole day before it was triggered.
+    const midnight = Math.floor(made.logicalDate / 86_400_000) * 86_400_000;
+    expect([made.dataIntervalStart, made.dataIntervalEnd]).toEqual([midnight - 86_400_000, midnight]);
     const tasks = await cli('tasks', 'nightly', 'no_such_run');
     expect(tasks.code).toBe(1);
     expect(tasks.err).toContain('run "nightly/no_such_run" not found');

@@ -17,8 +17,9 @@ const MET = new Set(['success', 'skipped']);
 
 /**
  * Finds SLA misses in unfinished runs: a task instance not successful `sla` after its run's
- * data interval end (Airflow's meaning; for a manual run that is its trigger time), and a
- * run not finished `deadline` after it. Backfill and ad-hoc runs are not checked: their data
+ * data interval end (Airflow's meaning), or a manual run's trigger time (its logical date: its
+ * data interval, the last complete one of the schedule, ended before it), and a run not
+ * finished `deadline` after that. Backfill and ad-hoc runs are not checked: their data
  * intervals lie in the past by design. Each miss is recorded once in Redis, with its event
  * and onSlaMiss job in the same step, so two schedulers never both report one.
  */
@@ -34,8 +35,9 @@ export class SlaChecker {
       if (!run || run.runType === 'backfill' || run.runType === 'adhoc') continue;
       const dag = await this.o.dagVersion(dagId, run.version);
       if (!dag) continue;
-      const withSla = dag.tasks.filter((t) => t.slaMs !== undefined && now > run.dataIntervalEnd + t.slaMs);
-      const runLate = dag.deadlineMs !== undefined && now > run.dataIntervalEnd + dag.deadlineMs;
+      const from = run.runType === 'manual' ? run.logicalDate : run.dataIntervalEnd;
+      const withSla = dag.tasks.filter((t) => t.slaMs !== undefined && now > from + t.slaMs);
+      const runLate = dag.deadlineMs !== undefined && now > from + dag.deadlineMs;
       if (withSla.length === 0 && !runLate) continue;
       const known = await store.getSlaMisses(dagId, runId);
       const record = async (taskId: string | null, dueAt: number, state: string, queue: string, callback: string | undefined) => {
@@ -48,7 +50,7 @@ export class SlaChecker {
         }
       };
       if (runLate && known['~run'] === undefined) {
-        await record(null, run.dataIntervalEnd + dag.deadlineMs!, run.state, dag.callbackQueue ?? 'default', dag.callbacks?.onSlaMiss);
+        await record(null, from + dag.deadlineMs!, run.state, dag.callbackQueue ?? 'default', dag.callbacks?.onSlaMiss);
       }
       const pending = withSla.filter((t) => known[t.id] === undefined);
       if (pending.length === 0) continue;
@@ -56,7 +58,7 @@ export class SlaChecker {
       for (const t of pending) {
         const state = states[`${t.id}:-1`] ?? 'none';
         if (MET.has(state)) continue;
-        await record(t.id, run.dataIntervalEnd + t.slaMs!, state, t.queue, t.callbacks?.onSlaMiss);
+        await record(t.id, from + t.slaMs!, state, t.queue, t.callbacks?.onSlaMiss);
       }
     }
     return recorded;

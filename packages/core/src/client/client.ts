@@ -7,7 +7,7 @@ import type { SecretCipher } from '../secrets/cipher.js';
 import { SecretStore } from '../secrets/secret-store.js';
 import type { ParamSpec, SerializedDag, SerializedTask } from '../model/dag.js';
 import { DEFAULT_POOL, manualRunId, POOL_NAME, scheduledRunId, UNMAPPED } from '../model/ids.js';
-import { intervalsBetween, type DataInterval } from '../dag-api/schedule.js';
+import { intervalsBetween, manualDataInterval, type DataInterval } from '../dag-api/schedule.js';
 import { FINISHED_RUN_STATES, type RunState, type TaskState } from '../model/states.js';
 import { validatePodOptions } from '../dag-api/pod-options.js';
 import { ValidationIssues } from '../dag-api/validation.js';
@@ -216,13 +216,16 @@ export class AloftClient {
     if (problems.length) throw new Error(`conf for DAG "${dagId}" is invalid: ${problems.join('; ')}`);
     const at = opts.logicalDate ?? new Date();
     const runId = opts.runId ?? manualRunId(at, randomBytes(3).toString('hex'));
+    // A scheduled DAG's manual run covers the last complete interval of its schedule (Airflow 2).
+    const d = rec.dag;
+    const interval = manualDataInterval(d.schedule, d.timezone, d.startDate ? new Date(d.startDate) : at, at) ?? { start: at, end: at };
     const r = await this.store.createRun({
       dagId,
       runId,
       runType: 'manual',
       logicalDate: at,
-      dataIntervalStart: at,
-      dataIntervalEnd: at,
+      dataIntervalStart: interval.start,
+      dataIntervalEnd: interval.end,
       conf,
       ...(opts.triggeredBy ? { triggeredBy: opts.triggeredBy } : {}),
     });

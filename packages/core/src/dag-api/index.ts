@@ -14,6 +14,7 @@ export {
   dueIntervals,
   intervalsBetween,
   nextRunAt,
+  manualDataInterval,
   describeSchedule,
   ds,
   type DataInterval,

@@ -144,6 +144,10 @@ export interface DueInput {
  */
 export function dueIntervals(i: DueInput): DataInterval[] {
   if (!i.schedule || i.schedule.kind === 'datasets') return [];
+  if (i.schedule.kind === 'interval' && !i.catchup) {
+    const iv = latestInterval(i.schedule.everyMs, i.startDate, i.lastIntervalEnd, i.now);
+    return iv.end <= i.now && (!i.endDate || iv.start <= i.endDate) ? [iv] : [];
+  }
   const ticks = ticksOf(i.schedule, i.timezone, i.startDate);
   const first = firstInterval(ticks, i.startDate);
   if (!first) return [];
@@ -176,6 +180,33 @@ export function dueIntervals(i: DueInput): DataInterval[] {
 }
 
 /**
+ * The next interval of a fixed-interval schedule without catchup, lined up as Airflow 2.8+
+ * does: on multiples of the interval since the Unix epoch (UTC), the latest that has ended,
+ * never starting before startDate nor before the end of the last run's interval. So
+ * `every: '1h'` runs on the hour, whatever minute startDate names.
+ */
+function latestInterval(everyMs: number, startDate: Date, lastIntervalEnd: Date | null, now: Date): DataInterval {
+  const earliest = Math.max(Math.floor(now.getTime() / everyMs) * everyMs - everyMs, startDate.getTime());
+  const start = Math.max(earliest, lastIntervalEnd?.getTime() ?? -Infinity);
+  return { start: new Date(start), end: new Date(start + everyMs) };
+}
+
+/**
+ * The data interval of a manual run of a time-scheduled DAG triggered at `runAfter`, as
+ * Airflow 2 infers it: for a cron schedule the last complete interval (triggered at 01:00
+ * on the 25th, a daily DAG's run covers the 24th), for a fixed interval the one that ends at
+ * `runAfter`. Null for a DAG without a time schedule: its run's interval is empty.
+ */
+export function manualDataInterval(schedule: Schedule, timezone: string, startDate: Date, runAfter: Date): DataInterval | null {
+  if (!schedule || schedule.kind === 'datasets') return null;
+  if (schedule.kind === 'interval') return { start: new Date(runAfter.getTime() - schedule.everyMs), end: runAfter };
+  const ticks = ticksOf(schedule, timezone, startDate);
+  const end = ticks.before(new Date(runAfter.getTime() + 1));
+  const start = end && ticks.before(end);
+  return end && start ? { start, end } : null;
+}
+
+/**
  * Every data interval whose start (the run's logical date) lies in [from, to], oldest first,
  * for a backfill. At most `limit`; more is an error naming the range.
  */
@@ -198,6 +229,11 @@ export function nextRunAt(i: Omit<DueInput, 'limit'>): Date | null {
   const ticks = ticksOf(i.schedule, i.timezone, i.startDate);
   const first = firstInterval(ticks, i.startDate);
   if (!first) return null;
+  if (i.schedule.kind === 'interval' && !i.catchup) {
+    const iv = latestInterval(i.schedule.everyMs, i.startDate, i.lastIntervalEnd, i.now);
+    // Due now (the scheduler makes it at its next tick), or once its interval has ended.
+    return i.endDate && iv.start > i.endDate ? null : iv.end;
+  }
   const from = i.lastIntervalEnd && i.lastIntervalEnd > first.start ? i.lastIntervalEnd : first.start;
   let end = ticks.after(from);
   if (!i.catchup) {
