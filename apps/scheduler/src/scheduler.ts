@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import { dueIntervals, scheduledRunId, type Logger, type RedisOutageLog, type SerializedDag, type Store } from '@aloft/core';
 import type { DagProcessor } from './dag-processor.js';
+import { hasRunTimeout, RunTimeouts } from './run-timeouts.js';
 import { hasSla, SlaChecker } from './sla-checker.js';
 
 export interface SchedulerOptions {
@@ -37,10 +38,13 @@ export class Scheduler {
   readonly #versions = new Map<string, SerializedDag>();
   readonly #metrics;
   readonly #sla: SlaChecker;
+  readonly #timeouts: RunTimeouts;
 
   constructor(private readonly o: SchedulerOptions) {
     this.id = o.id ?? randomUUID();
-    this.#sla = new SlaChecker({ store: o.store, logger: o.logger, dagVersion: (dagId, version) => this.#dagVersion(dagId, version) });
+    const dagVersion = (dagId: string, version: string) => this.#dagVersion(dagId, version);
+    this.#sla = new SlaChecker({ store: o.store, logger: o.logger, dagVersion });
+    this.#timeouts = new RunTimeouts({ store: o.store, logger: o.logger, dagVersion });
     this.#metrics = {
       loop: new Histogram({
         name: 'aloft_scheduler_loop_seconds',
@@ -137,7 +141,7 @@ export class Scheduler {
     return d;
   }
 
-  /** Creates the runs whose data intervals have ended, then records SLA and deadline misses. */
+  /** Creates the runs whose data intervals have ended, then records SLA and deadline misses and fails runs past their timeout. */
   async tick(now = new Date()): Promise<number> {
     const end = this.#metrics.loop.startTimer();
     let created = 0;
@@ -179,9 +183,10 @@ export class Scheduler {
         }
       }
       for (const rec of heads) {
-        // Only DAGs whose current version has an SLA or a deadline cost a look at their runs.
+        // Only DAGs whose current version has an SLA, a deadline or a run timeout cost a look at their runs.
         const d = rec.missing ? undefined : await this.#dagVersion(rec.dagId, rec.version);
         if (d && hasSla(d)) await this.#sla.check(rec.dagId, now.getTime());
+        if (d && hasRunTimeout(d)) await this.#timeouts.check(rec.dagId, now.getTime());
       }
       this.#metrics.runsCreated.inc(created);
       this.#metrics.importErrors.set((await this.o.store.listImportErrors()).length);

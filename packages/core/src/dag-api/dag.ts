@@ -218,6 +218,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
     const defaults = resolveArgs(DEFAULT_ARGS, o.defaultArgs ?? {}, `${where}: defaultArgs`, issues, this.line);
     const params = resolveParams(o.params ?? {}, `${where}: params`, issues, this.line);
     const deadlineMs = optionalDuration(o.deadline, 'deadline', where, issues, this.line);
+    const dagrunTimeoutMs = optionalDuration(o.dagrunTimeout, 'dagrunTimeout', where, issues, this.line);
     const defaultSlaMs = optionalDuration(o.defaultArgs?.sla, 'sla', `${where}: defaultArgs`, issues, this.line);
     const dagCallbacks: Partial<Record<DagCallbackSlot, CallbackRef>> = {};
     for (const slot of DAG_CALLBACK_SLOTS) {
@@ -326,6 +327,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
           }
         : {}),
       ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+      ...(dagrunTimeoutMs !== undefined ? { dagrunTimeoutMs } : {}),
       ...(Object.keys(dagCallbacks).length > 0 ? { callbacks: dagCallbacks } : {}),
       ...(Object.keys(dagCallbacks).length > 0 || tasks.some((t) => t.callbacks?.onSlaMiss) ? { callbackQueue: defaults.queue } : {}),
     };

@@ -107,6 +107,11 @@ export interface DagOptions<P extends Record<string, unknown> = Record<string, u
    * manual run: its trigger time); a miss fires `onSlaMiss` once. Not checked for backfills.
    */
   deadline?: Duration;
+  /**
+   * A run still running this long after it started fails, and its running tasks are stopped
+   * (Airflow's `dagrun_timeout`); `onFailure` fires with the reason.
+   */
+  dagrunTimeout?: Duration;
   /** When a run of this DAG succeeds. */
   onSuccess?: Callback;
   /** When a run of this DAG fails (or is cancelled); `ctx.reason` names the failed tasks. */

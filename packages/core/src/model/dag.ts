@@ -203,6 +203,8 @@ export interface SerializedDag {
   groups?: SerializedGroup[] | undefined;
   /** The run deadline (ms after the data interval end), when set. */
   deadlineMs?: number | undefined;
+  /** A running run is failed this long after it started (dagrunTimeout), when set. */
+  dagrunTimeoutMs?: number | undefined;
   /** The DAG's own callbacks, by slot; absent when none. */
   callbacks?: Partial<Record<DagCallbackSlot, CallbackRef>> | undefined;
   /** Queue of the jobs that run the DAG's callbacks: its defaultArgs queue. */

@@ -163,6 +163,7 @@ export const SERIALIZED_DAG = z
       )
       .optional(),
     deadlineMs: ms.optional(),
+    dagrunTimeoutMs: ms.optional(),
     callbacks: slots(DAG_CALLBACK_SLOTS).optional(),
     callbackQueue: z.string().regex(QUEUE).optional(),
     version: z.string().regex(/^[0-9a-f]{16}$/, 'must be 16 hex digits'),

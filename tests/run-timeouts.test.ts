@@ -1,0 +1,38 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, System, waitFor } from './support/system.js';
+
+/**
+ * Airflow's `dagrun_timeout`: a run still running `dagrunTimeout` after it started fails
+ * with a reason that says so, its running task is stopped (its try fails) and the tasks not
+ * yet run are skipped; a run that finishes in time is not touched.
+ */
+describe('dagrunTimeout (real scheduler and worker)', () => {
+  const sys = new System({ dagsFolder: join(ROOT, 'tests', 'fixtures', 'timeout-dags') });
+
+  beforeAll(async () => {
+    await sys.start();
+    await sys.spawn('scheduler', 'scheduler');
+    await sys.spawn('worker', 'worker-1');
+    await waitFor('both DAGs stored', async () => (await sys.client.listDags()).length === 2, 60_000);
+  });
+  afterAll(() => sys.stop());
+
+  it('fails a run past its timeout, stopping its running task, and leaves a run in time alone', async () => {
+    const late = await sys.client.trigger('run_too_long');
+    const ok = await sys.client.trigger('run_in_time');
+    expect((await sys.client.waitForRun('run_in_time', ok.runId, { timeoutMs: 30_000 })).state).toBe('success');
+    // The sleep would take about two minutes; the run ends about two seconds after it started.
+    const done = await sys.client.waitForRun('run_too_long', late.runId, { timeoutMs: 60_000 });
+    expect(done.state).toBe('failed');
+    expect(done.reason).toBe('run timed out: still running 2 s after it started (dagrunTimeout)');
+    const tis = Object.fromEntries((await sys.client.listTaskInstances('run_too_long', late.runId)).map((t) => [t.taskId, t]));
+    expect(tis['sleeper']?.state).toBe('failed');
+    expect(tis['after']?.state).toBe('skipped');
+    const log = (await sys.client.readLog('run_too_long', late.runId, 'sleeper')).lines.map((l) => l.line);
+    expect(log).toContain('started');
+    // The worker stopped the process: no `sleep 121.25` (this fixture's own) is left.
+    await waitFor('the sleeper process gone', () => Promise.resolve(!execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes('sleep 121.25')));
+  });
+});
