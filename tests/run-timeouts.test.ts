@@ -6,16 +6,18 @@ import { ROOT, System, waitFor } from './support/system.js';
 /**
  * Airflow's `dagrun_timeout`: a run still running `dagrunTimeout` after it started fails
  * with a reason that says so, its running task is stopped (its try fails) and the tasks not
- * yet run are skipped; a run that finishes in time is not touched.
+ * yet run are skipped; a run that finishes in time is not touched. And Airflow's
+ * task_queued_timeout: an instance queued past ALOFT_TASK_QUEUED_TIMEOUT_MS on a queue no
+ * worker listens on fails with a reason naming the queue; its downstream does not run.
  */
-describe('dagrunTimeout (real scheduler and worker)', () => {
-  const sys = new System({ dagsFolder: join(ROOT, 'tests', 'fixtures', 'timeout-dags') });
+describe('dagrunTimeout and the queued timeout (real scheduler and worker)', () => {
+  const sys = new System({ dagsFolder: join(ROOT, 'tests', 'fixtures', 'timeout-dags'), env: { ALOFT_TASK_QUEUED_TIMEOUT_MS: '2000' } });
 
   beforeAll(async () => {
     await sys.start();
     await sys.spawn('scheduler', 'scheduler');
     await sys.spawn('worker', 'worker-1');
-    await waitFor('both DAGs stored', async () => (await sys.client.listDags()).length === 2, 60_000);
+    await waitFor('the DAGs stored', async () => (await sys.client.listDags()).length === 3, 60_000);
   });
   afterAll(() => sys.stop());
 
@@ -34,5 +36,17 @@ describe('dagrunTimeout (real scheduler and worker)', () => {
     expect(log).toContain('started');
     // The worker stopped the process: no `sleep 121.25` (this fixture's own) is left.
     await waitFor('the sleeper process gone', () => Promise.resolve(!execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes('sleep 121.25')));
+  });
+
+  it('fails an instance queued past the timeout on a queue no worker listens on, naming the queue', async () => {
+    const run = await sys.client.trigger('no_worker_queue');
+    const done = await sys.client.waitForRun('no_worker_queue', run.runId, { timeoutMs: 60_000 });
+    expect(done.state).toBe('failed');
+    const tis = Object.fromEntries((await sys.client.listTaskInstances('no_worker_queue', run.runId)).map((t) => [t.taskId, t]));
+    expect(tis['on_gpu']).toMatchObject({ state: 'failed' });
+    expect(tis['on_gpu']?.reason).toBe(
+      'queued for more than 2 s on queue "nobody_listens", where no worker is listening: start a worker with ALOFT_WORKER_QUEUES naming nobody_listens (ALOFT_TASK_QUEUED_TIMEOUT_MS sets this limit)',
+    );
+    expect(tis['report']?.state).toBe('upstream_failed');
   });
 });

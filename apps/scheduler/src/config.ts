@@ -16,6 +16,7 @@ const SCHEDULER_ENV = z.object({
   ALOFT_MAX_MAP_LENGTH: z.coerce.number().int().min(1).default(1024),
   ALOFT_RETENTION_MAX_RUNS: z.coerce.number().int().min(1).default(500),
   ALOFT_RETENTION_MAX_AGE_DAYS: z.coerce.number().min(0).default(30),
+  ALOFT_TASK_QUEUED_TIMEOUT_MS: z.coerce.number().int().min(0).default(600_000),
 });
 
 export const SCHEDULER_VARIABLES: readonly string[] = Object.keys(SCHEDULER_ENV.shape);
@@ -35,6 +36,8 @@ export interface SchedulerConfig extends ServiceConfig {
   maxCatchupRuns: number;
   retentionMaxRuns: number;
   retentionMaxAgeMs: number;
+  /** A task instance queued this long on a queue no worker listens on fails (0: never). */
+  taskQueuedTimeoutMs: number;
 }
 
 /** The scheduler's settings from its environment; a bad value is an error naming the variable. */
@@ -54,5 +57,6 @@ export function loadSchedulerConfig(source: NodeJS.ProcessEnv): SchedulerConfig 
     maxCatchupRuns: env.ALOFT_MAX_CATCHUP_RUNS,
     retentionMaxRuns: env.ALOFT_RETENTION_MAX_RUNS,
     retentionMaxAgeMs: env.ALOFT_RETENTION_MAX_AGE_DAYS * 86_400_000,
+    taskQueuedTimeoutMs: env.ALOFT_TASK_QUEUED_TIMEOUT_MS,
   };
 }

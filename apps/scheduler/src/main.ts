@@ -36,6 +36,7 @@ const scheduler = new Scheduler({
   maxCatchupRuns: config.maxCatchupRuns,
   retentionMaxRuns: config.retentionMaxRuns,
   retentionMaxAgeMs: config.retentionMaxAgeMs,
+  taskQueuedTimeoutMs: config.taskQueuedTimeoutMs,
   outage,
 });
 
@@ -54,6 +55,7 @@ async function shutdown(signal: string): Promise<void> {
   scheduler.stop();
   processor.stop();
   await scheduler.releaseLease().catch(() => undefined);
+  await scheduler.close();
   await http.stop();
   await redis.quit();
   logger.info('stopped');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { Gauge, Histogram, type Registry } from 'prom-client';
-import { dueIntervals, scheduledRunId, type Logger, type RedisOutageLog, type SerializedDag, type Store } from '@aloft/core';
+import { dueIntervals, listQueueNames, QueueWorkers, scheduledRunId, type Logger, type RedisOutageLog, type SerializedDag, type Store } from '@aloft/core';
 import type { DagProcessor } from './dag-processor.js';
 import { hasRunTimeout, RunTimeouts } from './run-timeouts.js';
 import { hasSla, SlaChecker } from './sla-checker.js';
@@ -18,6 +18,8 @@ export interface SchedulerOptions {
   maxCatchupRuns: number;
   retentionMaxRuns: number;
   retentionMaxAgeMs: number;
+  /** A task instance queued this long on a queue no worker listens on fails (0: never). */
+  taskQueuedTimeoutMs?: number;
   id?: string;
   /** A loop that fails because Redis is down is part of the outage this logs once. */
   outage?: RedisOutageLog;
@@ -39,12 +41,14 @@ export class Scheduler {
   readonly #metrics;
   readonly #sla: SlaChecker;
   readonly #timeouts: RunTimeouts;
+  readonly #queueWorkers: QueueWorkers;
 
   constructor(private readonly o: SchedulerOptions) {
     this.id = o.id ?? randomUUID();
     const dagVersion = (dagId: string, version: string) => this.#dagVersion(dagId, version);
     this.#sla = new SlaChecker({ store: o.store, logger: o.logger, dagVersion });
     this.#timeouts = new RunTimeouts({ store: o.store, logger: o.logger, dagVersion });
+    this.#queueWorkers = new QueueWorkers(o.redis, o.store.keys);
     this.#metrics = {
       loop: new Histogram({
         name: 'aloft_scheduler_loop_seconds',
@@ -82,6 +86,11 @@ export class Scheduler {
     this.#stopped = true;
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
+  }
+
+  /** Closes what stop() leaves open (the BullMQ queues it asks for workers). */
+  async close(): Promise<void> {
+    await this.#queueWorkers.close();
   }
 
   async releaseLease(): Promise<void> {
@@ -204,8 +213,32 @@ export class Scheduler {
       const r = await this.o.store.sweep(id);
       if (r.requeued > 0) this.o.logger.warn({ dag: id, requeued: r.requeued }, 'sweep re-enqueued lost jobs');
     }
+    await this.#failStuckQueued();
     const dropped = await this.o.store.reconcilePools();
     if (dropped > 0) this.o.logger.warn({ dropped }, 'sweep gave back pool slots held by instances no longer running');
+  }
+
+  /**
+   * Airflow's task_queued_timeout: an instance queued longer than taskQueuedTimeoutMs on a
+   * queue no worker listens on fails, saying which queue and how to serve it. An instance
+   * waiting on a queue whose workers are busy, or for a pool's slots, keeps waiting.
+   */
+  async #failStuckQueued(): Promise<void> {
+    const timeoutMs = this.o.taskQueuedTimeoutMs ?? 0;
+    if (timeoutMs <= 0) return;
+    const idle = await this.#queueWorkers.unserved(await listQueueNames(this.o.redis, this.o.store.keys));
+    if (idle.length === 0) return;
+    const wait = timeoutMs % 60_000 === 0 ? `${timeoutMs / 60_000} min` : `${timeoutMs / 1000} s`;
+    const reasons = new Map(
+      idle.map((q) => [
+        q,
+        `queued for more than ${wait} on queue "${q}", where no worker is listening: start a worker with ALOFT_WORKER_QUEUES naming ${q} (ALOFT_TASK_QUEUED_TIMEOUT_MS sets this limit)`,
+      ]),
+    );
+    for (const id of await this.o.store.listDagIds()) {
+      const n = await this.o.store.failStuckQueued(id, timeoutMs, reasons);
+      if (n > 0) this.o.logger.warn({ dag: id, failed: n, queues: idle }, 'failed task instances queued with no worker on their queue');
+    }
   }
 
   /** Deletes finished runs past the retention limits (count per DAG and age). */

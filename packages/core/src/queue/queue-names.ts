@@ -1,3 +1,4 @@
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
 
@@ -8,4 +9,34 @@ export const DEFAULT_QUEUE = 'default';
 export async function listQueueNames(redis: Redis, keys: Keys): Promise<string[]> {
   const names = await redis.smembers(keys.queues);
   return [...new Set([DEFAULT_QUEUE, ...names])].sort();
+}
+
+/**
+ * Which queues no BullMQ worker listens on now, from Redis's CLIENT LIST as BullMQ's
+ * getWorkers reads it (where Redis hides that list, every queue counts as served). Keeps
+ * one BullMQ Queue per name on the given connection until close().
+ */
+export class QueueWorkers {
+  readonly #queues = new Map<string, Queue>();
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  /** The queues among `names` without a worker. */
+  async unserved(names: readonly string[]): Promise<string[]> {
+    const counts = await Promise.all(names.map(async (n) => [n, await this.#queue(n).getWorkersCount()] as const));
+    return counts.filter(([, c]) => c === 0).map(([n]) => n);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#queues.values()].map((q) => q.close()));
+    this.#queues.clear();
+  }
+
+  #queue(name: string): Queue {
+    let q = this.#queues.get(name);
+    if (!q) this.#queues.set(name, (q = new Queue(name, { connection: this.redis, prefix: this.keys.bullPrefix })));
+    return q;
+  }
 }

@@ -22,6 +22,7 @@ const SCRIPTS = [
   'markTi',
   'cancelRun',
   'sweep',
+  'failStuckQueued',
   'deleteRun',
   'releaseTi',
   'rescheduleTi',
@@ -664,6 +665,16 @@ export class Store {
   async sweep(dagId: string, staleMs = 30_000): Promise<{ started: number; requeued: number }> {
     const [started, requeued] = (await this.#run('sweep', this.keys.dagScriptKeys(dagId), this.keys.prefix, dagId, Date.now(), staleMs)) as [number, number];
     return { started, requeued };
+  }
+
+  /**
+   * Fails the DAG's instances queued longer than `timeoutMs` on a queue that `reasons` names
+   * (those no worker listens on), each with that queue's reason; how many.
+   */
+  async failStuckQueued(dagId: string, timeoutMs: number, reasons: Map<string, string>, now = Date.now()): Promise<number> {
+    if (reasons.size === 0) return 0;
+    const pairs = [...reasons].flat();
+    return Number(await this.#run('failStuckQueued', this.keys.dagScriptKeys(dagId), this.keys.prefix, dagId, now, timeoutMs, ...pairs));
   }
 
   // ── Pools ───────────────────────────────────────────────────────────────────
