@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { MappedArg, ParamSpec, RunInPod, SerializedDag, SerializedTask, TaskArgs, TaskKind } from '../model/dag.js';
+import {
+  WEIGHT_RULES,
+  type MappedArg,
+  type ParamSpec,
+  type RunInPod,
+  type SerializedDag,
+  type SerializedTask,
+  type TaskArgs,
+  type TaskKind,
+} from '../model/dag.js';
 import { DEFAULT_POOL, ID_PATTERN, POOL_NAME } from '../model/ids.js';
 import { TRIGGER_RULES, type TriggerRule } from '../model/trigger-rules.js';
 import {
@@ -425,6 +434,17 @@ function resolveArgs(base: TaskArgs, input: TaskArgsInput, at: string, issues: V
     } else out.poolSlots = input.poolSlots;
   }
   if (input.runInPod !== undefined) out.runInPod = runInPodOf(input.runInPod, at, issues, line);
+  if (input.weightRule !== undefined) {
+    if (!(WEIGHT_RULES as readonly unknown[]).includes(input.weightRule)) {
+      issues.add('weightRule', `${at}: weightRule must be one of ${WEIGHT_RULES.join(', ')} (got ${JSON.stringify(input.weightRule)})`, line);
+    } else out.weightRule = input.weightRule;
+  }
+  for (const field of ['maxActiveTisPerDag', 'maxActiveTisPerDagrun'] as const) {
+    const v = input[field];
+    if (v === undefined) continue;
+    if (!Number.isInteger(v) || v < 1) issues.add(field, `${at}: ${field} must be a whole number ≥ 1 (got ${JSON.stringify(v)})`, line);
+    else out[field] = v;
+  }
   return out;
 }
 

@@ -1,4 +1,4 @@
-import type { RunInPod } from '../model/dag.js';
+import type { RunInPod, WeightRule } from '../model/dag.js';
 import type { TriggerRule } from '../model/trigger-rules.js';
 import type { Callback } from './callback-context.js';
 import type { TaskContext } from './context.js';
@@ -28,6 +28,15 @@ export interface TaskArgsInput {
   pool?: string;
   /** Slots of the pool each instance takes. Default 1. */
   poolSlots?: number;
+  /**
+   * How `priority` is weighed, as Airflow's weight_rule: `downstream` (default) adds the
+   * priority of every task downstream, `upstream` of every task upstream, `absolute` none.
+   */
+  weightRule?: WeightRule;
+  /** At most this many instances of this task run at once across all runs of the DAG (Airflow's max_active_tis_per_dag). */
+  maxActiveTisPerDag?: number;
+  /** At most this many instances of this task run at once within one run, e.g. of a mapped task (max_active_tis_per_dagrun). */
+  maxActiveTisPerDagrun?: number;
   /**
    * Run this `command`/`fn` task (or, in defaultArgs, every such task of the DAG) in a pod
    * of its own built from the Aloft task image, like Airflow's KubernetesExecutor. `true`
@@ -66,6 +75,9 @@ export const TASK_ARG_KEYS = [
   'dependsOnPast',
   'pool',
   'poolSlots',
+  'weightRule',
+  'maxActiveTisPerDag',
+  'maxActiveTisPerDagrun',
   'runInPod',
   'sla',
   'onExecute',

@@ -104,7 +104,21 @@ export interface TaskArgs {
    * with these overrides) instead of on the worker, like Airflow's KubernetesExecutor.
    */
   runInPod: RunInPod | null;
+  /** How the task's queue priority is weighed (Airflow's weight_rule); absent: downstream. */
+  weightRule?: WeightRule | undefined;
+  /** At most this many instances of the task run at once across the DAG's runs (Airflow's max_active_tis_per_dag). */
+  maxActiveTisPerDag?: number | undefined;
+  /** At most this many instances of the task run at once within one run (max_active_tis_per_dagrun). */
+  maxActiveTisPerDagrun?: number | undefined;
 }
+
+/**
+ * Airflow's weight rules: the priority a task's jobs get is its own `priority` plus that of
+ * every task downstream of it (`downstream`, the default: a run's early tasks go first), or
+ * upstream of it (`upstream`: a run started earlier finishes first), or its own (`absolute`).
+ */
+export const WEIGHT_RULES = ['downstream', 'upstream', 'absolute'] as const;
+export type WeightRule = (typeof WEIGHT_RULES)[number];
 
 /** Where and how a task that runs in its own pod runs; every field is optional. */
 export type RunInPod = Partial<

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DAG_CALLBACK_SLOTS, parseCallbackRef, TASK_CALLBACK_SLOTS, type CallbackRef } from './callbacks.js';
-import type { RunInPod, SerializedDag } from './dag.js';
+import { WEIGHT_RULES, type RunInPod, type SerializedDag } from './dag.js';
 import type { PodParams } from './pod-params.js';
 import { ID_PATTERN, POOL_NAME } from './ids.js';
 import { TRIGGER_RULES } from './trigger-rules.js';
@@ -84,6 +84,9 @@ const task = z.strictObject({
   dependsOnPast: z.boolean(),
   pool: z.string().regex(POOL_NAME, 'must be letters, digits, "_", "-" or "." (1 to 100 characters)').nullable(),
   poolSlots: z.number().int().min(1),
+  weightRule: z.enum(WEIGHT_RULES).optional(),
+  maxActiveTisPerDag: z.number().int().min(1).optional(),
+  maxActiveTisPerDagrun: z.number().int().min(1).optional(),
   runInPod: runInPod.nullable(),
   command: z
     .strictObject({

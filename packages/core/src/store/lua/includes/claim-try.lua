@@ -4,7 +4,8 @@
   redelivered after its worker died finds the instance running with the same try: that is
   a takeover, and the caller learns the previous holder so it can end what is left of it.
   Returns { status, previousWorker, previousHost, previousPgid, ... },
-  status one of ok | takeover | stale | busy (maxActiveTasks) | pool (no free slot); with ok
+  status one of ok | takeover | stale | busy (maxActiveTasks, maxActiveTisPerDag or
+  maxActiveTisPerDagrun) | pool (no free slot); with ok
   and takeover, what the worker needs of the run follows, so it makes no second round trip
   for it. With `logged`, the try's log gets its first line, which says which
   worker took the try.
@@ -54,6 +55,20 @@ local function upstreamOutputs(c, task, mi)
   return out
 end
 
+-- maxActiveTisPerDag / maxActiveTisPerDagrun: the DAG's running instances (`run|task:mi`, at
+-- most maxActiveTasks of them) that are this task's, in any run and in this one.
+local function atTaskLimit(c, task, tn)
+  local inDag, inRun = 0, 0
+  for _, m in ipairs(rcall('ZRANGE', c.runningKey, 0, -1)) do
+    local run, t = string.match(m, '^(.*)|(.*):%-?%d+$')
+    if t == task then
+      inDag = inDag + 1
+      if run == c.run then inRun = inRun + 1 end
+    end
+  end
+  return (tn.mt and inDag >= tn.mt) or (tn.mr and inRun >= tn.mr) or false
+end
+
 -- `c` must come from newCtx(..., true), which reads what the claim returns of the run.
 local function claimTry(c, task, mi, try, workerId, host, logged, withOutputs, deaths, maxDeaths)
   if not c.version or c.runState ~= 'running' then return { 'stale' } end
@@ -87,6 +102,8 @@ local function claimTry(c, task, mi, try, workerId, host, logged, withOutputs, d
   end
   if state ~= 'queued' and state ~= 'up_for_retry' and state ~= 'up_for_reschedule' then return { 'stale' } end
   if rcall('ZCARD', c.runningKey) >= meta(c).mat then return { 'busy' } end
+  local tn = node(c, task)
+  if tn and (tn.mt or tn.mr) and atTaskLimit(c, task, tn) then return { 'busy' } end
   local pool, need = f[3], f[4]
   local conf = pool and poolConf(c, pool)
   if pool and (conf or pool ~= DEFAULT_POOL) then
