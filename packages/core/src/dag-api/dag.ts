@@ -434,6 +434,12 @@ function resolveArgs(base: TaskArgs, input: TaskArgsInput, at: string, issues: V
     } else out.poolSlots = input.poolSlots;
   }
   if (input.runInPod !== undefined) out.runInPod = runInPodOf(input.runInPod, at, issues, line);
+  if (input.waitForDownstream !== undefined) {
+    if (input.waitForDownstream) {
+      out.waitForDownstream = true;
+      out.dependsOnPast = true;
+    } else delete out.waitForDownstream;
+  }
   if (input.weightRule !== undefined) {
     if (!(WEIGHT_RULES as readonly unknown[]).includes(input.weightRule)) {
       issues.add('weightRule', `${at}: weightRule must be one of ${WEIGHT_RULES.join(', ')} (got ${JSON.stringify(input.weightRule)})`, line);

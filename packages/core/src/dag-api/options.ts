@@ -29,6 +29,11 @@ export interface TaskArgsInput {
   /** Slots of the pool each instance takes. Default 1. */
   poolSlots?: number;
   /**
+   * As Airflow's wait_for_downstream: wait until this task's instance in the previous run and
+   * the tasks right downstream of it there have succeeded or been skipped (implies dependsOnPast).
+   */
+  waitForDownstream?: boolean;
+  /**
    * How `priority` is weighed, as Airflow's weight_rule: `downstream` (default) adds the
    * priority of every task downstream, `upstream` of every task upstream, `absolute` none.
    */
@@ -75,6 +80,7 @@ export const TASK_ARG_KEYS = [
   'dependsOnPast',
   'pool',
   'poolSlots',
+  'waitForDownstream',
   'weightRule',
   'maxActiveTisPerDag',
   'maxActiveTisPerDagrun',

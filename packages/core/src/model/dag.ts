@@ -104,6 +104,11 @@ export interface TaskArgs {
    * with these overrides) instead of on the worker, like Airflow's KubernetesExecutor.
    */
   runInPod: RunInPod | null;
+  /**
+   * Airflow's wait_for_downstream: besides dependsOnPast (which it implies), the tasks right
+   * downstream of this one in the previous run must have succeeded or been skipped.
+   */
+  waitForDownstream?: true | undefined;
   /** How the task's queue priority is weighed (Airflow's weight_rule); absent: downstream. */
   weightRule?: WeightRule | undefined;
   /** At most this many instances of the task run at once across the DAG's runs (Airflow's max_active_tis_per_dag). */

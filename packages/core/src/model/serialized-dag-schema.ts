@@ -84,6 +84,7 @@ const task = z.strictObject({
   dependsOnPast: z.boolean(),
   pool: z.string().regex(POOL_NAME, 'must be letters, digits, "_", "-" or "." (1 to 100 characters)').nullable(),
   poolSlots: z.number().int().min(1),
+  waitForDownstream: z.literal(true).optional(),
   weightRule: z.enum(WEIGHT_RULES).optional(),
   maxActiveTisPerDag: z.number().int().min(1).optional(),
   maxActiveTisPerDagrun: z.number().int().min(1).optional(),

@@ -25,6 +25,8 @@ export interface GraphNode {
   /** maxActiveTisPerDag and maxActiveTisPerDagrun, when set (claim-try.lua counts the DAG's running instances). */
   mt?: number;
   mr?: number;
+  /** waitForDownstream (trigger-rules.lua's pastAllows also checks the previous run's direct downstream). */
+  wfd?: true;
 }
 
 /** The most priority a job can have (BullMQ's priorities, lowest first, from 1: jobs.lua maps 1000001 − p). */
@@ -140,6 +142,7 @@ export function buildGraphHash(dag: SerializedDag): Record<string, string> {
       }
     }
     if (t.outlets) n.o = t.outlets;
+    if (t.waitForDownstream) n.wfd = true;
     if (t.maxActiveTisPerDag) n.mt = t.maxActiveTisPerDag;
     if (t.maxActiveTisPerDagrun) n.mr = t.maxActiveTisPerDagrun;
     if (t.callbacks?.onExecute || t.callbacks?.onSuccess) n.cb = true;

@@ -20,7 +20,7 @@ local function evaluate(c, task)
   local d = decide(c, n)
   if d == nil then return end
   if d == 'run' then
-    if n.dop and not pastAllows(c, task) then return end
+    if n.dop and not pastAllows(c, task, n) then return end
     if n.m then
       expand(c, task, n)
     elseif n.k == 'empty' and not n.cb then

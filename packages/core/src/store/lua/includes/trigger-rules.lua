@@ -7,13 +7,24 @@
 --- @include "includes/run-context"
 
 -- dependsOnPast: the same task in the previous run (by logical date) must have succeeded or
--- been skipped. The sweep re-evaluates waiting instances when that changes.
-local function pastAllows(c, task)
+-- been skipped; with waitForDownstream (`n.wfd`), so must its direct downstream there. The
+-- sweep re-evaluates waiting instances when that changes.
+local function pastAllows(c, task, n)
   local logical = rcall('HGET', c.runKey, 'logicalDate')
   local prev = rcall('ZREVRANGEBYSCORE', c.runsKey, '(' .. logical, '-inf', 'LIMIT', 0, 1)
   if #prev == 0 then return true end
-  local s = rcall('HGET', Keys.tiStates(c.p, c.dag, prev[1]), task .. ':' .. UNMAPPED)
-  return s == nil or s == false or s == 'success' or s == 'skipped'
+  local tis = Keys.tiStates(c.p, c.dag, prev[1])
+  local function done(t)
+    local s = rcall('HGET', tis, t .. ':' .. UNMAPPED)
+    return s == nil or s == false or s == 'success' or s == 'skipped'
+  end
+  if not done(task) then return false end
+  if n and n.wfd then
+    for _, d in ipairs(n.d) do
+      if not done(d) then return false end
+    end
+  end
+  return true
 end
 
 -- Whether upstream `u` is in the same mapped task group as `n`: then only the same copy of
