@@ -61,7 +61,7 @@ export type ChildMessage =
   | { type: 'secret'; tag: number; req: number; kind: 'conn' | 'var'; name: string; optional: boolean }
   | { type: 'done'; tag: number; ok: true; valueJson: string | undefined; skipped?: string | undefined }
   /** `noRetry`: the function threw a NonRetryableError (or an error marked so), known here by name and mark. */
-  | { type: 'done'; tag: number; ok: false; error: string; noRetry?: true | undefined };
+  | { type: 'done'; tag: number; ok: false; error: string; noRetry?: true | undefined; errorName?: string | undefined };
 
 /** To a runner: the answer to its 'secret' message `req`. */
 export type SecretReply = { type: 'secret'; req: number; ok: true; value: unknown } | { type: 'secret'; req: number; ok: false; error: string };
@@ -137,7 +137,14 @@ async function run(m: RunMessage, tag: number, signal: AbortSignal): Promise<voi
   } catch (err) {
     if (err instanceof SkipSignal) send({ type: 'done', tag, ok: true, valueJson: undefined, skipped: err.message });
     else
-      send({ type: 'done', tag, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err), noRetry: isNonRetryable(err) || undefined });
+      send({
+        type: 'done',
+        tag,
+        ok: false,
+        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+        noRetry: isNonRetryable(err) || undefined,
+        errorName: err instanceof Error ? err.name : undefined,
+      });
   }
 }
 

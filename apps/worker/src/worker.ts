@@ -14,6 +14,7 @@ import {
   type TaskInstanceKey,
   instanceArgs,
   isNonRetryable,
+  retryAllowed,
   UNMAPPED,
   type TaskState,
   type FinishInput,
@@ -665,6 +666,17 @@ export class AloftWorker {
       await job.moveToDelayed(nextPokeAt, token);
       throw new DelayedError();
     }
+    // The task's retryPolicy decides whether a failed try may be retried (the store decides if any are left).
+    let noRetry = result.noRetry;
+    const policy = callbackBase?.task.retryPolicy;
+    if (result.outcome === 'failed' && policy && !noRetry) {
+      const failed = { exitCode: result.exitCode, reason: result.reason ?? '', error: result.errorName, durationMs: Date.now() - started, try: d.try };
+      const decision = retryAllowed(policy, failed);
+      if (!decision.retry) {
+        noRetry = true;
+        log.system(decision.why);
+      }
+    }
     const input: FinishInput = {
       outcome: result.outcome,
       output: result.outputJson,
@@ -672,7 +684,7 @@ export class AloftWorker {
       exitCode: result.exitCode,
       follow: result.follow,
       skipDescendants: result.skipDescendants,
-      noRetry: result.noRetry,
+      noRetry,
       logLines: await log.takeRest(),
     };
     const finished = (state: TaskState | 'stale' | undefined) => {

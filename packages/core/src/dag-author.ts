@@ -16,6 +16,7 @@ export type { Connection } from './secrets/connection.js';
 export { secret, type ConnectionRef } from './dag-api/secret-refs.js';
 export type * from './dag-api/options.js';
 export type { Duration } from './dag-api/durations.js';
+export type { RetryPolicy } from './model/retry-policy.js';
 export type { ScheduleInput } from './dag-api/schedule.js';
 export type { Callback, CallbackContext } from './dag-api/callback-context.js';
 export { NonRetryableError } from './errors/non-retryable-error.js';

@@ -8,6 +8,7 @@ export * from './model/callbacks.js';
 export type * from './model/dag.js';
 export type * from './model/pod-params.js';
 export * from './model/serialized-dag-schema.js';
+export * from './model/retry-policy.js';
 export * from './errors/index.js';
 export * from './config/config.js';
 export * from './security/user-code.js';

@@ -294,7 +294,12 @@ export class FnPool {
     else if (m.type === 'log') task.log.write(m.level === 'info' ? 'stdout' : 'stderr', `[${m.level}] ${m.line}`);
     else if (!m.ok) {
       task.log.write('stderr', m.error);
-      this.#settle(task, { outcome: 'failed', reason: firstLine(m.error), ...(m.noRetry ? { noRetry: true } : {}) });
+      this.#settle(task, {
+        outcome: 'failed',
+        reason: firstLine(m.error),
+        ...(m.noRetry ? { noRetry: true } : {}),
+        ...(m.errorName ? { errorName: m.errorName } : {}),
+      });
     } else if (m.skipped !== undefined) this.#settle(task, { outcome: 'skipped', reason: m.skipped });
     else this.#settle(task, { outcome: 'success', outputJson: m.valueJson });
   }

@@ -12,6 +12,8 @@ export interface ExecResult {
   skipDescendants?: boolean | undefined;
   /** A failure no retry can help (a sensor's timeout). */
   noRetry?: boolean | undefined;
+  /** The name of the error a function task threw (`err.name`), for a retryPolicy's `errors`. */
+  errorName?: string | undefined;
   nextPokeAt?: number | undefined;
   /** Pokes of the sensor so far, with `reschedule`. */
   pokes?: number | undefined;

@@ -10,6 +10,7 @@ import {
   type TaskKind,
 } from '../model/dag.js';
 import { DEFAULT_POOL, ID_PATTERN, POOL_NAME } from '../model/ids.js';
+import { retryPolicyProblems } from '../model/retry-policy.js';
 import { TRIGGER_RULES, type TriggerRule } from '../model/trigger-rules.js';
 import {
   DAG_CALLBACK_SLOTS,
@@ -434,6 +435,11 @@ function resolveArgs(base: TaskArgs, input: TaskArgsInput, at: string, issues: V
     } else out.poolSlots = input.poolSlots;
   }
   if (input.runInPod !== undefined) out.runInPod = runInPodOf(input.runInPod, at, issues, line);
+  if (input.retryPolicy !== undefined) {
+    const problems = retryPolicyProblems(input.retryPolicy);
+    for (const p of problems) issues.add(p.field, `${at}: ${p.field} ${p.message}`, line);
+    if (problems.length === 0) out.retryPolicy = input.retryPolicy;
+  }
   if (input.waitForDownstream !== undefined) {
     if (input.waitForDownstream) {
       out.waitForDownstream = true;

@@ -1,4 +1,5 @@
 import type { RunInPod, WeightRule } from '../model/dag.js';
+import type { RetryPolicy } from '../model/retry-policy.js';
 import type { TriggerRule } from '../model/trigger-rules.js';
 import type { Callback } from './callback-context.js';
 import type { TaskContext } from './context.js';
@@ -28,6 +29,12 @@ export interface TaskArgsInput {
   pool?: string;
   /** Slots of the pool each instance takes. Default 1. */
   poolSlots?: number;
+  /**
+   * Which failed tries are retried, as Argo's retryStrategy: on these exit codes, on errors
+   * of these names, or when an expression over the try holds (any that is given). A failed
+   * try that meets none fails the task at once. Without it every failure is retried.
+   */
+  retryPolicy?: RetryPolicy;
   /**
    * As Airflow's wait_for_downstream: wait until this task's instance in the previous run and
    * the tasks right downstream of it there have succeeded or been skipped (implies dependsOnPast).
@@ -81,6 +88,7 @@ export const TASK_ARG_KEYS = [
   'pool',
   'poolSlots',
   'waitForDownstream',
+  'retryPolicy',
   'weightRule',
   'maxActiveTisPerDag',
   'maxActiveTisPerDagrun',

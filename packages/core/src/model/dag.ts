@@ -1,5 +1,6 @@
 import type { CallbackRef, DagCallbackSlot, TaskCallbackSlot } from './callbacks.js';
 import type { PodParams } from './pod-params.js';
+import type { RetryPolicy } from './retry-policy.js';
 import type { TriggerRule } from './trigger-rules.js';
 
 /**
@@ -109,6 +110,8 @@ export interface TaskArgs {
    * downstream of this one in the previous run must have succeeded or been skipped.
    */
   waitForDownstream?: true | undefined;
+  /** Which failed tries are retried (Argo's retryStrategy); absent: every one while retries are left. */
+  retryPolicy?: RetryPolicy | undefined;
   /** How the task's queue priority is weighed (Airflow's weight_rule); absent: downstream. */
   weightRule?: WeightRule | undefined;
   /** At most this many instances of the task run at once across the DAG's runs (Airflow's max_active_tis_per_dag). */

@@ -85,6 +85,13 @@ const task = z.strictObject({
   pool: z.string().regex(POOL_NAME, 'must be letters, digits, "_", "-" or "." (1 to 100 characters)').nullable(),
   poolSlots: z.number().int().min(1),
   waitForDownstream: z.literal(true).optional(),
+  retryPolicy: z
+    .strictObject({
+      exitCodes: z.array(z.number().int().min(0).max(255)).optional(),
+      errors: z.array(z.string().min(1).max(200)).optional(),
+      expression: z.string().max(2000).optional(),
+    })
+    .optional(),
   weightRule: z.enum(WEIGHT_RULES).optional(),
   maxActiveTisPerDag: z.number().int().min(1).optional(),
   maxActiveTisPerDagrun: z.number().int().min(1).optional(),
