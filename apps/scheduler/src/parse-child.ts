@@ -10,11 +10,17 @@ import { encodeFrame, KEY_BYTES, MAX_RESULT_BYTES, RESULT_FD, type ChildReport, 
 /** A message kept whole enough to read, short enough to store. */
 const MAX_MESSAGE = 2000;
 /**
- * How long after its import the file's timers and callbacks may still run before the report,
- * unless the event loop runs dry first (then at once): a DAG declared in that time, or an
+ * How long after its import the file's timers, callbacks and requests may still run before
+ * the report, unless none is left first (then at once): a DAG declared in that time, or an
  * error thrown, is reported instead of being lost.
  */
 const SETTLE_MS = 1000;
+/**
+ * Resources that are the file's output on its way out, not work of its own: the scheduler
+ * drops stdout and keeps only the ends of stderr, so the report does not wait for them (a
+ * flood would hold the process, and the memory of each write, while it drains).
+ */
+const OUTPUT = new Set(['PipeWrap', 'TTYWrap', 'WriteWrap', 'SimpleWriteWrap', 'ShutdownWrap']);
 
 // Taken before the DAG file runs, which may replace any of them.
 const exit = process.exit.bind(process);
@@ -85,15 +91,11 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** Resolves once the event loop has nothing left to do, or after SETTLE_MS. */
-function settled(): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, SETTLE_MS).unref();
-    process.once('beforeExit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+/** Resolves once the file has nothing left running but its output, or after SETTLE_MS. */
+async function settled(): Promise<void> {
+  const until = Date.now() + SETTLE_MS;
+  do await new Promise((r) => setTimeout(r, 1));
+  while (Date.now() < until && process.getActiveResourcesInfo().some((r) => !OUTPUT.has(r)));
 }
 
 /** DAGs declared once the import had finished: the scheduler would never see them. */
