@@ -7,11 +7,11 @@ import { ROOT, System, waitFor, type Service } from './support/system.js';
 /**
  * Hostile DAG files against a real scheduler and worker: output floods, memory
  * hogs, processes started at import, endless loops, spoofed results, deep chains and deeply
- * nested values, throws of every kind, drawn from a seeded generator (ALOFT_FUZZ_SEED repeats
- * a draw). For each:
+ * nested values, misspelt options and upstreams given by id, throws of every kind, drawn from
+ * a seeded generator (ALOFT_FUZZ_SEED repeats a draw). For each:
  * no service dies, the file gets an import error that names it (and the line or field where
  * there is one) or its DAG loads as written, and the good DAGs beside them keep running.
- * Bounded: 13 files, at most two of which run into the 20 s parse timeout, and a 256 MB parse
+ * Bounded: 15 files, at most two of which run into the 20 s parse timeout, and a 256 MB parse
  * memory limit (a 10,000-task chain needs about 170 MB).
  */
 const SEED = Number(process.env['ALOFT_FUZZ_SEED'] ?? Date.now() % 1_000_000);
@@ -167,6 +167,43 @@ const KINDS: Record<string, ((n: number, r: () => number) => Omit<Case, 'kind'>)
       ],
       error: /task "t": args must be JSON values \(Maximum call stack size exceeded\)$/,
       field: 'args',
+      line: 4,
+    }),
+  ],
+  'unknown option': [
+    (n, r) => {
+      const [known, typo] = (<[string, string][]>[
+        ['schedule', 'shedule'],
+        ['startDate', 'startdate'],
+        ['maxActiveRuns', 'max_active_runs'],
+        ['catchup', 'catchUp'],
+      ])[Math.floor(r() * 4)]!;
+      return {
+        lines: [IMPORT, `dag({ id: 'typo_${n}', ${typo}: 1 } as never).empty({ id: 't' });`],
+        error: new RegExp(`^dag "typo_${n}": ${typo} is not a DAG option; did you mean \`${known}\`\\?$`),
+        field: typo,
+        line: 2,
+      };
+    },
+    (n, r) => {
+      const [known, typo] = (<[string, string][]>[
+        ['retries', 'retires'],
+        ['executionTimeout', 'execution_timeout'],
+        ['queue', 'queu'],
+        ['triggerRule', 'triggerrule'],
+      ])[Math.floor(r() * 4)]!;
+      return {
+        lines: [IMPORT, `const d = dag({ id: 'task_typo_${n}' });`, `d.command({ id: 't', command: 'true', ${typo}: 1 } as never);`],
+        error: new RegExp(`^dag "task_typo_${n}", task "t": ${typo} is not an option of command tasks; did you mean \`${known}\`\\?$`),
+        field: typo,
+        line: 3,
+      };
+    },
+    (n) => ({
+      lines: [IMPORT, `const d = dag({ id: 'by_id_${n}' });`, "d.empty({ id: 'a' });", "d.empty({ id: 'b', upstream: ['a'] as never });"],
+      error:
+        /^dag "by_id_\d+", task "b": upstream\[0\] is the string "a": pass the task itself \(const a = d\.command\(\{ id: 'a', … \}\), then upstream: \[a\]\)$/,
+      field: 'upstream',
       line: 4,
     }),
   ],

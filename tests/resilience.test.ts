@@ -159,7 +159,10 @@ d.empty({ id: 'a' });
       return e.length === 4 ? e : undefined;
     });
     const byFile = Object.fromEntries(errors.map((e) => [e.file.split('/').pop(), e]));
-    expect(byFile['syntax.ts']?.message).toMatch(/syntax\.ts.*2/s);
+    // The file is the error's own field; the message names it no more, and the line is the error's.
+    expect(byFile['syntax.ts']?.message).toMatch(/^TransformError: Transform failed with 1 error:\nERROR: /);
+    expect(byFile['syntax.ts']?.message).not.toContain('syntax.ts');
+    expect(byFile['syntax.ts']?.line).toBe(2);
     expect(byFile['cycle.ts']?.message).toContain('cycle a → b → a');
     expect(byFile['cycle.ts']?.field).toBe('upstream');
     expect(byFile['badschedule.ts']?.message).toContain('"*/61 * * * *" is not a valid cron expression');

@@ -4,11 +4,23 @@
  * files. The report goes to the result channel (parse-protocol.ts), never to stdout.
  */
 import { readFileSync, writeSync } from 'node:fs';
-import { DagImportError, DEFAULT_MAX_MAP_LENGTH, importDagFile, type SerializedDag } from '@aloft/core';
+import { DagImportError, declaredByAnyCopy, DEFAULT_MAX_MAP_LENGTH, importDagFile, takeDefinedDags, type Dag, type SerializedDag } from '@aloft/core';
 import { encodeFrame, KEY_BYTES, MAX_RESULT_BYTES, RESULT_FD, type ChildReport, type ReportedError } from './parse-protocol.js';
 
 /** A message kept whole enough to read, short enough to store. */
 const MAX_MESSAGE = 2000;
+/**
+ * How long after its import the file's timers, callbacks and requests may still run before
+ * the report, unless none is left first (then at once): a DAG declared in that time, or an
+ * error thrown, is reported instead of being lost.
+ */
+const SETTLE_MS = 1000;
+/**
+ * Resources that are the file's output on its way out, not work of its own: the scheduler
+ * drops stdout and keeps only the ends of stderr, so the report does not wait for them (a
+ * flood would hold the process, and the memory of each write, while it drains).
+ */
+const OUTPUT = new Set(['PipeWrap', 'TTYWrap', 'WriteWrap', 'SimpleWriteWrap', 'ShutdownWrap']);
 
 // Taken before the DAG file runs, which may replace any of them.
 const exit = process.exit.bind(process);
@@ -56,11 +68,45 @@ function show(v: unknown): string {
   return 'an object that cannot be shown';
 }
 
+/**
+ * The error with its file named once: the scheduler stores the file beside the message, so
+ * the file's path inside it (`file:3:7: ERROR: …` from the TypeScript compiler, `imported
+ * from file`) goes, its line becoming the error's line.
+ */
 function thrown(file: string, err: unknown): ReportedError {
-  if (err instanceof DagImportError) return { message: err.message, line: err.line, field: err.field };
+  if (err instanceof DagImportError) return { message: err.detail, line: err.line, field: err.field };
   if (err instanceof ExitAtImport) return { message: err.message, line: lineIn(file, err) };
-  const message = err instanceof Error ? show(err) : `the file threw ${show(err)}, which is not an Error`;
-  return { message, line: lineIn(file, err) };
+  if (!(err instanceof Error)) return { message: `the file threw ${show(err)}, which is not an Error`, line: lineIn(file, err) };
+  let line = lineIn(file, err);
+  const message = show(err)
+    .replaceAll(new RegExp(`${escapeRegExp(file)}:(\\d+):\\d+: `, 'g'), (_, l: string) => {
+      line ??= Number(l);
+      return '';
+    })
+    .replaceAll(file, 'this file');
+  return { message, line };
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Resolves once the file has nothing left running but its output, or after SETTLE_MS. */
+async function settled(): Promise<void> {
+  const until = Date.now() + SETTLE_MS;
+  do await new Promise((r) => setTimeout(r, 1));
+  while (Date.now() < until && process.getActiveResourcesInfo().some((r) => !OUTPUT.has(r)));
+}
+
+/** DAGs declared once the import had finished: the scheduler would never see them. */
+function declaredLate(dags: Dag[], count: number): ReportedError {
+  const what = dags.length ? `dag ${dags.map((d) => JSON.stringify(d.id)).join(', ')}` : `${count} DAG${count === 1 ? '' : 's'}`;
+  return {
+    message:
+      `${what} ${count === 1 ? 'was' : 'were'} declared after the file's import had finished (in a timer, a callback or an async function ` +
+      'nobody awaited), so the scheduler cannot load it: declare DAGs while the file is imported, awaiting what they need first (top-level await)',
+    line: dags[0]?.line,
+  };
 }
 
 function rejected(file: string, reason: unknown): ReportedError {
@@ -78,9 +124,12 @@ async function parse(file: string): Promise<ChildReport> {
   }) as typeof process.exit;
   try {
     const declared = await importDagFile(file);
-    // Rejections nobody handled are reported after the microtasks of the import ran.
-    await new Promise((r) => setImmediate(r));
+    const counted = declaredByAnyCopy();
+    // What the file left running (timers, rejections nobody handled) gets its chance to show.
+    await settled();
     if (late) return { error: late };
+    const lateDags = takeDefinedDags();
+    if (declaredByAnyCopy() > counted) return { error: declaredLate(lateDags, declaredByAnyCopy() - counted) };
     const dags: SerializedDag[] = [];
     const seen = new Set<string>();
     for (const d of declared) {

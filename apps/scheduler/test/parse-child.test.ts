@@ -42,9 +42,9 @@ describe('DAG file validation (file, line, field)', () => {
     ['duplicate task id', `const d = dag({ id: 'dup' });\nd.empty({ id: 't' });\nd.empty({ id: 't' });`, 4, 'id', /"t".*(twice|duplicate)/i],
     ['invalid DAG id', `const d = dag({ id: 'bad id!' });\nd.empty({ id: 't' });`, 2, 'id', /bad id!/],
     [
-      'unknown upstream',
-      `const d = dag({ id: 'up' });\nd.empty({ id: 'sum', upstream: [{ id: 'numbrs' } as never] });`,
-      3,
+      'upstream of another DAG',
+      `const numbrs = dag({ id: 'other' }).empty({ id: 'numbrs' });\nconst d = dag({ id: 'up' });\nd.empty({ id: 'sum', upstream: [numbrs] });`,
+      4,
       'upstream',
       /upstream "numbrs" is not a task of this DAG/,
     ],
@@ -134,6 +134,43 @@ describe('DAG file validation (file, line, field)', () => {
   });
 });
 
+describe('errors that name the file once', () => {
+  it('reports a syntax error at its line without the path in the message', async () => {
+    const r = await parse(`const d = dag({ id: 'syn' });\nconst x = ;`);
+    expect('error' in r && r.error).toEqual({ message: 'TransformError: Transform failed with 1 error:\nERROR: Unexpected ";"', line: 3 });
+  });
+
+  it('says "this file" where Node names the importing file', async () => {
+    const r = await parse(`import './missing-helper.js';`);
+    expect('error' in r && r.error.message).toBe(`Error: Cannot find module '${join(DIR, 'missing-helper.js')}' imported from this file`);
+  });
+});
+
+describe('DAGs declared after the import finished', () => {
+  const late = (what: string) =>
+    `${what} was declared after the file's import had finished (in a timer, a callback or an async function nobody awaited), ` +
+    'so the scheduler cannot load it: declare DAGs while the file is imported, awaiting what they need first (top-level await)';
+
+  it('reports a DAG declared in an async function nobody awaited, at its line', async () => {
+    const r = await parse(
+      ['async function build() {', '  await new Promise((r) => setTimeout(r, 20));', "  dag({ id: 'later' }).empty({ id: 't' });", '}', 'void build();'].join(
+        '\n',
+      ),
+    );
+    expect('error' in r && r.error).toEqual({ message: late('dag "later"'), line: 4 });
+  });
+
+  it('reports a DAG declared in a timer after one declared at import', async () => {
+    const r = await parse(`dag({ id: 'now' }).empty({ id: 't' });\nsetTimeout(() => dag({ id: 'timer' }).empty({ id: 't' }), 10);`);
+    expect('error' in r && r.error).toEqual({ message: late('dag "timer"'), line: 3 });
+  });
+
+  it('still loads a file that awaits before declaring (top-level await)', async () => {
+    const r = await parse(`await new Promise((r) => setTimeout(r, 20));\ndag({ id: 'awaited' }).empty({ id: 't' });`);
+    expect('dags' in r && r.dags.map((d) => d.id)).toEqual(['awaited']);
+  });
+});
+
 describe('DAG files that load as CommonJS', () => {
   // A package.json without "type": "module" makes Node load .ts and .js files beside it as
   // CommonJS; they then get a CommonJS copy of @aloft/core, whose DAGs the parser never saw.
@@ -146,7 +183,8 @@ describe('DAG files that load as CommonJS', () => {
     const r = await parse(`const d = dag({ id: 'cjs_ts' });\nd.empty({ id: 't' });`, cjs, 'etl.ts');
     expect('error' in r && r.error.field).toBe('module');
     const message = 'error' in r ? r.error.message : '';
-    expect(message).toContain(`${r.file}: 1 DAG declared here went to a second copy of @aloft/core`);
+    expect(message).toMatch(/^1 DAG declared here went to a second copy of @aloft\/core/);
+    expect(message).not.toContain(r.file);
     expect(message).toContain('the file was loaded as CommonJS');
     expect(message).toContain(fix);
   });
@@ -156,8 +194,17 @@ describe('DAG files that load as CommonJS', () => {
     writeFileSync(file, "const { dag } = require('@aloft/core');\nfor (const id of ['a', 'b']) dag({ id }).empty({ id: 't' });\n");
     const r = await parseFile(file);
     const message = 'error' in r ? r.error.message : '';
-    expect(message).toContain(`${file}: 2 DAGs declared here went to a second copy of @aloft/core`);
+    expect(message).toMatch(/^2 DAGs declared here went to a second copy of @aloft\/core/);
     expect(message).toContain(fix);
+  });
+
+  it('reports top-level await in a TypeScript file loaded as CommonJS at its line, with the fix', async () => {
+    const r = await parse(`await Promise.resolve();\ndag({ id: 'cjs_await' }).empty({ id: 't' });`, cjs, 'awaits.ts');
+    expect('error' in r && r.error).toEqual({
+      message: `top-level await needs an ES module, and the file was loaded as CommonJS: ${fix}, or name the file .mts/.mjs`,
+      line: 2,
+      field: 'module',
+    });
   });
 
   it('leaves a CommonJS helper that declares no DAG alone', async () => {

@@ -3,7 +3,9 @@ import { dagFolders } from './support/dag-folders.js';
 
 /**
  * Whatever a DAG file throws, rejects or ends its process with at import, its import error
- * says so in words, with the line where there is one, also when what it throws is not an Error.
+ * says so in words, with the line where there is one, also when what it throws is not an Error;
+ * so does a file whose DAG is declared only after its import finished, which would otherwise
+ * leave neither a DAG nor an error.
  */
 const folders = dagFolders('parse-throws');
 
@@ -33,6 +35,16 @@ describe('DAG files that fail at import in odd ways', () => {
         'exit.ts',
         ["import { dag } from '@aloft/core';", "dag({ id: 'exits' }).empty({ id: 't' });", 'process.exit(0);'],
         { message: 'the file called process.exit(0) at import; a DAG file must not end its process', line: 3 },
+      ],
+      [
+        'declared-late.ts',
+        ["import { dag } from '@aloft/core';", "setTimeout(() => dag({ id: 'late' }).empty({ id: 't' }), 10);"],
+        {
+          message:
+            'dag "late" was declared after the file\'s import had finished (in a timer, a callback or an async function nobody awaited), so the ' +
+            'scheduler cannot load it: declare DAGs while the file is imported, awaiting what they need first (top-level await)',
+          line: 2,
+        },
       ],
       [
         'killed.ts',

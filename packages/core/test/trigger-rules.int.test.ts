@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { TRIGGER_RULES } from '../src/model/trigger-rules.js';
 import { buildScript } from '../src/store/script-loader.js';
 import { useRedis } from './fixtures/use-redis.js';
 
@@ -48,6 +49,18 @@ const ROWS: [string, Counts, string][] = [
   ['all_failed', { skipped: 1, none: 1 }, 'skipped'],
   ['all_done', { success: 1, failed: 1, skipped: 1 }, 'run'],
   ['all_done', { success: 1, none: 1 }, 'wait'],
+  ['all_done_min_one_success', { success: 1, failed: 1, upstream_failed: 1 }, 'run'],
+  ['all_done_min_one_success', { success: 2 }, 'run'],
+  ['all_done_min_one_success', { success: 1, none: 1 }, 'wait'],
+  ['all_done_min_one_success', { failed: 1, upstream_failed: 1 }, 'upstream_failed'],
+  ['all_done_min_one_success', { failed: 1, none: 1 }, 'wait'],
+  ['all_done_min_one_success', { success: 1, skipped: 1 }, 'skipped'],
+  ['all_done_min_one_success', { skipped: 1, none: 1 }, 'skipped'],
+  ['all_skipped', { skipped: 2 }, 'run'],
+  ['all_skipped', { skipped: 1, none: 1 }, 'wait'],
+  ['all_skipped', { skipped: 1, success: 1 }, 'skipped'],
+  ['all_skipped', { failed: 1, none: 1 }, 'skipped'],
+  ['all_skipped', { upstream_failed: 1, skipped: 1 }, 'skipped'],
   ['one_success', { success: 1, none: 1 }, 'run'],
   ['one_success', { failed: 1, none: 1 }, 'wait'],
   ['one_success', { skipped: 2 }, 'skipped'],
@@ -82,7 +95,19 @@ const ROWS: [string, Counts, string][] = [
   ['one_failed', { mapped: [[4, 3, 0, 0, 1]] }, 'run'],
   ['none_failed_min_one_success', { mapped: [[2, 0, 2, 0, 0]] }, 'skipped'],
   ['all_failed', { failed: 1, mapped: [[2, 0, 0, 2, 0]] }, 'run'],
+  ['all_skipped', { skipped: 1, mapped: [[2, 0, 2, 0, 0]] }, 'run'],
+  ['all_skipped', { mapped: [[3, 0, 2, 0, 0]] }, 'wait'],
+  ['all_skipped', { mapped: [[3, 1, 1, 0, 0]] }, 'skipped'],
+  ['all_done_min_one_success', { failed: 1, mapped: [[3, 1, 0, 2, 0]] }, 'run'],
+  ['all_done_min_one_success', { mapped: [[3, 0, 0, 3, 0]] }, 'upstream_failed'],
+  ['all_done_min_one_success', { mapped: [[3, 2, 1, 0, 0]] }, 'skipped'],
 ];
+
+describe('the table', () => {
+  it('has a row for every trigger rule', () => {
+    expect([...new Set(ROWS.map(([rule]) => rule))].sort()).toEqual([...TRIGGER_RULES].sort());
+  });
+});
 
 describe('trigger rules (real redis-server)', () => {
   const redis = useRedis();

@@ -9,6 +9,7 @@ import type { ParamSpec, SerializedDag, SerializedTask } from '../model/dag.js';
 import { DEFAULT_POOL, manualRunId, POOL_NAME, scheduledRunId, UNMAPPED } from '../model/ids.js';
 import { intervalsBetween, manualDataInterval, type DataInterval } from '../dag-api/schedule.js';
 import { FINISHED_RUN_STATES, type RunState, type TaskState } from '../model/states.js';
+import { POD_FIELDS, unknownFields } from '../dag-api/option-fields.js';
 import { validatePodOptions } from '../dag-api/pod-options.js';
 import { ValidationIssues } from '../dag-api/validation.js';
 import { createLogger, type Logger } from '../logging/logger.js';
@@ -290,6 +291,7 @@ export class AloftClient {
     } else {
       const { kind: _k, taskId: _t, retries: _r, retryDelayMs: _d, executionTimeoutMs: _e, queue: _q, ...pod } = spec;
       if ('podTemplateFile' in pod) issues.add('podTemplateFile', 'podTemplateFile is not available for ad-hoc pods');
+      for (const p of unknownFields(pod, POD_FIELDS, 'a kubernetesPod parameter')) issues.add(p.field, `ad-hoc pod "${taskId}": ${p.message}`);
       base.pod = validatePodOptions(pod as Record<string, unknown>, `ad-hoc pod "${taskId}"`, issues);
     }
     issues.throwIfAny();

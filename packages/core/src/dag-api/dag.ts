@@ -27,10 +27,11 @@ import { callSiteLine, getImportingFile } from './call-site.js';
 import type { TaskContext } from './context.js';
 import { parseDuration, type Duration } from './durations.js';
 import { Operators } from './operators.js';
-import { TASK_ARG_KEYS, type BaseTaskOptions, type DagOptions, type MappableOptions, type ParamInput, type TaskArgsInput } from './options.js';
+import { DAG_FIELDS, GROUP_FIELDS, RUN_IN_POD_FIELDS, TASK_ARG_FIELDS, TASK_ARG_KEYS, taskFields, unknownFields } from './option-fields.js';
+import type { BaseTaskOptions, DagOptions, MappableOptions, ParamInput, TaskArgsInput } from './options.js';
 import { podSecretsProblems, validatePodOptions } from './pod-options.js';
 import { datasetListProblem, parseSchedule } from './schedule.js';
-import { sourcesOf, TaskRef } from './task-ref.js';
+import { isGroup, sourcesOf, TaskList, TaskRef, type GroupRef, type Targets } from './task-ref.js';
 import { TaskGroup, type GroupHost, type TaskGroupOptions } from './task-group.js';
 import { validateSensorOptions } from './sensor-options.js';
 import { validateTriggerDagRunOptions } from './trigger-dag-run-options.js';
@@ -92,18 +93,22 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
   readonly #duplicates: { id: string; line: number | undefined }[] = [];
   readonly #functions = new Map<string, TaskFunction>();
   readonly #groups = new Map<string, { group: TaskGroup<never>; line: number | undefined }>();
-  readonly #groupProblems: { field: string; message: string; line: number | undefined }[] = [];
+  /** Problems found while tasks and groups were declared; `scope` names the task or group. */
+  readonly #declProblems: { field: string; message: string; line: number | undefined; scope?: string }[] = [];
   readonly #host: GroupHost = {
     declare: (kind, options, fn, group) => this.#declare(kind, options, fn, group),
     downstreamOf: (taskId) => this.#tasks.get(taskId)?.downstream ?? new Set(),
-    addGroup: (group, line) => {
+    addGroup: (group, line, options) => {
+      const scope = `group "${group.id}"`;
+      for (const p of unknownFields(options, GROUP_FIELDS, 'a task group option')) this.#declProblems.push({ ...p, line, scope });
+      for (const p of unknownFields(options?.defaultArgs, TASK_ARG_FIELDS, 'a task argument', 'defaultArgs.')) this.#declProblems.push({ ...p, line, scope });
       if (!GROUP_ID.test(group.localId)) {
-        this.#groupProblems.push({ field: 'group', message: `group id must be letters, digits, "_" or "-" (got ${JSON.stringify(group.localId)})`, line });
+        this.#declProblems.push({ field: 'group', message: `group id must be letters, digits, "_" or "-" (got ${JSON.stringify(group.localId)})`, line });
       } else if (this.#groups.has(group.id)) {
-        this.#groupProblems.push({ field: 'group', message: `group "${group.id}" is declared twice`, line });
+        this.#declProblems.push({ field: 'group', message: `group "${group.id}" is declared twice`, line });
       } else this.#groups.set(group.id, { group, line });
       if (group.mapped?.id === group.id && group.parent?.mapped) {
-        this.#groupProblems.push({
+        this.#declProblems.push({
           field: 'expand',
           message: `group "${group.id}" is mapped inside mapped group "${group.parent.mapped.id}"; mapped groups do not nest`,
           line,
@@ -152,6 +157,11 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
   #declare<T>(kind: TaskKind, options: BaseTaskOptions, fn?: TaskFunction, group?: TaskGroup<never>): TaskRef<T> {
     const line = callSiteLine();
     const id = group ? `${group.id}.${String(options?.id)}` : String(options?.id);
+    // The task's own options, before its group's defaults are merged in.
+    const { fields, operator } = taskFields(kind, (options ?? {}) as unknown as Record<string, unknown>);
+    const scope = `task "${id}"`;
+    for (const p of unknownFields(options, fields, `an option of ${operator} tasks`)) this.#declProblems.push({ ...p, line, scope });
+    const upstream = checkUpstream(options?.upstream, (field, message) => this.#declProblems.push({ field, message, line, scope }));
     if (group) {
       // The group's defaults (with its parents'), under the task's own options.
       const defaults = Object.fromEntries(TASK_ARG_KEYS.filter((k) => group.defaultArgs[k] !== undefined).map((k) => [k, group.defaultArgs[k]]));
@@ -162,9 +172,9 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       // Every task of a mapped group is mapped the group's way, copy i beside copy i.
       const own = options as MappableOptions;
       if (own.expand !== undefined)
-        this.#groupProblems.push({ field: 'expand', message: `task "${id}" is in mapped group "${mg.id}" and cannot be mapped itself`, line });
+        this.#declProblems.push({ field: 'expand', message: `task "${id}" is in mapped group "${mg.id}" and cannot be mapped itself`, line });
       else if (!MAPPABLE.includes(kind))
-        this.#groupProblems.push({
+        this.#declProblems.push({
           field: 'kind',
           message: `task "${id}" (${kind}): the tasks of mapped group "${mg.id}" must be command, fn or kubernetesPod tasks`,
           line,
@@ -187,7 +197,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       for (const d of ids) this.#tasks.get(id)?.downstream.add(d);
     });
     group?.addMember(ref);
-    for (const up of [...sourcesOf(options?.upstream ?? []), ...expandSources(options)]) {
+    for (const up of [...sourcesOf(upstream), ...expandSources(options)]) {
       this.#tasks.get(up?.id)?.downstream.add(id);
       if (!this.#tasks.has(up?.id)) this.#danglingUpstreams.push({ task: id, upstream: String(up?.id), line });
     }
@@ -236,7 +246,9 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
     }
     for (const slot of TASK_CALLBACK_SLOTS) isCallback(o.defaultArgs?.[slot], slot, `${where}: defaultArgs`, issues, this.line);
 
-    for (const g of this.#groupProblems) issues.add(g.field, `${where}: ${g.message}`, g.line);
+    for (const p of unknownFields(o, DAG_FIELDS, 'a DAG option')) issues.add(p.field, `${where}: ${p.message}`, this.line);
+    for (const p of unknownFields(o.defaultArgs, TASK_ARG_FIELDS, 'a task argument', 'defaultArgs.')) issues.add(p.field, `${where}: ${p.message}`, this.line);
+    for (const g of this.#declProblems) issues.add(g.field, `${where}${g.scope ? `, ${g.scope}` : ''}: ${g.message}`, g.line);
     for (const dup of this.#duplicates) {
       issues.add('id', `${where}: task id "${dup.id}" is declared twice`, dup.line);
     }
@@ -460,21 +472,6 @@ function resolveArgs(base: TaskArgs, input: TaskArgsInput, at: string, issues: V
   return out;
 }
 
-const RUN_IN_POD_FIELDS = [
-  'image',
-  'namespace',
-  'resources',
-  'nodeSelector',
-  'tolerations',
-  'serviceAccountName',
-  'secrets',
-  'labels',
-  'annotations',
-  'connections',
-  'variables',
-  'materializeSecrets',
-];
-
 function runInPodOf(v: unknown, at: string, issues: ValidationIssues, line?: number): RunInPod | null {
   if (v === false || v === null) return null;
   if (v === true) return {};
@@ -483,8 +480,8 @@ function runInPodOf(v: unknown, at: string, issues: ValidationIssues, line?: num
     return null;
   }
   const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o))
-    if (!RUN_IN_POD_FIELDS.includes(k)) issues.add(`runInPod.${k}`, `${at}: runInPod.${k} is not a pod override (${RUN_IN_POD_FIELDS.join(', ')})`, line);
+  for (const p of unknownFields(o, RUN_IN_POD_FIELDS, `a pod override (${Object.keys(RUN_IN_POD_FIELDS).join(', ')})`, 'runInPod.'))
+    issues.add(p.field, `${at}: ${p.message}`, line);
   // The overrides are pod parameters: the same checks, with the field named under runInPod.
   const { connections, variables, ...pod } = o;
   runInPodSecrets(connections, variables, at, issues, line);
@@ -569,6 +566,45 @@ function storedJson(body: Record<string, unknown>, where: string, file: string |
     });
     throw new DagImportError({ file, line, field, message: `${where}: ${field ?? 'the DAG'} cannot be stored as JSON (${(err as Error).message})` });
   }
+}
+
+/**
+ * The `upstream` option's tasks and groups; anything else (a task's id as a string, a plain
+ * object) is reported with its index and left out, so one mistake gives one message.
+ */
+function checkUpstream(v: unknown, problem: (field: string, message: string) => void): Targets {
+  const isTarget = (x: unknown): x is TaskRef<unknown> | GroupRef => x instanceof TaskRef || isGroup(x);
+  const explain = (field: string, x: unknown): void => {
+    if (typeof x === 'string') {
+      const name = /^[A-Za-z_$][\w$]*$/.test(x) ? x : 'task';
+      problem(
+        'upstream',
+        `${field} is the string ${JSON.stringify(x)}: pass the task itself (const ${name} = d.command({ id: '${x.replaceAll("'", "\\'")}', … }), then upstream: [${name}])`,
+      );
+    } else problem('upstream', `${field} is not a task or a task group (got ${shown(x)})`);
+  };
+  if (v === undefined || v === null) return [];
+  if (v instanceof TaskList || isTarget(v)) return v;
+  if (!Array.isArray(v)) {
+    explain('upstream', v);
+    return [];
+  }
+  const ok: (TaskRef<unknown> | GroupRef)[] = [];
+  v.forEach((x: unknown, i) => (isTarget(x) ? ok.push(x) : explain(`upstream[${i}]`, x)));
+  return ok;
+}
+
+/** A value in a message: short, and never throwing. */
+function shown(v: unknown): string {
+  if (typeof v === 'function') return 'a function';
+  if (typeof v !== 'object' || v === null) return typeof v === 'string' ? JSON.stringify(v) : String(v);
+  try {
+    const json = JSON.stringify(v);
+    if (json !== undefined) return json.length > 80 ? `${json.slice(0, 80)}…` : json;
+  } catch {
+    // A cycle, or a toJSON that throws.
+  }
+  return 'an object';
 }
 
 /** Upstream tasks an `expand` option maps over: they become upstreams of the task. */

@@ -4,7 +4,7 @@ export { TaskGroup, type TaskGroupOptions } from './task-group.js';
 export type { SensorOutput } from './operators.js';
 export { SkipSignal, type RunContext, type TaskContext, type TaskLogger, type VariableReader } from './context.js';
 export type * from './options.js';
-export { takeDefinedDags, registerDag } from './registry.js';
+export { declaredByAnyCopy, takeDefinedDags, registerDag } from './registry.js';
 export { setImportingFile } from './call-site.js';
 export { importDagFile } from './loader.js';
 export { attemptSignal } from './attempt-signal.js';

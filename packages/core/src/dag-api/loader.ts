@@ -12,7 +12,8 @@ import { declaredByAnyCopy, takeDefinedDags } from './registry.js';
  * module URL, so a changed file is imported afresh in a long-lived process. A file whose
  * DAGs went to another copy of @aloft/core (it was loaded as CommonJS, or imports a second
  * installation) is a DagImportError saying what to change, not a file of no DAGs
- * (apps/scheduler/test/parse-child.test.ts, "CommonJS").
+ * (apps/scheduler/test/parse-child.test.ts, "CommonJS"); so is a file that uses ES module
+ * syntax the CommonJS loader rejects (top-level await).
  */
 export async function importDagFile(file: string): Promise<Dag[]> {
   const mtime = statSync(file).mtimeMs;
@@ -21,6 +22,8 @@ export async function importDagFile(file: string): Promise<Dag[]> {
   setImportingFile(file);
   try {
     await import(`${pathToFileURL(file).href}?v=${mtime}`);
+  } catch (err) {
+    throw commonJsSyntaxError(file, err) ?? err;
   } finally {
     setImportingFile(undefined);
   }
@@ -35,9 +38,32 @@ function lostDagsMessage(file: string, lost: number): string {
   if (!(resolve(file) in createRequire(import.meta.url).cache)) {
     return `${what}: import dag() from the @aloft/core installation Aloft runs from, not from one of the DAG folder's own`;
   }
+  return `${what}: the file was loaded as CommonJS. DAG files must be ES modules (import, not require): ${esmFix(file)}`;
+}
+
+/** How to make Node load `file` as an ES module. */
+function esmFix(file: string): string {
   const pkg = nearestPackageJson(dirname(resolve(file)));
   const fix = pkg ? `add "type": "module" to ${pkg}` : `add a package.json with "type": "module" to the DAG folder`;
-  return `${what}: the file was loaded as CommonJS. DAG files must be ES modules (import, not require): ${fix}, or name the file .mts/.mjs`;
+  return `${fix}, or name the file .mts/.mjs`;
+}
+
+/**
+ * tsx compiles a file it loads as CommonJS to CommonJS, where top-level await cannot be:
+ * esbuild's "Top-level await is currently not supported with the "cjs" output format" at
+ * `file:line:column`. That is a DagImportError at that line saying how to load it as ESM.
+ */
+function commonJsSyntaxError(file: string, err: unknown): DagImportError | undefined {
+  const message = err instanceof Error ? err.message : '';
+  if (!/not supported with the "cjs" output format/.test(message)) return undefined;
+  const at = message.indexOf(`${resolve(file)}:`);
+  const line = at >= 0 ? /^(\d+):\d+: /.exec(message.slice(at + resolve(file).length + 1))?.[1] : undefined;
+  return new DagImportError({
+    file,
+    line: line ? Number(line) : undefined,
+    field: 'module',
+    message: `top-level await needs an ES module, and the file was loaded as CommonJS: ${esmFix(file)}`,
+  });
 }
 
 /** The package.json that decides how Node loads files in `dir`, if any. */

@@ -74,33 +74,6 @@ export interface TaskArgsInput {
   onSlaMiss?: Callback;
 }
 
-/** Every task argument's name, as written in options and defaultArgs. */
-export const TASK_ARG_KEYS = [
-  'owner',
-  'retries',
-  'retryDelay',
-  'retryExponentialBackoff',
-  'maxRetryDelay',
-  'executionTimeout',
-  'queue',
-  'priority',
-  'dependsOnPast',
-  'pool',
-  'poolSlots',
-  'waitForDownstream',
-  'retryPolicy',
-  'weightRule',
-  'maxActiveTisPerDag',
-  'maxActiveTisPerDagrun',
-  'runInPod',
-  'sla',
-  'onExecute',
-  'onSuccess',
-  'onFailure',
-  'onRetry',
-  'onSlaMiss',
-] as const satisfies readonly (keyof TaskArgsInput)[];
-
 export type ParamInput =
   string | number | boolean | null | unknown[] | { type: 'string' | 'number' | 'boolean' | 'object' | 'array'; default: unknown; description?: string };
 

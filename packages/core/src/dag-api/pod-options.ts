@@ -3,50 +3,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { PodParams } from '../model/pod-params.js';
 import { podEnvSecrets } from '../secrets/pod-secrets.js';
 import { parseDuration } from './durations.js';
-import { TASK_ARG_KEYS } from './options.js';
+import { POD_FIELDS } from './option-fields.js';
 import { DNS1123_LABEL, DNS1123_SUBDOMAIN, K8S_QUANTITY, labelKeyProblem, labelValueProblem, type ValidationIssues } from './validation.js';
-
-/** The pod's own parameters; task options (TASK_ARGS) are accepted beside them. */
-const POD_PARAMS = new Set([
-  'image',
-  'namespace',
-  'cmds',
-  'arguments',
-  'env',
-  'envFrom',
-  'labels',
-  'annotations',
-  'namePrefix',
-  'resources',
-  'secrets',
-  'volumes',
-  'volumeMounts',
-  'nodeSelector',
-  'affinity',
-  'tolerations',
-  'serviceAccountName',
-  'imagePullPolicy',
-  'imagePullSecrets',
-  'securityContext',
-  'containerSecurityContext',
-  'initContainers',
-  'sidecars',
-  'hostNetwork',
-  'dnsPolicy',
-  'priorityClassName',
-  'podTemplate',
-  'podTemplateFile',
-  'startupTimeout',
-  'activeDeadline',
-  'terminationGracePeriod',
-  'onFinish',
-  'getLogs',
-  'skipExitCodes',
-  'cluster',
-  'oomRetry',
-  'materializeSecrets',
-]);
-const TASK_ARGS = new Set<string>(['id', 'upstream', 'triggerRule', 'args', 'expand', 'maxMapLength', ...TASK_ARG_KEYS]);
 
 /**
  * Validates a kubernetesPod task's parameters at import and returns them normalized
@@ -56,11 +14,8 @@ const TASK_ARGS = new Set<string>(['id', 'upstream', 'triggerRule', 'args', 'exp
 export function validatePodOptions(o: Record<string, unknown>, at: string, issues: ValidationIssues, line?: number, file?: string): PodParams {
   const bad = (field: string, problem: string) => issues.add(field, `${at}: ${field} ${problem}`, line);
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) {
-    if (POD_PARAMS.has(k)) {
-      if (v !== undefined) out[k] = v;
-    } else if (!TASK_ARGS.has(k)) bad(k, 'is not a kubernetesPod parameter');
-  }
+  // Keys that are neither pod parameters nor task options are reported by the DAG (option-fields.ts).
+  for (const [k, v] of Object.entries(o)) if (Object.hasOwn(POD_FIELDS, k) && v !== undefined) out[k] = v;
   if (typeof o['image'] !== 'string' || o['image'].trim() === '' || /\s/.test(o['image']))
     bad('image', 'must be a container image reference such as "busybox:1.36"');
   // Unset, it stays unset: the worker that runs the pod puts it in ALOFT_TASK_POD_NAMESPACE,

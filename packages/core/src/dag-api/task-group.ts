@@ -28,7 +28,8 @@ export interface TaskGroupOptions {
 export interface GroupHost {
   declare<T>(kind: TaskKind, options: BaseTaskOptions, fn: TaskFunction | undefined, group: TaskGroup<never>): TaskRef<T>;
   downstreamOf(taskId: string): ReadonlySet<string>;
-  addGroup(group: TaskGroup<never>, line: number | undefined): void;
+  /** `options` as the author wrote them, for the check of their keys. */
+  addGroup(group: TaskGroup<never>, line: number | undefined, options: TaskGroupOptions): void;
 }
 
 /**
@@ -58,7 +59,7 @@ export class TaskGroup<P extends Record<string, unknown> = Record<string, unknow
     this.defaultArgs = { ...(parent?.defaultArgs ?? {}), ...(options?.defaultArgs ?? {}) };
     this.mapped =
       options?.expand !== undefined ? { id: this.id, expand: options.expand, args: options.args, maxMapLength: options.maxMapLength } : parent?.mapped;
-    host.addGroup(this as unknown as TaskGroup<never>, line);
+    host.addGroup(this as unknown as TaskGroup<never>, line, options);
   }
 
   /** Called by the DAG for every task declared in this group or a group inside it. */

@@ -12,7 +12,7 @@ export interface GroupRef {
   leaves(): readonly TaskRef<unknown>[];
 }
 
-function isGroup(x: unknown): x is GroupRef {
+export function isGroup(x: unknown): x is GroupRef {
   return typeof x === 'object' && x !== null && typeof (x as GroupRef).roots === 'function' && typeof (x as GroupRef).leaves === 'function';
 }
 

@@ -73,6 +73,17 @@ local function decide(c, n, mi)
     if allDone then return 'run' end
   elseif r == 'all_done' then
     if allDone then return 'run' end
+  elseif r == 'all_done_min_one_success' then
+    -- As Airflow decides it: a skipped upstream skips the task at once; otherwise it waits
+    -- for all, then runs when one succeeded.
+    if skipped > 0 then return 'skipped' end
+    if allDone then
+      if success > 0 then return 'run' end
+      return 'upstream_failed'
+    end
+  elseif r == 'all_skipped' then
+    if success + failed + upFailed > 0 then return 'skipped' end
+    if skipped == total then return 'run' end
   elseif r == 'one_success' then
     if success > 0 then return 'run' end
     if allDone then
