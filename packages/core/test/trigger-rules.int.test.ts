@@ -17,7 +17,13 @@ for i = 3, #ARGV do
   ups[#ups + 1] = u
   -- 'mapped n success skipped failed upstream_failed': an expanded mapped upstream's counts.
   local n, ok, sk, fa, uf = string.match(ARGV[i], '^mapped (%d+) (%d+) (%d+) (%d+) (%d+)$')
-  if n then
+  -- 'setup:<state>': a setup task upstream (node() reads the graph; this table has none).
+  local setupState = string.match(ARGV[i], '^setup:(.*)$')
+  c.nodes[u] = { st = setupState and true or nil }
+  if setupState then
+    fields[#fields + 1] = u .. ':-1'
+    fields[#fields + 1] = setupState
+  elseif n then
     rcall('HSET', c.mapKey, u .. ':n', n, u .. ':success', ok, u .. ':skipped', sk, u .. ':failed', fa, u .. ':upstream_failed', uf)
   else
     fields[#fields + 1] = u .. ':-1'
@@ -30,10 +36,13 @@ return decide(c, { u = ups, r = ARGV[2] }) or 'wait'`;
 type Counts = Partial<Record<'success' | 'failed' | 'skipped' | 'upstream_failed' | 'none', number>> & {
   /** Expanded mapped upstreams: [instances, success, skipped, failed, upstream_failed]. */
   mapped?: [number, number, number, number, number][];
+  /** Setup tasks upstream (all_done_setup_success), by state. */
+  setups?: string[];
 };
-const states = ({ mapped = [], ...c }: Counts) => [
+const states = ({ mapped = [], setups = [], ...c }: Counts) => [
   ...Object.entries(c).flatMap(([s, n]) => Array<string>(n).fill(s)),
   ...mapped.map((m) => `mapped ${m.join(' ')}`),
+  ...setups.map((s) => `setup:${s}`),
 ];
 
 // [rule, upstream states, decision]
@@ -101,6 +110,14 @@ const ROWS: [string, Counts, string][] = [
   ['all_done_min_one_success', { failed: 1, mapped: [[3, 1, 0, 2, 0]] }, 'run'],
   ['all_done_min_one_success', { mapped: [[3, 0, 0, 3, 0]] }, 'upstream_failed'],
   ['all_done_min_one_success', { mapped: [[3, 2, 1, 0, 0]] }, 'skipped'],
+  // A teardown: once all upstream are done, it runs unless every setup upstream of it failed or was skipped.
+  ['all_done_setup_success', { success: 1, failed: 1 }, 'run'],
+  ['all_done_setup_success', { success: 1, none: 1 }, 'wait'],
+  ['all_done_setup_success', { failed: 1, setups: ['success'] }, 'run'],
+  ['all_done_setup_success', { upstream_failed: 1, setups: ['failed'] }, 'skipped'],
+  ['all_done_setup_success', { skipped: 1, setups: ['skipped'] }, 'skipped'],
+  ['all_done_setup_success', { success: 1, setups: ['failed', 'success'] }, 'run'],
+  ['all_done_setup_success', { none: 1, setups: ['success'] }, 'wait'],
 ];
 
 describe('the table', () => {

@@ -197,7 +197,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       for (const d of ids) this.#tasks.get(id)?.downstream.add(d);
     });
     group?.addMember(ref);
-    for (const up of [...sourcesOf(upstream), ...expandSources(options)]) {
+    for (const up of [...sourcesOf(upstream), ...expandSources(options), ...teardownSetups(options)]) {
       this.#tasks.get(up?.id)?.downstream.add(id);
       if (!this.#tasks.has(up?.id)) this.#danglingUpstreams.push({ task: id, upstream: String(up?.id), line });
     }
@@ -271,7 +271,8 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
       const at = `${where}, task "${id}"`;
       if (!ID_PATTERN.test(id)) issues.add('id', `${at}: id must be letters, digits, "_", "-" or "."`, t.line);
       const args = resolveArgs(defaults, t.options, at, issues, t.line);
-      const triggerRule = (t.options.triggerRule ?? 'all_success') as TriggerRule;
+      const role = setupTeardown(t, at, issues, this.#tasks);
+      const triggerRule = (role.teardown ? 'all_done_setup_success' : (t.options.triggerRule ?? 'all_success')) as TriggerRule;
       if (!TRIGGER_RULES.includes(triggerRule)) {
         issues.add('triggerRule', `${at}: triggerRule must be one of ${TRIGGER_RULES.join(', ')} (got ${JSON.stringify(triggerRule)})`, t.line);
       }
@@ -285,6 +286,7 @@ export class Dag<P extends Record<string, unknown> = Record<string, unknown>> ex
         line: t.line,
         hasFunction: this.#functions.has(id),
         ...(t.group ? { group: t.group } : {}),
+        ...role,
       };
       Object.assign(task, mapping(t, upstreams.get(id)!, at, issues, settings.maxMapLength ?? DEFAULT_MAX_MAP_LENGTH));
       // defaultArgs were checked once above; here only what the task (or its group) sets.
@@ -608,6 +610,48 @@ function shown(v: unknown): string {
 }
 
 /** Upstream tasks an `expand` option maps over: they become upstreams of the task. */
+/**
+ * A task's `setup` and `teardown` options in their stored form. A teardown's trigger rule is
+ * all_done_setup_success (naming another is an error, as in Airflow), and the setups it
+ * names must be setup tasks.
+ */
+function setupTeardown(
+  t: DeclaredTask,
+  at: string,
+  issues: ValidationIssues,
+  tasks: ReadonlyMap<string, DeclaredTask>,
+): Pick<SerializedTask, 'setup' | 'teardown'> {
+  const { setup, teardown, triggerRule } = t.options;
+  if (setup !== undefined && typeof setup !== 'boolean') issues.add('setup', `${at}: setup must be true or false (got ${JSON.stringify(setup)})`, t.line);
+  const td = teardown as unknown;
+  if (td !== undefined && typeof td !== 'boolean' && (td === null || typeof td !== 'object' || Array.isArray(td))) {
+    issues.add('teardown', `${at}: teardown must be true, false or { setups, failRun } (got ${JSON.stringify(td)})`, t.line);
+    return {};
+  }
+  if (setup === true && teardown) issues.add('teardown', `${at}: a task is a setup or a teardown, not both`, t.line);
+  if (setup === true) return { setup: true };
+  if (!teardown) return {};
+  if (triggerRule !== undefined && triggerRule !== 'all_done_setup_success')
+    issues.add('triggerRule', `${at}: a teardown's trigger rule is all_done_setup_success (got ${JSON.stringify(triggerRule)})`, t.line);
+  const o = typeof teardown === 'object' ? teardown : {};
+  for (const k of Object.keys(o))
+    if (k !== 'setups' && k !== 'failRun') issues.add(`teardown.${k}`, `${at}: teardown.${k} is not an option of a teardown (setups, failRun)`, t.line);
+  for (const s of o.setups ?? []) {
+    const named = s instanceof TaskRef ? tasks.get(s.id) : undefined;
+    if (!named || named.options.setup !== true)
+      issues.add('teardown.setups', `${at}: teardown.setups names "${String((s as { id?: unknown })?.id)}", which is not a setup task (setup: true)`, t.line);
+  }
+  if (o.failRun !== undefined && typeof o.failRun !== 'boolean') issues.add('teardown.failRun', `${at}: teardown.failRun must be true or false`, t.line);
+  return { teardown: { failRun: o.failRun === true } };
+}
+
+/** The setups a teardown names (`teardown: { setups }`): they become its upstreams. */
+function teardownSetups(options: BaseTaskOptions | undefined): TaskRef<unknown>[] {
+  const td = options?.teardown;
+  if (td === null || typeof td !== 'object' || !Array.isArray(td.setups)) return [];
+  return td.setups.filter((v): v is TaskRef<unknown> => v instanceof TaskRef);
+}
+
 function expandSources(options: BaseTaskOptions | undefined): TaskRef<unknown>[] {
   const expand = (options as MappableOptions | undefined)?.expand;
   if (expand === null || typeof expand !== 'object') return [];

@@ -102,7 +102,15 @@ export const RUN_IN_POD_FIELDS = {
   variables: true,
 } as const satisfies FieldsOf<RunInPod>;
 
-const BASE = { ...TASK_ARG_FIELDS, id: true, upstream: true, triggerRule: true, outlets: true } as const satisfies FieldsOf<BaseTaskOptions>;
+const BASE = {
+  ...TASK_ARG_FIELDS,
+  id: true,
+  upstream: true,
+  triggerRule: true,
+  outlets: true,
+  setup: true,
+  teardown: true,
+} as const satisfies FieldsOf<BaseTaskOptions>;
 const MAPPABLE = { args: true, expand: true, maxMapLength: true } as const satisfies FieldsOf<MappableOptions>;
 const SENSOR_WAIT = {
   pokeInterval: true,

@@ -129,6 +129,14 @@ export interface BaseTaskOptions extends TaskArgsInput {
    * which DAGs scheduled on those datasets react to.
    */
   outlets?: readonly string[];
+  /** Airflow's setup task: makes what the work needs (a cluster, a table); its teardown undoes it. */
+  setup?: boolean;
+  /**
+   * Airflow's teardown task: runs once everything upstream is done, whatever its state, when
+   * one of its setups succeeded (trigger rule all_done_setup_success). `setups` become its
+   * upstream. Its failure does not fail the run unless `failRun` (Airflow's on_failure_fail_dagrun).
+   */
+  teardown?: boolean | { setups?: readonly TaskRef<unknown>[]; failRun?: boolean };
 }
 
 /**

@@ -183,6 +183,10 @@ export interface SerializedTask extends TaskArgs {
   trigger?: TriggerDagRunSpec | undefined;
   /** Present for `sensor`. */
   sensor?: SensorSpec | undefined;
+  /** A setup task (Airflow's as_setup). */
+  setup?: true | undefined;
+  /** A teardown task (Airflow's as_teardown); `failRun`: its failure fails the run. */
+  teardown?: { failRun: boolean } | undefined;
   /** The task's SLA (ms after its run's data interval end), when it has one. */
   slaMs?: number | undefined;
   /** The callbacks this task has, by slot (its own or from defaultArgs); absent when none. */

@@ -85,6 +85,8 @@ const task = z.strictObject({
   pool: z.string().regex(POOL_NAME, 'must be letters, digits, "_", "-" or "." (1 to 100 characters)').nullable(),
   poolSlots: z.number().int().min(1),
   waitForDownstream: z.literal(true).optional(),
+  setup: z.literal(true).optional(),
+  teardown: z.strictObject({ failRun: z.boolean() }).optional(),
   retryPolicy: z
     .strictObject({
       exitCodes: z.array(z.number().int().min(0).max(255)).optional(),

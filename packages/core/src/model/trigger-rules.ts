@@ -12,5 +12,6 @@ export const TRIGGER_RULES = [
   'none_failed_min_one_success',
   'none_skipped',
   'always',
+  'all_done_setup_success',
 ] as const;
 export type TriggerRule = (typeof TRIGGER_RULES)[number];

@@ -27,6 +27,8 @@ export interface GraphNode {
   mr?: number;
   /** waitForDownstream (trigger-rules.lua's pastAllows also checks the previous run's direct downstream). */
   wfd?: true;
+  /** A setup task: a teardown downstream runs when one of its setups succeeded (all_done_setup_success). */
+  st?: true;
 }
 
 /** The most priority a job can have (BullMQ's priorities, lowest first, from 1: jobs.lua maps 1000001 − p). */
@@ -109,6 +111,21 @@ export function topologicalOrder(dag: Pick<SerializedDag, 'tasks'>): string[] {
 }
 
 /**
+ * The tasks whose states decide a finished run's (finalize.lua's finishRun), as Airflow picks
+ * them: the leaves, where a teardown counts only with `failRun`, and a task whose downstream
+ * are all such ignorable teardowns is a leaf. A DAG of nothing but teardowns: its leaves.
+ */
+export function stateLeaves(dag: Pick<SerializedDag, 'tasks'>): string[] {
+  const byId = new Map(dag.tasks.map((t) => [t.id, t]));
+  const ignorable = (id: string) => {
+    const t = byId.get(id);
+    return t?.teardown !== undefined && !t.teardown.failRun;
+  };
+  const leaves = dag.tasks.filter((t) => !ignorable(t.id) && t.downstream.every(ignorable)).map((t) => t.id);
+  return leaves.length ? leaves : dag.tasks.filter((t) => t.downstream.length === 0).map((t) => t.id);
+}
+
+/**
  * The hash `graph:{dag}:{version}`: one field per task, plus `__meta` (limits), `__topo`
  * (task ids in topological order), `__leaves` and `__dag` (the serialized DAG).
  */
@@ -143,6 +160,7 @@ export function buildGraphHash(dag: SerializedDag): Record<string, string> {
     }
     if (t.outlets) n.o = t.outlets;
     if (t.waitForDownstream) n.wfd = true;
+    if (t.setup) n.st = true;
     if (t.maxActiveTisPerDag) n.mt = t.maxActiveTisPerDag;
     if (t.maxActiveTisPerDagrun) n.mr = t.maxActiveTisPerDagrun;
     if (t.callbacks?.onExecute || t.callbacks?.onSuccess) n.cb = true;
@@ -158,7 +176,7 @@ export function buildGraphHash(dag: SerializedDag): Record<string, string> {
   for (const [g, members] of Object.entries(groups)) hash[`__mg:${g}`] = JSON.stringify(members);
   hash['__meta'] = JSON.stringify(meta);
   hash['__topo'] = JSON.stringify(topologicalOrder(dag));
-  hash['__leaves'] = JSON.stringify(dag.tasks.filter((t) => t.downstream.length === 0).map((t) => t.id));
+  hash['__leaves'] = JSON.stringify(stateLeaves(dag));
   hash['__dag'] = JSON.stringify(dag);
   return hash;
 }

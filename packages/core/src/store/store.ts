@@ -877,14 +877,12 @@ export class Store {
     return this.redis.zrangebyscore(this.keys.runs(dagId), logicalDate, logicalDate);
   }
 
-  /** Clears task instances so they run again; with `downstream`, their descendants too. */
+  /** Clears task instances so they run again, with their setups and teardowns; with `downstream`, their descendants too. */
   async clearTis(dagId: string, runId: string, taskIds: string[], opts: { downstream?: boolean } = {}): Promise<number> {
     let ids = taskIds;
-    if (opts.downstream) {
-      const run = await this.getRun(dagId, runId);
-      const dag = run && (await this.getDagVersion(dagId, run.version));
-      if (dag) ids = [...descendants(dag.tasks, taskIds)];
-    }
+    const run = await this.getRun(dagId, runId);
+    const dag = run && (await this.getDagVersion(dagId, run.version));
+    if (dag) ids = withSetupsAndTeardowns(dag.tasks, opts.downstream ? [...descendants(dag.tasks, taskIds)] : taskIds);
     return Number(checkResult(await this.#runRun('clearTis', dagId, runId, Date.now(), JSON.stringify(ids)), { dagId, runId }));
   }
 
@@ -1063,12 +1061,12 @@ export class Store {
   }
 }
 
-export function descendants(tasks: SerializedTask[], roots: string[]): Set<string> {
+export function descendants(tasks: SerializedTask[], roots: string[], dir: 'downstream' | 'upstream' = 'downstream'): Set<string> {
   const byId = new Map(tasks.map((t) => [t.id, t]));
   const seen = new Set<string>(roots);
   const queue = [...roots];
   while (queue.length) {
-    for (const d of byId.get(queue.shift()!)?.downstream ?? []) {
+    for (const d of byId.get(queue.shift()!)?.[dir] ?? []) {
       if (!seen.has(d)) {
         seen.add(d);
         queue.push(d);
@@ -1076,6 +1074,19 @@ export function descendants(tasks: SerializedTask[], roots: string[]): Set<strin
     }
   }
   return seen;
+}
+
+/**
+ * The tasks to clear with `ids`, as Airflow clears them: each one's setups (the setup tasks
+ * upstream of it) and the teardowns of those setups and of any setup among `ids`, so a work
+ * task runs again between a fresh setup and its teardown.
+ */
+export function withSetupsAndTeardowns(tasks: SerializedTask[], ids: string[]): string[] {
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  if (!tasks.some((t) => t.setup)) return ids;
+  const setups = [...descendants(tasks, ids, 'upstream')].filter((id) => byId.get(id)?.setup);
+  const teardowns = [...descendants(tasks, setups)].filter((id) => byId.get(id)?.teardown);
+  return [...new Set([...ids, ...setups, ...teardowns])];
 }
 
 function parseRun(h: Record<string, string>): DagRun {

@@ -108,6 +108,23 @@ local function decide(c, n, mi)
   elseif r == 'none_skipped' then
     if skipped > 0 then return 'skipped' end
     if allDone then return 'run' end
+  elseif r == 'all_done_setup_success' then
+    -- A teardown: once all upstream are done, it runs if it has no setup upstream or one of
+    -- them succeeded (every instance of a mapped setup counts); else nothing needs undoing.
+    if allDone then
+      local setups, ok = 0, 0
+      for _, u in ipairs(n.u) do
+        local un = node(c, u)
+        if un and un.st then
+          setups = setups + 1
+          local s = tiState(c, u)
+          local m = (not s) and mapCounts(c, u)
+          if s == 'success' or (m and m.success > 0) then ok = ok + 1 end
+        end
+      end
+      if setups == 0 or ok > 0 then return 'run' end
+      return 'skipped'
+    end
   end
   return nil
 end
