@@ -52,7 +52,13 @@ function podSecrets(file: string | undefined, usage: (m: string) => Error): Reco
   } catch (err) {
     throw usage(`--pod-secrets: cannot read ${file}: ${(err as Error).message}`);
   }
-  const parsed = z.record(z.string(), z.record(z.string(), z.string())).safeParse(JSON.parse(text));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw usage(`--pod-secrets ${file}: not JSON (${(err as Error).message})`);
+  }
+  const parsed = z.record(z.string(), z.record(z.string(), z.string())).safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw usage(`--pod-secrets ${file}: ${issue.path.join('.') || 'the file'}: ${issue.message} (expected {"secret": {"key": "value"}})`);
@@ -65,6 +71,11 @@ function dateOption(v: string | undefined, usage: (m: string) => Error): Date | 
   const d = new Date(v);
   if (Number.isNaN(d.getTime())) throw usage(`--date must be a date such as 2026-01-01 or 2026-01-01T06:00:00Z (got ${JSON.stringify(v)})`);
   return d;
+}
+
+/** The run's options, checked before anything starts. */
+function runOptions(o: RunOptions, d: TestCommandDeps): { date: Date | undefined; conf: Record<string, unknown>; timeoutMs: number } {
+  return { date: dateOption(o.date, d.usage), conf: jsonObject('--conf', o.conf, d.usage), timeoutMs: timeoutOption(o.timeout, d.usage) };
 }
 
 function timeoutOption(v: string, usage: (m: string) => Error): number {
@@ -139,28 +150,42 @@ export function addTestCommands(dags: Command, tasks: Command, d: TestCommandDep
       .command('test <dag>')
       .description('run the DAG once, in this process, with a throw-away Redis and the real scheduler and worker; prints each task as it ends'),
   ).action(async (dagId: string, o: RunOptions) => {
-    const r = await withDag(dagId, o, d, (bed, dag, t) =>
-      t.runDag(bed, dag, {
-        date: dateOption(o.date, d.usage),
-        conf: jsonObject('--conf', o.conf, d.usage),
-        timeoutMs: timeoutOption(o.timeout, d.usage),
-        onTaskEnd: progress,
-      }),
-    );
-    finish(r, d);
+    const run = runOptions(o, d);
+    finish(await withDag(dagId, o, d, (bed, dag, t) => t.runDag(bed, dag, { ...run, onTaskEnd: progress })), d);
   });
 
   common(tasks.command('test <dag> <task>').description("run one task alone: its upstream tasks' outputs from --upstream, the others skipped"))
     .option('--upstream <json>', 'outputs of upstream tasks, by task id (JSON object)')
     .action(async (dagId: string, taskId: string, o: RunOptions) => {
-      const r = await withDag(dagId, o, d, (bed, dag, t) =>
-        t.runDag(
-          bed,
-          dag,
-          { date: dateOption(o.date, d.usage), conf: jsonObject('--conf', o.conf, d.usage), timeoutMs: timeoutOption(o.timeout, d.usage), onTaskEnd: progress },
-          { taskId, upstream: jsonObject('--upstream', o.upstream, d.usage) },
-        ),
-      );
-      finish(r, d);
+      const run = runOptions(o, d);
+      const only = { taskId, upstream: jsonObject('--upstream', o.upstream, d.usage) };
+      finish(await withDag(dagId, o, d, (bed, dag, t) => t.runDag(bed, dag, { ...run, onTaskEnd: progress }, only)), d);
     });
+
+  tasks
+    .command('render <dag> <task>')
+    .description('print what the worker would start for the task: its rendered command, the names of its variables, its pod; nothing runs or is created')
+    .option('--date <date>', 'logical date of the run (default: now)')
+    .option('--conf <json>', 'run configuration (JSON object)')
+    .option('--upstream <json>', 'outputs of upstream tasks the templates read, by task id (JSON object)')
+    .option('--folder <dir>', 'DAG folder (default: ALOFT_DAGS_FOLDER, as the scheduler reads it)')
+    .action(async (dagId: string, taskId: string, o: RunOptions) => {
+      const date = dateOption(o.date, d.usage);
+      const conf = jsonObject('--conf', o.conf, d.usage);
+      const upstream = jsonObject('--upstream', o.upstream, d.usage);
+      const r = await withDag(dagId, o, d, (bed, dag, t) => t.renderTaskOf(bed, dag, taskId, { date, conf, upstream }));
+      d.print(r, () => renderedText(dagId, taskId, r));
+    });
+}
+
+/** A rendered task for people: one field a line, the pod as JSON. */
+function renderedText(dagId: string, taskId: string, r: Testing.RenderedTask): string {
+  const lines = [`${dagId}.${taskId} (${r.kind})`];
+  if (r.command !== undefined) lines.push(`command: ${typeof r.command === 'string' ? r.command : JSON.stringify(r.command)}`);
+  if (r.cwd !== undefined) lines.push(`cwd: ${r.cwd}`);
+  if (r.fn) lines.push(`function: task "${r.fn.taskId}" of DAG "${r.fn.dagId}" in ${r.fn.file}`);
+  lines.push(`args: ${JSON.stringify(r.args)}`);
+  if (r.env.length) lines.push(`env (names): ${r.env.join(', ')}`);
+  if (r.pod) lines.push(`pod:\n${JSON.stringify(r.pod, null, 2)}`);
+  return lines.join('\n');
 }

@@ -5,3 +5,4 @@
 export { testDag, testTask, runDag, type DagOrFile, type TestDagOptions, type TestDagResult, type TestTaskOptions, type TestTaskResult } from './test-dag.js';
 export { Testbed, type PodTarget, type TestbedOptions } from './testbed.js';
 export { DagFileError, InvalidConfError, UnknownDagError, UnknownTaskError } from './errors.js';
+export { renderTaskOf, type RenderedTask, type RenderTaskOptions } from './render-task.js';

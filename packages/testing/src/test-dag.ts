@@ -103,7 +103,7 @@ function target(dagOrFile: DagOrFile, dagId: string | undefined): { file: string
 }
 
 /** The run's logical date and data interval: a scheduled DAG's interval starting at `date`, else `date` alone. */
-function interval(dag: SerializedDag, date: Date): { start: Date; end: Date } {
+export function interval(dag: SerializedDag, date: Date): { start: Date; end: Date } {
   if (dag.schedule && dag.schedule.kind !== 'datasets') {
     const from = dag.startDate ? new Date(dag.startDate) : date;
     const first = intervalsBetween(dag.schedule, dag.timezone, from, date, date, 1)[0];
@@ -112,7 +112,7 @@ function interval(dag: SerializedDag, date: Date): { start: Date; end: Date } {
   return { start: date, end: date };
 }
 
-function dateOf(v: Date | string | undefined): Date {
+export function dateOf(v: Date | string | undefined): Date {
   const d = v === undefined ? new Date() : new Date(v);
   if (Number.isNaN(d.getTime())) throw new Error(`date must be a date such as 2026-01-01 or 2026-01-01T06:00:00Z (got ${JSON.stringify(v)})`);
   return d;

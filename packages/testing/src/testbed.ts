@@ -13,6 +13,7 @@ import {
   userCodeIdentity,
   type ImportErrorRecord,
   type Logger,
+  type SecretsBackend,
   type SerializedDag,
 } from '@aloft/core';
 import { freePort, startRedis, type RedisHandle } from '@aloft/core/testing';
@@ -20,7 +21,7 @@ import { startEmulator, type Emulator } from '@aloft/k8s-emulator';
 import { listDagFiles, DagProcessor } from '@aloft/scheduler/dag-processor';
 import { loadSchedulerConfig } from '@aloft/scheduler/config';
 import { Scheduler } from '@aloft/scheduler/scheduler';
-import { loadWorkerConfig } from '@aloft/worker/config';
+import { loadWorkerConfig, type WorkerConfig } from '@aloft/worker/config';
 import { AloftWorker } from '@aloft/worker/worker';
 import { DagFileError, UnknownDagError } from './errors.js';
 
@@ -175,7 +176,7 @@ export class Testbed {
    */
   async startWorker(dag: SerializedDag): Promise<void> {
     if (this.#worker || this.#stopped) return;
-    const config = loadWorkerConfig({ ...this.env, ALOFT_DAGS_FOLDER: this.folder });
+    const config = this.workerConfig();
     const identity = userCodeIdentity(config.userCodeUser);
     let kubernetes = config.kubernetes;
     if (dag.tasks.some((t) => t.kind === 'kubernetesPod' || t.runInPod)) {
@@ -215,10 +216,20 @@ export class Testbed {
       fnRunners: config.fnRunners,
       templates: config.templates,
       maxTakeovers: config.maxTakeovers,
-      secrets: secretsBackends(this.store.redis, this.store.keys, { ...config.secrets, env: this.env }),
+      secrets: this.secrets(config),
       registry: new Registry(),
     });
     this.#worker.start();
+  }
+
+  /** The worker's settings from the environment, as a worker would read them, with this testbed's DAG folder. */
+  workerConfig(): WorkerConfig {
+    return loadWorkerConfig({ ...this.env, ALOFT_DAGS_FOLDER: this.folder });
+  }
+
+  /** The worker's secrets backends, over this testbed's store. */
+  secrets(config: WorkerConfig): SecretsBackend[] {
+    return secretsBackends(this.store.redis, this.store.keys, { ...config.secrets, env: this.env });
   }
 
   /** The scheduler's part while a run goes on: finish starting big runs, and the sweep. */
