@@ -118,6 +118,20 @@ describe('aloft dags test on every example DAG (throw-away redis-server, schedul
   });
 });
 
+describe('aloft dags test with runInPod tasks and no cluster', () => {
+  it("runs them in pods on the local stand-in, with this checkout's run-task as the task image", async () => {
+    const r = await cli(['dags', 'test', 'in_pods', '--folder', join(ROOT, 'tests', 'fixtures', 'k8s-dags'), '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    const result = JSON.parse(r.stdout) as { pods: string; tasks: { taskId: string; state: string; output?: unknown; reason?: string }[] };
+    expect(result.pods).toBe('stand-in');
+    const byId = Object.fromEntries(result.tasks.map((t) => [t.taskId, t]));
+    expect(byId['make']).toMatchObject({ state: 'success', output: { n: 3 } });
+    expect(byId['shell']).toMatchObject({ state: 'success', output: { ok: true } });
+    expect(byId['skipper']).toMatchObject({ state: 'skipped', reason: 'skipped in its pod (exit code 99)' });
+    expect(byId['thrower']?.state).toBe('failed');
+  });
+});
+
 describe('aloft tasks test, beside aloft tasks <dag> <run>', () => {
   it('runs one task with the upstream outputs given; nothing else runs', async () => {
     const upstream = { transform_north: { revenue: 1 }, transform_south: { revenue: 2 }, transform_east: { revenue: 3 }, transform_west: { revenue: 4 } };

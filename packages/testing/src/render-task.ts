@@ -1,4 +1,3 @@
-import { dirname } from 'node:path';
 import { checkConf, manualRunId, userCodeIdentity, type SerializedDag } from '@aloft/core';
 import { dryRunTask, type RenderedTask } from '@aloft/worker/task-render';
 import { InvalidConfError, UnknownTaskError } from './errors.js';
@@ -41,6 +40,6 @@ export async function renderTaskOf(bed: Testbed, dag: SerializedDag, taskId: str
     logger: bed.logger,
     identity: userCodeIdentity(config.userCodeUser),
     taskPods: config.taskPods,
-    dagsFolder: dirname(dag.fileloc),
+    dagsFolder: bed.folder,
   });
 }

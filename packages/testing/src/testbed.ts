@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -66,7 +67,7 @@ export class Testbed {
   #emulator: Emulator | undefined;
   #scratch: string | undefined;
   #stopped = false;
-  pods: PodTarget = 'none';
+  #pods: PodTarget = 'none';
 
   private constructor(redis: RedisHandle, folder: string, o: TestbedOptions) {
     this.#redis = redis;
@@ -76,8 +77,9 @@ export class Testbed {
     this.logger =
       o.logger ??
       pino({ name: 'dag-test', level: this.env['ALOFT_LOG_LEVEL'] ?? 'warn', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, pino.destination(2));
-    this.store = new Store(this.#connect(), 'aloft');
+    // Read first: a setting the scheduler refuses throws before any connection is made.
     const config = loadSchedulerConfig({ ...this.env, ALOFT_DAGS_FOLDER: folder });
+    this.store = new Store(this.#connect(), 'aloft');
     this.#processor = new DagProcessor({
       folder,
       store: this.store,
@@ -103,11 +105,22 @@ export class Testbed {
     });
   }
 
+  /** Where the worker sends pod tasks: decided when it starts, `none` for a DAG without them. */
+  get pods(): PodTarget {
+    return this.#pods;
+  }
+
   /** Starts the redis-server of a testbed whose DAG files are in `folder`. */
   static async start(folder: string, o: TestbedOptions = {}): Promise<Testbed> {
     // A port of its own: startRedis would otherwise use REDIS_URL, which may be a real Aloft's.
     const redis = await startRedis({ port: await freePort() });
-    return new Testbed(redis, resolve(folder), o);
+    try {
+      return new Testbed(redis, resolve(folder), o);
+    } catch (err) {
+      // A setting the scheduler refuses: nothing else was started.
+      await redis.stop();
+      throw err;
+    }
   }
 
   #connect(): Redis {
@@ -179,8 +192,9 @@ export class Testbed {
     const config = this.workerConfig();
     const identity = userCodeIdentity(config.userCodeUser);
     let kubernetes = config.kubernetes;
+    let taskPods = config.taskPods;
     if (dag.tasks.some((t) => t.kind === 'kubernetesPod' || t.runInPod)) {
-      if (clusterConfigured(this.env)) this.pods = 'cluster';
+      if (clusterConfigured(this.env)) this.#pods = 'cluster';
       else {
         const runAs = userCodeDecision(identity, [{ path: dag.fileloc, kind: 'file' }]).identity;
         this.#emulator = await startEmulator({ keepRecords: 1000, runAs, namespaces: [config.taskPods.namespace] });
@@ -189,7 +203,10 @@ export class Testbed {
         const kubeconfig = join(this.#scratch, 'kubeconfig');
         this.#emulator.writeKubeconfig(kubeconfig);
         kubernetes = { ...kubernetes, kubeconfig, context: undefined, defaultCluster: false };
-        this.pods = 'stand-in';
+        this.#pods = 'stand-in';
+        // runInPod tasks: the stand-in runs the pod's command here, so the "task image" is this
+        // checkout's run-task, reading the DAG folder in place (unless the environment says otherwise).
+        if (!this.env['ALOFT_TASK_POD_COMMAND']) taskPods = { ...taskPods, command: LOCAL_RUN_TASK, dagsFolder: this.folder };
       }
     }
     const queues = [...new Set([...dag.tasks.map((t) => t.queue), dag.callbackQueue ?? 'default'])];
@@ -208,10 +225,10 @@ export class Testbed {
       callbackTimeoutMs: config.callbackTimeoutMs,
       maxOutputBytes: config.maxOutputBytes,
       kubernetes,
-      dagsFolder: dirname(dag.fileloc),
-      taskPods: config.taskPods,
+      dagsFolder: this.folder,
+      taskPods,
       podReferences: config.podReferences,
-      podsOnStandIn: this.pods === 'stand-in',
+      podsOnStandIn: this.#pods === 'stand-in',
       userCode: identity,
       fnRunners: config.fnRunners,
       templates: config.templates,
@@ -250,6 +267,15 @@ export class Testbed {
     if (this.#scratch) rmSync(this.#scratch, { recursive: true, force: true });
   }
 }
+
+/** The worker's entrypoint of a task in its own pod, run with this Node from the checkout. */
+const LOCAL_RUN_TASK = [
+  process.execPath,
+  '--conditions=aloft-source',
+  '--import',
+  fileURLToPath(import.meta.resolve('tsx')),
+  fileURLToPath(import.meta.resolve('@aloft/worker/run-task')),
+];
 
 /** As the quick start decides (scripts/up.mjs): a kubeconfig or an in-cluster service account. */
 function clusterConfigured(env: NodeJS.ProcessEnv): boolean {
