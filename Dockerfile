@@ -19,6 +19,7 @@ COPY packages/cli/package.json packages/cli/
 COPY packages/bench/package.json packages/bench/
 COPY packages/k8s-emulator/package.json packages/k8s-emulator/
 COPY packages/sdk/package.json packages/sdk/
+COPY packages/testing/package.json packages/testing/
 RUN pnpm install --frozen-lockfile --prod --ignore-scripts \
  && pnpm rebuild esbuild msgpackr-extract
 

@@ -4,7 +4,7 @@ export default defineConfig({
   resolve: { conditions: ['aloft-source'] },
   ssr: { resolve: { conditions: ['aloft-source'], externalConditions: ['aloft-source'] } },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'tests/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'tests/**/*.test.ts', 'examples/test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

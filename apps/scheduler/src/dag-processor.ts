@@ -106,10 +106,23 @@ export class DagProcessor {
 
   /** One pass over the folder; returns how many files were (re)parsed. */
   async scan(): Promise<number> {
+    return this.#pass(listDagFiles(this.folder), true);
+  }
+
+  /**
+   * Parses and stores these files of the folder alone, as a scan would (a DAG test, which
+   * needs one file, not the folder); files not named are left as they are. Returns how many
+   * were (re)parsed.
+   */
+  async scanFiles(files: readonly string[]): Promise<number> {
+    return this.#pass(files, false);
+  }
+
+  /** Parses the new and changed files of `files`; `whole`: they are the folder, so the others are gone. */
+  async #pass(files: readonly string[], whole: boolean): Promise<number> {
     if (this.#scanning || this.#stopped) return 0;
     this.#scanning = true;
     try {
-      const files = listDagFiles(this.folder);
       const present = new Set(files);
       let parsed = 0;
       const changed: string[] = [];
@@ -139,7 +152,7 @@ export class DagProcessor {
         }),
       );
       for (const [f, state] of this.#files) {
-        if (present.has(f)) continue;
+        if (!whole || present.has(f)) continue;
         this.#files.delete(f);
         for (const id of state.dagIds) await this.store.markDagMissing(id);
         await this.store.clearImportError(f);

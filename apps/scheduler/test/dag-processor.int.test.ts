@@ -71,4 +71,22 @@ describe('DagProcessor (real redis-server, parse children)', () => {
     expect((await store.getDag('slow_once'))?.dag.tasks.map((t) => t.id)).toEqual(['t']);
     rmSync(open, { recursive: true, force: true });
   });
+
+  it('scanFiles parses the files named and no other, and leaves the DAGs of the others stored', async () => {
+    const dir = join(DIR, 'named');
+    mkdirSync(dir, { recursive: true });
+    const write = (id: string) => writeFileSync(join(dir, `${id}.ts`), `import { dag } from '@aloft/core/dag';\ndag({ id: '${id}' }).empty({ id: 't' });\n`);
+    write('named_a');
+    write('named_b');
+    const s = new Store(conn, `sf${Math.random().toString(36).slice(2, 7)}`);
+    const processor = new DagProcessor({ folder: dir, store: s, logger: createLogger({ name: 'test', level: 'silent' }), timeoutMs: 20_000, env: process.env });
+
+    expect(await processor.scanFiles([join(dir, 'named_b.ts')])).toBe(1);
+    expect((await s.listDagIds()).sort()).toEqual(['named_b']);
+    expect(await processor.scanFiles([join(dir, 'named_a.ts')])).toBe(1);
+    expect((await s.listDagIds()).sort()).toEqual(['named_a', 'named_b']);
+    expect((await s.getDag('named_b'))?.missing).toBeFalsy();
+    // A whole scan parses only what it has not seen unchanged.
+    expect(await processor.scan()).toBe(0);
+  });
 });

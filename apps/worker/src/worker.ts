@@ -885,6 +885,6 @@ function runningId(job: Job<JobData>): string {
 const AFTER_FINISH: Partial<Record<TaskState | 'stale', TaskCallbackSlot>> = { success: 'onSuccess', failed: 'onFailure', up_for_retry: 'onRetry' };
 
 /** The DAG's params with the run's conf on top. */
-function runParams(dag: SerializedDag, conf: Record<string, unknown>): Record<string, unknown> {
+export function runParams(dag: SerializedDag, conf: Record<string, unknown>): Record<string, unknown> {
   return { ...Object.fromEntries(Object.entries(dag.params).map(([k, p]) => [k, p.default])), ...conf };
 }

@@ -9,6 +9,7 @@ import { AloftConnectionError, AloftHttpClient, type DagRun, type MarkState, typ
 import { HttpBackend, instanceName, logText, RedisBackend, type Backend } from './backends.js';
 import { loadCliConfig } from './config.js';
 import { addSecretsCommands, cliCipher, httpOps, storeOps } from './secrets-commands.js';
+import { addTestCommands } from './test-commands.js';
 
 const program = new Command('aloft')
   .description('Aloft: DAGs as code on Redis/BullMQ')
@@ -345,7 +346,7 @@ pools
     print({ name, deleted: true }, () => `deleted pool ${name}`);
   });
 
-program
+const tasks = program
   .command('tasks <dag> <run>')
   .description('task instances of a run; a mapped task once, as `task [n]` with its instances counted by state')
   .option('--instances', "also list every mapped task's instances (`task[i]`)")
@@ -447,6 +448,8 @@ program
       ].join('\n'),
     );
   });
+
+addTestCommands(dags, tasks, { print, table, usage: (m) => new UsageError(m), json: asJson });
 
 addSecretsCommands(program, {
   store: () => {

@@ -1055,6 +1055,15 @@ export class Store {
   }
 
   /** Output of one instance (null when it left none). */
+  /**
+   * Sets the outputs of unmapped tasks of a run by hand, as a finish would record them: a task
+   * test (`aloft tasks test --upstream`) gives its task's upstream outputs this way.
+   */
+  async setOutputs(dagId: string, runId: string, outputs: Record<string, unknown>): Promise<void> {
+    const fields = Object.entries(outputs).flatMap(([taskId, v]) => [tiField(taskId, UNMAPPED), JSON.stringify(v)]);
+    if (fields.length > 0) await this.redis.hset(this.keys.outputs(dagId, runId), ...fields);
+  }
+
   async getOutput(key: TaskInstanceKey): Promise<unknown> {
     const v = await this.redis.hget(this.keys.outputs(key.dagId, key.runId), tiField(key.taskId, key.mapIndex));
     return v === null ? null : (JSON.parse(v) as unknown);
