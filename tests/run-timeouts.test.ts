@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QueueWorkers } from '@aloft/core';
 import { ROOT, System, waitFor } from './support/system.js';
 
 /**
@@ -18,6 +19,11 @@ describe('dagrunTimeout and the queued timeout (real scheduler and worker)', () 
     await sys.spawn('scheduler', 'scheduler');
     await sys.spawn('worker', 'worker-1');
     await waitFor('the DAGs stored', async () => (await sys.client.listDags()).length === 3, 60_000);
+    // The queued timeout here is 2 s: the worker must be listening on `default` first, as a
+    // worker that is still starting counts as none (a busy machine can take longer than that).
+    const workers = new QueueWorkers(sys.client.store.redis, sys.client.store.keys);
+    await waitFor('the worker listening on default', async () => (await workers.unserved(['default'])).length === 0, 60_000);
+    await workers.close();
   });
   afterAll(() => sys.stop());
 

@@ -32,7 +32,7 @@ describe('the fn host: functions in a process apart from the worker', () => {
   it('reports a NonRetryableError thrown in the host as a failure no retry can help', async () => {
     host = new FnHost({ pool: { warm: 1, idleMs: 60_000 }, env: { PATH: process.env['PATH']! }, logger: quiet, killGraceMs: 500 });
     const r = await host.run(message('refuse'), { log: sink().log, killGraceMs: 500 }).result;
-    expect(r).toEqual({ outcome: 'failed', reason: 'NonRetryableError: the input file is malformed', noRetry: true });
+    expect(r).toEqual({ outcome: 'failed', reason: 'NonRetryableError: the input file is malformed', noRetry: true, errorName: 'NonRetryableError' });
   });
 
   it('cancels a blocked function: the task fails with the reason and the host runs the next one', async () => {
