@@ -10,7 +10,7 @@ import { ROOT, System, waitFor } from './support/system.js';
  * Retry-After, a ResourceQuota running full (real-kube runs no quota controller), every API
  * request counted (no per-pod polling; 500 pods through one watch), and what no real kubelet
  * does to Aloft's pods (crash-looping a restartPolicy Never pod; InvalidImageName, which
- * real-kube's stand-in kubelet does not report).
+ * real-kube's stand-in kubelet does not report; evicting only a try's first pod).
  */
 const TMP = join(ROOT, '.test-results', `k8s-emu-${process.pid}`);
 
@@ -29,6 +29,7 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
   beforeAll(async () => {
     mkdirSync(dags, { recursive: true });
     copyFileSync(join(ROOT, 'tests', 'fixtures', 'k8s-dags', 'pods.ts'), join(dags, 'pods.ts'));
+    copyFileSync(join(ROOT, 'tests', 'fixtures', 'k8s-emulator-dags', 'evicted_once.ts'), join(dags, 'evicted_once.ts'));
     emu = await startEmulator();
     emu.writeKubeconfig(kubeconfig);
     await sys.start();
@@ -51,6 +52,21 @@ describe('kubernetesPod tasks (Kubernetes API emulator)', () => {
     expect(t['bad_image']?.reason).toMatch(/^InvalidImageName: container "base": .*invalid reference format/);
     expect(t['crashing']?.state).toBe('failed');
     expect(t['crashing']?.reason).toMatch(/^CrashLoopBackOff: container "base": back-off 10s restarting failed container/);
+  });
+
+  it('runs a try whose pod was evicted again in a new pod, without using a retry', async () => {
+    const run = await sys.client.trigger('pod_evicted_once');
+    const done = await sys.client.waitForRun('pod_evicted_once', run.runId, { timeoutMs: 60_000, pollMs: 100 });
+    expect(done.state).toBe('success');
+    const ti = await sys.client.getTaskInstance('pod_evicted_once', run.runId, 'survives');
+    expect([ti.state, ti.try]).toEqual(['success', 1]);
+    const lines = (await sys.client.getLog('pod_evicted_once', run.runId, 'survives')).map((l) => l.line);
+    expect(lines).toContain('Evicted: The node was low on resource: memory.: the cluster ended the pod, so this try runs again in a new pod (no retry used)');
+    expect(lines.filter((l) => l === 'done')).toHaveLength(1);
+    // Two pods for the one try, each created once under a name of its own: the evicted one and the next generation.
+    const created = emu.requests.filter((r) => r.method === 'POST' && r.status === 201 && r.name?.includes('survives'));
+    expect(created).toHaveLength(2);
+    expect(new Set(created.map((r) => r.name)).size).toBe(2);
   });
 
   it('rides out 429 answers, honouring Retry-After, and never starts a pod twice', async () => {

@@ -178,13 +178,18 @@ describe.runIf(REAL_KUBE.kubeconfig)('kubernetesPod tasks on a real kube-apiserv
     expect(t['sidecar']?.state).toBe('success');
     expect((await stdout('pods', run.runId, 'sidecar')).sort()).toEqual(['[base] from main', '[helper] from helper']);
 
+    // The stand-in kubelet evicts every pod of this task: its try runs again in a new pod
+    // ALOFT_POD_INFRA_REQUEUES (3) times without using a retry, then fails with the reason.
     expect(t['evicted']?.state).toBe('failed');
+    expect(t['evicted']?.try).toBe(1);
     expect(t['evicted']?.reason).toMatch(/^Evicted: The node was low on resource: memory\./);
+    expect(podsOf('pods', run.runId, 'evicted')).toHaveLength(4);
+    expect(await system('pods', run.runId, 'evicted')).toContain("the cluster ended this try's pod 4 times; it fails (ALOFT_POD_INFRA_REQUEUES)");
     expect(t['deadline']?.state).toBe('failed');
     expect(t['deadline']?.reason).toMatch(/^active deadline exceeded: Pod was active on the node longer than the specified deadline/);
 
     // Pods are named per try and deleted when done (onFinish: delete).
-    expect(podsOf('pods', run.runId)).toHaveLength(11);
+    expect(podsOf('pods', run.runId)).toHaveLength(14);
     await waitFor(
       'the pods deleted',
       async () => (await api().listNamespacedPod({ namespace: NS, labelSelector: `aloft.dev/run=${labelValue(run.runId)}` })).items.length === 0,

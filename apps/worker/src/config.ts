@@ -86,6 +86,7 @@ const WORKER_ENV = z.object({
   ALOFT_TEMPLATE_MAX_BYTES: z.coerce.number().int().min(16).default(1048576),
   ALOFT_TEMPLATE_HEAP_MB: z.coerce.number().int().min(16).default(128),
   ALOFT_MAX_TAKEOVERS: z.coerce.number().int().min(0).max(100).default(3),
+  ALOFT_POD_INFRA_REQUEUES: z.coerce.number().int().min(0).max(100).default(3),
 });
 
 export const WORKER_VARIABLES: readonly string[] = Object.keys(WORKER_ENV.shape);
@@ -104,6 +105,8 @@ export interface WorkerConfig extends ServiceConfig {
   callbackTimeoutMs: number;
   maxOutputBytes: number;
   maxTakeovers: number;
+  /** Re-runs of a try whose pod the cluster ended, per instance, without using a retry. */
+  podInfraRequeues: number;
   /** ALOFT_USER_CODE_USER: who runs user code. */
   userCodeUser: string | undefined;
   fnRunners: FnPoolOptions;
@@ -143,6 +146,7 @@ export function loadWorkerConfig(source: NodeJS.ProcessEnv): WorkerConfig {
     callbackTimeoutMs: env.ALOFT_CALLBACK_TIMEOUT_MS,
     maxOutputBytes: env.ALOFT_MAX_OUTPUT_BYTES,
     maxTakeovers: env.ALOFT_MAX_TAKEOVERS,
+    podInfraRequeues: env.ALOFT_POD_INFRA_REQUEUES,
     userCodeUser: env.ALOFT_USER_CODE_USER,
     fnRunners: { warm: env.ALOFT_FN_RUNNERS_WARM, idleMs: env.ALOFT_FN_RUNNER_IDLE_MS, maxHeapMb: env.ALOFT_FN_RUNNER_HEAP_MB },
     templates: { timeoutMs: env.ALOFT_TEMPLATE_TIMEOUT_MS, maxBytes: env.ALOFT_TEMPLATE_MAX_BYTES, heapMb: env.ALOFT_TEMPLATE_HEAP_MB },

@@ -37,6 +37,7 @@ const worker = new AloftWorker({
   fnRunners: config.fnRunners,
   templates: config.templates,
   maxTakeovers: config.maxTakeovers,
+  podInfraRequeues: config.podInfraRequeues,
   secrets: secretsBackends(redis, store.keys, { ...config.secrets, env: process.env }),
   registry,
 });

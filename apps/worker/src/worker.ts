@@ -116,6 +116,11 @@ export interface AloftWorkerOptions {
    * pill; ALOFT_MAX_TAKEOVERS, 0 for no cap). Default 3.
    */
   maxTakeovers?: number;
+  /**
+   * How often a try whose pod the cluster ended (evicted, preempted, node lost, deleted) runs
+   * again in a new pod without using a retry, per instance (ALOFT_POD_INFRA_REQUEUES). Default 3.
+   */
+  podInfraRequeues?: number;
   /** Where tasks' connections and variables come from, in order (ALOFT_SECRETS_BACKENDS); default none. */
   secrets?: readonly SecretsBackend[];
 }
@@ -653,6 +658,21 @@ export class AloftWorker {
       await store.releaseTi(key, d.try);
       await job.moveToDelayed(Date.now(), token);
       throw new DelayedError();
+    }
+    if (result.outcome === 'failed' && result.infra) {
+      // The cluster ended the pod, not the task: the same try runs again in a new pod, up to
+      // podInfraRequeues times per instance, and no retry is used.
+      const cap = this.o.podInfraRequeues ?? 3;
+      const again = cap > 0 ? await store.requeueTi(key, d.try, `${result.reason ?? 'the pod was ended'}; running the try again in a new pod`, cap) : 'capped';
+      if (again === 'stale') return;
+      if (again === 'requeued') {
+        log.system(`${result.reason ?? 'the pod was ended'}: the cluster ended the pod, so this try runs again in a new pod (no retry used)`);
+        await log.close();
+        this.#metrics.rescheduled.inc();
+        await job.moveToDelayed(Date.now() + 1000, token);
+        throw new DelayedError();
+      }
+      if (cap > 0) log.system(`the cluster ended this try's pod ${cap + 1} times; it fails (ALOFT_POD_INFRA_REQUEUES)`);
     }
     if (result.outcome === 'reschedule') {
       // Two steps: the instance gives its slots back, then the same job waits as delayed. A

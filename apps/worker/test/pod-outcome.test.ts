@@ -128,3 +128,33 @@ describe("a pod's output", () => {
     });
   });
 });
+
+describe('pods the cluster ended: run again in a new pod, without using a retry', () => {
+  const ended = (status: V1Pod['status']): V1Pod => ({ status });
+
+  it('marks eviction, preemption, node loss and a disruption condition as infrastructure failures, and nothing else', () => {
+    const evicted = verdict(ended({ phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory.' }));
+    expect(evicted).toMatchObject({ kind: 'failed', infra: true, reason: 'Evicted: The node was low on resource: memory.' });
+    expect(verdict(ended({ phase: 'Failed', reason: 'NodeLost', message: 'node n1 which was running pod p is unresponsive' }))).toMatchObject({
+      infra: true,
+      reason: 'NodeLost: node n1 which was running pod p is unresponsive',
+    });
+    const disrupted = verdict(
+      ended({
+        phase: 'Failed',
+        conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler', message: 'preempted by a pod of higher priority' }],
+      }),
+    );
+    expect(disrupted).toMatchObject({ infra: true, reason: 'PreemptionByScheduler: preempted by a pod of higher priority' });
+    // The task's own failure is not the cluster's.
+    const exited = verdict(
+      ended({
+        phase: 'Failed',
+        containerStatuses: [{ name: 'base', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 3 } } }],
+      }),
+    );
+    expect(exited).toMatchObject({ kind: 'failed', reason: 'exit code 3' });
+    expect('infra' in exited && exited.infra).toBeFalsy();
+    expect(podResult(evicted, undefined, undefined)).toMatchObject({ outcome: 'failed', infra: true });
+  });
+});

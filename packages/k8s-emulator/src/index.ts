@@ -4,7 +4,8 @@
  * their containers' commands as local processes, with the behaviours a pod executor must
  * handle scripted by annotation (`emulator.aloft.dev/behaviour`) or image name
  * (`emulator/<behaviour>`): image-pull-failure, oom, unschedulable, slow-start:<ms>,
- * crashloop, evicted. Faults on demand: dropped watch and log connections, compacted
+ * crashloop, evicted, evicted-once (only a try's first pod: annotation `aloft.dev/pod-generation`
+ * absent or 1). Faults on demand: dropped watch and log connections, compacted
  * history (410 Gone).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -485,7 +486,9 @@ export async function startEmulator(
       killAll(p, 'SIGKILL');
       publish(ns, 'MODIFIED', p.obj);
     };
-    if (behaviour === 'evicted') later(p, 200, () => failPod('Evicted', 'The node was low on resource: memory.', 'Warning'));
+    const firstPod = (p.obj['metadata'].annotations?.['aloft.dev/pod-generation'] ?? '1') === '1';
+    if (behaviour === 'evicted' || (behaviour === 'evicted-once' && firstPod))
+      later(p, 200, () => failPod('Evicted', 'The node was low on resource: memory.', 'Warning'));
     const deadline = spec.activeDeadlineSeconds as number | undefined;
     if (deadline !== undefined) {
       later(p, deadline * 1000, () => failPod('DeadlineExceeded', 'Pod was active on the node longer than the specified deadline', 'Normal'));

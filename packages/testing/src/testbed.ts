@@ -233,6 +233,7 @@ export class Testbed {
       fnRunners: config.fnRunners,
       templates: config.templates,
       maxTakeovers: config.maxTakeovers,
+      podInfraRequeues: config.podInfraRequeues,
       secrets: this.secrets(config),
       registry: new Registry(),
     });

@@ -12,6 +12,11 @@ export interface ExecResult {
   skipDescendants?: boolean | undefined;
   /** A failure no retry can help (a sensor's timeout). */
   noRetry?: boolean | undefined;
+  /**
+   * The cluster ended the try's pod (evicted, preempted, node lost, deleted): the worker runs
+   * the same try again in a new pod, up to ALOFT_POD_INFRA_REQUEUES times, without using a retry.
+   */
+  infra?: boolean | undefined;
   /** The name of the error a function task threw (`err.name`), for a retryPolicy's `errors`. */
   errorName?: string | undefined;
   nextPokeAt?: number | undefined;

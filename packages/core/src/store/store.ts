@@ -758,6 +758,17 @@ export class Store {
   }
 
   /**
+   * Runs a try again whose pod the cluster ended (evicted, preempted, node lost), without
+   * using a retry: queued again under the same try number, at most `cap` times per instance
+   * (`infraRequeues`). `capped` when it has been re-run that often: the caller fails it.
+   */
+  async requeueTi(key: TaskInstanceKey, tryNumber: number, why: string, cap: number): Promise<'requeued' | 'capped' | 'stale'> {
+    const r = Number(await this.#runTi('releaseTi', false, key, tryNumber, why, cap));
+    if (r === 1) await this.#durable(`the re-run of ${tiName(key, tryNumber)}`, false);
+    return r === 1 ? 'requeued' : r === 2 ? 'capped' : 'stale';
+  }
+
+  /**
    * Executor bookkeeping on a task instance (pod name, log cursors, state detail). Written
    * only while the instance exists: a write for a run that is gone (deleted, or lost in a
    * failover) would otherwise leave a key that no retention removes.

@@ -14,7 +14,7 @@ export function podResult(end: PodVerdict, skipExitCodes: readonly number[] | un
     if (end.exitCode !== undefined && skipExitCodes?.includes(end.exitCode)) {
       return { outcome: 'skipped', reason: `exit code ${end.exitCode} means skipped`, exitCode: end.exitCode };
     }
-    return { outcome: 'failed', reason: end.reason, exitCode: end.exitCode };
+    return { outcome: 'failed', reason: end.reason, exitCode: end.exitCode, ...(end.infra ? { infra: true } : {}) };
   }
   if (end.kind !== 'succeeded') return { outcome: 'failed', reason: `unexpected pod state ${end.kind}` };
   const raw = end.message ?? '';

@@ -4,6 +4,7 @@ import { OUTPUT_MARKER, type ExecEnv, type ExecResult } from '../types.js';
 import { errorText, retrying, type RetryStats } from './api-retry.js';
 import { LogFollower, type LogCursor } from './log-follower.js';
 import { PodCleanup } from './pod-cleanup.js';
+import { GENERATION } from './pod-claim.js';
 import type { PodLauncher } from './pod-launcher.js';
 import { podResult } from './pod-output.js';
 import { refusedReference, type PodReferenceAllowList } from './pod-references.js';
@@ -41,7 +42,7 @@ export interface PodTryContext {
 
 type End = PodVerdict | { kind: 'cancelled' } | { kind: 'detached' };
 
-const failedEnd = (reason: string): End => ({ kind: 'failed', reason, exitCode: undefined, oomKilled: false, message: undefined });
+const failedEnd = (reason: string, infra?: true): End => ({ kind: 'failed', reason, exitCode: undefined, oomKilled: false, message: undefined, infra });
 
 /**
  * One try's pod, from launch (create or adopt) to result and clean-up: follows the pod
@@ -61,7 +62,7 @@ export class PodTry {
   #settle!: (e: End) => void;
   #cancelled: string | undefined;
   #detached: string | undefined;
-  #launched: { name: string; uid: string | undefined } | undefined;
+  #launched: { name: string; uid: string | undefined; generation: number } | undefined;
   /** Deletes the launched pod, on cancel and as onFinish says (pod-cleanup.ts). */
   #cleanup: PodCleanup | undefined;
   #current: V1Pod | undefined;
@@ -150,7 +151,7 @@ export class PodTry {
         this.env.log.system(`materialised ${Object.keys(own.data).length} secret value(s) in Secret ${ns}/${own.name}, deleted with the pod`);
     }
     const { name } = launched;
-    this.#launched = { name, uid: launched.pod.metadata?.uid };
+    this.#launched = { name, uid: launched.pod.metadata?.uid, generation: Number(launched.pod.metadata?.annotations?.[GENERATION] ?? 1) };
     this.#cleanup = new PodCleanup({
       api: this.c.api,
       retries: this.c.retries,
@@ -198,6 +199,11 @@ export class PodTry {
       if (p.oomRetry)
         this.env.log.system(`OOMKilled with memory limit ${memory ?? 'unset'}; the next try gets ×${p.oomRetry.factor} (up to ${p.oomRetry.max})`);
     }
+    if (res.infra && this.#launched) {
+      // If the worker runs this try again (the cluster ended the pod), it gets a pod of the
+      // next generation, under a name of its own: never this one, which is going away.
+      await store.setTiFields(key, { [`podClaim:${id.tryNumber}`]: JSON.stringify({ generation: this.#launched.generation + 1 }) });
+    }
     // The result does not wait for the delete.
     void this.#cleanup.afterFinish(res);
     return res;
@@ -210,7 +216,7 @@ export class PodTry {
     notePullErrors(obj, this.#pullErrors);
     const v = verdict(obj, this.#pullErrors);
     if (type === 'DELETED' && !this.#cancelled) {
-      this.#settle(v.kind === 'succeeded' || v.kind === 'failed' ? v : failedEnd('the pod was deleted before it finished'));
+      this.#settle(v.kind === 'succeeded' || v.kind === 'failed' ? v : failedEnd('the pod was deleted before it finished', true));
       return;
     }
     this.#startLogs(obj, cursors);

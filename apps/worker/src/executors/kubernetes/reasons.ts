@@ -10,7 +10,35 @@ export type PodVerdict =
   | { kind: 'pending'; detail: string; unschedulable: boolean }
   | { kind: 'running' }
   | { kind: 'succeeded'; exitCode: number; message: string | undefined }
-  | { kind: 'failed'; reason: string; exitCode: number | undefined; oomKilled: boolean; message: string | undefined };
+  | {
+      kind: 'failed';
+      reason: string;
+      exitCode: number | undefined;
+      oomKilled: boolean;
+      message: string | undefined;
+      /** The cluster ended the pod, not the task (eviction, preemption, node loss): the try may run again in a new pod. */
+      infra?: true | undefined;
+    };
+
+/**
+ * Pod status reasons (and DisruptionTarget condition reasons) of a pod the cluster ended for
+ * its own reasons: evicted, preempted, its node lost or shut down, refused at admission.
+ */
+const INFRA_REASONS = new Set([
+  'Evicted',
+  'Preempting',
+  'NodeLost',
+  'Shutdown',
+  'NodeShutdown',
+  'Terminated',
+  'UnexpectedAdmissionError',
+  'PreemptionByScheduler',
+  'PreemptionByKubeScheduler',
+  'DeletionByTaintManager',
+  'DeletionByPodGC',
+  'EvictionByEvictionAPI',
+  'TerminationByKubelet',
+]);
 
 /**
  * Why an image pull failed, from the runtime's message (containerd, CRI-O, Docker):
@@ -56,7 +84,20 @@ export function verdict(pod: V1Pod, pullErrors: ReadonlyMap<string, string> = ne
   const main = st.containerStatuses?.find((c) => c.name === MAIN_CONTAINER) ?? st.containerStatuses?.[0];
   const term = main?.state?.terminated;
   if (st.reason === 'Evicted')
-    return { kind: 'failed', reason: `Evicted: ${st.message ?? 'the pod was evicted'}`, exitCode: term?.exitCode, oomKilled: false, message: undefined };
+    return {
+      kind: 'failed',
+      reason: `Evicted: ${st.message ?? 'the pod was evicted'}`,
+      exitCode: term?.exitCode,
+      oomKilled: false,
+      message: undefined,
+      infra: true,
+    };
+  const disrupted = st.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
+  if (st.phase === 'Failed' && ((st.reason && INFRA_REASONS.has(st.reason)) || (disrupted?.reason && INFRA_REASONS.has(disrupted.reason)))) {
+    const why = st.reason && INFRA_REASONS.has(st.reason) ? st.reason : disrupted!.reason!;
+    const message = (st.reason && INFRA_REASONS.has(st.reason) ? st.message : disrupted?.message) ?? 'the cluster ended the pod';
+    return { kind: 'failed', reason: `${why}: ${message}`, exitCode: term?.exitCode, oomKilled: false, message: undefined, infra: true };
+  }
   if (st.reason === 'DeadlineExceeded') {
     return {
       kind: 'failed',
