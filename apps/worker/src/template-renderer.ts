@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Counter, type Registry } from 'prom-client';
 import { isPlainLookup, isTemplate, renderTemplate, templateContext, userCodeEnv, type Logger, type TemplateInfo, type UserCodeIdentity } from '@aloft/core';
@@ -208,6 +209,9 @@ export class TemplateRenderer {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'advanced',
       detached: true,
+      // Not the worker's own directory, which the user-code identity may not enter (a
+      // mkdtemp folder is 0700): the renderer's, which it reads its code from anyway.
+      cwd: dirname(BOOT),
       ...(this.o.identity ? { uid: this.o.identity.uid, gid: this.o.identity.gid } : {}),
     });
     this.#child = child;
