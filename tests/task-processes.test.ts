@@ -90,8 +90,9 @@ describe('a command whose child leaves its process group (setsid)', () => {
       30_000,
     );
     expect(ti.reason).toBe('execution timeout: still running after 3000 ms');
-    // Started to recorded: the 3 s timeout, the group's and the escapee's SIGTERM, a short drain.
-    expect(ti.endDate! - ti.startDate!).toBeLessThan(3000 + 4000);
+    // The try did not wait for the escaped child: recorded long before its 779 s sleep would
+    // end (about 3 s of timeout plus the kills; the bound is loose so a busy machine passes).
+    expect(ti.endDate! - ti.startDate!).toBeLessThan(60_000);
     expect(sleeps(SLEEP.timeout)).toEqual([]);
     await w.kill();
   });
