@@ -109,7 +109,8 @@ describe('a command whose child leaves its process group (setsid)', () => {
       30_000,
     );
     expect(ti.state).toBe('success');
-    expect(ti.endDate! - ti.startDate!).toBeLessThan(3000);
+    // It did not wait for the child's 781 s sleep (a loose bound: a busy machine passes too).
+    expect(ti.endDate! - ti.startDate!).toBeLessThan(60_000);
     expect(sleeps(SLEEP.exits)).toEqual([]);
     const log = (await sys.client.getLog('escape_exits', run.runId, 'left')).map((l) => l.line);
     expect(log).toContain('started');
