@@ -318,6 +318,8 @@ describe.runIf(REAL_KUBE.kubeconfig)('kubernetesPod tasks on a real kube-apiserv
       },
     });
     await waitFor('the left-behind pod to finish and be deleted', async () => !(await history.exists(name)), 60_000);
+    // The API server answers 404 before the watch has delivered the deletion; wait for the watch.
+    await waitFor('the watch to see the deletion', async () => history.of(left.metadata!.uid!).some((s) => s.type === 'DELETED'), 30_000);
     const seen = history.of(left.metadata!.uid!);
     const succeeded = seen.findIndex((s) => s.phase === 'Succeeded');
     expect(succeeded).toBeGreaterThanOrEqual(0);
@@ -330,6 +332,7 @@ describe.runIf(REAL_KUBE.kubeconfig)('kubernetesPod tasks on a real kube-apiserv
     const name = ti.pod!.split('/')[1]!;
     await sys.client.cancelRun('pod_slow', run.runId);
     await waitFor('the pod to be deleted', async () => !(await history.exists(name)), 60_000);
+    await waitFor('the watch to see the deletion', async () => history.seen.some((s) => s.name === name && s.type === 'DELETED'), 30_000);
     expect((await sys.client.getTaskInstance('pod_slow', run.runId, 'ticker')).state).toBe('failed');
     expect(history.seen.some((s) => s.name === name && s.deleting)).toBe(true);
   }, 120_000);
