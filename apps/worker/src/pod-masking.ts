@@ -28,13 +28,16 @@ export function podSecretMasker(env: Readonly<Record<string, string | undefined>
 
 /**
  * A stream of text masked line by line before `write` gets it, so a secret split across
- * chunks is still whole when masked. A line that never ends is let through at 64 KiB (as
- * the task log does); `end()` lets out what is left.
+ * chunks is still whole when masked. A line that never ends is let through in parts of
+ * 64 KiB (as the task log does), cut outside any secret; `end()` lets out what is left.
  */
 export class MaskedLines {
   readonly #lines: LineSplitter;
   constructor(masker: SecretMasker, write: (text: string) => void) {
-    this.#lines = new LineSplitter((line) => write(`${masker.mask(line)}\n`));
+    this.#lines = new LineSplitter(
+      (line) => write(`${masker.mask(line)}\n`),
+      (text) => masker.safeCut(text),
+    );
   }
 
   push(chunk: Buffer | string): void {

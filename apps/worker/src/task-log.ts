@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import type { LogLine, SecretMasker, Store, TaskInstanceKey } from '@aloft/core';
 
 /**
@@ -23,6 +24,11 @@ export class TaskLog {
     // flush() never rejects: a batch that fails to write is dropped there.
     if (this.#buffer.length >= 500) void this.flush();
     else this.#timer ??= setTimeout(() => void this.flush(), 100);
+  }
+
+  /** Where a line that never ends may be cut without splitting a secret (SecretMasker.safeCut). */
+  safeCut(text: string): number {
+    return this.masker ? this.masker.safeCut(text) : text.length;
   }
 
   system(line: string): void {
@@ -68,23 +74,37 @@ export class TaskLog {
   }
 }
 
-/** Splits a byte stream into lines, keeping a partial last line until more arrives. */
+/** A line that never ends is let out in parts of about this many characters. */
+export const MAX_LINE_CHARS = 65536;
+
+/**
+ * Splits a byte stream into lines, keeping a partial last line until more arrives (and a
+ * character split across chunks until it is whole). A line longer than MAX_LINE_CHARS goes
+ * out in parts, cut where `cut` says (a masker's safeCut, so no secret is split in two).
+ */
 export class LineSplitter {
   #rest = '';
-  constructor(private readonly onLine: (line: string) => void) {}
+  readonly #utf8 = new StringDecoder('utf8');
+  constructor(
+    private readonly onLine: (line: string) => void,
+    private readonly cut?: (text: string) => number,
+  ) {}
 
   push(chunk: Buffer | string): void {
-    const text = this.#rest + chunk.toString();
+    const text = this.#rest + (typeof chunk === 'string' ? chunk : this.#utf8.write(chunk));
     const lines = text.split('\n');
     this.#rest = lines.pop() ?? '';
     for (const l of lines) this.onLine(l.endsWith('\r') ? l.slice(0, -1) : l);
-    if (this.#rest.length > 65536) {
-      this.onLine(this.#rest);
-      this.#rest = '';
+    while (this.#rest.length > MAX_LINE_CHARS) {
+      const at = this.cut?.(this.#rest) ?? this.#rest.length;
+      const n = at > 0 ? at : this.#rest.length;
+      this.onLine(this.#rest.slice(0, n));
+      this.#rest = this.#rest.slice(n);
     }
   }
 
   end(): void {
+    this.#rest += this.#utf8.end();
     if (this.#rest) this.onLine(this.#rest);
     this.#rest = '';
   }

@@ -6,6 +6,7 @@ import { materialize } from '../src/executors/kubernetes/pod-secret-materializer
 import { TrySecrets } from '../src/try-secrets.js';
 import { refusedReference } from '../src/executors/kubernetes/pod-references.js';
 import { MaskedLines, podSecretMasker } from '../src/pod-masking.js';
+import { LineSplitter, MAX_LINE_CHARS } from '../src/task-log.js';
 import type { TaskTemplates } from '../src/template-renderer.js';
 
 const id = { dagId: 'etl', runId: 'manual__1', taskId: 'load', mapIndex: -1, tryNumber: 1 };
@@ -244,5 +245,33 @@ describe('masking in a task pod', () => {
     lines.end();
     expect(out.join('')).toBe('password is *** and *** (url ***) in ***\nhome /root\npartial ***\n');
     expect(m).toBeInstanceOf(SecretMasker);
+  });
+
+  it('masks a secret that straddles where a line that never ends is cut, in every place it falls', () => {
+    const m = podSecretMasker({ PGPASSWORD: 'hunter22-long-secret', ALOFT_SECRET_ENV: 'PGPASSWORD' });
+    // 4 KiB chunks first pass the limit at the 17th chunk: a cut made there without care
+    // would fall inside a secret starting just before it.
+    const firstCut = Math.ceil((MAX_LINE_CHARS + 1) / 4096) * 4096;
+    for (const at of [MAX_LINE_CHARS - 10, MAX_LINE_CHARS, firstCut - 15, firstCut - 1, firstCut + 5]) {
+      const out: string[] = [];
+      const lines = new MaskedLines(m, (t) => out.push(t));
+      const text = `${'x'.repeat(at)}hunter22-long-secret${'y'.repeat(MAX_LINE_CHARS)}`;
+      // Fed in chunks of 4 KiB, as a pipe delivers it.
+      for (let i = 0; i < text.length; i += 4096) lines.push(text.slice(i, i + 4096));
+      lines.end();
+      const all = out.join('');
+      expect(all, `secret at ${at}`).not.toContain('hunter22');
+      expect(all.replaceAll('\n', ''), `secret at ${at}`).toBe(`${'x'.repeat(at)}***${'y'.repeat(MAX_LINE_CHARS)}`);
+      expect(out.length, `secret at ${at}`).toBeGreaterThan(1);
+    }
+  });
+
+  it('keeps a character split across chunks whole', () => {
+    const got: string[] = [];
+    const split = new LineSplitter((l) => got.push(l));
+    const bytes = Buffer.from('café ☃ ok\n', 'utf8');
+    for (const b of bytes) split.push(Buffer.from([b]));
+    split.end();
+    expect(got).toEqual(['café ☃ ok']);
   });
 });

@@ -61,6 +61,7 @@ export function runCommand(spec: CommandRun, env: ExecEnv): RunningTask {
   let outputJson: string | undefined;
   let badOutput: string | undefined;
   let cancelled: string | undefined;
+  const cut = (text: string): number => env.log.safeCut(text);
   const out = new LineSplitter((line) => {
     if (line.startsWith(OUTPUT_MARKER)) {
       const raw = line.slice(OUTPUT_MARKER.length).trim();
@@ -72,8 +73,8 @@ export function runCommand(spec: CommandRun, env: ExecEnv): RunningTask {
       }
     }
     env.log.write('stdout', line);
-  });
-  const err = new LineSplitter((line) => env.log.write('stderr', line));
+  }, cut);
+  const err = new LineSplitter((line) => env.log.write('stderr', line), cut);
   child.stdout.on('data', (c: Buffer) => out.push(c));
   child.stderr.on('data', (c: Buffer) => err.push(c));
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));

@@ -7,10 +7,13 @@ import type { ExecEnv, ExecResult, RunningTask } from './types.js';
 
 const BOOT = new URL('../fn-runner-boot.mjs', import.meta.url);
 
+/** Where a task's output goes; without safeCut a line that never ends is cut at any point. */
+type PoolLog = Pick<ExecEnv['log'], 'write'> & Partial<Pick<ExecEnv['log'], 'safeCut'>>;
+
 /** A task handed to the pool, from dispatch until it settles. */
 interface Task {
   msg: RunMessage | CallbackMessage;
-  log: Pick<ExecEnv['log'], 'write'>;
+  log: PoolLog;
   /** Answers the function's ctx.conn and ctx.variable; absent: it has no secrets to ask for. */
   secret: SecretLookup | undefined;
   tag: number;
@@ -111,7 +114,7 @@ export class FnPool {
   }
 
   /** Runs a task's function, or a callback (whose output, if any, is ignored). */
-  run(msg: RunMessage | CallbackMessage, env: { log: Pick<ExecEnv['log'], 'write'>; killGraceMs: number; secret?: SecretLookup | undefined }): RunningTask {
+  run(msg: RunMessage | CallbackMessage, env: { log: PoolLog; killGraceMs: number; secret?: SecretLookup | undefined }): RunningTask {
     let settle: (r: ExecResult) => void = () => undefined;
     const result = new Promise<ExecResult>((resolve) => {
       settle = resolve;
@@ -260,8 +263,14 @@ export class FnPool {
       progressAt: 0,
       idleSince: Date.now(),
       outTo: undefined,
-      out: new LineSplitter((l) => slot.outTo?.log.write('stdout', l)),
-      err: new LineSplitter((l) => slot.outTo?.log.write('stderr', l)),
+      out: new LineSplitter(
+        (l) => slot.outTo?.log.write('stdout', l),
+        (t) => slot.outTo?.log.safeCut?.(t) ?? t.length,
+      ),
+      err: new LineSplitter(
+        (l) => slot.outTo?.log.write('stderr', l),
+        (t) => slot.outTo?.log.safeCut?.(t) ?? t.length,
+      ),
     };
     let error: Error | undefined;
     slot.ready = new Promise<void>((resolve, reject) => {

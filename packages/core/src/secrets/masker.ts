@@ -39,6 +39,10 @@ export class SecretMasker {
 
   mask(text: string): string {
     if (this.#values.size === 0 || text.length < MIN_MASKED) return text;
+    return text.replace(this.#regex(), MASK);
+  }
+
+  #regex(): RegExp {
     this.#re ??= new RegExp(
       [...this.#values]
         .sort((a, b) => b.length - a.length)
@@ -46,7 +50,22 @@ export class SecretMasker {
         .join('|'),
       'g',
     );
-    return text.replace(this.#re, MASK);
+    return this.#re;
+  }
+
+  /**
+   * Where a stream may cut `text` (a line that never ends) so that masking the two parts
+   * apart masks as much as masking them whole: far enough from the end that a value still
+   * arriving is kept back, and never inside a value already there. 0 when nothing may go.
+   */
+  safeCut(text: string): number {
+    if (this.#values.size === 0) return text.length;
+    let cut = Math.max(0, text.length - (this.#longest - 1));
+    const re = new RegExp(this.#regex().source, 'g');
+    for (let m = re.exec(text); m && m.index < cut; m = re.exec(text)) {
+      if (m.index + m[0].length > cut) cut = m.index;
+    }
+    return cut;
   }
 
   /** `value` with every string in it masked, at any depth (keys too); other values as they are. */

@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { Writable } from 'node:stream';
 import { Log, type KubeConfig } from '@kubernetes/client-node';
 
@@ -99,15 +100,18 @@ export class LogFollower {
         this.#cursor = prev && norm(prev.ts) === key ? { ts, n: prev.n + 1 } : { ts, n: 1 };
         this.o.onLine(line.endsWith('\r') ? line.slice(0, -1) : line, this.#cursor);
       };
+      // A character split across chunks is held until it is whole.
+      const utf8 = new StringDecoder('utf8');
       const sink = new Writable({
         write(chunk: Buffer, _enc, cb) {
-          const text = rest + chunk.toString('utf8');
+          const text = rest + utf8.write(chunk);
           const lines = text.split('\n');
           rest = lines.pop() ?? '';
           for (const l of lines) emit(l);
           cb();
         },
         final(cb) {
+          rest += utf8.end();
           if (rest) emit(rest);
           rest = '';
           cb();
