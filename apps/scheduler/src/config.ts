@@ -11,6 +11,7 @@ const SCHEDULER_ENV = z.object({
   ALOFT_SWEEP_MS: z.coerce.number().int().min(100).default(10000),
   ALOFT_DAG_PARSE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30000),
   ALOFT_DAG_PARSE_MEMORY_MB: z.coerce.number().int().min(128).default(1024),
+  ALOFT_DAG_PARSE_RETRY_MS: z.coerce.number().int().min(0).default(60_000),
   ALOFT_DAG_SCAN_MS: z.coerce.number().int().min(100).default(2000),
   ALOFT_MAX_CATCHUP_RUNS: z.coerce.number().int().min(1).default(100),
   ALOFT_MAX_MAP_LENGTH: z.coerce.number().int().min(1).default(1024),
@@ -29,6 +30,8 @@ export interface SchedulerConfig extends ServiceConfig {
   scanMs: number;
   parseTimeoutMs: number;
   parseMemoryMb: number;
+  /** First wait before a file whose parse timed out is parsed again, unchanged (doubling, at most an hour). */
+  parseRetryMs: number;
   /** ALOFT_USER_CODE_USER: who imports DAG files. */
   userCodeUser: string | undefined;
   /** Default `maxMapLength` of mapped tasks, handed to the parse children. */
@@ -52,6 +55,7 @@ export function loadSchedulerConfig(source: NodeJS.ProcessEnv): SchedulerConfig 
     scanMs: env.ALOFT_DAG_SCAN_MS,
     parseTimeoutMs: env.ALOFT_DAG_PARSE_TIMEOUT_MS,
     parseMemoryMb: env.ALOFT_DAG_PARSE_MEMORY_MB,
+    parseRetryMs: env.ALOFT_DAG_PARSE_RETRY_MS,
     userCodeUser: env.ALOFT_USER_CODE_USER,
     maxMapLength: env.ALOFT_MAX_MAP_LENGTH,
     maxCatchupRuns: env.ALOFT_MAX_CATCHUP_RUNS,

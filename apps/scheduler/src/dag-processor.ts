@@ -28,7 +28,7 @@ export interface DagProcessorOptions {
   logger: Logger;
   /** ALOFT_DAG_PARSE_TIMEOUT_MS: one file's import, from spawn to result. */
   timeoutMs: number;
-  /** First wait before a file whose import timed out is parsed again. Default 60 s. */
+  /** ALOFT_DAG_PARSE_RETRY_MS: first wait before a file whose import timed out is parsed again. Default 60 s. */
   retryMs?: number;
   /** ALOFT_DAG_PARSE_MEMORY_MB: one parse child, Buffers included. Default 1024. */
   memoryMb?: number;

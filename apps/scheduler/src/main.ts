@@ -20,6 +20,7 @@ const processor = new DagProcessor({
   logger,
   timeoutMs: config.parseTimeoutMs,
   memoryMb: config.parseMemoryMb,
+  retryMs: config.parseRetryMs,
   userCodeUser: config.userCodeUser,
   settings: { ALOFT_MAX_MAP_LENGTH: String(config.maxMapLength) },
   env: process.env,
