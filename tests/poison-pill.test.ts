@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, System, waitFor, type Service } from './support/system.js';
@@ -16,9 +16,13 @@ beforeAll(async () => {
   // fails only the function's try.
   writeFileSync(
     join(dags, 'poison.ts'),
-    `import { dag } from '@aloft/core';
+    `import { appendFileSync } from 'node:fs';
+import { dag } from '@aloft/core';
 const d = dag({ id: 'poison', defaultArgs: { retries: 0 } });
-const pill = d.command({ id: 'pill', command: 'kill -9 $PPID; sleep 5' });
+export function failed(ctx) {
+  appendFileSync(${JSON.stringify(join(dags, 'failed.jsonl'))}, JSON.stringify({ task: ctx.taskId, try: ctx.tryNumber, state: ctx.state, reason: ctx.reason }) + '\\n');
+}
+const pill = d.command({ id: 'pill', command: 'kill -9 $PPID; sleep 5', onFailure: failed });
 pill.then(d.fn({ id: 'cleanup', triggerRule: 'all_done', run: () => 'cleaned' }));
 `,
   );
@@ -71,7 +75,11 @@ describe('a try that kills its worker every time (a poison pill)', () => {
     // The claims' lines (written with each claim; a worker's own lines may die with it):
     // worker-1's, then the two takeovers, then the refusal.
     expect(log.filter((l) => l.line.startsWith('try 1 of poison.pill')).map((l) => l.line.replace(/.* on /, ''))).toEqual(['worker-1', 'worker-2', 'worker-3']);
-    expect(log.at(-1)?.line).toContain('died 3 times');
+    expect(log.some((l) => l.line.includes('died 3 times'))).toBe(true);
+    // As Airflow does for a zombie's try, the failure callback runs, once (after the state is
+    // recorded, so it may still be running now).
+    const file = join(dags, 'failed.jsonl');
+    await waitFor('the failure callback', async () => existsSync(file), 30_000);
     // The run goes on by its trigger rules once the try is failed.
     const cleanup = await sys.client.getTaskInstance('poison', run.runId, 'cleanup');
     expect(cleanup.state, cleanup.reason).toBe('success');
@@ -80,6 +88,12 @@ describe('a try that kills its worker every time (a poison pill)', () => {
     const again = await sys.client.submitCommand({ command: 'echo still here' });
     expect((await sys.client.waitForRun(again.dagId, again.runId, { timeoutMs: 60_000 })).state).toBe('success');
     expect(worker!.child.exitCode).toBeNull();
+    // Read last, so a second call would have had time to show.
+    const called = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as unknown);
+    expect(called).toEqual([{ task: 'pill', try: 1, state: 'failed', reason: pill.reason }]);
     stop = true;
     await worker!.kill('SIGKILL');
     await supervisor;

@@ -500,9 +500,18 @@ export class AloftWorker {
       return undefined;
     }
     if (claim.status === 'poison') {
-      // Recorded by the claim itself (claim.lua); the job just completes.
+      // Recorded by the claim itself (includes/claim-try.lua); the job just completes, after
+      // the task's failure or retry callback, as Airflow runs them for a zombie's try.
       logger.warn({ dag: d.dagId, run: d.runId, task: d.taskId, try: d.try, state: claim.state }, claim.reason);
-      if (claim.state !== 'stale') this.#metrics.finished.inc({ outcome: claim.state, queue });
+      if (claim.state === 'stale') return undefined;
+      this.#metrics.finished.inc({ outcome: claim.state, queue });
+      const slot = AFTER_FINISH[claim.state];
+      const p = slot ? await this.#prepare(d, claim.run, undefined) : undefined;
+      if (slot && p && 'task' in p && p.task.callbacks?.[slot]) {
+        const log = new TaskLog(store, key, d.try, new TrySecrets(this.o.secrets ?? []).masker);
+        await this.#taskCallback(slot, p, claim.state, claim.reason, log);
+        await log.close();
+      }
       return undefined;
     }
     if (claim.status === 'busy' || claim.status === 'pool') {

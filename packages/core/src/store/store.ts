@@ -163,7 +163,7 @@ export type StartResult =
    * A takeover refused: the try's worker died `maxDeaths` times (a poison pill). The claim
    * failed the try instead (`state`: failed, or up_for_retry with tries left), with `reason`.
    */
-  | { status: 'poison'; state: TaskState | 'stale'; reason: string }
+  | { status: 'poison'; state: TaskState | 'stale'; reason: string; run: ClaimedRun }
   /** maxActiveTasks reached, or no free slot in the instance's pool: try again soon. */
   | { status: 'busy' }
   | { status: 'pool' };
@@ -196,7 +196,6 @@ type ClaimReply = [string, string, string, string, (string | null)[] | null, str
 function parseClaim(r: ClaimReply): StartResult {
   const status = r[0] as StartResult['status'];
   if (status === 'stale' || status === 'busy' || status === 'pool') return { status };
-  if (status === 'poison') return { status, state: r[1] as TaskState | 'stale', reason: r[2] };
   const logicalDate = Number(r[6]);
   const run: ClaimedRun = {
     version: r[5],
@@ -205,6 +204,7 @@ function parseClaim(r: ClaimReply): StartResult {
     dataIntervalEnd: r[8] ? Number(r[8]) : logicalDate,
     conf: JSON.parse(r[9] ?? '{}') as Record<string, unknown>,
   };
+  if (status === 'poison') return { status, state: r[1] as TaskState | 'stale', reason: r[2], run };
   let outputs: Record<string, unknown> | undefined;
   if (r[4]) {
     // As getOutputs gives them: an upstream that left no output is left out.

@@ -21,7 +21,7 @@
   A takeover with `deaths` at `maxDeaths` (ALOFT_MAX_TAKEOVERS; 0: no cap) does not run
   the try again: it fails it, as Airflow fails a zombie's try (retries apply), with the
   reason on the instance and in the try's log, and replies { 'poison', recorded state,
-  reason }. Every takeover records `workerDeaths` on the instance.
+  reason, '', false, then the run as with ok }. Every takeover records `workerDeaths` on the instance.
 ]]
 --- @include "includes/run-context"
 --- @include "includes/events"
@@ -93,7 +93,9 @@ local function claimTry(c, task, mi, try, workerId, host, logged, withOutputs, d
       tryLogLine(c, task, mi, try, why)
       local recorded = finishTry(c, task, mi, try, { outcome = 'failed', output = '', reason = why, exitCode = '', follow = '',
         skipDescendants = '', cap = '0', noRetry = '' }, 1, 0)
-      return { 'poison', recorded, why }
+      -- Aligned with claimed()'s reply: the run follows, for the task's failure or retry callback.
+      local r = c.claimRun
+      return { 'poison', recorded, why, '', false, c.version, r[1], r[2] or false, r[3] or false, r[4] or false }
     end
     rcall('HSET', key, 'worker', workerId, 'hostname', host, 'takenOverAt', c.now)
     if f[7] then rcall('HDEL', key, 'pgid') end
