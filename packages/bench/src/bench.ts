@@ -97,12 +97,39 @@ async function topCommands(redis: Redis): Promise<string> {
   return rows.map((r) => `  ${r.cmd}: ${r.calls} calls, ${round(r.usec / 1000, 0)} ms, ${r.per} µs/call`).join('\n');
 }
 
-function startRaw(mode: 'noop' | 'hop', queue: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = fork(join(ROOT, 'packages', 'bench', 'src', 'raw-worker.ts'), [mode, queue, String(CONCURRENCY)], {
-    execArgv: ['--import', 'tsx'],
-    env,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+/** Every process the bench started that has not exited: a SIGTERM or Ctrl-C to the bench stops them too. */
+const live = new Set<ChildProcess>();
+function tracked(c: ChildProcess): ChildProcess {
+  live.add(c);
+  c.once('exit', () => live.delete(c));
+  return c;
+}
+/** What a signal must clean up besides `live`: set once the bench's redis-server runs. */
+let stopRedis: (() => Promise<void>) | undefined;
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  // `on`, not `once`: Ctrl-C reaches the bench twice (from the terminal and from scripts/bench.mjs).
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    say(`\n${signal}: stopping the bench's processes and its redis-server`);
+    void stopAll([...live])
+      .then(() => stopRedis?.())
+      .finally(() => {
+        rmSync(join(ROOT, '.bench'), { recursive: true, force: true });
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      });
   });
+}
+
+function startRaw(mode: 'noop' | 'hop', queue: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = tracked(
+    fork(join(ROOT, 'packages', 'bench', 'src', 'raw-worker.ts'), [mode, queue, String(CONCURRENCY)], {
+      execArgv: ['--import', 'tsx'],
+      env,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  );
   return new Promise((resolve) => child.once('message', () => resolve(child)));
 }
 
@@ -290,21 +317,23 @@ async function podBench(client: AloftClient, env: NodeJS.ProcessEnv, children: C
 }
 
 function startAloft(app: string, env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(
-    process.execPath,
-    [
-      ...(process.env['BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, '.test-results', 'bench-profiles')}`] : []),
-      ...(process.env['BENCH_NODE_FLAGS'] ? process.env['BENCH_NODE_FLAGS'].split(' ') : []),
-      '--conditions=aloft-source',
-      '--import',
-      'tsx',
-      join(ROOT, 'apps', app, 'src', 'main.ts'),
-    ],
-    {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
+  return tracked(
+    spawn(
+      process.execPath,
+      [
+        ...(process.env['BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, '.test-results', 'bench-profiles')}`] : []),
+        ...(process.env['BENCH_NODE_FLAGS'] ? process.env['BENCH_NODE_FLAGS'].split(' ') : []),
+        '--conditions=aloft-source',
+        '--import',
+        'tsx',
+        join(ROOT, 'apps', app, 'src', 'main.ts'),
+      ],
+      {
+        cwd: ROOT,
+        env,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    ),
   );
 }
 
@@ -326,6 +355,7 @@ async function waitRuns(client: AloftClient, dagId: string, runIds: string[]): P
 async function main(): Promise<void> {
   say(`aloft bench: ${cpus().length} cores, node ${process.version}, 2 worker processes × concurrency ${CONCURRENCY}`);
   const redisHandle = await startRedis();
+  stopRedis = () => redisHandle.stop();
   const url = redisHandle.url;
   const admin = new Redis(url);
   const children: ChildProcess[] = [];

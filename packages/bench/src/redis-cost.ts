@@ -17,6 +17,15 @@ const say = (s: string) => process.stdout.write(`${s}\n`);
 const us = (x: number) => `${x.toFixed(1)} µs`;
 
 const handle = await startRedis();
+// A SIGTERM or Ctrl-C (which can arrive twice: from the terminal and from scripts/bench.mjs) stops the redis-server too.
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    void handle.stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
+}
 const admin = new Redis(handle.url);
 const connections: Redis[] = [];
 const connect = () => {
