@@ -17,7 +17,7 @@ describe('the CLI never leaves a user guessing (real scheduler, no worker)', () 
     await sys.spawn('scheduler', 'scheduler');
     await waitFor(
       'the DAG and the import error stored',
-      async () => (await sys.client.listDags()).length === 1 && (await sys.client.importErrors()).length === 1,
+      async () => (await sys.client.listDags()).length === 2 && (await sys.client.importErrors()).length === 1,
       60_000,
     );
   });
@@ -45,6 +45,14 @@ describe('the CLI never leaves a user guessing (real scheduler, no worker)', () 
     expect(tryNo.code).toBe(1);
     expect(tryNo.err).toMatch(/task instance "nightly\/cli_known\/work" has no try 7: it (has not run yet|has had 1 try)/);
     expect((await cli('pause', 'nope')).code).toBe(1);
+  });
+
+  it('lists the task instances of a DAG named like a subcommand with `tasks list`', async () => {
+    const { runId } = await sys.client.trigger('test', { runId: 'named_test' });
+    const r = await cli('tasks', 'list', 'test', runId, '--json');
+    expect(r.code, r.err).toBe(0);
+    expect((JSON.parse(r.out) as { taskId: string }[]).map((t) => t.taskId)).toEqual(['only']);
+    expect((await cli('tasks', 'list', 'nope', runId)).code).toBe(1);
   });
 
   it('`dags errors` lists the file that did not import and exits 1', async () => {

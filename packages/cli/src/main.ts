@@ -346,14 +346,21 @@ pools
     print({ name, deleted: true }, () => `deleted pool ${name}`);
   });
 
+const listTasks = async (dag: string, run: string, o: { instances?: boolean }) => {
+  const tis = taskRows(await backend().listTaskInstances(dag, run), Boolean(o.instances));
+  print(tis, () => table(tiRows(tis), TI_HEAD));
+};
 const tasks = program
   .command('tasks <dag> <run>')
   .description('task instances of a run; a mapped task once, as `task [n]` with its instances counted by state')
   .option('--instances', "also list every mapped task's instances (`task[i]`)")
-  .action(async (dag: string, run: string, o: { instances?: boolean }) => {
-    const tis = taskRows(await backend().listTaskInstances(dag, run), Boolean(o.instances));
-    print(tis, () => table(tiRows(tis), TI_HEAD));
-  });
+  .action(listTasks);
+// The same, for a DAG whose id is also a word of `tasks` (test, render, list).
+tasks
+  .command('list <dag> <run>')
+  .description('the same as `tasks <dag> <run>`, for a DAG named test, render or list')
+  .option('--instances', "also list every mapped task's instances (`task[i]`)")
+  .action(listTasks);
 
 program
   .command('logs <dag> <run> <task>')
