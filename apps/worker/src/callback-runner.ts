@@ -1,10 +1,23 @@
 import { Counter, type Registry } from 'prom-client';
-import type { Logger } from '@aloft/core';
+import {
+  parseCallbackRef,
+  type Logger,
+  type SerializedDag,
+  type SerializedTask,
+  type SlaMiss,
+  type Store,
+  type TaskCallbackSlot,
+  type TemplateInfo,
+} from '@aloft/core';
 import type { FnPool } from './executors/fn-pool.js';
+import { runContextData, runParams } from './executors/task-env.js';
 import type { CallbackContextData } from './task-context.js';
 import type { TaskLog } from './task-log.js';
 
 export interface CallbackRunnerOptions {
+  store: Pick<Store, 'getRun' | 'listTis'>;
+  /** The stored DAG version a run callback resolves in (the worker's cache). */
+  dagVersion: (dagId: string, version: string) => Promise<SerializedDag | undefined>;
   fnPool: Pick<FnPool, 'run'>;
   logger: Logger;
   /** A callback still running after this long is stopped (its runner thread ended). */
@@ -24,6 +37,18 @@ export interface CallbackRun {
   log?: TaskLog | undefined;
 }
 
+/** A callback job (a run's callback or an SLA miss's), as the store's scripts queue it. */
+export interface CallbackJob {
+  dagId: string;
+  runId: string;
+  callback?: string | undefined;
+  state?: string | undefined;
+  reason?: string | undefined;
+  sla?: SlaMiss | undefined;
+  /** The task an SLA miss is about when the DAG's onSlaMiss hears it. */
+  slaTask?: string | undefined;
+}
+
 /**
  * Runs callbacks from DAG files in the worker's function runners, like `fn` tasks, with a
  * time limit. A callback that throws or runs out of time is logged (worker log, and the
@@ -38,6 +63,75 @@ export class CallbackRunner {
       help: 'Callbacks run by this worker, by slot and outcome',
       labelNames: ['callback', 'outcome'],
       registers: [o.registry],
+    });
+  }
+
+  /** A task's callback for `slot`, after its state is recorded; its output goes to the try's log. */
+  forTask(
+    slot: TaskCallbackSlot,
+    base: { dag: SerializedDag; task: SerializedTask; info: TemplateInfo },
+    state: string,
+    reason: string | undefined,
+    log: TaskLog,
+  ): Promise<boolean> {
+    const { dag, task, info } = base;
+    return this.run({
+      file: dag.fileloc,
+      dagId: dag.id,
+      ref: task.callbacks![slot]!,
+      log,
+      ctx: {
+        ...runContextData(dag, info),
+        scope: 'task',
+        callback: slot,
+        taskId: task.id,
+        mapIndex: info.mapIndex,
+        tryNumber: info.tryNumber,
+        state,
+        reason,
+        sla: undefined,
+      },
+    });
+  }
+
+  /** A run callback or an SLA miss's callback, queued by the store's scripts. */
+  async forJob(d: CallbackJob): Promise<void> {
+    const ref = parseCallbackRef(d.callback ?? '');
+    const run = await this.o.store.getRun(d.dagId, d.runId);
+    const dag = run && (await this.o.dagVersion(d.dagId, run.version));
+    if (!ref || !run || !dag) {
+      this.o.logger.warn({ dag: d.dagId, run: d.runId, callback: d.callback }, 'callback job dropped: its run or DAG version is gone');
+      return;
+    }
+    const taskId = ref.scope === 'task' ? ref.taskId : (d.slaTask ?? null);
+    let reason = d.reason || undefined;
+    if (!reason && d.state === 'failed') {
+      const failed = (await this.o.store.listTis(d.dagId, d.runId)).filter((t) => t.state === 'failed');
+      reason = failed.map((t) => `task "${t.taskId}" failed${t.reason ? `: ${t.reason}` : ''}`).join('; ') || undefined;
+    }
+    const info = {
+      logicalDate: new Date(run.logicalDate),
+      dataIntervalStart: new Date(run.dataIntervalStart),
+      dataIntervalEnd: new Date(run.dataIntervalEnd),
+      params: runParams(dag, run.conf),
+      conf: run.conf,
+      runId: run.runId,
+    };
+    await this.run({
+      file: dag.fileloc,
+      dagId: dag.id,
+      ref: d.callback!,
+      ctx: {
+        ...runContextData(dag, info),
+        scope: ref.scope,
+        callback: ref.slot,
+        taskId,
+        mapIndex: -1,
+        tryNumber: null,
+        state: d.state ?? run.state,
+        reason,
+        sla: d.sla,
+      },
     });
   }
 

@@ -6,13 +6,12 @@ import { FunctionExecutor } from './executors/function.js';
 import type { PodRun } from './executors/kubernetes/executor.js';
 import { buildPod, renderPodTemplates } from './executors/kubernetes/pod-spec.js';
 import { TaskPods, type TaskPodDefaults } from './executors/kubernetes/task-pods.js';
-import { aloftEnv } from './executors/task-env.js';
+import { aloftEnv, runParams } from './executors/task-env.js';
 import type { ExecEnv, RunningTask } from './executors/types.js';
 import type { RunMessage } from './fn-runner.js';
 import type { TaskLog } from './task-log.js';
 import { renderParts, TemplateRenderer } from './template-renderer.js';
 import { TrySecrets } from './try-secrets.js';
-import { runParams } from './worker.js';
 
 /** One try of a task as the worker would start it, with nothing started. */
 export interface RenderedTask {

@@ -8,14 +8,11 @@ import {
   type SerializedDag,
   type SerializedTask,
   type Store,
-  parseCallbackRef,
   type SlaMiss,
   type TaskCallbackSlot,
   type TaskInstanceKey,
-  instanceArgs,
   isNonRetryable,
   retryAllowed,
-  UNMAPPED,
   type TaskState,
   type FinishInput,
   type RedisOutageLog,
@@ -32,7 +29,7 @@ import { FnHost } from './executors/fn-host.js';
 import type { FnPoolOptions } from './executors/fn-pool.js';
 import { FunctionExecutor } from './executors/function.js';
 import { SensorExecutor } from './executors/sensor.js';
-import { runContextData } from './executors/task-env.js';
+import { runParams } from './executors/task-env.js';
 import { TriggerDagRunExecutor } from './executors/trigger-dag-run.js';
 import { KubernetesExecutor } from './executors/kubernetes/executor.js';
 import type { PodReferenceAllowList } from './executors/kubernetes/pod-references.js';
@@ -40,6 +37,7 @@ import { TaskPods, type TaskPodDefaults } from './executors/kubernetes/task-pods
 import type { ExecEnv, ExecResult, RunningTask } from './executors/types.js';
 import { killGroup } from './process-group.js';
 import { Reaper } from './reaper.js';
+import { TaskInputs } from './task-inputs.js';
 import { TaskLog } from './task-log.js';
 import { UserCodePolicy } from './user-code-policy.js';
 import { TemplateRenderer } from './template-renderer.js';
@@ -152,8 +150,7 @@ export class AloftWorker {
   /** Repeated lock warnings are quiet until then, by queue (#queueError). */
   readonly #quietUntil = new Map<string, number>();
   readonly #dags = new Map<string, Promise<WorkerDag | undefined>>();
-  /** Upstream lists that mapped instances take their elements from, by (dag, run, task, try). */
-  readonly #sourceLists = new Map<string, unknown[]>();
+  readonly #inputs: TaskInputs;
   /** Runs the functions of DAG files, in a process of its own (fn-host.ts). */
   readonly #fnPool: FnHost;
   readonly #userCode: UserCodePolicy;
@@ -223,7 +220,10 @@ export class AloftWorker {
       processes: { started: (pgid) => this.#reaper.watch(pgid), ended: (pgid) => this.#reaper.forget(pgid) },
       identity: this.#userCode.identity,
     });
+    this.#inputs = new TaskInputs(o.store);
     this.#callbacks = new CallbackRunner({
+      store: o.store,
+      dagVersion: (dagId, version) => this.#dagVersion(dagId, version),
       fnPool: this.#fnPool,
       logger: o.logger,
       timeoutMs: o.callbackTimeoutMs ?? 60_000,
@@ -446,7 +446,7 @@ export class AloftWorker {
   /** One task job: claim its try, prepare its inputs, execute it, record the result. */
   async #process(queue: string, job: Job<JobData>, token: string | undefined): Promise<void> {
     const d = job.data;
-    if (d.callback) return this.#callbackJob(d);
+    if (d.callback) return this.#callbacks.forJob(d);
     const claim = await this.#claim(queue, job, token);
     if (!claim) return;
     this.#metrics.running.inc();
@@ -509,7 +509,7 @@ export class AloftWorker {
       const p = slot ? await this.#prepare(d, claim.run, undefined) : undefined;
       if (slot && p && 'task' in p && p.task.callbacks?.[slot]) {
         const log = new TaskLog(store, key, d.try, new TrySecrets(this.o.secrets ?? []).masker);
-        await this.#taskCallback(slot, p, claim.state, claim.reason, log);
+        await this.#callbacks.forTask(slot, p, claim.state, claim.reason, log);
         await log.close();
       }
       return undefined;
@@ -540,7 +540,7 @@ export class AloftWorker {
     const dag = await this.#dagVersion(d.dagId, run.version);
     const task = dag?.byId.get(d.taskId);
     if (!dag || !task) return { outcome: 'failed', reason: `task "${d.taskId}" is not in the stored DAG "${d.dagId}"` };
-    const { outputs, args } = await this.#inputs(dag, task, d, claimedOutputs);
+    const { outputs, args } = await this.#inputs.of(dag, task, d, claimedOutputs);
     const info: TaskInfo = {
       dagId: d.dagId,
       runId: d.runId,
@@ -573,7 +573,7 @@ export class AloftWorker {
     let externallyChanged: string | undefined;
     /** Why this worker no longer owns the try (its job lock is gone, or about to be). */
     let lost: string | undefined;
-    if (task.callbacks?.onExecute) await this.#taskCallback('onExecute', p, 'running', undefined, log);
+    if (task.callbacks?.onExecute) await this.#callbacks.forTask('onExecute', p, 'running', undefined, log);
     const running = await this.#start(task, dag, info, { log, killGraceMs: this.o.killGraceMs, secrets }, key);
     if (running.pgid) {
       this.#reaper.watch(running.pgid, running.tag);
@@ -733,132 +733,9 @@ export class AloftWorker {
     // As in Airflow, after the state is recorded: a callback cannot change it.
     const slot = AFTER_FINISH[state];
     if (slot && callbackBase?.task.callbacks?.[slot]) {
-      await this.#taskCallback(slot, callbackBase, state, result.reason, log);
+      await this.#callbacks.forTask(slot, callbackBase, state, result.reason, log);
       await log.close();
     }
-  }
-
-  /**
-   * Upstream outputs and arguments of one instance. A mapped instance gets its own element
-   * of each list it was expanded over in `args`; those lists are not repeated in `outputs`,
-   * so 10,000 instances over one upstream list read it once (cached), not 10,000 times.
-   * Copy i of a task in a mapped group gets copy i's output of its upstreams in the group.
-   */
-  async #inputs(
-    dag: WorkerDag,
-    task: SerializedTask,
-    d: JobData,
-    claimed?: Record<string, unknown>,
-  ): Promise<{ outputs: Record<string, unknown>; args: Record<string, unknown> }> {
-    const { store } = this.o;
-    if (!task.map && task.upstream.length === 0) return { outputs: {}, args: { ...task.args } };
-    // The claim brought the upstream outputs along (an unmapped task over unmapped upstreams).
-    if (claimed && !task.map && d.mapIndex < 0) return { outputs: claimed, args: { ...task.args } };
-    const sources = new Set(task.map?.over.flatMap((o) => ('upstream' in o ? [o.upstream] : [])) ?? []);
-    // In a mapped task group, copy i of a task sees copy i of its upstreams in the group.
-    const group = d.mapIndex >= 0 ? task.map?.group : undefined;
-    const copies = group ? task.upstream.filter((u) => dag.byId.get(u)?.map?.group === group) : [];
-    const upstream = d.mapIndex < 0 ? task.upstream : task.upstream.filter((u) => !sources.has(u) && !copies.includes(u));
-    const mapped = new Set(upstream.filter((u) => dag.byId.get(u)?.map));
-    const at = (taskId: string, mapIndex: number) => ({ dagId: d.dagId, runId: d.runId, taskId, mapIndex });
-    const outputs = await store.getOutputs(d.dagId, d.runId, upstream, mapped);
-    for (const u of copies) outputs[u] = await store.getOutput(at(u, d.mapIndex));
-    const list = async (taskId: string): Promise<unknown[]> => {
-      const tryNumber = await store.getTiField(at(taskId, UNMAPPED), 'try');
-      const k = `${d.dagId}|${d.runId}|${taskId}|${tryNumber}`;
-      let v = this.#sourceLists.get(k);
-      if (!v) {
-        const out = await store.getOutput(at(taskId, UNMAPPED));
-        if (!Array.isArray(out)) throw new Error(`the output of "${taskId}" is not a list`);
-        v = out;
-        if (this.#sourceLists.size >= 16) this.#sourceLists.delete(this.#sourceLists.keys().next().value!);
-        this.#sourceLists.set(k, v);
-      }
-      return v;
-    };
-    const isMapped = (o: { upstream: string }) => Boolean(dag.byId.get(o.upstream)?.map);
-    const args = await instanceArgs(task, d.mapIndex, {
-      length: async (o) => {
-        if ('values' in o) return o.values.length;
-        if (isMapped(o)) return (await store.getMapCounts(d.dagId, d.runId))[o.upstream]?.n ?? 0;
-        return (await list(o.upstream)).length;
-      },
-      element: async (o, i) => {
-        if ('values' in o) return o.values[i];
-        if (isMapped(o)) return store.getOutput(at(o.upstream, i));
-        return (await list(o.upstream))[i];
-      },
-    });
-    return { outputs, args };
-  }
-
-  #taskCallback(
-    slot: TaskCallbackSlot,
-    base: { dag: SerializedDag; task: SerializedTask; info: TaskInfo },
-    state: string,
-    reason: string | undefined,
-    log: TaskLog,
-  ): Promise<boolean> {
-    const { dag, task, info } = base;
-    return this.#callbacks.run({
-      file: dag.fileloc,
-      dagId: dag.id,
-      ref: task.callbacks![slot]!,
-      log,
-      ctx: {
-        ...runContextData(dag, info),
-        scope: 'task',
-        callback: slot,
-        taskId: task.id,
-        mapIndex: info.mapIndex,
-        tryNumber: info.tryNumber,
-        state,
-        reason,
-        sla: undefined,
-      },
-    });
-  }
-
-  /** A run callback or an SLA miss's callback, queued by the store's scripts. */
-  async #callbackJob(d: JobData): Promise<void> {
-    const ref = parseCallbackRef(d.callback ?? '');
-    const run = await this.o.store.getRun(d.dagId, d.runId);
-    const dag = run && (await this.#dagVersion(d.dagId, run.version));
-    if (!ref || !run || !dag) {
-      this.o.logger.warn({ dag: d.dagId, run: d.runId, callback: d.callback }, 'callback job dropped: its run or DAG version is gone');
-      return;
-    }
-    const params = runParams(dag, run.conf);
-    const taskId = ref.scope === 'task' ? ref.taskId : (d.slaTask ?? null);
-    let reason = d.reason || undefined;
-    if (!reason && d.state === 'failed') {
-      const failed = (await this.o.store.listTis(d.dagId, d.runId)).filter((t) => t.state === 'failed');
-      reason = failed.map((t) => `task "${t.taskId}" failed${t.reason ? `: ${t.reason}` : ''}`).join('; ') || undefined;
-    }
-    const info = {
-      logicalDate: new Date(run.logicalDate),
-      dataIntervalStart: new Date(run.dataIntervalStart),
-      dataIntervalEnd: new Date(run.dataIntervalEnd),
-      params,
-      conf: run.conf,
-      runId: run.runId,
-    };
-    await this.#callbacks.run({
-      file: dag.fileloc,
-      dagId: dag.id,
-      ref: d.callback!,
-      ctx: {
-        ...runContextData(dag, info),
-        scope: ref.scope,
-        callback: ref.slot,
-        taskId,
-        mapIndex: -1,
-        tryNumber: null,
-        state: d.state ?? run.state,
-        reason,
-        sla: d.sla,
-      },
-    });
   }
 
   /** Starts a task with the executor of its kind (a template that fails throws, failing the task). */
@@ -912,8 +789,3 @@ function runningId(job: Job<JobData>): string {
 
 /** Which task callback follows the state a finish recorded. */
 const AFTER_FINISH: Partial<Record<TaskState | 'stale', TaskCallbackSlot>> = { success: 'onSuccess', failed: 'onFailure', up_for_retry: 'onRetry' };
-
-/** The DAG's params with the run's conf on top. */
-export function runParams(dag: SerializedDag, conf: Record<string, unknown>): Record<string, unknown> {
-  return { ...Object.fromEntries(Object.entries(dag.params).map(([k, p]) => [k, p.default])), ...conf };
-}

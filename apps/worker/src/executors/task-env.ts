@@ -2,6 +2,11 @@ import { ds as dsOf, type SerializedDag, type SerializedTask, type TemplateInfo 
 import type { RunMessage } from '../fn-runner.js';
 import type { CallbackContextData } from '../task-context.js';
 
+/** The DAG's params with the run's conf on top. */
+export function runParams(dag: SerializedDag, conf: Record<string, unknown>): Record<string, unknown> {
+  return { ...Object.fromEntries(Object.entries(dag.params).map(([k, p]) => [k, p.default])), ...conf };
+}
+
 /** The run part of a task's or a callback's context. */
 export function runContextData(
   dag: SerializedDag,
