@@ -114,11 +114,13 @@ describe('engine semantics end to end (real redis-server, scheduler and two work
       starts.push(log[0]!.at);
       ends.push(log.at(-1)!.at);
     }
-    // retryDelay 1s doubling: about 1 s before try 2 and 2 s before try 3.
-    expect(starts[1]! - ends[0]!).toBeGreaterThanOrEqual(900);
-    expect(starts[1]! - ends[0]!).toBeLessThan(1900);
-    expect(starts[2]! - ends[1]!).toBeGreaterThanOrEqual(1900);
-    expect(starts[2]! - ends[1]!).toBeLessThan(3500);
+    // retryDelay 1s doubling: at least 1 s before try 2 and 2 s before try 3. A loaded machine
+    // starts both late, so the doubling is judged by the difference, not by upper bounds:
+    // a constant delay would make the two waits equal.
+    const waits = [starts[1]! - ends[0]!, starts[2]! - ends[1]!];
+    expect(waits[0]).toBeGreaterThanOrEqual(900);
+    expect(waits[1]).toBeGreaterThanOrEqual(1900);
+    expect(waits[1]! - waits[0]!).toBeGreaterThan(500);
   });
 
   it('fails a function that throws NonRetryableError, or an error marked nonRetryable, on try 1 whatever its retries', async () => {
@@ -134,13 +136,14 @@ describe('engine semantics end to end (real redis-server, scheduler and two work
     expect(r.state).toBe('failed');
     expect(tis['sleepy']?.state).toBe('failed');
     expect(tis['sleepy']?.reason).toMatch(/execution timeout/);
-    expect(tis['sleepy']?.duration).toBeLessThan(5_000);
+    // Far below the 60 s sleep: the timeout ended it (not a duration a loaded machine must meet).
+    expect(tis['sleepy']?.duration).toBeLessThan(30_000);
     const pid = Number(readFileSync(pidfile, 'utf8').trim());
     expect(pid).toBeGreaterThan(1);
     await waitFor('the background sleep to be gone', async () => !alive(pid), 5_000);
     expect(tis['busy_fn']?.state).toBe('failed');
     expect(tis['busy_fn']?.reason).toMatch(/execution timeout/);
-    expect(tis['busy_fn']?.duration).toBeLessThan(5_000);
+    expect(tis['busy_fn']?.duration).toBeLessThan(30_000);
     expect(tis['exits']?.state).toBe('failed');
     expect(tis['exits']?.reason).toBe("the function's runner ended (exit code 3)");
     // What a function prints reaches its log before the task is reported; a partial last

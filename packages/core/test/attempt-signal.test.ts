@@ -32,7 +32,8 @@ describe('attemptSignal', () => {
       attempt.done();
       clearInterval(collecting);
     }
-    expect(Date.now() - t0).toBeLessThan(3000);
+    // Ended, where the bug hung forever (a bound for a loaded machine, not a figure).
+    expect(Date.now() - t0).toBeLessThan(15_000);
     expect(attempt.timedOut()).toBe(true);
   });
 

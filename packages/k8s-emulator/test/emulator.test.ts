@@ -143,8 +143,9 @@ describe('Kubernetes API emulator', () => {
     await phase('sleeper', 'Running');
     const t0 = Date.now();
     await api.deleteNamespacedPod({ name: 'sleeper', namespace: 'default', gracePeriodSeconds: 1 });
-    await until('sleeper gone', async () => !emu.podNames('default').includes('sleeper'));
-    expect(Date.now() - t0).toBeLessThan(3000);
+    await until('sleeper gone', async () => !emu.podNames('default').includes('sleeper'), 25_000);
+    // Far below the 30 s sleep: the grace period ended it (a bound, not a figure a loaded machine must meet).
+    expect(Date.now() - t0).toBeLessThan(15_000);
   });
 
   it('scripts the failures a pod executor must name', async () => {
