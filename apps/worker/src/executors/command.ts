@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { NonRetryableError, podEnvSecrets } from '@aloft/core';
 import { groupAlive, killTaskProcesses } from '../process-group.js';
@@ -30,6 +32,25 @@ export interface CommandRun {
 export const DRAIN_MS = 500;
 /** Once every writer is ended, the output's end can only be a matter of reading what is left. */
 const CLOSE_AFTER_KILL_MS = 5000;
+
+/**
+ * Why a command could not start, in words. A name looked up on PATH fails with EACCES, not
+ * ENOENT, when some folder of PATH is one the task's user may not search (root's folders,
+ * for `nobody`), whether or not the command is there: it is "not found" unless it is.
+ */
+export function startFailure(file: string, err: NodeJS.ErrnoException, path: string | undefined): string {
+  if (err.code === 'ENOENT') return `command not found: ${file}`;
+  if (err.code === 'EACCES' && !file.includes('/')) {
+    const found = (path ?? '')
+      .split(':')
+      .filter(Boolean)
+      .map((dir) => join(dir, file))
+      .find((f) => existsSync(f));
+    if (!found) return `command not found: ${file}`;
+    return `could not start ${file}: permission denied for ${found} (the task's user may not run it, or not search its folder)`;
+  }
+  return `could not start ${file}: ${err.message}`;
+}
 
 /**
  * Runs a command in its own process group, stdout and stderr line by line into the task's
@@ -93,8 +114,7 @@ export function runCommand(spec: CommandRun, env: ExecEnv): RunningTask {
     if (ended instanceof Error) {
       out.end();
       err.end();
-      const code = (ended as NodeJS.ErrnoException).code;
-      const reason = code === 'ENOENT' ? `command not found: ${file}` : `could not start ${file}: ${ended.message}`;
+      const reason = startFailure(file, ended, spec.env['PATH']);
       env.log.system(reason);
       return { outcome: 'failed', reason };
     }
