@@ -66,7 +66,7 @@ const KINDS: Record<string, ((n: number, r: () => number) => Omit<Case, 'kind'>)
       lines: ['const keep: Buffer[] = [];', `for (let i = 0; i < ${1024 + Math.floor(r() * 2048)}; i++) keep.push(Buffer.alloc(1 << 20, 1));`],
       error: MEMORY,
     }),
-    () => ({ lines: ['const keep: number[][] = [];', 'for (;;) keep.push(Array.from({ length: 1 << 16 }, (_, j) => j + 0.5));'], error: MEMORY }),
+    () => ({ lines: ['const keep: number[][] = [];', 'for (;;) keep.push(new Array<number>(1 << 16).fill(0.5));'], error: MEMORY }),
     () => ({
       lines: ["let s = 'x';", 'const keep: string[] = [];', 'for (;;) { s = s + s.slice(0, 1 << 20) + Math.random(); keep.push(s.slice(1)); }'],
       error: /memory|Invalid string length/,
