@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { dagsFolder, DAGS_FOLDER_SETTING, parseEnv, SERVICE_SETTINGS, serviceConfig, USER_CODE_SETTINGS, type ServiceConfig } from '@aloft/core';
+import type { DagProcessorOptions } from './dag-processor.js';
 
 /** Every environment variable the scheduler reads, with its default. */
 const SCHEDULER_ENV = z.object({
@@ -62,5 +63,22 @@ export function loadSchedulerConfig(source: NodeJS.ProcessEnv): SchedulerConfig 
     retentionMaxRuns: env.ALOFT_RETENTION_MAX_RUNS,
     retentionMaxAgeMs: env.ALOFT_RETENTION_MAX_AGE_DAYS * 86_400_000,
     taskQueuedTimeoutMs: env.ALOFT_TASK_QUEUED_TIMEOUT_MS,
+  };
+}
+
+/**
+ * The DAG processor's options that come from the settings, as the scheduler and
+ * `aloft dags test` (packages/testing's Testbed) both pass them, so a parse behaves the same in both.
+ */
+export function parseSettings(
+  config: SchedulerConfig,
+): Pick<DagProcessorOptions, 'folder' | 'timeoutMs' | 'memoryMb' | 'retryMs' | 'userCodeUser' | 'settings'> {
+  return {
+    folder: config.dagsFolder,
+    timeoutMs: config.parseTimeoutMs,
+    memoryMb: config.parseMemoryMb,
+    retryMs: config.parseRetryMs,
+    userCodeUser: config.userCodeUser,
+    settings: { ALOFT_MAX_MAP_LENGTH: String(config.maxMapLength) },
   };
 }

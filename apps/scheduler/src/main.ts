@@ -1,6 +1,6 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger, createRedis, redactUrl, RedisOutageLog, ServiceHttp, Store } from '@aloft/core';
-import { loadSchedulerConfig } from './config.js';
+import { loadSchedulerConfig, parseSettings } from './config.js';
 import { DagProcessor } from './dag-processor.js';
 import { Scheduler } from './scheduler.js';
 
@@ -14,17 +14,7 @@ const store = new Store(redis, config.prefix, config.logMaxLines, config.durabil
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'aloft_scheduler_' });
 
-const processor = new DagProcessor({
-  folder: config.dagsFolder,
-  store,
-  logger,
-  timeoutMs: config.parseTimeoutMs,
-  memoryMb: config.parseMemoryMb,
-  retryMs: config.parseRetryMs,
-  userCodeUser: config.userCodeUser,
-  settings: { ALOFT_MAX_MAP_LENGTH: String(config.maxMapLength) },
-  env: process.env,
-});
+const processor = new DagProcessor({ ...parseSettings(config), store, logger, env: process.env });
 const scheduler = new Scheduler({
   store,
   redis,

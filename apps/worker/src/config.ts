@@ -14,6 +14,7 @@ import {
 import type { FnPoolOptions } from './executors/fn-pool.js';
 import type { PodReferenceAllowList } from './executors/kubernetes/pod-references.js';
 import type { TaskPodDefaults } from './executors/kubernetes/task-pods.js';
+import type { AloftWorkerOptions } from './worker.js';
 
 /**
  * A comma-separated list of object names that may contain `*` ("warehouse,etl-*"); empty
@@ -168,5 +169,43 @@ export function loadWorkerConfig(source: NodeJS.ProcessEnv): WorkerConfig {
     podReferences: { secrets: env.ALOFT_POD_SECRET_ALLOWLIST, configMaps: env.ALOFT_POD_CONFIGMAP_ALLOWLIST },
     podsOnStandIn: env.ALOFT_K8S_STAND_IN === '1',
     secrets: { order: env.ALOFT_SECRETS_BACKENDS, dir: env.ALOFT_SECRETS_DIR, keys: env.ALOFT_SECRETS_KEYS },
+  };
+}
+
+/** The options of how a worker runs tasks that come straight from the settings. */
+type RunSettings = Pick<
+  AloftWorkerOptions,
+  | 'concurrency'
+  | 'host'
+  | 'lockMs'
+  | 'heartbeatMs'
+  | 'killGraceMs'
+  | 'callbackTimeoutMs'
+  | 'maxOutputBytes'
+  | 'podReferences'
+  | 'fnRunners'
+  | 'templates'
+  | 'maxTakeovers'
+  | 'podInfraRequeues'
+>;
+
+/**
+ * How the worker runs a task, as the worker and `aloft dags test` (packages/testing's Testbed)
+ * both pass it, so a task behaves the same in both.
+ */
+export function runSettings(config: WorkerConfig): RunSettings {
+  return {
+    concurrency: config.concurrency,
+    host: config.host,
+    lockMs: config.lockMs,
+    heartbeatMs: config.heartbeatMs,
+    killGraceMs: config.killGraceMs,
+    callbackTimeoutMs: config.callbackTimeoutMs,
+    maxOutputBytes: config.maxOutputBytes,
+    podReferences: config.podReferences,
+    fnRunners: config.fnRunners,
+    templates: config.templates,
+    maxTakeovers: config.maxTakeovers,
+    podInfraRequeues: config.podInfraRequeues,
   };
 }

@@ -1,6 +1,6 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger, createRedis, redactUrl, RedisOutageLog, secretsBackends, ServiceHttp, Store, userCodeIdentity } from '@aloft/core';
-import { loadWorkerConfig } from './config.js';
+import { loadWorkerConfig, runSettings } from './config.js';
 import { AloftWorker } from './worker.js';
 
 const config = loadWorkerConfig(process.env);
@@ -19,25 +19,14 @@ const worker = new AloftWorker({
   connection: () => outage.watch(createRedis(config.redis), 'bullmq'),
   logger,
   outage,
+  ...runSettings(config),
   queues: config.queues,
-  concurrency: config.concurrency,
   workerId: config.workerId,
-  host: config.host,
-  lockMs: config.lockMs,
-  heartbeatMs: config.heartbeatMs,
-  killGraceMs: config.killGraceMs,
-  callbackTimeoutMs: config.callbackTimeoutMs,
-  maxOutputBytes: config.maxOutputBytes,
   kubernetes: config.kubernetes,
   dagsFolder: config.dagsFolder,
   taskPods: config.taskPods,
-  podReferences: config.podReferences,
   podsOnStandIn: config.podsOnStandIn,
   userCode: userCodeIdentity(config.userCodeUser),
-  fnRunners: config.fnRunners,
-  templates: config.templates,
-  maxTakeovers: config.maxTakeovers,
-  podInfraRequeues: config.podInfraRequeues,
   secrets: secretsBackends(redis, store.keys, { ...config.secrets, env: process.env }),
   registry,
 });

@@ -20,9 +20,9 @@ import {
 import { freePort, startRedis, type RedisHandle } from '@aloft/core/testing';
 import { startEmulator, type Emulator } from '@aloft/k8s-emulator';
 import { listDagFiles, DagProcessor } from '@aloft/scheduler/dag-processor';
-import { loadSchedulerConfig } from '@aloft/scheduler/config';
+import { loadSchedulerConfig, parseSettings } from '@aloft/scheduler/config';
 import { Scheduler } from '@aloft/scheduler/scheduler';
-import { loadWorkerConfig, type WorkerConfig } from '@aloft/worker/config';
+import { loadWorkerConfig, runSettings, type WorkerConfig } from '@aloft/worker/config';
 import { AloftWorker } from '@aloft/worker/worker';
 import { DagFileError, UnknownDagError } from './errors.js';
 
@@ -80,16 +80,7 @@ export class Testbed {
     // Read first: a setting the scheduler refuses throws before any connection is made.
     const config = loadSchedulerConfig({ ...this.env, ALOFT_DAGS_FOLDER: folder });
     this.store = new Store(this.#connect(), 'aloft');
-    this.#processor = new DagProcessor({
-      folder,
-      store: this.store,
-      logger: this.logger,
-      timeoutMs: config.parseTimeoutMs,
-      memoryMb: config.parseMemoryMb,
-      userCodeUser: config.userCodeUser,
-      settings: { ALOFT_MAX_MAP_LENGTH: String(config.maxMapLength) },
-      env: this.env,
-    });
+    this.#processor = new DagProcessor({ ...parseSettings(config), store: this.store, logger: this.logger, env: this.env });
     this.#scheduler = new Scheduler({
       store: this.store,
       redis: this.store.redis,
@@ -215,25 +206,14 @@ export class Testbed {
       env: this.env,
       connection: () => this.#connect(),
       logger: this.logger,
+      ...runSettings(config),
       queues,
-      concurrency: config.concurrency,
       workerId: 'dag-test',
-      host: config.host,
-      lockMs: config.lockMs,
-      heartbeatMs: config.heartbeatMs,
-      killGraceMs: config.killGraceMs,
-      callbackTimeoutMs: config.callbackTimeoutMs,
-      maxOutputBytes: config.maxOutputBytes,
       kubernetes,
       dagsFolder: this.folder,
       taskPods,
-      podReferences: config.podReferences,
       podsOnStandIn: this.#pods === 'stand-in',
       userCode: identity,
-      fnRunners: config.fnRunners,
-      templates: config.templates,
-      maxTakeovers: config.maxTakeovers,
-      podInfraRequeues: config.podInfraRequeues,
       secrets: this.secrets(config),
       registry: new Registry(),
     });
