@@ -506,7 +506,8 @@ export class AloftWorker {
       if (claim.state === 'stale') return undefined;
       this.#metrics.finished.inc({ outcome: claim.state, queue });
       const slot = AFTER_FINISH[claim.state];
-      const p = slot ? await this.#prepare(d, claim.run, undefined) : undefined;
+      // Without the upstream outputs: what killed the workers may be reading them.
+      const p = slot ? await this.#prepare(d, claim.run, undefined, false) : undefined;
       if (slot && p && 'task' in p && p.task.callbacks?.[slot]) {
         const log = new TaskLog(store, key, d.try, new TrySecrets(this.o.secrets ?? []).masker);
         await this.#callbacks.forTask(slot, p, claim.state, claim.reason, log);
@@ -535,12 +536,15 @@ export class AloftWorker {
     return { run: claim.run, outputs: claim.outputs, log, secrets };
   }
 
-  /** The stored DAG version's task and what it runs with; a failed result when the task is gone. */
-  async #prepare(d: JobData, run: ClaimedRun, claimedOutputs: Record<string, unknown> | undefined): Promise<Prepared | ExecResult> {
+  /**
+   * The stored DAG version's task and what it runs with; a failed result when the task is gone.
+   * `withInputs` false: no upstream outputs are read (`outputs` is empty, `args` the task's own).
+   */
+  async #prepare(d: JobData, run: ClaimedRun, claimedOutputs: Record<string, unknown> | undefined, withInputs = true): Promise<Prepared | ExecResult> {
     const dag = await this.#dagVersion(d.dagId, run.version);
     const task = dag?.byId.get(d.taskId);
     if (!dag || !task) return { outcome: 'failed', reason: `task "${d.taskId}" is not in the stored DAG "${d.dagId}"` };
-    const { outputs, args } = await this.#inputs.of(dag, task, d, claimedOutputs);
+    const { outputs, args } = withInputs ? await this.#inputs.of(dag, task, d, claimedOutputs) : { outputs: {}, args: { ...task.args } };
     const info: TaskInfo = {
       dagId: d.dagId,
       runId: d.runId,
