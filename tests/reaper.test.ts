@@ -121,3 +121,33 @@ describe('a reaper killed while its worker lives', () => {
     }
   });
 });
+
+describe('a worker killed after starting a command and before telling the reaper its group', () => {
+  it('still has the command ended: the reaper knew its tag first', async () => {
+    // A stand-in worker that dies in the gap runCommand leaves: the tag told, the process
+    // started, its group never told.
+    const tag = `gap${Math.random().toString(36).slice(2, 10)}`;
+    const script = `
+      import { spawn } from 'node:child_process';
+      import { Reaper } from ${JSON.stringify(join(ROOT, 'apps/worker/src/reaper.ts'))};
+      const reaper = new Reaper({ graceMs: 200, env: process.env, logger: { error: (o, msg) => console.log('error', msg) } });
+      reaper.starting(${JSON.stringify(tag)});
+      const cmd = spawn('sleep', ['60'], { detached: true, stdio: 'ignore', env: { ...process.env, ALOFT_TASK_TAG: ${JSON.stringify(tag)} } });
+      console.log('group', cmd.pid);
+      setInterval(() => undefined, 1000);
+    `;
+    const worker = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    worker.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise((r) => worker.once('exit', r));
+    try {
+      const group = Number((await waitFor('the group', async () => /group (\d+)/.exec(out) ?? undefined))[1]);
+      expect(groupAlive(group)).toBe(true);
+      worker.kill('SIGKILL');
+      await exited;
+      await waitFor('the command ended by the reaper', async () => !groupAlive(group), 30_000);
+    } finally {
+      worker.kill('SIGKILL');
+    }
+  });
+});

@@ -1,25 +1,33 @@
 // The worker's reaper: a tiny process that outlives a worker killed with kill -9 just long
 // enough to end the processes of the tasks it was running, so an orphaned command never
 // keeps running beside the try another worker takes over.
-// argv[2]: ms between SIGTERM and SIGKILL. stdin lines: `+<pgid> [<since> <tag>]` (task
+// argv[2]: ms between SIGTERM and SIGKILL. stdin lines: `?<tag>` (a command is about to
+// start with this tag), `!<tag>` (it could not start), `+<pgid> [<since> <tag>]` (task
 // started: its process group, and the tag its processes carry, task-processes.mjs) and
 // `-<pgid>` (task ended). EOF = the worker is gone (the kernel closes the write end however
-// it died): SIGTERM every group left and every process that left one of them but carries its
-// tag, SIGKILL what is still alive after the grace, then exit.
+// it died): SIGTERM every group left and every process that left one of them, or of a
+// command whose group never came, but carries its tag; SIGKILL what is still alive after the
+// grace, then exit.
 import { createInterface } from 'node:readline';
 import { endProcesses, findTaskProcesses } from './task-processes.mjs';
 
 /** pgid → { since, tag } (both undefined for a group without a tag). */
 const groups = new Map();
+/** Tags of commands that started or are starting, whose group has not come. */
+const starting = new Set();
 const graceMs = Number(process.argv[2] ?? 5000);
 process.title = 'aloft-reaper';
 
 createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line[0] === '?') return void starting.add(line.slice(1));
+  if (line[0] === '!') return void starting.delete(line.slice(1));
   const [head, since, tag] = line.split(' ');
   const pgid = Number(head.slice(1));
   if (!Number.isInteger(pgid) || pgid <= 1) return;
-  if (head[0] === '+') groups.set(pgid, { since: Number(since) || 0, tag });
-  else if (head[0] === '-') groups.delete(pgid);
+  if (head[0] === '+') {
+    groups.set(pgid, { since: Number(since) || 0, tag });
+    if (tag) starting.delete(tag);
+  } else if (head[0] === '-') groups.delete(pgid);
 });
 
 /** Signals every group still alive; forgets the ones that are gone. */
@@ -34,10 +42,12 @@ function signal(sig) {
 }
 
 process.stdin.on('end', () => {
-  const tagged = [...groups.values()].filter((g) => g.tag);
+  // A command whose group never came: its tag alone decides (since 0).
+  const tagged = [...[...groups.values()].filter((g) => g.tag), ...[...starting].map((tag) => ({ since: 0, tag }))];
   const deadline = Date.now() + graceMs;
   signal('SIGTERM');
-  // The processes that left their task's group, ended alongside the groups (same deadline).
+  // The processes that left their task's group, or whose group never came, ended alongside
+  // the groups (same deadline).
   const escaped = tagged.length
     ? findTaskProcesses({ since: Math.min(...tagged.map((g) => g.since)), tags: tagged.map((g) => g.tag) }).then(
         (pids) => endProcesses(pids, graceMs),

@@ -578,11 +578,8 @@ export class AloftWorker {
     /** Why this worker no longer owns the try (its job lock is gone, or about to be). */
     let lost: string | undefined;
     if (task.callbacks?.onExecute) await this.#callbacks.forTask('onExecute', p, 'running', undefined, log);
-    const running = await this.#start(task, dag, info, { log, killGraceMs: this.o.killGraceMs, secrets }, key);
-    if (running.pgid) {
-      this.#reaper.watch(running.pgid, running.tag);
-      await store.setTiPgid(key, running.pgid);
-    }
+    const running = await this.#start(task, dag, info, { log, killGraceMs: this.o.killGraceMs, secrets, processes: this.#reaper }, key);
+    if (running.pgid) await store.setTiPgid(key, running.pgid);
     let timedOut: string | undefined;
     const timeout =
       task.executionTimeoutMs !== null

@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startFailure } from '../src/executors/command.js';
+import { runCommand, startFailure } from '../src/executors/command.js';
+import type { TaskProcessWatch } from '../src/executors/types.js';
+import type { TaskLog } from '../src/task-log.js';
+import { TASK_TAG_ENV } from '../src/task-processes.mjs';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -48,5 +51,54 @@ describe('why a command could not start', () => {
     const err = await spawnError('python-not-installed', 65534, `${privateDir()}:/usr/bin:/bin`);
     expect(err.code).toBe('EACCES');
     expect(startFailure('python-not-installed', err, `${privateDir()}:/usr/bin:/bin`)).toBe('command not found: python-not-installed');
+  });
+});
+
+/** Pids of the processes whose environment holds the tag, read at once. */
+function carrying(tag: string): number[] {
+  const needle = `${TASK_TAG_ENV}=${tag}`;
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/environ`, 'latin1').split('\0').includes(needle);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+describe('what ends a command if the worker dies: the reaper hears of it first', () => {
+  /** A log that keeps nothing: these tests read only the calls. */
+  const log = { write: () => undefined, system: () => undefined, safeCut: (t: string) => t.length } as unknown as TaskLog;
+  const watch = () => {
+    const calls: string[] = [];
+    const processes: TaskProcessWatch = {
+      starting: (tag) => calls.push(`starting ${tag} with ${carrying(tag).length} processes`),
+      started: (pgid, t) => calls.push(`started ${pgid} ${t.tag}`),
+      notStarted: (tag) => calls.push(`notStarted ${tag}`),
+    };
+    return { calls, processes };
+  };
+
+  it('gets the tag before any process carries it, then the group, before runCommand returns', async () => {
+    const { calls, processes } = watch();
+    const running = runCommand(
+      { command: 'sleep 0.2', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, skipExitCode: 99 },
+      { log, killGraceMs: 100, processes },
+    );
+    const tag = /^starting (\w+) /.exec(calls[0] ?? '')?.[1];
+    expect(calls).toEqual([`starting ${tag} with 0 processes`, `started ${running.pgid} ${tag}`]);
+    expect(carrying(tag!)).toContain(running.pgid);
+    expect((await running.result).outcome).toBe('success');
+  });
+
+  it('takes the tag back when the command cannot start', async () => {
+    const { calls, processes } = watch();
+    const running = runCommand({ command: ['no-such-command-here'], env: { PATH: privateDir() }, skipExitCode: 99 }, { log, killGraceMs: 100, processes });
+    const tag = /^starting (\w+) /.exec(calls[0] ?? '')?.[1];
+    expect(calls).toEqual([`starting ${tag} with 0 processes`, `notStarted ${tag}`]);
+    expect(await running.result).toEqual({ outcome: 'failed', reason: 'command not found: no-such-command-here' });
   });
 });

@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { NonRetryableError, podEnvSecrets } from '@aloft/core';
 import { groupAlive, killTaskProcesses } from '../process-group.js';
@@ -66,18 +67,29 @@ export function startFailure(file: string, err: NodeJS.ErrnoException, path: str
 export function runCommand(spec: CommandRun, env: ExecEnv): RunningTask {
   const [file, args] = typeof spec.command === 'string' ? ['/bin/sh', ['-c', spec.command]] : [spec.command[0]!, spec.command.slice(1)];
   const tag = randomBytes(12).toString('hex');
-  const child = spawn(file, args, {
-    cwd: spec.cwd,
-    env: { ...spec.env, [TASK_TAG_ENV]: tag },
-    uid: spec.uid,
-    gid: spec.gid,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // Before the first process exists: the command runs at once, and a worker killed before
+  // `started` must still leave none of it running (tests/reaper.test.ts).
+  env.processes?.starting(tag);
+  let child: ChildProcessByStdio<null, Readable, Readable>;
+  try {
+    child = spawn(file, args, {
+      cwd: spec.cwd,
+      env: { ...spec.env, [TASK_TAG_ENV]: tag },
+      uid: spec.uid,
+      gid: spec.gid,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (err) {
+    env.processes?.notStarted(tag);
+    throw err;
+  }
   // Read while the shell surely still has them: its stdout and stderr, whose holders are the
   // task's processes whatever their environment.
   const pid = child.pid;
   const since = pid === undefined ? 0 : (startTicks(pid) ?? 0);
+  if (pid === undefined) env.processes?.notStarted(tag);
+  else env.processes?.started(pid, { tag, since });
   const ends = pid === undefined ? [] : outputEnds(pid);
   let outputJson: string | undefined;
   let badOutput: string | undefined;
@@ -148,7 +160,6 @@ export function runCommand(spec: CommandRun, env: ExecEnv): RunningTask {
   return {
     result,
     pgid: pid,
-    tag: pid === undefined ? undefined : { tag, since },
     async cancel(reason: string) {
       cancelled = reason;
       await endLeftovers();

@@ -37,11 +37,24 @@ export interface RunningTask {
   detach?(reason: string): Promise<void>;
   /** Process group id of a local process, recorded so a takeover on this host can end it. */
   pgid?: number | undefined;
-  /**
-   * The tag every process of a local task carries in its environment, and when the first
-   * started (task-processes.mjs): how the reaper finds those that left the group.
-   */
-  tag?: { tag: string; since: number } | undefined;
+}
+
+/** The tag every process of a local task carries in its environment, and when the first started (task-processes.mjs). */
+export interface ProcessTag {
+  tag: string;
+  since: number;
+}
+
+/**
+ * Who ends a local task's processes if the worker dies (the worker's reaper, reaper.ts). It
+ * hears of the tag before the first process exists, so a worker killed between the start
+ * and `started` still has them ended (found by the tag).
+ */
+export interface TaskProcessWatch {
+  starting(tag: string): void;
+  started(pgid: number, tag: ProcessTag): void;
+  /** The process could not start: nothing carries the tag. */
+  notStarted(tag: string): void;
 }
 
 export interface ExecEnv {
@@ -49,6 +62,8 @@ export interface ExecEnv {
   killGraceMs: number;
   /** The try's connections and variables (ctx.conn, ctx.variable, conn.* and var.* in templates). */
   secrets?: TrySecrets | undefined;
+  /** Told of local processes as they start (absent where no reaper watches, as in `tasks render`). */
+  processes?: TaskProcessWatch | undefined;
 }
 
 export const OUTPUT_MARKER = '::aloft-output::';
