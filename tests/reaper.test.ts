@@ -85,31 +85,42 @@ d.command({ id: 'hold', command: ${JSON.stringify(command)} });
   });
 });
 
+/**
+ * A stand-in worker: a Reaper (`reaper`) and one command started by `start`, which prints
+ * `group <pid>` (`groupPid()`); its output so far is `out()`.
+ */
+function standInWorker(start: string) {
+  const script = `
+    import { spawn } from 'node:child_process';
+    import { Reaper } from ${JSON.stringify(join(ROOT, 'apps/worker/src/reaper.ts'))};
+    const reaper = new Reaper({ graceMs: 200, env: process.env, logger: { error: (o, msg) => console.log('error', msg) } });
+    ${start}
+    setInterval(() => undefined, 1000);
+  `;
+  const worker = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  worker.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise((r) => worker.once('exit', r));
+  const groupPid = async () => Number((await waitFor('the group', async () => /group (\d+)/.exec(out) ?? undefined))[1]);
+  return { worker, exited, groupPid, out: () => out };
+}
+
 describe('a reaper killed while its worker lives', () => {
   it('is started again with the groups it watched, and still ends them when the worker dies', async () => {
-    // A stand-in worker: a Reaper and one command group, printing their pids and the log.
-    const script = `
-      import { spawn } from 'node:child_process';
-      import { Reaper } from ${JSON.stringify(join(ROOT, 'apps/worker/src/reaper.ts'))};
-      const reaper = new Reaper({ graceMs: 200, env: process.env, logger: { error: (o, msg) => console.log('error', msg) } });
+    const { worker, exited, groupPid, out } = standInWorker(`
       const cmd = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
       reaper.watch(cmd.pid);
       console.log('group', cmd.pid);
-      setInterval(() => undefined, 1000);
-    `;
-    const worker = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    worker.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    const exited = new Promise((r) => worker.once('exit', r));
+    `);
     const reaperOf = () =>
       execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(worker.pid)], { encoding: 'utf8' })
         .split('\n')
         .find((l) => l.includes('aloft-reaper'));
     try {
-      const group = Number((await waitFor('the group', async () => /group (\d+)/.exec(out) ?? undefined))[1]);
+      const group = await groupPid();
       const first = Number((await waitFor('the reaper', async () => reaperOf()))!.trim().split(' ')[0]);
       process.kill(first, 'SIGKILL');
-      await waitFor('the reaper restarted', async () => out.includes('the reaper exited while the worker runs; starting another'));
+      await waitFor('the reaper restarted', async () => out().includes('the reaper exited while the worker runs; starting another'));
       const second = Number((await waitFor('another reaper', async () => reaperOf()))!.trim().split(' ')[0]);
       expect(second).not.toBe(first);
       expect(groupAlive(group)).toBe(true);
@@ -127,21 +138,13 @@ describe('a worker killed after starting a command and before telling the reaper
     // A stand-in worker that dies in the gap runCommand leaves: the tag told, the process
     // started, its group never told.
     const tag = `gap${Math.random().toString(36).slice(2, 10)}`;
-    const script = `
-      import { spawn } from 'node:child_process';
-      import { Reaper } from ${JSON.stringify(join(ROOT, 'apps/worker/src/reaper.ts'))};
-      const reaper = new Reaper({ graceMs: 200, env: process.env, logger: { error: (o, msg) => console.log('error', msg) } });
+    const { worker, exited, groupPid } = standInWorker(`
       reaper.starting(${JSON.stringify(tag)});
       const cmd = spawn('sleep', ['60'], { detached: true, stdio: 'ignore', env: { ...process.env, ALOFT_TASK_TAG: ${JSON.stringify(tag)} } });
       console.log('group', cmd.pid);
-      setInterval(() => undefined, 1000);
-    `;
-    const worker = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    worker.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    const exited = new Promise((r) => worker.once('exit', r));
+    `);
     try {
-      const group = Number((await waitFor('the group', async () => /group (\d+)/.exec(out) ?? undefined))[1]);
+      const group = await groupPid();
       expect(groupAlive(group)).toBe(true);
       worker.kill('SIGKILL');
       await exited;
