@@ -65,15 +65,19 @@ describe('Redis failover through Sentinel (real primary, replica and three Senti
     client = sys = set = extraReplica = undefined;
   });
 
-  /** Services through the Sentinels; `durable` turns ALOFT_REDIS_WAIT_REPLICAS on (1 replica, 500 ms). */
-  async function start(durable: boolean): Promise<{ marks: string }> {
+  /**
+   * Services through the Sentinels; `durable` turns ALOFT_REDIS_WAIT_REPLICAS on (1 replica,
+   * 500 ms). `lockMs`: the job locks, short by default so that a rolled-back claim's holder is
+   * soon found out.
+   */
+  async function start(durable: boolean, lockMs = 2000): Promise<{ marks: string }> {
     set = await new SentinelSet().start();
     const dags = join(TMP, 'dags');
     mkdirSync(dags, { recursive: true });
     const fixtures = join(ROOT, 'tests', 'fixtures', 'failover-dags');
     for (const f of readdirSync(fixtures)) copyFileSync(join(fixtures, f), join(dags, f));
     const wait: Record<string, string> = durable ? { ALOFT_REDIS_WAIT_REPLICAS: '1', ALOFT_REDIS_WAIT_TIMEOUT_MS: '500' } : {};
-    sys = new System({ dagsFolder: dags, env: { ...set.env, ...wait, ALOFT_KILL_GRACE_MS: '500', ALOFT_LOCK_MS: '2000' } });
+    sys = new System({ dagsFolder: dags, env: { ...set.env, ...wait, ALOFT_KILL_GRACE_MS: '500', ALOFT_LOCK_MS: String(lockMs) } });
     // The services find the primary through the Sentinels; the URL's host is not used.
     sys.redis = {
       url: 'redis://sentinel-named-primary:6379',
@@ -98,7 +102,9 @@ describe('Redis failover through Sentinel (real primary, replica and three Senti
   }
 
   it('a caught-up failover mid-run loses nothing and runs no task twice', async () => {
-    const { marks } = await start(false);
+    // Locks that outlast the failover, as the default 30 s does: with 2 s, a loaded machine's
+    // failover (Redis away for 2.5 s in one CI run) let a lock lapse, and that try ran again.
+    const { marks } = await start(false, 20_000);
     const runs = [];
     for (let i = 0; i < 3; i++) runs.push(await client!.trigger('failover_chain', { conf: { marks } }));
     await waitFor('three tasks started', async () => readMarks(marks).filter((m) => m.what === 'start').length >= 3, 60_000);
