@@ -127,7 +127,7 @@ describe('a command whose child leaves its process group (setsid)', () => {
     // On a loaded machine the kill can land between the command's start and the worker telling
     // the reaper its group (the CI of 2a5d01a saw both sleeps left): the tag, told first, covers it.
     const started = Date.now();
-    await waitFor('no sleep left', async () => sleeps(SLEEP.quiet).length === 0 && sleeps(SLEEP.killed).length === 0, 30_000).catch(() => undefined);
+    await waitFor('no sleep left', async () => sleeps(SLEEP.quiet).length === 0 && sleeps(SLEEP.killed).length === 0, 10_000).catch(() => undefined);
     console.log(`[task-processes] the reaper ended both sleeps in ${Date.now() - started} ms`);
     expect({ inGroup: sleeps(SLEEP.killed), escaped: sleeps(SLEEP.quiet) }).toEqual({ inGroup: [], escaped: [] });
   });

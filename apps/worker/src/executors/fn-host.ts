@@ -9,7 +9,7 @@ import { killTaskProcesses } from '../process-group.js';
 import { startTicks, TASK_TAG_ENV } from '../task-processes.mjs';
 import type { FnPoolOptions } from './fn-pool.js';
 import type { SecretLookup, TrySecrets } from '../try-secrets.js';
-import type { ExecEnv, ExecResult, RunningTask } from './types.js';
+import type { ExecEnv, ExecResult, ProcessTag, RunningTask } from './types.js';
 
 const BOOT = fileURLToPath(new URL('../fn-host-boot.mjs', import.meta.url));
 
@@ -24,7 +24,7 @@ export interface FnHostOptions {
   /** Between SIGTERM and SIGKILL for what functions started, once their host has ended. */
   killGraceMs: number;
   /** Told of each host started (its own process group, and the tag its processes carry) and ended: for the reaper. */
-  onStart?: (pgid: number, tag: { tag: string; since: number }) => void;
+  onStart?: (pgid: number, tag: ProcessTag) => void;
   onEnd?: (pgid: number) => void;
 }
 
@@ -42,7 +42,7 @@ interface Host {
   warm: Promise<void>;
   startedAt: number;
   /** What its processes carry (task-processes.mjs). */
-  tag: { tag: string; since: number };
+  tag: ProcessTag;
   /** The end of its stderr, for the reason its tasks fail when it dies. */
   stderr: string;
   /** Resolves once what its functions started is ended too. */
